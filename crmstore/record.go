@@ -1,0 +1,114 @@
+package crmstore
+
+import (
+	"io"
+	"time"
+)
+
+// Entity is a CRM record type, named by its Dataverse logical name
+// ("contact", "email", "appointment", ...).
+type Entity string
+
+// The record types the store holds. Activities share one table.
+const (
+	Contact     Entity = "contact"
+	Account     Entity = "account"
+	Lead        Entity = "lead"
+	Opportunity Entity = "opportunity"
+	List        Entity = "list" // marketing list, from an Outlook distribution list
+	Email       Entity = "email"
+	Task        Entity = "task"
+	Appointment Entity = "appointment"
+	PhoneCall   Entity = "phonecall"
+	Fax         Entity = "fax"
+	Letter      Entity = "letter"
+)
+
+// Party roles of an activity party (Dataverse participationtypemask).
+const (
+	RoleSender    = 1
+	RoleTo        = 2
+	RoleCc        = 3
+	RoleBcc       = 4
+	RoleRequired  = 5
+	RoleOptional  = 6
+	RoleOrganizer = 7
+)
+
+// Record is one CRM record: its id, its type and its field values by
+// Dataverse logical name. Field values are text in a canonical form that
+// depends on the field's Kind (see Field): times are RFC 3339 in UTC
+// ("2006-01-02T15:04:05Z"), dates "2006-01-02", integers decimal,
+// booleans "true"/"false". A field absent from Fields is not set by the
+// source that produced the record; an empty string clears it.
+type Record struct {
+	ID     string // lower-case GUID; empty on import until the store assigns one
+	Entity Entity
+	Fields map[string]string
+
+	// Parties are an activity's sender, recipients, attendees and organizer.
+	Parties []Party
+	// Attachments are files attached to an activity (or a contact's photo).
+	Attachments []Attachment
+	// Members are the e-mail addresses (or record ids) of a list's members.
+	Members []Party
+}
+
+// Party is one participant of an activity. The store resolves Address to a
+// contact (case-insensitively) and fills ContactID when one matches;
+// an unresolved party keeps its address and name.
+type Party struct {
+	Role      int
+	Address   string // SMTP address, lower-cased by the store
+	Name      string
+	ContactID string // filled by the store
+	Status    string // attendee response (iCalendar PARTSTAT), if known
+}
+
+// Attachment is one file attached to a record. Its content is stored once
+// per SHA-256 in the store. On import, Open supplies the content; the store
+// calls it only when the record is created or changed, so an unchanged
+// re-import never reads attachment data.
+type Attachment struct {
+	Name      string
+	MimeType  string
+	ContentID string
+	Inline    bool
+	Size      int64
+	SHA256    string // hex; filled by the store when Open is used
+
+	// Open returns the content. It may be nil when SHA256 names content
+	// the store already has. The caller closes the reader.
+	Open func() (io.ReadCloser, error) `json:"-"`
+}
+
+// SourceRef names where an imported version of a record came from:
+// the kind of source ("pst", "vcf", "ics", "eml", "mbox", "cli",
+// "upstream"), a key that identifies the item within that kind (a
+// Message-ID, a vCard UID, a PST entry id) and a version that changes
+// whenever the item changes (a last-modification time, a content hash).
+type SourceRef struct {
+	Kind    string
+	Key     string
+	Version string
+}
+
+// Incoming is one version of one record as a source gives it.
+type Incoming struct {
+	Source SourceRef
+	Record Record
+	// Keys identify the record across sources, e.g. "email:jeff@example.com"
+	// for a contact or "msgid:<abc@example.com>" for an e-mail. A record
+	// matching any key (and of the same entity) is the same record.
+	Keys []string
+	// ModifiedAt is when the source last changed this item; it decides a
+	// conflict under ConflictNewest. Zero means unknown (treated as older
+	// than any known time).
+	ModifiedAt time.Time
+	// Origin is the journal origin, e.g. "pst:mail.pst". Defaults to
+	// Source.Kind.
+	Origin string
+	// Pos is where the item was read ("mail.pst: Inbox: item 3"), for
+	// messages only.
+	Pos string
+}
