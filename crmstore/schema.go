@@ -1,6 +1,14 @@
 package crmstore
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
 
 // Kind is the type of a field's value.
 type Kind int
@@ -234,3 +242,54 @@ func (e Entity) IsActivity() bool {
 
 // Valid reports whether e is an entity the store knows.
 func (e Entity) Valid() bool { _, ok := entities[e]; return ok }
+
+// ValidateValue checks that v is a valid canonical value for field name of
+// entity e. The error lists the valid fields or values.
+func ValidateValue(e Entity, name, v string) error {
+	fd, ok := LookupField(e, name)
+	if !ok {
+		names := make([]string, 0, len(entities[e]))
+		for _, f := range entities[e] {
+			names = append(names, f.Name)
+		}
+		return fmt.Errorf("%s has no field %q (valid: %s)", e, name, strings.Join(names, ", "))
+	}
+	if v == "" {
+		return nil // clears the field
+	}
+	bad := func(what string) error {
+		return fmt.Errorf("%s.%s: %q is not a valid %s", e, name, v, what)
+	}
+	switch fd.Kind {
+	case Time:
+		if _, err := time.Parse(time.RFC3339, v); err != nil {
+			return bad("time (RFC 3339, e.g. 2026-11-25T14:00:00Z)")
+		}
+	case Date:
+		if _, err := time.Parse("2006-01-02", v); err != nil {
+			return bad("date (YYYY-MM-DD)")
+		}
+	case Int:
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return bad("integer")
+		}
+	case Bool:
+		if v != "true" && v != "false" {
+			return bad("boolean (true or false)")
+		}
+	case Ref:
+		if _, err := uuid.Parse(v); err != nil {
+			return bad("record id (GUID)")
+		}
+	case Option:
+		if _, ok := fd.Options[v]; !ok {
+			var vals []string
+			for k, label := range fd.Options {
+				vals = append(vals, k+" ("+label+")")
+			}
+			sort.Strings(vals)
+			return fmt.Errorf("%s.%s: %q is not a valid option (valid: %s)", e, name, v, strings.Join(vals, ", "))
+		}
+	}
+	return nil
+}

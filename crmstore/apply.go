@@ -1,0 +1,626 @@
+package crmstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Policy decides a conflict: a field changed both in the store and by the
+// source since the source's last version.
+type Policy string
+
+// Conflict policies.
+const (
+	// PolicyNewest takes the change with the newer last-modified time;
+	// on a tie, or when the incoming time is unknown, the store keeps its
+	// value. It is the default.
+	PolicyNewest   Policy = "newest"
+	PolicyLocal    Policy = "local"    // the store's value stays
+	PolicyIncoming Policy = "incoming" // the source's value wins
+	PolicyFail     Policy = "fail"     // neither: the conflict stays open
+)
+
+// ParsePolicy checks a policy name.
+func ParsePolicy(s string) (Policy, error) {
+	switch p := Policy(s); p {
+	case PolicyNewest, PolicyLocal, PolicyIncoming, PolicyFail:
+		return p, nil
+	case "":
+		return PolicyNewest, nil
+	}
+	return "", fmt.Errorf("unknown conflict policy %q (valid: newest, local, incoming, fail)", s)
+}
+
+// Outcome says what Apply did to the store.
+type Outcome int
+
+// Outcomes of Apply.
+const (
+	Unchanged Outcome = iota
+	Created
+	Updated
+)
+
+func (o Outcome) String() string {
+	return [...]string{"unchanged", "created", "updated"}[o]
+}
+
+// Result is what Apply did.
+type Result struct {
+	ID      string
+	Outcome Outcome
+	Changed []string // fields changed, sorted
+	// Conflicts counts fields changed on both sides; Open counts those
+	// left unresolved (PolicyFail).
+	Conflicts int
+	Open      int
+}
+
+// ErrConflict is returned (wrapped) by Apply under PolicyFail when a
+// conflict was left open; the rest of the record was applied.
+var ErrConflict = errors.New("crmstore: conflict left open")
+
+// Pseudo-fields: child collections merged like fields, as canonical JSON.
+const (
+	fieldParties     = "_parties"
+	fieldAttachments = "_attachments"
+	fieldMembers     = "_members"
+	fieldDeleted     = "_deleted"
+)
+
+func tableOf(e Entity) string {
+	if e.IsActivity() {
+		return "activity"
+	}
+	return string(e)
+}
+
+// Apply merges one incoming version of a record into the store, field by
+// field (DESIGN.md "Change tracking and merge"): a field the source did not
+// change since its last version is left alone; a field changed only by the
+// source is taken; a field changed on both sides is a conflict decided by
+// policy and recorded. An unchanged version (same source key and version)
+// costs one indexed lookup. Apply runs in a savepoint: on error nothing of
+// this record is applied and the batch can go on.
+func (t *Tx) Apply(in *Incoming, policy Policy) (res Result, err error) {
+	if !in.Record.Entity.Valid() {
+		return res, fmt.Errorf("unknown entity %q", in.Record.Entity)
+	}
+	if in.Source.Kind == "" || in.Source.Key == "" {
+		return res, errors.New("incoming record without source kind and key")
+	}
+	for name, v := range in.Record.Fields {
+		if err := ValidateValue(in.Record.Entity, name, v); err != nil {
+			return res, err
+		}
+	}
+	// Fast path: this exact version was applied before.
+	var (
+		provID         int64
+		recID, version string
+		recEntity      string
+		deleted        bool
+	)
+	err = t.queryRow(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted FROM provenance p JOIN record r ON r.id = p.record_id WHERE p.kind = ? AND p.key = ?`,
+		in.Source.Kind, in.Source.Key).Scan(&provID, &recID, &version, &recEntity, &deleted)
+	switch {
+	case err == sql.ErrNoRows:
+		provID, recID = 0, ""
+	case err != nil:
+		return res, fmt.Errorf("look up provenance: %w", err)
+	case version == in.Source.Version:
+		return Result{ID: recID, Outcome: Unchanged}, nil
+	case deleted || Entity(recEntity) != in.Record.Entity:
+		// Deleted in the CRM, or the item changed its type at the
+		// source: start a new record rather than resurrect or mix.
+		recID = ""
+	}
+	err = t.savepoint(func() error {
+		var err error
+		res, err = t.apply(in, policy, provID, recID)
+		return err
+	})
+	if err == nil && res.Open > 0 {
+		err = fmt.Errorf("%s %s: %d field(s): %w", in.Record.Entity, res.ID, res.Open, ErrConflict)
+	}
+	return res, err
+}
+
+func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Result, error) {
+	rec := &in.Record
+	e := rec.Entity
+	origin := in.Origin
+	if origin == "" {
+		origin = in.Source.Kind
+	}
+	if recID == "" && rec.ID != "" {
+		var ent string
+		err := t.queryRow(`SELECT entity FROM record WHERE id = ? AND deleted = 0`, rec.ID).Scan(&ent)
+		if err == nil && Entity(ent) == e {
+			recID = rec.ID
+		}
+	}
+	if recID == "" {
+		for _, k := range in.Keys {
+			err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`, string(e), k).Scan(&recID)
+			if err == nil {
+				break
+			}
+			if err != sql.ErrNoRows {
+				return Result{}, fmt.Errorf("look up key: %w", err)
+			}
+		}
+	}
+	created := recID == ""
+	if created {
+		recID = rec.ID
+		if recID == "" {
+			recID = uuid.NewString()
+		}
+		if _, err := t.exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?, ?, ?, ?)`, recID, string(e), t.now, t.now); err != nil {
+			return Result{}, fmt.Errorf("insert record: %w", err)
+		}
+		if e.IsActivity() {
+			_, err := t.exec(`INSERT INTO activity (id, activitytypecode) VALUES (?, ?)`, recID, string(e))
+			if err != nil {
+				return Result{}, fmt.Errorf("insert activity: %w", err)
+			}
+		} else if _, err := t.exec(`INSERT INTO "`+tableOf(e)+`" (id) VALUES (?)`, recID); err != nil {
+			return Result{}, fmt.Errorf("insert %s: %w", e, err)
+		}
+	}
+
+	theirs := make(map[string]string, len(rec.Fields)+3)
+	for k, v := range rec.Fields {
+		theirs[k] = v
+	}
+	var blobs map[string][]byte
+	if rec.Parties != nil {
+		theirs[fieldParties] = canonParties(rec.Parties)
+	}
+	if rec.Members != nil {
+		theirs[fieldMembers] = canonParties(rec.Members)
+	}
+	if rec.Attachments != nil {
+		var err error
+		blobs, err = readAttachments(rec.Attachments)
+		if err != nil {
+			return Result{}, err
+		}
+		theirs[fieldAttachments] = canonAttachments(rec.Attachments)
+	}
+
+	ours := map[string]string{}
+	if !created {
+		var err error
+		if ours, err = t.loadFields(e, recID, theirs); err != nil {
+			return Result{}, err
+		}
+	}
+	base := map[string]string{}
+	if provID != 0 {
+		rows, err := t.query(`SELECT field, value FROM base WHERE provenance_id = ?`, provID)
+		if err != nil {
+			return Result{}, fmt.Errorf("load base: %w", err)
+		}
+		for rows.Next() {
+			var f, v string
+			if err := rows.Scan(&f, &v); err != nil {
+				rows.Close()
+				return Result{}, err
+			}
+			base[f] = v
+		}
+		rows.Close()
+	}
+
+	res := Result{ID: recID, Outcome: Unchanged}
+	changes := map[string]string{}
+	names := make([]string, 0, len(theirs))
+	for k := range theirs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	inAt := in.ModifiedAt.UTC()
+	for _, name := range names {
+		th, ou := theirs[name], ours[name]
+		if th == ou {
+			continue
+		}
+		b, hasBase := base[name]
+		if hasBase && th == b {
+			continue // the source did not change it: keep the store's value
+		}
+		localChanged := !created && ou != "" && (!hasBase || ou != b)
+		if !localChanged {
+			changes[name] = th
+			continue
+		}
+		// Changed on both sides since this source's last version.
+		res.Conflicts++
+		var localAt time.Time
+		var localBy string
+		var at string
+		if err := t.queryRow(`SELECT modified_at, modified_by FROM fieldstate WHERE record_id = ? AND field = ?`, recID, name).Scan(&at, &localBy); err == nil {
+			localAt, _ = time.Parse(time.RFC3339Nano, at)
+		}
+		winner := "local"
+		switch policy {
+		case PolicyIncoming:
+			winner = "incoming"
+		case PolicyFail:
+			winner = "none"
+		case PolicyLocal:
+		default: // newest
+			if !in.ModifiedAt.IsZero() && inAt.After(localAt) {
+				winner = "incoming"
+			}
+		}
+		resolved := t.now
+		if winner == "none" {
+			resolved = ""
+			res.Open++
+		}
+		if _, err := t.exec(`INSERT INTO conflict (record_id, field, local_value, local_at, local_by, incoming_value, incoming_at, incoming_by, policy, winner, at, resolved_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			recID, name, ou, fmtTime(localAt), localBy, th, fmtTime(inAt), origin, string(policy), winner, t.now, resolved); err != nil {
+			return Result{}, fmt.Errorf("record conflict: %w", err)
+		}
+		if winner == "incoming" {
+			changes[name] = th
+		}
+	}
+
+	changedAt := t.now
+	if !in.ModifiedAt.IsZero() {
+		changedAt = fmtTime(inAt)
+	}
+	if err := t.writeChanges(e, recID, ours, changes, rec, blobs, origin, changedAt); err != nil {
+		return Result{}, err
+	}
+	for name := range changes {
+		res.Changed = append(res.Changed, name)
+	}
+	sort.Strings(res.Changed)
+
+	// Provenance, merge base and identity keys.
+	if provID == 0 {
+		r, err := t.exec(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?,?,?,?,?,?)
+			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at`,
+			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now)
+		if err != nil {
+			return Result{}, fmt.Errorf("insert provenance: %w", err)
+		}
+		if err := t.queryRow(`SELECT id FROM provenance WHERE kind = ? AND key = ?`, in.Source.Kind, in.Source.Key).Scan(&provID); err != nil {
+			return Result{}, fmt.Errorf("provenance id: %w (%v)", err, r)
+		}
+	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ? WHERE id = ?`, recID, in.Source.Version, origin, t.now, provID); err != nil {
+		return Result{}, fmt.Errorf("update provenance: %w", err)
+	}
+	for _, name := range names {
+		if base[name] == theirs[name] {
+			if _, ok := base[name]; ok {
+				continue
+			}
+		}
+		if _, err := t.exec(`INSERT INTO base (provenance_id, field, value) VALUES (?,?,?) ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, provID, name, theirs[name]); err != nil {
+			return Result{}, fmt.Errorf("store merge base: %w", err)
+		}
+	}
+	for _, k := range in.Keys {
+		if _, err := t.exec(`INSERT OR IGNORE INTO recordkey (entity, key, record_id) VALUES (?,?,?)`, string(e), k, recID); err != nil {
+			return Result{}, fmt.Errorf("store key: %w", err)
+		}
+	}
+	switch {
+	case created:
+		res.Outcome = Created
+	case len(changes) > 0:
+		res.Outcome = Updated
+	}
+	if len(changes) > 0 || created {
+		op := "update"
+		if created {
+			op = "create"
+		}
+		if err := t.touch(e, recID, op, res.Changed, in.Source.Kind == "upstream"); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// touch bumps the record's modified time and queues the change upstream
+// unless it came from there.
+func (t *Tx) touch(e Entity, id, op string, changed []string, fromUpstream bool) error {
+	if _, err := t.exec(`UPDATE record SET modified_at = ? WHERE id = ?`, t.now, id); err != nil {
+		return fmt.Errorf("touch record: %w", err)
+	}
+	if fromUpstream {
+		return nil
+	}
+	names, _ := json.Marshal(changed)
+	if changed == nil {
+		names = []byte("[]")
+	}
+	_, err := t.exec(`INSERT INTO outbox (record_id, entity, op, fields, journal_seq, created_at)
+		VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM journal), ?)`, id, string(e), op, string(names), t.now)
+	if err != nil {
+		return fmt.Errorf("queue change: %w", err)
+	}
+	return nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// loadFields reads the store's current values of the fields in want.
+func (t *Tx) loadFields(e Entity, id string, want map[string]string) (map[string]string, error) {
+	var cols []string
+	for name := range want {
+		if !strings.HasPrefix(name, "_") {
+			cols = append(cols, name)
+		}
+	}
+	sort.Strings(cols)
+	out := map[string]string{}
+	if len(cols) > 0 {
+		q := `SELECT "` + strings.Join(cols, `", "`) + `" FROM "` + tableOf(e) + `" WHERE id = ?`
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := t.queryRow(q, id).Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("load %s %s: %w", e, id, err)
+		}
+		for i, c := range cols {
+			out[c] = vals[i].String
+		}
+	}
+	if _, ok := want[fieldParties]; ok {
+		ps, err := t.loadParties(`SELECT role, address, name, status, COALESCE(contact_id, '') FROM activityparty WHERE activity_id = ? ORDER BY ord`, id)
+		if err != nil {
+			return nil, err
+		}
+		out[fieldParties] = canonParties(ps)
+	}
+	if _, ok := want[fieldMembers]; ok {
+		ps, err := t.loadParties(`SELECT 0, address, name, '', COALESCE(contact_id, '') FROM listmember WHERE list_id = ? ORDER BY ord`, id)
+		if err != nil {
+			return nil, err
+		}
+		out[fieldMembers] = canonParties(ps)
+	}
+	if _, ok := want[fieldAttachments]; ok {
+		as, err := t.loadAttachments(id)
+		if err != nil {
+			return nil, err
+		}
+		out[fieldAttachments] = canonAttachments(as)
+	}
+	return out, nil
+}
+
+func (t *Tx) loadParties(q, id string) ([]Party, error) {
+	rows, err := t.query(q, id)
+	if err != nil {
+		return nil, fmt.Errorf("load parties: %w", err)
+	}
+	defer rows.Close()
+	var ps []Party
+	for rows.Next() {
+		var p Party
+		if err := rows.Scan(&p.Role, &p.Address, &p.Name, &p.Status, &p.ContactID); err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+func (t *Tx) loadAttachments(id string) ([]Attachment, error) {
+	rows, err := t.query(`SELECT name, mimetype, contentid, inline, size, sha256 FROM attachment WHERE record_id = ? ORDER BY ord`, id)
+	if err != nil {
+		return nil, fmt.Errorf("load attachments: %w", err)
+	}
+	defer rows.Close()
+	var as []Attachment
+	for rows.Next() {
+		var a Attachment
+		if err := rows.Scan(&a.Name, &a.MimeType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256); err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}
+
+// writeChanges stores the chosen changes: columns, child rows, journal
+// and field state.
+func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, rec *Record, blobs map[string][]byte, origin, changedAt string) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	var cols []string
+	for name := range changes {
+		if !strings.HasPrefix(name, "_") {
+			cols = append(cols, name)
+		}
+	}
+	sort.Strings(cols)
+	if len(cols) > 0 {
+		sets := make([]string, len(cols))
+		args := make([]any, 0, len(cols)+1)
+		for i, c := range cols {
+			sets[i] = `"` + c + `" = ?`
+			args = append(args, nullIfEmpty(changes[c]))
+			if strings.HasPrefix(c, "emailaddress") && e == Contact {
+				t.contactsEmails = true
+			}
+		}
+		args = append(args, id)
+		if _, err := t.exec(`UPDATE "`+tableOf(e)+`" SET `+strings.Join(sets, ", ")+` WHERE id = ?`, args...); err != nil {
+			return fmt.Errorf("update %s: %w", e, err)
+		}
+	}
+	if _, ok := changes[fieldParties]; ok {
+		if err := t.writeParties(`activityparty`, `activity_id`, id, rec.Parties, true); err != nil {
+			return err
+		}
+		t.partiesTouched[id] = true
+	}
+	if _, ok := changes[fieldMembers]; ok {
+		if err := t.writeParties(`listmember`, `list_id`, id, rec.Members, false); err != nil {
+			return err
+		}
+		t.listsTouched[id] = true
+	}
+	if _, ok := changes[fieldAttachments]; ok {
+		if err := t.writeAttachments(id, rec.Attachments, blobs); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(changes))
+	for n := range changes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, err := t.exec(`INSERT INTO journal (at, record_id, entity, field, old, new, origin) VALUES (?,?,?,?,?,?,?)`,
+			t.now, id, string(e), name, nullIfEmpty(old[name]), nullIfEmpty(changes[name]), origin); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		if _, err := t.exec(`INSERT INTO fieldstate (record_id, field, modified_at, modified_by) VALUES (?,?,?,?)
+			ON CONFLICT (record_id, field) DO UPDATE SET modified_at = excluded.modified_at, modified_by = excluded.modified_by`,
+			id, name, changedAt, origin); err != nil {
+			return fmt.Errorf("field state: %w", err)
+		}
+	}
+	return nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole bool) error {
+	if _, err := t.exec(`DELETE FROM `+table+` WHERE `+idcol+` = ?`, id); err != nil {
+		return fmt.Errorf("clear %s: %w", table, err)
+	}
+	for i, p := range ps {
+		addr := strings.ToLower(strings.TrimSpace(p.Address))
+		var err error
+		if withRole {
+			_, err = t.exec(`INSERT INTO activityparty (activity_id, ord, role, address, name, status) VALUES (?,?,?,?,?,?)`, id, i, p.Role, addr, p.Name, p.Status)
+		} else {
+			_, err = t.exec(`INSERT INTO listmember (list_id, ord, address, name) VALUES (?,?,?,?)`, id, i, addr, p.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func (t *Tx) writeAttachments(id string, as []Attachment, blobs map[string][]byte) error {
+	if _, err := t.exec(`DELETE FROM attachment WHERE record_id = ?`, id); err != nil {
+		return fmt.Errorf("clear attachments: %w", err)
+	}
+	for i, a := range as {
+		if data, ok := blobs[a.SHA256]; ok {
+			if _, err := t.exec(`INSERT OR IGNORE INTO blob (sha256, size, data) VALUES (?,?,?)`, a.SHA256, len(data), data); err != nil {
+				return fmt.Errorf("store attachment content: %w", err)
+			}
+		}
+		if _, err := t.exec(`INSERT INTO attachment (record_id, ord, name, mimetype, contentid, inline, size, sha256) VALUES (?,?,?,?,?,?,?,?)`,
+			id, i, a.Name, a.MimeType, a.ContentID, a.Inline, a.Size, a.SHA256); err != nil {
+			return fmt.Errorf("insert attachment %q: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+// readAttachments reads the content of attachments that come with Open,
+// filling SHA256 and Size.
+func readAttachments(as []Attachment) (map[string][]byte, error) {
+	blobs := map[string][]byte{}
+	for i := range as {
+		a := &as[i]
+		if a.Open == nil {
+			if a.SHA256 == "" {
+				return nil, fmt.Errorf("attachment %q has neither content nor hash", a.Name)
+			}
+			continue
+		}
+		rc, err := a.Open()
+		if err != nil {
+			return nil, fmt.Errorf("read attachment %q: %w", a.Name, err)
+		}
+		var buf bytes.Buffer
+		_, err = io.Copy(&buf, rc)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read attachment %q: %w", a.Name, err)
+		}
+		sum := sha256.Sum256(buf.Bytes())
+		a.SHA256 = hex.EncodeToString(sum[:])
+		a.Size = int64(buf.Len())
+		blobs[a.SHA256] = buf.Bytes()
+	}
+	return blobs, nil
+}
+
+func canonParties(ps []Party) string {
+	type cp struct {
+		R int    `json:"r"`
+		A string `json:"a"`
+		N string `json:"n"`
+		S string `json:"s,omitempty"`
+	}
+	out := make([]cp, len(ps))
+	for i, p := range ps {
+		out[i] = cp{p.Role, strings.ToLower(strings.TrimSpace(p.Address)), p.Name, p.Status}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func canonAttachments(as []Attachment) string {
+	type ca struct {
+		N string `json:"n"`
+		M string `json:"m"`
+		C string `json:"c,omitempty"`
+		I bool   `json:"i,omitempty"`
+		H string `json:"h"`
+	}
+	out := make([]ca, len(as))
+	for i, a := range as {
+		out[i] = ca{a.Name, a.MimeType, a.ContentID, a.Inline, a.SHA256}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}

@@ -1,0 +1,89 @@
+package crmstore
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/google/uuid"
+)
+
+// Set changes fields of a record directly: a CRM-side edit (from the CLI),
+// not a source version, so there is no merge. Each change is journaled
+// with origin, stamped with the current time and queued upstream.
+func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, error) {
+	var ent string
+	var deleted bool
+	if err := t.queryRow(`SELECT entity, deleted FROM record WHERE id = ?`, id).Scan(&ent, &deleted); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if deleted {
+		return nil, fmt.Errorf("%s %s is deleted", ent, id)
+	}
+	e := Entity(ent)
+	for name, v := range fields {
+		if err := ValidateValue(e, name, v); err != nil {
+			return nil, err
+		}
+	}
+	var changed []string
+	err := t.savepoint(func() error {
+		old, err := t.loadFields(e, id, fields)
+		if err != nil {
+			return err
+		}
+		changes := map[string]string{}
+		for k, v := range fields {
+			if old[k] != v {
+				changes[k] = v
+			}
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		if err := t.writeChanges(e, id, old, changes, &Record{}, nil, origin, t.now); err != nil {
+			return err
+		}
+		for k := range changes {
+			changed = append(changed, k)
+		}
+		sort.Strings(changed)
+		return t.touch(e, id, "update", changed, origin == "upstream")
+	})
+	return changed, err
+}
+
+// Create adds a new record made on the CRM side and returns its id.
+func (t *Tx) Create(e Entity, fields map[string]string, origin string) (string, error) {
+	if !e.Valid() {
+		return "", fmt.Errorf("unknown entity %q", e)
+	}
+	id := uuid.NewString()
+	res, err := t.Apply(&Incoming{
+		Source: SourceRef{Kind: "cli", Key: id, Version: t.now},
+		Record: Record{ID: id, Entity: e, Fields: fields},
+		Origin: origin,
+	}, PolicyLocal)
+	return res.ID, err
+}
+
+// Delete marks a record deleted, journals it and queues the delete.
+func (t *Tx) Delete(id, origin string) error {
+	var ent string
+	var deleted bool
+	if err := t.queryRow(`SELECT entity, deleted FROM record WHERE id = ?`, id).Scan(&ent, &deleted); err != nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if deleted {
+		return nil
+	}
+	return t.savepoint(func() error {
+		if _, err := t.exec(`UPDATE record SET deleted = 1 WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := t.exec(`INSERT INTO journal (at, record_id, entity, field, old, new, origin) VALUES (?,?,?,?,?,?,?)`,
+			t.now, id, ent, fieldDeleted, nil, "true", origin); err != nil {
+			return err
+		}
+		return t.touch(Entity(ent), id, "delete", nil, origin == "upstream")
+	})
+}

@@ -1,0 +1,345 @@
+package crmstore
+
+// migrations are the store's schema, one forward-only step per entry.
+// Step i brings a store from PRAGMA user_version i to i+1; each runs in its
+// own transaction. Never edit a step that has shipped: add a new one.
+var migrations = []string{
+	// 1: records, typed entity tables, parties, attachments, provenance,
+	// identity keys, field state and merge bases, journal, outbox, runs.
+	`
+CREATE TABLE record (
+	id TEXT PRIMARY KEY,          -- GUID, also the upstream id
+	entity TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	modified_at TEXT NOT NULL,
+	deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX record_entity ON record(entity, deleted);
+
+CREATE TABLE contact (
+	id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	salutation TEXT,
+	firstname TEXT,
+	middlename TEXT,
+	lastname TEXT,
+	suffix TEXT,
+	fullname TEXT,
+	nickname TEXT,
+	emailaddress1 TEXT,
+	emailaddress2 TEXT,
+	emailaddress3 TEXT,
+	telephone1 TEXT,
+	telephone2 TEXT,
+	telephone3 TEXT,
+	mobilephone TEXT,
+	fax TEXT,
+	pager TEXT,
+	jobtitle TEXT,
+	department TEXT,
+	company TEXT,
+	parentcustomerid TEXT,
+	birthdate TEXT,
+	anniversary TEXT,
+	spousesname TEXT,
+	websiteurl TEXT,
+	description TEXT,
+	categories TEXT,
+	folder TEXT,
+	address1_name TEXT,
+	address1_line1 TEXT,
+	address1_line2 TEXT,
+	address1_line3 TEXT,
+	address1_city TEXT,
+	address1_stateorprovince TEXT,
+	address1_postalcode TEXT,
+	address1_country TEXT,
+	address1_postofficebox TEXT,
+	address2_name TEXT,
+	address2_line1 TEXT,
+	address2_line2 TEXT,
+	address2_line3 TEXT,
+	address2_city TEXT,
+	address2_stateorprovince TEXT,
+	address2_postalcode TEXT,
+	address2_country TEXT,
+	address2_postofficebox TEXT,
+	address3_name TEXT,
+	address3_line1 TEXT,
+	address3_line2 TEXT,
+	address3_line3 TEXT,
+	address3_city TEXT,
+	address3_stateorprovince TEXT,
+	address3_postalcode TEXT,
+	address3_country TEXT,
+	address3_postofficebox TEXT
+);
+CREATE TABLE account (
+	id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	name TEXT,
+	telephone1 TEXT,
+	fax TEXT,
+	emailaddress1 TEXT,
+	websiteurl TEXT,
+	description TEXT,
+	address1_name TEXT,
+	address1_line1 TEXT,
+	address1_line2 TEXT,
+	address1_line3 TEXT,
+	address1_city TEXT,
+	address1_stateorprovince TEXT,
+	address1_postalcode TEXT,
+	address1_country TEXT,
+	address1_postofficebox TEXT
+);
+CREATE TABLE lead (
+	id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	subject TEXT,
+	firstname TEXT,
+	lastname TEXT,
+	fullname TEXT,
+	companyname TEXT,
+	emailaddress1 TEXT,
+	telephone1 TEXT,
+	mobilephone TEXT,
+	jobtitle TEXT,
+	description TEXT,
+	statecode INTEGER
+);
+CREATE TABLE opportunity (
+	id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	name TEXT,
+	description TEXT,
+	estimatedvalue INTEGER,
+	estimatedclosedate TEXT,
+	closeprobability INTEGER,
+	parentaccountid TEXT,
+	parentcontactid TEXT,
+	statecode INTEGER
+);
+CREATE TABLE list (
+	id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	listname TEXT,
+	description TEXT,
+	folder TEXT
+);
+CREATE TABLE activity (
+	id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	activitytypecode TEXT NOT NULL,
+	subject TEXT,
+	description TEXT,
+	descriptionhtml TEXT,
+	scheduledstart TEXT,
+	scheduledend TEXT,
+	actualstart TEXT,
+	actualend TEXT,
+	prioritycode INTEGER,
+	statecode INTEGER,
+	statuscode INTEGER,
+	regardingobjectid TEXT,
+	category TEXT,
+	categories TEXT,
+	reminder TEXT,
+	folder TEXT,
+	sensitivity INTEGER,
+	sender TEXT,
+	torecipients TEXT,
+	messageid TEXT,
+	inreplyto TEXT,
+	"references" TEXT,
+	conversationindex TEXT,
+	directioncode TEXT,
+	senton TEXT,
+	receivedon TEXT,
+	headers TEXT,
+	percentcomplete INTEGER,
+	uid TEXT,
+	location TEXT,
+	isalldayevent TEXT,
+	globalobjectid TEXT,
+	recurrence TEXT,
+	recurrenceid TEXT,
+	seriesid TEXT,
+	timezone TEXT,
+	busystatus TEXT,
+	ismeeting TEXT,
+	phonenumber TEXT,
+	faxnumber TEXT,
+	numberofpages INTEGER,
+	address TEXT
+);
+
+CREATE INDEX contact_email1 ON contact(lower(emailaddress1));
+CREATE INDEX contact_email2 ON contact(lower(emailaddress2));
+CREATE INDEX contact_email3 ON contact(lower(emailaddress3));
+CREATE INDEX activity_type ON activity(activitytypecode);
+
+-- MS Dataverse activityparty: one row per participant.
+CREATE TABLE activityparty (
+	activity_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	ord INTEGER NOT NULL,
+	role INTEGER NOT NULL,
+	address TEXT NOT NULL,
+	name TEXT NOT NULL,
+	status TEXT NOT NULL,
+	contact_id TEXT,
+	PRIMARY KEY (activity_id, ord)
+);
+CREATE INDEX activityparty_address ON activityparty(address);
+CREATE INDEX activityparty_contact ON activityparty(contact_id);
+
+-- Members of a marketing list (an Outlook distribution list).
+CREATE TABLE listmember (
+	list_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	ord INTEGER NOT NULL,
+	address TEXT NOT NULL,
+	name TEXT NOT NULL,
+	contact_id TEXT,
+	PRIMARY KEY (list_id, ord)
+);
+
+-- Attachment content, stored once per SHA-256.
+CREATE TABLE blob (
+	sha256 TEXT PRIMARY KEY,
+	size INTEGER NOT NULL,
+	data BLOB NOT NULL
+);
+CREATE TABLE attachment (
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	ord INTEGER NOT NULL,
+	name TEXT NOT NULL,
+	mimetype TEXT NOT NULL,
+	contentid TEXT NOT NULL,
+	inline INTEGER NOT NULL,
+	size INTEGER NOT NULL,
+	sha256 TEXT NOT NULL REFERENCES blob(sha256),
+	PRIMARY KEY (record_id, ord)
+);
+
+-- Where each record came from: one row per (source kind, key).
+CREATE TABLE provenance (
+	id INTEGER PRIMARY KEY,
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	kind TEXT NOT NULL,
+	key TEXT NOT NULL,
+	version TEXT NOT NULL,
+	origin TEXT NOT NULL,
+	seen_at TEXT NOT NULL,
+	UNIQUE (kind, key)
+);
+CREATE INDEX provenance_record ON provenance(record_id);
+
+-- The merge base: the value each source last gave for each field.
+CREATE TABLE base (
+	provenance_id INTEGER NOT NULL REFERENCES provenance(id) ON DELETE CASCADE,
+	field TEXT NOT NULL,
+	value TEXT NOT NULL,
+	PRIMARY KEY (provenance_id, field)
+) WITHOUT ROWID;
+
+-- When and by whom each field last changed.
+CREATE TABLE fieldstate (
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	field TEXT NOT NULL,
+	modified_at TEXT NOT NULL,
+	modified_by TEXT NOT NULL,
+	PRIMARY KEY (record_id, field)
+) WITHOUT ROWID;
+
+-- Identity keys shared across sources (e-mail address, Message-ID, UID).
+CREATE TABLE recordkey (
+	entity TEXT NOT NULL,
+	key TEXT NOT NULL,
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	PRIMARY KEY (entity, key)
+) WITHOUT ROWID;
+CREATE INDEX recordkey_record ON recordkey(record_id);
+
+-- Every applied change, in order.
+CREATE TABLE journal (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	at TEXT NOT NULL,
+	record_id TEXT NOT NULL,
+	entity TEXT NOT NULL,
+	field TEXT NOT NULL,
+	old TEXT,
+	new TEXT,
+	origin TEXT NOT NULL
+);
+CREATE INDEX journal_record ON journal(record_id, seq);
+
+-- Local changes waiting to go upstream, in journal order.
+CREATE TABLE outbox (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	record_id TEXT NOT NULL,
+	entity TEXT NOT NULL,
+	op TEXT NOT NULL,              -- create | update | delete
+	fields TEXT NOT NULL,          -- JSON array of changed field names
+	journal_seq INTEGER NOT NULL,
+	created_at TEXT NOT NULL,
+	state TEXT NOT NULL DEFAULT 'pending', -- pending | inflight | dead
+	attempts INTEGER NOT NULL DEFAULT 0,
+	not_before TEXT NOT NULL DEFAULT '',
+	last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_record ON outbox(record_id, seq);
+
+-- Source files already imported, by fingerprint.
+CREATE TABLE sourcefile (
+	path TEXT PRIMARY KEY,
+	size INTEGER NOT NULL,
+	mtime TEXT NOT NULL,
+	sha256 TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	items INTEGER NOT NULL,
+	failed INTEGER NOT NULL,
+	imported_at TEXT NOT NULL
+);
+
+-- Runs of write commands, for status.
+CREATE TABLE run (
+	id INTEGER PRIMARY KEY,
+	command TEXT NOT NULL,
+	started_at TEXT NOT NULL,
+	finished_at TEXT NOT NULL DEFAULT '',
+	exit_code INTEGER,
+	summary TEXT NOT NULL DEFAULT ''
+);
+`,
+	// 2: conflicts, export watermarks, upstream ETags and pull state.
+	`
+CREATE TABLE conflict (
+	id INTEGER PRIMARY KEY,
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	field TEXT NOT NULL,
+	local_value TEXT NOT NULL,
+	local_at TEXT NOT NULL,
+	local_by TEXT NOT NULL,
+	incoming_value TEXT NOT NULL,
+	incoming_at TEXT NOT NULL,
+	incoming_by TEXT NOT NULL,
+	policy TEXT NOT NULL,
+	winner TEXT NOT NULL,          -- local | incoming | none (policy fail)
+	at TEXT NOT NULL,
+	resolved_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX conflict_open ON conflict(resolved_at);
+
+CREATE TABLE watermark (
+	target TEXT PRIMARY KEY,       -- e.g. "vcf:/home/me/out.vcf"
+	journal_seq INTEGER NOT NULL,
+	at TEXT NOT NULL
+);
+
+CREATE TABLE upstream (
+	record_id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	etag TEXT NOT NULL,
+	synced_at TEXT NOT NULL
+);
+
+CREATE TABLE pullstate (
+	entityset TEXT PRIMARY KEY,
+	deltalink TEXT NOT NULL,
+	last TEXT NOT NULL
+);
+`,
+}

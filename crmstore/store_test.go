@@ -1,0 +1,376 @@
+package crmstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"database/sql"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "sub", "crm.db"), Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func apply(t *testing.T, s *Store, in *Incoming, p Policy) Result {
+	t.Helper()
+	tx, err := s.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tx.Apply(in, p)
+	if err != nil && !errors.Is(err, ErrConflict) {
+		tx.Rollback()
+		t.Fatalf("apply: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func outlookJeff(version, first, last string, at time.Time) *Incoming {
+	return &Incoming{
+		Source:     SourceRef{Kind: "pst", Key: "jeff-entry", Version: version},
+		Record:     Record{Entity: Contact, Fields: map[string]string{"firstname": first, "lastname": last, "emailaddress1": "jeff@example.com"}},
+		Keys:       []string{"email:jeff@example.com"},
+		ModifiedAt: at,
+	}
+}
+
+func fields(t *testing.T, s *Store, id string) map[string]string {
+	t.Helper()
+	v, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Fields
+}
+
+func set(t *testing.T, s *Store, id string, f map[string]string) {
+	t.Helper()
+	tx, err := s.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Set(id, f, "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func count(t *testing.T, s *Store, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.db.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The seed's example: Outlook changes the first name, the CRM side the
+// last name; both survive.
+func TestMergeDifferentFields(t *testing.T) {
+	s := openTest(t)
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	res := apply(t, s, outlookJeff("v1", "Jeff", "Smith", t0), PolicyNewest)
+	if res.Outcome != Created {
+		t.Fatalf("first import: %v", res.Outcome)
+	}
+	s.now = func() time.Time { return t0.Add(2 * time.Hour) }
+	set(t, s, res.ID, map[string]string{"lastname": "Rodman"})
+	res2 := apply(t, s, outlookJeff("v2", "John", "Smith", t0.Add(time.Hour)), PolicyNewest)
+	if res2.ID != res.ID || res2.Outcome != Updated || res2.Conflicts != 0 {
+		t.Fatalf("second import: %+v", res2)
+	}
+	got := fields(t, s, res.ID)
+	if got["firstname"] != "John" || got["lastname"] != "Rodman" {
+		t.Fatalf("got %s %s, want John Rodman", got["firstname"], got["lastname"])
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM conflict`); n != 0 {
+		t.Fatalf("%d conflicts recorded, want 0", n)
+	}
+}
+
+// The old client's flaw fixed: a CRM-side change made later than the
+// Outlook change is not overwritten by the older Outlook value, and the
+// conflict is recorded.
+func TestMergeOlderChangeDoesNotWin(t *testing.T) {
+	for _, tc := range []struct {
+		policy     Policy
+		outlookAt  time.Duration // after t0; the CRM change is at t0+2h
+		wantFirst  string
+		wantWinner string
+		wantErr    bool
+	}{
+		{PolicyNewest, time.Hour, "Jack", "local", false},
+		{PolicyNewest, 3 * time.Hour, "John", "incoming", false},
+		{PolicyLocal, 3 * time.Hour, "Jack", "local", false},
+		{PolicyIncoming, time.Hour, "John", "incoming", false},
+		{PolicyFail, 3 * time.Hour, "Jack", "none", true},
+	} {
+		t.Run(string(tc.policy)+"/"+tc.outlookAt.String(), func(t *testing.T) {
+			s := openTest(t)
+			t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+			res := apply(t, s, outlookJeff("v1", "Jeff", "Smith", t0), PolicyNewest)
+			s.now = func() time.Time { return t0.Add(2 * time.Hour) }
+			set(t, s, res.ID, map[string]string{"firstname": "Jack"})
+			tx, _ := s.Begin(context.Background())
+			r2, err := tx.Apply(outlookJeff("v2", "John", "Smith", t0.Add(tc.outlookAt)), tc.policy)
+			if (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, ErrConflict)) {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if r2.Conflicts != 1 {
+				t.Fatalf("conflicts = %d, want 1", r2.Conflicts)
+			}
+			if got := fields(t, s, res.ID)["firstname"]; got != tc.wantFirst {
+				t.Fatalf("firstname = %q, want %q", got, tc.wantFirst)
+			}
+			var winner, local, incoming string
+			if err := s.db.QueryRow(`SELECT winner, local_value, incoming_value FROM conflict`).Scan(&winner, &local, &incoming); err != nil {
+				t.Fatal(err)
+			}
+			if winner != tc.wantWinner || local != "Jack" || incoming != "John" {
+				t.Fatalf("conflict = %s %s/%s", winner, local, incoming)
+			}
+		})
+	}
+}
+
+func TestReimportChangesNothing(t *testing.T) {
+	s := openTest(t)
+	in := outlookJeff("v1", "Jeff", "Smith", time.Now())
+	in.Record.Entity = Contact
+	apply(t, s, in, PolicyNewest)
+	j := count(t, s, `SELECT COUNT(*) FROM journal`)
+	o := count(t, s, `SELECT COUNT(*) FROM outbox`)
+	res := apply(t, s, outlookJeff("v1", "Jeff", "Smith", time.Now()), PolicyNewest)
+	if res.Outcome != Unchanged {
+		t.Fatalf("re-import: %v", res.Outcome)
+	}
+	// A new version with the same values changes nothing either.
+	res = apply(t, s, outlookJeff("v2", "Jeff", "Smith", time.Now()), PolicyNewest)
+	if res.Outcome != Unchanged {
+		t.Fatalf("same values, new version: %v", res.Outcome)
+	}
+	if j2, o2 := count(t, s, `SELECT COUNT(*) FROM journal`), count(t, s, `SELECT COUNT(*) FROM outbox`); j2 != j || o2 != o {
+		t.Fatalf("journal %d→%d, outbox %d→%d", j, j2, o, o2)
+	}
+}
+
+// A contact from another source with the same primary e-mail address is
+// the same contact, and the sources merge field by field.
+func TestCrossSourceIdentity(t *testing.T) {
+	s := openTest(t)
+	a := apply(t, s, outlookJeff("v1", "Jeff", "Smith", time.Now()), PolicyNewest)
+	b := apply(t, s, &Incoming{
+		Source: SourceRef{Kind: "vcf", Key: "uid-1", Version: "x"},
+		Record: Record{Entity: Contact, Fields: map[string]string{"firstname": "Jeff", "mobilephone": "+1 555 0100", "emailaddress1": "Jeff@Example.com"}},
+		Keys:   []string{"email:jeff@example.com"},
+	}, PolicyNewest)
+	if a.ID != b.ID {
+		t.Fatalf("two records %s %s for one address", a.ID, b.ID)
+	}
+	got := fields(t, s, a.ID)
+	if got["lastname"] != "Smith" || got["mobilephone"] != "+1 555 0100" {
+		t.Fatalf("merged fields: %v", got)
+	}
+}
+
+func TestPartiesAttachmentsAndResolution(t *testing.T) {
+	s := openTest(t)
+	apply(t, s, outlookJeff("v1", "Jeff", "Smith", time.Now()), PolicyNewest)
+	content := "hello attachment"
+	mail := func(v string) *Incoming {
+		return &Incoming{
+			Source: SourceRef{Kind: "eml", Key: "<m1@x>", Version: v},
+			Record: Record{Entity: Email, Fields: map[string]string{"subject": "Hi"},
+				Parties: []Party{{Role: RoleSender, Address: "ann@example.com", Name: "Ann"}, {Role: RoleTo, Address: "JEFF@example.com", Name: "Jeff"}},
+				Attachments: []Attachment{{Name: "a.txt", MimeType: "text/plain", Open: func() (io.ReadCloser, error) {
+					return io.NopCloser(strings.NewReader(content)), nil
+				}}, {Name: "b.txt", MimeType: "text/plain", Open: func() (io.ReadCloser, error) {
+					return io.NopCloser(strings.NewReader(content)), nil
+				}}},
+			},
+			Keys: []string{"msgid:m1@x"},
+		}
+	}
+	res := apply(t, s, mail("1"), PolicyNewest)
+	v, err := s.Get(context.Background(), res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Parties) != 2 || v.Parties[1].ContactID == "" || v.Parties[0].ContactID != "" || v.Parties[1].Address != "jeff@example.com" {
+		t.Fatalf("parties: %+v", v.Parties)
+	}
+	sum := sha256.Sum256([]byte(content))
+	if len(v.Attachments) != 2 || v.Attachments[0].SHA256 != hex.EncodeToString(sum[:]) || v.Attachments[0].Size != int64(len(content)) {
+		t.Fatalf("attachments: %+v", v.Attachments)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM blob`); n != 1 {
+		t.Fatalf("%d blobs for two attachments of the same content, want 1", n)
+	}
+	rc, err := v.Attachments[1].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	if string(b) != content {
+		t.Fatalf("content %q", b)
+	}
+	// Re-importing the same content under a new version: unchanged.
+	if r := apply(t, s, mail("2"), PolicyNewest); r.Outcome != Unchanged {
+		t.Fatalf("re-import with same parties: %v %v", r.Outcome, r.Changed)
+	}
+}
+
+func TestStoreFileMode(t *testing.T) {
+	s := openTest(t)
+	for _, p := range []string{s.Path(), s.Path() + "-wal", s.Path() + ".lock"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			if p == s.Path()+"-wal" {
+				continue
+			}
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", p, fi.Mode().Perm())
+		}
+	}
+	fi, _ := os.Stat(filepath.Dir(s.Path()))
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("store directory mode %v, want 0700", fi.Mode().Perm())
+	}
+}
+
+func TestLockNamesHolder(t *testing.T) {
+	s := openTest(t)
+	start := time.Now()
+	_, err := Open(context.Background(), s.Path(), Options{Write: true, LockTimeout: 300 * time.Millisecond, Command: "second"})
+	var le *LockedError
+	if !errors.As(err, &le) || !IsLocked(err) {
+		t.Fatalf("second writer: %v", err)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("did not wait for the lock timeout")
+	}
+	if le.Holder.PID != os.Getpid() || le.Holder.Command != "test" || !strings.Contains(err.Error(), "PID") {
+		t.Fatalf("holder: %v", err)
+	}
+	// Readers are not blocked.
+	r, err := Open(context.Background(), s.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	s.Close()
+	w, err := Open(context.Background(), s.Path(), Options{Write: true, LockTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	w.Close()
+}
+
+// A store at schema version 1 with data migrates forward and keeps it.
+func TestMigrateOldStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	os.WriteFile(path, nil, 0o600)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(context.Background(), db, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('11111111-1111-1111-1111-111111111111', 'contact', 'x', 'x');
+		INSERT INTO contact (id, lastname) VALUES ('11111111-1111-1111-1111-111111111111', 'Old');`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, _ := s.SchemaVersion(context.Background()); v != len(migrations) {
+		t.Fatalf("version %d, want %d", v, len(migrations))
+	}
+	if got := fields(t, s, "11111111-1111-1111-1111-111111111111")["lastname"]; got != "Old" {
+		t.Fatalf("lastname %q after migration", got)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM conflict`); n != 0 {
+		t.Fatal("conflict table missing")
+	}
+}
+
+// Every field of the schema registry has a column in its table.
+func TestSchemaColumns(t *testing.T) {
+	s := openTest(t)
+	for _, e := range Entities() {
+		rows, err := s.db.Query(`SELECT name FROM pragma_table_info(?)`, tableOf(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols := map[string]bool{}
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			cols[n] = true
+		}
+		rows.Close()
+		for _, f := range Fields(e) {
+			if !cols[f.Name] {
+				t.Errorf("%s.%s has no column in table %s", e, f.Name, tableOf(e))
+			}
+		}
+	}
+}
+
+func TestValidateValue(t *testing.T) {
+	for _, tc := range []struct {
+		e     Entity
+		f, v  string
+		valid bool
+	}{
+		{Contact, "firstname", "Ann", true},
+		{Contact, "nosuch", "x", false},
+		{Contact, "birthdate", "1970-02-30", false},
+		{Contact, "birthdate", "1970-02-28", true},
+		{Task, "percentcomplete", "50", true},
+		{Task, "percentcomplete", "half", false},
+		{Task, "prioritycode", "2", true},
+		{Task, "prioritycode", "7", false},
+		{Appointment, "isalldayevent", "yes", false},
+		{Appointment, "scheduledstart", "2026-01-01T10:00:00Z", true},
+		{Appointment, "scheduledstart", "2026-01-01 10:00", false},
+		{Contact, "parentcustomerid", "not-a-guid", false},
+		{Contact, "firstname", "", true},
+	} {
+		err := ValidateValue(tc.e, tc.f, tc.v)
+		if (err == nil) != tc.valid {
+			t.Errorf("%s.%s=%q: err %v, want valid %v", tc.e, tc.f, tc.v, err, tc.valid)
+		}
+	}
+	err := ValidateValue(Task, "prioritycode", "7")
+	if err == nil || !strings.Contains(err.Error(), "2 (high)") {
+		t.Errorf("option error does not list valid values: %v", err)
+	}
+}

@@ -1,0 +1,159 @@
+package crmstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Tx is one write transaction: a batch of applied records. Statements are
+// prepared once per Tx. A Tx is not safe for concurrent use.
+type Tx struct {
+	s     *Store
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+	now   string
+
+	// Party resolution is derived work done once per batch, at Commit.
+	partiesTouched map[string]bool // activity ids whose parties were rewritten
+	listsTouched   map[string]bool
+	contactsEmails bool // a contact's e-mail address changed: resolve all
+	sp             int
+}
+
+// Begin starts a write transaction.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	return &Tx{s: s, ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}, now: s.stamp(),
+		partiesTouched: map[string]bool{}, listsTouched: map[string]bool{}}, nil
+}
+
+// stmt returns a prepared statement for query, preparing it once per Tx.
+func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", firstLine(query), err)
+	}
+	t.stmts[query] = st
+	return st, nil
+}
+
+func firstLine(q string) string {
+	q = strings.TrimSpace(q)
+	if i := strings.IndexByte(q, '\n'); i > 0 {
+		return q[:i]
+	}
+	return q
+}
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	st, err := t.stmt(query)
+	if err != nil {
+		return t.tx.QueryRowContext(t.ctx, query, args...)
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+// savepoint runs fn inside a SAVEPOINT, so that a failing item rolls back
+// alone and the batch goes on.
+func (t *Tx) savepoint(fn func() error) (err error) {
+	t.sp++
+	name := fmt.Sprintf("sp%d", t.sp)
+	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT "+name); err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+		if err != nil {
+			_, _ = t.tx.ExecContext(t.ctx, "ROLLBACK TO "+name)
+		}
+		_, _ = t.tx.ExecContext(t.ctx, "RELEASE "+name)
+	}()
+	return fn()
+}
+
+// Commit resolves the batch's activity parties and list members to
+// contacts, then commits.
+func (t *Tx) Commit() error {
+	if err := t.resolveParties(); err != nil {
+		t.Rollback()
+		return err
+	}
+	for _, st := range t.stmts {
+		st.Close()
+	}
+	t.stmts = nil
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the transaction. It is safe to call after Commit.
+func (t *Tx) Rollback() error {
+	for _, st := range t.stmts {
+		st.Close()
+	}
+	t.stmts = nil
+	err := t.tx.Rollback()
+	if err == sql.ErrTxDone {
+		return nil
+	}
+	return err
+}
+
+const resolveOne = `
+UPDATE %s SET contact_id = (
+	SELECT c.id FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0
+	WHERE lower(c.emailaddress1) = %[1]s.address OR lower(c.emailaddress2) = %[1]s.address
+	   OR lower(c.emailaddress3) = %[1]s.address
+	ORDER BY (lower(c.emailaddress1) = %[1]s.address) DESC, c.id LIMIT 1)
+WHERE address != ''`
+
+func (t *Tx) resolveParties() error {
+	if t.contactsEmails {
+		for _, tbl := range []string{"activityparty", "listmember"} {
+			if _, err := t.tx.ExecContext(t.ctx, fmt.Sprintf(resolveOne, tbl)); err != nil {
+				return fmt.Errorf("resolve %s: %w", tbl, err)
+			}
+		}
+		return nil
+	}
+	for id := range t.partiesTouched {
+		if _, err := t.exec(fmt.Sprintf(resolveOne, "activityparty")+" AND activity_id = ?", id); err != nil {
+			return fmt.Errorf("resolve parties: %w", err)
+		}
+	}
+	for id := range t.listsTouched {
+		if _, err := t.exec(fmt.Sprintf(resolveOne, "listmember")+" AND list_id = ?", id); err != nil {
+			return fmt.Errorf("resolve members: %w", err)
+		}
+	}
+	return nil
+}
