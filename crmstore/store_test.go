@@ -3,8 +3,8 @@ package crmstore
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
