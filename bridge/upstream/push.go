@@ -1,0 +1,534 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PushOptions tune one Push run. The zero value is ready to use.
+type PushOptions struct {
+	// DryRun, when not nil, receives the $batch request push would send
+	// for the first batch of pending changes (Authorization redacted);
+	// nothing is sent and the queue is not changed.
+	DryRun io.Writer
+	// Now and Sleep replace the clock in tests (Sleep returns ctx.Err()
+	// when ctx ends first).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand draws backoff jitter: a value in [0, n). Default math/rand/v2.
+	Rand func(n int64) int64
+	// BaseBackoff and MaxBackoff bound the exponential backoff with full
+	// jitter between attempts (defaults 1s and 5m).
+	BaseBackoff, MaxBackoff time.Duration
+	// MaxWait is how long Push waits for entries in backoff before it
+	// returns and leaves them for the next run (default 2m).
+	MaxWait time.Duration
+	// Log receives one line per dead entry and per pause (default: none).
+	Log *slog.Logger
+}
+
+// PushStats counts what one Push run did.
+type PushStats struct {
+	Sent      int // requests sent (batch parts or single requests), retries included
+	Confirmed int // changes the server confirmed (left the outbox)
+	Retried   int // failed attempts scheduled again
+	Dead      int // entries moved to the dead-letter state
+	Conflicts int // 412/428 answers resolved by a read-back and merge
+	ReadBacks int // records read back before deciding what to send
+	Paused    time.Duration
+}
+
+func (s PushStats) String() string {
+	return fmt.Sprintf("sent %d, confirmed %d, retried %d, dead %d, conflicts %d, read back %d",
+		s.Sent, s.Confirmed, s.Retried, s.Dead, s.Conflicts, s.ReadBacks)
+}
+
+// ErrAuth means the server refused the credentials for a whole batch
+// (401/403): push stops, nothing is dead-lettered.
+var ErrAuth = errors.New("upstream: authentication refused")
+
+// maxConflictRounds bounds how often one record is read back and merged in
+// one run after 412 answers before it waits for backoff like any failure.
+const maxConflictRounds = 5
+
+// item is one change about to be sent.
+type item struct {
+	ch     Change
+	op     Op
+	fields map[string]string
+	etag   string
+	req    Request
+}
+
+type pusher struct {
+	c     *Client
+	q     Queue
+	o     PushOptions
+	stats PushStats
+
+	batch, maxAttempts int
+	pauseUntil         time.Time
+	waiting            map[string]time.Time // records we scheduled for a retry
+	known              map[string]int64     // record → seq whose last outcome is known not applied
+	conflicts          map[string]int
+}
+
+// Push replays the queue's pending changes upstream until none is ready,
+// in batches of the configured size, and returns what it did. It follows
+// the rules in the package doc: an entry leaves the queue only after the
+// server confirmed it; an unknown outcome or a failed create is read back
+// before anything is sent again; 412 on an update is merged and retried
+// with the new ETag; 429 and 503 pause all sending for Retry-After; other
+// 5xx and network errors back off exponentially with full jitter up to
+// MaxAttempts, then the entry is dead; 400, 401, 403, 404 on an update and
+// 422 are dead at once with the server's message.
+//
+// Entries waiting for a backoff shorter than MaxWait are waited for; later
+// ones are left for the next run. Push returns ctx's error when it is
+// cancelled; it can be interrupted at any point and run again.
+func (c *Client) Push(ctx context.Context, q Queue, o PushOptions) (PushStats, error) {
+	p := &pusher{c: c, q: q, o: o, batch: c.cfg.batchSize(), maxAttempts: c.cfg.maxAttempts(),
+		waiting: map[string]time.Time{}, known: map[string]int64{}, conflicts: map[string]int{}}
+	if p.o.Now == nil {
+		p.o.Now = time.Now
+	}
+	if p.o.Sleep == nil {
+		p.o.Sleep = sleepCtx
+	}
+	if p.o.Rand == nil {
+		p.o.Rand = rand.Int64N
+	}
+	if p.o.BaseBackoff <= 0 {
+		p.o.BaseBackoff = time.Second
+	}
+	if p.o.MaxBackoff <= 0 {
+		p.o.MaxBackoff = 5 * time.Minute
+	}
+	if p.o.MaxWait <= 0 {
+		p.o.MaxWait = 2 * time.Minute
+	}
+	if p.o.Log == nil {
+		p.o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.DryRun != nil {
+		return p.stats, p.dryRun(ctx)
+	}
+	err := p.run(ctx)
+	return p.stats, err
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (p *pusher) run(ctx context.Context) error {
+	idle := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d := p.pauseUntil.Sub(p.o.Now()); d > 0 {
+			p.stats.Paused += d
+			if err := p.o.Sleep(ctx, d); err != nil {
+				return err
+			}
+		}
+		changes, err := p.q.Pending(ctx, p.batch)
+		if err != nil {
+			return fmt.Errorf("pending changes: %w", err)
+		}
+		if len(changes) == 0 {
+			// Nothing ready: wait for the earliest retry we scheduled,
+			// unless it is too far off or the queue no longer offers it.
+			var next time.Time
+			for _, at := range p.waiting {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+			}
+			now := p.o.Now()
+			if next.IsZero() || next.Sub(now) > p.o.MaxWait || idle > 1 {
+				return nil
+			}
+			idle++
+			if err := p.o.Sleep(ctx, next.Sub(now)); err != nil {
+				return err
+			}
+			continue
+		}
+		idle = 0
+		items := make([]*item, 0, len(changes))
+		for _, ch := range changes {
+			delete(p.waiting, ch.RecordID)
+			it, err := p.prepare(ctx, ch)
+			if err != nil {
+				return err
+			}
+			if it != nil {
+				items = append(items, it)
+			}
+			if p.pauseUntil.After(p.o.Now()) {
+				break // throttled while reading back: send nothing now
+			}
+		}
+		if len(items) == 0 || p.pauseUntil.After(p.o.Now()) {
+			continue
+		}
+		if err := p.send(ctx, items); err != nil {
+			return err
+		}
+	}
+}
+
+// prepare decides what to send for ch, reading the record back first when
+// the last outcome is unknown, a create failed before, or an update has no
+// ETag. It returns nil when nothing is to be sent now.
+func (p *pusher) prepare(ctx context.Context, ch Change) (*item, error) {
+	unknown := ch.Unknown && p.known[ch.RecordID] != ch.Seq
+	needRead := unknown || (ch.Op == OpCreate && ch.Attempts > 0) || (ch.Op == OpUpdate && ch.ETag == "")
+	if !needRead {
+		return p.item(ctx, ch, ch.Op, ch.Fields, ch.ETag)
+	}
+	return p.readBack(ctx, ch)
+}
+
+func (p *pusher) item(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (*item, error) {
+	it := &item{ch: ch, op: op, fields: fields, etag: etag}
+	req, err := p.c.ChangeRequest(ctx, ch, op, fields, etag)
+	if err != nil {
+		// Our own data cannot be encoded: no retry will help.
+		return nil, p.dead(ctx, ch, "encode: "+err.Error())
+	}
+	if op != OpDelete {
+		// Ask for the record back, so the new ETag comes with the answer.
+		req.Header.Set("Prefer", "return=representation")
+	}
+	it.req = req
+	return it, nil
+}
+
+// readBack reads ch's record from the server and decides: done, dead, or
+// what to send with which ETag.
+func (p *pusher) readBack(ctx context.Context, ch Change) (*item, error) {
+	p.stats.ReadBacks++
+	rctx, cancel := context.WithTimeout(ctx, p.c.cfg.timeout())
+	rec, err := p.c.Get(rctx, ch.Entity, ch.RecordID)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var se *StatusError
+		if errors.As(err, &se) {
+			return nil, p.failed(ctx, ch, &se.Response, "read back: ")
+		}
+		return nil, p.retry(ctx, ch, "read back: "+err.Error())
+	}
+	p.known[ch.RecordID] = ch.Seq
+	if !rec.Found {
+		switch ch.Op {
+		case OpCreate:
+			return p.item(ctx, ch, OpCreate, ch.Fields, "")
+		case OpDelete:
+			return nil, p.done(ctx, ch, "")
+		}
+		return nil, p.dead(ctx, ch, "404 Not Found: the record does not exist upstream")
+	}
+	if ch.Op == OpDelete {
+		return p.item(ctx, ch, OpDelete, nil, "")
+	}
+	if ch.Op == OpUpdate && ch.ETag != "" && rec.ETag == ch.ETag {
+		// The server has not changed since our last confirmed write: the
+		// update was not applied. Send it as it is.
+		return p.item(ctx, ch, OpUpdate, ch.Fields, ch.ETag)
+	}
+	fields, err := p.q.Merge(ctx, ch, rec.Fields, rec.ETag)
+	if err != nil {
+		return nil, fmt.Errorf("merge %s %s: %w", ch.Entity, ch.RecordID, err)
+	}
+	if ch.Parties != nil && rec.HasParties && SameParties(ch.Parties, rec.Parties) {
+		ch.Parties = nil
+	}
+	if len(fields) == 0 && ch.Parties == nil {
+		return nil, p.done(ctx, ch, rec.ETag)
+	}
+	ch.ETag = rec.ETag
+	return p.item(ctx, ch, OpUpdate, fields, rec.ETag)
+}
+
+// send sends items as one $batch (or, with batch size 1, as one plain
+// request) and settles each answer.
+func (p *pusher) send(ctx context.Context, items []*item) error {
+	seqs := make(map[string]int64, len(items))
+	for _, it := range items {
+		seqs[it.ch.RecordID] = it.ch.Seq
+	}
+	if err := p.q.InFlight(ctx, seqs); err != nil {
+		return fmt.Errorf("mark in flight: %w", err)
+	}
+	for _, it := range items {
+		delete(p.known, it.ch.RecordID)
+	}
+	p.stats.Sent += len(items)
+	rctx, cancel := context.WithTimeout(ctx, p.c.cfg.timeout())
+	defer cancel()
+	if p.batch == 1 || len(items) == 1 {
+		for _, it := range items {
+			resp, err := p.c.Do(rctx, it.req)
+			if err := p.settle(ctx, it, resp, err); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	reqs := make([]Request, len(items))
+	for i, it := range items {
+		reqs[i] = it.req
+	}
+	resps, err := p.c.Batch(rctx, reqs)
+	var be *BatchError
+	if errors.As(err, &be) {
+		switch {
+		case be.Status == http.StatusTooManyRequests || be.Status == http.StatusServiceUnavailable:
+			p.pause(&be.Response)
+			if be.Status == http.StatusTooManyRequests {
+				for _, it := range items {
+					p.known[it.ch.RecordID] = it.ch.Seq
+				}
+			}
+			return nil
+		case be.Status == http.StatusUnauthorized || be.Status == http.StatusForbidden:
+			return fmt.Errorf("%w: %s", ErrAuth, be.ErrorMessage())
+		case be.Status >= 400 && be.Status < 500:
+			// The batch as a whole was refused (a bad part makes some
+			// servers reject everything): send each change on its own so
+			// that only the bad one fails.
+			for _, it := range items {
+				resp, err := p.c.Do(rctx, it.req)
+				if err := p.settle(ctx, it, resp, err); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		for _, it := range items {
+			if err := p.failed(ctx, it.ch, &be.Response, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i, it := range items {
+		if i < len(resps) {
+			if err := p.settle(ctx, it, &resps[i], nil); err != nil {
+				return err
+			}
+			continue
+		}
+		// No answer for this part: the outcome is unknown.
+		msg := "no answer in the batch response"
+		if err != nil {
+			msg = err.Error()
+		}
+		if err := p.settle(ctx, it, nil, errors.New(msg)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle records the outcome of one sent change.
+func (p *pusher) settle(ctx context.Context, it *item, resp *Response, err error) error {
+	ch := it.ch
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Unknown outcome: the queue keeps the in-flight mark, so the next
+		// attempt reads the record back first.
+		return p.retry(ctx, ch, err.Error())
+	}
+	switch s := resp.Status; {
+	case s >= 200 && s < 300:
+		return p.done(ctx, ch, responseETag(resp))
+	case s == http.StatusNotFound && it.op == OpDelete:
+		return p.done(ctx, ch, "")
+	case s == http.StatusPreconditionFailed || s == http.StatusPreconditionRequired ||
+		(it.op == OpCreate && s >= 500 && s != http.StatusServiceUnavailable):
+		// 412: an update's ETag is stale (someone changed the record) or a
+		// create-only upsert found the record (Dataverse). CAP answers the
+		// latter with 500 and an update without If-Match with 428. In
+		// every case: read back, merge, and let the next round send the
+		// merged change with the new ETag.
+		p.known[ch.RecordID] = ch.Seq
+		p.conflicts[ch.RecordID]++
+		if p.conflicts[ch.RecordID] > maxConflictRounds {
+			return p.failed(ctx, ch, resp, "")
+		}
+		if s == http.StatusPreconditionFailed && it.op == OpUpdate {
+			p.stats.Conflicts++
+		}
+		next, err := p.readBack(ctx, ch)
+		if err != nil || next == nil {
+			return err
+		}
+		if next.op == OpCreate {
+			// The create failed and the record is not there: a real
+			// failure, retried after a backoff.
+			return p.retry(ctx, ch, resp.ErrorMessage())
+		}
+		// The merged change goes out in a later round: the queue now holds
+		// it with the new ETag.
+		p.known[ch.RecordID] = next.ch.Seq
+		return nil
+	}
+	return p.failed(ctx, ch, resp, "")
+}
+
+// failed settles an error answer that is not a conflict.
+func (p *pusher) failed(ctx context.Context, ch Change, resp *Response, prefix string) error {
+	switch s := resp.Status; {
+	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
+		p.pause(resp)
+		if s == http.StatusTooManyRequests {
+			p.known[ch.RecordID] = ch.Seq
+		}
+		return nil
+	case s >= 500 || s == http.StatusRequestTimeout || s == http.StatusConflict ||
+		s == http.StatusPreconditionFailed || s == http.StatusPreconditionRequired:
+		return p.retry(ctx, ch, prefix+resp.ErrorMessage())
+	}
+	// 400, 401, 403, 404 on an update, 422 and any other 4xx: permanent.
+	return p.dead(ctx, ch, prefix+resp.ErrorMessage())
+}
+
+func (p *pusher) done(ctx context.Context, ch Change, etag string) error {
+	if err := p.q.Done(ctx, ch.RecordID, ch.Seq, etag); err != nil {
+		return fmt.Errorf("confirm %s %s: %w", ch.Entity, ch.RecordID, err)
+	}
+	delete(p.known, ch.RecordID)
+	delete(p.conflicts, ch.RecordID)
+	p.stats.Confirmed++
+	return nil
+}
+
+func (p *pusher) dead(ctx context.Context, ch Change, msg string) error {
+	if err := p.q.Dead(ctx, ch.RecordID, ch.Seq, msg); err != nil {
+		return fmt.Errorf("dead-letter %s %s: %w", ch.Entity, ch.RecordID, err)
+	}
+	p.stats.Dead++
+	p.o.Log.Warn("push: entry dead", "entity", string(ch.Entity), "id", ch.RecordID, "error", msg)
+	return nil
+}
+
+// retry schedules another attempt after an exponential backoff with full
+// jitter, or moves the entry to the dead letters after MaxAttempts.
+func (p *pusher) retry(ctx context.Context, ch Change, msg string) error {
+	if ch.Attempts+1 >= p.maxAttempts {
+		return p.dead(ctx, ch, fmt.Sprintf("%s (after %d attempts)", msg, ch.Attempts+1))
+	}
+	ceil := p.o.BaseBackoff << min(ch.Attempts, 30)
+	if ceil > p.o.MaxBackoff || ceil <= 0 {
+		ceil = p.o.MaxBackoff
+	}
+	at := p.o.Now().Add(time.Duration(p.o.Rand(int64(ceil)) + 1))
+	if at.Before(p.pauseUntil) {
+		at = p.pauseUntil
+	}
+	if err := p.q.Retry(ctx, ch.RecordID, ch.Seq, at, msg); err != nil {
+		return fmt.Errorf("schedule retry of %s %s: %w", ch.Entity, ch.RecordID, err)
+	}
+	p.waiting[ch.RecordID] = at
+	p.stats.Retried++
+	return nil
+}
+
+// pause stops all sending until the response's Retry-After (Dataverse's
+// service protection limits: retrying early lengthens the wait).
+func (p *pusher) pause(resp *Response) {
+	d := retryAfter(resp.Header.Get("Retry-After"), p.o.Now())
+	if d <= 0 {
+		d = p.o.BaseBackoff
+	}
+	if until := p.o.Now().Add(d); until.After(p.pauseUntil) {
+		p.pauseUntil = until
+		p.o.Log.Info("push: server asks to wait", "status", resp.Status, "for", d)
+	}
+}
+
+// retryAfter parses a Retry-After value (seconds or an HTTP date), capped
+// at one hour.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		d = time.Duration(n * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), time.Hour)
+}
+
+// responseETag returns the ETag of a successful write: the ETag header, or
+// the @odata.etag of the returned representation.
+func responseETag(r *Response) string {
+	if r.Header != nil {
+		if e := r.Header.Get("ETag"); e != "" {
+			return e
+		}
+	}
+	i := strings.Index(string(r.Body), `"@odata.etag"`)
+	if i < 0 {
+		return ""
+	}
+	_, etag, _, _ := DecodeRecord("", decodeObject(r.Body))
+	return etag
+}
+
+// dryRun writes the $batch request of the first batch of pending changes.
+func (p *pusher) dryRun(ctx context.Context) error {
+	changes, err := p.q.Pending(ctx, p.batch)
+	if err != nil {
+		return fmt.Errorf("pending changes: %w", err)
+	}
+	var reqs []Request
+	w := p.o.DryRun
+	for _, ch := range changes {
+		op, etag := ch.Op, ch.ETag
+		req, err := p.c.ChangeRequest(ctx, ch, op, ch.Fields, etag)
+		if err != nil {
+			fmt.Fprintf(w, "# %s %s %s: would be dead: %v\n", ch.Op, ch.Entity, ch.RecordID, err)
+			continue
+		}
+		if ch.Unknown || (ch.Op == OpCreate && ch.Attempts > 0) || (ch.Op == OpUpdate && etag == "") {
+			fmt.Fprintf(w, "# %s %s %s: would be read back first (GET %s)\n", ch.Op, ch.Entity, ch.RecordID, req.Path)
+		}
+		reqs = append(reqs, req)
+	}
+	fmt.Fprintf(w, "# %d change(s) pending in this batch\n", len(changes))
+	if len(reqs) == 0 {
+		return nil
+	}
+	return p.c.WriteBatchRequest(w, reqs)
+}

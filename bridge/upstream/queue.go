@@ -1,0 +1,89 @@
+package upstream
+
+import (
+	"context"
+	"time"
+
+	"crmbridge/crmstore"
+)
+
+// Op is the kind of change an outbox entry makes upstream.
+type Op int
+
+// The operations push sends.
+const (
+	OpCreate Op = iota + 1
+	OpUpdate
+	OpDelete
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpCreate:
+		return "create"
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return "op?"
+}
+
+// Change is one outbox entry, already coalesced per record by the queue.
+type Change struct {
+	Seq      int64             // highest outbox sequence number folded into this change (journal order)
+	RecordID string            // lower-case GUID, also the upstream id
+	Entity   crmstore.Entity   // record type
+	Op       Op                // OpCreate, OpUpdate, OpDelete
+	Fields   map[string]string // changed upstream fields only (crmstore.Field.Upstream), canonical text values
+	Parties  []crmstore.Party  // activities: full party list when it changed (nil = unchanged)
+	ETag     string            // last ETag seen for the record ("" = none)
+	Attempts int               // failed attempts so far
+	Unknown  bool              // the last attempt's outcome is unknown: read back before re-sending
+}
+
+// Queue is the outbox as push sees it. The store implements it; MemQueue is
+// an in-memory implementation for tests and benchmarks.
+//
+// Push calls the methods from one goroutine. Every method that changes state
+// must be durable when it returns (one transaction each), so that push can be
+// killed at any point and resumed.
+type Queue interface {
+	// Pending returns up to limit changes ready to send, in journal order,
+	// one per record, skipping records whose head entry is dead or waiting
+	// for its backoff time.
+	Pending(ctx context.Context, limit int) ([]Change, error)
+	// InFlight marks changes as sent-with-unknown-outcome before the request
+	// goes out (so a crash → read back first). seqs maps record id to the
+	// Change.Seq being sent. The mark stays until Done or Dead.
+	InFlight(ctx context.Context, seqs map[string]int64) error
+	// Done removes the record's entries up to seq and stores the new ETag,
+	// in one transaction.
+	Done(ctx context.Context, recordID string, seq int64, etag string) error
+	// Retry records a failed attempt: attempts+1, not before at, the error
+	// text.
+	Retry(ctx context.Context, recordID string, seq int64, at time.Time, msg string) error
+	// Dead moves the record's head entry to the dead-letter state with the
+	// server's message.
+	Dead(ctx context.Context, recordID string, seq int64, msg string) error
+	// Merge runs the three-way field merge with the server's current record
+	// as a source ("upstream"), records conflicts, and returns the fields that
+	// still differ from the server (to send with the new ETag). It also
+	// rewrites the record's entries up to c.Seq into that one update with
+	// the new ETag (an empty result leaves nothing to send), so that the next
+	// Pending returns the merged change.
+	Merge(ctx context.Context, c Change, server map[string]string, etag string) (map[string]string, error)
+}
+
+// Sink receives pulled changes (applied with origin "upstream": never back
+// into the outbox).
+type Sink interface {
+	// Apply merges the server's version of a record into the store.
+	Apply(ctx context.Context, e crmstore.Entity, id string, fields map[string]string, etag string, modifiedOn time.Time) error
+	// Delete removes a record the server deleted.
+	Delete(ctx context.Context, e crmstore.Entity, id string) error
+	// PullState returns where the last pull of an entity set ended.
+	PullState(ctx context.Context, entitySet string) (deltaLink string, last time.Time, err error)
+	// SavePullState records where this pull ended.
+	SavePullState(ctx context.Context, entitySet, deltaLink string, last time.Time) error
+}
