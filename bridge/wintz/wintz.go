@@ -48,6 +48,7 @@ func normDisplay(s string) string {
 			s = s[i+1:]
 		}
 	}
+	s = strings.ReplaceAll(s, "&", "and")
 	var b strings.Builder
 	for _, r := range s {
 		if r != ' ' && r != '\t' {
@@ -131,7 +132,7 @@ func resolve(name string) *time.Location {
 	// "/mozilla.org/20050126_1/America/New_York": try each suffix.
 	if strings.Contains(name, "/") {
 		parts := strings.Split(strings.Trim(name, "/"), "/")
-		for i := 1; i < len(parts); i++ {
+		for i := 0; i < len(parts); i++ {
 			if loc := load(strings.Join(parts[i:], "/")); loc != nil {
 				return loc
 			}

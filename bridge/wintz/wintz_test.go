@@ -26,6 +26,7 @@ func TestIANA(t *testing.T) {
 		{"(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna", "Europe/Berlin"},
 		{"(GMT+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna", "Europe/Berlin"},
 		{"(UTC-08:00) Pacific Time (US & Canada)", "America/Los_Angeles"},
+		{"(UTC-05:00) Eastern Time (US and Canada)", "America/New_York"},
 	}
 	for _, tt := range tests {
 		got, ok := IANA(tt.in)

@@ -1,0 +1,496 @@
+package ics
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"mime/quotedprintable"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-ical"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+
+	"crmbridge/bridge/item"
+	"crmbridge/crmstore"
+)
+
+// convert maps a VEVENT or VTODO to an Incoming record; problems that do
+// not lose the item are queued as warnings.
+func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.Hash) (in *crmstore.Incoming, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			in, err = nil, fmt.Errorf("internal error reading %s: %v", c.Name, p)
+		}
+	}()
+	f := map[string]string{}
+	in = &crmstore.Incoming{Record: crmstore.Record{Fields: f}, Pos: r.pos(line)}
+	in.Source.Kind = "ics"
+
+	uid := r.text(c, ical.PropUID)
+	item.SetIf(f, "uid", uid)
+	item.SetIf(f, "subject", r.text(c, ical.PropSummary))
+	item.SetIf(f, "description", r.text(c, ical.PropDescription))
+	for _, p := range c.Props.Values("X-ALT-DESC") {
+		if strings.EqualFold(p.Params.Get(ical.ParamFormatType), "text/html") {
+			item.SetIf(f, "descriptionhtml", r.propText(&p))
+		}
+	}
+	if cats := r.categories(c); cats != "" {
+		f["categories"] = cats
+	}
+	switch strings.ToUpper(r.text(c, ical.PropClass)) {
+	case "PUBLIC":
+		f["sensitivity"] = "0"
+	case "PRIVATE":
+		f["sensitivity"] = "2"
+	case "CONFIDENTIAL":
+		f["sensitivity"] = "3"
+	}
+	if rem := r.reminder(c); rem != "" {
+		f["reminder"] = rem
+	}
+	status := strings.ToUpper(strings.TrimSpace(r.text(c, ical.PropStatus)))
+
+	timeProp := func(name string) (when, bool) {
+		p := c.Props.Get(name)
+		if p == nil {
+			return when{}, false
+		}
+		w, warn, err := r.timeOf(p)
+		if err != nil {
+			r.warn(line, "%v", err)
+			return when{}, false
+		}
+		if warn != nil {
+			r.warn(line, "%v", warn)
+		}
+		return w, true
+	}
+	start, hasStart := timeProp(ical.PropDateTimeStart)
+	var ident string // identifying content for a UID-less item
+
+	if c.Name == ical.CompEvent {
+		in.Record.Entity = crmstore.Appointment
+		item.SetIf(f, "location", r.text(c, ical.PropLocation))
+		allDay := start.date
+		if v := strings.ToUpper(r.text(c, "X-MICROSOFT-CDO-ALLDAYEVENT")); v == "TRUE" {
+			allDay = true
+		}
+		end, hasEnd := timeProp(ical.PropDateTimeEnd)
+		if !hasEnd && hasStart {
+			end, hasEnd = start, true
+			if p := c.Props.Get(ical.PropDuration); p != nil {
+				if d, err := parseDuration(p.Value); err == nil {
+					end.t = start.t.Add(d)
+				} else {
+					r.warn(line, "DURATION: %v", err)
+				}
+			} else if start.date {
+				end.t = start.t.AddDate(0, 0, 1) // ../rfc/5545:3.6.1 a DATE start lasts one day
+			}
+		}
+		if hasStart && hasEnd && end.t.Before(start.t) {
+			r.warn(line, "event ends before it starts; end set to start")
+			end.t = start.t
+		}
+		if allDay && hasStart && !start.date {
+			// X-MICROSOFT-CDO-ALLDAYEVENT with date-times: the local dates.
+			start.t = localMidnight(c.Props.Get(ical.PropDateTimeStart).Value)
+			if p := c.Props.Get(ical.PropDateTimeEnd); p != nil {
+				end.t = localMidnight(p.Value)
+			}
+		}
+		if hasStart {
+			f["scheduledstart"] = item.FormatTime(start.t)
+		}
+		if hasEnd {
+			f["scheduledend"] = item.FormatTime(end.t)
+		}
+		f["isalldayevent"] = strconv.FormatBool(allDay)
+		if start.tzid != "" {
+			f["timezone"] = start.tzid
+		}
+		if len(recur) > 0 {
+			f["recurrence"] = strings.Join(recur, "\n")
+		}
+		var recID time.Time
+		if rid, ok := timeProp(ical.PropRecurrenceID); ok {
+			recID = rid.t
+			f["recurrenceid"] = item.FormatTime(recID)
+		}
+		if status == "CANCELLED" || r.method == "CANCEL" {
+			f["statecode"] = "2"
+		} else {
+			f["statecode"] = "3" // scheduled
+		}
+		if busy := strings.ToUpper(r.text(c, "X-MICROSOFT-CDO-BUSYSTATUS")); busy != "" {
+			f["busystatus"] = busy
+		} else {
+			switch strings.ToUpper(r.text(c, ical.PropTransparency)) {
+			case "TRANSPARENT":
+				f["busystatus"] = "FREE"
+			case "OPAQUE":
+				f["busystatus"] = "BUSY"
+			}
+		}
+		if p := c.Props.Get(ical.PropPriority); p != nil {
+			f["prioritycode"] = priority(p.Value)
+		}
+		in.Record.Parties = r.parties(c)
+		attendees := 0
+		for _, p := range in.Record.Parties {
+			if p.Role != crmstore.RoleOrganizer {
+				attendees++
+			}
+		}
+		f["ismeeting"] = strconv.FormatBool(attendees > 0)
+		ident = "VEVENT\x00" + f["scheduledstart"] + "\x00" + f["subject"] + "\x00" + r.text(c, ical.PropOrganizer)
+		in.Keys = item.EventKeys(uid, recID)
+		if uid != "" {
+			in.Source.Key = uid
+			if !recID.IsZero() {
+				in.Source.Key += "/" + recID.UTC().Format("20060102T150405Z")
+			}
+		}
+		fmt.Fprintf(sum, "\x00%s\x00%s\x00%s", f["scheduledstart"], f["scheduledend"], f["recurrenceid"])
+	} else {
+		in.Record.Entity = crmstore.Task
+		if hasStart {
+			f["scheduledstart"] = item.FormatTime(start.t)
+		}
+		if due, ok := timeProp(ical.PropDue); ok {
+			f["scheduledend"] = item.FormatTime(due.t)
+		} else if p := c.Props.Get(ical.PropDuration); p != nil && hasStart {
+			if d, err := parseDuration(p.Value); err == nil {
+				f["scheduledend"] = item.FormatTime(start.t.Add(d))
+			}
+		}
+		if done, ok := timeProp(ical.PropCompleted); ok {
+			f["actualend"] = item.FormatTime(done.t)
+		}
+		if v := r.text(c, ical.PropPercentComplete); v != "" {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 && n <= 100 {
+				f["percentcomplete"] = strconv.Itoa(n)
+			} else {
+				r.warn(line, "PERCENT-COMPLETE %q ignored", trunc(v))
+			}
+		}
+		pr := ""
+		if p := c.Props.Get(ical.PropPriority); p != nil {
+			pr = p.Value
+		}
+		f["prioritycode"] = priority(pr)
+		switch status {
+		case "COMPLETED":
+			f["statecode"] = "1"
+		case "CANCELLED":
+			f["statecode"] = "2"
+		default:
+			f["statecode"] = "0"
+		}
+		if r.method == "CANCEL" {
+			f["statecode"] = "2"
+		}
+		in.Record.Parties = r.parties(c)
+		ident = "VTODO\x00" + f["scheduledstart"] + "\x00" + f["scheduledend"] + "\x00" + f["subject"]
+		in.Keys = item.TaskKeys(uid)
+		in.Source.Key = strings.TrimSpace(uid)
+		fmt.Fprintf(sum, "\x00%s\x00%s", f["scheduledstart"], f["scheduledend"])
+	}
+	if in.Source.Key == "" {
+		h := sha256.Sum256([]byte(ident))
+		in.Source.Key = "sha:" + hex.EncodeToString(h[:16])
+	}
+	in.Source.Version = "sha256:" + hexSum(sum)
+	for _, name := range []string{ical.PropLastModified, ical.PropDateTimeStamp} {
+		if p := c.Props.Get(name); p != nil {
+			if t, _, _, err := parseNaive(p.Value); err == nil {
+				in.ModifiedAt = t
+				break
+			}
+		}
+	}
+	return in, nil
+}
+
+// localMidnight is midnight UTC of the date in a DATE-TIME value.
+func localMidnight(v string) time.Time {
+	t, _, _, err := parseNaive(v)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// priority maps iCalendar PRIORITY (../rfc/5545:3.8.1.9: 1 highest, 9
+// lowest, 0 undefined) to prioritycode 0 low, 1 normal, 2 high.
+func priority(v string) string {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	switch {
+	case err != nil || n == 0 || n == 5:
+		return "1"
+	case n >= 1 && n <= 4:
+		return "2"
+	case n >= 6 && n <= 9:
+		return "0"
+	}
+	return "1"
+}
+
+// parties returns the ORGANIZER and ATTENDEEs.
+func (r *Reader) parties(c *ical.Component) []crmstore.Party {
+	var out []crmstore.Party
+	if p := c.Props.Get(ical.PropOrganizer); p != nil {
+		if pt, ok := r.party(p); ok {
+			pt.Role = crmstore.RoleOrganizer
+			out = append(out, pt)
+		}
+	}
+	for _, p := range c.Props.Values(ical.PropAttendee) {
+		pt, ok := r.party(&p)
+		if !ok {
+			continue
+		}
+		role := strings.ToUpper(p.Params.Get(ical.ParamRole))
+		expect := strings.ToUpper(p.Params.Get("EXPECT")) // vCalendar 1.0
+		switch {
+		case role == "OPT-PARTICIPANT" || role == "NON-PARTICIPANT" || expect == "FYI" || expect == "REQUEST":
+			pt.Role = crmstore.RoleOptional
+		case role == "ORGANIZER" || role == "OWNER": // vCalendar 1.0
+			pt.Role = crmstore.RoleOrganizer
+		default: // REQ-PARTICIPANT, CHAIR, none
+			pt.Role = crmstore.RoleRequired
+		}
+		pt.Status = strings.ToUpper(p.Params.Get(ical.ParamParticipationStatus))
+		if pt.Status == "" {
+			pt.Status = strings.ToUpper(p.Params.Get("STATUS")) // vCalendar 1.0
+		}
+		out = append(out, pt)
+	}
+	return out
+}
+
+func (r *Reader) party(p *ical.Prop) (crmstore.Party, bool) {
+	v := strings.TrimSpace(r.propText(p))
+	if len(v) >= 7 && strings.EqualFold(v[:7], "mailto:") {
+		v = strings.TrimSpace(v[7:])
+	}
+	name := strings.TrimSpace(p.Params.Get(ical.ParamCommonName))
+	if !strings.Contains(v, "@") {
+		if e := p.Params.Get("EMAIL"); strings.Contains(e, "@") { // ../rfc/9073
+			v = e
+		}
+	}
+	if strings.ContainsAny(v, "<\"") {
+		if a, err := mail.ParseAddress(v); err == nil {
+			v = a.Address
+			if name == "" {
+				name = a.Name
+			}
+		}
+	}
+	if v == "" && name == "" {
+		return crmstore.Party{}, false
+	}
+	return crmstore.Party{Address: v, Name: name}, true
+}
+
+// reminder returns the first VALARM's TRIGGER as written ("-PT15M"), an
+// absolute trigger as an RFC 3339 time, or a vCalendar 1.0 DALARM/AALARM
+// time.
+func (r *Reader) reminder(c *ical.Component) string {
+	for _, a := range c.Children {
+		if a.Name != ical.CompAlarm {
+			continue
+		}
+		p := a.Props.Get(ical.PropTrigger)
+		if p == nil {
+			continue
+		}
+		v := strings.TrimSpace(p.Value)
+		if strings.EqualFold(p.Params.Get(ical.ParamValue), "DATE-TIME") {
+			if t, _, _, err := parseNaive(v); err == nil {
+				return item.FormatTime(t)
+			}
+		}
+		return v
+	}
+	for _, name := range []string{"DALARM", "AALARM"} {
+		if p := c.Props.Get(name); p != nil {
+			v, _, _ := strings.Cut(p.Value, ";")
+			if t, _, _, err := parseNaive(v); err == nil {
+				return item.FormatTime(t)
+			}
+		}
+	}
+	return ""
+}
+
+func (r *Reader) categories(c *ical.Component) string {
+	var cats []string
+	for _, p := range c.Props.Values(ical.PropCategories) {
+		sep := ","
+		if r.version == "1.0" {
+			sep = ";"
+		}
+		for _, s := range splitUnescaped(p.Value, sep[0]) {
+			if s = strings.TrimSpace(unescapeText(s)); s != "" {
+				cats = append(cats, s)
+			}
+		}
+	}
+	return strings.Join(cats, ",")
+}
+
+// text returns the decoded text of the first property name of c.
+func (r *Reader) text(c *ical.Component, name string) string {
+	p := c.Props.Get(name)
+	if p == nil {
+		return ""
+	}
+	return r.propText(p)
+}
+
+// propText decodes a TEXT value: vCalendar 1.0 quoted-printable or base64
+// with its CHARSET, then RFC 5545 escapes (../rfc/5545:3.3.11). Unlike
+// go-ical's Prop.Text it does not cut the value at an unescaped comma
+// (Outlook writes them) and keeps an unknown escape as written. Bytes that
+// are not UTF-8 are read as Windows-1252.
+func (r *Reader) propText(p *ical.Prop) string {
+	v := p.Value
+	raw := []byte(v)
+	switch strings.ToUpper(p.Params.Get("ENCODING")) {
+	case "QUOTED-PRINTABLE":
+		if b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(v))); err == nil {
+			raw = b
+		}
+	case "BASE64", "B":
+		if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
+			raw = b
+		}
+	}
+	if cs := p.Params.Get("CHARSET"); cs != "" && !strings.EqualFold(cs, "utf-8") {
+		if enc, err := htmlindex.Get(cs); err == nil {
+			if b, err := enc.NewDecoder().Bytes(raw); err == nil {
+				raw = b
+			}
+		}
+	}
+	if !utf8.Valid(raw) {
+		if b, err := charmap.Windows1252.NewDecoder().Bytes(raw); err == nil {
+			raw = b
+		} else {
+			raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+		}
+	}
+	return unescapeText(string(raw))
+}
+
+// unescapeText undoes RFC 5545 text escapes, leniently.
+func unescapeText(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'n', 'N':
+			b.WriteByte('\n')
+		case '\\', ';', ',', ':', '"':
+			b.WriteByte(s[i])
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// splitUnescaped splits s at sep bytes not preceded by a backslash.
+func splitUnescaped(s string, sep byte) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+			continue
+		}
+		if s[i] == sep {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// parseDuration reads an RFC 5545 duration (../rfc/5545:3.3.6), leniently:
+// surrounding space, a week count after "T" ("PT1W") and mixed weeks and
+// days are accepted.
+func parseDuration(v string) (time.Duration, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if !strings.HasPrefix(s, "P") || len(s) < 3 {
+		return 0, fmt.Errorf("bad duration %q", trunc(v))
+	}
+	s = s[1:]
+	var d time.Duration
+	timePart := false
+	for s != "" {
+		if s[0] == 'T' {
+			timePart = true
+			s = s[1:]
+			continue
+		}
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i == len(s) || i > 9 {
+			return 0, fmt.Errorf("bad duration %q", trunc(v))
+		}
+		n, _ := strconv.Atoi(s[:i])
+		var unit time.Duration
+		switch s[i] {
+		case 'W':
+			unit = 7 * 24 * time.Hour
+		case 'D':
+			unit = 24 * time.Hour
+		case 'H':
+			unit = time.Hour
+		case 'M':
+			if !timePart {
+				return 0, fmt.Errorf("bad duration %q: months are not durations", trunc(v))
+			}
+			unit = time.Minute
+		case 'S':
+			unit = time.Second
+		default:
+			return 0, fmt.Errorf("bad duration %q", trunc(v))
+		}
+		d += time.Duration(n) * unit
+		s = s[i+1:]
+	}
+	if neg {
+		d = -d
+	}
+	return d, nil
+}
