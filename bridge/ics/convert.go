@@ -326,9 +326,12 @@ func (r *Reader) reminder(c *ical.Component) string {
 	}
 	for _, name := range []string{"DALARM", "AALARM"} {
 		if p := c.Props.Get(name); p != nil {
+			// vCalendar 1.0: run time;snooze;repeat;... in local time.
 			v, _, _ := strings.Cut(p.Value, ";")
-			if t, _, _, err := parseNaive(v); err == nil {
-				return item.FormatTime(t)
+			q := *p
+			q.Value = v
+			if w, _, err := r.timeOf(&q); err == nil {
+				return item.FormatTime(w.t)
 			}
 		}
 	}
@@ -392,7 +395,7 @@ func (r *Reader) propText(p *ical.Prop) string {
 			raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 		}
 	}
-	return unescapeText(string(raw))
+	return strings.ReplaceAll(unescapeText(string(raw)), "\r\n", "\n")
 }
 
 // unescapeText undoes RFC 5545 text escapes, leniently.

@@ -1,0 +1,100 @@
+package ics
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"crmbridge/bridge/item"
+	"crmbridge/crmstore"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// goldenItem is one Next result as the golden files hold it.
+type goldenItem struct {
+	Error      string              `json:",omitempty"`
+	Entity     crmstore.Entity     `json:",omitempty"`
+	Fields     map[string]string   `json:",omitempty"`
+	Parties    []crmstore.Party    `json:",omitempty"`
+	Source     *crmstore.SourceRef `json:",omitempty"`
+	Keys       []string            `json:",omitempty"`
+	ModifiedAt *time.Time          `json:",omitempty"`
+	Pos        string              `json:",omitempty"`
+}
+
+func golden(t *testing.T, path string) []goldenItem {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f, filepath.Base(path))
+	var out []goldenItem
+	for {
+		in, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var ie *item.Error
+		if errors.As(err, &ie) {
+			out = append(out, goldenItem{Error: ie.Error()})
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		checkInvariants(t, in)
+		g := goldenItem{Entity: in.Record.Entity, Fields: in.Record.Fields, Parties: in.Record.Parties,
+			Source: &in.Source, Keys: in.Keys, Pos: in.Pos}
+		if !in.ModifiedAt.IsZero() {
+			m := in.ModifiedAt
+			g.ModifiedAt = &m
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// TestGolden reads the hand-written fixtures and compares the result with
+// testdata/<name>.golden.json (go test -update rewrites them; review the
+// diff by hand). TestFixtureValues checks the values that matter against
+// numbers worked out by hand.
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.ics")
+	vcs, _ := filepath.Glob("testdata/*.vcs")
+	files = append(files, vcs...)
+	sort.Strings(files)
+	if len(files) < 5 {
+		t.Fatalf("fixtures missing: %v", files)
+	}
+	for _, path := range files {
+		got, err := json.MarshalIndent(golden(t, path), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, '\n')
+		gpath := path + ".golden.json"
+		if *update {
+			if err := os.WriteFile(gpath, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(gpath)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s (go test -update, then review the diff):\n%s", path, gpath, got)
+		}
+	}
+}
