@@ -1,0 +1,294 @@
+package ics
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"crmbridge/bridge/item"
+	"crmbridge/fixtures"
+)
+
+// TestVTimezoneRules checks the offset computed from VTIMEZONE rules
+// against Go's tz database for every day of 2023-2025 at 12:00 and around
+// the transitions, for the zones as Outlook (1601 DTSTART) and as
+// Apple/Mozilla (real DTSTART, UNTIL) write them.
+func TestVTimezoneRules(t *testing.T) {
+	const outlookEastern = `BEGIN:VCALENDAR
+BEGIN:VTIMEZONE
+TZID:Eastern Standard Time
+BEGIN:STANDARD
+DTSTART:16011104T020000
+RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11
+TZOFFSETFROM:-0400
+TZOFFSETTO:-0500
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010311T020000
+RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3
+TZOFFSETFROM:-0500
+TZOFFSETTO:-0400
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VTIMEZONE
+TZID:Berlin
+BEGIN:DAYLIGHT
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+DTSTART:19810329T020000
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
+END:DAYLIGHT
+BEGIN:STANDARD
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+DTSTART:19961027T030000
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
+END:STANDARD
+BEGIN:STANDARD
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+DTSTART:19810927T030000
+RRULE:FREQ=YEARLY;UNTIL=19950924T010000Z;BYMONTH=9;BYDAY=-1SU
+END:STANDARD
+END:VTIMEZONE
+BEGIN:VTIMEZONE
+TZID:Sydney
+BEGIN:STANDARD
+DTSTART:20080406T030000
+RRULE:FREQ=YEARLY;BYMONTH=4;BYDAY=1SU
+TZOFFSETFROM:+1100
+TZOFFSETTO:+1000
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:20081005T020000
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=1SU
+TZOFFSETFROM:+1000
+TZOFFSETTO:+1100
+END:DAYLIGHT
+END:VTIMEZONE
+END:VCALENDAR
+`
+	r := NewReader(strings.NewReader(outlookEastern), "tz.ics")
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next = %v, want io.EOF", err)
+	}
+	for tzid, iana := range map[string]string{"Eastern Standard Time": "America/New_York", "Berlin": "Europe/Berlin", "Sydney": "Australia/Sydney"} {
+		z := r.tzs[tzid]
+		if z == nil {
+			t.Fatalf("VTIMEZONE %s not read", tzid)
+		}
+		loc, _ := time.LoadLocation(iana)
+		years := []int{2023, 2024, 2025}
+		if tzid == "Berlin" {
+			years = append(years, 1990) // before UNTIL: September end of DST
+		}
+		for _, y := range years {
+			for d := time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() == y; d = d.Add(time.Hour) {
+				if d.Hour() != 12 && d.Hour() != 1 && d.Hour() != 4 {
+					continue
+				}
+				want := time.Date(d.Year(), d.Month(), d.Day(), d.Hour(), 0, 0, 0, loc).UTC()
+				if got := z.toUTC(d); !got.Equal(want) {
+					t.Errorf("%s: %s local = %s, want %s", tzid, d.Format("2006-01-02 15:04"), got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	data, err := os.ReadFile("testdata/truncated.ics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, errs, fatal := readAll(t, string(data), "truncated.ics")
+	if fatal != nil || len(recs) != 1 || len(errs) != 1 {
+		t.Fatalf("recs %d, errs %v, fatal %v", len(recs), errs, fatal)
+	}
+	if !errors.Is(errs[0], ErrTruncated) || errs[0].Pos != "truncated.ics: line 8" {
+		t.Errorf("error %v (pos %q), want ErrTruncated at line 8", errs[0], errs[0].Pos)
+	}
+	// Cut after the last END:VEVENT: still truncated.
+	cut := "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTART:20240101T100000Z\nEND:VEVENT\n"
+	recs, errs, _ = readAll(t, cut, "cut.ics")
+	if len(recs) != 1 || len(errs) != 1 || !errors.Is(errs[0], ErrTruncated) {
+		t.Errorf("cut file: recs %d, errs %v", len(recs), errs)
+	}
+}
+
+// TestBadLines: every problem is reported with its line, and the reader
+// goes on.
+func TestBadLines(t *testing.T) {
+	in := strings.Join([]string{
+		"BEGIN:VCALENDAR",        // 1
+		"VERSION:2.0",            // 2
+		"BEGIN:VEVENT",           // 3
+		"UID:one",                // 4
+		"this line has no colon", // 5
+		"DTSTART;TZID=Nowhere/City:20240101T100000", // 6
+		"X-BAD/NAME:1",       // 7
+		"SUMMARY:kept",       // 8
+		"END:VEVENT",         // 9
+		"BEGIN:VTODO",        // 10
+		"UID:two",            // 11
+		"DTSTART:2024-01-01", // 12
+		"BEGIN:VALARM",       // 13
+		"TRIGGER:-PT5M",      // 14
+		"END:VTODO",          // 15: missing END:VALARM
+		"BEGIN:VFREEBUSY",    // 16
+		"END:VFREEBUSY",      // 17
+		"END:VCALENDAR",      // 18
+	}, "\n")
+	recs, errs, fatal := readAll(t, in, "bad.ics")
+	if fatal != nil || len(recs) != 2 {
+		t.Fatalf("recs %d, fatal %v", len(recs), fatal)
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Pos)
+	}
+	want := []string{"bad.ics: line 5", "bad.ics: line 7", "bad.ics: line 3", "bad.ics: line 15", "bad.ics: line 10", "bad.ics: line 16"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("error positions %v, want %v\n%v", got, want, errs)
+	}
+	if !errors.Is(errs[len(errs)-1], ErrSkipped) {
+		t.Errorf("last error %v, want ErrSkipped", errs[len(errs)-1])
+	}
+	if recs[0].Record.Fields["subject"] != "kept" || recs[0].Record.Fields["scheduledstart"] != "2024-01-01T10:00:00Z" {
+		t.Errorf("first record %v", recs[0].Record.Fields)
+	}
+	if recs[1].Record.Fields["reminder"] != "-PT5M" {
+		t.Errorf("second record %v", recs[1].Record.Fields)
+	}
+}
+
+// TestNotICS: a file that is not iCalendar stops early with a fatal error
+// instead of reporting every line.
+func TestNotICS(t *testing.T) {
+	in := strings.Repeat("hello world\n", 1000)
+	_, errs, fatal := readAll(t, in, "notes.txt")
+	if fatal == nil || len(errs) > 20 {
+		t.Errorf("fatal %v after %d item errors", fatal, len(errs))
+	}
+	if _, _, fatal := readAll(t, "", "empty.ics"); fatal != nil {
+		t.Errorf("empty file: %v", fatal)
+	}
+}
+
+// TestStableKeys: reading the same file twice gives the same keys and
+// versions; DTSTAMP does not change the version, SUMMARY does.
+func TestStableKeys(t *testing.T) {
+	a := "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTAMP:20240101T000000Z\nDTSTART:20240101T100000Z\nSUMMARY:x\nEND:VEVENT\nEND:VCALENDAR\n"
+	b := strings.Replace(a, "DTSTAMP:20240101", "DTSTAMP:20240202", 1)
+	c := strings.Replace(a, "SUMMARY:x", "SUMMARY:y", 1)
+	ra, _, _ := readAll(t, a, "a.ics")
+	ra2, _, _ := readAll(t, a, "a.ics")
+	rb, _, _ := readAll(t, b, "b.ics")
+	rc, _, _ := readAll(t, c, "c.ics")
+	if ra[0].Source != ra2[0].Source || ra[0].Source != rb[0].Source {
+		t.Errorf("sources differ: %+v %+v %+v", ra[0].Source, ra2[0].Source, rb[0].Source)
+	}
+	if !strings.HasPrefix(ra[0].Source.Key, "sha:") {
+		t.Errorf("UID-less key %q", ra[0].Source.Key)
+	}
+	if rc[0].Source.Version == ra[0].Source.Version || rc[0].Source.Key == ra[0].Source.Key {
+		t.Errorf("changed summary: same version or key: %+v %+v", rc[0].Source, ra[0].Source)
+	}
+}
+
+// TestStreaming reads a generated calendar of 50,000 events and checks
+// that the heap stays small (the reader keeps one component at a time).
+func TestStreaming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	const n = 50000
+	pr, pw := io.Pipe()
+	go func() {
+		fmt.Fprint(pw, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(pw, "BEGIN:VEVENT\r\nUID:%d@example.com\r\nDTSTART;TZID=W. Europe Standard Time:20240101T100000\r\nDURATION:PT1H\r\nSUMMARY:event %d %s\r\nEND:VEVENT\r\n", i, i, strings.Repeat("x", 200))
+		}
+		fmt.Fprint(pw, "END:VCALENDAR\r\n")
+		pw.Close()
+	}()
+	r := NewReader(pr, "big.ics")
+	var peak uint64
+	var ms runtime.MemStats
+	count := 0
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var ie *item.Error
+		if errors.As(err, &ie) {
+			t.Fatalf("unexpected %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		count++
+		if count%10000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}
+	if count != n {
+		t.Errorf("read %d events, want %d", count, n)
+	}
+	if peak > 16<<20 {
+		t.Errorf("heap %d MiB after GC while streaming", peak>>20)
+	}
+}
+
+// FuzzReader feeds arbitrary bytes: the reader must not panic, must end,
+// and every record must satisfy the invariants.
+func FuzzReader(f *testing.F) {
+	for _, s := range []string{
+		"BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;TZID=X:20240101T100000\nEND:VEVENT\nEND:VCALENDAR\n",
+		"BEGIN:VCALENDAR\nBEGIN:VTIMEZONE\nTZID:X\nBEGIN:STANDARD\nDTSTART:16010101T000000\nRRULE:FREQ=YEARLY;BYDAY=-5SU;BYMONTHDAY=-1\nTZOFFSETTO:+0100\nEND:STANDARD\nEND:VTIMEZONE\nBEGIN:VEVENT\nDTSTART;TZID=X:20240101T100000\nRRULE:FREQ=DAILY\nBEGIN:VALARM\nTRIGGER:-P1D\nEND:VALARM\nEND:VEVENT\nEND:VCALENDAR\n",
+		"BEGIN:VCALENDAR\nBEGIN:VTODO\nDUE;VALUE=DATE:20240101\nPRIORITY:x\nEND:VTODO\n",
+		"BEGIN:VCALENDAR\nVERSION:1.0\nBEGIN:VEVENT\nSUMMARY;QUOTED-PRINTABLE:a=\nb\nATTENDEE;\"x\":y\nEND:VEVENT\n",
+	} {
+		f.Add([]byte(s))
+	}
+	if dir := corpusDirIfPresent(); dir != "" {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if b, err := os.ReadFile(dir + "/" + e.Name()); err == nil && len(b) < 100<<10 {
+				f.Add(b)
+			}
+		}
+	}
+	for _, name := range []string{"exchange_recurring.ics", "allday.ics", "todo.ics", "vcal10.vcs"} {
+		if b, err := os.ReadFile("testdata/" + name); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, errs, _ := readAll(t, string(data), "fuzz.ics")
+		for _, in := range recs {
+			checkInvariants(t, in)
+		}
+		for _, e := range errs {
+			if !strings.HasPrefix(e.Pos, "fuzz.ics: line ") {
+				t.Errorf("error without line: %v", e)
+			}
+		}
+	})
+}
+
+func corpusDirIfPresent() string {
+	dir := fixtures.Root() + "/../shared/corpus/ics"
+	if _, err := os.Stat(dir); err != nil {
+		return ""
+	}
+	return dir
+}
