@@ -94,3 +94,84 @@ func trimNUL(s string) string {
 	}
 	return s
 }
+
+// lcidCodepage returns the Windows ANSI code page of a locale id
+// (PidTagMessageLocaleId), or 0 when unknown. ANSI (97–2002) PSTs store
+// 8-bit strings in the code page of the writer's locale; Japanese files
+// carry LCID 0x0411 and Shift-JIS (932) text.
+func lcidCodepage(lcid int) int {
+	if lcid <= 0 {
+		return 0
+	}
+	switch lcid & 0x3FF { // primary language id
+	case 0x11:
+		return 932
+	case 0x12:
+		return 949
+	case 0x04:
+		switch lcid {
+		case 0x0804, 0x1004:
+			return 936
+		}
+		return 950
+	case 0x02, 0x19, 0x22, 0x23, 0x2F, 0x3F, 0x40, 0x44, 0x50, 0x6D:
+		return 1251
+	case 0x1A: // Croatian/Serbian/Bosnian: Cyrillic sublanguages use 1251
+		switch lcid {
+		case 0x0C1A, 0x1C1A, 0x201A:
+			return 1251
+		}
+		return 1250
+	case 0x05, 0x0E, 0x15, 0x18, 0x1B, 0x24, 0x1C:
+		return 1250
+	case 0x08:
+		return 1253
+	case 0x1F, 0x2C, 0x43:
+		return 1254
+	case 0x0D:
+		return 1255
+	case 0x01, 0x29, 0x20, 0x8C:
+		return 1256
+	case 0x25, 0x26, 0x27:
+		return 1257
+	case 0x2A:
+		return 1258
+	case 0x1E:
+		return 874
+	}
+	return 1252
+}
+
+// ansiCodepage maps a MIME code page (PidTagInternetCodepage) to the
+// Windows ANSI code page of the same script: a Japanese message has
+// internet code page 50220 (ISO-2022-JP) but 8-bit properties in 932.
+func ansiCodepage(cp int) int {
+	switch cp {
+	case 50220, 50221, 50222, 51932, 20932:
+		return 932
+	case 50225, 51949:
+		return 949
+	case 52936, 54936, 51936, 20936:
+		return 936
+	case 28591, 28605, 20127:
+		return 1252
+	case 28592:
+		return 1250
+	case 28595, 20866, 21866:
+		return 1251
+	case 28597:
+		return 1253
+	case 28599:
+		return 1254
+	case 28598, 38598:
+		return 1255
+	case 28596:
+		return 1256
+	case 28594, 28603:
+		return 1257
+	}
+	if knownCodepage(cp) {
+		return cp
+	}
+	return 0
+}

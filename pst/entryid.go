@@ -79,9 +79,7 @@ func (f *File) memberFromContact(nid uint32, index int) (Recipient, bool) {
 	if err != nil || !strings.HasPrefix(strings.ToLower(b.str(tagMessageClass)), "ipm.contact") {
 		return Recipient{}, false
 	}
-	if cp, ok := b.int(tagMessageCodepage); ok && knownCodepage(cp) {
-		b.cp = cp
-	}
+	b.cp = b.codepage(f.storeCP)
 	c := f.contact(b)
 	e := c.Emails[index]
 	name := e.DisplayName

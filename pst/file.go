@@ -189,10 +189,15 @@ func (f *File) readStore() error {
 		return err
 	}
 	f.storeID = s.bytes(tagRecordKey)
-	if cp, ok := s.int(tagMessageCodepage); ok && cp > 0 {
-		f.storeCP = cp
-	} else if cp, ok := s.int(tagInternetCodepage); ok && cp > 0 {
-		f.storeCP = cp
+	f.storeCP = s.codepage(0)
+	if f.storeCP == 0 && f.format == "ansi" {
+		// The store of an ANSI file rarely names its code page, and folders
+		// never do: take the one of the first messages (folder names are
+		// written in the same locale).
+		f.storeCP = f.sampleCodepage()
+	}
+	if f.storeCP == 0 {
+		f.storeCP = 1252
 	}
 	f.ipmNID = entryIDNID(s.bytes(tagIpmSubTreeEntryID))
 	f.sentNID = entryIDNID(s.bytes(tagIpmSentMailEntryID))
@@ -206,4 +211,41 @@ func entryIDNID(b []byte) uint32 {
 		return 0
 	}
 	return binary.LittleEndian.Uint32(b[20:])
+}
+
+// sampleCodepage returns the code page of the first message found in a
+// breadth-first look at up to 64 folders (3 messages each), or 0.
+func (f *File) sampleCodepage() (cp int) {
+	defer func() {
+		if r := recover(); r != nil {
+			cp = 0
+		}
+	}()
+	queue := []uint32{nidRootFolder}
+	seen := map[uint32]bool{}
+	for n := 0; len(queue) > 0 && n < 64; n++ {
+		nid := queue[0]
+		queue = queue[1:]
+		if seen[nid] {
+			continue
+		}
+		seen[nid] = true
+		msgs, subs, _ := f.folderTables(nid)
+		for i, m := range msgs {
+			if i == 3 {
+				break
+			}
+			if b, err := f.nodeBag(m); err == nil {
+				if c := b.codepage(0); c != 0 {
+					return c
+				}
+			}
+		}
+		for _, s := range subs {
+			if s&0x1F == nidTypeNormalFolder {
+				queue = append(queue, s)
+			}
+		}
+	}
+	return 0
 }

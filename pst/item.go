@@ -197,7 +197,7 @@ type Attachment struct {
 	Inline    bool  // referenced from the HTML body (content id, ATT_MHTML_REF) or hidden
 	// Open streams the content. It is valid until the iterator advances
 	// (and the File stays open). Nil when there is no binary content.
-	Open func() (io.ReadCloser, error)
+	Open func() (io.ReadCloser, error) `json:"-"`
 	// Message is the attached message read as an Item, for method 5.
 	Message *Item
 }

@@ -28,11 +28,7 @@ const (
 // readItem turns a message's property bag into an Item. depth counts
 // embedded-message nesting.
 func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int) (*Item, error) {
-	if cp, ok := b.int(tagMessageCodepage); ok && knownCodepage(cp) {
-		b.cp = cp
-	} else if cp, ok := b.int(tagInternetCodepage); ok && knownCodepage(cp) {
-		b.cp = cp
-	}
+	b.cp = b.codepage(f.storeCP)
 	it := &Item{
 		Folder:      folder,
 		Index:       index,
@@ -88,6 +84,26 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 	}
 	it.Attachments = atts
 	return it, nil
+}
+
+// codepage returns the code page of the bag's 8-bit strings:
+// PidTagMessageCodepage, else the ANSI code page of PidTagMessageLocaleId,
+// else that of PidTagInternetCodepage, else def.
+func (b *bag) codepage(def int) int {
+	if cp, ok := b.int(tagMessageCodepage); ok && knownCodepage(cp) && cp != 1200 {
+		return cp
+	}
+	if l, ok := b.int(tagMessageLocaleID); ok {
+		if cp := lcidCodepage(l); cp != 0 {
+			return cp
+		}
+	}
+	if c, ok := b.int(tagInternetCodepage); ok {
+		if cp := ansiCodepage(c); cp != 0 {
+			return cp
+		}
+	}
+	return def
 }
 
 // entryID returns the hex of the PST entry id of nid (MS-PST 2.2.2.1

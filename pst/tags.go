@@ -79,6 +79,7 @@ const (
 	tagSmtpAddress                = 0x39FE
 	tagInternetCodepage           = 0x3FDE
 	tagMessageCodepage            = 0x3FFD
+	tagMessageLocaleID            = 0x3FF1
 	tagSenderSmtpAddress          = 0x5D01
 	tagSentRepresentingSmtp       = 0x5D02
 	tagRecipientFlags             = 0x5FFD

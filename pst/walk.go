@@ -194,9 +194,7 @@ func (f *File) folderName(nid uint32) (name string, ok bool) {
 	if err != nil {
 		return "", false
 	}
-	if cp, ok := b.int(tagMessageCodepage); ok && knownCodepage(cp) {
-		b.cp = cp
-	}
+	b.cp = b.codepage(f.storeCP)
 	name = strings.ReplaceAll(b.str(tagDisplayName), "/", "_")
 	if name == "" {
 		name = fmt.Sprintf("folder-%x", nid)
