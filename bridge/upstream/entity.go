@@ -79,8 +79,8 @@ func refTarget(e crmstore.Entity, field string) crmstore.Entity {
 	return crmstore.Contact // regardingobjectid
 }
 
-// refTargets returns the entities a Ref field may point to.
-func refTargets(e crmstore.Entity, field string) []crmstore.Entity {
+// RefTargets returns the entities Ref field of e may point to.
+func RefTargets(e crmstore.Entity, field string) []crmstore.Entity {
 	switch field {
 	case "parentcustomerid":
 		return []crmstore.Entity{crmstore.Account, crmstore.Contact}
@@ -243,7 +243,7 @@ func bindRef(ctx context.Context, e crmstore.Entity, field, id string, resolve R
 		if err != nil {
 			return "", nil, fmt.Errorf("resolve %s.%s %s: %w", e, field, id, err)
 		}
-		for _, ok := range refTargets(e, field) {
+		for _, ok := range RefTargets(e, field) {
 			if t == ok {
 				target = t
 			}
