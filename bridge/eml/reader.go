@@ -1,0 +1,99 @@
+package eml
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"crmbridge/bridge/item"
+	"crmbridge/crmstore"
+)
+
+// DefaultMaxMessageSize is the largest message a reader accepts (256 MiB);
+// a larger one is reported and skipped.
+const DefaultMaxMessageSize = 256 << 20
+
+// Reader reads one e-mail message from an EML file. It implements
+// item.Reader and yields one Incoming of Source.Kind "eml".
+//
+// Warnings — problems that did not stop the message from being read (an
+// unknown charset, a malformed header line or date, a missing closing
+// boundary) — are returned as *item.Error values by the calls to Next that
+// follow the one that returned the message, one per call, before io.EOF.
+type Reader struct {
+	// MaxMessageSize overrides DefaultMaxMessageSize when positive. Set it
+	// before the first call to Next.
+	MaxMessageSize int64
+
+	r       io.Reader
+	name    string
+	done    bool
+	pending []error
+}
+
+var _ item.Reader = (*Reader)(nil)
+
+// NewReader returns a Reader of the EML message in r; name (the file name)
+// is used in positions.
+func NewReader(r io.Reader, name string) *Reader {
+	return &Reader{r: r, name: name}
+}
+
+// Next returns the message, then its warnings as *item.Error values, then
+// io.EOF. Any other error means r could not be read.
+func (r *Reader) Next() (*crmstore.Incoming, error) {
+	if len(r.pending) > 0 {
+		err := r.pending[0]
+		r.pending = r.pending[1:]
+		return nil, err
+	}
+	if r.done {
+		return nil, io.EOF
+	}
+	r.done = true
+	max := r.MaxMessageSize
+	if max <= 0 {
+		max = DefaultMaxMessageSize
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.name, err)
+	}
+	if int64(len(raw)) > max {
+		return nil, item.Errorf(r.name, "message larger than %d bytes: skipped", max)
+	}
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	// An EML saved from an mbox may keep its "From " envelope line.
+	var envelope time.Time
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		envelope = envelopeDate(string(line))
+	}
+	inc, warns, err := parseMessage(raw, "eml", r.name, envelope)
+	r.pending = warns
+	if err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+// envelopeDate parses the date of an mbox "From sender date" line, or
+// returns the zero time.
+func envelopeDate(line string) time.Time {
+	f := strings.Fields(strings.TrimRight(line, "\r\n"))
+	if len(f) < 3 {
+		return time.Time{}
+	}
+	t, err := parseDate(strings.Join(f[2:], " "))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}

@@ -1,0 +1,104 @@
+"""Independent reading of EML files and mbox files with Python's email and
+mailbox packages, for bridge/eml's comparison tests.
+
+Usage: pyemail.py eml FILE...   one JSON object per file
+       pyemail.py mbox FILE...  {"file": ..., "count": N} per file
+
+Attachments follow the same rule as the Go reader (see parse.go walk): the
+first text/plain and the first text/html part without a file name and not
+marked "attachment" are the bodies; every other leaf part, and every
+message/* part, is an attachment. Python's own decoding (get_payload with
+decode=True) gives the bytes that are hashed.
+"""
+import email
+import email.header
+import email.utils
+import hashlib
+import json
+import mailbox
+import sys
+
+
+def to_text(v):
+    """Raw header value (str with surrogate escapes for 8-bit bytes) to
+    text: UTF-8 when valid, else windows-1252, like the Go reader."""
+    if v is None:
+        return ""
+    if isinstance(v, email.header.Header):
+        v = str(v)
+    try:
+        b = v.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return v  # already decoded (RFC 2231 parameter)
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b.decode("cp1252", "replace")
+
+
+def decode(v):
+    s = to_text(v)
+    try:
+        return str(email.header.make_header(email.header.decode_header(s)))
+    except Exception:
+        return s
+
+
+def raw_values(msg, name):
+    return [v for k, v in msg._headers if k.lower() == name.lower()]
+
+
+def addresses(msg, name):
+    vals = [to_text(v) for v in raw_values(msg, name)]
+    return [a.lower() for _, a in email.utils.getaddresses(vals) if "@" in a]
+
+
+def walk(part, seen, out):
+    ctype = part.get_content_type()
+    if part.is_multipart():
+        if ctype.startswith("multipart/"):
+            for p in part.get_payload():
+                walk(p, seen, out)
+        else:
+            out.append({"name": None, "type": ctype, "sha": None})
+        return
+    if ctype.startswith("multipart/"):
+        ctype = "text/plain"  # multipart without a usable boundary
+    fname = part.get_filename()
+    if fname is not None:
+        fname = decode(fname)
+    disp = part.get_content_disposition()
+    if disp != "attachment" and fname is None and ctype in ("text/plain", "text/html"):
+        if ctype not in seen:
+            seen.add(ctype)
+            return
+    payload = part.get_payload(decode=True)
+    sha = hashlib.sha256(payload).hexdigest() if payload is not None else None
+    out.append({"name": fname, "type": ctype, "sha": sha})
+
+
+def describe(msg):
+    atts = []
+    walk(msg, set(), atts)
+    return {
+        "subject": " ".join(decode(raw_values(msg, "subject")[0]).split()) if raw_values(msg, "subject") else "",
+        "from": addresses(msg, "from"),
+        "to": addresses(msg, "to"),
+        "attachments": atts,
+    }
+
+
+def main():
+    mode, files = sys.argv[1], sys.argv[2:]
+    for f in files:
+        if mode == "eml":
+            with open(f, "rb") as fh:
+                msg = email.message_from_binary_file(fh)
+            d = describe(msg)
+            d["file"] = f
+        else:
+            d = {"file": f, "count": len(mailbox.mbox(f, create=False).keys())}
+        print(json.dumps(d))
+
+
+main()
