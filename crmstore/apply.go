@@ -470,7 +470,8 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 			sets[i] = `"` + c + `" = ?`
 			args = append(args, nullIfEmpty(changes[c]))
 			if strings.HasPrefix(c, "emailaddress") && e == Contact {
-				t.contactsEmails = true
+				t.touchAddr(old[c])
+				t.touchAddr(changes[c])
 			}
 		}
 		args = append(args, id)
@@ -482,13 +483,11 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 		if err := t.writeParties(`activityparty`, `activity_id`, id, rec.Parties, true); err != nil {
 			return err
 		}
-		t.partiesTouched[id] = true
 	}
 	if _, ok := changes[fieldMembers]; ok {
 		if err := t.writeParties(`listmember`, `list_id`, id, rec.Members, false); err != nil {
 			return err
 		}
-		t.listsTouched[id] = true
 	}
 	if _, ok := changes[fieldAttachments]; ok {
 		if err := t.writeAttachments(id, rec.Attachments, blobs); err != nil {
@@ -527,6 +526,7 @@ func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole bool) er
 	}
 	for i, p := range ps {
 		addr := strings.ToLower(strings.TrimSpace(p.Address))
+		t.touchAddr(addr)
 		var err error
 		if withRole {
 			_, err = t.exec(`INSERT INTO activityparty (activity_id, ord, role, address, name, status) VALUES (?,?,?,?,?,?)`, id, i, p.Role, addr, p.Name, p.Status)
@@ -623,4 +623,10 @@ func canonAttachments(as []Attachment) string {
 	}
 	b, _ := json.Marshal(out)
 	return string(b)
+}
+
+func (t *Tx) touchAddr(a string) {
+	if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
+		t.addrs[a] = true
+	}
 }

@@ -396,3 +396,16 @@ func (s *Store) OpenBlob(ctx context.Context, sha string) (io.ReadCloser, error)
 	}
 	return io.NopCloser(bytes.NewReader(data)), nil
 }
+
+// LinkSeries links appointment exceptions (with a recurrenceid) to their
+// series master, found by the master's UID. Derived work, run once per
+// batch: the master may come after its exceptions in a file.
+func (t *Tx) LinkSeries() error {
+	_, err := t.exec(`UPDATE activity SET seriesid = (
+		SELECT k.record_id FROM recordkey k WHERE k.entity = 'appointment' AND k.key = 'uid:' || activity.uid)
+		WHERE activitytypecode = 'appointment' AND recurrenceid IS NOT NULL AND uid IS NOT NULL AND seriesid IS NULL`)
+	if err != nil {
+		return fmt.Errorf("link series: %w", err)
+	}
+	return nil
+}

@@ -16,11 +16,11 @@ type Tx struct {
 	stmts map[string]*sql.Stmt
 	now   string
 
-	// Party resolution is derived work done once per batch, at Commit.
-	partiesTouched map[string]bool // activity ids whose parties were rewritten
-	listsTouched   map[string]bool
-	contactsEmails bool // a contact's e-mail address changed: resolve all
-	sp             int
+	// Party resolution is derived work done once per batch, at Commit:
+	// addrs are the addresses of parties written and of contact e-mail
+	// addresses changed in this batch.
+	addrs map[string]bool
+	sp    int
 }
 
 // Begin starts a write transaction.
@@ -30,7 +30,7 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	return &Tx{s: s, ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}, now: s.stamp(),
-		partiesTouched: map[string]bool{}, listsTouched: map[string]bool{}}, nil
+		addrs: map[string]bool{}}, nil
 }
 
 // stmt returns a prepared statement for query, preparing it once per Tx.
@@ -128,32 +128,29 @@ func (t *Tx) Rollback() error {
 	return err
 }
 
-const resolveOne = `
-UPDATE %s SET contact_id = (
-	SELECT c.id FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0
-	WHERE lower(c.emailaddress1) = %[1]s.address OR lower(c.emailaddress2) = %[1]s.address
-	   OR lower(c.emailaddress3) = %[1]s.address
-	ORDER BY (lower(c.emailaddress1) = %[1]s.address) DESC, c.id LIMIT 1)
-WHERE address != ''`
-
+// resolveParties points every activity party and list member whose
+// address was touched in this batch (new parties, or a contact's e-mail
+// address added or changed) at the contact with that address: by primary
+// address first, then the second and third. One indexed lookup and update
+// per distinct address.
 func (t *Tx) resolveParties() error {
-	if t.contactsEmails {
-		for _, tbl := range []string{"activityparty", "listmember"} {
-			if _, err := t.tx.ExecContext(t.ctx, fmt.Sprintf(resolveOne, tbl)); err != nil {
-				return fmt.Errorf("resolve %s: %w", tbl, err)
-			}
+	for addr := range t.addrs {
+		var id string
+		err := t.queryRow(`SELECT id FROM (
+			SELECT c.id, 1 AS pref FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress1) = ?1
+			UNION ALL SELECT c.id, 2 FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress2) = ?1
+			UNION ALL SELECT c.id, 3 FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress3) = ?1)
+			ORDER BY pref, id LIMIT 1`, addr).Scan(&id)
+		if err != nil && err != sql.ErrNoRows {
+			return fmt.Errorf("resolve %s: %w", addr, err)
 		}
-		return nil
-	}
-	for id := range t.partiesTouched {
-		if _, err := t.exec(fmt.Sprintf(resolveOne, "activityparty")+" AND activity_id = ?", id); err != nil {
+		if _, err := t.exec(`UPDATE activityparty SET contact_id = ? WHERE address = ?`, nullIfEmpty(id), addr); err != nil {
 			return fmt.Errorf("resolve parties: %w", err)
 		}
-	}
-	for id := range t.listsTouched {
-		if _, err := t.exec(fmt.Sprintf(resolveOne, "listmember")+" AND list_id = ?", id); err != nil {
+		if _, err := t.exec(`UPDATE listmember SET contact_id = ? WHERE address = ?`, nullIfEmpty(id), addr); err != nil {
 			return fmt.Errorf("resolve members: %w", err)
 		}
 	}
+	t.addrs = map[string]bool{}
 	return nil
 }

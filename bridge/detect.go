@@ -1,0 +1,105 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Format is a kind of source file.
+type Format string
+
+// Source formats, detected by content.
+const (
+	FormatUnknown Format = ""
+	FormatPST     Format = "pst" // PST and OST: "!BDN" signature
+	FormatVCF     Format = "vcf"
+	FormatICS     Format = "ics"
+	FormatEML     Format = "eml"
+	FormatMbox    Format = "mbox"
+)
+
+// headerLine matches an RFC 5322 header field line ("Name: value").
+var headerLine = regexp.MustCompile(`^[!-9;-~]+:[ \t]?`)
+
+// DetectFile reads the start of a file and says what it holds.
+func DetectFile(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return FormatUnknown, err
+	}
+	defer f.Close()
+	head := make([]byte, 8192)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return FormatUnknown, err
+	}
+	return Detect(head[:n]), nil
+}
+
+// Detect says what a file holds from its first bytes (8 KiB is plenty):
+// by content, not by extension.
+func Detect(head []byte) Format {
+	if bytes.HasPrefix(head, []byte("!BDN")) { // MS-PST 2.2.2.6 dwMagic
+		return FormatPST
+	}
+	b := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")) // UTF-8 BOM
+	if len(b) >= 2 && (b[0] == 0xff && b[1] == 0xfe || b[0] == 0xfe && b[1] == 0xff) {
+		b = utf16ToASCII(b[2:], b[0] == 0xff)
+	}
+	if bytes.HasPrefix(b, []byte("From ")) {
+		return FormatMbox
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 8192), len(b)+1)
+	headers := 0
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" {
+			if headers > 0 {
+				break
+			}
+			continue
+		}
+		up := strings.ToUpper(trimmed)
+		if headers == 0 {
+			switch {
+			case strings.HasPrefix(up, "BEGIN:VCARD"):
+				return FormatVCF
+			case strings.HasPrefix(up, "BEGIN:VCALENDAR"), strings.HasPrefix(up, "BEGIN:VEVENT"), strings.HasPrefix(up, "BEGIN:VTODO"):
+				return FormatICS
+			}
+		}
+		if headerLine.MatchString(line) {
+			headers++
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && headers > 0 {
+			continue // folded header
+		}
+		break
+	}
+	if headers >= 2 || headers >= 1 && bytes.Contains(bytes.ToLower(b), []byte("\nsubject:")) {
+		return FormatEML
+	}
+	return FormatUnknown
+}
+
+func utf16ToASCII(b []byte, little bool) []byte {
+	out := make([]byte, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		c, hi := b[i], b[i+1]
+		if !little {
+			c, hi = hi, c
+		}
+		if hi != 0 {
+			c = '?'
+		}
+		out = append(out, c)
+	}
+	return out
+}

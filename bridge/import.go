@@ -1,0 +1,549 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"crmbridge/bridge/item"
+	"crmbridge/crmstore"
+	"crmbridge/pst"
+)
+
+// Reporter receives progress and problems from Import. Calls come from
+// the goroutine that called Import. Implementations must not block long.
+type Reporter interface {
+	// StartFile is called before a file is read.
+	StartFile(path string, format Format, size int64)
+	// Progress reports items done in the current file.
+	Progress(items int)
+	// Problem reports one bad item, file or part of a file; the import
+	// goes on.
+	Problem(err error)
+	// EndFile is called after a file, with what happened to it.
+	EndFile(path string, skipped bool)
+}
+
+// NopReporter reports nothing.
+type NopReporter struct{}
+
+func (NopReporter) StartFile(string, Format, int64) {}
+func (NopReporter) Progress(int)                    {}
+func (NopReporter) Problem(error)                   {}
+func (NopReporter) EndFile(string, bool)            {}
+
+// ImportOptions control Import.
+type ImportOptions struct {
+	Policy    crmstore.Policy
+	Force     bool // read files even when their fingerprint is unchanged
+	BatchSize int  // records per transaction (default 500)
+	Reporter  Reporter
+}
+
+// Counts are per-entity outcomes.
+type Counts struct {
+	Created, Updated, Unchanged, Failed int
+}
+
+// Summary is what an import did.
+type Summary struct {
+	Files          int // files read
+	FilesUnchanged int // skipped: same fingerprint as last time
+	FilesSkipped   []string
+	FilesFailed    int // files that could not be read at all
+	Entities       map[crmstore.Entity]*Counts
+	Problems       int
+	Conflicts      int
+	Duration       time.Duration
+}
+
+func (s *Summary) counts(e crmstore.Entity) *Counts {
+	c := s.Entities[e]
+	if c == nil {
+		c = &Counts{}
+		s.Entities[e] = c
+	}
+	return c
+}
+
+// Failed reports whether anything failed: exit status 1.
+func (s *Summary) Failed() bool {
+	if s.Problems > 0 || s.FilesFailed > 0 {
+		return true
+	}
+	for _, c := range s.Entities {
+		if c.Failed > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// String is the one-line summary.
+func (s *Summary) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d file(s) read, %d unchanged", s.Files, s.FilesUnchanged)
+	if len(s.FilesSkipped) > 0 {
+		fmt.Fprintf(&b, ", %d skipped (not a known format)", len(s.FilesSkipped))
+	}
+	if s.FilesFailed > 0 {
+		fmt.Fprintf(&b, ", %d failed", s.FilesFailed)
+	}
+	ents := make([]string, 0, len(s.Entities))
+	for e := range s.Entities {
+		ents = append(ents, string(e))
+	}
+	sort.Strings(ents)
+	for _, e := range ents {
+		c := s.Entities[crmstore.Entity(e)]
+		fmt.Fprintf(&b, "; %s: %d created, %d updated, %d unchanged, %d failed", e, c.Created, c.Updated, c.Unchanged, c.Failed)
+	}
+	if s.Conflicts > 0 {
+		fmt.Fprintf(&b, "; %d conflict(s)", s.Conflicts)
+	}
+	if s.Problems > 0 {
+		fmt.Fprintf(&b, "; %d problem(s)", s.Problems)
+	}
+	fmt.Fprintf(&b, " (%s)", s.Duration.Round(time.Millisecond))
+	return b.String()
+}
+
+// Importer applies source files to a store.
+type Importer struct {
+	store    *crmstore.Store
+	opts     ImportOptions
+	rep      Reporter
+	sum      *Summary
+	accounts map[string]string // lower-case company name → account id
+}
+
+// Import reads every path (files, or folders walked recursively) and
+// applies what they hold to the store. One bad item never stops its file,
+// and one bad file never stops the run: both are reported and counted.
+// A cancelled ctx stops after the current item, with everything applied
+// so far committed.
+func Import(ctx context.Context, store *crmstore.Store, paths []string, opts ImportOptions) (*Summary, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	if opts.Policy == "" {
+		opts.Policy = crmstore.PolicyNewest
+	}
+	rep := opts.Reporter
+	if rep == nil {
+		rep = NopReporter{}
+	}
+	im := &Importer{store: store, opts: opts, rep: rep, accounts: map[string]string{},
+		sum: &Summary{Entities: map[crmstore.Entity]*Counts{}}}
+	start := time.Now()
+	defer func() { im.sum.Duration = time.Since(start) }()
+	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return im.sum, err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			im.problem(fmt.Errorf("%s: %w", p, err))
+			im.sum.FilesFailed++
+			continue
+		}
+		if !fi.IsDir() {
+			if err := im.file(ctx, p, true); err != nil {
+				return im.sum, err
+			}
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				im.problem(fmt.Errorf("%s: %w", path, err))
+				return nil
+			}
+			if d.IsDir() {
+				if path != p && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			return im.file(ctx, path, false)
+		})
+		if err != nil {
+			return im.sum, err
+		}
+	}
+	return im.sum, nil
+}
+
+func (im *Importer) problem(err error) {
+	im.sum.Problems++
+	im.rep.Problem(err)
+}
+
+// file imports one file. Only a store failure or cancellation is returned;
+// everything else is reported.
+func (im *Importer) file(ctx context.Context, path string, explicit bool) error {
+	format, err := DetectFile(path)
+	if err != nil {
+		im.problem(fmt.Errorf("%s: %w", path, err))
+		im.sum.FilesFailed++
+		return nil
+	}
+	if format == FormatUnknown {
+		im.sum.FilesSkipped = append(im.sum.FilesSkipped, path)
+		if explicit {
+			im.problem(fmt.Errorf("%s: not a PST, OST, vCard, iCalendar, EML or mbox file", path))
+		}
+		return nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		im.problem(fmt.Errorf("%s: %w", path, err))
+		im.sum.FilesFailed++
+		return nil
+	}
+	fp := crmstore.SourceFile{Path: abs, Size: fi.Size(), MTime: fi.ModTime(), Kind: string(format)}
+	if !im.opts.Force {
+		prev, err := im.store.SourceFile(ctx, abs)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if prev != nil && prev.Failed == 0 && prev.Size == fp.Size && prev.MTime.Equal(fp.MTime) {
+			im.sum.FilesUnchanged++
+			im.rep.EndFile(path, true)
+			return nil
+		}
+		if prev != nil && prev.Failed == 0 && prev.Size == fp.Size {
+			sum, err := hashFile(path)
+			if err == nil && sum == prev.SHA256 {
+				im.sum.FilesUnchanged++
+				im.rep.EndFile(path, true)
+				return nil
+			}
+		}
+	}
+	if fp.SHA256, err = hashFile(path); err != nil {
+		im.problem(fmt.Errorf("%s: %w", path, err))
+		im.sum.FilesFailed++
+		return nil
+	}
+	im.rep.StartFile(path, format, fi.Size())
+	im.sum.Files++
+	items, failed, err := im.readFile(ctx, path, format)
+	if err != nil {
+		return err
+	}
+	fp.Items, fp.Failed = items, failed
+	tx, err := im.store.Begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	if err := tx.SetSourceFile(fp); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	im.rep.EndFile(path, false)
+	return nil
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// next is one step of a source: an incoming record, a problem, or the end.
+type next struct {
+	in  *crmstore.Incoming
+	err error // *item.Error or *pst.ItemError: a problem; other: fatal for the file
+}
+
+// readFile streams the file's items through a goroutine that parses (and
+// reads attachment content), while this goroutine applies them in batches:
+// parsing runs on the second core.
+func (im *Importer) readFile(ctx context.Context, path string, format Format) (items, failed int, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan next, 64)
+	go func() {
+		defer close(ch)
+		produce(ctx, path, format, ch)
+	}()
+	defer func() {
+		cancel()
+		for range ch { // let the producer finish
+		}
+	}()
+
+	// Transactions must survive cancellation: an interrupted import
+	// commits what it applied.
+	dbctx := context.WithoutCancel(ctx)
+	tx, err := im.store.Begin(dbctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: %w", err)
+	}
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
+		}
+	}()
+	inBatch := 0
+	lastCommit := time.Now()
+	commit := func() error {
+		if err := tx.LinkSeries(); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		tx = nil
+		inBatch = 0
+		lastCommit = time.Now()
+		var err error
+		tx, err = im.store.Begin(dbctx)
+		return err
+	}
+	for n := range ch {
+		if n.err != nil {
+			var ie *item.Error
+			var pe *pst.ItemError
+			if errors.As(n.err, &ie) || errors.As(n.err, &pe) {
+				im.problem(n.err)
+				failed++
+				continue
+			}
+			im.problem(n.err)
+			im.sum.FilesFailed++
+			failed++
+			break
+		}
+		items++
+		if err := im.apply(tx, n.in); err != nil {
+			return items, failed, err
+		}
+		inBatch++
+		im.rep.Progress(items)
+		if inBatch >= im.opts.BatchSize || time.Since(lastCommit) > 2*time.Second {
+			if err := commit(); err != nil {
+				return items, failed, err
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if err := tx.LinkSeries(); err != nil {
+		return items, failed, err
+	}
+	if err := tx.Commit(); err != nil {
+		return items, failed, fmt.Errorf("store: %w", err)
+	}
+	tx = nil
+	if err := ctx.Err(); err != nil {
+		return items, failed, err
+	}
+	return items, failed, nil
+}
+
+// apply applies one incoming record (and the account of a contact's
+// company). Item-level failures are counted and reported; store failures
+// are returned.
+func (im *Importer) apply(tx *crmstore.Tx, in *crmstore.Incoming) error {
+	e := in.Record.Entity
+	if e == crmstore.Contact {
+		if company := strings.TrimSpace(in.Record.Fields["company"]); company != "" {
+			id, err := im.account(tx, company)
+			if err != nil {
+				im.problem(fmt.Errorf("%s: account %q: %w", in.Pos, company, err))
+			} else {
+				in.Record.Fields["parentcustomerid"] = id
+			}
+		}
+	}
+	res, err := tx.Apply(in, im.opts.Policy)
+	c := im.sum.counts(e)
+	im.sum.Conflicts += res.Conflicts
+	if err != nil {
+		if isStoreFailure(err) {
+			return fmt.Errorf("store: %w", err)
+		}
+		c.Failed++
+		im.problem(fmt.Errorf("%s: %w", in.Pos, err))
+		return nil
+	}
+	switch res.Outcome {
+	case crmstore.Created:
+		c.Created++
+	case crmstore.Updated:
+		c.Updated++
+	default:
+		c.Unchanged++
+	}
+	return nil
+}
+
+// isStoreFailure tells a failing database (disk full, I/O error, closed)
+// from a bad item.
+func isStoreFailure(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, crmstore.ErrConflict) {
+		return false
+	}
+	s := err.Error()
+	for _, m := range []string{"disk I/O error", "database or disk is full", "database is locked", "sql: database is closed", "readonly database"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// account returns the id of the account named company, creating it once.
+func (im *Importer) account(tx *crmstore.Tx, company string) (string, error) {
+	k := "account:" + strings.ToLower(company)
+	if id, ok := im.accounts[k]; ok {
+		return id, nil
+	}
+	res, err := tx.Apply(&crmstore.Incoming{
+		Source: crmstore.SourceRef{Kind: "company", Key: k, Version: company},
+		Record: crmstore.Record{Entity: crmstore.Account, Fields: map[string]string{"name": company}},
+		Keys:   []string{k},
+		Origin: "company",
+	}, crmstore.PolicyLocal)
+	if err != nil {
+		return "", err
+	}
+	c := im.sum.counts(crmstore.Account)
+	switch res.Outcome {
+	case crmstore.Created:
+		c.Created++
+	case crmstore.Updated:
+		c.Updated++
+	}
+	im.accounts[k] = res.ID
+	return res.ID, nil
+}
+
+// produce reads path and sends its records (with attachment content read
+// into memory, so that the record outlives the reader's iteration) to ch.
+func produce(ctx context.Context, path string, format Format, ch chan<- next) {
+	send := func(n next) bool {
+		select {
+		case ch <- n:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			send(next{err: fmt.Errorf("%s: internal error: %v", path, r)})
+		}
+	}()
+	name := filepath.Base(path)
+	if format == FormatPST {
+		f, err := pst.Open(path)
+		if err != nil {
+			send(next{err: err})
+			return
+		}
+		defer f.Close()
+		for it, err := range f.Items(ctx) {
+			if err != nil {
+				if !send(next{err: err}) {
+					return
+				}
+				continue
+			}
+			in := FromPST(name, it)
+			if in == nil {
+				continue
+			}
+			if err := materialize(in); err != nil {
+				if !send(next{err: &item.Error{Pos: in.Pos, Err: err}}) {
+					return
+				}
+				continue
+			}
+			if !send(next{in: in}) {
+				return
+			}
+		}
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		send(next{err: err})
+		return
+	}
+	defer f.Close()
+	r := newReader(format, f, name)
+	for {
+		in, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			var ie *item.Error
+			if !send(next{err: err}) || !errors.As(err, &ie) {
+				return
+			}
+			continue
+		}
+		if err := materialize(in); err != nil {
+			if !send(next{err: &item.Error{Pos: in.Pos, Err: err}}) {
+				return
+			}
+			continue
+		}
+		if !send(next{in: in}) {
+			return
+		}
+	}
+}
+
+// materialize reads attachment content now, while the reader's item is
+// current, and replaces Open with an in-memory reader.
+func materialize(in *crmstore.Incoming) error {
+	for i := range in.Record.Attachments {
+		a := &in.Record.Attachments[i]
+		if a.Open == nil {
+			continue
+		}
+		rc, err := a.Open()
+		if err != nil {
+			return fmt.Errorf("attachment %q: %w", a.Name, err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("attachment %q: %w", a.Name, err)
+		}
+		a.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	}
+	return nil
+}

@@ -1,0 +1,328 @@
+package bridge
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"crmbridge/bridge/item"
+	"crmbridge/crmstore"
+	"crmbridge/pst"
+)
+
+// FromPST maps one Outlook item read from a PST to a CRM record, following
+// the mapping table of DESIGN.md. It returns nil for items that have no CRM
+// counterpart (sticky notes, journal entries, posts).
+func FromPST(file string, it *pst.Item) *crmstore.Incoming {
+	var in *crmstore.Incoming
+	switch it.Kind {
+	case pst.KindEmail:
+		in = pstEmail(it)
+	case pst.KindContact:
+		in = pstContact(it)
+	case pst.KindTask:
+		in = pstTask(it)
+	case pst.KindAppointment:
+		in = pstAppointment(it)
+	case pst.KindDistList:
+		in = pstDistList(it)
+	default:
+		return nil
+	}
+	in.Source.Kind = "pst"
+	if in.Source.Key == "" {
+		in.Source.Key = it.EntryID
+	}
+	in.Source.Version = pstVersion(it)
+	in.ModifiedAt = it.Modified
+	in.Origin = "pst:" + file
+	in.Pos = fmt.Sprintf("%s: %s: item %d", file, it.Folder, it.Index)
+	f := in.Record.Fields
+	item.SetIf(f, "folder", it.Folder)
+	if len(it.Categories) > 0 {
+		f["categories"] = strings.Join(it.Categories, ", ")
+	}
+	return in
+}
+
+// pstVersion is the item's source version: its last-modification time,
+// or a hash of what it holds when the PST has no such time.
+func pstVersion(it *pst.Item) string {
+	if !it.Modified.IsZero() {
+		return "m:" + it.Modified.UTC().Format(time.RFC3339Nano)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", it.Class, it.Subject, it.Body, it.BodyHTML)
+	return "h:" + hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+func activityFields(it *pst.Item) map[string]string {
+	f := map[string]string{}
+	item.SetIf(f, "subject", it.Subject)
+	item.SetIf(f, "description", it.Body)
+	item.SetIf(f, "descriptionhtml", it.BodyHTML)
+	if it.Importance >= 0 && it.Importance <= 2 {
+		f["prioritycode"] = strconv.Itoa(it.Importance)
+	}
+	if it.Sensitivity > 0 {
+		f["sensitivity"] = strconv.Itoa(it.Sensitivity)
+	}
+	return f
+}
+
+func pstEmail(it *pst.Item) *crmstore.Incoming {
+	f := activityFields(it)
+	rec := crmstore.Record{Entity: crmstore.Email, Fields: f, Parties: []crmstore.Party{}}
+	e := it.Email
+	if e == nil {
+		e = &pst.Email{}
+	}
+	item.SetIf(f, "messageid", e.MessageID)
+	item.SetIf(f, "inreplyto", e.InReplyTo)
+	item.SetIf(f, "references", e.References)
+	item.SetIf(f, "headers", e.Headers)
+	item.SetIf(f, "senton", item.FormatTime(e.Sent))
+	item.SetIf(f, "receivedon", item.FormatTime(e.Received))
+	f["directioncode"] = strconv.FormatBool(e.Outgoing)
+	// Dataverse email: statecode 1 (completed), statuscode 3 sent / 4 received.
+	f["statecode"] = "1"
+	if e.Outgoing {
+		f["statuscode"] = "3"
+	} else {
+		f["statuscode"] = "4"
+	}
+	end := e.Sent
+	if end.IsZero() {
+		end = e.Received
+	}
+	item.SetIf(f, "actualend", item.FormatTime(end))
+	if e.SenderAddress != "" || e.SenderName != "" {
+		f["sender"] = formatAddress(e.SenderName, e.SenderAddress)
+		rec.Parties = append(rec.Parties, crmstore.Party{Role: crmstore.RoleSender, Address: e.SenderAddress, Name: e.SenderName})
+	}
+	var to []string
+	for _, r := range e.Recipients {
+		role := crmstore.RoleTo
+		switch r.Type {
+		case pst.RecipientCc:
+			role = crmstore.RoleCc
+		case pst.RecipientBcc:
+			role = crmstore.RoleBcc
+		}
+		if role == crmstore.RoleTo && r.Address != "" {
+			to = append(to, r.Address)
+		}
+		rec.Parties = append(rec.Parties, crmstore.Party{Role: role, Address: r.Address, Name: r.Name})
+	}
+	item.SetIf(f, "torecipients", strings.Join(to, ";"))
+	rec.Attachments = pstAttachments(it)
+	date := e.Sent
+	if date.IsZero() {
+		date = e.Received
+	}
+	return &crmstore.Incoming{
+		Record: rec,
+		Keys:   item.EmailKeys(e.MessageID, e.SenderAddress, date, it.Subject, it.Body),
+	}
+}
+
+func formatAddress(name, addr string) string {
+	switch {
+	case name == "" || strings.EqualFold(name, addr):
+		return addr
+	case addr == "":
+		return name
+	}
+	return fmt.Sprintf("%s <%s>", name, addr)
+}
+
+func pstAttachments(it *pst.Item) []crmstore.Attachment {
+	out := []crmstore.Attachment{}
+	for _, a := range it.Attachments {
+		if a.Open == nil {
+			if a.Message != nil {
+				out = append(out, embeddedAttachment(a))
+			}
+			continue
+		}
+		out = append(out, crmstore.Attachment{
+			Name: a.Name, MimeType: a.MimeType, ContentID: a.ContentID, Inline: a.Inline, Size: a.Size, Open: a.Open,
+		})
+	}
+	return out
+}
+
+func pstContact(it *pst.Item) *crmstore.Incoming {
+	f := map[string]string{}
+	c := it.Contact
+	if c == nil {
+		c = &pst.Contact{}
+	}
+	item.SetIf(f, "salutation", c.Prefix)
+	item.SetIf(f, "firstname", c.GivenName)
+	item.SetIf(f, "middlename", c.MiddleName)
+	item.SetIf(f, "lastname", c.Surname)
+	item.SetIf(f, "suffix", c.Generation)
+	item.SetIf(f, "nickname", c.Nickname)
+	full := c.DisplayName
+	if full == "" {
+		full = strings.Join(strings.Fields(c.GivenName+" "+c.MiddleName+" "+c.Surname), " ")
+	}
+	if full == "" {
+		full = it.Subject
+	}
+	item.SetIf(f, "fullname", full)
+	for i, e := range c.Emails {
+		item.SetIf(f, fmt.Sprintf("emailaddress%d", i+1), e.Address)
+	}
+	item.SetIf(f, "telephone1", c.BusinessPhone)
+	item.SetIf(f, "telephone2", c.HomePhone)
+	item.SetIf(f, "telephone3", c.OtherPhone)
+	item.SetIf(f, "mobilephone", c.MobilePhone)
+	fax := c.BusinessFax
+	if fax == "" {
+		fax = c.HomeFax
+	}
+	item.SetIf(f, "fax", fax)
+	item.SetIf(f, "pager", c.Pager)
+	item.SetIf(f, "jobtitle", c.JobTitle)
+	item.SetIf(f, "department", c.Department)
+	item.SetIf(f, "company", c.Company)
+	item.SetIf(f, "spousesname", c.SpouseName)
+	item.SetIf(f, "websiteurl", c.WebPage)
+	item.SetIf(f, "birthdate", item.FormatDate(c.Birthday))
+	item.SetIf(f, "anniversary", item.FormatDate(c.Anniversary))
+	item.SetIf(f, "description", it.Body)
+	for n, a := range []pst.PostalAddress{c.BusinessAddress, c.HomeAddress, c.OtherAddress} {
+		p := fmt.Sprintf("address%d_", n+1)
+		lines := strings.Split(strings.ReplaceAll(a.Street, "\r\n", "\n"), "\n")
+		for i, l := range lines {
+			if i < 3 {
+				item.SetIf(f, p+"line"+strconv.Itoa(i+1), strings.TrimSpace(l))
+			}
+		}
+		item.SetIf(f, p+"city", a.City)
+		item.SetIf(f, p+"stateorprovince", a.State)
+		item.SetIf(f, p+"postalcode", a.PostalCode)
+		item.SetIf(f, p+"country", a.Country)
+		item.SetIf(f, p+"postofficebox", a.POBox)
+	}
+	return &crmstore.Incoming{
+		Record: crmstore.Record{Entity: crmstore.Contact, Fields: f},
+		Keys:   item.ContactKeys(c.Emails[0].Address),
+	}
+}
+
+// Dataverse task statuscode by Outlook task status (MS-OXOTASK
+// PidLidTaskStatus): not started 2, in progress 3, complete 5, waiting on
+// someone else 4, deferred 7.
+var taskStatus = map[int]string{0: "2", 1: "3", 2: "5", 3: "4", 4: "7"}
+
+func pstTask(it *pst.Item) *crmstore.Incoming {
+	f := activityFields(it)
+	t := it.Task
+	if t == nil {
+		t = &pst.Task{}
+	}
+	item.SetIf(f, "scheduledstart", item.FormatTime(t.Start))
+	item.SetIf(f, "scheduledend", item.FormatTime(t.Due))
+	item.SetIf(f, "actualend", item.FormatTime(t.Completed))
+	pc := int(t.PercentComplete*100 + 0.5)
+	if t.Complete {
+		pc = 100
+	}
+	f["percentcomplete"] = strconv.Itoa(pc)
+	if t.Complete || t.Status == 2 {
+		f["statecode"] = "1"
+	} else {
+		f["statecode"] = "0"
+	}
+	if s, ok := taskStatus[t.Status]; ok {
+		f["statuscode"] = s
+	}
+	return &crmstore.Incoming{Record: crmstore.Record{Entity: crmstore.Task, Fields: f}}
+}
+
+func pstAppointment(it *pst.Item) *crmstore.Incoming {
+	f := activityFields(it)
+	a := it.Appointment
+	if a == nil {
+		a = &pst.Appointment{}
+	}
+	item.SetIf(f, "location", a.Location)
+	item.SetIf(f, "scheduledstart", item.FormatTime(a.Start))
+	item.SetIf(f, "scheduledend", item.FormatTime(a.End))
+	f["isalldayevent"] = strconv.FormatBool(a.AllDay)
+	if len(a.GlobalObjectID) > 0 {
+		f["globalobjectid"] = hex.EncodeToString(a.GlobalObjectID)
+	}
+	item.SetIf(f, "uid", a.UID)
+	if a.Recurring {
+		r := a.RecurrencePattern
+		if r == "" {
+			r = "recurring"
+		}
+		f["recurrence"] = r
+	}
+	item.SetIf(f, "timezone", a.TimeZone)
+	f["busystatus"] = strconv.Itoa(a.BusyStatus)
+	if a.ReminderSet {
+		f["reminder"] = fmt.Sprintf("-PT%dM", a.ReminderMinutes)
+	}
+	meeting := a.MeetingStatus&1 != 0 || len(a.Attendees) > 0 || a.MeetingRequest
+	f["ismeeting"] = strconv.FormatBool(meeting)
+	// Dataverse appointment: statecode 3 scheduled (statuscode 5 busy),
+	// 2 canceled (statuscode 4).
+	if a.MeetingStatus&4 != 0 || strings.HasPrefix(strings.ToLower(it.Class), "ipm.schedule.meeting.canceled") {
+		f["statecode"], f["statuscode"] = "2", "4"
+	} else {
+		f["statecode"], f["statuscode"] = "3", "5"
+	}
+	rec := crmstore.Record{Entity: crmstore.Appointment, Fields: f, Parties: []crmstore.Party{}}
+	if a.OrganizerAddress != "" || a.OrganizerName != "" {
+		rec.Parties = append(rec.Parties, crmstore.Party{Role: crmstore.RoleOrganizer, Address: a.OrganizerAddress, Name: a.OrganizerName})
+	}
+	for _, r := range a.Attendees {
+		if r.Organizer {
+			continue
+		}
+		role := crmstore.RoleRequired
+		if r.Type == 2 || r.Type == 3 { // optional, resource
+			role = crmstore.RoleOptional
+		}
+		rec.Parties = append(rec.Parties, crmstore.Party{Role: role, Address: r.Address, Name: r.Name, Status: responseStatus(r.Response)})
+	}
+	rec.Attachments = pstAttachments(it)
+	// The same meeting from another file, or as a meeting request and as
+	// the calendar item, is one record through its UID.
+	return &crmstore.Incoming{Record: rec, Keys: item.EventKeys(a.UID, time.Time{})}
+}
+
+// responseStatus maps PidTagRecipientTrackStatus to an iCalendar PARTSTAT.
+func responseStatus(s int) string {
+	switch s {
+	case 2:
+		return "TENTATIVE"
+	case 3:
+		return "ACCEPTED"
+	case 4:
+		return "DECLINED"
+	}
+	return ""
+}
+
+func pstDistList(it *pst.Item) *crmstore.Incoming {
+	f := map[string]string{}
+	item.SetIf(f, "listname", it.Subject)
+	item.SetIf(f, "description", it.Body)
+	rec := crmstore.Record{Entity: crmstore.List, Fields: f, Members: []crmstore.Party{}}
+	if it.DistList != nil {
+		for _, m := range it.DistList.Members {
+			rec.Members = append(rec.Members, crmstore.Party{Address: m.Address, Name: m.Name})
+		}
+	}
+	return &crmstore.Incoming{Record: rec}
+}

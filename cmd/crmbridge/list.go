@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"crmbridge/crmstore"
+)
+
+var activityTypes = []crmstore.Entity{crmstore.Email, crmstore.Task, crmstore.Appointment, crmstore.PhoneCall, crmstore.Fax, crmstore.Letter}
+
+func listCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list records: contacts, activities, accounts, leads, opportunities or lists",
+		ArgsUsage: "contacts|activities|accounts|leads|opportunities|lists",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.StringFlag{Name: "type", Usage: "activity type: email, task, appointment, phonecall, fax, letter"},
+			&cli.IntFlag{Name: "limit", Usage: "at most this many records"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("list: say what to list: contacts, activities, accounts, leads, opportunities or lists")
+			}
+			var ents []crmstore.Entity
+			switch what := c.Args().First(); what {
+			case "contacts", "contact":
+				ents = []crmstore.Entity{crmstore.Contact}
+			case "accounts", "account":
+				ents = []crmstore.Entity{crmstore.Account}
+			case "leads", "lead":
+				ents = []crmstore.Entity{crmstore.Lead}
+			case "opportunities", "opportunity":
+				ents = []crmstore.Entity{crmstore.Opportunity}
+			case "lists", "list":
+				ents = []crmstore.Entity{crmstore.List}
+			case "activities", "activity":
+				ents = activityTypes
+				if t := c.String("type"); t != "" {
+					ent := crmstore.Entity(t)
+					if !ent.IsActivity() {
+						return usagef("list: unknown activity type %q (valid: email, task, appointment, phonecall, fax, letter)", t)
+					}
+					ents = []crmstore.Entity{ent}
+				}
+			default:
+				return usagef("list: unknown record kind %q (valid: contacts, activities, accounts, leads, opportunities, lists)", what)
+			}
+			if c.String("type") != "" && !ents[0].IsActivity() {
+				return usagef("list: --type applies to activities only")
+			}
+			store, err := e.openStore(c.Context, false, "")
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			recs, err := store.List(c.Context, crmstore.ListFilter{Entities: ents, Limit: c.Int("limit")})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if recs == nil {
+					recs = []crmstore.Summary{}
+				}
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(recs)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			for _, r := range recs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Entity, oneLine(r.Title, 60), oneLine(r.Detail, 40), r.When)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// oneLine shortens s to at most n runes on one line.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,189 @@
+// Command crmbridge bridges Outlook data (PST/OST, vCard, iCalendar, EML,
+// mbox) and a CRM: it imports items into a local SQLite store as CRM
+// records, exports CRM-side changes back to files, and pushes queued
+// changes to an upstream CRM.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/emersion/go-message/charset" // every charset go-message knows, registered once
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"crmbridge/crmstore"
+)
+
+// Exit statuses (see "EXIT STATUS" in each command's help).
+const (
+	exitOK          = 0
+	exitPartial     = 1 // some items failed, the rest were applied
+	exitUsage       = 2
+	exitLocked      = 75 // sysexits.h EX_TEMPFAIL: another writer holds the store
+	exitInterrupted = 130
+)
+
+const exitHelp = `EXIT STATUS:
+   0    success
+   1    some items or files failed (the rest were applied; see the messages)
+   2    usage error
+   75   the store is locked by another crmbridge (after --lock-timeout)
+   130  interrupted`
+
+// usageError marks errors in how the command was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// partialError reports that a command finished but some items failed.
+type partialError struct{ msg string }
+
+func (e partialError) Error() string { return e.msg }
+
+// exitCode maps an error to the process exit status, in one place.
+func exitCode(err error) int {
+	var ue usageError
+	var pe partialError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case crmstore.IsLocked(err):
+		return exitLocked
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &pe):
+		return exitPartial
+	}
+	return exitPartial
+}
+
+// env is what every command gets: output streams, logger and options.
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	dbPath         string
+	quiet          bool
+	tty            bool // stderr is a terminal: draw progress
+	lockTimeout    time.Duration
+	command        string
+}
+
+func defaultDB() string {
+	if p := os.Getenv("CRMBRIDGE_DB"); p != "" {
+		return p
+	}
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = "."
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(base, "crmbridge", "crm.db")
+}
+
+func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
+	e := &env{stdout: stdout, stderr: stderr, tty: isTTY}
+	app := &cli.App{
+		Name:                 "crmbridge",
+		Usage:                "bridge Outlook data and a CRM through a local store",
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: false,
+		HideHelpCommand:      true,
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "db", Usage: "store file (default $XDG_DATA_HOME/crmbridge/crm.db)", EnvVars: []string{"CRMBRIDGE_DB"}},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors and the summary"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long a write command waits for another to finish"},
+		},
+		Before: func(c *cli.Context) error {
+			e.dbPath = c.String("db")
+			if e.dbPath == "" {
+				e.dbPath = defaultDB()
+			}
+			e.quiet = c.Bool("quiet")
+			e.lockTimeout = c.Duration("lock-timeout")
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return usagef("--log-level: %v", err)
+			}
+			if e.quiet && lvl < slog.LevelWarn {
+				lvl = slog.LevelWarn
+			}
+			e.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+			return nil
+		},
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return usageError{err}
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "crmbridge: unknown command %q (see crmbridge --help)\n", name)
+		},
+		Commands: []*cli.Command{
+			importCommand(e),
+			statusCommand(e),
+			listCommand(e),
+			showCommand(e),
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
+		if cmd.CustomHelpTemplate == "" {
+			cmd.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+		}
+	}
+	return app
+}
+
+// run runs the CLI with args (including the program name) and returns the
+// exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY bool) int {
+	app := newApp(stdout, stderr, isTTY)
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
+		fmt.Fprintf(stderr, "crmbridge: unknown command %q (see crmbridge --help)\n", args[1])
+		return exitUsage
+	}
+	err := app.RunContext(ctx, args)
+	code := exitCode(err)
+	if err != nil {
+		var pe partialError
+		if !errors.As(err, &pe) {
+			fmt.Fprintf(stderr, "crmbridge: %v\n", err)
+		}
+		if code == exitLocked {
+			fmt.Fprintln(stderr, "crmbridge: another crmbridge is writing to this store; try again when it has finished, or raise --lock-timeout")
+		}
+	}
+	return code
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))))
+}
+
+// openStore opens the store for a command. Write commands take the lock.
+func (e *env) openStore(ctx context.Context, write bool, command string) (*crmstore.Store, error) {
+	return crmstore.Open(ctx, e.dbPath, crmstore.Options{
+		Write: write, LockTimeout: e.lockTimeout, Command: command, Create: write,
+	})
+}

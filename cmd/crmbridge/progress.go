@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"crmbridge/bridge"
+)
+
+// reporter shows import progress: a one-line bar redrawn on a terminal,
+// nothing but problems and the summary otherwise (cron), through slog.
+type reporter struct {
+	e        *env
+	file     string
+	items    int
+	start    time.Time
+	lastDraw time.Time
+	drawn    bool
+	problems int
+}
+
+var _ bridge.Reporter = (*reporter)(nil)
+
+func newReporter(e *env) *reporter { return &reporter{e: e} }
+
+func (r *reporter) StartFile(path string, format bridge.Format, size int64) {
+	r.file, r.items, r.start = path, 0, time.Now()
+	r.e.log.Debug("reading", slog.String("file", path), slog.String("format", string(format)), slog.Int64("bytes", size))
+	r.draw(true)
+}
+
+func (r *reporter) Progress(items int) {
+	r.items = items
+	r.draw(false)
+}
+
+func (r *reporter) Problem(err error) {
+	r.problems++
+	r.clear()
+	r.e.log.Warn("skipped", slog.String("problem", err.Error()))
+	r.draw(true)
+}
+
+func (r *reporter) EndFile(path string, skipped bool) {
+	if skipped {
+		r.e.log.Debug("unchanged since last import", slog.String("file", path))
+		return
+	}
+	r.clear()
+	r.e.log.Debug("imported", slog.String("file", path), slog.Int("items", r.items), slog.Duration("took", time.Since(r.start).Round(time.Millisecond)))
+}
+
+func (r *reporter) draw(force bool) {
+	if !r.e.tty || r.e.quiet || r.file == "" {
+		return
+	}
+	if !force && time.Since(r.lastDraw) < 100*time.Millisecond {
+		return
+	}
+	r.lastDraw = time.Now()
+	rate := float64(r.items) / time.Since(r.start).Seconds()
+	const width = 24
+	spin := r.items / 50 % width
+	bar := strings.Repeat("·", spin) + "█" + strings.Repeat("·", width-1-spin)
+	fmt.Fprintf(r.e.stderr, "\r\x1b[K%s [%s] %d items %.0f/s", filepath.Base(r.file), bar, r.items, rate)
+	r.drawn = true
+}
+
+func (r *reporter) clear() {
+	if r.drawn {
+		fmt.Fprint(r.e.stderr, "\r\x1b[K")
+		r.drawn = false
+	}
+}
+
+func (r *reporter) done() { r.clear() }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"crmbridge/crmstore"
+)
+
+var roleNames = map[int]string{
+	crmstore.RoleSender: "from", crmstore.RoleTo: "to", crmstore.RoleCc: "cc", crmstore.RoleBcc: "bcc",
+	crmstore.RoleRequired: "required", crmstore.RoleOptional: "optional", crmstore.RoleOrganizer: "organizer",
+}
+
+func showCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "show one record with its fields, parties, attachments and sources",
+		ArgsUsage: "ID",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("show: give one record ID (see crmbridge list)")
+			}
+			store, err := e.openStore(c.Context, false, "")
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			v, err := store.Get(c.Context, c.Args().First())
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(v)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(w, "id\t%s\nentity\t%s\n", v.ID, v.Entity)
+			if v.Deleted {
+				fmt.Fprintln(w, "deleted\tyes")
+			}
+			for _, fd := range crmstore.Fields(v.Entity) {
+				if val, ok := v.Fields[fd.Name]; ok && fd.Name != "headers" && fd.Name != "descriptionhtml" {
+					fmt.Fprintf(w, "%s\t%s\n", fd.Name, oneLine(val, 100))
+				}
+			}
+			for _, p := range v.Parties {
+				who := p.Address
+				if p.Name != "" {
+					who = fmt.Sprintf("%s <%s>", p.Name, p.Address)
+				}
+				if p.ContactID != "" {
+					who += " (contact " + p.ContactID + ")"
+				}
+				if p.Status != "" {
+					who += " " + p.Status
+				}
+				fmt.Fprintf(w, "%s\t%s\n", roleNames[p.Role], who)
+			}
+			for _, m := range v.Members {
+				fmt.Fprintf(w, "member\t%s <%s>\n", m.Name, m.Address)
+			}
+			for _, a := range v.Attachments {
+				fmt.Fprintf(w, "attachment\t%s (%s, %d bytes, sha256 %s)\n", a.Name, a.MimeType, a.Size, a.SHA256)
+			}
+			for _, s := range v.Sources {
+				fmt.Fprintf(w, "source\t%s %s (version %s)\n", s.Kind, s.Key, s.Version)
+			}
+			fmt.Fprintf(w, "created\t%s\nmodified\t%s\n", v.CreatedAt.Local().Format("2006-01-02 15:04:05"), v.ModifiedAt.Local().Format("2006-01-02 15:04:05"))
+			return w.Flush()
+		},
+	}
+}
