@@ -27,6 +27,7 @@ type pyMessage struct {
 	From        []string `json:"from"`
 	To          []string `json:"to"`
 	Count       int      `json:"count"`
+	Subjects    []string `json:"subjects"`
 	Attachments []struct {
 		Name *string `json:"name"`
 		Type string  `json:"type"`

@@ -97,7 +97,13 @@ def main():
             d = describe(msg)
             d["file"] = f
         else:
-            d = {"file": f, "count": len(mailbox.mbox(f, create=False).keys())}
+            mb = mailbox.mbox(f, create=False)
+            subjects = []
+            for key in mb.keys():
+                m = mb.get_message(key)
+                v = raw_values(m, "subject")
+                subjects.append(" ".join(decode(v[0]).split()) if v else "")
+            d = {"file": f, "count": len(subjects), "subjects": subjects}
         print(json.dumps(d))
 
 
