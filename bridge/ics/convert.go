@@ -1,7 +1,6 @@
 package ics
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -206,6 +205,14 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		in.Source.Key = strings.TrimSpace(uid)
 		fmt.Fprintf(sum, "\x00%s\x00%s", f["scheduledstart"], f["scheduledend"])
 	}
+	// Parameter values and raw lines are not decoded by propText.
+	for k, v := range f {
+		f[k] = toUTF8(v)
+	}
+	for i := range in.Record.Parties {
+		p := &in.Record.Parties[i]
+		p.Address, p.Name, p.Status = toUTF8(p.Address), toUTF8(p.Name), toUTF8(p.Status)
+	}
 	if in.Source.Key == "" {
 		h := sha256.Sum256([]byte(ident))
 		in.Source.Key = "sha:" + hex.EncodeToString(h[:16])
@@ -388,14 +395,18 @@ func (r *Reader) propText(p *ical.Prop) string {
 			}
 		}
 	}
-	if !utf8.Valid(raw) {
-		if b, err := charmap.Windows1252.NewDecoder().Bytes(raw); err == nil {
-			raw = b
-		} else {
-			raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
-		}
+	return strings.ReplaceAll(unescapeText(toUTF8(string(raw))), "\r\n", "\n")
+}
+
+// toUTF8 returns s, read as Windows-1252 when it is not valid UTF-8.
+func toUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
 	}
-	return strings.ReplaceAll(unescapeText(string(raw)), "\r\n", "\n")
+	if b, err := charmap.Windows1252.NewDecoder().String(s); err == nil && utf8.ValidString(b) {
+		return b
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // unescapeText undoes RFC 5545 text escapes, leniently.

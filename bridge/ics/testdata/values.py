@@ -1,0 +1,58 @@
+# Prints, for each VEVENT and VTODO of the iCalendar file given, the values
+# Python's icalendar reads, as JSON: times as UTC RFC 3339 ("...Z"), dates
+# as YYYY-MM-DD. Used by TestEncodePython as an independent reader.
+import datetime
+import json
+import sys
+
+import icalendar
+
+
+def utc(v):
+    d = v.dt
+    if isinstance(d, datetime.datetime):
+        if d.tzinfo is None:
+            return "floating:" + d.isoformat()
+        return d.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return d.isoformat()
+
+
+out = []
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+for c in cal.walk():
+    if c.name not in ('VEVENT', 'VTODO'):
+        continue
+    o = {"name": c.name}
+    for k in ('UID', 'SUMMARY', 'DESCRIPTION', 'LOCATION', 'STATUS', 'CLASS', 'TRANSP'):
+        if k in c:
+            o[k] = str(c[k])
+    for k in ('PRIORITY', 'PERCENT-COMPLETE'):
+        if k in c:
+            o[k] = int(c[k])
+    for k in ('DTSTART', 'DTEND', 'DUE', 'COMPLETED', 'RECURRENCE-ID'):
+        if k in c:
+            o[k] = utc(c[k])
+    if 'CATEGORIES' in c:
+        cats = c['CATEGORIES']
+        if not isinstance(cats, list):
+            cats = [cats]
+        o['CATEGORIES'] = [str(x) for cat in cats for x in cat.cats]
+    att = c.get('ATTENDEE')
+    if att is not None:
+        if not isinstance(att, list):
+            att = [att]
+        o['ATTENDEE'] = [[str(a), a.params.get('CN', ''), a.params.get('ROLE', ''), a.params.get('PARTSTAT', '')] for a in att]
+    if 'ORGANIZER' in c:
+        o['ORGANIZER'] = [str(c['ORGANIZER']), c['ORGANIZER'].params.get('CN', '')]
+    if 'RRULE' in c:
+        o['RRULE'] = c['RRULE'].to_ical().decode()
+    if 'EXDATE' in c:
+        ex = c['EXDATE']
+        if not isinstance(ex, list):
+            ex = [ex]
+        o['EXDATE'] = [d.dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(d.dt, datetime.datetime) and d.dt.tzinfo else d.dt.isoformat() for e in ex for d in e.dts]
+    alarms = [a for a in c.subcomponents if a.name == 'VALARM']
+    if alarms:
+        o['TRIGGER'] = alarms[0]['TRIGGER'].to_ical().decode()
+    out.append(o)
+json.dump(out, sys.stdout, indent=1, ensure_ascii=False)

@@ -1,0 +1,405 @@
+package ics
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-ical"
+
+	"crmbridge/bridge/wintz"
+	"crmbridge/crmstore"
+)
+
+// ProdID is the PRODID the Encoder writes.
+const ProdID = "-//crmbridge//crmbridge iCalendar export//EN"
+
+// ErrEntity is returned by Encode for a record that is neither an
+// appointment nor a task.
+var ErrEntity = errors.New("ics: only appointment and task records can be written")
+
+// Encoder writes appointments and tasks as one iCalendar object
+// (METHOD:PUBLISH) that Outlook and other clients import: a VEVENT per
+// appointment, a VTODO per task, a VTIMEZONE for every TZID used, CRLF line
+// ends and lines folded at 75 octets. It uses go-ical's Encoder for the
+// content lines and escaping.
+type Encoder struct {
+	w io.Writer
+	// Now returns the DTSTAMP time; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewEncoder returns an Encoder that writes to w.
+func NewEncoder(w io.Writer) *Encoder { return &Encoder{w: w} }
+
+// Encode writes recs as one VCALENDAR. The whole calendar is built before
+// anything is written (VTIMEZONEs come first and depend on every record),
+// so an error leaves w untouched. Records need their Parties resolved;
+// attachments are not written.
+func (e *Encoder) Encode(recs ...crmstore.Record) error {
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	stamp := now().UTC()
+	cal := ical.NewCalendar()
+	cal.Props.SetText(ical.PropVersion, "2.0")
+	cal.Props.SetText(ical.PropProductID, ProdID)
+	cal.Props.SetText(ical.PropMethod, "PUBLISH")
+
+	tzs := newTZSet()
+	var comps []*ical.Component
+	for i := range recs {
+		rec := &recs[i]
+		var c *ical.Component
+		var err error
+		switch rec.Entity {
+		case crmstore.Appointment:
+			c, err = encodeEvent(rec, stamp, tzs)
+		case crmstore.Task:
+			c, err = encodeTodo(rec, stamp)
+		default:
+			err = fmt.Errorf("%w: %s %s", ErrEntity, rec.Entity, rec.ID)
+		}
+		if err != nil {
+			return err
+		}
+		comps = append(comps, c)
+	}
+	cal.Children = append(tzs.components(), comps...)
+
+	var buf bytes.Buffer
+	fw := &foldWriter{w: &buf}
+	if len(cal.Children) == 0 {
+		// go-ical refuses an empty calendar; an empty export is still one.
+		fmt.Fprintf(fw, "BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nPRODID:%s\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", ProdID)
+	} else if err := ical.NewEncoder(fw).Encode(cal); err != nil {
+		return fmt.Errorf("ics: encode: %w", err)
+	}
+	_, err := e.w.Write(buf.Bytes())
+	return err
+}
+
+// uidOf returns the UID of a record: its uid field, else the UID of its
+// Outlook global object id (its hex, upper case), else the record id.
+func uidOf(rec *crmstore.Record) string {
+	if u := strings.TrimSpace(rec.Fields["uid"]); u != "" {
+		return u
+	}
+	if g := strings.TrimSpace(rec.Fields["globalobjectid"]); g != "" {
+		return strings.ToUpper(g)
+	}
+	return rec.ID
+}
+
+func parseStoreTime(v string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	return t.UTC(), err == nil
+}
+
+// setText sets a TEXT property, line ends normalized to "\n" (go-ical
+// escapes "\n" but refuses a bare CR).
+func setText(c *ical.Component, name, v string) {
+	if strings.TrimSpace(v) == "" {
+		return
+	}
+	v = strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", "\n"), "\r", "\n")
+	c.Props.SetText(name, v)
+}
+
+// setRaw sets a property whose value is already in iCalendar form (a
+// token, an integer), without go-ical's VALUE=TEXT.
+func setRaw(c *ical.Component, name, v string) {
+	p := ical.NewProp(name)
+	p.Value = v
+	c.Props.Set(p)
+}
+
+func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Component, error) {
+	f := rec.Fields
+	c := ical.NewComponent(ical.CompEvent)
+	c.Props.SetText(ical.PropUID, uidOf(rec))
+	c.Props.SetDateTime(ical.PropDateTimeStamp, stamp)
+	setText(c, ical.PropSummary, f["subject"])
+	setText(c, ical.PropDescription, f["description"])
+	setText(c, ical.PropLocation, f["location"])
+	if h := f["descriptionhtml"]; strings.TrimSpace(h) != "" {
+		setText(c, "X-ALT-DESC", h)
+		p := c.Props.Get("X-ALT-DESC")
+		p.Params.Del(ical.ParamValue)
+		p.Params.Set(ical.ParamFormatType, "text/html")
+	}
+	allDay := f["isalldayevent"] == "true"
+	var loc *time.Location
+	tzid := strings.TrimSpace(f["timezone"])
+	if tzid != "" && !allDay {
+		if l, err := wintz.Location(tzid); err == nil {
+			loc = l
+		}
+	}
+	setTime := func(name, v string) {
+		t, ok := parseStoreTime(v)
+		if !ok {
+			return
+		}
+		p := ical.NewProp(name)
+		switch {
+		case allDay:
+			p.SetDate(t)
+		case loc != nil:
+			p.Params.Set(ical.PropTimezoneID, tzid)
+			p.Value = t.In(loc).Format("20060102T150405")
+			tzs.use(tzid, loc, t)
+		default:
+			p.SetDateTime(t)
+		}
+		c.Props.Set(p)
+	}
+	setTime(ical.PropDateTimeStart, f["scheduledstart"])
+	setTime(ical.PropDateTimeEnd, f["scheduledend"])
+	setTime(ical.PropRecurrenceID, f["recurrenceid"])
+	if allDay {
+		setRaw(c, "X-MICROSOFT-CDO-ALLDAYEVENT", "TRUE")
+	}
+	for _, line := range strings.Split(f["recurrence"], "\n") {
+		p, err := parseLine(strings.TrimSpace(line))
+		if err != nil {
+			continue // Outlook's own pattern text, not iCalendar lines
+		}
+		switch p.Name {
+		case ical.PropRecurrenceRule, ical.PropExceptionDates, ical.PropRecurrenceDates, "EXRULE":
+		default:
+			continue
+		}
+		if id := p.Params.Get(ical.PropTimezoneID); id != "" {
+			l, err := wintz.Location(id)
+			if err != nil {
+				continue // no VTIMEZONE could be written for it
+			}
+			first, _, _, _ := parseNaive(strings.Split(p.Value, ",")[0])
+			tzs.use(id, l, first)
+		}
+		c.Props.Add(p)
+	}
+	if f["statecode"] == "2" {
+		setRaw(c, ical.PropStatus, "CANCELLED")
+	}
+	setClass(c, f["sensitivity"])
+	setCategories(c, f["categories"])
+	if pr := icalPriority(f["prioritycode"]); pr != "" {
+		setRaw(c, ical.PropPriority, pr)
+	}
+	if b := strings.ToUpper(strings.TrimSpace(f["busystatus"])); b != "" {
+		transp := "OPAQUE"
+		if b == "FREE" {
+			transp = "TRANSPARENT"
+		}
+		setRaw(c, ical.PropTransparency, transp)
+		if isToken(b) {
+			setRaw(c, "X-MICROSOFT-CDO-BUSYSTATUS", b)
+		}
+	}
+	for _, pt := range rec.Parties {
+		var p *ical.Prop
+		switch pt.Role {
+		case crmstore.RoleOrganizer:
+			if c.Props.Get(ical.PropOrganizer) != nil {
+				continue
+			}
+			p = ical.NewProp(ical.PropOrganizer)
+		case crmstore.RoleRequired, crmstore.RoleOptional:
+			p = ical.NewProp(ical.PropAttendee)
+			role := "REQ-PARTICIPANT"
+			if pt.Role == crmstore.RoleOptional {
+				role = "OPT-PARTICIPANT"
+			}
+			p.Params.Set(ical.ParamRole, role)
+			if s := strings.ToUpper(strings.TrimSpace(pt.Status)); s != "" && isToken(s) {
+				p.Params.Set(ical.ParamParticipationStatus, s)
+			}
+		default:
+			continue
+		}
+		addr := strings.TrimSpace(pt.Address)
+		if addr == "" {
+			continue
+		}
+		if n := paramSafe(pt.Name); n != "" {
+			p.Params.Set(ical.ParamCommonName, n)
+		}
+		p.Value = "mailto:" + strings.Map(dropControl, addr)
+		c.Props.Add(p)
+	}
+	addAlarm(c, f["reminder"])
+	return c, nil
+}
+
+func encodeTodo(rec *crmstore.Record, stamp time.Time) (*ical.Component, error) {
+	f := rec.Fields
+	c := ical.NewComponent(ical.CompToDo)
+	c.Props.SetText(ical.PropUID, uidOf(rec))
+	c.Props.SetDateTime(ical.PropDateTimeStamp, stamp)
+	setText(c, ical.PropSummary, f["subject"])
+	setText(c, ical.PropDescription, f["description"])
+	for name, field := range map[string]string{ical.PropDateTimeStart: "scheduledstart", ical.PropDue: "scheduledend", ical.PropCompleted: "actualend"} {
+		if t, ok := parseStoreTime(f[field]); ok {
+			c.Props.SetDateTime(name, t)
+		}
+	}
+	pct := -1
+	if n, err := strconv.Atoi(strings.TrimSpace(f["percentcomplete"])); err == nil && n >= 0 && n <= 100 {
+		pct = n
+		setRaw(c, ical.PropPercentComplete, strconv.Itoa(n))
+	}
+	if pr := icalPriority(f["prioritycode"]); pr != "" {
+		setRaw(c, ical.PropPriority, pr)
+	}
+	switch f["statecode"] {
+	case "1":
+		setRaw(c, ical.PropStatus, "COMPLETED")
+	case "2":
+		setRaw(c, ical.PropStatus, "CANCELLED")
+	case "0":
+		if pct > 0 {
+			setRaw(c, ical.PropStatus, "IN-PROCESS")
+		} else {
+			setRaw(c, ical.PropStatus, "NEEDS-ACTION")
+		}
+	}
+	setClass(c, f["sensitivity"])
+	setCategories(c, f["categories"])
+	addAlarm(c, f["reminder"])
+	return c, nil
+}
+
+// icalPriority maps prioritycode (0 low, 1 normal, 2 high) to PRIORITY
+// 9, 5, 1 (../rfc/5545:3.8.1.9).
+func icalPriority(code string) string {
+	switch strings.TrimSpace(code) {
+	case "0":
+		return "9"
+	case "1":
+		return "5"
+	case "2":
+		return "1"
+	}
+	return ""
+}
+
+// setClass maps Outlook sensitivity (0 normal, 1 personal, 2 private,
+// 3 confidential) to CLASS.
+func setClass(c *ical.Component, s string) {
+	switch strings.TrimSpace(s) {
+	case "0":
+		setRaw(c, ical.PropClass, "PUBLIC")
+	case "1", "2":
+		setRaw(c, ical.PropClass, "PRIVATE")
+	case "3":
+		setRaw(c, ical.PropClass, "CONFIDENTIAL")
+	}
+}
+
+func setCategories(c *ical.Component, v string) {
+	var cats []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cats = append(cats, strings.Map(dropControl, s))
+		}
+	}
+	if len(cats) > 0 {
+		p := ical.NewProp(ical.PropCategories)
+		p.SetTextList(cats)
+		c.Props.Set(p)
+	}
+}
+
+// addAlarm adds a display VALARM for a reminder as the reader gives it: a
+// duration before the start ("-PT15M") or an RFC 3339 time.
+func addAlarm(c *ical.Component, rem string) {
+	rem = strings.TrimSpace(rem)
+	if rem == "" {
+		return
+	}
+	trig := ical.NewProp(ical.PropTrigger)
+	if t, ok := parseStoreTime(rem); ok {
+		trig.SetDateTime(t)
+	} else if _, err := parseDuration(rem); err == nil {
+		trig.Value = strings.ToUpper(rem)
+	} else {
+		return
+	}
+	a := ical.NewComponent(ical.CompAlarm)
+	setRaw(a, ical.PropAction, "DISPLAY")
+	a.Props.SetText(ical.PropDescription, "Reminder")
+	a.Props.Set(trig)
+	c.Children = append(c.Children, a)
+}
+
+// isToken reports whether s is an iana-token or x-name (../rfc/5545:3.1).
+func isToken(s string) bool {
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// paramSafe makes s a valid parameter value: no control characters and no
+// DQUOTE (../rfc/5545:3.1 param-value cannot hold one, even quoted).
+func paramSafe(s string) string {
+	s = strings.Map(dropControl, s)
+	return strings.TrimSpace(strings.ReplaceAll(s, `"`, "'"))
+}
+
+func dropControl(r rune) rune {
+	if r < 0x20 || r == 0x7f {
+		return ' '
+	}
+	return r
+}
+
+// tzSet collects the TZIDs used and the span of times each covers.
+type tzSet struct {
+	zones map[string]*tzUse
+}
+
+type tzUse struct {
+	loc        *time.Location
+	minY, maxY int
+}
+
+func newTZSet() *tzSet { return &tzSet{zones: map[string]*tzUse{}} }
+
+func (s *tzSet) use(tzid string, loc *time.Location, t time.Time) {
+	y := t.In(loc).Year()
+	if t.IsZero() {
+		y = time.Now().Year()
+	}
+	u, ok := s.zones[tzid]
+	if !ok {
+		s.zones[tzid] = &tzUse{loc: loc, minY: y, maxY: y}
+		return
+	}
+	u.minY, u.maxY = min(u.minY, y), max(u.maxY, y)
+}
+
+// components returns one VTIMEZONE per TZID, sorted by TZID.
+func (s *tzSet) components() []*ical.Component {
+	ids := make([]string, 0, len(s.zones))
+	for id := range s.zones {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []*ical.Component
+	for _, id := range ids {
+		u := s.zones[id]
+		out = append(out, vtimezoneFor(id, u.loc, u.minY, u.maxY))
+	}
+	return out
+}
