@@ -89,6 +89,7 @@ func writeBatch(w io.Writer, base string, reqs []Request) (string, error) {
 		}
 		if r.Body != nil {
 			hdr.Set("Content-Type", "application/json")
+			hdr.Set("Content-Length", strconv.Itoa(len(r.Body)))
 		}
 		if err := hdr.Write(pw); err != nil {
 			return "", err
