@@ -157,6 +157,7 @@ func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
 // exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY bool) int {
 	app := newApp(stdout, stderr, isTTY)
+	args = interspersed(app, args)
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
 		fmt.Fprintf(stderr, "crmbridge: unknown command %q (see crmbridge --help)\n", args[1])
 		return exitUsage
