@@ -22,7 +22,7 @@ var mboxExpect = map[string]struct {
 	python int // 0: same as count
 	why    string
 }{
-	"UAlbanyArchives__mailbagit__data_sample1.mbox":                                  {count: 2},
+	"UAlbanyArchives__mailbagit__data_sample1.mbox":                                   {count: 2},
 	"aspose-email__Aspose.Email-for-.NET__Examples_Data_Thunderbird_ExampleMbox.mbox": {count: 1},
 	// 29 "From - " separators with correct Content-Length headers and no
 	// blank line before them; no body holds an unquoted From_ line, so
@@ -33,7 +33,7 @@ var mboxExpect = map[string]struct {
 	// with a byte order mark) and splits at both body lines: 3.
 	"jstedfast__MimeKit__UnitTests_TestData_mbox_unmunged.mbox.txt.mbox": {count: 2, python: 3,
 		why: "BOM before the first separator; unquoted 'From Russia with love' body lines"},
-	"mailpile__Mailpile__mailpile_tests_data_tests.mbx":                               {count: 9},
+	"mailpile__Mailpile__mailpile_tests_data_tests.mbx":                                {count: 9},
 	"mozilla__releases-comm-central__mailnews_local_test_unit_data_movemailspool.mbox": {count: 3},
 	// Thunderbird quotes body From lines with a leading space: nobody splits.
 	"mozilla__releases-comm-central__mailnews_test_data_mbox_modern.mbox": {count: 2},
