@@ -1,0 +1,442 @@
+package vcf
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"crmbridge/crmstore"
+)
+
+// maxPhoto is the largest photo the Encoder embeds.
+const maxPhoto = 8 << 20
+
+// Encoder writes CRM contacts (and accounts) as vCards. It builds each card
+// in memory and writes it with one Write, so a failed Encode writes
+// nothing. An Encoder is not safe for concurrent use.
+type Encoder struct {
+	w       io.Writer
+	version string
+	err     error
+	buf     bytes.Buffer
+}
+
+// NewEncoder returns an Encoder that writes vCards of the given version to
+// w: "2.1" (Outlook's own format: quoted-printable UTF-8 for non-ASCII
+// values), "3.0" (the default, for "") or "4.0". Any other version makes
+// every Encode fail.
+func NewEncoder(w io.Writer, version string) *Encoder {
+	e := &Encoder{w: w, version: version}
+	switch version {
+	case "":
+		e.version = "3.0"
+	case "2.1", "3.0", "4.0":
+	default:
+		e.err = fmt.Errorf("vcf: unsupported vCard version %q (want 2.1, 3.0 or 4.0)", version)
+	}
+	return e
+}
+
+// Encode writes rec, a contact or an account, as one vCard without REV.
+func (e *Encoder) Encode(rec crmstore.Record) error { return e.EncodeRev(rec, time.Time{}) }
+
+// EncodeRev writes rec as one vCard whose REV is rev (omitted when zero).
+// The record's ID becomes the UID; its first image attachment (a contact's
+// photo) becomes PHOTO.
+func (e *Encoder) EncodeRev(rec crmstore.Record, rev time.Time) error {
+	if e.err != nil {
+		return e.err
+	}
+	f := rec.Fields
+	if f == nil {
+		f = map[string]string{}
+	}
+	switch rec.Entity {
+	case crmstore.Contact:
+	case crmstore.Account:
+		// An account is written as an organisation card: its name is FN
+		// and ORG, its address the work address.
+		g := map[string]string{"company": f["name"], "fullname": f["name"]}
+		for k, v := range f {
+			if k != "name" {
+				g[k] = v
+			}
+		}
+		f = g
+	default:
+		return fmt.Errorf("vcf: cannot write a %s record as a vCard", rec.Entity)
+	}
+	e.buf.Reset()
+	e.raw("BEGIN:VCARD")
+	e.raw("VERSION:" + e.version)
+	if e.version == "4.0" && rec.Entity == crmstore.Account {
+		e.raw("KIND:org")
+	}
+	if rec.ID != "" {
+		e.text("UID", nil, rec.ID)
+	}
+	e.text("FN", nil, fullName(f))
+	e.structured("N", nil, f["lastname"], f["firstname"], f["middlename"], f["salutation"], f["suffix"])
+	if v := f["nickname"]; v != "" {
+		e.list("NICKNAME", nil, splitList(v))
+	}
+	if f["company"] != "" || f["department"] != "" {
+		e.structured("ORG", nil, f["company"], f["department"])
+	}
+	if v := f["jobtitle"]; v != "" {
+		e.text("TITLE", nil, v)
+	}
+	for i, k := range []string{"emailaddress1", "emailaddress2", "emailaddress3"} {
+		if v := f[k]; v != "" {
+			e.text("EMAIL", e.emailParams(i == 0), v)
+		}
+	}
+	for _, t := range []struct{ field, types string }{
+		{"telephone1", "WORK,VOICE"}, {"telephone2", "HOME,VOICE"}, {"mobilephone", "CELL,VOICE"},
+		{"fax", "WORK,FAX"}, {"pager", "PAGER"}, {"telephone3", "VOICE"},
+	} {
+		if v := f[t.field]; v != "" {
+			e.text("TEL", e.types(t.types), v)
+		}
+	}
+	for _, a := range []struct{ n, types string }{{"1", "WORK"}, {"2", "HOME"}, {"3", ""}} {
+		p := "address" + a.n + "_"
+		var street []string
+		for _, l := range []string{"line1", "line2", "line3"} {
+			if v := f[p+l]; v != "" {
+				street = append(street, v)
+			}
+		}
+		comps := []string{f[p+"postofficebox"], "", strings.Join(street, "\n"), f[p+"city"],
+			f[p+"stateorprovince"], f[p+"postalcode"], f[p+"country"]}
+		if strings.Join(comps, "") != "" {
+			e.structured("ADR", e.types(a.types), comps...)
+		}
+	}
+	e.date("BDAY", f["birthdate"])
+	anniv := map[string]string{"2.1": "X-MS-ANNIVERSARY", "3.0": "X-ANNIVERSARY", "4.0": "ANNIVERSARY"}[e.version]
+	e.date(anniv, f["anniversary"])
+	if v := f["spousesname"]; v != "" {
+		e.text(map[bool]string{true: "X-MS-SPOUSE", false: "X-SPOUSE"}[e.version == "2.1"], nil, v)
+	}
+	if v := f["description"]; v != "" {
+		e.text("NOTE", nil, v)
+	}
+	if v := f["websiteurl"]; v != "" {
+		// URL is a URI value: no backslash escapes (RFC 6350 6.7.8).
+		e.uri("URL", strings.Join(strings.Fields(v), ""))
+	}
+	if v := f["categories"]; v != "" {
+		e.list("CATEGORIES", nil, splitList(v))
+	}
+	if !rev.IsZero() {
+		e.raw("REV:" + rev.UTC().Format("20060102T150405Z"))
+	}
+	if err := e.photo(rec.Attachments); err != nil {
+		return fmt.Errorf("vcf: record %s: %w", rec.ID, err)
+	}
+	e.raw("END:VCARD")
+	_, err := e.w.Write(e.buf.Bytes())
+	return err
+}
+
+// fullName returns FN: the full name, else one made of the name parts, the
+// company or the e-mail address (FN is required, RFC 6350 6.2.1).
+func fullName(f map[string]string) string {
+	if v := strings.TrimSpace(f["fullname"]); v != "" {
+		return v
+	}
+	var parts []string
+	for _, k := range []string{"salutation", "firstname", "middlename", "lastname", "suffix"} {
+		if v := strings.TrimSpace(f[k]); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) > 0 {
+		return strings.Join(parts, " ")
+	}
+	if v := strings.TrimSpace(f["company"]); v != "" {
+		return v
+	}
+	return f["emailaddress1"]
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// types returns the parameters for a comma-separated list of types in the
+// encoder's version: 2.1 bare types (TEL;WORK;VOICE), 3.0 TYPE=WORK,VOICE,
+// 4.0 lower-case TYPE=work,voice.
+func (e *Encoder) types(ts string) []string {
+	if ts == "" {
+		return nil
+	}
+	switch e.version {
+	case "2.1":
+		return strings.Split(ts, ",")
+	case "4.0":
+		return []string{"TYPE=" + strings.ToLower(ts)}
+	}
+	return []string{"TYPE=" + ts}
+}
+
+func (e *Encoder) emailParams(pref bool) []string {
+	switch e.version {
+	case "2.1":
+		if pref {
+			return []string{"PREF", "INTERNET"}
+		}
+		return []string{"INTERNET"}
+	case "4.0":
+		if pref {
+			return []string{"PREF=1"}
+		}
+		return nil
+	}
+	if pref {
+		return []string{"TYPE=INTERNET,PREF"}
+	}
+	return []string{"TYPE=INTERNET"}
+}
+
+// escapeText escapes a text value or component (RFC 6350 3.4): backslash,
+// comma, semicolon and newline.
+func escapeText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', ',', ';':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// escape21 escapes a structured component or list item of a 2.1 card:
+// only backslash, ';' and ',' (the reader takes 2.1 text literally).
+func escape21(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `;`, `\;`, `,`, `\,`).Replace(s)
+}
+
+// text writes a single text property.
+func (e *Encoder) text(name string, params []string, v string) {
+	if e.version == "2.1" {
+		e.prop21(name, params, v)
+		return
+	}
+	e.fold(head(name, params) + escapeText(v))
+}
+
+// structured writes N, ADR or ORG: components separated by ';', each
+// escaped so that a ';' inside one does not split it.
+func (e *Encoder) structured(name string, params []string, comps ...string) {
+	out := make([]string, len(comps))
+	for i, c := range comps {
+		if e.version == "2.1" {
+			out[i] = escape21(c)
+		} else {
+			out[i] = escapeText(c)
+		}
+	}
+	v := strings.Join(out, ";")
+	if e.version == "2.1" {
+		e.prop21(name, params, v)
+		return
+	}
+	e.fold(head(name, params) + v)
+}
+
+// list writes a comma-separated list (NICKNAME, CATEGORIES).
+func (e *Encoder) list(name string, params []string, items []string) {
+	out := make([]string, len(items))
+	for i, it := range items {
+		if e.version == "2.1" {
+			out[i] = escape21(it)
+		} else {
+			out[i] = escapeText(it)
+		}
+	}
+	v := strings.Join(out, ",")
+	if e.version == "2.1" {
+		e.prop21(name, params, v)
+		return
+	}
+	e.fold(head(name, params) + v)
+}
+
+func (e *Encoder) uri(name, v string) {
+	if e.version == "2.1" {
+		e.prop21(name, nil, v)
+		return
+	}
+	e.fold(head(name, nil) + v)
+}
+
+// date writes a date property from a YYYY-MM-DD value. A date in the year
+// the reader gives to year-less dates (1604) is written without a year in
+// 4.0 (--MMDD, RFC 6350 4.3.1) and with Apple's X-APPLE-OMIT-YEAR in 3.0.
+func (e *Encoder) date(name, v string) {
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return
+	}
+	switch {
+	case e.version == "4.0" && t.Year() == noYear:
+		e.raw(name + ":" + t.Format("--0102"))
+	case e.version == "4.0" || e.version == "2.1":
+		e.raw(name + ":" + t.Format("20060102"))
+	case t.Year() == noYear:
+		e.raw(name + ";X-APPLE-OMIT-YEAR=1604:" + t.Format("2006-01-02"))
+	default:
+		e.raw(name + ":" + t.Format("2006-01-02"))
+	}
+}
+
+func head(name string, params []string) string {
+	if len(params) == 0 {
+		return name + ":"
+	}
+	return name + ";" + strings.Join(params, ";") + ":"
+}
+
+// prop21 writes a vCard 2.1 property: as it is when the value is printable
+// ASCII on one line, else quoted-printable UTF-8 with soft line breaks, as
+// Outlook writes it.
+func (e *Encoder) prop21(name string, params []string, v string) {
+	if isPlainASCII(v) {
+		e.fold(head(name, params) + v)
+		return
+	}
+	params = append(append([]string(nil), params...), "CHARSET=UTF-8", "ENCODING=QUOTED-PRINTABLE")
+	e.qp(head(name, params), strings.ReplaceAll(v, "\r\n", "\n"))
+}
+
+func isPlainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return !strings.HasSuffix(s, " ") && !strings.HasPrefix(s, " ")
+}
+
+// qp writes head followed by v quoted-printable encoded (RFC 2045 6.7),
+// newlines as =0D=0A, with soft line breaks keeping every line within 75
+// octets. A soft break never splits an =XX triplet or the triplets of one
+// UTF-8 character, and a continuation line never starts with a space
+// (written =20), so that a reader that unfolds first cannot lose it.
+func (e *Encoder) qp(head, v string) {
+	const max = 75
+	line := head
+	var tok []byte
+	for i, r := range v {
+		tok = tok[:0]
+		n := utf8.RuneLen(r)
+		if r == utf8.RuneError {
+			n = 1
+		}
+		for j := i; j < i+n && j < len(v); j++ {
+			c := v[j]
+			switch {
+			case c == '\n':
+				tok = append(tok, "=0D=0A"...)
+			case c == '=' || c < 0x20 || c > 0x7e || (c == ' ' && (j == len(v)-1 || v[j+1] == '\n')):
+				tok = fmt.Appendf(tok, "=%02X", c)
+			default:
+				tok = append(tok, c)
+			}
+		}
+		if len(line)+len(tok) > max-1 { // room for the soft break '='
+			e.buf.WriteString(line)
+			e.buf.WriteString("=\r\n")
+			line = ""
+			if tok[0] == ' ' {
+				tok = append([]byte("=20"), tok[1:]...)
+			}
+		}
+		line += string(tok)
+	}
+	e.buf.WriteString(line)
+	e.buf.WriteString("\r\n")
+}
+
+// raw writes a line that needs no escaping, folded.
+func (e *Encoder) raw(line string) { e.fold(line) }
+
+// fold writes line with CRLF, folded at 75 octets (RFC 6350 3.2): each
+// continuation starts with a space, and a UTF-8 sequence is never split.
+func (e *Encoder) fold(line string) {
+	const max = 75
+	limit := max
+	for len(line) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		e.buf.WriteString(line[:cut])
+		e.buf.WriteString("\r\n ")
+		line = line[cut:]
+		limit = max - 1
+	}
+	e.buf.WriteString(line)
+	e.buf.WriteString("\r\n")
+}
+
+// photo writes the first image attachment as PHOTO.
+func (e *Encoder) photo(as []crmstore.Attachment) error {
+	for _, a := range as {
+		if !strings.HasPrefix(strings.ToLower(a.MimeType), "image/") || a.Open == nil {
+			continue
+		}
+		rc, err := a.Open()
+		if err != nil {
+			return fmt.Errorf("open photo %s: %w", a.Name, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, maxPhoto+1))
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("read photo %s: %w", a.Name, err)
+		}
+		if len(data) > maxPhoto {
+			return errors.New("photo " + a.Name + " larger than 8 MiB")
+		}
+		if len(data) == 0 {
+			return nil
+		}
+		b64 := base64.StdEncoding.EncodeToString(data)
+		mt := strings.ToLower(a.MimeType)
+		typ := strings.ToUpper(strings.TrimPrefix(mt, "image/"))
+		switch e.version {
+		case "4.0":
+			e.fold("PHOTO:data:" + mt + ";base64," + b64)
+		case "3.0":
+			e.fold("PHOTO;ENCODING=b;TYPE=" + typ + ":" + b64)
+		default:
+			// 2.1: base64 on folded lines, then an empty line (vCard 2.1 2.1.3).
+			e.fold("PHOTO;TYPE=" + typ + ";ENCODING=BASE64:" + b64)
+			e.buf.WriteString("\r\n")
+		}
+		return nil
+	}
+	return nil
+}
