@@ -30,6 +30,8 @@ type Reporter interface {
 	// Problem reports one bad item, file or part of a file; the import
 	// goes on.
 	Problem(err error)
+	// Warning reports a problem in an item that was imported anyway.
+	Warning(err error)
 	// EndFile is called after a file, with what happened to it.
 	EndFile(path string, skipped bool)
 }
@@ -40,6 +42,7 @@ type NopReporter struct{}
 func (NopReporter) StartFile(string, Format, int64) {}
 func (NopReporter) Progress(int)                    {}
 func (NopReporter) Problem(error)                   {}
+func (NopReporter) Warning(error)                   {}
 func (NopReporter) EndFile(string, bool)            {}
 
 // ImportOptions control Import.
@@ -62,7 +65,8 @@ type Summary struct {
 	FilesSkipped   []string
 	FilesFailed    int // files that could not be read at all
 	Entities       map[crmstore.Entity]*Counts
-	Problems       int
+	Problems       int // items or files lost: exit status 1
+	Warnings       int // problems in items that were imported anyway
 	Conflicts      int
 	Duration       time.Duration
 }
@@ -113,6 +117,9 @@ func (s *Summary) String() string {
 	}
 	if s.Problems > 0 {
 		fmt.Fprintf(&b, "; %d problem(s)", s.Problems)
+	}
+	if s.Warnings > 0 {
+		fmt.Fprintf(&b, "; %d warning(s)", s.Warnings)
 	}
 	fmt.Fprintf(&b, " (%s)", s.Duration.Round(time.Millisecond))
 	return b.String()
@@ -332,6 +339,11 @@ func (im *Importer) readFile(ctx context.Context, path string, format Format) (i
 		if n.err != nil {
 			var ie *item.Error
 			var pe *pst.ItemError
+			if errors.As(n.err, &ie) && ie.Kept {
+				im.sum.Warnings++
+				im.rep.Warning(n.err)
+				continue
+			}
 			if errors.As(n.err, &ie) || errors.As(n.err, &pe) {
 				im.problem(n.err)
 				failed++

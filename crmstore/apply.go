@@ -583,7 +583,11 @@ func readAttachments(as []Attachment) (map[string][]byte, error) {
 		sum := sha256.Sum256(buf.Bytes())
 		a.SHA256 = hex.EncodeToString(sum[:])
 		a.Size = int64(buf.Len())
-		blobs[a.SHA256] = buf.Bytes()
+		data := buf.Bytes()
+		if data == nil {
+			data = []byte{} // empty content, not NULL
+		}
+		blobs[a.SHA256] = data
 	}
 	return blobs, nil
 }

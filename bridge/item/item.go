@@ -30,6 +30,10 @@ type Reader interface {
 type Error struct {
 	Pos string // "contacts.vcf: line 230", "mail.pst: Inbox: item 17"
 	Err error
+	// Kept is true for a warning: the item was read (and returned by an
+	// earlier or later call to Next) despite the problem, e.g. an unknown
+	// charset read as windows-1252 or a missing closing MIME boundary.
+	Kept bool
 }
 
 func (e *Error) Error() string { return e.Pos + ": " + e.Err.Error() }
@@ -38,6 +42,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf returns an *Error at pos.
 func Errorf(pos, format string, args ...any) *Error {
 	return &Error{Pos: pos, Err: fmt.Errorf(format, args...)}
+}
+
+// Warnf returns a warning *Error at pos: the item was kept.
+func Warnf(pos, format string, args ...any) *Error {
+	return &Error{Pos: pos, Err: fmt.Errorf(format, args...), Kept: true}
 }
 
 // NormalizeMessageID returns a Message-ID in canonical form: angle

@@ -101,12 +101,12 @@ func defaultDB() string {
 func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
 	e := &env{stdout: stdout, stderr: stderr, tty: isTTY}
 	app := &cli.App{
-		Name:                 "crmbridge",
-		Usage:                "bridge Outlook data and a CRM through a local store",
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		EnableBashCompletion: false,
-		HideHelpCommand:      true,
+		Name:                  "crmbridge",
+		Usage:                 "bridge Outlook data and a CRM through a local store",
+		Writer:                stdout,
+		ErrWriter:             stderr,
+		EnableBashCompletion:  false,
+		HideHelpCommand:       true,
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Usage: "store file (default $XDG_DATA_HOME/crmbridge/crm.db)", EnvVars: []string{"CRMBRIDGE_DB"}},

@@ -44,6 +44,12 @@ func (r *reporter) Problem(err error) {
 	r.draw(true)
 }
 
+func (r *reporter) Warning(err error) {
+	r.clear()
+	r.e.log.Warn("imported with a problem", slog.String("problem", err.Error()))
+	r.draw(true)
+}
+
 func (r *reporter) EndFile(path string, skipped bool) {
 	if skipped {
 		r.e.log.Debug("unchanged since last import", slog.String("file", path))
