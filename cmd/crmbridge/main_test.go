@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"crmbridge/crmstore"
+	"crmbridge/fixtures"
+	"crmbridge/pst"
+)
+
+// TestMain lets the test binary run as crmbridge itself, for tests that
+// need a separate process (SIGKILL, lock contention).
+func TestMain(m *testing.M) {
+	if os.Getenv("CRMBRIDGE_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, tty bool, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"crmbridge"}, args...), &out, &errb, tty)
+	return result{code, out.String(), errb.String()}
+}
+
+func statusJSON(t *testing.T, db string) crmstore.Status {
+	t.Helper()
+	r := runCLI(t, false, "--db", db, "status", "--json")
+	if r.code != 0 {
+		t.Fatalf("status: %d %s", r.code, r.stderr)
+	}
+	var st crmstore.Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	return st
+}
+
+func TestHelpEveryCommand(t *testing.T) {
+	app := newApp(&bytes.Buffer{}, &bytes.Buffer{}, false)
+	for _, c := range app.Commands {
+		r := runCLI(t, false, c.Name, "--help")
+		if r.code != 0 || !strings.Contains(r.stdout, "EXIT STATUS") {
+			t.Errorf("%s --help: exit %d, stdout %q", c.Name, r.code, r.stdout)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "crm.db")
+	for _, args := range [][]string{
+		{"import"},
+		{"nosuchcommand"},
+		{"--db", db, "list"},
+		{"--db", db, "list", "widgets"},
+		{"--db", db, "list", "activities", "--type", "memo"},
+		{"--db", db, "import", "--conflict", "maybe", "x.pst"},
+		{"--db", db, "import", "--no-such-flag", "x.pst"},
+		{"--log-level", "loud", "status"},
+		{"--db", db, "show"},
+	} {
+		if r := runCLI(t, false, args...); r.code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, r.code, exitUsage, r.stderr)
+		}
+	}
+}
+
+// pstCounts counts the items of a PST by CRM entity with our reader.
+func pstCounts(t *testing.T, path string) map[crmstore.Entity]int {
+	t.Helper()
+	f, err := pst.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	counts := map[crmstore.Entity]int{}
+	ents := map[pst.Kind]crmstore.Entity{pst.KindEmail: crmstore.Email, pst.KindContact: crmstore.Contact,
+		pst.KindTask: crmstore.Task, pst.KindAppointment: crmstore.Appointment, pst.KindDistList: crmstore.List}
+	for it, err := range f.Items(context.Background()) {
+		if err != nil {
+			continue
+		}
+		if e, ok := ents[it.Kind]; ok {
+			counts[e]++
+		}
+	}
+	return counts
+}
+
+func TestImportPSTAndReimport(t *testing.T) {
+	data := fixtures.GoPSTData(t)
+	src := filepath.Join(data, "support.pst")
+	db := filepath.Join(t.TempDir(), "store", "crm.db")
+	r := runCLI(t, false, "--db", db, "import", src)
+	if r.code != 0 {
+		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
+	}
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "import: 1 file(s) read") {
+		t.Fatalf("want one summary line, got %q", r.stdout)
+	}
+	if strings.Contains(r.stderr, "\r") {
+		t.Errorf("progress drawn without a terminal: %q", r.stderr)
+	}
+	st := statusJSON(t, db)
+	want := pstCounts(t, src)
+	if len(want) == 0 {
+		t.Fatal("support.pst read as empty")
+	}
+	for e, n := range want {
+		// Every item is one record unless two items share an identity
+		// key (the same Message-ID in two folders).
+		if st.Records[e] == 0 || st.Records[e] > n || st.Sources["pst"] < n {
+			t.Errorf("%s: %d records for %d items (%d pst sources)", e, st.Records[e], n, st.Sources["pst"])
+		}
+	}
+	if st.Outbox.Pending == 0 {
+		t.Error("imported records were not queued for push")
+	}
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("store mode: %v %v", fi.Mode(), err)
+	}
+
+	// Re-import: unchanged file, then forced re-read: nothing changes.
+	for _, args := range [][]string{{"import", src}, {"import", "--force", src}} {
+		r = runCLI(t, false, append([]string{"--db", db}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d %s", args, r.code, r.stderr)
+		}
+		st2 := statusJSON(t, db)
+		if st2.JournalSeq != st.JournalSeq || st2.Outbox.Pending != st.Outbox.Pending {
+			t.Errorf("%v: journal %d→%d, outbox %d→%d", args, st.JournalSeq, st2.JournalSeq, st.Outbox.Pending, st2.Outbox.Pending)
+		}
+		for e, n := range st.Records {
+			if st2.Records[e] != n {
+				t.Errorf("%v: %s %d→%d", args, e, n, st2.Records[e])
+			}
+		}
+	}
+	if !strings.Contains(r.stdout, "0 created, 0 updated") {
+		t.Errorf("forced re-import summary: %s", r.stdout)
+	}
+
+	// list and show.
+	r = runCLI(t, false, "--db", db, "list", "activities", "--json", "--type", "email")
+	var list []crmstore.Summary
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != st.Records[crmstore.Email] {
+		t.Fatalf("list: %v, %d entries, want %d", err, len(list), st.Records[crmstore.Email])
+	}
+	r = runCLI(t, false, "--db", db, "show", list[0].ID[:13])
+	if r.code != 0 || !strings.Contains(r.stdout, list[0].ID) || !strings.Contains(r.stdout, "source") {
+		t.Fatalf("show: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestProgressOnTerminal(t *testing.T) {
+	data := fixtures.GoPSTData(t)
+	db := filepath.Join(t.TempDir(), "crm.db")
+	r := runCLI(t, true, "--db", db, "import", filepath.Join(data, "support.pst"))
+	if r.code != 0 || !strings.Contains(r.stderr, "\r") || !strings.Contains(r.stderr, "items") {
+		t.Fatalf("no progress on a terminal: %d %q", r.code, r.stderr)
+	}
+	r = runCLI(t, true, "--quiet", "--db", filepath.Join(t.TempDir(), "q.db"), "import", filepath.Join(data, "support.pst"))
+	if r.stderr != "" {
+		t.Fatalf("--quiet printed %q", r.stderr)
+	}
+}
+
+// Bad input is reported with its file and skipped; the rest imports and
+// the exit status is 1.
+func TestBadInputReportedAndSkipped(t *testing.T) {
+	dir := t.TempDir()
+	bad := append([]byte("!BDN"), bytes.Repeat([]byte{0xA5}, 4096)...)
+	os.WriteFile(filepath.Join(dir, "corrupt.pst"), bad, 0o644)
+	os.WriteFile(filepath.Join(dir, "good.vcf"), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Smith;Jeff;;;\r\nFN:Jeff Smith\r\nEMAIL:jeff@example.com\r\nEND:VCARD\r\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "truncated.vcf"), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Ann;;;\r\nFN:Ann Doe\r\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("just some text\n"), 0o644)
+	db := filepath.Join(t.TempDir(), "crm.db")
+	r := runCLI(t, false, "--db", db, "import", dir)
+	if r.code != exitPartial {
+		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"corrupt.pst", "truncated.vcf"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not name %s:\n%s", want, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, "1 skipped") {
+		t.Errorf("unknown file not listed as skipped: %s", r.stdout)
+	}
+	if st := statusJSON(t, db); st.Records[crmstore.Contact] != 1 {
+		t.Errorf("contacts: %d, want 1 (the good card)", st.Records[crmstore.Contact])
+	}
+}
+
+func TestLockedExit75(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "crm.db")
+	holder, err := crmstore.Open(context.Background(), db, crmstore.Options{Create: true, Write: true, Command: "crmbridge import (test holder)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.vcf"), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\n"), 0o644)
+	start := time.Now()
+	r := runCLI(t, false, "--db", db, "--lock-timeout", "300ms", "import", dir)
+	if r.code != exitLocked {
+		t.Fatalf("exit %d, want 75: %s", r.code, r.stderr)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Error("did not wait --lock-timeout")
+	}
+	if !strings.Contains(r.stderr, "PID") || !strings.Contains(r.stderr, "test holder") {
+		t.Errorf("message does not name the holder: %s", r.stderr)
+	}
+	// Readers still work while a writer holds the lock.
+	if r := runCLI(t, false, "--db", db, "status"); r.code != 0 {
+		t.Errorf("status while locked: %d %s", r.code, r.stderr)
+	}
+}
+
+// An import killed with SIGKILL mid-file leaves a consistent store; the
+// next run finishes with the same records as an uninterrupted run.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	src := filepath.Join(fixtures.GoPSTData(t), "enron.pst")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := func(db string) *exec.Cmd {
+		c := exec.Command(exe, "--db", db, "--quiet", "import", "--batch", "50", src)
+		c.Env = append(os.Environ(), "CRMBRIDGE_TEST_MAIN=1")
+		return c
+	}
+	ref := filepath.Join(t.TempDir(), "ref.db")
+	if out, err := cmd(ref).CombinedOutput(); err != nil {
+		t.Fatalf("reference import: %v\n%s", err, out)
+	}
+	want := statusJSON(t, ref)
+
+	db := filepath.Join(t.TempDir(), "killed.db")
+	for _, delay := range []time.Duration{300 * time.Millisecond, 900 * time.Millisecond} {
+		c := cmd(db)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+	}
+	mid := statusJSON(t, db)
+	if out, err := cmd(db).CombinedOutput(); err != nil {
+		t.Fatalf("resumed import: %v\n%s", err, out)
+	}
+	got := statusJSON(t, db)
+	for e, n := range want.Records {
+		if got.Records[e] != n {
+			t.Errorf("%s: %d after kill and resume, %d uninterrupted (had %d when killed)", e, got.Records[e], n, mid.Records[e])
+		}
+	}
+	if got.Sources["pst"] != want.Sources["pst"] || got.Attachments != want.Attachments {
+		t.Errorf("sources %d/%d attachments %d/%d", got.Sources["pst"], want.Sources["pst"], got.Attachments, want.Attachments)
+	}
+	if got.Outbox.Pending != want.Outbox.Pending {
+		t.Errorf("outbox %d after resume, %d uninterrupted", got.Outbox.Pending, want.Outbox.Pending)
+	}
+}
