@@ -34,7 +34,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 	in = &crmstore.Incoming{Record: crmstore.Record{Fields: f}, Pos: r.pos(line)}
 	in.Source.Kind = "ics"
 
-	uid := r.text(c, ical.PropUID)
+	uid := strings.TrimSpace(r.text(c, ical.PropUID))
 	item.SetIf(f, "uid", uid)
 	item.SetIf(f, "subject", r.text(c, ical.PropSummary))
 	item.SetIf(f, "description", r.text(c, ical.PropDescription))

@@ -137,7 +137,7 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 	allDay := f["isalldayevent"] == "true"
 	var loc *time.Location
 	tzid := strings.TrimSpace(f["timezone"])
-	if tzid != "" && !allDay {
+	if tzid != "" {
 		if l, err := wintz.Location(tzid); err == nil {
 			loc = l
 		}
@@ -149,7 +149,7 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 		}
 		p := ical.NewProp(name)
 		switch {
-		case allDay:
+		case allDay && t.Equal(t.Truncate(24*time.Hour)):
 			p.SetDate(t)
 		case loc != nil:
 			p.Params.Set(ical.PropTimezoneID, tzid)

@@ -66,8 +66,12 @@ func IANA(windows string) (string, bool) {
 	if z, ok := byWindows[strings.ToLower(w)]; ok {
 		return z.iana, true
 	}
-	if z, ok := byDisplay[normDisplay(w)]; ok && strings.HasPrefix(w, "(") {
-		return z.iana, true
+	// A display name, with or without its "(UTC+01:00) " prefix (older
+	// Outlook versions wrote "Canberra, Melbourne, Sydney").
+	if n := normDisplay(w); len(n) >= 4 {
+		if z, ok := byDisplay[n]; ok {
+			return z.iana, true
+		}
 	}
 	return "", false
 }

@@ -27,6 +27,8 @@ func TestIANA(t *testing.T) {
 		{"(GMT+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna", "Europe/Berlin"},
 		{"(UTC-08:00) Pacific Time (US & Canada)", "America/Los_Angeles"},
 		{"(UTC-05:00) Eastern Time (US and Canada)", "America/New_York"},
+		{"Canberra, Melbourne, Sydney", "Australia/Sydney"}, // Outlook 2003 TZID
+		{"Hawaii", "Pacific/Honolulu"},
 	}
 	for _, tt := range tests {
 		got, ok := IANA(tt.in)
@@ -34,7 +36,7 @@ func TestIANA(t *testing.T) {
 			t.Errorf("IANA(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
 		}
 	}
-	for _, bad := range []string{"", "Europe/Berlin", "Nowhere Standard Time", "Amsterdam, Berlin"} {
+	for _, bad := range []string{"", "Europe/Berlin", "Nowhere Standard Time", "Amsterdam, Berlin", "UTC-0"} {
 		if got, ok := IANA(bad); ok {
 			t.Errorf("IANA(%q) = %q, want no mapping", bad, got)
 		}
