@@ -301,11 +301,18 @@ func containsDay(list []int, d, ndays int) bool {
 // offsetAt returns the UTC offset in effect at naive local time t: that of
 // the observance with the latest onset at or before t (onsets compared as
 // local times, as libical does). Before the first onset, the earliest
-// observance's TZOFFSETFROM applies.
+// observance's TZOFFSETFROM applies. ../rfc/5545:3.3.5: a local time that
+// occurs twice (the hour repeated when daylight time ends) is the first
+// occurrence, and one in the gap when it starts is read with the offset
+// before the gap; so a change that moves clocks forward counts from the
+// end of its gap.
 func (z *vtimezone) offsetAt(t time.Time) int {
 	var best time.Time
 	bestOff, found := 0, false
 	consider := func(on time.Time, o *observance) {
+		if o.to > o.from {
+			on = on.Add(time.Duration(o.to-o.from) * time.Second)
+		}
 		if on.After(t) {
 			return
 		}
