@@ -28,12 +28,13 @@ type physLine struct {
 // CRLF, CR CR LF (iOS 5 wrote those) or a lone CR (classic Mac OS, and
 // files edited by hand with mixed endings).
 type lineReader struct {
-	br     *bufio.Reader
-	num    int        // number of the last line read from br
-	queue  []physLine // lines split off at lone CRs, and the peeked line
-	err    error      // sticky error from br (io.EOF at the end)
-	buf    []byte
-	hasher io.Writer // receives every line read, for the card's version hash
+	br      *bufio.Reader
+	num     int        // number of the last line read from br
+	queue   []physLine // lines split off at lone CRs, and the peeked line
+	err     error      // sticky error from br (io.EOF at the end)
+	buf     []byte
+	hasher  io.Writer // receives every line read, for the card's version hash
+	scratch []byte
 }
 
 func newLineReader(r io.Reader) *lineReader {
@@ -95,8 +96,8 @@ func (lr *lineReader) next() (physLine, error) {
 	l := lr.queue[0]
 	lr.queue = lr.queue[1:]
 	if lr.hasher != nil {
-		io.WriteString(lr.hasher, l.text)
-		lr.hasher.Write([]byte{'\n'})
+		lr.scratch = append(append(lr.scratch[:0], l.text...), '\n')
+		lr.hasher.Write(lr.scratch)
 	}
 	return l, nil
 }

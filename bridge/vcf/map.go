@@ -52,7 +52,7 @@ const noYear = 1604
 // mapCard maps a card's properties to contact fields
 // (crmstore/schema.go names), its photo, UID and REV.
 func mapCard(props []*prop) (*card, []warning) {
-	c := &card{version: "2.1", fields: make(map[string]string)}
+	c := &card{version: "2.1", fields: make(map[string]string, 16)}
 	for _, p := range props {
 		if p.name == "VERSION" {
 			c.version = strings.TrimSpace(p.raw)
@@ -509,9 +509,9 @@ func photo(p *prop) (*crmstore.Attachment, error) {
 	if mimeType == "" {
 		t := p.param("MEDIATYPE")
 		if t == "" {
-			for _, v := range p.params["TYPE"] {
-				if v != "pref" && v != "home" && v != "work" {
-					t = v
+			for _, x := range p.params {
+				if x.name == "TYPE" && x.value != "pref" && x.value != "home" && x.value != "work" {
+					t = x.value
 					break
 				}
 			}

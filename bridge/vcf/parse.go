@@ -12,14 +12,18 @@ import (
 	"golang.org/x/text/encoding/htmlindex"
 )
 
+// param is one parameter value: TYPE=WORK,VOICE gives two. Names are
+// upper case, TYPE values lower case.
+type param struct{ name, value string }
+
 // prop is one content line of a card (RFC 6350 3.3:
 // [group "."] name *(";" param) ":" value), after unfolding but before its
 // value is decoded.
 type prop struct {
 	group  string
-	name   string              // upper case
-	params map[string][]string // names upper case; TYPE values lower case
-	raw    string              // value as written (quoted-printable not yet decoded)
+	name   string  // upper case
+	params []param // in file order; one entry per value
+	raw    string  // value as written (quoted-printable not yet decoded)
 	line   int
 	// headLen is the length of the line up to and including the colon
 	// that starts the value.
@@ -91,9 +95,6 @@ func quoteShort(s string) string {
 }
 
 func (p *prop) addParam(s string) {
-	if p.params == nil {
-		p.params = make(map[string][]string, 2)
-	}
 	k, v, ok := strings.Cut(s, "=")
 	k = strings.ToUpper(strings.TrimSpace(k))
 	if !ok {
@@ -102,9 +103,9 @@ func (p *prop) addParam(s string) {
 		case "":
 			return
 		case "QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT":
-			p.params["ENCODING"] = append(p.params["ENCODING"], k)
+			p.params = append(p.params, param{"ENCODING", k})
 		default:
-			p.params["TYPE"] = append(p.params["TYPE"], strings.ToLower(k))
+			p.params = append(p.params, param{"TYPE", strings.ToLower(k)})
 		}
 		return
 	}
@@ -112,11 +113,11 @@ func (p *prop) addParam(s string) {
 		if k == "TYPE" {
 			// RFC 6350 5.6 also allows TYPE="work,voice".
 			for _, t := range strings.Split(strings.ToLower(pv), ",") {
-				p.params[k] = append(p.params[k], strings.TrimSpace(t))
+				p.params = append(p.params, param{k, strings.TrimSpace(t)})
 			}
 			continue
 		}
-		p.params[k] = append(p.params[k], pv)
+		p.params = append(p.params, param{k, pv})
 	}
 }
 
@@ -154,16 +155,18 @@ func splitParamValues(v string) []string {
 
 // param returns the first value of parameter k.
 func (p *prop) param(k string) string {
-	if vs := p.params[k]; len(vs) > 0 {
-		return vs[0]
+	for _, x := range p.params {
+		if x.name == k {
+			return x.value
+		}
 	}
 	return ""
 }
 
 // hasType reports whether TYPE includes t (lower case).
 func (p *prop) hasType(t string) bool {
-	for _, v := range p.params["TYPE"] {
-		if v == t {
+	for _, x := range p.params {
+		if x.name == "TYPE" && x.value == t {
 			return true
 		}
 	}

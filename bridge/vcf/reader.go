@@ -195,13 +195,14 @@ func (r *Reader) readCard(begin physLine) {
 func (r *Reader) logical(first physLine) (string, *prop, error) {
 	r.buf = append(r.buf[:0], first.text...)
 	r.absorbFolds()
-	p, err := parseProp(string(r.buf), first.num)
+	line := string(r.buf)
+	p, err := parseProp(line, first.num)
 	if err != nil {
-		return string(r.buf), nil, err
+		return line, nil, err
 	}
 	qp, b64 := p.isQP(), p.isBase64()
 	if !qp && !b64 {
-		return string(r.buf), p, nil
+		return line, p, nil
 	}
 	joined := false
 	for {
@@ -221,17 +222,20 @@ func (r *Reader) logical(first physLine) (string, *prop, error) {
 			r.lr.next()
 			r.appendCapped(next.text)
 		default:
-			if joined {
-				p.raw = string(r.buf[p.headLen:])
+			if !joined {
+				return line, p, nil
 			}
-			return string(r.buf), p, nil
+			line = string(r.buf)
+			p.raw = line[p.headLen:]
+			return line, p, nil
 		}
 		joined = true
 	}
 	if joined {
-		p.raw = string(r.buf[p.headLen:])
+		line = string(r.buf)
+		p.raw = line[p.headLen:]
 	}
-	return string(r.buf), p, nil
+	return line, p, nil
 }
 
 // absorbFolds appends the folded continuation lines that follow, up to a
