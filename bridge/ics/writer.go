@@ -136,7 +136,7 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 	}
 	allDay := f["isalldayevent"] == "true"
 	var loc *time.Location
-	tzid := strings.TrimSpace(f["timezone"])
+	tzid := paramSafe(f["timezone"])
 	if tzid != "" {
 		if l, err := wintz.Location(tzid); err == nil {
 			loc = l
@@ -174,6 +174,9 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 		switch p.Name {
 		case ical.PropRecurrenceRule, ical.PropExceptionDates, ical.PropRecurrenceDates, "EXRULE":
 		default:
+			continue
+		}
+		if !paramsSafe(p.Params) || strings.ContainsAny(p.Value, "\r\n") {
 			continue
 		}
 		if id := p.Params.Get(ical.PropTimezoneID); id != "" {
@@ -355,6 +358,18 @@ func isToken(s string) bool {
 func paramSafe(s string) string {
 	s = strings.Map(dropControl, s)
 	return strings.TrimSpace(strings.ReplaceAll(s, `"`, "'"))
+}
+
+// paramsSafe reports whether go-ical can write every parameter value.
+func paramsSafe(ps ical.Params) bool {
+	for _, vs := range ps {
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\"\r\n") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func dropControl(r rune) rune {

@@ -3,6 +3,7 @@ package ics
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -378,7 +379,7 @@ func FuzzEncode(f *testing.F) {
 	f.Add("a;b,c\\d", "\r\n\r", "\x00\x7f", "")
 	f.Add(strings.Repeat("é", 100), "x", "y", "(UTC+01:00) Amsterdam")
 	f.Fuzz(func(t *testing.T, subject, desc, name, tz string) {
-		if !utf8.ValidString(subject + desc + name + tz) {
+		if !utf8.ValidString(subject) || !utf8.ValidString(desc) || !utf8.ValidString(name) || !utf8.ValidString(tz) {
 			return // the store holds UTF-8 only
 		}
 		rec := crmstore.Record{Entity: crmstore.Appointment, ID: "x", Fields: map[string]string{
@@ -428,4 +429,90 @@ func recurrenceSet(v string) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// TestEncodeCorpusPython writes the records of every corpus file and
+// fixture and parses each output with Python's icalendar: it must accept
+// every file and read the same UID, SUMMARY, start, end and due times.
+func TestEncodeCorpusPython(t *testing.T) {
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("%s not found", python)
+	}
+	if err := exec.Command(python, "-c", "import icalendar").Run(); err != nil {
+		t.Skipf("Python module icalendar missing: %v", err)
+	}
+	files, _ := filepath.Glob("testdata/*.ics")
+	if dir := corpusDirIfPresent(); dir != "" {
+		more, _ := filepath.Glob(dir + "/*")
+		files = append(files, more...)
+	}
+	tmp := t.TempDir()
+	written := map[string][]crmstore.Record{}
+	var outs []string
+	for i, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, _, _ := readAll(t, string(data), filepath.Base(path))
+		if len(recs) == 0 {
+			continue
+		}
+		var rs []crmstore.Record
+		for _, in := range recs {
+			rs = append(rs, in.Record)
+		}
+		out := filepath.Join(tmp, fmt.Sprintf("%03d-%s", i, filepath.Base(path)))
+		if err := os.WriteFile(out, encode(t, rs...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		written[out] = rs
+		outs = append(outs, out)
+	}
+	raw, err := exec.Command(python, append([]string{"testdata/values.py"}, outs...)...).Output()
+	if err != nil {
+		t.Fatalf("values.py: %v", err)
+	}
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range outs {
+		name := filepath.Base(out)
+		var comps []map[string]any
+		if err := json.Unmarshal(got[out], &comps); err != nil {
+			t.Errorf("%s: Python icalendar refuses our output: %s", name, got[out])
+			continue
+		}
+		rs := written[out]
+		if len(comps) != len(rs) {
+			t.Errorf("%s: Python reads %d components, we wrote %d", name, len(comps), len(rs))
+			continue
+		}
+		for i, rec := range rs {
+			f := rec.Fields
+			c := comps[i]
+			want := map[string]string{"UID": uidOf(&rec), "SUMMARY": f["subject"]}
+			timeKeys := map[string]string{"DTSTART": "scheduledstart", "DTEND": "scheduledend", "RECURRENCE-ID": "recurrenceid"}
+			if rec.Entity == crmstore.Task {
+				timeKeys = map[string]string{"DTSTART": "scheduledstart", "DUE": "scheduledend", "COMPLETED": "actualend"}
+			}
+			for k, field := range timeKeys {
+				v := f[field]
+				if v != "" && f["isalldayevent"] == "true" && strings.HasSuffix(v, "T00:00:00Z") {
+					v = v[:10]
+				}
+				want[k] = v
+			}
+			for k, w := range want {
+				g, _ := c[k].(string)
+				if strings.TrimSpace(w) == "" {
+					continue
+				}
+				if g != w {
+					t.Errorf("%s #%d %s: Python reads %q, want %q", name, i, k, g, w)
+				}
+			}
+		}
+	}
 }

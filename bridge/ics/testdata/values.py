@@ -17,11 +17,16 @@ def utc(v):
     return d.isoformat()
 
 
-out = []
-cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
-for c in cal.walk():
-    if c.name not in ('VEVENT', 'VTODO'):
-        continue
+def components(path):
+    out = []
+    cal = icalendar.Calendar.from_ical(open(path, 'rb').read())
+    for c in cal.walk():
+        if c.name in ('VEVENT', 'VTODO'):
+            out.append(values(c))
+    return out
+
+
+def values(c):
     o = {"name": c.name}
     for k in ('UID', 'SUMMARY', 'DESCRIPTION', 'LOCATION', 'STATUS', 'CLASS', 'TRANSP'):
         if k in c:
@@ -45,7 +50,12 @@ for c in cal.walk():
     if 'ORGANIZER' in c:
         o['ORGANIZER'] = [str(c['ORGANIZER']), c['ORGANIZER'].params.get('CN', '')]
     if 'RRULE' in c:
-        o['RRULE'] = c['RRULE'].to_ical().decode()
+        try:
+            o['RRULE'] = c['RRULE'].to_ical().decode()
+        except (KeyError, AttributeError):
+            # icalendar reads but cannot re-serialize some rules (RFC 7529
+            # RSCALE, "BYDAY=MO, TU"); not a problem of the file.
+            o['RRULE'] = None
     if 'EXDATE' in c:
         ex = c['EXDATE']
         if not isinstance(ex, list):
@@ -54,5 +64,17 @@ for c in cal.walk():
     alarms = [a for a in c.subcomponents if a.name == 'VALARM']
     if alarms:
         o['TRIGGER'] = alarms[0]['TRIGGER'].to_ical().decode()
-    out.append(o)
-json.dump(out, sys.stdout, indent=1, ensure_ascii=False)
+    return o
+
+
+# One file: its list of components. Several: {file: list or {"error": ...}}.
+if len(sys.argv) == 2:
+    json.dump(components(sys.argv[1]), sys.stdout, indent=1, ensure_ascii=False)
+else:
+    res = {}
+    for path in sys.argv[1:]:
+        try:
+            res[path] = components(path)
+        except Exception as e:
+            res[path] = {"error": "%s: %s" % (type(e).__name__, e)}
+    json.dump(res, sys.stdout, indent=1, ensure_ascii=False)
