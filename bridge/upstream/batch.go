@@ -64,12 +64,14 @@ func (r *Response) ErrorMessage() string {
 }
 
 // writeBatch writes the multipart/mixed body of a $batch request with one
-// change set per request to w and returns its Content-Type. base is the
-// service root path ("/api/data/v9.2/") that prefixes each part's path.
+// change set per request to w and returns its Content-Type.
 //
 // OData 4.0 Part 1, 11.7: a change set is a multipart/mixed part of its own;
-// each request in it is an application/http part with a Content-ID.
-func writeBatch(w io.Writer, base string, reqs []Request) (string, error) {
+// each request in it is an application/http part with a Content-ID. The
+// request URL is relative to the service root (11.7.2 allows it, and SAP
+// CAP accepts nothing else: an absolute path comes back 404 "Invalid
+// resource path").
+func writeBatch(w io.Writer, reqs []Request) (string, error) {
 	mw := multipart.NewWriter(w)
 	for i, r := range reqs {
 		cw := &bytes.Buffer{}
@@ -82,7 +84,7 @@ func writeBatch(w io.Writer, base string, reqs []Request) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(pw, "%s %s%s HTTP/1.1\r\n", r.Method, base, r.Path)
+		fmt.Fprintf(pw, "%s %s HTTP/1.1\r\n", r.Method, r.Path)
 		hdr := r.Header.Clone()
 		if hdr == nil {
 			hdr = http.Header{}

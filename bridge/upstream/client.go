@@ -58,8 +58,9 @@ func NewClient(cfg Config, doer HTTPDoer, resolve RefResolver) (*Client, error) 
 //   - create: PATCH <set>(<id>) with If-None-Match: * (a create-only upsert
 //     to our own GUID; Dataverse answers 412 when the record exists),
 //   - update: PATCH <set>(<id>) with If-Match: <etag>,
-//   - delete: DELETE <set>(<id>), with If-Match only when etag is given
-//     (never: a delete wins over a concurrent change).
+//   - delete: DELETE <set>(<id>) with If-Match: * (a delete wins over a
+//     concurrent change; CAP answers 428 to a DELETE without If-Match,
+//     Dataverse accepts either; 404, or 412 for a missing record, = done).
 func (c *Client) ChangeRequest(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (Request, error) {
 	set := EntitySet(ch.Entity)
 	if set == "" {
@@ -86,6 +87,7 @@ func (c *Client) ChangeRequest(ctx context.Context, ch Change, op Op, fields map
 		}
 	case OpDelete:
 		r.Method = http.MethodDelete
+		r.Header.Set("If-Match", "*")
 	default:
 		return Request{}, fmt.Errorf("unknown op %d", op)
 	}
@@ -163,7 +165,7 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) ([]Response, error) 
 		return nil, fmt.Errorf("batch of %d requests: at most %d", len(reqs), MaxBatchSize)
 	}
 	var buf bytes.Buffer
-	ct, err := writeBatch(&buf, c.base.EscapedPath(), reqs)
+	ct, err := writeBatch(&buf, reqs)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
@@ -172,6 +174,8 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) ([]Response, error) 
 		return nil, err
 	}
 	req.Header.Set("Content-Type", ct)
+	// Without this, CAP answers in OData 4.01's JSON batch format.
+	req.Header.Set("Accept", "multipart/mixed")
 	req.Header.Set("Prefer", "odata.continue-on-error")
 	resp, err := c.doer.Do(req)
 	if err != nil {
@@ -313,7 +317,7 @@ func decodeObject(b []byte) map[string]json.RawMessage {
 // reqs to w, with the bearer token redacted (for --dry-run).
 func (c *Client) WriteBatchRequest(w io.Writer, reqs []Request) error {
 	var buf bytes.Buffer
-	ct, err := writeBatch(&buf, c.base.EscapedPath(), reqs)
+	ct, err := writeBatch(&buf, reqs)
 	if err != nil {
 		return err
 	}
@@ -325,7 +329,7 @@ func (c *Client) WriteBatchRequest(w io.Writer, reqs []Request) error {
 	h.Set("Authorization", "Bearer [REDACTED]")
 	h.Set("OData-Version", "4.0")
 	h.Set("OData-MaxVersion", "4.0")
-	h.Set("Accept", "application/json")
+	h.Set("Accept", "multipart/mixed")
 	h.Set("Content-Type", ct)
 	h.Set("Prefer", "odata.continue-on-error")
 	if err := h.Write(w); err != nil {

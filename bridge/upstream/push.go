@@ -371,6 +371,13 @@ func (p *pusher) settle(ctx context.Context, it *item, resp *Response, err error
 		return p.done(ctx, ch, responseETag(resp))
 	case s == http.StatusNotFound && it.op == OpDelete:
 		return p.done(ctx, ch, "")
+	case s == http.StatusPreconditionFailed && it.op == OpDelete:
+		// If-Match: * on a record that is gone: read back to be sure.
+		next, err := p.readBack(ctx, ch)
+		if err != nil || next == nil {
+			return err
+		}
+		return p.retry(ctx, ch, resp.ErrorMessage())
 	case s == http.StatusPreconditionFailed || s == http.StatusPreconditionRequired ||
 		(it.op == OpCreate && s >= 500 && s != http.StatusServiceUnavailable):
 		// 412: an update's ETag is stale (someone changed the record) or a

@@ -46,7 +46,7 @@ type model struct {
 // genOps returns a random journal: per record a create, some updates and
 // maybe a delete, interleaved across records. Text values carry a global
 // counter so that write order can be checked on the server.
-func genOps(rng *rand.Rand, nrec int) ([]op, map[string]*model) {
+func genOps(rng *rand.Rand, nrec int, newID func() string) ([]op, map[string]*model) {
 	type plan struct {
 		e    crmstore.Entity
 		id   string
@@ -54,7 +54,7 @@ func genOps(rng *rand.Rand, nrec int) ([]op, map[string]*model) {
 	}
 	var plans []*plan
 	for i := 0; i < nrec; i++ {
-		p := &plan{e: randomEntities[rng.IntN(len(randomEntities))], id: guid(rng.IntN(1 << 30))}
+		p := &plan{e: randomEntities[rng.IntN(len(randomEntities))], id: newID()}
 		p.left = append(p.left, upstream.OpCreate)
 		for j := rng.IntN(5); j > 0; j-- {
 			p.left = append(p.left, upstream.OpUpdate)
@@ -211,7 +211,7 @@ func runRandom(t *testing.T, seed uint64, style fakeserver.Style, batch int) int
 		s.RetryAfter = "2"
 		s.Inject = faultMix(frng, 0.12)
 	})
-	ops, want := genOps(rng, 20+rng.IntN(40))
+	ops, want := genOps(rng, 20+rng.IntN(40), func() string { return guid(rng.IntN(1 << 30)) })
 	q := &feedingQueue{MemQueue: e.queue(), rng: rng, ops: ops}
 	q.feed(rng.IntN(len(ops) + 1))
 	o := e.opts()

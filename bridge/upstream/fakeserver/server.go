@@ -398,7 +398,7 @@ func (s *Server) batch(h http.Header, body []byte) (answer, bool, bool) {
 			return errAnswer(http.StatusBadRequest, "0x0", fmt.Sprintf("malformed batch part %d: %v", n, err)), false, false
 		}
 		rel := strings.TrimPrefix(req.URL.EscapedPath(), Root)
-		if !strings.HasPrefix(req.URL.EscapedPath(), Root) {
+		if strings.HasPrefix(rel, "/") || req.URL.IsAbs() {
 			s.violate("$batch part %d: URL %q not under %s", n, req.URL, Root)
 		}
 		set, id, _ := splitPath(rel)
@@ -465,7 +465,22 @@ func (s *Server) readChangeSet(p *multipart.Part) (*http.Request, string, error)
 	if cid == "" {
 		return nil, "", fmt.Errorf("change set part without Content-ID")
 	}
-	req, err := http.ReadRequest(bufio.NewReader(q))
+	raw, err := io.ReadAll(q)
+	if err != nil {
+		return nil, "", fmt.Errorf("change set part: %w", err)
+	}
+	// net/http parses only absolute request paths: resolve a URL relative
+	// to the service root first (OData 4.0 Part 1, 11.7.2 allows both).
+	line, rest, _ := bytes.Cut(raw, []byte("\r\n"))
+	f := strings.Fields(string(line))
+	if len(f) != 3 || f[2] != "HTTP/1.1" {
+		return nil, "", fmt.Errorf("bad request line %q", line)
+	}
+	if !strings.HasPrefix(f[1], "/") && !strings.Contains(f[1], "://") {
+		f[1] = Root + f[1]
+	}
+	raw = append([]byte(strings.Join(f, " ")+"\r\n"), rest...)
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded request: %w", err)
 	}
@@ -551,6 +566,9 @@ func (s *Server) exec(method, rel string, query url.Values, h http.Header, body 
 	case http.MethodDelete:
 		if rec == nil {
 			return errAnswer(http.StatusNotFound, "0x80040217", string(e)+" With Id = "+id+" Does Not Exist")
+		}
+		if h.Get("If-Match") == "" && s.Style == CAP {
+			return errAnswer(http.StatusPreconditionRequired, "428", "Precondition Required")
 		}
 		if im := h.Get("If-Match"); im != "" && im != "*" && im != rec.etag() {
 			return errAnswer(http.StatusPreconditionFailed, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
