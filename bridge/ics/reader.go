@@ -37,8 +37,10 @@ type Reader struct {
 	sc   *scanner
 	name string
 
-	queue []result // errors and items ready to return, in order
-	done  bool
+	queue      []result // errors and items ready to return, in order
+	dropped    int      // problems not queued (over maxQueued)
+	droppedPos string
+	done       bool
 
 	inCal    bool
 	sawCal   bool
@@ -69,7 +71,18 @@ func NewReader(r io.Reader, name string) *Reader {
 
 func (r *Reader) pos(line int) string { return fmt.Sprintf("%s: line %d", r.name, line) }
 
+// maxQueued bounds the problems held for one component; more are counted
+// and reported as one.
+const maxQueued = 1000
+
 func (r *Reader) warn(line int, format string, args ...any) {
+	if len(r.queue) >= maxQueued {
+		if r.dropped == 0 {
+			r.droppedPos = r.pos(line)
+		}
+		r.dropped++
+		return
+	}
 	r.queue = append(r.queue, result{err: item.Errorf(r.pos(line), format, args...)})
 }
 
@@ -85,6 +98,11 @@ func (r *Reader) Next() (*crmstore.Incoming, error) {
 			r.queue[0] = result{}
 			r.queue = r.queue[1:]
 			return res.in, res.err
+		}
+		if r.dropped > 0 {
+			err := item.Errorf(r.droppedPos, "%d more problems not reported", r.dropped)
+			r.dropped = 0
+			return nil, err
 		}
 		if r.done {
 			return nil, io.EOF

@@ -182,6 +182,18 @@ func TestBadLines(t *testing.T) {
 	}
 }
 
+// TestManyBadLines: problems are reported in bounded memory.
+func TestManyBadLines(t *testing.T) {
+	in := "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\n" + strings.Repeat("garbage\n", 5000) + "END:VEVENT\nEND:VCALENDAR\n"
+	recs, errs, fatal := readAll(t, in, "many.ics")
+	if fatal != nil || len(recs) != 1 {
+		t.Fatalf("recs %d, fatal %v", len(recs), fatal)
+	}
+	if len(errs) != maxQueued+1 || !strings.Contains(errs[len(errs)-1].Error(), "4000 more problems") {
+		t.Errorf("%d errors, last %v", len(errs), errs[len(errs)-1])
+	}
+}
+
 // TestNotICS: a file that is not iCalendar stops early with a fatal error
 // instead of reporting every line.
 func TestNotICS(t *testing.T) {

@@ -179,6 +179,9 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 		if !paramsSafe(p.Params) || strings.ContainsAny(p.Value, "\r\n") {
 			continue
 		}
+		if (p.Name == ical.PropRecurrenceRule || p.Name == "EXRULE") && !strings.Contains(strings.ToUpper(p.Value), "FREQ=") {
+			continue // vCalendar 1.0 rule syntax ("D1 #5"): not valid in 2.0
+		}
 		if id := p.Params.Get(ical.PropTimezoneID); id != "" {
 			l, err := wintz.Location(id)
 			if err != nil {
