@@ -146,6 +146,9 @@ func (r *Reader) readCard(begin physLine) {
 			continue
 		}
 		text, p, perr := r.logical(l)
+		if cap(r.buf) > 1<<20 {
+			r.buf = nil // do not keep a photo-sized buffer for the rest of the file
+		}
 		if perr != nil {
 			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "cannot parse line %s: %v", quoteShort(text), perr))
 			continue
