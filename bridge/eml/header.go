@@ -140,7 +140,7 @@ func decodeWordsLenient(raw string) (string, error) {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("decode %q: %w", truncate(raw, 80), err)
 			}
-			s = raw[loc[0]:loc[1]]
+			s = toUTF8([]byte(raw[loc[0]:loc[1]]))
 		}
 		b.WriteString(s)
 		prevWord = true
@@ -189,54 +189,68 @@ func parseAddressList(raw string) ([]*mail.Address, error) {
 
 // lenientAddresses splits v at commas outside quotes, angle brackets and
 // comments, and takes from each piece the <address> or the bare word that
-// contains an @.
+// contains an @. A piece with several <addresses> (a missing comma) gives
+// each of them.
 func lenientAddresses(v string) []*mail.Address {
 	var out []*mail.Address
 	for _, piece := range splitAddresses(v) {
-		piece = strings.TrimSpace(piece)
-		if piece == "" {
-			continue
-		}
-		// A group "name: a, b;" — drop the display name of the group.
-		var addr, name string
-		if strings.Count(piece, "<") > 1 {
-			// "A <a@x> B <b@x>": a missing comma; keep every address.
-			for _, sub := range strings.SplitAfter(piece, ">") {
-				out = append(out, lenientAddresses(sub)...)
+		for strings.Count(piece, "<") > 1 {
+			i := strings.IndexByte(piece, '>')
+			if i < 0 {
+				break
 			}
-			continue
-		}
-		if i := strings.LastIndexByte(piece, '<'); i >= 0 {
-			j := strings.IndexByte(piece[i:], '>')
-			if j < 0 {
-				addr = piece[i+1:]
-			} else {
-				addr = piece[i+1 : i+j]
+			sub := piece[:i+1]
+			if j := strings.LastIndexByte(sub, '<'); j > 0 && strings.Count(sub, "<") > 1 {
+				sub = sub[j:]
 			}
-			name = strings.TrimSpace(piece[:i])
-		} else {
-			for _, w := range strings.Fields(piece) {
-				if strings.Contains(w, "@") {
-					addr = w
-				}
+			if a := lenientAddress(sub); a != nil {
+				out = append(out, a)
 			}
-			if addr == "" {
-				continue
-			}
-			name = strings.TrimSpace(strings.Replace(piece, addr, "", 1))
-			name = strings.TrimSpace(strings.Trim(name, "()"))
+			piece = piece[i+1:]
 		}
-		addr = strings.Trim(strings.TrimSpace(addr), `"';:<>`)
-		if addr == "" || !strings.Contains(addr, "@") {
-			continue
+		if a := lenientAddress(piece); a != nil {
+			out = append(out, a)
 		}
-		name = strings.Trim(name, `"' `)
-		if d, err := decodeText(name); err == nil {
-			name = d
-		}
-		out = append(out, &mail.Address{Name: name, Address: addr})
 	}
 	return out
+}
+
+// lenientAddress reads one address from piece, or returns nil.
+func lenientAddress(piece string) *mail.Address {
+	piece = strings.TrimSpace(piece)
+	if piece == "" {
+		return nil
+	}
+	var addr, name string
+	if i := strings.LastIndexByte(piece, '<'); i >= 0 {
+		j := strings.IndexByte(piece[i:], '>')
+		if j < 0 {
+			addr = piece[i+1:]
+		} else {
+			addr = piece[i+1 : i+j]
+		}
+		name = strings.TrimSpace(piece[:i])
+	} else {
+		for _, w := range strings.Fields(piece) {
+			if strings.Contains(w, "@") {
+				addr = w
+			}
+		}
+		if addr == "" {
+			return nil
+		}
+		name = strings.TrimSpace(strings.Replace(piece, addr, "", 1))
+		name = strings.TrimSpace(strings.Trim(name, "()"))
+	}
+	addr = strings.Trim(strings.TrimSpace(addr), `"';:<>`)
+	if addr == "" || !strings.Contains(addr, "@") {
+		return nil
+	}
+	name = strings.Trim(name, `"' `)
+	if d, err := decodeText(name); err == nil {
+		name = d
+	}
+	return &mail.Address{Name: name, Address: addr}
 }
 
 func splitAddresses(v string) []string {
