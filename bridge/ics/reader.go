@@ -50,6 +50,7 @@ type Reader struct {
 	floating zone // for times without TZID and Z
 	tzs      map[string]*vtimezone
 	tzErrs   map[string]error
+	deferred []deferredComp
 
 	// Skipped counts the components read but not imported, by name
 	// ("VJOURNAL", "VFREEBUSY"); each also produced an ErrSkipped.
@@ -120,6 +121,7 @@ func (r *Reader) step() error {
 	cl, err := r.sc.next()
 	if err == io.EOF {
 		r.done = true
+		r.flush()
 		if r.inCal {
 			r.queue = append(r.queue, result{err: &item.Error{Pos: r.pos(r.sc.line), Err: ErrTruncated}})
 		} else if !r.sawCal && r.sc.line > 0 {
@@ -161,6 +163,7 @@ func (r *Reader) step() error {
 	case "END":
 		if strings.EqualFold(strings.TrimSpace(prop.Value), ical.CompCalendar) {
 			r.inCal = false
+			r.flush()
 		} else {
 			r.warn(cl.line, "unexpected END:%s", trunc(prop.Value))
 		}
@@ -231,16 +234,68 @@ func (r *Reader) component(name string, line int) {
 		}
 		r.tzs[id] = z
 	case ical.CompEvent, ical.CompToDo:
-		in, err := r.convert(c, line, recur, sum)
-		if err != nil {
-			r.queue = append(r.queue, result{err: &item.Error{Pos: r.pos(line), Err: err}})
-			return
+		d := deferredComp{c, line, recur, sum}
+		if r.inCal && len(r.deferred) < maxDeferred && r.unresolvedTZ(c) {
+			// Its VTIMEZONE may come later in the calendar (RFC 5545 does
+			// not order components): convert it at END:VCALENDAR.
+			r.deferred = append(r.deferred, d)
+			break
 		}
-		r.queue = append(r.queue, result{in: in})
+		r.emit(d)
 	default:
 		r.Skipped[name]++
 		r.queue = append(r.queue, result{err: &item.Error{Pos: r.pos(line), Err: fmt.Errorf("%w: %s", ErrSkipped, trunc(name))}})
 	}
+	if !r.inCal {
+		r.flush() // the component ended the calendar (END:VCALENDAR, or the file)
+	}
+}
+
+// deferredComp is a VEVENT or VTODO waiting for its VTIMEZONE.
+type deferredComp struct {
+	c     *ical.Component
+	line  int
+	recur []string
+	sum   hash.Hash
+}
+
+// maxDeferred bounds the components held back for a later VTIMEZONE; past
+// it, components are converted at once (an unknown TZID then reads as
+// floating time, with a warning).
+const maxDeferred = 10000
+
+// unresolvedTZ reports whether a property of c names a TZID that neither a
+// VTIMEZONE read so far nor package wintz resolves.
+func (r *Reader) unresolvedTZ(c *ical.Component) bool {
+	for _, ps := range c.Props {
+		for _, p := range ps {
+			if id := p.Params.Get(ical.PropTimezoneID); id != "" {
+				if _, err := r.zoneFor(id); err != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (r *Reader) emit(d deferredComp) {
+	in, err := r.convert(d.c, d.line, d.recur, d.sum)
+	if err != nil {
+		r.queue = append(r.queue, result{err: &item.Error{Pos: r.pos(d.line), Err: err}})
+		return
+	}
+	r.queue = append(r.queue, result{in: in})
+}
+
+// flush converts the components held back for a VTIMEZONE, at the end of
+// their calendar.
+func (r *Reader) flush() {
+	for i, d := range r.deferred {
+		r.emit(d)
+		r.deferred[i] = deferredComp{}
+	}
+	r.deferred = nil
 }
 
 // readComponent reads lines up to the END that matches the BEGIN at line.

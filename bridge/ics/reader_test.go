@@ -167,18 +167,43 @@ func TestBadLines(t *testing.T) {
 	for _, e := range errs {
 		got = append(got, e.Pos)
 	}
-	want := []string{"bad.ics: line 5", "bad.ics: line 7", "bad.ics: line 3", "bad.ics: line 15", "bad.ics: line 10", "bad.ics: line 16"}
+	// The VEVENT with an unknown TZID waits for a VTIMEZONE until
+	// END:VCALENDAR: its time zone problem (line 3) and itself come last.
+	want := []string{"bad.ics: line 5", "bad.ics: line 7", "bad.ics: line 15", "bad.ics: line 10", "bad.ics: line 16", "bad.ics: line 3"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("error positions %v, want %v\n%v", got, want, errs)
 	}
-	if !errors.Is(errs[len(errs)-1], ErrSkipped) {
-		t.Errorf("last error %v, want ErrSkipped", errs[len(errs)-1])
+	if !errors.Is(errs[4], ErrSkipped) {
+		t.Errorf("error %v, want ErrSkipped", errs[4])
 	}
-	if recs[0].Record.Fields["subject"] != "kept" || recs[0].Record.Fields["scheduledstart"] != "2024-01-01T10:00:00Z" {
-		t.Errorf("first record %v", recs[0].Record.Fields)
+	if recs[1].Record.Fields["subject"] != "kept" || recs[1].Record.Fields["scheduledstart"] != "2024-01-01T10:00:00Z" {
+		t.Errorf("event %v", recs[1].Record.Fields)
 	}
-	if recs[1].Record.Fields["reminder"] != "-PT5M" {
-		t.Errorf("second record %v", recs[1].Record.Fields)
+	if recs[0].Record.Fields["reminder"] != "-PT5M" {
+		t.Errorf("task %v", recs[0].Record.Fields)
+	}
+}
+
+// TestVTimezoneAfterEvent: a TZID defined by a VTIMEZONE later in the
+// calendar still resolves through it.
+func TestVTimezoneAfterEvent(t *testing.T) {
+	in := strings.Join([]string{
+		"BEGIN:VCALENDAR",
+		"BEGIN:VEVENT", "UID:late", "DTSTART;TZID=My Zone:20240115T120000", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:known", "DTSTART;TZID=Europe/Paris:20240115T120000", "END:VEVENT",
+		"BEGIN:VTIMEZONE", "TZID:My Zone", "BEGIN:STANDARD", "DTSTART:19700101T000000",
+		"TZOFFSETFROM:+0530", "TZOFFSETTO:+0530", "END:STANDARD", "END:VTIMEZONE",
+		"END:VCALENDAR", ""}, "\r\n")
+	recs, errs, fatal := readAll(t, in, "late.ics")
+	if fatal != nil || len(errs) != 0 || len(recs) != 2 {
+		t.Fatalf("recs %d, errs %v, fatal %v", len(recs), errs, fatal)
+	}
+	got := map[string]string{}
+	for _, r := range recs {
+		got[r.Record.Fields["uid"]] = r.Record.Fields["scheduledstart"]
+	}
+	if got["late"] != "2024-01-15T06:30:00Z" || got["known"] != "2024-01-15T11:00:00Z" {
+		t.Errorf("starts %v", got)
 	}
 }
 
