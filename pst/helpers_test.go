@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"crmbridge/fixtures"
 )
@@ -90,13 +91,21 @@ func TestMain(m *testing.M) {
 // skips when pffexport is not installed.
 func pffexport(t testing.TB, path string) string {
 	t.Helper()
+	return pffexportCP(t, path, "")
+}
+
+// pffexportCP is pffexport with -c codepage for 8-bit strings ("" = its
+// default, windows-1252).
+func pffexportCP(t testing.TB, path, codepage string) string {
+	t.Helper()
 	bin, err := exec.LookPath("pffexport")
 	if err != nil {
 		t.Skip("pffexport (pff-tools) not installed: skipping the comparison with an independent reader")
 	}
 	pffMu.Lock()
 	defer pffMu.Unlock()
-	if d, ok := pffCache[path]; ok {
+	key := path + "\x00" + codepage
+	if d, ok := pffCache[key]; ok {
 		return d
 	}
 	dir, err := os.MkdirTemp("", "pffexport-")
@@ -105,12 +114,16 @@ func pffexport(t testing.TB, path string) string {
 	}
 	pffDirs = append(pffDirs, dir)
 	target := filepath.Join(dir, "x")
-	cmd := exec.Command(bin, "-m", "items", "-f", "all", "-t", target, path)
+	args := []string{"-m", "items", "-f", "all", "-t", target}
+	if codepage != "" {
+		args = append(args, "-c", codepage)
+	}
+	cmd := exec.Command(bin, append(args, path)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Logf("pffexport %s: %v\n%s", path, err, out)
 	}
-	pffCache[path] = target + ".export"
-	return pffCache[path]
+	pffCache[key] = target + ".export"
+	return pffCache[key]
 }
 
 // pffItem is one item directory of a pffexport tree.
@@ -118,6 +131,9 @@ type pffItem struct {
 	dir    string // path relative to the export root
 	kind   string // directory name without digits: Message, Contact, Appointment, …
 	folder string
+
+	created, modified time.Time // from its text file, for matching
+	subject           string
 }
 
 // pffItems lists the top-level items (not those inside attachments) of an
