@@ -170,6 +170,15 @@ func (cw *ContactWriter) Write(rec crmstore.Record) error {
 	// Outlook separates categories with ';' in its CSV files.
 	set("Categories", strings.Join(splitList(f["categories"]), ";"))
 	name := f["fullname"]
+	if name == "" {
+		var parts []string
+		for _, k := range []string{"firstname", "middlename", "lastname"} {
+			if v := f[k]; v != "" {
+				parts = append(parts, v)
+			}
+		}
+		name = strings.Join(parts, " ")
+	}
 	for i, col := range []string{"E-mail", "E-mail 2", "E-mail 3"} {
 		addr := f["emailaddress"+strconv.Itoa(i+1)]
 		if addr == "" {

@@ -267,3 +267,19 @@ var errFail = errors.New("disk full")
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errFail }
+
+func TestDisplayNameWithoutFullName(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewContactWriter(&buf)
+	if err := w.Write(crmstore.Record{Entity: crmstore.Contact, Fields: map[string]string{
+		"firstname": "Ann", "lastname": "Lee", "emailaddress1": "ann@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recs := parse(t, buf.Bytes(), ContactHeader)
+	if got := recs[0]["E-mail Display Name"]; got != "Ann Lee (ann@example.com)" {
+		t.Errorf("display name %q", got)
+	}
+}

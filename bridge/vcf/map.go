@@ -259,9 +259,13 @@ func (c *card) mapEmails(ps []*prop) {
 
 // mapPhones assigns TEL values: work voice → telephone1, home →
 // telephone2, cell → mobilephone, fax → fax, pager → pager, anything else
-// (and a number whose slot is taken) → telephone3.
+// (and a number whose slot is taken) → telephone3. A home fax yields the
+// fax slot to a work fax (Outlook writes both, in no fixed order).
 func (c *card) mapPhones(ps []*prop) {
-	for _, p := range byPref(ps) {
+	ps = byPref(ps)
+	homeFax := func(p *prop) bool { return p.hasType("fax") && p.hasType("home") }
+	sort.SliceStable(ps, func(i, j int) bool { return !homeFax(ps[i]) && homeFax(ps[j]) })
+	for _, p := range ps {
 		v := strings.TrimSpace(c.textValue(p))
 		if len(v) >= 4 && strings.EqualFold(v[:4], "tel:") {
 			// RFC 3966 URI (vCard 4.0 VALUE=uri): tel:+1-418-656-9254;ext=102

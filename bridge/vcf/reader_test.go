@@ -431,6 +431,13 @@ func TestMapping(t *testing.T) {
 	}
 }
 
+func TestHomeFaxYieldsToWorkFax(t *testing.T) {
+	res := readString(t, "BEGIN:VCARD\nVERSION:2.1\nFN:X\nTEL;HOME;FAX:1\nTEL;WORK;FAX:2\nEND:VCARD\n")
+	if f := res.incs[0].Record.Fields; f["fax"] != "2" || f["telephone3"] != "1" {
+		t.Errorf("fields %v", f)
+	}
+}
+
 func TestPhotoForms(t *testing.T) {
 	for name, tc := range map[string]struct {
 		line, name, mime string
