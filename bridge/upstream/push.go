@@ -523,12 +523,15 @@ func (p *pusher) dryRun(ctx context.Context) error {
 	w := p.o.DryRun
 	for _, ch := range changes {
 		op, etag := ch.Op, ch.ETag
+		if op == OpUpdate && etag == "" {
+			etag = "<ETag read back first>"
+		}
 		req, err := p.c.ChangeRequest(ctx, ch, op, ch.Fields, etag)
 		if err != nil {
 			fmt.Fprintf(w, "# %s %s %s: would be dead: %v\n", ch.Op, ch.Entity, ch.RecordID, err)
 			continue
 		}
-		if ch.Unknown || (ch.Op == OpCreate && ch.Attempts > 0) || (ch.Op == OpUpdate && etag == "") {
+		if ch.Unknown || (ch.Op == OpCreate && ch.Attempts > 0) || (ch.Op == OpUpdate && ch.ETag == "") {
 			fmt.Fprintf(w, "# %s %s %s: would be read back first (GET %s)\n", ch.Op, ch.Entity, ch.RecordID, req.Path)
 		}
 		reqs = append(reqs, req)
