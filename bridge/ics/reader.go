@@ -31,8 +31,12 @@ var ErrSkipped = errors.New("ics: component not imported")
 
 // Reader reads appointments (VEVENT) and tasks (VTODO) from an iCalendar
 // (RFC 5545) or vCalendar 1.0 file, one component at a time. It keeps in
-// memory the current component and the file's VTIMEZONEs only. A Reader
-// is not safe for concurrent use.
+// memory the current component and the file's VTIMEZONEs, plus the
+// components whose TZID neither a VTIMEZONE read so far nor package wintz
+// resolves (at most maxDeferred): those wait for END:VCALENDAR, since a
+// VTIMEZONE may follow the events that use it, and come after the others.
+// Records come in file order otherwise. A Reader is not safe for
+// concurrent use.
 type Reader struct {
 	sc   *scanner
 	name string

@@ -1,0 +1,164 @@
+package ics
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-ical"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+)
+
+// text returns the decoded text of the first property name of c.
+func (r *Reader) text(c *ical.Component, name string) string {
+	p := c.Props.Get(name)
+	if p == nil {
+		return ""
+	}
+	return r.propText(p)
+}
+
+// propText decodes a TEXT value: vCalendar 1.0 quoted-printable or base64
+// with its CHARSET, then RFC 5545 escapes (../rfc/5545:3.3.11). Unlike
+// go-ical's Prop.Text it does not cut the value at an unescaped comma
+// (Outlook writes them) and keeps an unknown escape as written. Bytes that
+// are not UTF-8 are read as Windows-1252.
+func (r *Reader) propText(p *ical.Prop) string {
+	v := p.Value
+	raw := []byte(v)
+	switch strings.ToUpper(p.Params.Get("ENCODING")) {
+	case "QUOTED-PRINTABLE":
+		if b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(v))); err == nil {
+			raw = b
+		}
+	case "BASE64", "B":
+		if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
+			raw = b
+		}
+	}
+	if cs := p.Params.Get("CHARSET"); cs != "" && !strings.EqualFold(cs, "utf-8") {
+		if enc, err := htmlindex.Get(cs); err == nil {
+			if b, err := enc.NewDecoder().Bytes(raw); err == nil {
+				raw = b
+			}
+		}
+	}
+	return strings.ReplaceAll(unescapeText(toUTF8(string(raw))), "\r\n", "\n")
+}
+
+// toUTF8 returns s, read as Windows-1252 when it is not valid UTF-8.
+func toUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	if b, err := charmap.Windows1252.NewDecoder().String(s); err == nil && utf8.ValidString(b) {
+		return b
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// unescapeText undoes RFC 5545 text escapes, leniently.
+func unescapeText(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'n', 'N':
+			b.WriteByte('\n')
+		case '\\', ';', ',', ':', '"':
+			b.WriteByte(s[i])
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// splitUnescaped splits s at sep bytes not preceded by a backslash.
+func splitUnescaped(s string, sep byte) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+			continue
+		}
+		if s[i] == sep {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// parseDuration reads an RFC 5545 duration (../rfc/5545:3.3.6), leniently:
+// surrounding space, a week count after "T" ("PT1W") and mixed weeks and
+// days are accepted.
+func parseDuration(v string) (time.Duration, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if !strings.HasPrefix(s, "P") || len(s) < 3 {
+		return 0, fmt.Errorf("bad duration %q", trunc(v))
+	}
+	s = s[1:]
+	var d time.Duration
+	timePart := false
+	for s != "" {
+		if s[0] == 'T' {
+			timePart = true
+			s = s[1:]
+			continue
+		}
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i == len(s) || i > 9 {
+			return 0, fmt.Errorf("bad duration %q", trunc(v))
+		}
+		n, _ := strconv.Atoi(s[:i])
+		var unit time.Duration
+		switch s[i] {
+		case 'W':
+			unit = 7 * 24 * time.Hour
+		case 'D':
+			unit = 24 * time.Hour
+		case 'H':
+			unit = time.Hour
+		case 'M':
+			if !timePart {
+				return 0, fmt.Errorf("bad duration %q: months are not durations", trunc(v))
+			}
+			unit = time.Minute
+		case 'S':
+			unit = time.Second
+		default:
+			return 0, fmt.Errorf("bad duration %q", trunc(v))
+		}
+		d += time.Duration(n) * unit
+		s = s[i+1:]
+	}
+	if neg {
+		d = -d
+	}
+	return d, nil
+}
