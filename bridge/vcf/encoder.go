@@ -119,10 +119,16 @@ func (e *Encoder) EncodeRev(rec crmstore.Record, rev time.Time) error {
 		}
 	}
 	e.date("BDAY", f["birthdate"])
-	anniv := map[string]string{"2.1": "X-MS-ANNIVERSARY", "3.0": "X-ANNIVERSARY", "4.0": "ANNIVERSARY"}[e.version]
+	anniv, spouse := "X-ANNIVERSARY", "X-SPOUSE"
+	switch e.version {
+	case "2.1":
+		anniv, spouse = "X-MS-ANNIVERSARY", "X-MS-SPOUSE" // Outlook's names
+	case "4.0":
+		anniv = "ANNIVERSARY"
+	}
 	e.date(anniv, f["anniversary"])
 	if v := f["spousesname"]; v != "" {
-		e.text(map[bool]string{true: "X-MS-SPOUSE", false: "X-SPOUSE"}[e.version == "2.1"], nil, v)
+		e.text(spouse, nil, v)
 	}
 	if v := f["description"]; v != "" {
 		e.text("NOTE", nil, v)
@@ -214,6 +220,9 @@ func (e *Encoder) emailParams(pref bool) []string {
 // escapeText escapes a text value or component (RFC 6350 3.4): backslash,
 // comma, semicolon and newline.
 func escapeText(s string) string {
+	if !strings.ContainsAny(s, "\\,;\r\n") {
+		return s
+	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
