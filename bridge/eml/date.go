@@ -20,8 +20,17 @@ func parseDate(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, fmt.Errorf("empty date")
 	}
-	if t, err := mail.ParseDate(v); err == nil && t.Year() >= 1900 {
-		return t, nil
+	if !reZoneGMT.MatchString(v) {
+		if t, err := mail.ParseDate(v); err == nil && t.Year() >= 1900 {
+			// net/mail (through time.Parse) gives a zone abbreviation it
+			// does not know, such as CEST, a zero offset: use ours.
+			if name, off := t.Zone(); off == 0 && name != "" && name != "UTC" && name != "GMT" && name != "UT" && name != "Z" {
+				if o, ok := zones[strings.ToUpper(name)]; ok {
+					t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.FixedZone(name, o*60))
+				}
+			}
+			return t, nil
+		}
 	}
 	if t, ok := parseBrokenDate(v); ok {
 		return t, nil

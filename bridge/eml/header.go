@@ -54,8 +54,8 @@ func mostlyUTF8(b []byte) bool {
 // registered) nor the fallbacks here can decode.
 var errUnknownCharset = errors.New("unknown charset")
 
-// charsetReader converts input from charset to UTF-8: UTF-8, US-ASCII and
-// ISO-8859-1/windows-1252 are handled here; every other charset goes
+// charsetReader converts input from charset to UTF-8: UTF-8, US-ASCII,
+// ISO-8859-1/windows-1252 and UTF-7 are handled here; every other charset goes
 // through message.CharsetReader, which the command sets by importing
 // go-message's charset package.
 func charsetReader(charset string, input io.Reader) (io.Reader, error) {
@@ -65,6 +65,12 @@ func charsetReader(charset string, input io.Reader) (io.Reader, error) {
 		return input, nil
 	case "iso-8859-1", "latin1", "latin-1", "windows-1252", "cp1252", "iso8859-1":
 		return charmap.Windows1252.NewDecoder().Reader(input), nil
+	case "utf-7", "unicode-1-1-utf-7":
+		b, err := io.ReadAll(input) // input is an in-memory part or header
+		if err != nil {
+			return nil, err
+		}
+		return strings.NewReader(decodeUTF7(b)), nil
 	}
 	if message.CharsetReader != nil {
 		if r, err := message.CharsetReader(cs, input); err == nil && r != nil {
