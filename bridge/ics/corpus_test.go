@@ -25,6 +25,9 @@ func pythonCounts(t *testing.T, files []string) map[string]map[string]any {
 	if err := exec.Command(python, "-c", "import icalendar").Run(); err != nil {
 		t.Skipf("Python module icalendar missing (Debian python3-icalendar): %v", err)
 	}
+	if len(files) == 0 {
+		return nil
+	}
 	out, err := exec.Command(python, append([]string{"testdata/count.py"}, files...)...).Output()
 	if err != nil {
 		t.Fatalf("count.py: %v", err)
@@ -115,4 +118,73 @@ func checkInvariants(t testing.TB, in *crmstore.Incoming) {
 	if s, e := rec.Fields["scheduledstart"], rec.Fields["scheduledend"]; rec.Entity == crmstore.Appointment && s != "" && e != "" && e < s {
 		t.Errorf("%s: ends %s before it starts %s", in.Pos, e, s)
 	}
+}
+
+// TestCorpusTimesPython compares the start, end, due and recurrence-id
+// times we read from every corpus file with those Python's icalendar
+// reads (where it gives a time-zone-aware value), matching components by
+// UID and SUMMARY.
+func TestCorpusTimesPython(t *testing.T) {
+	files := fixtures.CorpusFiles(t, "ics")
+	pythonCounts(t, nil) // skips without Python
+	raw, err := exec.Command(python, append([]string{"testdata/values.py"}, files...)...).Output()
+	if err != nil {
+		t.Fatalf("values.py: %v", err)
+	}
+	var py map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &py); err != nil {
+		t.Fatal(err)
+	}
+	compared := 0
+	for _, path := range files {
+		var comps []map[string]any
+		if json.Unmarshal(py[path], &comps) != nil {
+			continue // Python refuses the file (see TestCorpusCounts)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, _, _ := readAll(t, string(data), filepath.Base(path))
+		byKey := map[[2]string][]map[string]string{}
+		for _, in := range recs {
+			f := in.Record.Fields
+			k := [2]string{f["uid"], f["subject"]}
+			byKey[k] = append(byKey[k], f)
+		}
+		for _, c := range comps {
+			uid, _ := c["UID"].(string)
+			sum, _ := c["SUMMARY"].(string)
+			k := [2]string{strings.TrimSpace(uid), sum}
+			if len(byKey[k]) == 0 {
+				continue
+			}
+			f := byKey[k][0]
+			byKey[k] = byKey[k][1:]
+			pairs := [][2]string{{"DTSTART", "scheduledstart"}, {"RECURRENCE-ID", "recurrenceid"}}
+			if c["name"] == "VEVENT" {
+				pairs = append(pairs, [2]string{"DTEND", "scheduledend"})
+			} else {
+				pairs = append(pairs, [2]string{"DUE", "scheduledend"})
+			}
+			for _, p := range pairs {
+				pv, ok := c[p[0]].(string)
+				if !ok || strings.HasPrefix(pv, "floating:") {
+					continue
+				}
+				ov := f[p[1]]
+				if len(pv) == 10 && len(ov) >= 10 { // a DATE: ours is midnight UTC
+					ov = ov[:10]
+				}
+				compared++
+				if pv != ov {
+					t.Errorf("%s: %s %s: Python reads %s, we %s (TZID %q)", filepath.Base(path), uid, p[0], pv, ov, f["timezone"])
+				}
+			}
+		}
+	}
+	if compared < 1000 {
+		t.Errorf("only %d times compared", compared)
+	}
+	t.Logf("%d times compared", compared)
 }

@@ -409,10 +409,18 @@ func (r *Reader) readComponent(name string, line int) (*ical.Component, []string
 	}
 }
 
-// zoneFor resolves a TZID: the file's VTIMEZONE of that id first, then the
-// name itself (IANA, Windows id or display name, through package wintz).
+// zoneFor resolves a TZID. An IANA name ("America/New_York") uses the IANA
+// database, which knows the zone's history, even when the file has a
+// VTIMEZONE of that id (many give only the current rules, or one year's);
+// Python's icalendar does the same. Any other id uses the file's
+// VTIMEZONE, then package wintz (Windows ids and display names).
 func (r *Reader) zoneFor(tzid string) (zone, error) {
 	id := strings.TrimSpace(tzid)
+	if id != "" && !strings.EqualFold(id, "local") && !strings.ContainsAny(id, " \"") {
+		if loc, err := time.LoadLocation(id); err == nil {
+			return locZone{loc}, nil
+		}
+	}
 	if z, ok := r.tzs[id]; ok {
 		return z, nil
 	}
