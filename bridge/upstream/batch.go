@@ -130,11 +130,17 @@ func readBatch(contentType string, body io.Reader) ([]Response, error) {
 	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
 		return nil, errNotMultipart
 	}
-	mr := multipart.NewReader(io.LimitReader(body, maxBatchBytes), params["boundary"])
+	tail := &tailReader{r: io.LimitReader(body, maxBatchBytes)}
+	mr := multipart.NewReader(tail, params["boundary"])
 	var out []Response
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
+			// mime/multipart may report a body cut inside a part's header
+			// as a clean end: check the close delimiter was there.
+			if !bytes.Contains(tail.last, []byte("--"+params["boundary"]+"--")) {
+				return out, fmt.Errorf("batch response truncated after %d parts", len(out))
+			}
 			return out, nil
 		}
 		if err != nil {
@@ -195,4 +201,19 @@ func readPart(p *multipart.Part, depth int) (Response, error) {
 		return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 	}
 	return Response{}, fmt.Errorf("unexpected part type %q", mt)
+}
+
+// tailReader remembers the last bytes read through it.
+type tailReader struct {
+	r    io.Reader
+	last []byte
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.last = append(t.last, p[:n]...)
+	if len(t.last) > 512 {
+		t.last = append(t.last[:0], t.last[len(t.last)-256:]...)
+	}
+	return n, err
 }
