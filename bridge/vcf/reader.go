@@ -21,6 +21,8 @@ type Reader struct {
 	name string
 	lr   *lineReader
 	buf  []byte // logical line being unfolded
+	// overflow is set when the logical line passed maxCard and was cut.
+	overflow bool
 
 	pending []error            // *item.Error values to return before ready
 	ready   *crmstore.Incoming // a card read, returned after pending
@@ -173,7 +175,7 @@ func (r *Reader) readCard(begin physLine) {
 			continue
 		}
 		size += len(text)
-		if size > maxCard {
+		if size > maxCard || r.overflow {
 			tooBig = true
 			r.pending = append(r.pending, item.Errorf(r.pos(begin.num), "vCard larger than %d bytes skipped", maxCard))
 			props = nil
@@ -196,6 +198,7 @@ func (r *Reader) readCard(begin physLine) {
 // the next line; RFC 2045 6.7 rule 5) and vCard 2.1 base64 continuation
 // lines that lack the leading space.
 func (r *Reader) logical(first physLine) (string, *prop, error) {
+	r.overflow = false
 	r.buf = append(r.buf[:0], first.text...)
 	r.absorbFolds()
 	line := string(r.buf)
@@ -208,19 +211,25 @@ func (r *Reader) logical(first physLine) (string, *prop, error) {
 		return line, p, nil
 	}
 	joined := false
+	// soft: the last line joined ends in a quoted-printable soft break.
+	soft := qp && len(r.buf) > 0 && r.buf[len(r.buf)-1] == '='
 	for {
 		next, ok := r.lr.peek()
 		if !ok {
 			break
 		}
-		n := len(r.buf)
 		switch {
-		case qp && n > 0 && r.buf[n-1] == '=' && !isCardMarker(next.text):
+		case soft && !isCardMarker(next.text):
 			r.lr.next()
-			r.buf = append(r.buf[:n-1], next.text...)
+			if n := len(r.buf); n > 0 && r.buf[n-1] == '=' {
+				r.buf = r.buf[:n-1]
+			}
+			r.appendCapped(next.text)
+			soft = strings.HasSuffix(next.text, "=")
 		case next.text != "" && (next.text[0] == ' ' || next.text[0] == '\t'):
 			r.lr.next()
 			r.appendCapped(next.text[1:])
+			soft = qp && strings.HasSuffix(next.text, "=")
 		case b64 && looksBase64(next.text):
 			r.lr.next()
 			r.appendCapped(next.text)
@@ -261,10 +270,14 @@ func (r *Reader) absorbFolds() {
 	}
 }
 
+// appendCapped appends s to the logical line unless that would pass
+// maxCard, in which case it sets r.overflow and drops s.
 func (r *Reader) appendCapped(s string) {
-	if len(r.buf)+len(s) <= maxCard+1 {
-		r.buf = append(r.buf, s...)
+	if len(r.buf)+len(s) > maxCard {
+		r.overflow = true
+		return
 	}
+	r.buf = append(r.buf, s...)
 }
 
 func isCardMarker(s string) bool {

@@ -538,6 +538,24 @@ func TestUnitDecoders(t *testing.T) {
 	}
 }
 
+// TestEndlessSoftBreaksBounded checks that a quoted-printable value whose
+// every line ends in a soft break does not grow without bound.
+func TestEndlessSoftBreaksBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads ~20 MB")
+	}
+	line := strings.Repeat("A", 1000) + "=\n"
+	r := io.MultiReader(strings.NewReader("BEGIN:VCARD\nNOTE;ENCODING=QUOTED-PRINTABLE:="+"\n"),
+		strings.NewReader(strings.Repeat(line, (maxCard/1000)+2000)), strings.NewReader("x\nFN:y\nEND:VCARD\n"))
+	res := readAll(t, r, "t.vcf")
+	if len(res.incs) != 0 || len(res.errs) == 0 {
+		t.Fatalf("%d contacts, errors %v", len(res.incs), res.errs)
+	}
+	if !strings.Contains(res.errs[len(res.errs)-1].Error(), "larger than") {
+		t.Errorf("errors %v", res.errs)
+	}
+}
+
 // TestLongLineBounded checks that a huge line does not make the reader
 // keep it all.
 func TestLongLineBounded(t *testing.T) {
