@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"crmbridge/fixtures"
+
+	gopst "github.com/mooijtech/go-pst/v6/pkg"
 )
 
 // corpusPSTs returns every PST of the shared corpus and go-pst's data/,
@@ -183,3 +185,14 @@ func kindOfPff(name string) string {
 	}
 	return ""
 }
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gopstID(nid uint32) gopst.Identifier { return gopst.Identifier(nid) }
