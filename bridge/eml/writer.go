@@ -1,0 +1,379 @@
+package eml
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+
+	"crmbridge/crmstore"
+)
+
+// ErrNotEmail is returned by Write for a record that is not an email.
+var ErrNotEmail = errors.New("eml: record is not an email")
+
+// Write writes an email record as one RFC 5322 message with MIME (RFC
+// 2045-2049) to w: From, To, Cc and Bcc from the record's parties (From
+// falls back to the sender field, To to torecipients), Subject (encoded
+// words when not ASCII), Date from senton (else receivedon), the original
+// Message-ID (one derived from the record id when it has none),
+// In-Reply-To and References. The body is text/plain (description),
+// text/html (descriptionhtml), or both as multipart/alternative; inline
+// attachments with a Content-ID go with the HTML in multipart/related;
+// other attachments follow in multipart/mixed, base64-encoded and named
+// with an RFC 2231 filename* parameter (and an RFC 2047 name= for older
+// readers). An attached message (message/rfc822) is written unencoded with
+// CRLF line ends, as RFC 2046 5.2.1 requires. Each attachment's Open is
+// called once and its reader closed.
+func Write(w io.Writer, rec crmstore.Record) error {
+	if rec.Entity != crmstore.Email {
+		return fmt.Errorf("%w (%q)", ErrNotEmail, rec.Entity)
+	}
+	f := rec.Fields
+	var h mail.Header
+	if t := fieldTime(f, "senton", "receivedon"); !t.IsZero() {
+		h.SetDate(t)
+	}
+	from, to, cc, bcc := recipients(rec)
+	if len(from) > 0 {
+		h.SetAddressList("From", from)
+	}
+	if len(to) > 0 {
+		h.SetAddressList("To", to)
+	}
+	if len(cc) > 0 {
+		h.SetAddressList("Cc", cc)
+	}
+	if len(bcc) > 0 {
+		h.SetAddressList("Bcc", bcc)
+	}
+	if s := f["subject"]; s != "" {
+		h.SetSubject(strings.Join(strings.Fields(s), " "))
+	}
+	if ids := msgIDs(f["messageid"]); len(ids) > 0 {
+		h.SetMessageID(strings.Trim(ids[0], "<>"))
+	} else {
+		h.SetMessageID(generatedID(rec))
+	}
+	if ids := msgIDs(f["inreplyto"]); len(ids) > 0 {
+		h.SetMsgIDList("In-Reply-To", trimIDs(ids[:1]))
+	}
+	if ids := msgIDs(f["references"]); len(ids) > 0 {
+		h.SetMsgIDList("References", trimIDs(ids))
+	}
+
+	text, html := f["description"], f["descriptionhtml"]
+	var related, other []crmstore.Attachment
+	for _, a := range rec.Attachments {
+		if a.Inline && a.ContentID != "" && html != "" {
+			related = append(related, a)
+		} else {
+			other = append(other, a)
+		}
+	}
+	body := func(mw *message.Writer) error { return writeText(mw, text, html, related) }
+	if len(other) == 0 {
+		return writeTop(w, h, text, html, related)
+	}
+	h.SetContentType("multipart/mixed", nil)
+	mw, err := message.CreateWriter(w, h.Header)
+	if err != nil {
+		return fmt.Errorf("write header: %w", err)
+	}
+	if err := body(mw); err != nil {
+		return err
+	}
+	for _, a := range other {
+		if err := writeAttachment(mw, a); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// writeTop writes a message without separate attachments: its body is the
+// top-level entity.
+func writeTop(w io.Writer, h mail.Header, text, html string, related []crmstore.Attachment) error {
+	switch {
+	case len(related) > 0:
+		h.SetContentType("multipart/related", map[string]string{"type": alternativeOrHTML(text)})
+	case text != "" && html != "":
+		h.SetContentType("multipart/alternative", nil)
+	case html != "":
+		return writeLeaf(w, h.Header, "text/html", html)
+	default:
+		return writeLeaf(w, h.Header, "text/plain", text)
+	}
+	mw, err := message.CreateWriter(w, h.Header)
+	if err != nil {
+		return fmt.Errorf("write header: %w", err)
+	}
+	if len(related) > 0 {
+		if err := writeAlternative(mw, text, html); err != nil {
+			return err
+		}
+		for _, a := range related {
+			if err := writeAttachment(mw, a); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := writePart(mw, "text/plain", text); err != nil {
+			return err
+		}
+		if err := writePart(mw, "text/html", html); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+func alternativeOrHTML(text string) string {
+	if text != "" {
+		return "multipart/alternative"
+	}
+	return "text/html"
+}
+
+// writeText writes the body as one part of a multipart/mixed message.
+func writeText(mw *message.Writer, text, html string, related []crmstore.Attachment) error {
+	if len(related) == 0 {
+		return writeAlternative(mw, text, html)
+	}
+	var h message.Header
+	h.SetContentType("multipart/related", map[string]string{"type": alternativeOrHTML(text)})
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		return fmt.Errorf("write related part: %w", err)
+	}
+	if err := writeAlternative(pw, text, html); err != nil {
+		return err
+	}
+	for _, a := range related {
+		if err := writeAttachment(pw, a); err != nil {
+			return err
+		}
+	}
+	return pw.Close()
+}
+
+// writeAlternative writes text and HTML as multipart/alternative, or the
+// one that is present as a single part.
+func writeAlternative(mw *message.Writer, text, html string) error {
+	switch {
+	case text != "" && html != "":
+		var h message.Header
+		h.SetContentType("multipart/alternative", nil)
+		pw, err := mw.CreatePart(h)
+		if err != nil {
+			return fmt.Errorf("write alternative part: %w", err)
+		}
+		if err := writePart(pw, "text/plain", text); err != nil {
+			return err
+		}
+		if err := writePart(pw, "text/html", html); err != nil {
+			return err
+		}
+		return pw.Close()
+	case html != "":
+		return writePart(mw, "text/html", html)
+	default:
+		return writePart(mw, "text/plain", text)
+	}
+}
+
+func textHeader(h *message.Header, mt string) {
+	h.SetContentType(mt, map[string]string{"charset": "utf-8"})
+	h.Set("Content-Transfer-Encoding", "quoted-printable")
+}
+
+// writeLeaf writes a single-part message with header h.
+func writeLeaf(w io.Writer, h message.Header, mt, s string) error {
+	textHeader(&h, mt)
+	ww, err := message.CreateWriter(w, h)
+	if err != nil {
+		return fmt.Errorf("write header: %w", err)
+	}
+	if _, err := io.WriteString(ww, s); err != nil {
+		return fmt.Errorf("write body: %w", err)
+	}
+	return ww.Close()
+}
+
+func writePart(mw *message.Writer, mt, s string) error {
+	var h message.Header
+	textHeader(&h, mt)
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		return fmt.Errorf("write %s part: %w", mt, err)
+	}
+	if _, err := io.WriteString(pw, s); err != nil {
+		return fmt.Errorf("write %s part: %w", mt, err)
+	}
+	return pw.Close()
+}
+
+// writeAttachment writes one attachment part.
+func writeAttachment(mw *message.Writer, a crmstore.Attachment) error {
+	if a.Open == nil {
+		return fmt.Errorf("attachment %q: no content to write", a.Name)
+	}
+	rc, err := a.Open()
+	if err != nil {
+		return fmt.Errorf("open attachment %q: %w", a.Name, err)
+	}
+	defer rc.Close()
+	mt := strings.ToLower(strings.TrimSpace(a.MimeType))
+	if _, _, err := mime.ParseMediaType(mt); err != nil || !strings.Contains(mt, "/") || strings.HasPrefix(mt, "multipart/") {
+		mt = "application/octet-stream"
+	}
+	name := strings.TrimSpace(a.Name)
+	var h message.Header
+	ctParams := map[string]string{}
+	if name != "" {
+		// RFC 2047 in name= is not standard but is what Outlook reads.
+		ctParams["name"] = mime.QEncoding.Encode("utf-8", name)
+	}
+	disp := "attachment"
+	if a.Inline {
+		disp = "inline"
+	}
+	dParams := map[string]string{}
+	if name != "" {
+		dParams["filename"] = name // FormatMediaType applies RFC 2231 when needed
+	}
+	if a.ContentID != "" {
+		h.Set("Content-Id", "<"+strings.Trim(a.ContentID, "<> ")+">")
+	}
+	var content io.Reader = rc
+	if mt == "message/rfc822" || mt == "message/global" {
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return fmt.Errorf("read attachment %q: %w", a.Name, err)
+		}
+		b = crlf(b)
+		content = bytes.NewReader(b)
+		h.Set("Content-Transfer-Encoding", "binary")
+		if longestLine(b) <= 998 {
+			h.Set("Content-Transfer-Encoding", "8bit")
+		}
+	} else {
+		h.Set("Content-Transfer-Encoding", "base64")
+	}
+	h.Set("Content-Type", mime.FormatMediaType(mt, ctParams))
+	h.Set("Content-Disposition", mime.FormatMediaType(disp, dParams))
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		return fmt.Errorf("write attachment %q: %w", a.Name, err)
+	}
+	if _, err := io.Copy(pw, content); err != nil {
+		return fmt.Errorf("write attachment %q: %w", a.Name, err)
+	}
+	return pw.Close()
+}
+
+// crlf turns bare LF line ends into CRLF.
+func crlf(b []byte) []byte {
+	if !bytes.Contains(b, []byte("\n")) {
+		return b
+	}
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+}
+
+func longestLine(b []byte) int {
+	longest := 0
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			i = len(b)
+		}
+		longest = max(longest, i)
+		if i == len(b) {
+			break
+		}
+		b = b[i+1:]
+	}
+	return longest
+}
+
+func trimIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strings.Trim(id, "<>")
+	}
+	return out
+}
+
+// fieldTime returns the first of the named time fields that parses.
+func fieldTime(f map[string]string, names ...string) time.Time {
+	for _, n := range names {
+		if t, err := time.Parse(time.RFC3339, f[n]); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// recipients returns the From, To, Cc and Bcc addresses of rec: its
+// parties, with the sender and torecipients fields as fallbacks.
+func recipients(rec crmstore.Record) (from, to, cc, bcc []*mail.Address) {
+	for _, p := range rec.Parties {
+		if strings.TrimSpace(p.Address) == "" {
+			continue
+		}
+		a := &mail.Address{Name: p.Name, Address: strings.TrimSpace(p.Address)}
+		switch p.Role {
+		case crmstore.RoleSender:
+			from = append(from, a)
+		case crmstore.RoleTo:
+			to = append(to, a)
+		case crmstore.RoleCc:
+			cc = append(cc, a)
+		case crmstore.RoleBcc:
+			bcc = append(bcc, a)
+		}
+	}
+	if len(from) == 0 {
+		from, _ = parseAddressList(rec.Fields["sender"])
+	}
+	if len(to) == 0 {
+		to, _ = parseAddressList(rec.Fields["torecipients"])
+	}
+	return from[:min(len(from), 1)], to, cc, bcc
+}
+
+// generatedID is the Message-ID given to a record that has none: derived
+// from the record id (or, without one, from its content), so writing the
+// same record twice gives the same id.
+func generatedID(rec crmstore.Record) string {
+	id := strings.ToLower(strings.TrimSpace(rec.ID))
+	if id == "" {
+		h := sha256.New()
+		keys := make([]string, 0, len(rec.Fields))
+		for k := range rec.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s\x00%s\x00", k, rec.Fields[k])
+		}
+		id = hex.EncodeToString(h.Sum(nil))[:32]
+	}
+	var b strings.Builder
+	for _, r := range id {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String() + "@crmbridge.invalid"
+}

@@ -1,0 +1,305 @@
+package eml
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"crmbridge/crmstore"
+	"crmbridge/fixtures"
+)
+
+func TestFileName(t *testing.T) {
+	const id = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+	long := strings.Repeat("日本語", 100)
+	for _, tc := range []struct{ subject, id, want string }{
+		{"Quarterly report", id, "Quarterly report - " + id + ".eml"},
+		{"", id, "message - " + id + ".eml"},
+		{"../../etc/passwd", id, "_._etc_passwd - " + id + ".eml"},
+		{"..", id, "message - " + id + ".eml"},
+		{"a/b\\c:d*e?f\"g<h>i|j", id, "a_b_c_d_e_f_g_h_i_j - " + id + ".eml"},
+		{"tab\tnew\r\nline\x00nul\x7f", id, "tab new line nul - " + id + ".eml"},
+		{"invoice\u202Egpj.exe", id, "invoicegpj.exe - " + id + ".eml"},
+		{"zero\u200bwidth", id, "zerowidth - " + id + ".eml"},
+		{"CON", id, "_CON - " + id + ".eml"},
+		{"nul.txt", id, "_nul.txt - " + id + ".eml"},
+		{"com1", id, "_com1 - " + id + ".eml"},
+		{"LPT9 ", id, "_LPT9 - " + id + ".eml"},
+		{"Console", id, "Console - " + id + ".eml"},
+		{"trailing dots...", id, "trailing dots - " + id + ".eml"},
+		{"  . hidden", id, "hidden - " + id + ".eml"},
+		{"e\u0301t\u00e9", id, "\u00e9t\u00e9 - " + id + ".eml"}, // NFC
+		{"bad \xff utf8", id, "bad utf8 - " + id + ".eml"},
+		{"Re: hi", "../../x", "Re_ hi - _._x.eml"},
+	} {
+		rec := crmstore.Record{ID: tc.id, Entity: crmstore.Email, Fields: map[string]string{"subject": tc.subject}}
+		got := FileName(rec)
+		if got != tc.want {
+			t.Errorf("FileName(%q) = %q, want %q", tc.subject, got, tc.want)
+		}
+		checkSafeName(t, got)
+		if FileName(rec) != got {
+			t.Errorf("FileName(%q) not stable", tc.subject)
+		}
+	}
+	rec := crmstore.Record{ID: id, Entity: crmstore.Email, Fields: map[string]string{"subject": long}}
+	got := FileName(rec)
+	checkSafeName(t, got)
+	if len(got) > MaxFileNameBytes || !strings.HasSuffix(got, " - "+id+".eml") {
+		t.Errorf("long subject: %q (%d bytes)", got, len(got))
+	}
+	// Without an id the name is still stable and differs between records.
+	a := FileName(crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{"subject": "s", "senton": "2024-01-01T00:00:00Z"}})
+	b := FileName(crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{"subject": "s", "senton": "2024-01-02T00:00:00Z"}})
+	if a == b {
+		t.Errorf("two records without id share the name %q", a)
+	}
+}
+
+// checkSafeName asserts the properties FileName promises.
+func checkSafeName(t *testing.T, name string) {
+	t.Helper()
+	if !utf8.ValidString(name) || len(name) > MaxFileNameBytes || strings.Contains(name, "..") ||
+		strings.ContainsAny(name, "/\\:*?\"<>|") || strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ") ||
+		strings.HasPrefix(name, ".") || strings.HasPrefix(name, " ") {
+		t.Errorf("unsafe name %q", name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == '\u202e' {
+			t.Errorf("name %q has control character %U", name, r)
+		}
+	}
+}
+
+func attachmentOf(name, mt, cid string, inline bool, data []byte) crmstore.Attachment {
+	return crmstore.Attachment{Name: name, MimeType: mt, ContentID: cid, Inline: inline, Size: int64(len(data)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+}
+
+// sampleRecords are records the writer must handle: every body layout,
+// non-ASCII names and subjects, inline images, attached messages.
+func sampleRecords() []crmstore.Record {
+	inner := []byte("From: a@example.com\r\nSubject: inner\r\n\r\nInner body.\r\n")
+	bin := make([]byte, 3000)
+	for i := range bin {
+		bin[i] = byte(i * 7)
+	}
+	return []crmstore.Record{
+		{ID: "11111111-1111-1111-1111-111111111111", Entity: crmstore.Email, Fields: map[string]string{
+			"subject": "Plain ASCII", "description": "Hello,\nworld.\n", "senton": "2024-03-01T09:30:00Z",
+			"messageid": "<orig.1@example.com>", "inreplyto": "<p@example.com>", "references": "<r@example.com> <p@example.com>",
+		}, Parties: []crmstore.Party{
+			{Role: crmstore.RoleSender, Address: "alice@example.com", Name: "Alice Example"},
+			{Role: crmstore.RoleTo, Address: "bob@example.com", Name: "Bob, Jr."},
+			{Role: crmstore.RoleTo, Address: "carol@example.com"},
+			{Role: crmstore.RoleCc, Address: "dave@example.com", Name: "Dave"},
+			{Role: crmstore.RoleBcc, Address: "erin@example.com"},
+		}},
+		{ID: "22222222-2222-2222-2222-222222222222", Entity: crmstore.Email, Fields: map[string]string{
+			"subject":     "Отчёт за квартал — very long subject line that will certainly need folding across several lines 会議の議事録",
+			"description": "Текст письма.\nÜmlaut line with = sign and trailing space \n" + strings.Repeat("long line ", 30) + "\n",
+			"descriptionhtml": "<p>Текст <b>письма</b>.</p><img src=\"cid:logo@x\">",
+			"senton":          "2024-03-02T10:00:00Z",
+		}, Parties: []crmstore.Party{
+			{Role: crmstore.RoleSender, Address: "ivan@example.ru", Name: "Иван Петров"},
+			{Role: crmstore.RoleTo, Address: "jiro@example.jp", Name: "山田 太郎"},
+		}, Attachments: []crmstore.Attachment{
+			attachmentOf("logo.png", "image/png", "logo@x", true, []byte("\x89PNG\r\n\x1a\nfake")),
+			attachmentOf("отчёт 2024.xls", "application/vnd.ms-excel", "", false, bin),
+			attachmentOf("Forwarded message.eml", "message/rfc822", "", false, inner),
+			attachmentOf("notes.txt", "text/plain", "", false, []byte("line 1\r\nline 2\r\n")),
+		}},
+		{Entity: crmstore.Email, Fields: map[string]string{
+			"subject": "HTML only, no id", "descriptionhtml": "<p>Only <i>HTML</i></p>", "sender": "Frank <frank@example.com>",
+			"torecipients": "grace@example.com,heidi@example.com", "receivedon": "2024-03-03T11:00:00Z",
+		}},
+		{ID: "44444444-4444-4444-4444-444444444444", Entity: crmstore.Email, Fields: map[string]string{
+			"subject": "Attachment only",
+		}, Parties: []crmstore.Party{{Role: crmstore.RoleSender, Address: "ivy@example.com"}},
+			Attachments: []crmstore.Attachment{attachmentOf("", "", "", false, []byte("no name, no type"))}},
+		{ID: "55555555-5555-5555-5555-555555555555", Entity: crmstore.Email, Fields: map[string]string{
+			"subject": "Related without text", "descriptionhtml": "<img src=\"cid:a@b\">",
+		}, Attachments: []crmstore.Attachment{attachmentOf("a.gif", "image/gif", "<a@b>", true, []byte("GIF89a"))}},
+	}
+}
+
+// normText compares bodies across a write: line ends become CRLF in
+// quoted-printable, so any of CRLF, CR, LF is one line end.
+func normText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	return strings.TrimRight(s, "\n")
+}
+
+// contentKey identifies an attachment's content across a write: an
+// attached message is written with CRLF line ends (RFC 2046 5.2.1).
+func contentKey(t *testing.T, a crmstore.Attachment) string {
+	if a.MimeType != "message/rfc822" && a.MimeType != "message/global" {
+		return attachmentSHA(t, a)
+	}
+	rc, err := a.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	return attachmentSHA(t, attachmentOf("", "", "", false, crlf(b)))
+}
+
+// checkRoundTrip reads what Write wrote for rec and compares it with rec.
+func checkRoundTrip(t *testing.T, rec crmstore.Record, out []byte) *crmstore.Incoming {
+	t.Helper()
+	incs, warns := collect(t, NewReader(bytes.NewReader(out), "written.eml"))
+	if len(incs) != 1 {
+		t.Fatalf("read back %d messages", len(incs))
+	}
+	for _, w := range warns {
+		t.Errorf("reading our own output: %v", w)
+	}
+	got := incs[0].Record
+	if g, w := got.Fields["subject"], strings.Join(strings.Fields(rec.Fields["subject"]), " "); g != w {
+		t.Errorf("subject %q, want %q", g, w)
+	}
+	for _, k := range []string{"description", "descriptionhtml"} {
+		if w := rec.Fields[k]; w != "" && normText(got.Fields[k]) != normText(w) {
+			t.Errorf("%s %q, want %q", k, got.Fields[k], w)
+		}
+	}
+	for _, k := range []string{"messageid", "inreplyto", "references", "senton"} {
+		if w := rec.Fields[k]; w != "" && got.Fields[k] != w {
+			t.Errorf("%s %q, want %q", k, got.Fields[k], w)
+		}
+	}
+	wantParties := rec.Parties
+	if len(wantParties) > 0 {
+		if len(got.Parties) != len(wantParties) {
+			t.Fatalf("parties %+v, want %+v", got.Parties, wantParties)
+		}
+		for i, p := range wantParties {
+			if g := got.Parties[i]; g.Role != p.Role || g.Address != p.Address || g.Name != p.Name {
+				t.Errorf("party %d %+v, want %+v", i, g, p)
+			}
+		}
+	}
+	if len(got.Attachments) != len(rec.Attachments) {
+		t.Fatalf("%d attachments, want %d", len(got.Attachments), len(rec.Attachments))
+	}
+	// The writer puts inline related parts first; compare by content (and
+	// by name among attachments with the same content).
+	want := map[string][]crmstore.Attachment{}
+	for _, a := range rec.Attachments {
+		k := contentKey(t, a)
+		want[k] = append(want[k], a)
+	}
+	for _, a := range got.Attachments {
+		k := contentKey(t, a)
+		cands := want[k]
+		if len(cands) == 0 {
+			t.Errorf("attachment %q: content not written as given", a.Name)
+			continue
+		}
+		pick := 0
+		for i, c := range cands {
+			if c.Name == a.Name {
+				pick = i
+				break
+			}
+		}
+		w := cands[pick]
+		want[k] = append(cands[:pick:pick], cands[pick+1:]...)
+		if w.Name != "" && a.Name != w.Name {
+			t.Errorf("attachment name %q, want %q", a.Name, w.Name)
+		}
+		if w.MimeType != "" && a.MimeType != w.MimeType || a.Inline != w.Inline || a.ContentID != strings.Trim(w.ContentID, "<>") {
+			t.Errorf("attachment %q: %s inline=%v cid=%q, want %s %v %q", a.Name, a.MimeType, a.Inline, a.ContentID, w.MimeType, w.Inline, w.ContentID)
+		}
+	}
+	return incs[0]
+}
+
+func TestWriteRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i, rec := range sampleRecords() {
+		var buf bytes.Buffer
+		if err := Write(&buf, rec); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		out := buf.Bytes()
+		for _, l := range bytes.Split(out, []byte("\r\n")) {
+			if len(l) > 998 {
+				t.Errorf("record %d: line of %d bytes", i, len(l))
+			}
+		}
+		inc := checkRoundTrip(t, rec, out)
+		if rec.Fields["messageid"] == "" && !strings.HasSuffix(inc.Record.Fields["messageid"], "@crmbridge.invalid>") {
+			t.Errorf("record %d: generated Message-ID %q", i, inc.Record.Fields["messageid"])
+		}
+		var again bytes.Buffer
+		if err := Write(&again, rec); err != nil {
+			t.Fatal(err)
+		}
+		if inc2 := checkRoundTrip(t, rec, again.Bytes()); inc2.Record.Fields["messageid"] != inc.Record.Fields["messageid"] {
+			t.Errorf("record %d: Message-ID not stable", i)
+		}
+		f := filepath.Join(dir, FileName(rec))
+		if err := os.WriteFile(f, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	// Python's email package reads our output the same way.
+	py := runPython(t, "eml", files)
+	for _, f := range files {
+		incs, _ := collect(t, NewReader(bytes.NewReader(readFile(t, f)), f))
+		if diffs := compareWithPython(t, incs[0], py[f]); len(diffs) > 0 {
+			t.Errorf("%s: Python reads it differently:\n  %s", filepath.Base(f), strings.Join(diffs, "\n  "))
+		}
+	}
+}
+
+// TestWriteCorpusRoundTrip reads every corpus EML, writes it back and reads
+// the output: subject, addresses, bodies and attachment contents survive,
+// and Python reads the output the same way.
+func TestWriteCorpusRoundTrip(t *testing.T) {
+	files := fixtures.CorpusFiles(t, "eml")
+	dir := t.TempDir()
+	var outs []string
+	for _, f := range files {
+		incs, _ := collect(t, NewReader(bytes.NewReader(readFile(t, f)), filepath.Base(f)))
+		rec := incs[0].Record
+		rec.ID = "00000000-0000-0000-0000-000000000000"
+		var buf bytes.Buffer
+		if err := Write(&buf, rec); err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+			continue
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) { checkRoundTrip(t, rec, buf.Bytes()) })
+		out := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, out)
+	}
+	py := runPython(t, "eml", outs)
+	for _, f := range outs {
+		incs, _ := collect(t, NewReader(bytes.NewReader(readFile(t, f)), f))
+		if diffs := compareWithPython(t, incs[0], py[f]); len(diffs) > 0 {
+			t.Errorf("%s: Python reads our output differently:\n  %s", filepath.Base(f), strings.Join(diffs, "\n  "))
+		}
+	}
+}
+
+func TestWriteRejects(t *testing.T) {
+	if err := Write(io.Discard, crmstore.Record{Entity: crmstore.Contact}); err == nil {
+		t.Error("Write accepted a contact")
+	}
+	rec := crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{}, Attachments: []crmstore.Attachment{{Name: "x"}}}
+	if err := Write(io.Discard, rec); err == nil {
+		t.Error("Write accepted an attachment without content")
+	}
+}
