@@ -28,7 +28,30 @@ func (z locZone) toUTC(n time.Time) time.Time {
 // an IANA nor a Windows name ("Custom 3", "GMT +1") still resolves, and a
 // Windows name resolves to the rules the file gives.
 type vtimezone struct {
-	obs []observance
+	obs   []observance
+	cache map[onsetKey][]time.Time // rule onsets by observance and year
+}
+
+type onsetKey struct{ obs, year int }
+
+// maxOnsetCache bounds the cached years of rule onsets per VTIMEZONE.
+const maxOnsetCache = 512
+
+// onsets returns observance i's rule onsets in year y, cached.
+func (z *vtimezone) onsets(i, y int) []time.Time {
+	k := onsetKey{i, y}
+	if on, ok := z.cache[k]; ok {
+		return on
+	}
+	o := &z.obs[i]
+	on := o.rule.onsets(y, o.start)
+	if z.cache == nil {
+		z.cache = make(map[onsetKey][]time.Time)
+	}
+	if len(z.cache) < maxOnsetCache {
+		z.cache[k] = on
+	}
+	return on
 }
 
 // observance is one STANDARD or DAYLIGHT sub-component.
@@ -252,10 +275,8 @@ func (r *yearlyRule) onsets(y int, start time.Time) []time.Time {
 		case len(r.days) > 0:
 			for _, wd := range r.days {
 				var cands []int
-				for d := 1; d <= ndays; d++ {
-					if time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday() == wd.wd {
-						cands = append(cands, d)
-					}
+				for d := 1 + (int(wd.wd)-int(first.Weekday())+7)%7; d <= ndays; d += 7 {
+					cands = append(cands, d)
 				}
 				switch {
 				case wd.n > 0 && wd.n <= len(cands):
@@ -329,7 +350,7 @@ func (z *vtimezone) offsetAt(t time.Time) int {
 		consider(o.start, o)
 		if o.rule != nil {
 			for _, y := range []int{t.Year() - 1, t.Year()} {
-				for _, on := range o.rule.onsets(y, o.start) {
+				for _, on := range z.onsets(i, y) {
 					if on.Before(o.start) || !o.rule.before(on, o.from) {
 						continue
 					}
