@@ -127,7 +127,7 @@ func TestConflict(t *testing.T) {
 		if _, err := e.client.Push(context.Background(), q, e.opts()); err != nil {
 			t.Fatal(err)
 		}
-		e.srv.Touch("contacts", id, "jobtitle", "ex-CFO")    // both change jobtitle
+		e.srv.Touch("contacts", id, "jobtitle", "ex-CFO")     // both change jobtitle
 		e.srv.Touch("contacts", id, "telephone1", "555-0100") // only the server
 		q.Add(crmstore.Contact, id, upstream.OpUpdate, map[string]string{"jobtitle": "Chief Financial Officer", "firstname": "Andrew"}, nil)
 		st, err := e.client.Push(context.Background(), q, e.opts())
@@ -245,7 +245,6 @@ func TestStatusOutcomes(t *testing.T) {
 	}
 }
 
-
 // TestBatchLevelAuth: a batch refused with 401 stops the push with ErrAuth
 // and kills no entry.
 func TestBatchLevelAuth(t *testing.T) {
@@ -284,7 +283,10 @@ func TestMaxAttempts(t *testing.T) {
 	q.Add(crmstore.Account, bad, upstream.OpUpdate, map[string]string{"name": "Andersen"}, nil)
 	o := e.opts()
 	var waits []time.Duration
-	o.Sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return e.clock.Sleep(ctx, d) }
+	o.Sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return e.clock.Sleep(ctx, d)
+	}
 	st, err := e.client.Push(context.Background(), q, o)
 	if err != nil {
 		t.Fatal(err)

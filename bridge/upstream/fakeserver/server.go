@@ -687,7 +687,7 @@ func decodeBody(e crmstore.Entity, body []byte) (map[string]string, []crmstore.P
 		default:
 			fd, ok := crmstore.LookupField(e, k)
 			if !ok || !fd.Upstream || fd.Kind == crmstore.Ref {
-				return nil, nil, false, fmt.Errorf("Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'", k, e)
+				return nil, nil, false, fmt.Errorf("could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'", k, e)
 			}
 			v, err := typed(fd.Kind, raw)
 			if err != nil {
