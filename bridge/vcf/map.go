@@ -224,7 +224,7 @@ func (c *card) setDate(p *prop, field string, warns *[]warning) {
 	}
 	d, ok := parseDate(v)
 	if !ok {
-		*warns = append(*warns, warning{p.line, errors.New(strings.ToLower(p.name) + ": not a date: " + quoteShort(v))})
+		*warns = append(*warns, warning{p.line, errors.New(strings.ToLower(p.name) + " " + quoteShort(v) + " is not a full date; not imported")})
 		return
 	}
 	c.fields[field] = item.FormatDate(d)

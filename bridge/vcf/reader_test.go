@@ -571,3 +571,13 @@ func TestLongLineBounded(t *testing.T) {
 		t.Error("the over-long NOTE was kept")
 	}
 }
+
+func TestPartialDateReported(t *testing.T) {
+	res := readString(t, "BEGIN:VCARD\nVERSION:4.0\nFN:X\nBDAY:1985-04\nBDAY;VALUE=text:circa 1800\nEND:VCARD\n")
+	if len(res.incs) != 1 || len(res.errs) != 1 || res.errs[0].Error() != `t.vcf: line 4: bday "1985-04" is not a full date; not imported` {
+		t.Errorf("%d contacts, errors %v", len(res.incs), res.errs)
+	}
+	if _, ok := res.incs[0].Record.Fields["birthdate"]; ok {
+		t.Error("a partial date was stored")
+	}
+}
