@@ -23,6 +23,7 @@ test: vet staticcheck
 
 # Import go-pst's sample support.pst into a fresh store and show it.
 demo: build
+	$(GO) mod download github.com/mooijtech/go-pst/v6
 	rm -rf $(dir $(DEMO_DB))
 	$(BIN) --db $(DEMO_DB) import $(GOPST_DATA)/support.pst
 	$(BIN) --db $(DEMO_DB) status

@@ -171,14 +171,6 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 		if _, err := t.exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?, ?, ?, ?)`, recID, string(e), t.now, t.now); err != nil {
 			return Result{}, fmt.Errorf("insert record: %w", err)
 		}
-		if e.IsActivity() {
-			_, err := t.exec(`INSERT INTO activity (id, activitytypecode) VALUES (?, ?)`, recID, string(e))
-			if err != nil {
-				return Result{}, fmt.Errorf("insert activity: %w", err)
-			}
-		} else if _, err := t.exec(`INSERT INTO "`+tableOf(e)+`" (id) VALUES (?)`, recID); err != nil {
-			return Result{}, fmt.Errorf("insert %s: %w", e, err)
-		}
 	}
 
 	theirs := make(map[string]string, len(rec.Fields)+3)
@@ -285,7 +277,12 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 	if !in.ModifiedAt.IsZero() {
 		changedAt = fmtTime(inAt)
 	}
-	if err := t.writeChanges(e, recID, ours, changes, rec, blobs, origin, changedAt); err != nil {
+	if created {
+		if err := t.insertRow(e, recID, changes); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := t.writeChanges(e, recID, ours, changes, rec, blobs, origin, changedAt, !created); err != nil {
 		return Result{}, err
 	}
 	for name := range changes {
@@ -307,15 +304,15 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ? WHERE id = ?`, recID, in.Source.Version, origin, t.now, provID); err != nil {
 		return Result{}, fmt.Errorf("update provenance: %w", err)
 	}
+	var baseRows [][]any
 	for _, name := range names {
-		if base[name] == theirs[name] {
-			if _, ok := base[name]; ok {
-				continue
-			}
+		if b, ok := base[name]; ok && b == theirs[name] {
+			continue
 		}
-		if _, err := t.exec(`INSERT INTO base (provenance_id, field, value) VALUES (?,?,?) ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, provID, name, theirs[name]); err != nil {
-			return Result{}, fmt.Errorf("store merge base: %w", err)
-		}
+		baseRows = append(baseRows, []any{provID, name, theirs[name]})
+	}
+	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
+		return Result{}, fmt.Errorf("store merge base: %w", err)
 	}
 	for _, k := range in.Keys {
 		if _, err := t.exec(`INSERT OR IGNORE INTO recordkey (entity, key, record_id) VALUES (?,?,?)`, string(e), k, recID); err != nil {
@@ -450,9 +447,44 @@ func (t *Tx) loadAttachments(id string) ([]Attachment, error) {
 	return as, rows.Err()
 }
 
-// writeChanges stores the chosen changes: columns, child rows, journal
-// and field state.
-func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, rec *Record, blobs map[string][]byte, origin, changedAt string) error {
+// insertRow inserts a new record's row in its entity table with the
+// column values among changes.
+func (t *Tx) insertRow(e Entity, id string, changes map[string]string) error {
+	cols := []string{"id"}
+	args := []any{id}
+	if e.IsActivity() {
+		cols = append(cols, "activitytypecode")
+		args = append(args, string(e))
+	}
+	for _, c := range sortedKeys(changes) {
+		if !strings.HasPrefix(c, "_") {
+			cols = append(cols, c)
+			args = append(args, nullIfEmpty(changes[c]))
+			if strings.HasPrefix(c, "emailaddress") && e == Contact {
+				t.touchAddr(changes[c])
+			}
+		}
+	}
+	q := `INSERT INTO "` + tableOf(e) + `" ("` + strings.Join(cols, `", "`) + `") VALUES (?` + strings.Repeat(",?", len(cols)-1) + `)`
+	if _, err := t.exec(q, args...); err != nil {
+		return fmt.Errorf("insert %s: %w", e, err)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// writeChanges stores the chosen changes: columns (when updateRow; a new
+// record's row was inserted with them), child rows, journal and field
+// state.
+func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, rec *Record, blobs map[string][]byte, origin, changedAt string, updateRow bool) error {
 	if len(changes) == 0 {
 		return nil
 	}
@@ -463,7 +495,7 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 		}
 	}
 	sort.Strings(cols)
-	if len(cols) > 0 {
+	if len(cols) > 0 && updateRow {
 		sets := make([]string, len(cols))
 		args := make([]any, 0, len(cols)+1)
 		for i, c := range cols {
@@ -499,16 +531,18 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		if _, err := t.exec(`INSERT INTO journal (at, record_id, entity, field, old, new, origin) VALUES (?,?,?,?,?,?,?)`,
-			t.now, id, string(e), name, nullIfEmpty(old[name]), nullIfEmpty(changes[name]), origin); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		if _, err := t.exec(`INSERT INTO fieldstate (record_id, field, modified_at, modified_by) VALUES (?,?,?,?)
-			ON CONFLICT (record_id, field) DO UPDATE SET modified_at = excluded.modified_at, modified_by = excluded.modified_by`,
-			id, name, changedAt, origin); err != nil {
-			return fmt.Errorf("field state: %w", err)
-		}
+	journal := make([][]any, len(names))
+	state := make([][]any, len(names))
+	for i, name := range names {
+		journal[i] = []any{t.now, id, string(e), name, nullIfEmpty(old[name]), nullIfEmpty(changes[name]), origin}
+		state[i] = []any{id, name, changedAt, origin}
+	}
+	if err := t.execRows(`INSERT INTO journal (at, record_id, entity, field, old, new, origin)`, "", journal); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := t.execRows(`INSERT INTO fieldstate (record_id, field, modified_at, modified_by)`,
+		`ON CONFLICT (record_id, field) DO UPDATE SET modified_at = excluded.modified_at, modified_by = excluded.modified_by`, state); err != nil {
+		return fmt.Errorf("field state: %w", err)
 	}
 	return nil
 }
@@ -524,18 +558,22 @@ func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole bool) er
 	if _, err := t.exec(`DELETE FROM `+table+` WHERE `+idcol+` = ?`, id); err != nil {
 		return fmt.Errorf("clear %s: %w", table, err)
 	}
+	rows := make([][]any, len(ps))
 	for i, p := range ps {
 		addr := strings.ToLower(strings.TrimSpace(p.Address))
 		t.touchAddr(addr)
-		var err error
 		if withRole {
-			_, err = t.exec(`INSERT INTO activityparty (activity_id, ord, role, address, name, status) VALUES (?,?,?,?,?,?)`, id, i, p.Role, addr, p.Name, p.Status)
+			rows[i] = []any{id, i, p.Role, addr, p.Name, p.Status}
 		} else {
-			_, err = t.exec(`INSERT INTO listmember (list_id, ord, address, name) VALUES (?,?,?,?)`, id, i, addr, p.Name)
+			rows[i] = []any{id, i, addr, p.Name}
 		}
-		if err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
-		}
+	}
+	head := `INSERT INTO listmember (list_id, ord, address, name)`
+	if withRole {
+		head = `INSERT INTO activityparty (activity_id, ord, role, address, name, status)`
+	}
+	if err := t.execRows(head, "", rows); err != nil {
+		return fmt.Errorf("insert %s: %w", table, err)
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, 
 		if len(changes) == 0 {
 			return nil
 		}
-		if err := t.writeChanges(e, id, old, changes, &Record{}, nil, origin, t.now); err != nil {
+		if err := t.writeChanges(e, id, old, changes, &Record{}, nil, origin, t.now, true); err != nil {
 			return err
 		}
 		for k := range changes {

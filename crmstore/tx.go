@@ -62,6 +62,35 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	return st.ExecContext(t.ctx, args...)
 }
 
+// execRows inserts rows with one statement per chunk: head is
+// "INSERT INTO t (a, b)", tail an optional "ON CONFLICT ..." clause. Every
+// row has the same number of values.
+func (t *Tx) execRows(head, tail string, rows [][]any) error {
+	const chunk = 64
+	for len(rows) > 0 {
+		n := min(len(rows), chunk)
+		var b strings.Builder
+		b.WriteString(head)
+		b.WriteString(" VALUES ")
+		one := "(?" + strings.Repeat(",?", len(rows[0])-1) + ")"
+		args := make([]any, 0, n*len(rows[0]))
+		for i, r := range rows[:n] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(one)
+			args = append(args, r...)
+		}
+		b.WriteString(" ")
+		b.WriteString(tail)
+		if _, err := t.exec(b.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
 	st, err := t.stmt(query)
 	if err != nil {
