@@ -150,7 +150,7 @@ func TestFiletime(t *testing.T) {
 		{0, time.Time{}},
 		{116444736000000000, time.Unix(0, 0).UTC()},
 		{130000000000000000, time.Date(2012, 12, 14, 23, 6, 40, 0, time.UTC)}, // date -u -d @1355526400
-		{0x0CA8A4E2A3E3D800, time.Time{}}, // "none" (4501-01-01)
+		{0x0CA8A4E2A3E3D800, time.Time{}},                                     // "none" (4501-01-01)
 	}
 	for _, tt := range tests {
 		if got := filetime(tt.ft); !got.Equal(tt.want) {

@@ -21,7 +21,7 @@ import (
 func (f *File) Items(ctx context.Context) iter.Seq2[*Item, error] {
 	return func(yield func(*Item, error) bool) {
 		w := &walker{f: f, ctx: ctx, yield: yield, seen: map[uint32]bool{}}
-		w.folder(nidRootFolder, "", 0)
+		w.folder(nidRootFolder, "", 0, false)
 	}
 }
 
@@ -49,7 +49,7 @@ func (w *walker) folderErr(path string, err error) bool {
 
 // folder yields the items of folder nid (its path is path) and then walks
 // its subfolders. It returns false when the walk must stop.
-func (w *walker) folder(nid uint32, path string, depth int) bool {
+func (w *walker) folder(nid uint32, path string, depth int, sent bool) bool {
 	if err := w.ctx.Err(); err != nil {
 		w.emit(nil, err)
 		w.done = true
@@ -70,7 +70,7 @@ func (w *walker) folder(nid uint32, path string, depth int) bool {
 		}
 	}
 	for i, m := range msgs {
-		if !w.message(m, path, i+1) {
+		if !w.message(m, path, i+1, sent) {
 			return false
 		}
 	}
@@ -90,7 +90,9 @@ func (w *walker) folder(nid uint32, path string, depth int) bool {
 		case path != "":
 			childPath = path + "/" + name
 		}
-		if !w.folder(sub, childPath, depth+1) {
+		childSent := sent || sub == w.f.sentNID ||
+			(nid == w.f.ipmNID && w.f.sentNID == 0 && sentFolderNames[strings.ToLower(name)])
+		if !w.folder(sub, childPath, depth+1, childSent) {
 			return false
 		}
 	}
@@ -98,7 +100,7 @@ func (w *walker) folder(nid uint32, path string, depth int) bool {
 }
 
 // message reads and yields one message, recovering from go-pst panics.
-func (w *walker) message(nid uint32, path string, index int) bool {
+func (w *walker) message(nid uint32, path string, index int, sent bool) bool {
 	if err := w.ctx.Err(); err != nil {
 		w.emit(nil, err)
 		w.done = true
@@ -107,6 +109,9 @@ func (w *walker) message(nid uint32, path string, index int) bool {
 	it, err := w.f.readMessage(nid, path, index)
 	if err != nil {
 		return w.emit(nil, &ItemError{File: w.f.name, Folder: path, Index: index, Err: err})
+	}
+	if sent && it.Email != nil {
+		it.Email.Outgoing = true
 	}
 	return w.emit(it, nil)
 }
@@ -200,4 +205,18 @@ func (f *File) folderName(nid uint32) (name string, ok bool) {
 		name = fmt.Sprintf("folder-%x", nid)
 	}
 	return name, true
+}
+
+// sentFolderNames are the names of the Sent Items folder in Outlook's
+// languages, used when the store does not name the folder by entry id
+// (PidTagIpmSentMailEntryId): a top-level folder of the IPM subtree with
+// one of these names holds outgoing mail.
+var sentFolderNames = map[string]bool{
+	"sent items": true, "sent": true, "sent messages": true, "sent mail": true,
+	"gesendete elemente": true, "gesendete objekte": true, "éléments envoyés": true,
+	"posta inviata": true, "elementi inviati": true, "elementos enviados": true,
+	"itens enviados": true, "verzonden items": true, "skickat": true, "skickade objekt": true,
+	"sendte elementer": true, "sendt post": true, "lähetetyt": true, "wysłane elementy": true,
+	"odeslaná pošta": true, "elküldött elemek": true, "отправленные": true,
+	"送信済みアイテム": true, "已发送邮件": true, "寄件備份": true, "보낸 편지함": true,
 }
