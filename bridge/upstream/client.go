@@ -196,8 +196,8 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) ([]Response, error) 
 	return out, nil
 }
 
-// Get reads one record back by id. found is false when the server answers
-// 404. For an activity the parties are expanded and returned.
+// Get reads one record back by id; rec.Found is false when the server
+// answers 404. For an activity the parties are expanded and returned.
 func (c *Client) Get(ctx context.Context, e crmstore.Entity, id string) (rec *ServerRecord, err error) {
 	set := EntitySet(e)
 	if set == "" || !IsGUID(id) {

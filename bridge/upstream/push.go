@@ -315,6 +315,15 @@ func (p *pusher) send(ctx context.Context, items []*item) error {
 				}
 			}
 			return nil
+		case be.Status < 400:
+			// A success status without a multipart body: the outcome of
+			// every part is unknown.
+			for _, it := range items {
+				if err := p.retry(ctx, it.ch, be.Error()+": not a multipart answer"); err != nil {
+					return err
+				}
+			}
+			return nil
 		case be.Status == http.StatusUnauthorized || be.Status == http.StatusForbidden:
 			return fmt.Errorf("%w: %s", ErrAuth, be.ErrorMessage())
 		case be.Status >= 400 && be.Status < 500:
