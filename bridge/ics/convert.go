@@ -1,11 +1,14 @@
 package ics
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
 	"net/mail"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -199,6 +202,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		in.Source.Key = strings.TrimSpace(uid)
 		fmt.Fprintf(sum, "\x00%s\x00%s", f["scheduledstart"], f["scheduledend"])
 	}
+	in.Record.Attachments = r.attachments(c, line)
 	// Parameter values and raw lines are not decoded by propText.
 	for k, v := range f {
 		f[k] = toUTF8(v)
@@ -353,4 +357,56 @@ func (r *Reader) categories(c *ical.Component) string {
 		}
 	}
 	return strings.Join(cats, ",")
+}
+
+// attachments returns the inline (base64) ATTACH values of c
+// (../rfc/5545:3.8.1.1); attachments by URI are not imported. The bytes
+// stay in memory while the record is current.
+func (r *Reader) attachments(c *ical.Component, line int) []crmstore.Attachment {
+	var out []crmstore.Attachment
+	for i, p := range c.Props.Values(ical.PropAttach) {
+		enc := strings.ToUpper(p.Params.Get("ENCODING"))
+		if enc != "BASE64" && enc != "B" && !strings.EqualFold(p.Params.Get(ical.ParamValue), "BINARY") {
+			continue
+		}
+		b, err := decodeBase64(p.Value)
+		if err != nil {
+			r.warn(line, "ATTACH %d: %v", i+1, err)
+			continue
+		}
+		name := ""
+		for _, k := range []string{"X-FILENAME", "FILENAME", "X-APPLE-FILENAME", "X-ORACLE-FILENAME"} {
+			if name = strings.TrimSpace(toUTF8(p.Params.Get(k))); name != "" {
+				break
+			}
+		}
+		mt := strings.ToLower(strings.TrimSpace(p.Params.Get(ical.ParamFormatType)))
+		if mt == "" {
+			mt = extTypes[strings.ToLower(path.Ext(name))]
+		}
+		if mt == "" {
+			mt = "application/octet-stream"
+		}
+		if name == "" {
+			name = fmt.Sprintf("attachment-%d", i+1)
+		}
+		out = append(out, crmstore.Attachment{
+			Name: name, MimeType: mt, Size: int64(len(b)),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+		})
+	}
+	return out
+}
+
+// extTypes gives the media type of common attachment file names without
+// FMTTYPE (a fixed table: mime.TypeByExtension depends on the host).
+var extTypes = map[string]string{
+	".pdf": "application/pdf", ".txt": "text/plain", ".htm": "text/html", ".html": "text/html",
+	".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+	".doc": "application/msword", ".xls": "application/vnd.ms-excel", ".ppt": "application/vnd.ms-powerpoint",
+	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+	".zip":  "application/zip", ".ics": "text/calendar", ".vcf": "text/vcard", ".eml": "message/rfc822",
+	".msg": "application/vnd.ms-outlook",
 }

@@ -115,6 +115,11 @@ func checkInvariants(t testing.TB, in *crmstore.Incoming) {
 			t.Errorf("%s: field %s = %q is not a valid %v", in.Pos, k, v, fd.Kind)
 		}
 	}
+	for _, a := range rec.Attachments {
+		if a.Name == "" || a.MimeType == "" || a.Open == nil || int64(len(readAttachment(t, a))) != a.Size {
+			t.Errorf("%s: attachment %+v", in.Pos, a)
+		}
+	}
 	if s, e := rec.Fields["scheduledstart"], rec.Fields["scheduledend"]; rec.Entity == crmstore.Appointment && s != "" && e != "" && e < s {
 		t.Errorf("%s: ends %s before it starts %s", in.Pos, e, s)
 	}

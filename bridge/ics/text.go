@@ -162,3 +162,22 @@ func parseDuration(v string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// decodeBase64 decodes a base64 value, ignoring white space and missing
+// padding.
+func decodeBase64(v string) ([]byte, error) {
+	v = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, v)
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(v, "="))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bad base64: %w", err)
+	}
+	return b, nil
+}

@@ -1,10 +1,12 @@
 package ics
 
 import (
+	"bytes"
 	"os"
 	"testing"
 
 	"crmbridge/crmstore"
+	"crmbridge/fixtures"
 )
 
 // TestFixtureValues checks the values worked out by hand from the
@@ -94,5 +96,24 @@ func TestFixtureValues(t *testing.T) {
 	}
 	if k := recs[1].Keys; len(k) != 1 || k[0] != "uid:"+recs[1].Record.Fields["uid"]+"/20240401T080000Z" {
 		t.Errorf("exception keys %v", k)
+	}
+}
+
+// TestCorpusAttachment: the inline ATTACH of an Aspose (Outlook) export,
+// 10,767 bytes as Python's icalendar + base64 decode it.
+func TestCorpusAttachment(t *testing.T) {
+	dir := fixtures.CorpusDir(t, "ics")
+	data, err := os.ReadFile(dir + "/aspose-email__Aspose.Email-for-Java__Examples_src_main_resources_email_appWithAttachments.ics")
+	if err != nil {
+		t.Skipf("corpus file missing: %v", err)
+	}
+	recs, _, _ := readAll(t, string(data), "app.ics")
+	if len(recs) != 1 || len(recs[0].Record.Attachments) != 1 {
+		t.Fatalf("records %d", len(recs))
+	}
+	a := recs[0].Record.Attachments[0]
+	b := readAttachment(t, a)
+	if a.Name != "sample.xlsx" || len(b) != 10767 || a.Size != 10767 || !bytes.HasPrefix(b, []byte("PK\x03\x04")) {
+		t.Errorf("attachment %s %s %d bytes %q...", a.Name, a.MimeType, len(b), b[:4])
 	}
 }

@@ -242,7 +242,46 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 		c.Props.Add(p)
 	}
 	addAlarm(c, f["reminder"])
+	if err := addAttachments(c, rec); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// maxAttachment bounds the size of one attachment written inline.
+const maxAttachment = 32 << 20
+
+// addAttachments writes each attachment inline
+// (ATTACH;ENCODING=BASE64;VALUE=BINARY, ../rfc/5545:3.8.1.1) with its file
+// name in X-FILENAME, as Outlook and Exchange do.
+func addAttachments(c *ical.Component, rec *crmstore.Record) error {
+	for _, a := range rec.Attachments {
+		if a.Open == nil {
+			return fmt.Errorf("ics: record %s: attachment %q has no content", rec.ID, a.Name)
+		}
+		rc, err := a.Open()
+		if err != nil {
+			return fmt.Errorf("ics: record %s: open attachment %q: %w", rec.ID, a.Name, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, maxAttachment+1))
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("ics: record %s: read attachment %q: %w", rec.ID, a.Name, err)
+		}
+		if len(b) > maxAttachment {
+			return fmt.Errorf("ics: record %s: attachment %q larger than %d bytes", rec.ID, a.Name, maxAttachment)
+		}
+		p := ical.NewProp(ical.PropAttach)
+		p.SetBinary(b)
+		if mt := paramSafe(a.MimeType); mt != "" {
+			p.Params.Set(ical.ParamFormatType, mt)
+		}
+		if n := paramSafe(a.Name); n != "" {
+			p.Params.Set("X-FILENAME", n)
+		}
+		c.Props.Add(p)
+	}
+	return nil
 }
 
 func encodeTodo(rec *crmstore.Record, stamp time.Time) (*ical.Component, error) {
@@ -280,6 +319,9 @@ func encodeTodo(rec *crmstore.Record, stamp time.Time) (*ical.Component, error) 
 	setClass(c, f["sensitivity"])
 	setCategories(c, f["categories"])
 	addAlarm(c, f["reminder"])
+	if err := addAttachments(c, rec); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

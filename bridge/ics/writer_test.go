@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -97,7 +98,10 @@ func sampleRecords() []crmstore.Record {
 			{Role: crmstore.RoleRequired, Address: "bob@example.com", Name: "Bob Jones", Status: "ACCEPTED"},
 			{Role: crmstore.RoleOptional, Address: "carol@example.com", Name: "Carol", Status: "TENTATIVE"},
 		}},
-		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3302", Fields: map[string]string{
+		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3302", Attachments: []crmstore.Attachment{
+			attachment("agenda; draft.txt", "text/plain", []byte("Agenda\r\n1. status\r\n")),
+			attachment("logo.png", "image/png", bytes.Repeat([]byte{0x89, 'P', 'N', 'G', 0, 0xff}, 100)),
+		}, Fields: map[string]string{
 			"subject": "Team sync (moved)", "uid": "series-1@example.com",
 			"recurrenceid":   "2024-04-01T08:00:00Z",
 			"scheduledstart": "2024-04-02T12:00:00Z", "scheduledend": "2024-04-02T13:00:00Z",
@@ -150,6 +154,16 @@ func TestEncodeRoundTrip(t *testing.T) {
 		got["recurrence"], want["recurrence"] = recurrenceSet(got["recurrence"]), recurrenceSet(want["recurrence"])
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("record %d:\n got %v\nwant %v", i, got, want)
+		}
+		if len(back[i].Record.Attachments) != len(rec.Attachments) {
+			t.Errorf("record %d: %d attachments, want %d", i, len(back[i].Record.Attachments), len(rec.Attachments))
+		} else {
+			for j, a := range rec.Attachments {
+				g := back[i].Record.Attachments[j]
+				if g.Name != a.Name || g.MimeType != a.MimeType || g.Size != a.Size || !bytes.Equal(readAttachment(t, g), readAttachment(t, a)) {
+					t.Errorf("record %d attachment %d: %+v, want %+v", i, j, g, a)
+				}
+			}
 		}
 		if !reflect.DeepEqual(back[i].Record.Parties, rec.Parties) {
 			t.Errorf("record %d parties:\n got %+v\nwant %+v", i, back[i].Record.Parties, rec.Parties)
@@ -515,4 +529,23 @@ func TestEncodeCorpusPython(t *testing.T) {
 			}
 		}
 	}
+}
+
+func attachment(name, mt string, b []byte) crmstore.Attachment {
+	return crmstore.Attachment{Name: name, MimeType: mt, Size: int64(len(b)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+}
+
+func readAttachment(t testing.TB, a crmstore.Attachment) []byte {
+	t.Helper()
+	rc, err := a.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
