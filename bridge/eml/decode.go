@@ -115,8 +115,7 @@ func decodeQP(b []byte) []byte {
 			j++
 		}
 		if j == len(rest) {
-			i = len(b)
-			break
+			break // "=" at the very end: a soft break before nothing
 		}
 		if rest[j] == '\n' {
 			i += j + 1
@@ -168,7 +167,7 @@ func decodeUU(b []byte) ([]byte, error) {
 		}
 		data := l[1:]
 		var line []byte
-		for k := 0; k+3 < len(data)+3 && len(line) < n; k += 4 {
+		for k := 0; k < len(data) && len(line) < n; k += 4 {
 			var q [4]byte
 			for m := 0; m < 4; m++ {
 				if k+m < len(data) {
@@ -261,7 +260,7 @@ func lenientParams(v string) (string, map[string]string) {
 func percentDecode(s string) ([]byte, error) {
 	var out []byte
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s)+0 && i+2 <= len(s)-1 {
+		if s[i] == '%' && i+2 < len(s) {
 			h, ok1 := unhex(s[i+1])
 			l, ok2 := unhex(s[i+2])
 			if ok1 && ok2 {

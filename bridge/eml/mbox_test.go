@@ -229,3 +229,26 @@ func TestMboxReadpst(t *testing.T) {
 	}
 	t.Logf("%d messages in %d readpst mbox files", total, len(files))
 }
+
+func TestMboxWarningPositions(t *testing.T) {
+	box := "From a Mon Jan  1 10:00:00 2024\nSubject: one\n\nbody\n\n" +
+		"From b Mon Jan  1 10:00:00 2024\nSubject: two\nDate: not a date\n\nbody\n\n" +
+		"From c Mon Jan  1 10:00:00 2024\nSubject: three\n\nbody\n"
+	r := NewMboxReader(strings.NewReader(box), "w.mbox")
+	var seq []string
+	for {
+		inc, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			seq = append(seq, "error "+err.Error())
+			continue
+		}
+		seq = append(seq, inc.Record.Fields["subject"])
+	}
+	want := []string{"one", "two", `error w.mbox: message 2: header Date: unparseable date "not a date" (senton left empty)`, "three"}
+	if fmt.Sprint(seq) != fmt.Sprint(want) {
+		t.Errorf("sequence %q, want %q", seq, want)
+	}
+}

@@ -119,7 +119,12 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crmsto
 	if t := receivedDate(h, envelope); !t.IsZero() {
 		fields["receivedon"] = item.FormatTime(t)
 	}
-	fields["headers"] = toUTF8(hdrBytes)
+	// The header block as it was in the file (not the cleaned copy).
+	hdrLen := len(raw)
+	if body != nil {
+		hdrLen = len(raw) - len(body)
+	}
+	item.SetIf(fields, "headers", toUTF8(bytes.TrimRight(raw[:hdrLen], "\r\n")))
 
 	m.walk(h, body, "", 0)
 	description := m.plain

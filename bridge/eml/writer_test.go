@@ -100,8 +100,8 @@ func sampleRecords() []crmstore.Record {
 			{Role: crmstore.RoleBcc, Address: "erin@example.com"},
 		}},
 		{ID: "22222222-2222-2222-2222-222222222222", Entity: crmstore.Email, Fields: map[string]string{
-			"subject":     "Отчёт за квартал — very long subject line that will certainly need folding across several lines 会議の議事録",
-			"description": "Текст письма.\nÜmlaut line with = sign and trailing space \n" + strings.Repeat("long line ", 30) + "\n",
+			"subject":         "Отчёт за квартал — very long subject line that will certainly need folding across several lines 会議の議事録",
+			"description":     "Текст письма.\nÜmlaut line with = sign and trailing space \n" + strings.Repeat("long line ", 30) + "\n",
 			"descriptionhtml": "<p>Текст <b>письма</b>.</p><img src=\"cid:logo@x\">",
 			"senton":          "2024-03-02T10:00:00Z",
 		}, Parties: []crmstore.Party{
