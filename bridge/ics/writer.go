@@ -39,8 +39,13 @@ func NewEncoder(w io.Writer) *Encoder { return &Encoder{w: w} }
 
 // Encode writes recs as one VCALENDAR. The whole calendar is built before
 // anything is written (VTIMEZONEs come first and depend on every record),
-// so an error leaves w untouched. Records need their Parties resolved;
-// attachments are not written.
+// so an error leaves w untouched; memory grows with the records and their
+// attachments, which are written inline. Records need their Parties
+// resolved. A time whose record has a timezone that package wintz
+// resolves is written as local time with that TZID; any other time in
+// UTC. Recurrence lines that are not iCalendar 2.0 (Outlook pattern text,
+// vCalendar 1.0 rules, a TZID no VTIMEZONE can be generated for) are left
+// out.
 func (e *Encoder) Encode(recs ...crmstore.Record) error {
 	now := time.Now
 	if e.Now != nil {
