@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 
 	_ "github.com/emersion/go-message/charset"
@@ -29,6 +30,9 @@ func collect(t testing.TB, r item.Reader) ([]*crmstore.Incoming, []error) {
 			var ie *item.Error
 			if !errors.As(err, &ie) {
 				t.Fatalf("fatal error: %v", err)
+			}
+			if strings.Contains(err.Error(), "recovered panic") {
+				t.Errorf("parser panicked: %v", err)
 			}
 			errs = append(errs, err)
 			continue

@@ -65,7 +65,6 @@ type MboxReader struct {
 	started bool
 	from    []byte // the separator line of the next message, nil at EOF
 	pending []error
-	line    int // line number of r.from, for messages
 }
 
 var _ item.Reader = (*MboxReader)(nil)
@@ -126,13 +125,13 @@ func isBlank(line []byte) bool {
 
 // isSeparator reports whether line (complete, at a line start) begins a new
 // message.
-func (r *MboxReader) isSeparator(line []byte, prevBlank bool) bool {
+//
+// A blank line before it is not required: Content-Length writers (Netscape,
+// Solaris) put none.
+func (r *MboxReader) isSeparator(line []byte) bool {
 	if !bytes.HasPrefix(line, []byte("From ")) {
 		return false
 	}
-	// prevBlank is not required: Content-Length writers (Netscape, Solaris)
-	// put no blank line before the separator.
-	_ = prevBlank
 	return looksLikeEnvelope(line) && r.nextIsHeader()
 }
 
@@ -164,7 +163,6 @@ func (r *MboxReader) start() error {
 		r.br.Discard(3)
 	}
 	skipped := 0
-	prevBlank := true
 	lineNo := 0
 	atStart := true
 	for {
@@ -173,9 +171,11 @@ func (r *MboxReader) start() error {
 			if atStart {
 				lineNo++
 			}
-			if atStart && complete && bytes.HasPrefix(line, []byte("From ")) && (lineNo == 1 || r.isSeparator(line, prevBlank)) {
-				r.from = append([]byte(nil), line...)
-				r.line = lineNo
+			if atStart && complete && bytes.HasPrefix(line, []byte("From ")) {
+				line = append([]byte(nil), line...) // Peek may move the buffer
+			}
+			if atStart && complete && bytes.HasPrefix(line, []byte("From ")) && (lineNo == 1 || r.isSeparator(line)) {
+				r.from = line
 				if skipped > 0 {
 					r.pending = append(r.pending, item.Errorf(r.name, "%d line(s) before the first \"From \" line skipped", skipped))
 				}
@@ -184,7 +184,6 @@ func (r *MboxReader) start() error {
 			if atStart && !isBlank(line) {
 				skipped++
 			}
-			prevBlank = complete && isBlank(line)
 			atStart = complete
 		}
 		if err == io.EOF {
@@ -270,7 +269,7 @@ func (r *MboxReader) readMessage() ([]byte, error) {
 		}
 		if atStart && complete && bytes.HasPrefix(line, []byte("From ")) {
 			line = append([]byte(nil), line...) // Peek may move the buffer
-			if r.isSeparator(line, prevBlank) {
+			if r.isSeparator(line) {
 				r.from = line
 				if prevBlank && !oversized {
 					buf = trimBlankLine(buf)

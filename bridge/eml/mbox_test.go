@@ -194,6 +194,10 @@ func TestMboxOversizedMessage(t *testing.T) {
 // (libpst) and checks that we count the same messages as Python, with the
 // same subjects.
 func TestMboxReadpst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 1,737 messages twice (Go and Python): skipped with -short")
+	}
+	t.Parallel()
 	readpst, err := exec.LookPath("readpst")
 	if err != nil {
 		t.Skip("readpst (pst-utils) not installed")

@@ -149,6 +149,7 @@ var pythonDiffersEML = map[string]string{
 // Python's email package and compares subject, first From address, To
 // addresses and the attachments (count, names, SHA-256 of the content).
 func TestEMLAgainstPython(t *testing.T) {
+	t.Parallel()
 	files := fixtures.CorpusFiles(t, "eml")
 	py := runPython(t, "eml", files)
 	for _, f := range files {

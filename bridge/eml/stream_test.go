@@ -35,10 +35,10 @@ func (g *mboxGen) Read(p []byte) (int, error) {
 	return g.buf.Read(p)
 }
 
-// TestMboxStreamsInBoundedMemory reads a generated 24 MB mbox and checks
+// TestMboxStreamsInBoundedMemory reads a generated 12 MB mbox and checks
 // that the heap stays small: messages are read one at a time.
 func TestMboxStreamsInBoundedMemory(t *testing.T) {
-	n := 2000
+	n := 1000
 	if testing.Short() {
 		n = 200
 	}
@@ -70,7 +70,7 @@ func TestMboxStreamsInBoundedMemory(t *testing.T) {
 	if count != n {
 		t.Fatalf("%d messages, want %d", count, n)
 	}
-	if peak > 16<<20 {
+	if peak > 8<<20 {
 		t.Errorf("heap reached %d MiB reading a streamed mbox", peak>>20)
 	}
 	t.Logf("%d messages, peak live heap %.1f MiB", count, float64(peak)/(1<<20))

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
@@ -59,16 +61,16 @@ func Write(w io.Writer, rec crmstore.Record) error {
 	if s := f["subject"]; s != "" {
 		h.SetSubject(strings.Join(strings.Fields(s), " "))
 	}
-	if ids := msgIDs(f["messageid"]); len(ids) > 0 {
-		h.SetMessageID(strings.Trim(ids[0], "<>"))
+	if ids := trimIDs(msgIDs(f["messageid"])); len(ids) > 0 && ids[0] != "" {
+		h.SetMessageID(ids[0])
 	} else {
 		h.SetMessageID(generatedID(rec))
 	}
-	if ids := msgIDs(f["inreplyto"]); len(ids) > 0 {
-		h.SetMsgIDList("In-Reply-To", trimIDs(ids[:1]))
+	if ids := trimIDs(msgIDs(f["inreplyto"])); len(ids) > 0 {
+		h.SetMsgIDList("In-Reply-To", ids[:1])
 	}
-	if ids := msgIDs(f["references"]); len(ids) > 0 {
-		h.SetMsgIDList("References", trimIDs(ids))
+	if ids := trimIDs(msgIDs(f["references"])); len(ids) > 0 {
+		h.SetMsgIDList("References", ids)
 	}
 
 	text, html := f["description"], f["descriptionhtml"]
@@ -251,8 +253,8 @@ func writeAttachment(mw *message.Writer, a crmstore.Attachment) error {
 	if name != "" {
 		dParams["filename"] = name // FormatMediaType applies RFC 2231 when needed
 	}
-	if a.ContentID != "" {
-		h.Set("Content-Id", "<"+strings.Trim(a.ContentID, "<> ")+">")
+	if cid := headerToken(a.ContentID); cid != "" {
+		h.Set("Content-Id", "<"+cid+">")
 	}
 	var content io.Reader = rc
 	if mt == "message/rfc822" || mt == "message/global" {
@@ -306,12 +308,28 @@ func longestLine(b []byte) int {
 	return longest
 }
 
+// trimIDs returns the ids without angle brackets, white space or control
+// characters, so that a stored value cannot inject a header line; ids left
+// empty are dropped.
 func trimIDs(ids []string) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = strings.Trim(id, "<>")
+	var out []string
+	for _, id := range ids {
+		if id = headerToken(strings.Trim(id, "<>")); id != "" {
+			out = append(out, id)
+		}
 	}
 	return out
+}
+
+// headerToken removes white space, control characters and angle brackets
+// from s (a msg-id, a Content-ID or an address; UTF-8 stays, RFC 6532).
+func headerToken(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f || r == '<' || r == '>' || unicode.IsControl(r) || unicode.IsSpace(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // fieldTime returns the first of the named time fields that parses.
@@ -331,7 +349,7 @@ func recipients(rec crmstore.Record) (from, to, cc, bcc []*mail.Address) {
 		if strings.TrimSpace(p.Address) == "" {
 			continue
 		}
-		a := &mail.Address{Name: p.Name, Address: strings.TrimSpace(p.Address)}
+		a := &mail.Address{Name: p.Name, Address: headerToken(p.Address)}
 		switch p.Role {
 		case crmstore.RoleSender:
 			from = append(from, a)

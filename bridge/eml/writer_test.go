@@ -266,6 +266,7 @@ func TestWriteRoundTrip(t *testing.T) {
 // the output: subject, addresses, bodies and attachment contents survive,
 // and Python reads the output the same way.
 func TestWriteCorpusRoundTrip(t *testing.T) {
+	t.Parallel()
 	files := fixtures.CorpusFiles(t, "eml")
 	dir := t.TempDir()
 	var outs []string
@@ -301,5 +302,34 @@ func TestWriteRejects(t *testing.T) {
 	rec := crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{}, Attachments: []crmstore.Attachment{{Name: "x"}}}
 	if err := Write(io.Discard, rec); err == nil {
 		t.Error("Write accepted an attachment without content")
+	}
+}
+
+// TestWriteNoHeaderInjection writes a record whose every field tries to
+// start a header line of its own; the output must have none.
+func TestWriteNoHeaderInjection(t *testing.T) {
+	const evil = "x\r\nX-Injected: yes\r\n\r\nbody"
+	rec := crmstore.Record{ID: "id\r\nX-Injected: yes", Entity: crmstore.Email, Fields: map[string]string{
+		"subject": "s" + evil, "messageid": "<a" + evil + "@b>", "inreplyto": "<c@d" + evil + ">",
+		"references": "<e@f>" + evil, "description": "d",
+	}, Parties: []crmstore.Party{
+		{Role: crmstore.RoleSender, Address: "a@b" + evil, Name: "n" + evil},
+		{Role: crmstore.RoleTo, Address: "c@d", Name: "m" + evil},
+	}, Attachments: []crmstore.Attachment{attachmentOf("f"+evil, "text/plain"+evil, "cid"+evil, true, []byte("x"))}}
+	var buf bytes.Buffer
+	if err := Write(&buf, rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\r\n") {
+		if strings.HasPrefix(strings.ToLower(line), "x-injected") {
+			t.Fatalf("header injected:\n%s", buf.String())
+		}
+	}
+	incs, _ := collect(t, NewReader(bytes.NewReader(buf.Bytes()), "inj.eml"))
+	if !strings.HasPrefix(incs[0].Record.Fields["subject"], "sx X-Injected: yes") {
+		t.Errorf("subject %q", incs[0].Record.Fields["subject"])
+	}
+	if name := FileName(rec); strings.ContainsAny(name, "\r\n") {
+		t.Errorf("FileName %q", name)
 	}
 }
