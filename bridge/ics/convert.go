@@ -123,19 +123,21 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 			recID = rid.t
 			f["recurrenceid"] = item.FormatTime(recID)
 		}
+		// Dataverse appointment states as the PST mapping sets them:
+		// statecode 2 canceled (statuscode 4), 3 scheduled (statuscode 5).
 		if status == "CANCELLED" || r.method == "CANCEL" {
-			f["statecode"] = "2"
+			f["statecode"], f["statuscode"] = "2", "4"
 		} else {
-			f["statecode"] = "3" // scheduled
+			f["statecode"], f["statuscode"] = "3", "5"
 		}
-		if busy := strings.ToUpper(r.text(c, "X-MICROSOFT-CDO-BUSYSTATUS")); busy != "" {
-			f["busystatus"] = busy
+		if code, ok := busyCodes[strings.ToUpper(strings.TrimSpace(r.text(c, "X-MICROSOFT-CDO-BUSYSTATUS")))]; ok {
+			f["busystatus"] = code
 		} else {
-			switch strings.ToUpper(r.text(c, ical.PropTransparency)) {
+			switch strings.ToUpper(strings.TrimSpace(r.text(c, ical.PropTransparency))) {
 			case "TRANSPARENT":
-				f["busystatus"] = "FREE"
+				f["busystatus"] = "0"
 			case "OPAQUE":
-				f["busystatus"] = "BUSY"
+				f["busystatus"] = "2"
 			}
 		}
 		if p := c.Props.Get(ical.PropPriority); p != nil {
@@ -185,16 +187,18 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 			pr = p.Value
 		}
 		f["prioritycode"] = priority(pr)
-		switch status {
-		case "COMPLETED":
-			f["statecode"] = "1"
-		case "CANCELLED":
-			f["statecode"] = "2"
-		default:
-			f["statecode"] = "0"
-		}
-		if r.method == "CANCEL" {
-			f["statecode"] = "2"
+		// statecode 0 open, 1 completed, 2 canceled; statuscode as
+		// Dataverse tasks have it: 2 not started, 3 in progress,
+		// 5 completed, 6 canceled.
+		switch {
+		case r.method == "CANCEL" || status == "CANCELLED":
+			f["statecode"], f["statuscode"] = "2", "6"
+		case status == "COMPLETED":
+			f["statecode"], f["statuscode"] = "1", "5"
+		case status == "IN-PROCESS":
+			f["statecode"], f["statuscode"] = "0", "3"
+		default: // NEEDS-ACTION, vCalendar 1.0 "NEEDS ACTION", none
+			f["statecode"], f["statuscode"] = "0", "2"
 		}
 		in.Record.Parties = r.parties(c)
 		ident = "VTODO\x00" + f["scheduledstart"] + "\x00" + f["scheduledend"] + "\x00" + f["subject"]
@@ -410,3 +414,7 @@ var extTypes = map[string]string{
 	".zip":  "application/zip", ".ics": "text/calendar", ".vcf": "text/vcard", ".eml": "message/rfc822",
 	".msg": "application/vnd.ms-outlook",
 }
+
+// busyCodes maps X-MICROSOFT-CDO-BUSYSTATUS to Outlook's busy status
+// (PidLidBusyStatus, MS-OXOCAL 2.2.1.2), as the PST mapping stores it.
+var busyCodes = map[string]string{"FREE": "0", "TENTATIVE": "1", "BUSY": "2", "OOF": "3", "WORKINGELSEWHERE": "4"}

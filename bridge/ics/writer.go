@@ -205,14 +205,22 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 	if pr := icalPriority(f["prioritycode"]); pr != "" {
 		setRaw(c, ical.PropPriority, pr)
 	}
+	// busystatus: Outlook's code (0 free ... 4 working elsewhere); a
+	// name is accepted too.
 	if b := strings.ToUpper(strings.TrimSpace(f["busystatus"])); b != "" {
-		transp := "OPAQUE"
-		if b == "FREE" {
-			transp = "TRANSPARENT"
+		name := b
+		for n, code := range busyCodes {
+			if code == b {
+				name = n
+			}
 		}
-		setRaw(c, ical.PropTransparency, transp)
-		if isToken(b) {
-			setRaw(c, "X-MICROSOFT-CDO-BUSYSTATUS", b)
+		if _, ok := busyCodes[name]; ok {
+			transp := "OPAQUE"
+			if name == "FREE" {
+				transp = "TRANSPARENT"
+			}
+			setRaw(c, ical.PropTransparency, transp)
+			setRaw(c, "X-MICROSOFT-CDO-BUSYSTATUS", name)
 		}
 	}
 	for _, pt := range rec.Parties {
@@ -315,7 +323,7 @@ func encodeTodo(rec *crmstore.Record, stamp time.Time) (*ical.Component, error) 
 	case "2":
 		setRaw(c, ical.PropStatus, "CANCELLED")
 	case "0":
-		if pct > 0 {
+		if f["statuscode"] == "3" || pct > 0 && f["statuscode"] != "2" {
 			setRaw(c, ical.PropStatus, "IN-PROCESS")
 		} else {
 			setRaw(c, ical.PropStatus, "NEEDS-ACTION")

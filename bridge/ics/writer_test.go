@@ -90,9 +90,9 @@ func sampleRecords() []crmstore.Record {
 			"timezone": "W. Europe Standard Time", "uid": "series-1@example.com", "isalldayevent": "false",
 			"recurrence":  "RRULE:FREQ=WEEKLY;COUNT=6;BYDAY=MO\nEXDATE;TZID=W. Europe Standard Time:20240408T100000",
 			"reminder":    "-PT15M",
-			"busystatus":  "TENTATIVE",
+			"busystatus":  "1", // tentative
 			"categories":  "Work,Project X",
-			"sensitivity": "0", "statecode": "3", "ismeeting": "true", "prioritycode": "1",
+			"sensitivity": "0", "statecode": "3", "statuscode": "5", "ismeeting": "true", "prioritycode": "1",
 		}, Parties: []crmstore.Party{
 			{Role: crmstore.RoleOrganizer, Address: "anna@example.com", Name: "Müller, Anna"},
 			{Role: crmstore.RoleRequired, Address: "bob@example.com", Name: "Bob Jones", Status: "ACCEPTED"},
@@ -105,26 +105,26 @@ func sampleRecords() []crmstore.Record {
 			"subject": "Team sync (moved)", "uid": "series-1@example.com",
 			"recurrenceid":   "2024-04-01T08:00:00Z",
 			"scheduledstart": "2024-04-02T12:00:00Z", "scheduledend": "2024-04-02T13:00:00Z",
-			"timezone": "W. Europe Standard Time", "isalldayevent": "false", "statecode": "3", "ismeeting": "false",
+			"timezone": "W. Europe Standard Time", "isalldayevent": "false", "statecode": "3", "statuscode": "5", "ismeeting": "false",
 		}},
 		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3303", Fields: map[string]string{
 			"subject": "Conference", "scheduledstart": "2024-05-01T00:00:00Z", "scheduledend": "2024-05-04T00:00:00Z",
-			"isalldayevent": "true", "statecode": "2", "ismeeting": "false", "busystatus": "FREE",
+			"isalldayevent": "true", "statecode": "2", "statuscode": "4", "ismeeting": "false", "busystatus": "0",
 		}},
 		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3304", Fields: map[string]string{
 			"subject": "Call with Seattle", "scheduledstart": "2024-07-04T16:00:00Z", "scheduledend": "2024-07-04T16:30:00Z",
-			"timezone": "Pacific Standard Time", "isalldayevent": "false", "statecode": "3", "ismeeting": "false",
+			"timezone": "Pacific Standard Time", "isalldayevent": "false", "statecode": "3", "statuscode": "5", "ismeeting": "false",
 			"globalobjectid": "040000008200e00074c5b7101a82e0080000000000000000000000000000000000000000",
 		}},
 		{Entity: crmstore.Task, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3305", Fields: map[string]string{
 			"subject": "Send the offer", "description": "Prices from the 2024 list",
 			"scheduledstart": "2024-02-01T09:00:00Z", "scheduledend": "2024-02-05T17:00:00Z",
-			"percentcomplete": "40", "prioritycode": "2", "statecode": "0", "uid": "todo-1@example.com",
+			"percentcomplete": "40", "prioritycode": "2", "statecode": "0", "statuscode": "3", "uid": "todo-1@example.com",
 			"reminder": "2024-02-05T08:00:00Z", "sensitivity": "3",
 		}},
 		{Entity: crmstore.Task, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3306", Fields: map[string]string{
 			"subject": "Book the room", "actualend": "2024-02-08T15:30:00Z", "scheduledend": "2024-02-09T00:00:00Z",
-			"percentcomplete": "100", "prioritycode": "0", "statecode": "1",
+			"percentcomplete": "100", "prioritycode": "0", "statecode": "1", "statuscode": "5",
 		}},
 	}
 }
