@@ -251,7 +251,7 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 	}
 	im.rep.StartFile(path, format, fi.Size())
 	im.sum.Files++
-	items, failed, err := im.readFile(ctx, path, format)
+	items, failed, err := im.readFile(ctx, path, format, string(format)+":"+abs)
 	if err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ type next struct {
 // readFile streams the file's items through a goroutine that parses (and
 // reads attachment content), while this goroutine applies them in batches:
 // parsing runs on the second core.
-func (im *Importer) readFile(ctx context.Context, path string, format Format) (items, failed int, err error) {
+func (im *Importer) readFile(ctx context.Context, path string, format Format, origin string) (items, failed int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan next, 64)
@@ -355,6 +355,7 @@ func (im *Importer) readFile(ctx context.Context, path string, format Format) (i
 			break
 		}
 		items++
+		n.in.Origin = origin
 		if err := im.apply(tx, n.in); err != nil {
 			return items, failed, err
 		}

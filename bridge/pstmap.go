@@ -38,7 +38,6 @@ func FromPST(file string, it *pst.Item) *crmstore.Incoming {
 	}
 	in.Source.Version = pstVersion(it)
 	in.ModifiedAt = it.Modified
-	in.Origin = "pst:" + file
 	in.Pos = fmt.Sprintf("%s: %s: item %d", file, it.Folder, it.Index)
 	f := in.Record.Fields
 	item.SetIf(f, "folder", it.Folder)

@@ -87,3 +87,65 @@ func (t *Tx) Delete(id, origin string) error {
 		return t.touch(Entity(ent), id, "delete", nil, origin == "upstream")
 	})
 }
+
+// Link sets the regarding record of an activity: a contact, account,
+// lead or opportunity.
+func (t *Tx) Link(activityID, regardingID, origin string) error {
+	var ae, re string
+	if err := t.queryRow(`SELECT entity FROM record WHERE id = ? AND deleted = 0`, activityID).Scan(&ae); err != nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, activityID)
+	}
+	if !Entity(ae).IsActivity() {
+		return fmt.Errorf("%s is a %s, not an activity", activityID, ae)
+	}
+	if err := t.queryRow(`SELECT entity FROM record WHERE id = ? AND deleted = 0`, regardingID).Scan(&re); err != nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, regardingID)
+	}
+	switch Entity(re) {
+	case Contact, Account, Lead, Opportunity:
+	default:
+		return fmt.Errorf("an activity can be regarding a contact, account, lead or opportunity, not a %s", re)
+	}
+	_, err := t.Set(activityID, map[string]string{"regardingobjectid": regardingID}, origin)
+	return err
+}
+
+// EntityOf returns the entity of record id.
+func (t *Tx) EntityOf(id string) (Entity, error) {
+	var e string
+	if err := t.queryRow(`SELECT entity FROM record WHERE id = ?`, id).Scan(&e); err != nil {
+		return "", fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return Entity(e), nil
+}
+
+// ExpandID returns the full id of the record whose id is id or starts with
+// it (at least 8 characters).
+func (t *Tx) ExpandID(id string) (string, error) {
+	if len(id) == 36 {
+		return id, nil
+	}
+	if len(id) < 8 {
+		return "", fmt.Errorf("record id %q is too short (give at least 8 characters)", id)
+	}
+	rows, err := t.query(`SELECT id FROM record WHERE id >= ? AND id < ? LIMIT 2`, id, id+"\xff")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return "", err
+		}
+		ids = append(ids, s)
+	}
+	switch len(ids) {
+	case 0:
+		return "", fmt.Errorf("%w: %s", ErrNotFound, id)
+	case 1:
+		return ids[0], nil
+	}
+	return "", fmt.Errorf("record id prefix %s is ambiguous", id)
+}

@@ -293,3 +293,49 @@ func ValidateValue(e Entity, name, v string) error {
 	}
 	return nil
 }
+
+// ParseInput turns a value as a person types it into the field's
+// canonical form: times as RFC 3339 or "2006-01-02 15:04" (local time) or
+// a date, dates as YYYY-MM-DD, options by value or label ("high"),
+// booleans as true/false/yes/no. The error lists what is valid.
+func ParseInput(e Entity, name, in string) (string, error) {
+	fd, ok := LookupField(e, name)
+	if !ok {
+		return "", ValidateValue(e, name, in) // lists the valid fields
+	}
+	in = strings.TrimSpace(in)
+	if in == "" {
+		return "", nil
+	}
+	switch fd.Kind {
+	case Time:
+		for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02"} {
+			var t time.Time
+			var err error
+			if layout == time.RFC3339 {
+				t, err = time.Parse(layout, in)
+			} else {
+				t, err = time.ParseInLocation(layout, in, time.Local)
+			}
+			if err == nil {
+				return t.UTC().Format(time.RFC3339), nil
+			}
+		}
+	case Bool:
+		switch strings.ToLower(in) {
+		case "true", "yes", "y", "1":
+			return "true", nil
+		case "false", "no", "n", "0":
+			return "false", nil
+		}
+	case Option:
+		for v, label := range fd.Options {
+			if strings.EqualFold(in, label) {
+				return v, nil
+			}
+		}
+	case Ref:
+		in = strings.ToLower(in)
+	}
+	return in, ValidateValue(e, name, in)
+}

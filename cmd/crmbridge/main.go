@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -80,7 +81,6 @@ type env struct {
 	quiet          bool
 	tty            bool // stderr is a terminal: draw progress
 	lockTimeout    time.Duration
-	command        string
 }
 
 func defaultDB() string {
@@ -142,6 +142,12 @@ func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
 			statusCommand(e),
 			listCommand(e),
 			showCommand(e),
+			newCommand(e),
+			setCommand(e),
+			deleteCommand(e),
+			linkCommand(e),
+			conflictsCommand(e),
+			exportCommand(e),
 		},
 	}
 	for _, cmd := range app.Commands {
@@ -177,6 +183,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 }
 
 func main() {
+	// A soft memory limit keeps the peak of a large import bounded (the GC
+	// works harder near it), unless the user chose one with GOMEMLIMIT.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(40 << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))))

@@ -1,0 +1,303 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"crmbridge/bridge/eml"
+	"crmbridge/bridge/ics"
+	"crmbridge/bridge/outlookcsv"
+	"crmbridge/bridge/vcf"
+	"crmbridge/crmstore"
+)
+
+// ExportOptions say what to write where. Empty paths are not written.
+type ExportOptions struct {
+	VCF    string // vCard file, or a folder with Split
+	ICS    string // iCalendar file: appointments and tasks
+	EMLDir string // folder: one .eml per email activity
+	CSV    string // Outlook CSV: <base>-contacts.csv and <base>-tasks.csv next to it
+	// All writes every record, not only those changed since the target's
+	// watermark.
+	All bool
+	// Types restricts the records written (nil: every type the format
+	// holds).
+	Types        []crmstore.Entity
+	Split        bool   // one .vcf per contact, named by record id, in the VCF folder
+	VCardVersion string // "2.1", "3.0" (default) or "4.0"
+}
+
+// ExportResult is what one target got.
+type ExportResult struct {
+	Target  string // e.g. "vcf:/home/me/out.vcf"
+	Path    string
+	Records int
+	Skipped bool // nothing changed since the last export
+}
+
+// Export writes CRM records out as files Outlook and other clients
+// import. By default it writes, per target, the records whose changes are
+// newer than that target's watermark, leaving out changes that came from
+// the target itself; each file is written to a temporary name, synced and
+// renamed, and only then does the watermark advance.
+func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]ExportResult, error) {
+	var out []ExportResult
+	seq, err := store.JournalSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type job struct {
+		kind  string
+		path  string
+		ents  []crmstore.Entity
+		write func(ctx context.Context, path string, recs []*crmstore.View) error
+	}
+	var jobs []job
+	if opts.VCF != "" {
+		version := opts.VCardVersion
+		if version == "" {
+			version = "3.0"
+		}
+		jobs = append(jobs, job{"vcf", opts.VCF, []crmstore.Entity{crmstore.Contact}, func(ctx context.Context, path string, recs []*crmstore.View) error {
+			if opts.Split {
+				return writeSplitVCF(path, recs, version)
+			}
+			return writeAtomic(path, func(w io.Writer) error {
+				enc := vcf.NewEncoder(w, version)
+				for _, v := range recs {
+					if v.Deleted {
+						continue // a vCard file cannot say "deleted"
+					}
+					if err := enc.EncodeRev(v.Record, v.ModifiedAt); err != nil {
+						return fmt.Errorf("contact %s: %w", v.ID, err)
+					}
+				}
+				return nil
+			})
+		}})
+	}
+	if opts.ICS != "" {
+		jobs = append(jobs, job{"ics", opts.ICS, []crmstore.Entity{crmstore.Appointment, crmstore.Task}, func(ctx context.Context, path string, recs []*crmstore.View) error {
+			return writeAtomic(path, func(w io.Writer) error {
+				rs := make([]crmstore.Record, 0, len(recs))
+				for _, v := range recs {
+					r := v.Record
+					if v.Deleted {
+						// A deleted appointment goes out cancelled, so that
+						// the client removes it (RFC 5546 3.2.5).
+						r.Fields = cloneFields(r.Fields)
+						r.Fields["statecode"] = "2"
+					}
+					rs = append(rs, r)
+				}
+				return ics.NewEncoder(w).Encode(rs...)
+			})
+		}})
+	}
+	if opts.EMLDir != "" {
+		jobs = append(jobs, job{"eml", opts.EMLDir, []crmstore.Entity{crmstore.Email}, func(ctx context.Context, dir string, recs []*crmstore.View) error {
+			return writeEMLDir(dir, recs)
+		}})
+	}
+	if opts.CSV != "" {
+		base := strings.TrimSuffix(opts.CSV, filepath.Ext(opts.CSV))
+		jobs = append(jobs,
+			job{"csv", base + "-contacts.csv", []crmstore.Entity{crmstore.Contact, crmstore.Account}, func(ctx context.Context, path string, recs []*crmstore.View) error {
+				return writeAtomic(path, func(w io.Writer) error {
+					cw := outlookcsv.NewContactWriter(w)
+					for _, v := range recs {
+						if !v.Deleted {
+							if err := cw.Write(v.Record); err != nil {
+								return err
+							}
+						}
+					}
+					return cw.Flush()
+				})
+			}},
+			job{"csv", base + "-tasks.csv", []crmstore.Entity{crmstore.Task}, func(ctx context.Context, path string, recs []*crmstore.View) error {
+				return writeAtomic(path, func(w io.Writer) error {
+					tw := outlookcsv.NewTaskWriter(w)
+					for _, v := range recs {
+						if !v.Deleted {
+							if err := tw.Write(v.Record); err != nil {
+								return err
+							}
+						}
+					}
+					return tw.Flush()
+				})
+			}})
+	}
+	for _, j := range jobs {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		ents := filterTypes(j.ents, opts.Types)
+		if len(ents) == 0 {
+			continue
+		}
+		abs, err := filepath.Abs(j.path)
+		if err != nil {
+			return out, err
+		}
+		target := j.kind + ":" + abs
+		var ids []string
+		if opts.All {
+			ids, err = store.IDs(ctx, ents)
+		} else {
+			var mark int64
+			if mark, err = store.Watermark(ctx, target); err == nil {
+				ids, err = store.ChangedSince(ctx, ents, mark, seq, target)
+			}
+		}
+		if err != nil {
+			return out, err
+		}
+		res := ExportResult{Target: target, Path: j.path, Records: len(ids)}
+		if len(ids) == 0 && !opts.All {
+			res.Skipped = true
+			out = append(out, res)
+			continue
+		}
+		recs := make([]*crmstore.View, 0, len(ids))
+		for _, id := range ids {
+			v, err := store.Get(ctx, id)
+			if err != nil {
+				return out, err
+			}
+			recs = append(recs, v)
+		}
+		if err := j.write(ctx, j.path, recs); err != nil {
+			return out, fmt.Errorf("export %s: %w", j.path, err)
+		}
+		tx, err := store.Begin(context.WithoutCancel(ctx))
+		if err != nil {
+			return out, err
+		}
+		if err := tx.SetWatermark(target, seq); err != nil {
+			tx.Rollback()
+			return out, err
+		}
+		if err := tx.Commit(); err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func cloneFields(m map[string]string) map[string]string {
+	c := make(map[string]string, len(m)+1)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func filterTypes(ents, only []crmstore.Entity) []crmstore.Entity {
+	if len(only) == 0 {
+		return ents
+	}
+	var out []crmstore.Entity
+	for _, e := range ents {
+		for _, o := range only {
+			if e == o {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// writeAtomic writes a file through fn to a temporary name in the same
+// folder, syncs it and renames it over path: readers never see a partial
+// file, and a failure leaves the old file in place. The file is 0600: it
+// holds customers' data.
+func writeAtomic(path string, fn func(io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := fn(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// safeJoin joins a data-derived file name to dir, refusing anything that
+// would leave dir.
+func safeJoin(dir, name string) (string, error) {
+	if name == "" || !filepath.IsLocal(name) || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("unsafe file name %q", name)
+	}
+	return filepath.Join(dir, name), nil
+}
+
+func writeSplitVCF(dir string, recs []*crmstore.View, version string) error {
+	for _, v := range recs {
+		path, err := safeJoin(dir, v.ID+".vcf")
+		if err != nil {
+			return err
+		}
+		if v.Deleted {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		if err := writeAtomic(path, func(w io.Writer) error {
+			return vcf.NewEncoder(w, version).EncodeRev(v.Record, v.ModifiedAt)
+		}); err != nil {
+			return fmt.Errorf("contact %s: %w", v.ID, err)
+		}
+	}
+	return nil
+}
+
+func writeEMLDir(dir string, recs []*crmstore.View) error {
+	for _, v := range recs {
+		path, err := safeJoin(dir, eml.FileName(v.Record))
+		if err != nil {
+			return err
+		}
+		// The name follows the subject: drop this record's file under an
+		// older subject (names end in the record id).
+		old, _ := filepath.Glob(filepath.Join(dir, "*"+v.ID+".eml"))
+		for _, o := range old {
+			if o != path || v.Deleted {
+				if err := os.Remove(o); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+		}
+		if v.Deleted {
+			continue
+		}
+		if err := writeAtomic(path, func(w io.Writer) error { return eml.Write(w, v.Record) }); err != nil {
+			return fmt.Errorf("email %s: %w", v.ID, err)
+		}
+	}
+	return nil
+}

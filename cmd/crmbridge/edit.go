@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"crmbridge/crmstore"
+)
+
+var creatable = []crmstore.Entity{crmstore.Contact, crmstore.Account, crmstore.Lead, crmstore.Opportunity,
+	crmstore.PhoneCall, crmstore.Fax, crmstore.Letter, crmstore.Task, crmstore.Appointment}
+
+func creatableNames() string {
+	names := make([]string, len(creatable))
+	for i, e := range creatable {
+		names[i] = string(e)
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseAssignments reads field=value arguments for entity e.
+func parseAssignments(e crmstore.Entity, args []string) (map[string]string, error) {
+	fields := map[string]string{}
+	for _, a := range args {
+		name, value, ok := strings.Cut(a, "=")
+		if !ok || name == "" {
+			return nil, usagef("%q is not field=value", a)
+		}
+		v, err := crmstore.ParseInput(e, strings.ToLower(strings.TrimSpace(name)), value)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		fields[strings.ToLower(strings.TrimSpace(name))] = v
+	}
+	return fields, nil
+}
+
+// withTx runs fn in one write transaction of the locked store.
+func withTx(ctx context.Context, e *env, command string, fn func(tx *crmstore.Tx) error) error {
+	store, err := e.openStore(ctx, true, "crmbridge "+command)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func newCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "new",
+		Usage:     "create a CRM record: " + creatableNames(),
+		ArgsUsage: "TYPE field=value...",
+		Description: `Creates a record on the CRM side and prints its id. Fields are Dataverse
+logical names (firstname, lastname, emailaddress1, subject, scheduledend, ...);
+an unknown field or a bad value is refused with the list of valid ones.
+Times: 2026-11-25T14:00:00Z, "2026-11-25 14:00" (local) or 2026-11-25.`,
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef("new: give a record type (%s)", creatableNames())
+			}
+			ent := crmstore.Entity(c.Args().First())
+			ok := false
+			for _, x := range creatable {
+				ok = ok || x == ent
+			}
+			if !ok {
+				return usagef("new: cannot create %q (valid: %s)", ent, creatableNames())
+			}
+			fields, err := parseAssignments(ent, c.Args().Tail())
+			if err != nil {
+				return err
+			}
+			var id string
+			err = withTx(c.Context, e, "new", func(tx *crmstore.Tx) error {
+				var err error
+				id, err = tx.Create(ent, fields, "cli")
+				return err
+			})
+			if err == nil {
+				fmt.Fprintln(e.stdout, id)
+			}
+			return err
+		},
+	}
+}
+
+func setCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "set",
+		Usage:     "change fields of a record",
+		ArgsUsage: "ID field=value...",
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 2 {
+				return usagef("set: give a record ID and at least one field=value")
+			}
+			return withTx(c.Context, e, "set", func(tx *crmstore.Tx) error {
+				id, ent, err := resolveID(tx, c.Args().First())
+				if err != nil {
+					return err
+				}
+				fields, err := parseAssignments(ent, c.Args().Tail())
+				if err != nil {
+					return err
+				}
+				changed, err := tx.Set(id, fields, "cli")
+				if err == nil && !e.quiet {
+					fmt.Fprintf(e.stdout, "%s: %d field(s) changed %v\n", id, len(changed), changed)
+				}
+				return err
+			})
+		},
+	}
+}
+
+func deleteCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "delete",
+		Usage:     "delete a record (queued upstream; exported as cancelled or removed)",
+		ArgsUsage: "ID",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("delete: give one record ID")
+			}
+			return withTx(c.Context, e, "delete", func(tx *crmstore.Tx) error {
+				id, _, err := resolveID(tx, c.Args().First())
+				if err != nil {
+					return err
+				}
+				return tx.Delete(id, "cli")
+			})
+		},
+	}
+}
+
+func linkCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "link",
+		Usage:     "set what an activity is regarding: a contact, account, lead or opportunity",
+		ArgsUsage: "ACTIVITY-ID --regarding ID",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "regarding", Required: true, Usage: "record the activity is regarding"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("link: give one activity ID and --regarding ID")
+			}
+			return withTx(c.Context, e, "link", func(tx *crmstore.Tx) error {
+				act, _, err := resolveID(tx, c.Args().First())
+				if err != nil {
+					return err
+				}
+				reg, _, err := resolveID(tx, c.String("regarding"))
+				if err != nil {
+					return err
+				}
+				return tx.Link(act, reg, "cli")
+			})
+		},
+	}
+}
+
+// resolveID expands an id prefix (as list prints ids in full, a prefix of
+// 8 or more characters is accepted) and returns the record's entity.
+func resolveID(tx *crmstore.Tx, id string) (string, crmstore.Entity, error) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	full, err := tx.ExpandID(id)
+	if err != nil {
+		return "", "", usageError{err}
+	}
+	ent, err := tx.EntityOf(full)
+	return full, ent, err
+}

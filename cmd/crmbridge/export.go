@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"crmbridge/bridge"
+	"crmbridge/crmstore"
+)
+
+func exportCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "export",
+		Usage: "write CRM changes as files Outlook and other clients import (vCard, iCalendar, EML, Outlook CSV)",
+		Description: `Writes, for each target given, the records changed on the CRM side since the
+last export to that target (never an echo of what that target gave), or every
+record with --all. Files are written to a temporary name and renamed; the
+target's watermark advances only then.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "vcf", Usage: "contacts as vCard to `PATH` (a folder with --split)"},
+			&cli.StringFlag{Name: "ics", Usage: "appointments and tasks as iCalendar to `PATH`"},
+			&cli.StringFlag{Name: "eml", Usage: "email activities, one .eml each, into folder `DIR`"},
+			&cli.StringFlag{Name: "csv", Usage: "Outlook CSV: contacts and tasks next to `PATH` (PATH-contacts.csv, PATH-tasks.csv)"},
+			&cli.BoolFlag{Name: "all", Usage: "write every record, not only changes since the last export"},
+			&cli.StringSliceFlag{Name: "type", Usage: "only these record types (contact, account, appointment, task, email)"},
+			&cli.BoolFlag{Name: "split", Usage: "one .vcf file per contact (classic Outlook imports only the first card of a file)"},
+			&cli.StringFlag{Name: "vcard-version", Value: "3.0", Usage: "2.1, 3.0 or 4.0"},
+		},
+		Action: func(c *cli.Context) error {
+			opts := bridge.ExportOptions{
+				VCF: c.String("vcf"), ICS: c.String("ics"), EMLDir: c.String("eml"), CSV: c.String("csv"),
+				All: c.Bool("all"), Split: c.Bool("split"), VCardVersion: c.String("vcard-version"),
+			}
+			if opts.VCF == "" && opts.ICS == "" && opts.EMLDir == "" && opts.CSV == "" {
+				return usagef("export: give at least one of --vcf, --ics, --eml, --csv")
+			}
+			switch opts.VCardVersion {
+			case "2.1", "3.0", "4.0":
+			default:
+				return usagef("--vcard-version must be 2.1, 3.0 or 4.0")
+			}
+			for _, t := range c.StringSlice("type") {
+				for _, one := range strings.Split(t, ",") {
+					ent := crmstore.Entity(strings.TrimSpace(one))
+					if !ent.Valid() {
+						return usagef("--type: unknown record type %q", one)
+					}
+					opts.Types = append(opts.Types, ent)
+				}
+			}
+			store, err := e.openStore(c.Context, true, "crmbridge export")
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			res, err := bridge.Export(c.Context, store, opts)
+			for _, r := range res {
+				if r.Skipped {
+					fmt.Fprintf(e.stdout, "export: %s: nothing changed since the last export\n", r.Path)
+				} else {
+					fmt.Fprintf(e.stdout, "export: %s: %d record(s)\n", r.Path, r.Records)
+				}
+			}
+			return err
+		},
+	}
+}
