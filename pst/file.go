@@ -95,7 +95,13 @@ const (
 	maxRowsPerTableSize = 64 // bytes of file per table row, at least (bound on row counts)
 )
 
-func openReader(r io.ReaderAt, size int64, name string) (f *File, err error) {
+func openReader(r io.ReaderAt, size int64, name string) (*File, error) {
+	return openReaderCache(r, size, name, true)
+}
+
+// openReaderCache is openReader; with cached false go-pst reads r
+// directly (for benchmarks that measure the cache).
+func openReaderCache(r io.ReaderAt, size int64, name string, cached bool) (f *File, err error) {
 	if size < 512 {
 		return nil, fmt.Errorf("%w: %d bytes is too short for a header", ErrNotPST, size)
 	}
@@ -146,7 +152,11 @@ func openReader(r io.ReaderAt, size int64, name string) (f *File, err error) {
 			f, err = nil, fmt.Errorf("read b-trees: %w", panicError(rec))
 		}
 	}()
-	p, err := gopst.New(cache)
+	var src io.ReaderAt = cache
+	if !cached {
+		src = r
+	}
+	p, err := gopst.New(src)
 	if err != nil {
 		if errors.Is(err, gopst.ErrFileSignatureInvalid) {
 			return nil, fmt.Errorf("%w: %v", ErrNotPST, err)

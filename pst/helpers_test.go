@@ -196,3 +196,28 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 func gopstID(nid uint32) gopst.Identifier { return gopst.Identifier(nid) }
+
+// corpusPSTsNoSkip is corpusPSTs for fuzz seeding: a missing corpus gives
+// no seeds instead of skipping.
+func corpusPSTsNoSkip(tb testing.TB) map[string]string {
+	out := map[string]string{}
+	root := filepath.Join(fixtures.Root(), "..", "shared", "corpus", "pst")
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".pst") {
+			out[strings.TrimSuffix(e.Name(), ".pst")] = filepath.Join(root, e.Name())
+		}
+	}
+	if d := goPSTDataNoSkip(); d != "" {
+		out["32-bit"] = filepath.Join(d, "32-bit.pst")
+	}
+	return out
+}
+
+func goPSTDataNoSkip() string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/mooijtech/go-pst/v6").Output()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "data")
+}

@@ -249,6 +249,15 @@ func (f *File) subTable(b *bag, nid uint32) ([]*bag, error) {
 
 // table reads all rows of a table context, each as a bag.
 func (f *File) table(hon *gopst.HeapOnNode, lds []gopst.LocalDescriptor, cols ...uint16) ([]*bag, error) {
+	// go-pst follows subnodes of the table (its row matrix) without
+	// checking their data trees: check them first.
+	for _, ld := range lds {
+		if bn, err := f.pst.GetBlockBTreeNode(ld.DataIdentifier); err == nil {
+			if err := f.checkDataTree(bn, 0); err != nil {
+				return nil, fmt.Errorf("subnode %#x: %w", ld.Identifier, err)
+			}
+		}
+	}
 	tc, err := f.pst.GetTableContext(hon, lds, cols...)
 	if err != nil {
 		if err == gopst.ErrTableContextNoRows {
@@ -602,7 +611,7 @@ func (f *File) attachment(ab *bag, folder string, depth int) (*Attachment, error
 	}
 	a.Size = size
 	a.Open = func() (io.ReadCloser, error) {
-		return io.NopCloser(io.NewSectionReader(r, 0, size)), nil
+		return io.NopCloser(io.NewSectionReader(safeReaderAt{r}, 0, size)), nil
 	}
 	return a, nil
 }
@@ -628,4 +637,17 @@ func (f *File) embedded(ab *bag, p gopst.Property, folder string, depth int) (*I
 		return nil, err
 	}
 	return f.readItem(mb, folder, 0, 0, depth+1)
+}
+
+// safeReaderAt turns a panic of go-pst's readers into an error: attachment
+// content is read by the caller, outside the walk's recover.
+type safeReaderAt struct{ r io.ReaderAt }
+
+func (s safeReaderAt) ReadAt(p []byte, off int64) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, panicError(r)
+		}
+	}()
+	return s.r.ReadAt(p, off)
 }
