@@ -87,6 +87,23 @@ func FuzzEML(f *testing.F) {
 		}
 		for _, inc := range incs {
 			checkIncoming(t, inc, "eml")
+			// Whatever we read, we can write, and read back the same.
+			var buf bytes.Buffer
+			if err := Write(&buf, inc.Record); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			back, errs := collectNoFail(NewReader(bytes.NewReader(buf.Bytes()), "back.eml"))
+			checkErrors(t, errs)
+			if len(back) != 1 {
+				t.Fatalf("read back %d messages", len(back))
+			}
+			want := strings.Join(strings.Fields(inc.Record.Fields["subject"]), " ")
+			if got := back[0].Record.Fields["subject"]; got != want {
+				t.Fatalf("subject %q read back as %q\n%s", want, got, buf.Bytes())
+			}
+			if len(back[0].Record.Attachments) != len(inc.Record.Attachments) {
+				t.Fatalf("%d attachments read back as %d", len(inc.Record.Attachments), len(back[0].Record.Attachments))
+			}
 		}
 	})
 }
