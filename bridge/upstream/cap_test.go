@@ -242,3 +242,41 @@ func TestCAPDifferences(t *testing.T) {
 		t.Errorf("CAP ETag %q is not a timestamp", q.ETag(id))
 	}
 }
+
+// TestCAPPull: CAP does not track changes, so pull falls back to
+// $filter=modifiedon gt <last> and sees only what changed since.
+func TestCAPPull(t *testing.T) {
+	c := capClient(t, 50, nil)
+	ctx := context.Background()
+	q := upstream.NewMemQueue()
+	ids := []string{uuid.NewString(), uuid.NewString()}
+	for _, id := range ids {
+		q.Add(crmstore.Lead, id, upstream.OpCreate, map[string]string{"subject": "pull " + id[:8], "statecode": "0"}, nil)
+	}
+	if _, err := c.Push(ctx, q, upstream.PushOptions{}); err != nil || q.Len() != 0 {
+		t.Fatalf("push: %v, left %d", err, q.Len())
+	}
+	sink := newMemSink()
+	st, err := c.Pull(ctx, sink, upstream.PullOptions{Sets: []string{"leads"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Polled != 1 || sink.delta["leads"] != "" || sink.last["leads"].IsZero() {
+		t.Errorf("first pull: %+v, state %q %v", st, sink.delta["leads"], sink.last["leads"])
+	}
+	for _, id := range ids {
+		if f := sink.recs[id]; f["subject"] != "pull "+id[:8] || f["statecode"] != "0" || f["statuscode"] != "" || sink.etags[id] != q.ETag(id) {
+			t.Errorf("pulled %s: %v etag %q (pushed %q)", id, f, sink.etags[id], q.ETag(id))
+		}
+	}
+	time.Sleep(5 * time.Millisecond) // CAP's modifiedon has millisecond resolution
+	q.SetKnown(crmstore.Lead, ids[1], q.ETag(ids[1]), map[string]string{"subject": "pull " + ids[1][:8]})
+	q.Add(crmstore.Lead, ids[1], upstream.OpUpdate, map[string]string{"subject": "changed"}, nil)
+	if _, err := c.Push(ctx, q, upstream.PushOptions{}); err != nil || q.Len() != 0 {
+		t.Fatalf("push: %v, left %d %v", err, q.Len(), q.DeadLetters())
+	}
+	st, err = c.Pull(ctx, sink, upstream.PullOptions{Sets: []string{"leads"}})
+	if err != nil || st.Applied != 1 || sink.recs[ids[1]]["subject"] != "changed" {
+		t.Errorf("second pull: %v %+v %v", err, st, sink.recs[ids[1]])
+	}
+}

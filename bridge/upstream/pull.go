@@ -69,7 +69,7 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 	case !last.IsZero():
 		tracking = false
 		next = c.setURL(set, url.Values{
-			"$filter":  {"modifiedon gt " + last.UTC().Format(time.RFC3339)},
+			"$filter":  {"modifiedon gt " + last.UTC().Format(time.RFC3339Nano)},
 			"$orderby": {"modifiedon asc"},
 		})
 	default:
@@ -165,7 +165,9 @@ func (c *Client) setURL(set string, q url.Values) string {
 	u := *c.base
 	u.Path += set
 	u.RawPath = ""
-	u.RawQuery = q.Encode()
+	// Spaces as %20, not '+': OData URLs follow RFC 3986, and CAP reads
+	// '+' literally. (Encode escapes a literal '+' as %2B.)
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 	return u.String()
 }
 
