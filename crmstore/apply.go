@@ -277,6 +277,9 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 	if !in.ModifiedAt.IsZero() {
 		changedAt = fmtTime(inAt)
 	}
+	if err := t.deriveFullName(e, recID, created, ours, changes); err != nil {
+		return Result{}, err
+	}
 	if created {
 		if err := t.insertRow(e, recID, changes); err != nil {
 			return Result{}, err
@@ -671,4 +674,55 @@ func (t *Tx) touchAddr(a string) {
 	if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
 		t.addrs[a] = true
 	}
+}
+
+// deriveFullName keeps a contact's or lead's fullname in step with its
+// name parts, as Dataverse computes it: when a part changes, fullname
+// becomes "first middle last" of the merged values. ours gains the old
+// fullname for the journal.
+func (t *Tx) deriveFullName(e Entity, id string, created bool, ours, changes map[string]string) error {
+	if e != Contact && e != Lead {
+		return nil
+	}
+	parts := []string{"firstname", "middlename", "lastname"}
+	touched := false
+	for _, p := range parts {
+		_, ok := changes[p]
+		touched = touched || ok
+	}
+	if !touched {
+		return nil
+	}
+	cur := map[string]string{}
+	if !created {
+		want := map[string]string{"fullname": ""}
+		for _, p := range parts {
+			want[p] = ""
+		}
+		var err error
+		if cur, err = t.loadFields(e, id, want); err != nil {
+			return err
+		}
+		ours["fullname"] = cur["fullname"]
+	}
+	var names []string
+	for _, p := range parts {
+		v, ok := changes[p]
+		if !ok {
+			v = cur[p]
+		}
+		if v = strings.TrimSpace(v); v != "" {
+			names = append(names, v)
+		}
+	}
+	full := strings.Join(names, " ")
+	if full == "" {
+		return nil // keep a fullname given without parts
+	}
+	if full != cur["fullname"] {
+		changes["fullname"] = full
+	} else {
+		delete(changes, "fullname")
+	}
+	return nil
 }

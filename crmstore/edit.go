@@ -40,6 +40,9 @@ func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, 
 		if len(changes) == 0 {
 			return nil
 		}
+		if err := t.deriveFullName(e, id, false, old, changes); err != nil {
+			return err
+		}
 		if err := t.writeChanges(e, id, old, changes, &Record{}, nil, origin, t.now, true); err != nil {
 			return err
 		}

@@ -105,7 +105,7 @@ var entities = map[Entity][]Field{
 		f("middlename", Text),
 		f("lastname", Text),
 		f("suffix", Text),
-		f("fullname", Text),
+		local("fullname", Text), // computed from the name parts, as Dataverse does
 		f("nickname", Text),
 		f("emailaddress1", Text),
 		f("emailaddress2", Text),
@@ -140,7 +140,7 @@ var entities = map[Entity][]Field{
 		f("subject", Text),
 		f("firstname", Text),
 		f("lastname", Text),
-		f("fullname", Text),
+		local("fullname", Text), // computed from the name parts, as Dataverse does
 		f("companyname", Text),
 		f("emailaddress1", Text),
 		f("telephone1", Text),

@@ -98,8 +98,8 @@ func TestMergeDifferentFields(t *testing.T) {
 		t.Fatalf("second import: %+v", res2)
 	}
 	got := fields(t, s, res.ID)
-	if got["firstname"] != "John" || got["lastname"] != "Rodman" {
-		t.Fatalf("got %s %s, want John Rodman", got["firstname"], got["lastname"])
+	if got["firstname"] != "John" || got["lastname"] != "Rodman" || got["fullname"] != "John Rodman" {
+		t.Fatalf("got %s %s (%s), want John Rodman", got["firstname"], got["lastname"], got["fullname"])
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM conflict`); n != 0 {
 		t.Fatalf("%d conflicts recorded, want 0", n)
