@@ -596,3 +596,24 @@ func TestContextCancel(t *testing.T) {
 		t.Errorf("after cancel: %d items, last error %v", items, last)
 	}
 }
+
+// Distribution list members come from the one-off entry ids of
+// PidLidDistributionListOneOffMembers. pffexport prints only the list's name
+// ("Cat Support Group"); the members are the two contacts of the same
+// folder, whose addresses pffexport prints as their "Email address 1".
+func TestDistListMembers(t *testing.T) {
+	items := readAll(t, corpusFile(t, fileDuckDB))
+	dl := findItem(t, items, "Contacts", "Cat Support Group")
+	if dl.DistList == nil {
+		t.Fatalf("kind %v, want distlist", dl.Kind)
+	}
+	want := map[string]string{"hopper@intellekt.fyi": "Hopper Cat (hopper@intellekt.fyi)", "linus@intellekt.fyi": "Linus Cat (linus@intellekt.fyi)"}
+	if len(dl.DistList.Members) != len(want) {
+		t.Fatalf("members = %+v", dl.DistList.Members)
+	}
+	for _, m := range dl.DistList.Members {
+		if want[m.Address] != m.Name || m.AddressType != "SMTP" {
+			t.Errorf("member %+v", m)
+		}
+	}
+}

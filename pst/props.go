@@ -230,9 +230,6 @@ func (b *bag) find(id uint16) (gopst.Property, bool) {
 	return gopst.Property{}, false
 }
 
-// has reports whether property id is present.
-func (b *bag) has(id uint16) bool { _, ok := b.find(id); return ok }
-
 // reader returns an io.ReaderAt over a variable-size value and its size.
 func (b *bag) reader(p gopst.Property) (io.ReaderAt, int64, error) {
 	if len(p.Data) > 0 {
