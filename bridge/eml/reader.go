@@ -85,15 +85,21 @@ func (r *Reader) Next() (*crmstore.Incoming, error) {
 }
 
 // envelopeDate parses the date of an mbox "From sender date" line, or
-// returns the zero time.
+// returns the zero time. The sender may contain spaces (readpst writes
+// From "Jane Doe" date), so the date is taken from the end of the line:
+// asctime is five words, six with a zone.
 func envelopeDate(line string) time.Time {
 	f := strings.Fields(strings.TrimRight(line, "\r\n"))
 	if len(f) < 3 {
 		return time.Time{}
 	}
-	t, err := parseDate(strings.Join(f[2:], " "))
-	if err != nil {
-		return time.Time{}
+	for _, n := range []int{5, 6, len(f) - 2} {
+		if n < 1 || n > len(f)-2 {
+			continue
+		}
+		if t, err := parseDate(strings.Join(f[len(f)-n:], " ")); err == nil {
+			return t
+		}
 	}
-	return t
+	return time.Time{}
 }

@@ -252,3 +252,20 @@ func TestReaderEmptyAndOversized(t *testing.T) {
 		t.Errorf("after oversized: %v, want io.EOF", err)
 	}
 }
+
+func TestEnvelopeDate(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{"From alice@example.com Mon Jan  1 10:00:00 2024", "2024-01-01T10:00:00Z"},
+		{`From "Craig Breslau" Mon Nov 26 20:27:12 2001`, "2001-11-26T20:27:12Z"},
+		{"From 1538564978720419823@xxx Thu Jun 30 12:31:44 +0000 2016", "2016-06-30T12:31:44Z"},
+		{"From - Mon Jun  3 12:50:27 1996", "1996-06-03T12:50:27Z"},
+		{"From MAILER-DAEMON Fri Jul  8 12:08:34 2011\r\n", "2011-07-08T12:08:34Z"},
+		{"From - ", ""},
+		{"From ", ""},
+	} {
+		got := item.FormatTime(envelopeDate(tc.line))
+		if got != tc.want {
+			t.Errorf("envelopeDate(%q) = %q, want %q", tc.line, got, tc.want)
+		}
+	}
+}
