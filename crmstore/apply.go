@@ -234,19 +234,29 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 		if hasBase && th == b {
 			continue // the source did not change it: keep the store's value
 		}
-		localChanged := !created && ou != "" && (!hasBase || ou != b)
-		if !localChanged {
-			changes[name] = th
+		if created || ou == "" || hasBase && ou == b {
+			changes[name] = th // changed by the source only
 			continue
 		}
-		// Changed on both sides since this source's last version.
-		res.Conflicts++
 		var localAt time.Time
 		var localBy string
 		var at string
 		if err := t.queryRow(`SELECT modified_at, modified_by FROM fieldstate WHERE record_id = ? AND field = ?`, recID, name).Scan(&at, &localBy); err == nil {
 			localAt, _ = time.Parse(time.RFC3339Nano, at)
 		}
+		if !hasBase {
+			// The first version from this source of a record the store
+			// already has (the same mail from a PST and an EML, a contact
+			// matched by address): with no common base neither side is
+			// known to have changed, so this is no conflict; the newer
+			// value wins under the default policy.
+			if policy == PolicyIncoming || policy == PolicyNewest && !in.ModifiedAt.IsZero() && inAt.After(localAt) {
+				changes[name] = th
+			}
+			continue
+		}
+		// Changed on both sides since this source's last version.
+		res.Conflicts++
 		winner := "local"
 		switch policy {
 		case PolicyIncoming:

@@ -374,3 +374,34 @@ func TestValidateValue(t *testing.T) {
 		t.Errorf("option error does not list valid values: %v", err)
 	}
 }
+
+// A second source's first version of a known record is no conflict: the
+// newer value wins, and no conflict is recorded.
+func TestFirstVersionFromAnotherSource(t *testing.T) {
+	s := openTest(t)
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	a := apply(t, s, outlookJeff("v1", "Jeff", "Smith", t0), PolicyNewest)
+	card := func(key string, at time.Time) *Incoming {
+		return &Incoming{
+			Source:     SourceRef{Kind: "vcf", Key: key, Version: "1"},
+			Record:     Record{Entity: Contact, Fields: map[string]string{"lastname": "Smyth", "emailaddress1": "jeff@example.com"}},
+			Keys:       []string{"email:jeff@example.com"},
+			ModifiedAt: at,
+		}
+	}
+	if r := apply(t, s, card("old", t0.Add(-time.Hour)), PolicyNewest); r.Conflicts != 0 || r.Outcome != Unchanged {
+		t.Fatalf("older card: %+v", r)
+	}
+	if got := fields(t, s, a.ID)["lastname"]; got != "Smith" {
+		t.Fatalf("older card overwrote lastname: %q", got)
+	}
+	if r := apply(t, s, card("new", t0.Add(time.Hour)), PolicyNewest); r.Conflicts != 0 || r.Outcome != Updated {
+		t.Fatalf("newer card: %+v", r)
+	}
+	if got := fields(t, s, a.ID); got["lastname"] != "Smyth" || got["fullname"] != "Jeff Smyth" {
+		t.Fatalf("newer card: %v", got)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM conflict`); n != 0 {
+		t.Fatalf("%d conflicts", n)
+	}
+}
