@@ -46,7 +46,11 @@ func golden(t *testing.T, path string) []goldenItem {
 		}
 		var ie *item.Error
 		if errors.As(err, &ie) {
-			out = append(out, goldenItem{Error: ie.Error()})
+			msg := ie.Error()
+			if ie.Kept {
+				msg = "warning: " + msg
+			}
+			out = append(out, goldenItem{Error: msg})
 			continue
 		}
 		if err != nil {

@@ -23,10 +23,10 @@ import (
 // returns a bare io.EOF there, which looks like a clean end).
 var ErrTruncated = errors.New("ics: truncated file (no END:VCALENDAR)")
 
-// ErrSkipped is wrapped by the *item.Error a Reader returns for a component
-// it does not import (VJOURNAL, VFREEBUSY, unknown components): the caller
-// may count it with errors.Is(err, ErrSkipped) instead of reporting it as a
-// problem.
+// ErrSkipped is wrapped by the warning (*item.Error with Kept set) a Reader
+// returns for a component it does not import (VJOURNAL, VFREEBUSY, unknown
+// components): the caller may count it with errors.Is(err, ErrSkipped)
+// instead of reporting it.
 var ErrSkipped = errors.New("ics: component not imported")
 
 // Reader reads appointments (VEVENT) and tasks (VTODO) from an iCalendar
@@ -48,7 +48,8 @@ type Reader struct {
 
 	inCal    bool
 	sawCal   bool
-	stray    int // consecutive lines outside any VCALENDAR
+	sawComp  bool // any BEGIN read
+	stray    int  // consecutive lines outside any VCALENDAR
 	method   string
 	version  string
 	floating zone // for times without TZID and Z
@@ -78,6 +79,12 @@ func (r *Reader) pos(line int) string { return fmt.Sprintf("%s: line %d", r.name
 
 // maxQueued bounds the problems held for one component; more are counted
 // and reported as one.
+//
+// Problems that leave the item in place (a malformed line skipped, an
+// unknown TZID read as floating time, a repaired END) are warnings
+// (item.Error.Kept); a component lost (truncated file, conversion
+// failure) is not. A skipped VJOURNAL or VFREEBUSY is a warning too: the
+// file holds nothing more we could import.
 const maxQueued = 1000
 
 func (r *Reader) warn(line int, format string, args ...any) {
@@ -88,7 +95,7 @@ func (r *Reader) warn(line int, format string, args ...any) {
 		r.dropped++
 		return
 	}
-	r.queue = append(r.queue, result{err: item.Errorf(r.pos(line), format, args...)})
+	r.queue = append(r.queue, result{err: item.Warnf(r.pos(line), format, args...)})
 }
 
 // Next returns the next appointment or task. See item.Reader for the
@@ -105,7 +112,7 @@ func (r *Reader) Next() (*crmstore.Incoming, error) {
 			return res.in, res.err
 		}
 		if r.dropped > 0 {
-			err := item.Errorf(r.droppedPos, "%d more problems not reported", r.dropped)
+			err := item.Warnf(r.droppedPos, "%d more problems not reported", r.dropped)
 			r.dropped = 0
 			return nil, err
 		}
@@ -129,7 +136,11 @@ func (r *Reader) step() error {
 		if r.inCal {
 			r.queue = append(r.queue, result{err: &item.Error{Pos: r.pos(r.sc.line), Err: ErrTruncated}})
 		} else if !r.sawCal && r.sc.line > 0 {
-			r.warn(1, "no BEGIN:VCALENDAR in the file")
+			if r.sawComp {
+				r.warn(1, "no BEGIN:VCALENDAR in the file")
+			} else {
+				r.queue = append(r.queue, result{err: item.Errorf(r.pos(1), "no BEGIN:VCALENDAR in the file")})
+			}
 		}
 		return nil
 	}
@@ -211,6 +222,7 @@ func (r *Reader) beginCalendar() {
 // component reads the component that starts at line (its BEGIN already
 // read) and queues its record, or its errors.
 func (r *Reader) component(name string, line int) {
+	r.sawComp = true
 	c, recur, sum, err := r.readComponent(name, line)
 	if err != nil {
 		r.queue = append(r.queue, result{err: err})
@@ -248,7 +260,7 @@ func (r *Reader) component(name string, line int) {
 		r.emit(d)
 	default:
 		r.Skipped[name]++
-		r.queue = append(r.queue, result{err: &item.Error{Pos: r.pos(line), Err: fmt.Errorf("%w: %s", ErrSkipped, trunc(name))}})
+		r.queue = append(r.queue, result{err: &item.Error{Pos: r.pos(line), Err: fmt.Errorf("%w: %s", ErrSkipped, trunc(name)), Kept: true}})
 	}
 	if !r.inCal {
 		r.flush() // the component ended the calendar (END:VCALENDAR, or the file)

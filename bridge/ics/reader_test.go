@@ -125,6 +125,9 @@ func TestTruncated(t *testing.T) {
 	if fatal != nil || len(recs) != 1 || len(errs) != 1 {
 		t.Fatalf("recs %d, errs %v, fatal %v", len(recs), errs, fatal)
 	}
+	if errs[0].Kept {
+		t.Errorf("truncation lost an item: it must not be a warning")
+	}
 	if !errors.Is(errs[0], ErrTruncated) || errs[0].Pos != "truncated.ics: line 8" {
 		t.Errorf("error %v (pos %q), want ErrTruncated at line 8", errs[0], errs[0].Pos)
 	}
@@ -172,6 +175,11 @@ func TestBadLines(t *testing.T) {
 	want := []string{"bad.ics: line 5", "bad.ics: line 7", "bad.ics: line 15", "bad.ics: line 10", "bad.ics: line 16", "bad.ics: line 3"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("error positions %v, want %v\n%v", got, want, errs)
+	}
+	for _, e := range errs {
+		if !e.Kept {
+			t.Errorf("%v: every item was kept, want a warning", e)
+		}
 	}
 	if !errors.Is(errs[4], ErrSkipped) {
 		t.Errorf("error %v, want ErrSkipped", errs[4])
