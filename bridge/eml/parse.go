@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -254,7 +255,9 @@ func (m *msgParser) splitHeader(raw []byte) (hdr, body []byte) {
 		return []byte("\r\n"), raw
 	}
 	end := last + 1
-	for end < len(lines) && (lines[end][0] == ' ' || lines[end][0] == '\t') {
+	for end < len(lines) && (lines[end][0] == ' ' || lines[end][0] == '\t' || reParamLine.Match(lines[end])) {
+		// A continuation, or a MIME parameter that lost its indentation
+		// ("Content-Type: ...;\nname=\"a.zip\"", enmime issue #2).
 		end++
 	}
 	var b bytes.Buffer
@@ -275,6 +278,8 @@ func (m *msgParser) splitHeader(raw []byte) (hdr, body []byte) {
 	}
 	return b.Bytes(), body
 }
+
+var reParamLine = regexp.MustCompile(`^[A-Za-z0-9_.-]+\*?(?:\d+\*?)?=`)
 
 // offsetOf returns the offset of sub (a sub-slice of b) in b.
 func offsetOf(b, sub []byte) int {

@@ -166,6 +166,16 @@ func TestReaderRecovers(t *testing.T) {
 			func(i *crmstore.Incoming) bool {
 				return i.Record.Fields["subject"] == "a long subject broken by a gateway" && i.Record.Fields["sender"] == "a@x"
 			}, "malformed header line"},
+		{"unindented parameter line",
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/zip; x-unix-mode=0600;\nname=\"a.zip\"\n\nPK\n--b--\n",
+			func(i *crmstore.Incoming) bool {
+				a := i.Record.Attachments
+				return len(a) == 1 && a[0].Name == "a.zip" && a[0].Size == 2
+			}, "kept as a continuation"},
+		{"anti-spam gateway line in a part header (go-message #144)",
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\nX-MS-Exchange-Warning: Do not click\nlinks or open attachments unless you recognize the sender and know the cont=\nContent-Type: text/plain\n\nhello\n--b--\n",
+			func(i *crmstore.Incoming) bool { return i.Record.Fields["description"] == "hello" },
+			"part 1: header: malformed header line"},
 		{"missing blank line before the body",
 			"Subject: s\nFrom: a@x\nHello there,\nthis is the body.\n",
 			func(i *crmstore.Incoming) bool {
