@@ -28,7 +28,7 @@ type ExportOptions struct {
 	// Types restricts the records written (nil: every type the format
 	// holds).
 	Types        []crmstore.Entity
-	Split        bool   // one .vcf per contact, named by record id, in the VCF folder
+	Split        bool   // one file per record, named by record id, in the VCF and ICS folders (a vdir)
 	VCardVersion string // "2.1", "3.0" (default) or "4.0"
 }
 
@@ -83,20 +83,31 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 	}
 	if opts.ICS != "" {
 		jobs = append(jobs, job{"ics", opts.ICS, []crmstore.Entity{crmstore.Appointment, crmstore.Task}, func(ctx context.Context, path string, recs []*crmstore.View) error {
-			return writeAtomic(path, func(w io.Writer) error {
-				rs := make([]crmstore.Record, 0, len(recs))
-				for _, v := range recs {
-					r := v.Record
-					if v.Deleted {
-						// A deleted appointment goes out cancelled, so that
-						// the client removes it (RFC 5546 3.2.5).
-						r.Fields = cloneFields(r.Fields)
-						r.Fields["statecode"] = "2"
-					}
-					rs = append(rs, r)
+			rs := make([]crmstore.Record, 0, len(recs))
+			for _, v := range recs {
+				r := v.Record
+				if v.Deleted {
+					// A deleted appointment goes out cancelled, so that
+					// the client removes it (RFC 5546 3.2.5).
+					r.Fields = cloneFields(r.Fields)
+					r.Fields["statecode"] = "2"
 				}
-				return ics.NewEncoder(w).Encode(rs...)
-			})
+				rs = append(rs, r)
+			}
+			if opts.Split {
+				// A vdir (khal, vdirsyncer): one calendar object per file.
+				for _, r := range rs {
+					p, err := safeJoin(path, r.ID+".ics")
+					if err != nil {
+						return err
+					}
+					if err := writeAtomic(p, func(w io.Writer) error { return ics.NewEncoder(w).Encode(r) }); err != nil {
+						return fmt.Errorf("%s %s: %w", r.Entity, r.ID, err)
+					}
+				}
+				return nil
+			}
+			return writeAtomic(path, func(w io.Writer) error { return ics.NewEncoder(w).Encode(rs...) })
 		}})
 	}
 	if opts.EMLDir != "" {

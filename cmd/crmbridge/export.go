@@ -20,12 +20,12 @@ record with --all. Files are written to a temporary name and renamed; the
 target's watermark advances only then.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "vcf", Usage: "contacts as vCard to `PATH` (a folder with --split)"},
-			&cli.StringFlag{Name: "ics", Usage: "appointments and tasks as iCalendar to `PATH`"},
+			&cli.StringFlag{Name: "ics", Usage: "appointments and tasks as iCalendar to `PATH` (a folder with --split)"},
 			&cli.StringFlag{Name: "eml", Usage: "email activities, one .eml each, into folder `DIR`"},
 			&cli.StringFlag{Name: "csv", Usage: "Outlook CSV: contacts and tasks next to `PATH` (PATH-contacts.csv, PATH-tasks.csv)"},
 			&cli.BoolFlag{Name: "all", Usage: "write every record, not only changes since the last export"},
 			&cli.StringSliceFlag{Name: "type", Usage: "only these record types (contact, account, appointment, task, email)"},
-			&cli.BoolFlag{Name: "split", Usage: "one .vcf file per contact (classic Outlook imports only the first card of a file)"},
+			&cli.BoolFlag{Name: "split", Usage: "one file per record, named by its id (classic Outlook imports only the first card of a .vcf; khal and vdirsyncer read such folders)"},
 			&cli.StringFlag{Name: "vcard-version", Value: "3.0", Usage: "2.1, 3.0 or 4.0"},
 		},
 		Action: func(c *cli.Context) error {

@@ -1,0 +1,226 @@
+package bridge
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/emersion/go-message/charset"
+
+	"crmbridge/crmstore"
+	"crmbridge/fixtures"
+	"crmbridge/pst"
+)
+
+func newStore(t *testing.T) *crmstore.Store {
+	t.Helper()
+	s, err := crmstore.Open(context.Background(), filepath.Join(t.TempDir(), "crm.db"), crmstore.Options{Create: true, Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// problems collects what Import reports.
+type problems struct {
+	NopReporter
+	errs, warns []error
+}
+
+func (p *problems) Problem(err error) { p.errs = append(p.errs, err) }
+func (p *problems) Warning(err error) { p.warns = append(p.warns, err) }
+
+func importPaths(t *testing.T, s *crmstore.Store, opts ImportOptions, paths ...string) (*Summary, *problems) {
+	t.Helper()
+	p := &problems{}
+	opts.Reporter = p
+	sum, err := Import(context.Background(), s, paths, opts)
+	if err != nil {
+		t.Fatalf("import %v: %v", paths, err)
+	}
+	return sum, p
+}
+
+func status(t *testing.T, s *crmstore.Store) *crmstore.Status {
+	t.Helper()
+	st, err := s.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestDetect(t *testing.T) {
+	for _, tc := range []struct {
+		head string
+		want Format
+	}{
+		{"!BDN\x00\x00", FormatPST},
+		{"BEGIN:VCARD\r\nVERSION:2.1\r\n", FormatVCF},
+		{"\xef\xbb\xbfbegin:vcard\n", FormatVCF},
+		{"\r\n\r\nBEGIN:VCALENDAR\r\n", FormatICS},
+		{"From MAILER-DAEMON Fri Jul  8 12:08:34 2011\nFrom: a@b\n", FormatMbox},
+		{"Return-Path: <a@b>\nReceived: from x\n\tby y\nSubject: hi\n\nbody", FormatEML},
+		{"Subject: only one header\n\nbody", FormatEML},
+		{"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n", FormatEML},
+		{"just text\nnot mail\n", FormatUnknown},
+		{"\x89PNG\r\n\x1a\n", FormatUnknown},
+		{"", FormatUnknown},
+	} {
+		if got := Detect([]byte(tc.head)); got != tc.want {
+			t.Errorf("Detect(%q) = %q, want %q", tc.head, got, tc.want)
+		}
+	}
+}
+
+// Every corpus folder imports without a panic or store failure, and a
+// re-import, forced to re-read every file, changes nothing.
+func TestImportCorpusIdempotent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	for _, sub := range []string{"vcf", "ics", "eml", "mbox", "pst"} {
+		t.Run(sub, func(t *testing.T) {
+			dir := fixtures.CorpusDir(t, sub)
+			s := newStore(t)
+			sum, p := importPaths(t, s, ImportOptions{}, dir)
+			if sum.Files == 0 {
+				t.Fatalf("no file read in %s", dir)
+			}
+			for _, err := range p.errs {
+				// Every problem names its file.
+				if !strings.Contains(err.Error(), ".") {
+					t.Errorf("problem without a file name: %v", err)
+				}
+			}
+			before := status(t, s)
+			sum2, _ := importPaths(t, s, ImportOptions{Force: true}, dir)
+			after := status(t, s)
+			if after.JournalSeq != before.JournalSeq || after.Outbox.Pending != before.Outbox.Pending {
+				t.Errorf("re-import changed the store: journal %d→%d, outbox %d→%d (%s)",
+					before.JournalSeq, after.JournalSeq, before.Outbox.Pending, after.Outbox.Pending, sum2)
+			}
+			for e, c := range sum2.Entities {
+				if c.Created+c.Updated > 0 {
+					t.Errorf("re-import: %s %+v", e, *c)
+				}
+			}
+		})
+	}
+}
+
+// The same message imported from a PST and from the EML that readpst -e
+// writes of it is one email activity with two provenances.
+func TestSameMailFromPSTAndEML(t *testing.T) {
+	readpst, err := exec.LookPath("readpst")
+	if err != nil {
+		t.Skip("readpst not installed (Debian pst-utils)")
+	}
+	src := filepath.Join(fixtures.GoPSTData(t), "support.pst")
+	out := t.TempDir()
+	if b, err := exec.Command(readpst, "-e", "-q", "-o", out, src).CombinedOutput(); err != nil {
+		t.Fatalf("readpst: %v\n%s", err, b)
+	}
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, src)
+	st := status(t, s)
+	emails := st.Records[crmstore.Email]
+	sum, _ := importPaths(t, s, ImportOptions{}, out)
+	if c := sum.Entities[crmstore.Email]; c == nil || c.Created != 0 {
+		t.Fatalf("EMLs of the PST created records: %+v", c)
+	}
+	st2 := status(t, s)
+	if st2.Records[crmstore.Email] != emails {
+		t.Fatalf("%d emails after importing the EMLs, %d before", st2.Records[crmstore.Email], emails)
+	}
+	if st2.Sources["eml"] != st.Sources["pst"] {
+		t.Errorf("%d eml provenances for %d pst ones", st2.Sources["eml"], st.Sources["pst"])
+	}
+	if st2.Conflicts != 0 {
+		t.Errorf("%d open conflicts", st2.Conflicts)
+	}
+}
+
+// A contact from a VCF with the same primary address as a PST contact is
+// the same contact, merged field by field.
+func TestContactAcrossSources(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.vcf"), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u-1\r\nN:Smith;Jeff;;;\r\nFN:Jeff Smith\r\nEMAIL:jeff@example.com\r\nORG:Contoso\r\nEND:VCARD\r\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.vcf"), []byte("BEGIN:VCARD\r\nVERSION:2.1\r\nN:Smith;Jeff\r\nEMAIL;INTERNET:JEFF@example.com\r\nTEL;CELL:+1 555 0100\r\nEND:VCARD\r\n"), 0o644)
+	s := newStore(t)
+	sum, p := importPaths(t, s, ImportOptions{}, dir)
+	if len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	if c := sum.Entities[crmstore.Contact]; c.Created != 1 {
+		t.Fatalf("contacts: %+v", *c)
+	}
+	ids, _ := s.IDs(context.Background(), []crmstore.Entity{crmstore.Contact})
+	v, _ := s.Get(context.Background(), ids[0])
+	if v.Fields["mobilephone"] != "+1 555 0100" || v.Fields["lastname"] != "Smith" || v.Fields["parentcustomerid"] == "" || len(v.Sources) != 2 {
+		t.Fatalf("merged contact: %+v sources %v", v.Fields, v.Sources)
+	}
+}
+
+// Every item of every corpus PST becomes a record (or joins one with the
+// same identity), by kind.
+func TestPSTItemsAllStored(t *testing.T) {
+	files := fixtures.CorpusFiles(t, "pst")
+	files = append(files, filepath.Join(fixtures.GoPSTData(t), "32-bit.pst"), filepath.Join(fixtures.GoPSTData(t), "support.pst"))
+	ents := map[pst.Kind]crmstore.Entity{pst.KindEmail: crmstore.Email, pst.KindContact: crmstore.Contact,
+		pst.KindTask: crmstore.Task, pst.KindAppointment: crmstore.Appointment, pst.KindDistList: crmstore.List}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			f, err := pst.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			items := map[crmstore.Entity]int{}
+			for it, err := range f.Items(context.Background()) {
+				if err == nil {
+					if e, ok := ents[it.Kind]; ok {
+						items[e]++
+					}
+				}
+			}
+			f.Close()
+			s := newStore(t)
+			sum, _ := importPaths(t, s, ImportOptions{}, path)
+			for e, n := range items {
+				c := sum.Entities[e]
+				if c == nil || c.Created+c.Updated+c.Unchanged != n || c.Failed != 0 {
+					t.Errorf("%s: %d items, outcomes %+v", e, n, c)
+				}
+			}
+		})
+	}
+}
+
+// An interrupted import commits what it applied and the next run
+// finishes it.
+func TestImportCancelled(t *testing.T) {
+	src := filepath.Join(fixtures.GoPSTData(t), "enron.pst")
+	s := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	_, err := Import(ctx, s, []string{src}, ImportOptions{BatchSize: 20})
+	if err == nil {
+		t.Skip("import finished before the deadline")
+	}
+	mid := status(t, s)
+	importPaths(t, s, ImportOptions{}, src)
+	end := status(t, s)
+	if end.Records[crmstore.Email] < mid.Records[crmstore.Email] || end.Files != 1 {
+		t.Fatalf("after resume: %+v (interrupted at %+v)", end.Records, mid.Records)
+	}
+	ref := newStore(t)
+	importPaths(t, ref, ImportOptions{}, src)
+	if want := status(t, ref); want.Records[crmstore.Email] != end.Records[crmstore.Email] || want.Sources["pst"] != end.Sources["pst"] {
+		t.Fatalf("resumed %d emails / %d sources, uninterrupted %d / %d", end.Records[crmstore.Email], end.Sources["pst"], want.Records[crmstore.Email], want.Sources["pst"])
+	}
+}
