@@ -55,7 +55,7 @@ func Detect(head []byte) Format {
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 8192), len(b)+1)
-	headers := 0
+	headers, known := 0, 0 // header lines, and of those well-known mail headers
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		trimmed := strings.TrimSpace(line)
@@ -76,6 +76,11 @@ func Detect(head []byte) Format {
 		}
 		if headerLine.MatchString(line) {
 			headers++
+			name, _, _ := strings.Cut(strings.ToLower(line), ":")
+			switch name {
+			case "from", "to", "subject", "date", "message-id", "mime-version", "received", "return-path", "content-type":
+				known++
+			}
 			continue
 		}
 		if (line[0] == ' ' || line[0] == '\t') && headers > 0 {
@@ -83,7 +88,7 @@ func Detect(head []byte) Format {
 		}
 		break
 	}
-	if headers >= 2 || headers >= 1 && bytes.Contains(bytes.ToLower(b), []byte("\nsubject:")) {
+	if known >= 1 && headers >= 1 {
 		return FormatEML
 	}
 	return FormatUnknown
