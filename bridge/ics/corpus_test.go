@@ -111,8 +111,8 @@ func checkInvariants(t testing.TB, in *crmstore.Incoming) {
 			t.Errorf("%s: field %q not in the %s schema", in.Pos, k, rec.Entity)
 			continue
 		}
-		if !validValue(fd.Kind, v) {
-			t.Errorf("%s: field %s = %q is not a valid %v", in.Pos, k, v, fd.Kind)
+		if err := crmstore.ValidateValue(rec.Entity, k, v); err != nil || !validValue(fd.Kind, v) {
+			t.Errorf("%s: field %s = %q is not a valid %v (%v)", in.Pos, k, v, fd.Kind, err)
 		}
 	}
 	for _, a := range rec.Attachments {

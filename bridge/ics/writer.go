@@ -1,6 +1,7 @@
 package ics
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -37,56 +38,91 @@ type Encoder struct {
 // NewEncoder returns an Encoder that writes to w.
 func NewEncoder(w io.Writer) *Encoder { return &Encoder{w: w} }
 
-// Encode writes recs as one VCALENDAR. The whole calendar is built before
-// anything is written (VTIMEZONEs come first and depend on every record),
-// so an error leaves w untouched; memory grows with the records and their
-// attachments, which are written inline. Records need their Parties
-// resolved. A time whose record has a timezone that package wintz
-// resolves is written as local time with that TZID; any other time in
-// UTC. Recurrence lines that are not iCalendar 2.0 (Outlook pattern text,
-// vCalendar 1.0 rules, a TZID no VTIMEZONE can be generated for) are left
-// out.
+// Encode writes recs as one VCALENDAR. A first pass over the records
+// (no attachment opened) finds the TZIDs used and the years they span, so
+// that the VTIMEZONEs come first; the second writes one component at a
+// time, so memory holds one record's component and attachments, which are
+// written inline. On an error w holds a partial calendar: write to a
+// temporary file. Records need their Parties resolved. A time whose record
+// has a timezone that package wintz resolves is written as local time with
+// that TZID; any other time in UTC. Recurrence lines that are not
+// iCalendar 2.0 (Outlook pattern text, vCalendar 1.0 rules, a TZID no
+// VTIMEZONE can be generated for) are left out.
 func (e *Encoder) Encode(recs ...crmstore.Record) error {
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
 	}
 	stamp := now().UTC()
-	cal := ical.NewCalendar()
-	cal.Props.SetText(ical.PropVersion, "2.0")
-	cal.Props.SetText(ical.PropProductID, ProdID)
-	cal.Props.SetText(ical.PropMethod, "PUBLISH")
 
 	tzs := newTZSet()
-	var comps []*ical.Component
+	for i := range recs {
+		rec := &recs[i]
+		switch rec.Entity {
+		case crmstore.Appointment:
+			if _, err := encodeEvent(rec, stamp, tzs, false); err != nil {
+				return err
+			}
+		case crmstore.Task:
+		default:
+			return fmt.Errorf("%w: %s %s", ErrEntity, rec.Entity, rec.ID)
+		}
+	}
+
+	bw := bufio.NewWriter(e.w)
+	fw := &foldWriter{w: bw}
+	// go-ical's Encoder writes whole calendars only (and refuses an empty
+	// one): the calendar's own lines are written here, each component
+	// through writeComponent.
+	if _, err := fmt.Fprintf(fw, "BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nPRODID:%s\r\nVERSION:2.0\r\n", ProdID); err != nil {
+		return err
+	}
+	for _, c := range tzs.components() {
+		if err := writeComponent(fw, c); err != nil {
+			return err
+		}
+	}
 	for i := range recs {
 		rec := &recs[i]
 		var c *ical.Component
 		var err error
-		switch rec.Entity {
-		case crmstore.Appointment:
-			c, err = encodeEvent(rec, stamp, tzs)
-		case crmstore.Task:
+		if rec.Entity == crmstore.Appointment {
+			c, err = encodeEvent(rec, stamp, nil, true)
+		} else {
 			c, err = encodeTodo(rec, stamp)
-		default:
-			err = fmt.Errorf("%w: %s %s", ErrEntity, rec.Entity, rec.ID)
 		}
 		if err != nil {
 			return err
 		}
-		comps = append(comps, c)
+		if err := writeComponent(fw, c); err != nil {
+			return fmt.Errorf("ics: %s %s: %w", rec.Entity, rec.ID, err)
+		}
 	}
-	cal.Children = append(tzs.components(), comps...)
+	if _, err := io.WriteString(fw, "END:VCALENDAR\r\n"); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
 
+// writeComponent encodes c with go-ical's Encoder (escaping, parameter
+// quoting, its checks of required properties) inside a throw-away
+// calendar, and writes c's lines only.
+func writeComponent(w io.Writer, c *ical.Component) error {
+	cal := ical.NewCalendar()
+	cal.Props.SetText(ical.PropVersion, "2.0")
+	cal.Props.SetText(ical.PropProductID, ProdID)
+	cal.Children = []*ical.Component{c}
 	var buf bytes.Buffer
-	fw := &foldWriter{w: &buf}
-	if len(cal.Children) == 0 {
-		// go-ical refuses an empty calendar; an empty export is still one.
-		fmt.Fprintf(fw, "BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nPRODID:%s\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", ProdID)
-	} else if err := ical.NewEncoder(fw).Encode(cal); err != nil {
+	if err := ical.NewEncoder(&buf).Encode(cal); err != nil {
 		return fmt.Errorf("ics: encode: %w", err)
 	}
-	_, err := e.w.Write(buf.Bytes())
+	const prefix = "BEGIN:VCALENDAR\r\nPRODID:" + ProdID + "\r\nVERSION:2.0\r\n"
+	const suffix = "END:VCALENDAR\r\n"
+	b := buf.Bytes()
+	if !bytes.HasPrefix(b, []byte(prefix)) || !bytes.HasSuffix(b, []byte(suffix)) || len(b) < len(prefix)+len(suffix) {
+		return fmt.Errorf("ics: encode: unexpected go-ical output %.60q", b)
+	}
+	_, err := w.Write(b[len(prefix) : len(b)-len(suffix)])
 	return err
 }
 
@@ -125,7 +161,10 @@ func setRaw(c *ical.Component, name, v string) {
 	c.Props.Set(p)
 }
 
-func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Component, error) {
+// encodeEvent builds the VEVENT of an appointment. It records the TZIDs it
+// uses in tzs when tzs is not nil, and writes the attachments when
+// withAttachments.
+func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet, withAttachments bool) (*ical.Component, error) {
 	f := rec.Fields
 	c := ical.NewComponent(ical.CompEvent)
 	c.Props.SetText(ical.PropUID, uidOf(rec))
@@ -255,8 +294,10 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet) (*ical.Compo
 		c.Props.Add(p)
 	}
 	addAlarm(c, f["reminder"])
-	if err := addAttachments(c, rec); err != nil {
-		return nil, err
+	if withAttachments {
+		if err := addAttachments(c, rec); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -270,7 +311,7 @@ const maxAttachment = 32 << 20
 func addAttachments(c *ical.Component, rec *crmstore.Record) error {
 	for _, a := range rec.Attachments {
 		if a.Open == nil {
-			return fmt.Errorf("ics: record %s: attachment %q has no content", rec.ID, a.Name)
+			continue // no content to write
 		}
 		rc, err := a.Open()
 		if err != nil {
@@ -450,6 +491,9 @@ type tzUse struct {
 func newTZSet() *tzSet { return &tzSet{zones: map[string]*tzUse{}} }
 
 func (s *tzSet) use(tzid string, loc *time.Location, t time.Time) {
+	if s == nil {
+		return
+	}
 	y := t.In(loc).Year()
 	if t.IsZero() {
 		y = time.Now().Year()
