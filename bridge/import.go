@@ -32,6 +32,8 @@ type Reporter interface {
 	Problem(err error)
 	// Warning reports a problem in an item that was imported anyway.
 	Warning(err error)
+	// Skipped reports a file that is none of the formats crmbridge reads.
+	Skipped(path string)
 	// EndFile is called after a file, with what happened to it.
 	EndFile(path string, skipped bool)
 }
@@ -43,6 +45,7 @@ func (NopReporter) StartFile(string, Format, int64) {}
 func (NopReporter) Progress(int)                    {}
 func (NopReporter) Problem(error)                   {}
 func (NopReporter) Warning(error)                   {}
+func (NopReporter) Skipped(string)                  {}
 func (NopReporter) EndFile(string, bool)            {}
 
 // ImportOptions control Import.
@@ -209,6 +212,7 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 	}
 	if format == FormatUnknown {
 		im.sum.FilesSkipped = append(im.sum.FilesSkipped, path)
+		im.rep.Skipped(path)
 		if explicit {
 			im.problem(fmt.Errorf("%s: not a PST, OST, vCard, iCalendar, EML or mbox file", path))
 		}

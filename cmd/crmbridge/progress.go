@@ -50,6 +50,12 @@ func (r *reporter) Warning(err error) {
 	r.draw(true)
 }
 
+func (r *reporter) Skipped(path string) {
+	r.clear()
+	r.e.log.Info("skipped: not a PST, OST, vCard, iCalendar, EML or mbox file", slog.String("file", path))
+	r.draw(true)
+}
+
 func (r *reporter) EndFile(path string, skipped bool) {
 	if skipped {
 		r.e.log.Debug("unchanged since last import", slog.String("file", path))
