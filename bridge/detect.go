@@ -67,11 +67,18 @@ func Detect(head []byte) Format {
 		}
 		up := strings.ToUpper(trimmed)
 		if headers == 0 {
+			if _, after, ok := strings.Cut(up, "."); ok && !strings.Contains(up[:len(up)-len(after)], ":") {
+				up = after // a vCard group prefix: "home.BEGIN:VCARD"
+			}
 			switch {
 			case strings.HasPrefix(up, "BEGIN:VCARD"):
 				return FormatVCF
-			case strings.HasPrefix(up, "BEGIN:VCALENDAR"), strings.HasPrefix(up, "BEGIN:VEVENT"), strings.HasPrefix(up, "BEGIN:VTODO"):
+			case strings.HasPrefix(up, "BEGIN:V"):
+				// VCALENDAR, or a bare VEVENT, VTODO, VJOURNAL, VFREEBUSY,
+				// VTIMEZONE: the iCalendar reader says what it holds.
 				return FormatICS
+			case strings.HasPrefix(up, "VERSION:") && bytes.Contains(bytes.ToUpper(b), []byte("\nFN:")):
+				return FormatVCF // a card without BEGIN: the reader reports it
 			}
 		}
 		if headerLine.MatchString(line) {
