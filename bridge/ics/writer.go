@@ -195,7 +195,7 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet, withAttachme
 		switch {
 		case allDay && t.Equal(t.Truncate(24*time.Hour)):
 			p.SetDate(t)
-		case loc != nil:
+		case loc != nil && !secondOccurrence(t, loc):
 			p.Params.Set(ical.PropTimezoneID, tzid)
 			p.Value = t.In(loc).Format("20060102T150405")
 			tzs.use(tzid, loc, t)
@@ -519,4 +519,17 @@ func (s *tzSet) components() []*ical.Component {
 		out = append(out, vtimezoneFor(id, u.loc, u.minY, u.maxY))
 	}
 	return out
+}
+
+// secondOccurrence reports whether t's local time in loc occurs earlier
+// too (the hour repeated when daylight time ends): RFC 5545 3.3.5 reads
+// such a local time as the first occurrence, so t must be written in UTC.
+func secondOccurrence(t time.Time, loc *time.Location) bool {
+	wall := t.In(loc).Format("20060102T150405")
+	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		if t.Add(-d).In(loc).Format("20060102T150405") == wall {
+			return true
+		}
+	}
+	return false
 }

@@ -178,6 +178,22 @@ func TestEncodeRoundTrip(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
+	// The repeated hour when daylight time ends: the second 02:30 CET
+	// (01:30Z) cannot be written as local time; the first (00:30Z) can.
+	for _, c := range []struct{ start, want string }{
+		{"2024-10-27T00:30:00Z", "DTSTART;TZID=W. Europe Standard Time:20241027T023000\r\n"},
+		{"2024-10-27T01:30:00Z", "DTSTART:20241027T013000Z\r\n"},
+	} {
+		out := encode(t, crmstore.Record{Entity: crmstore.Appointment, ID: "x", Fields: map[string]string{
+			"scheduledstart": c.start, "timezone": "W. Europe Standard Time"}})
+		if !bytes.Contains(out, []byte(c.want)) {
+			t.Errorf("start %s: output lacks %q", c.start, c.want)
+		}
+		back, _, _ := readAll(t, string(out), "dst.ics")
+		if len(back) != 1 || back[0].Record.Fields["scheduledstart"] != c.start {
+			t.Errorf("start %s read back as %v", c.start, back)
+		}
+	}
 	if err := NewEncoder(&bytes.Buffer{}).Encode(crmstore.Record{Entity: crmstore.Contact}); err == nil {
 		t.Errorf("Encode(contact) succeeded")
 	}
