@@ -1,0 +1,318 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"crmbridge/crmstore"
+	"crmbridge/fixtures"
+)
+
+func export(t *testing.T, s *crmstore.Store, opts ExportOptions) []ExportResult {
+	t.Helper()
+	res, err := Export(context.Background(), s, opts)
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	return res
+}
+
+func edit(t *testing.T, s *crmstore.Store, fn func(tx *crmstore.Tx) error) {
+	t.Helper()
+	tx, err := s.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const threeCards = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nN:Alpha;Ann;;;\r\nEMAIL:ann@example.com\r\nEND:VCARD\r\n" +
+	"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nN:Beta;Bob;;;\r\nEMAIL:bob@example.com\r\nEND:VCARD\r\n" +
+	"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c\r\nN:Gamma;Cy;;;\r\nEMAIL:cy@example.com\r\nEND:VCARD\r\n"
+
+func cardsIn(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "BEGIN:VCARD")
+}
+
+// After one edit of one contact, an incremental export writes exactly that
+// contact; a second export writes nothing, and an import from the target
+// itself is not echoed back to it.
+func TestIncrementalExport(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.vcf")
+	os.WriteFile(in, []byte(threeCards), 0o644)
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, in)
+	out := filepath.Join(dir, "out", "contacts.vcf")
+	if r := export(t, s, ExportOptions{VCF: out}); r[0].Records != 3 || cardsIn(t, out) != 3 {
+		t.Fatalf("first export: %+v, %d cards", r, cardsIn(t, out))
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("export file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if r := export(t, s, ExportOptions{VCF: out}); !r[0].Skipped {
+		t.Fatalf("second export wrote %+v", r)
+	}
+	ids, _ := s.IDs(context.Background(), []crmstore.Entity{crmstore.Contact})
+	edit(t, s, func(tx *crmstore.Tx) error {
+		_, err := tx.Set(ids[1], map[string]string{"jobtitle": "CTO"}, "cli")
+		return err
+	})
+	if r := export(t, s, ExportOptions{VCF: out}); r[0].Records != 1 || cardsIn(t, out) != 1 {
+		t.Fatalf("export after one edit: %+v, %d cards", r, cardsIn(t, out))
+	}
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "TITLE:CTO") || !strings.Contains(string(b), ids[1]) {
+		t.Fatalf("exported the wrong card:\n%s", b)
+	}
+	if r := export(t, s, ExportOptions{VCF: out}); !r[0].Skipped {
+		t.Fatalf("export after export wrote %+v", r)
+	}
+	// Someone edits the exported file and we import it: that change came
+	// from the target, so exporting to it again writes nothing.
+	os.WriteFile(out, []byte(strings.Replace(string(b), "TITLE:CTO", "TITLE:CEO", 1)), 0o600)
+	sum, _ := importPaths(t, s, ImportOptions{}, out)
+	if c := sum.Entities[crmstore.Contact]; c.Updated != 1 {
+		t.Fatalf("import of the edited export: %+v", *c)
+	}
+	if r := export(t, s, ExportOptions{VCF: out}); !r[0].Skipped {
+		t.Fatalf("echo: export wrote %+v back to its own source", r)
+	}
+	// --all writes everything; no temp files are left behind.
+	if r := export(t, s, ExportOptions{VCF: out, All: true}); r[0].Records != 3 {
+		t.Fatalf("--all: %+v", r)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(out))
+	if len(ents) != 1 {
+		t.Fatalf("files left in the output folder: %v", ents)
+	}
+}
+
+// File names derived from data never leave the output folder, and two
+// records with the same subject do not overwrite each other.
+func TestExportFileNamesStayInside(t *testing.T) {
+	s := newStore(t)
+	subjects := []string{"../../etc/passwd", `..\..\boot.ini`, "CON", "same", "same", "/abs/path", "a\x00b", strings.Repeat("é", 300), ".", ""}
+	edit(t, s, func(tx *crmstore.Tx) error {
+		for i, subj := range subjects {
+			_, err := tx.Apply(&crmstore.Incoming{
+				Source: crmstore.SourceRef{Kind: "test", Key: fmt.Sprint(i), Version: "1"},
+				Record: crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{"subject": subj, "description": "body"},
+					Parties: []crmstore.Party{{Role: crmstore.RoleSender, Address: "a@example.com"}}},
+			}, crmstore.PolicyNewest)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	root := t.TempDir()
+	out := filepath.Join(root, "mail")
+	export(t, s, ExportOptions{EMLDir: out, All: true})
+	var n int
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+			if filepath.Dir(p) != out {
+				t.Errorf("file outside the output folder: %s", p)
+			}
+		}
+		return nil
+	})
+	if n != len(subjects) {
+		t.Fatalf("%d files for %d emails", n, len(subjects))
+	}
+}
+
+// The seed's example through files: Outlook (a vCard here) changes the
+// first name while the CRM side changes the last name: both survive.
+func TestSeedExampleThroughFiles(t *testing.T) {
+	dir := t.TempDir()
+	card := func(first, rev string) string {
+		return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:jeff\r\nN:Smith;" + first + ";;;\r\nFN:" + first + " Smith\r\nEMAIL:jeff@example.com\r\nREV:" + rev + "\r\nEND:VCARD\r\n"
+	}
+	path := filepath.Join(dir, "outlook.vcf")
+	os.WriteFile(path, []byte(card("Jeff", "20260101T090000Z")), 0o644)
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, path)
+	ids, _ := s.IDs(context.Background(), []crmstore.Entity{crmstore.Contact})
+	edit(t, s, func(tx *crmstore.Tx) error {
+		_, err := tx.Set(ids[0], map[string]string{"lastname": "Rodman"}, "cli")
+		return err
+	})
+	os.WriteFile(path, []byte(card("John", "20260102T090000Z")), 0o644)
+	importPaths(t, s, ImportOptions{}, path)
+	v, _ := s.Get(context.Background(), ids[0])
+	if v.Fields["firstname"] != "John" || v.Fields["lastname"] != "Rodman" {
+		t.Fatalf("got %s %s, want John Rodman", v.Fields["firstname"], v.Fields["lastname"])
+	}
+	// The CRM side now changes the first name (now, later than the card's
+	// REV); an older Outlook change of the first name must not win.
+	edit(t, s, func(tx *crmstore.Tx) error {
+		_, err := tx.Set(ids[0], map[string]string{"firstname": "Jack"}, "cli")
+		return err
+	})
+	os.WriteFile(path, []byte(card("Johnny", "20260103T090000Z")), 0o644)
+	importPaths(t, s, ImportOptions{}, path)
+	v, _ = s.Get(context.Background(), ids[0])
+	if v.Fields["firstname"] != "Jack" {
+		t.Fatalf("older Outlook change overwrote a newer CRM change: %q", v.Fields["firstname"])
+	}
+	cs, _ := s.Conflicts(context.Background(), true)
+	if len(cs) != 1 || cs[0].Field != "firstname" || cs[0].Winner != "local" || cs[0].IncomingValue != "Johnny" {
+		t.Fatalf("conflicts: %+v", cs)
+	}
+}
+
+// roundTripFields are the fields each format carries, compared after
+// import → export --all → import into a fresh store.
+var roundTripFields = map[crmstore.Entity][]string{
+	crmstore.Contact: {"firstname", "middlename", "lastname", "emailaddress1", "emailaddress2", "emailaddress3",
+		"telephone1", "telephone2", "mobilephone", "fax", "jobtitle", "company", "birthdate", "description", "websiteurl",
+		"address1_line1", "address1_city", "address1_postalcode", "address1_country"},
+	crmstore.Appointment: {"subject", "location", "scheduledstart", "scheduledend", "isalldayevent", "description", "statecode"},
+	crmstore.Task:        {"subject", "scheduledend", "actualend", "percentcomplete", "prioritycode", "statecode", "description"},
+	crmstore.Email:       {"subject", "messageid", "inreplyto", "senton", "sender"},
+}
+
+// key identifies a record across the two stores.
+func roundTripKey(v *crmstore.View) string {
+	for _, k := range v.Keys {
+		return k
+	}
+	return string(v.Entity) + ":" + v.Fields["subject"] + v.Fields["fullname"] + v.Fields["scheduledstart"]
+}
+
+// Import the corpus, export everything, import the export into a fresh
+// store: the same records with the same fields. Differences are listed.
+func TestExportRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	paths := []string{fixtures.CorpusDir(t, "vcf"), fixtures.CorpusDir(t, "ics"), fixtures.CorpusDir(t, "eml")}
+	a := newStore(t)
+	importPaths(t, a, ImportOptions{}, paths...)
+	out := t.TempDir()
+	opts := ExportOptions{All: true, VCF: filepath.Join(out, "c.vcf"), ICS: filepath.Join(out, "cal.ics"), EMLDir: filepath.Join(out, "mail")}
+	export(t, a, opts)
+	b := newStore(t)
+	_, p := importPaths(t, b, ImportOptions{}, out)
+	for _, err := range p.errs {
+		t.Errorf("re-import of the export: %v", err)
+	}
+	ctx := context.Background()
+	var diffs []string
+	for e, fields := range roundTripFields {
+		idsA, _ := a.IDs(ctx, []crmstore.Entity{e})
+		idsB, _ := b.IDs(ctx, []crmstore.Entity{e})
+		byKey := map[string]*crmstore.View{}
+		for _, id := range idsB {
+			v, _ := b.Get(ctx, id)
+			byKey[roundTripKey(v)] = v
+		}
+		missing := 0
+		for _, id := range idsA {
+			va, _ := a.Get(ctx, id)
+			vb := byKey[roundTripKey(va)]
+			if vb == nil {
+				missing++
+				diffs = append(diffs, fmt.Sprintf("%s %q: missing after the round trip", e, roundTripKey(va)))
+				continue
+			}
+			for _, f := range fields {
+				if x, y := norm(va.Fields[f]), norm(vb.Fields[f]); x != y {
+					diffs = append(diffs, fmt.Sprintf("%s %q: %s %q → %q", e, roundTripKey(va), f, x, y))
+				}
+			}
+		}
+		if len(idsA) != len(idsB) {
+			diffs = append(diffs, fmt.Sprintf("%s: %d records before, %d after", e, len(idsA), len(idsB)))
+		}
+	}
+	sort.Strings(diffs)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
+
+// norm ignores what formats legitimately change: line endings and
+// surrounding space.
+func norm(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
+}
+
+// Exported files parse in independent readers: Python's vobject and
+// icalendar, and khard and khal list a vdir export.
+func TestExportReadByOthers(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import vobject, icalendar").Run(); err != nil {
+		t.Skip("Debian python3-vobject and python3-icalendar not installed")
+	}
+	a := newStore(t)
+	importPaths(t, a, ImportOptions{}, fixtures.CorpusDir(t, "vcf"), fixtures.CorpusDir(t, "ics"))
+	st := status(t, a)
+	out := t.TempDir()
+	export(t, a, ExportOptions{All: true, VCF: filepath.Join(out, "c.vcf"), ICS: filepath.Join(out, "cal.ics")})
+	script := `
+import sys, vobject, icalendar
+cards = list(vobject.readComponents(open(sys.argv[1], encoding="utf-8").read()))
+cal = icalendar.Calendar.from_ical(open(sys.argv[2], "rb").read())
+print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
+`
+	b, err := exec.Command(py, "-c", script, filepath.Join(out, "c.vcf"), filepath.Join(out, "cal.ics")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, b)
+	}
+	want := fmt.Sprintf("%d %d %d", st.Records[crmstore.Contact], st.Records[crmstore.Appointment], st.Records[crmstore.Task])
+	if got := strings.TrimSpace(string(b)); got != want {
+		t.Fatalf("vobject/icalendar read %s (contacts events todos), want %s", got, want)
+	}
+
+	khard, err1 := exec.LookPath("khard")
+	khal, err2 := exec.LookPath("khal")
+	if err1 != nil || err2 != nil {
+		t.Skip("khard or khal not installed")
+	}
+	vdir := t.TempDir()
+	export(t, a, ExportOptions{All: true, Split: true, VCF: filepath.Join(vdir, "contacts"), ICS: filepath.Join(vdir, "calendar")})
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".config", "khard"), 0o700)
+	os.WriteFile(filepath.Join(home, ".config", "khard", "khard.conf"), []byte("[addressbooks]\n[[crm]]\npath = "+filepath.Join(vdir, "contacts")+"\n[general]\ndebug = no\n"), 0o600)
+	cmd := exec.Command(khard, "list", "--parsable")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	b, err = cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("khard: %v\n%s", err, b)
+	}
+	if n := len(strings.Split(strings.TrimSpace(string(b)), "\n")); n != st.Records[crmstore.Contact] {
+		t.Errorf("khard lists %d contacts, want %d\n%s", n, st.Records[crmstore.Contact], b)
+	}
+	os.MkdirAll(filepath.Join(home, ".config", "khal"), 0o700)
+	os.WriteFile(filepath.Join(home, ".config", "khal", "config"), []byte("[calendars]\n[[crm]]\npath = "+filepath.Join(vdir, "calendar")+"\ntype = calendar\n[locale]\ntimeformat = %H:%M\ndateformat = %Y-%m-%d\nlongdateformat = %Y-%m-%d\ndatetimeformat = %Y-%m-%d %H:%M\nlongdatetimeformat = %Y-%m-%d %H:%M\n"), 0o600)
+	cmd = exec.Command(khal, "search", "")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_DATA_HOME="+filepath.Join(home, ".local"))
+	b, err = cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("khal: %v\n%s", err, b)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		t.Errorf("khal found no events in the exported vdir")
+	}
+}
