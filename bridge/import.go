@@ -255,7 +255,7 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 	}
 	im.rep.StartFile(path, format, fi.Size())
 	im.sum.Files++
-	items, failed, err := im.readFile(ctx, path, format, string(format)+":"+abs)
+	items, failed, err := im.readFile(ctx, path, format, string(format)+":"+abs, fi.ModTime())
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ type next struct {
 // readFile streams the file's items through a goroutine that parses (and
 // reads attachment content), while this goroutine applies them in batches:
 // parsing runs on the second core.
-func (im *Importer) readFile(ctx context.Context, path string, format Format, origin string) (items, failed int, err error) {
+func (im *Importer) readFile(ctx context.Context, path string, format Format, origin string, mtime time.Time) (items, failed int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan next, 64)
@@ -360,6 +360,11 @@ func (im *Importer) readFile(ctx context.Context, path string, format Format, or
 		}
 		items++
 		n.in.Origin = origin
+		if n.in.ModifiedAt.IsZero() {
+			// No time in the item (a card without REV): the file's own
+			// modification time bounds when it last changed.
+			n.in.ModifiedAt = mtime
+		}
 		if err := im.apply(tx, n.in); err != nil {
 			return items, failed, err
 		}

@@ -177,6 +177,9 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 	for k, v := range rec.Fields {
 		theirs[k] = v
 	}
+	if hasNameParts(e, theirs) {
+		delete(theirs, "fullname") // derived from the parts (deriveFullName)
+	}
 	var blobs map[string][]byte
 	if rec.Parties != nil {
 		theirs[fieldParties] = canonParties(rec.Parties)
@@ -684,6 +687,13 @@ func (t *Tx) touchAddr(a string) {
 	if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
 		t.addrs[a] = true
 	}
+}
+
+func hasNameParts(e Entity, f map[string]string) bool {
+	if e != Contact && e != Lead {
+		return false
+	}
+	return f["firstname"] != "" || f["middlename"] != "" || f["lastname"] != ""
 }
 
 // deriveFullName keeps a contact's or lead's fullname in step with its
