@@ -3,8 +3,13 @@ package pst
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"math/rand/v2"
+	"strings"
 	"testing"
+
+	gopst "github.com/mooijtech/go-pst/v6/pkg"
 )
 
 // corruptNode overwrites the data block of node nid in data with garbage.
@@ -125,6 +130,106 @@ func TestTruncated(t *testing.T) {
 			var ie *ItemError
 			if err != nil && !errors.As(err, &ie) {
 				t.Errorf("truncated at %d: %v is not an *ItemError", n, err)
+			}
+		}
+	}
+}
+
+// A hierarchy table that lists a folder's ancestor as its child (a cycle)
+// yields one ItemError and the walk ends.
+func TestFolderCycle(t *testing.T) {
+	data := readFile(t, corpusFile(t, fileChunks))
+	f, err := OpenReader(bytes.NewReader(bytes.Clone(data)), int64(len(data)), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := subfolderNID(t, f, "Contacts")
+	table := f.ipmNID&^0x1F | nidTypeHierarchyTable
+	node, err := f.pst.GetNodeBTreeNode(gopstID(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := []gopst.Identifier{node.DataIdentifier}
+	lds, err := f.localDescriptors(node.LocalDescriptorsIdentifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ld := range lds {
+		blocks = append(blocks, ld.DataIdentifier)
+	}
+	// Replace the child's NID by the IPM subtree's own in the (permuted)
+	// blocks of the hierarchy table: Contacts becomes the IPM subtree again.
+	var from, to [4]byte
+	binary.LittleEndian.PutUint32(from[:], child)
+	binary.LittleEndian.PutUint32(to[:], f.ipmNID)
+	enc := permuteEncoder()
+	n := 0
+	for _, bid := range blocks {
+		bn, err := f.pst.GetBlockBTreeNode(bid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := (&gopst.HeapOnNodeReader{}).DecodeCompressibleEncryption(bytes.Clone(data[bn.FileOffset : bn.FileOffset+int64(bn.Size)]))
+		n += bytes.Count(dec, from[:])
+		dec = bytes.ReplaceAll(dec, from[:], to[:])
+		for i, b := range dec {
+			data[bn.FileOffset+int64(i)] = enc[b]
+		}
+	}
+	if n == 0 {
+		t.Fatal("child NID not found in the hierarchy table")
+	}
+	res := walkBytes(t, data)
+	var cycles int
+	for _, e := range res.errs {
+		if strings.Contains(e.Err.Error(), "appears twice") {
+			cycles++
+		}
+	}
+	if cycles != 1 {
+		t.Errorf("errors = %v, want one cycle report", res.errs)
+	}
+	// Contacts is no longer reachable; the other folders still read.
+	if want := (kindCounts{"email": 31, "appointment": 9}); !equalCounts(res.counts, want) {
+		t.Errorf("counts = %v, want %v", res.counts, want)
+	}
+}
+
+// Random bit flips and overwrites never panic, and every yield is an item
+// or an *ItemError (deterministic companion of FuzzOpenWalk).
+func TestBitFlips(t *testing.T) {
+	orig := readFile(t, corpusFile(t, fileSubmessage))
+	rng := rand.New(rand.NewPCG(7, 11))
+	iterations := 300
+	if testing.Short() {
+		iterations = 50
+	}
+	for i := 0; i < iterations; i++ {
+		data := bytes.Clone(orig)
+		for k := 0; k < 1+rng.IntN(16); k++ {
+			p := 512 + rng.IntN(len(data)-520)
+			if rng.IntN(2) == 0 {
+				data[p] ^= byte(1 << rng.IntN(8))
+			} else {
+				binary.LittleEndian.PutUint32(data[p:], rng.Uint32())
+			}
+		}
+		f, err := OpenReader(bytes.NewReader(data), int64(len(data)), "flipped.pst")
+		if err != nil {
+			continue
+		}
+		yields := 0
+		for it, err := range f.Items(context.Background()) {
+			yields++
+			if yields > len(data)/16 {
+				t.Fatalf("iteration %d: runaway walk", i)
+			}
+			var ie *ItemError
+			if err != nil && !errors.As(err, &ie) {
+				t.Fatalf("iteration %d: %v is not an *ItemError", i, err)
+			}
+			if it != nil {
+				drain(it)
 			}
 		}
 	}
