@@ -41,7 +41,6 @@ type File struct {
 	storeID []byte // record key of the message store (provider UID)
 	ipmNID  uint32 // NID of the IPM subtree ("Top of Personal Folders"), 0 if unknown
 	sentNID uint32 // NID of Sent Items, 0 if unknown
-	// deletedNID uint32
 }
 
 // Open opens a PST or OST file. It returns an error wrapping ErrNotPST for a
@@ -77,22 +76,21 @@ func OpenReader(r io.ReaderAt, size int64, name string) (*File, error) {
 
 // Header layout (MS-PST 2.2.2.6).
 const (
-	hdrMinSize          = 564 // a Unicode header is 564 bytes, an ANSI one 512
-	hdrVersionOffset    = 10
-	cryptOffsetANSI     = 461
-	cryptOffsetUnicode  = 513
-	cryptMethodNone     = 0
-	cryptMethodPermute  = 1
-	cryptMethodCyclic   = 2
-	versionANSI1        = 14
-	versionANSI2        = 15
-	versionUnicode1     = 21
-	versionUnicode2     = 23
-	versionUnicode4k    = 36
-	maxPropertyBytes    = 256 << 20 // never read a property larger than this
-	maxFolderDepth      = 64
-	maxEmbeddedDepth    = 8
-	maxRowsPerTableSize = 64 // bytes of file per table row, at least (bound on row counts)
+	hdrMinSize         = 564 // a Unicode header is 564 bytes, an ANSI one 512
+	hdrVersionOffset   = 10
+	cryptOffsetANSI    = 461
+	cryptOffsetUnicode = 513
+	cryptMethodNone    = 0
+	cryptMethodPermute = 1
+	cryptMethodCyclic  = 2
+	versionANSI1       = 14
+	versionANSI2       = 15
+	versionUnicode1    = 21
+	versionUnicode2    = 23
+	versionUnicode4k   = 36
+	maxPropertyBytes   = 256 << 20 // never read a property larger than this
+	maxFolderDepth     = 64
+	maxEmbeddedDepth   = 8
 )
 
 func openReader(r io.ReaderAt, size int64, name string) (*File, error) {

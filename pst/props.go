@@ -13,23 +13,20 @@ import (
 
 // Property types (MS-OXCDATA 2.11.1).
 const (
-	ptI2         = 0x0002
-	ptLong       = 0x0003
-	ptFloat      = 0x0004
-	ptDouble     = 0x0005
-	ptBoolean    = 0x000B
-	ptObject     = 0x000D
-	ptI8         = 0x0014
-	ptString8    = 0x001E
-	ptUnicode    = 0x001F
-	ptSysTime    = 0x0040
-	ptBinary     = 0x0102
-	ptMVString8  = 0x101E
-	ptMVUnicode  = 0x101F
-	ptMVBinary   = 0x1102
-	ptMVLong     = 0x1003
-	ptMVSysTime  = 0x1040
-	ptMultiValue = 0x1000
+	ptI2        = 0x0002
+	ptLong      = 0x0003
+	ptFloat     = 0x0004
+	ptDouble    = 0x0005
+	ptBoolean   = 0x000B
+	ptObject    = 0x000D
+	ptI8        = 0x0014
+	ptString8   = 0x001E
+	ptUnicode   = 0x001F
+	ptSysTime   = 0x0040
+	ptBinary    = 0x0102
+	ptMVString8 = 0x101E
+	ptMVUnicode = 0x101F
+	ptMVBinary  = 0x1102
 )
 
 // bag is the set of properties of one object (a property context, or one

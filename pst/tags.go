@@ -31,8 +31,6 @@ const (
 	tagLastModificationTime       = 0x3008
 	tagIpmSubTreeEntryID          = 0x35E0
 	tagIpmSentMailEntryID         = 0x35E4
-	tagContentCount               = 0x3602
-	tagSubfolders                 = 0x360A
 	tagAttachDataBinary           = 0x3701 // PidTagAttachDataBinary / PidTagAttachDataObject
 	tagAttachFilename             = 0x3704
 	tagAttachMethod               = 0x3705
@@ -105,7 +103,6 @@ const (
 	lidEmail1EmailAddress    = 0x8083
 	lidEmail1OrigDisplayName = 0x8084
 	lidEmail1OrigEntryID     = 0x8085
-	lidHTML                  = 0x802B // PidLidHtml (web page)
 
 	// PSETID_Appointment
 	lidBusyStatus            = 0x8205
@@ -121,7 +118,6 @@ const (
 	lidTimeZoneDescription   = 0x8234
 	lidRecurrencePattern     = 0x8232
 	lidTZDefStartDisplay     = 0x825E
-	lidAppointmentTZDefRecur = 0x8260
 
 	// PSETID_Meeting
 	lidGlobalObjectID      = 0x0003
