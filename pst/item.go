@@ -90,6 +90,10 @@ type Item struct {
 	Importance  int       // 0 low, 1 normal, 2 high
 	Sensitivity int       // 0 normal, 1 personal, 2 private, 3 confidential
 
+	// Exactly one of Contact, Task, Appointment, DistList is set for those
+	// kinds; Email is set for KindEmail and for meeting messages
+	// (IPM.Schedule.Meeting.*, which also have Appointment). Notes have
+	// none.
 	Email       *Email
 	Contact     *Contact
 	Task        *Task
@@ -171,7 +175,7 @@ type Appointment struct {
 	RecurrenceBlob                  []byte // PidLidAppointmentRecur, raw
 	GlobalObjectID                  []byte // PidLidGlobalObjectId
 	CleanGlobalObjectID             []byte // PidLidCleanGlobalObjectId
-	UID                             string // iCalendar UID per MS-OXCICAL 2.1.3.1.1.20.26
+	UID                             string // iCalendar UID per MS-OXCICAL 2.1.3.1.1.20.26; "" without a global object id (use the item's EntryID)
 	TimeZone                        string // PidLidTimeZoneDescription
 	TimeZoneBlob                    []byte // PidLidAppointmentTimeZoneDefinitionStartDisplay, else PidLidTimeZoneStruct
 	BusyStatus                      int
