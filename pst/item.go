@@ -76,7 +76,7 @@ func ClassKind(messageClass string) Kind {
 // Item is one Outlook item read from a PST.
 type Item struct {
 	Folder      string // folder path below the root, "/"-separated ("Inbox/Projects"); the IPM subtree's own name is omitted
-	Index       int    // 1-based position within its folder
+	Index       int    // 1-based position within its folder (0 for an embedded message, which carries its parent's Folder)
 	NodeID      uint32 // NID of the message (0 for an embedded message)
 	EntryID     string // stable key within this file: hex of the PST entry id (store record key + NID)
 	Class       string // PidTagMessageClass
