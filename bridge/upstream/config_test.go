@@ -3,6 +3,8 @@ package upstream_test
 import (
 	"bytes"
 	"encoding/pem"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -84,7 +86,9 @@ func TestTokenNeverShown(t *testing.T) {
 
 // TestTLS: verification is on; a private CA is trusted only via CAFile.
 func TestTLS(t *testing.T) {
-	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	ts.StartTLS()
 	defer ts.Close()
 	cfg := upstream.Config{BaseURL: ts.URL + "/api/data/v9.2/"}
 	hc, err := upstream.NewHTTPClient(cfg)

@@ -53,7 +53,6 @@ entity contacts {
   middlename : String;
   lastname : String;
   suffix : String;
-  fullname : String;
   nickname : String;
   emailaddress1 : String;
   emailaddress2 : String;
@@ -161,7 +160,6 @@ entity leads {
   subject : String;
   firstname : String;
   lastname : String;
-  fullname : String;
   companyname : String;
   emailaddress1 : String;
   telephone1 : String;
