@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"crmbridge/bridge/item"
 	"crmbridge/crmstore"
 	"crmbridge/pst"
@@ -407,6 +409,9 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crmstore.Incoming) error {
 			}
 		}
 	}
+	if in.Record.ID == "" {
+		in.Record.ID = ownID(in)
+	}
 	res, err := tx.Apply(in, im.opts.Policy)
 	c := im.sum.counts(e)
 	im.sum.Conflicts += res.Conflicts
@@ -568,4 +573,29 @@ func materialize(in *crmstore.Incoming) error {
 		a.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	}
 	return nil
+}
+
+// ownID returns the record id that a file crmbridge exported carries for
+// the record (vCard UID, iCalendar UID, the Message-ID it generated for a
+// mail without one), so that re-importing an export, into this store or a
+// fresh one, keeps record ids. "" when the item carries none.
+func ownID(in *crmstore.Incoming) string {
+	var cand string
+	switch {
+	case in.Source.Kind == "vcf":
+		cand = in.Source.Key
+	case in.Record.Entity == crmstore.Appointment || in.Record.Entity == crmstore.Task:
+		if in.Record.Fields["recurrenceid"] == "" {
+			cand = in.Record.Fields["uid"]
+		}
+	case in.Record.Entity == crmstore.Email:
+		local, domain, _ := strings.Cut(item.NormalizeMessageID(in.Record.Fields["messageid"]), "@")
+		if domain == "crmbridge.invalid" {
+			cand = local
+		}
+	}
+	if u, err := uuid.Parse(strings.TrimSpace(cand)); err == nil && len(strings.TrimSpace(cand)) == 36 {
+		return u.String()
+	}
+	return ""
 }

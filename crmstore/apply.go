@@ -165,6 +165,14 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 	created := recID == ""
 	if created {
 		recID = rec.ID
+		if recID != "" {
+			// A suggested id already taken (a deleted record, another
+			// entity) is not reused.
+			var n int
+			if err := t.queryRow(`SELECT COUNT(*) FROM record WHERE id = ?`, recID).Scan(&n); err != nil || n > 0 {
+				recID = ""
+			}
+		}
 		if recID == "" {
 			recID = uuid.NewString()
 		}
@@ -576,7 +584,7 @@ func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole bool) er
 	}
 	rows := make([][]any, len(ps))
 	for i, p := range ps {
-		addr := strings.ToLower(strings.TrimSpace(p.Address))
+		addr := strings.TrimSpace(p.Address)
 		t.touchAddr(addr)
 		if withRole {
 			rows[i] = []any{id, i, p.Role, addr, p.Name, p.Status}

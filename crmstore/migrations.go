@@ -184,7 +184,7 @@ CREATE TABLE activityparty (
 	contact_id TEXT,
 	PRIMARY KEY (activity_id, ord)
 );
-CREATE INDEX activityparty_address ON activityparty(address);
+CREATE INDEX activityparty_address ON activityparty(lower(address));
 CREATE INDEX activityparty_contact ON activityparty(contact_id);
 
 -- Members of a marketing list (an Outlook distribution list).
@@ -196,6 +196,7 @@ CREATE TABLE listmember (
 	contact_id TEXT,
 	PRIMARY KEY (list_id, ord)
 );
+CREATE INDEX listmember_address ON listmember(lower(address));
 
 -- Attachment content, stored once per SHA-256.
 CREATE TABLE blob (

@@ -59,7 +59,7 @@ type Record struct {
 // an unresolved party keeps its address and name.
 type Party struct {
 	Role      int
-	Address   string // SMTP address, lower-cased by the store
+	Address   string // SMTP address as given; matched case-insensitively
 	Name      string
 	ContactID string // filled by the store
 	Status    string // attendee response (iCalendar PARTSTAT), if known

@@ -217,7 +217,7 @@ func TestPartiesAttachmentsAndResolution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Parties) != 2 || v.Parties[1].ContactID == "" || v.Parties[0].ContactID != "" || v.Parties[1].Address != "jeff@example.com" {
+	if len(v.Parties) != 2 || v.Parties[1].ContactID == "" || v.Parties[0].ContactID != "" || v.Parties[1].Address != "JEFF@example.com" {
 		t.Fatalf("parties: %+v", v.Parties)
 	}
 	sum := sha256.Sum256([]byte(content))

@@ -173,10 +173,10 @@ func (t *Tx) resolveParties() error {
 		if err != nil && err != sql.ErrNoRows {
 			return fmt.Errorf("resolve %s: %w", addr, err)
 		}
-		if _, err := t.exec(`UPDATE activityparty SET contact_id = ? WHERE address = ?`, nullIfEmpty(id), addr); err != nil {
+		if _, err := t.exec(`UPDATE activityparty SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
 			return fmt.Errorf("resolve parties: %w", err)
 		}
-		if _, err := t.exec(`UPDATE listmember SET contact_id = ? WHERE address = ?`, nullIfEmpty(id), addr); err != nil {
+		if _, err := t.exec(`UPDATE listmember SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
 			return fmt.Errorf("resolve members: %w", err)
 		}
 	}

@@ -223,8 +223,13 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet, withAttachme
 		if !paramsSafe(p.Params) || strings.ContainsAny(p.Value, "\r\n") {
 			continue
 		}
-		if (p.Name == ical.PropRecurrenceRule || p.Name == "EXRULE") && !strings.Contains(strings.ToUpper(p.Value), "FREQ=") {
-			continue // vCalendar 1.0 rule syntax ("D1 #5"): not valid in 2.0
+		if p.Name == ical.PropRecurrenceRule || p.Name == "EXRULE" {
+			if !strings.Contains(strings.ToUpper(p.Value), "FREQ=") {
+				continue // vCalendar 1.0 rule syntax ("D1 #5"): not valid in 2.0
+			}
+			// Producers write "BYDAY=MO, TU"; RFC 5545 3.3.10 has no
+			// spaces, and readers such as khal fail on them.
+			p.Value = strings.ReplaceAll(p.Value, " ", "")
 		}
 		if id := p.Params.Get(ical.PropTimezoneID); id != "" {
 			l, err := wintz.Location(id)

@@ -454,6 +454,9 @@ func recurrenceSet(v string) string {
 					continue
 				}
 			}
+			if strings.HasPrefix(l, "RRULE:") || strings.HasPrefix(l, "EXRULE:") {
+				l = strings.ReplaceAll(l, " ", "") // the writer drops spaces in rules
+			}
 		}
 		lines = append(lines, l)
 	}
