@@ -196,16 +196,9 @@ var roundTripFields = map[crmstore.Entity][]string{
 	crmstore.Email:       {"subject", "messageid", "inreplyto", "senton", "sender"},
 }
 
-// key identifies a record across the two stores.
-func roundTripKey(v *crmstore.View) string {
-	for _, k := range v.Keys {
-		return k
-	}
-	return string(v.Entity) + ":" + v.Fields["subject"] + v.Fields["fullname"] + v.Fields["scheduledstart"]
-}
-
 // Import the corpus, export everything, import the export into a fresh
-// store: the same records with the same fields. Differences are listed.
+// store: the same records, with the same ids (a crmbridge export carries
+// them), and the same fields. Every difference is listed.
 func TestExportRoundTrip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
@@ -226,28 +219,22 @@ func TestExportRoundTrip(t *testing.T) {
 	for e, fields := range roundTripFields {
 		idsA, _ := a.IDs(ctx, []crmstore.Entity{e})
 		idsB, _ := b.IDs(ctx, []crmstore.Entity{e})
-		byKey := map[string]*crmstore.View{}
-		for _, id := range idsB {
-			v, _ := b.Get(ctx, id)
-			byKey[roundTripKey(v)] = v
+		if len(idsA) != len(idsB) {
+			diffs = append(diffs, fmt.Sprintf("%s: %d records before, %d after", e, len(idsA), len(idsB)))
 		}
-		missing := 0
 		for _, id := range idsA {
 			va, _ := a.Get(ctx, id)
-			vb := byKey[roundTripKey(va)]
-			if vb == nil {
-				missing++
-				diffs = append(diffs, fmt.Sprintf("%s %q: missing after the round trip", e, roundTripKey(va)))
+			vb, err := b.Get(ctx, id)
+			if err != nil {
+				diffs = append(diffs, fmt.Sprintf("%s %s %q: missing after the round trip", e, id, va.Fields["subject"]+va.Fields["fullname"]))
 				continue
 			}
 			for _, f := range fields {
-				if x, y := norm(va.Fields[f]), norm(vb.Fields[f]); x != y {
-					diffs = append(diffs, fmt.Sprintf("%s %q: %s %q → %q", e, roundTripKey(va), f, x, y))
+				// A value gained (a Date header the writer adds) is no loss.
+				if x, y := norm(va.Fields[f]), norm(vb.Fields[f]); x != y && x != "" {
+					diffs = append(diffs, fmt.Sprintf("%s %s: %s %q → %q", e, id, f, x, y))
 				}
 			}
-		}
-		if len(idsA) != len(idsB) {
-			diffs = append(diffs, fmt.Sprintf("%s: %d records before, %d after", e, len(idsA), len(idsB)))
 		}
 	}
 	sort.Strings(diffs)
