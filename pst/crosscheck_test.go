@@ -2,6 +2,7 @@ package pst
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"io"
 	"os"
@@ -96,7 +97,7 @@ func TestCrossCheckPffexport(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			var checked, unmatched, subjects, recips, atts, fields int
+			var checked, unmatched, subjects, recips, atts, fields, rtfs int
 			for it, err := range f.Items(t.Context()) {
 				if err != nil {
 					t.Error(err)
@@ -110,12 +111,13 @@ func TestCrossCheckPffexport(t *testing.T) {
 				checked++
 				dir := filepath.Join(root, p.dir)
 				n := crossCheckItem(t, it, dir, p.kind)
+				rtfs += crossCheckRTF(t, f, it, dir)
 				subjects += n[0]
 				recips += n[1]
 				atts += n[2]
 				fields += n[3]
 			}
-			t.Logf("checked %d items (%d unmatched): %d subjects, %d recipients, %d attachments, %d type-specific fields", checked, unmatched, subjects, recips, atts, fields)
+			t.Logf("checked %d items (%d unmatched): %d subjects, %d recipients, %d attachments, %d type-specific fields, %d RTF bodies", checked, unmatched, subjects, recips, atts, fields, rtfs)
 			if checked == 0 && name != "aspose-email__Aspose.Email-for-.NET__Examples_Data_Outlook_Chunks_Test_part1" {
 				t.Fatal("no item matched pffexport's export")
 			}
@@ -315,4 +317,27 @@ func crossCheckItem(t *testing.T, it *Item, dir, pffKind string) (n [4]int) {
 		}
 	}
 	return n
+}
+
+// crossCheckRTF compares our decompression of PidTagRtfCompressed with
+// pffexport's Message.rtf, byte for byte, and returns 1 when it compared.
+func crossCheckRTF(t *testing.T, f *File, it *Item, dir string) int {
+	t.Helper()
+	want, err := os.ReadFile(filepath.Join(dir, "Message.rtf"))
+	if err != nil {
+		return 0
+	}
+	b, err := f.nodeBag(it.NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decompressRTF(b.bytes(tagRtfCompressed))
+	if err != nil {
+		t.Errorf("%s: item %d: %v", it.Folder, it.Index, err)
+		return 0
+	}
+	if !bytes.Equal(bytes.TrimRight(got, "\x00"), bytes.TrimRight(want, "\x00")) {
+		t.Errorf("%s: item %d: decompressed RTF (%d bytes) differs from pffexport's (%d bytes)", it.Folder, it.Index, len(got), len(want))
+	}
+	return 1
 }

@@ -617,3 +617,26 @@ func TestDistListMembers(t *testing.T) {
 		}
 	}
 }
+
+// Bodies kept only as compressed RTF (recent Outlook's notes, contacts,
+// tasks) come out as text; pffexport's Message.rtf shows the same text.
+func TestRTFOnlyBodies(t *testing.T) {
+	items := readAll(t, corpusFile(t, fileDuckDB))
+	note := findItem(t, items, "Notes", "This UI hasn't changed since I used Outlook on Win9x. Awesome.")
+	if note.Body != "This UI hasn't changed since I used Outlook on Win9x. Awesome.\r\n" {
+		t.Errorf("note body = %q", note.Body)
+	}
+	task := findItem(t, items, "Tasks", "Release DuckDB extension")
+	if !strings.HasPrefix(task.Body, "I keep putting this off. But look.") {
+		t.Errorf("task body = %q", task.Body)
+	}
+	// An RTF body that encapsulates HTML (\fromhtml1) gives BodyHTML.
+	xmas := findItem(t, items, "Calendar", "Christmas Day")
+	if !strings.HasPrefix(xmas.BodyHTML, "<html") || !strings.Contains(xmas.BodyHTML, "Santa Claus exists.") || !strings.HasSuffix(xmas.BodyHTML, "</html>") {
+		t.Errorf("appointment HTML = %.200q…", xmas.BodyHTML)
+	}
+	// An empty RTF body gives an empty body, not "\r\n".
+	if linus := findItem(t, items, "Contacts", "Linus Cat"); linus.Body != "" {
+		t.Errorf("contact body = %q", linus.Body)
+	}
+}

@@ -82,8 +82,8 @@ type Item struct {
 	Class       string // PidTagMessageClass
 	Kind        Kind
 	Subject     string // PidTagSubject without its prefix marker
-	Body        string // PidTagBody
-	BodyHTML    string // PidTagHtml, decoded per PidTagInternetCodepage
+	Body        string // PidTagBody, else the text of PidTagRtfCompressed
+	BodyHTML    string // PidTagHtml, decoded per PidTagInternetCodepage, else HTML encapsulated in the RTF body
 	Created     time.Time
 	Modified    time.Time // the item's source version
 	Categories  []string  // PidNameKeywords

@@ -48,6 +48,25 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 		it.Sensitivity = v
 	}
 	it.BodyHTML = f.htmlBody(b)
+	if it.Body == "" {
+		// Recent Outlook keeps the notes of contacts, tasks and
+		// appointments only as compressed RTF.
+		if rtf := b.bytes(tagRtfCompressed); len(rtf) > 0 {
+			if raw, err := decompressRTF(rtf); err == nil {
+				text, isHTML := rtfText(raw)
+				text = trimNUL(text)
+				if strings.TrimSpace(text) == "" {
+					text = ""
+				}
+				switch {
+				case !isHTML:
+					it.Body = text
+				case it.BodyHTML == "":
+					it.BodyHTML = text
+				}
+			}
+		}
+	}
 	if id, ok := f.names.name(psPublicStrings, "Keywords"); ok {
 		it.Categories = b.strings(id)
 	}

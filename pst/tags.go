@@ -20,6 +20,7 @@ const (
 	tagAttachSize                 = 0x0E20
 	tagRecordKey                  = 0x0FF9
 	tagBody                       = 0x1000
+	tagRtfCompressed              = 0x1009
 	tagHTML                       = 0x1013
 	tagInternetMessageID          = 0x1035
 	tagInternetReferences         = 0x1039

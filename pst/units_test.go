@@ -253,3 +253,43 @@ func TestHeaderAddress(t *testing.T) {
 		t.Errorf("missing From = %q", got)
 	}
 }
+
+func TestRTFText(t *testing.T) {
+	tests := []struct {
+		name, rtf, want string
+		html            bool
+	}{
+		{"plain", `{\rtf1\ansi\ansicpg1252{\fonttbl{\f0\fswiss Calibri;}}{\colortbl ;\red0\green0\blue0;}{\*\generator Riched20;}\pard\f0\fs22 Hello, world.\par Second\tab line\par}`, "Hello, world.\r\nSecond\tline\r\n", false},
+		{"8-bit in ansicpg", `{\rtf1\ansi\ansicpg1251 \'cf\'f0\'e8\'e2\'e5\'f2}`, "Привет", false},
+		{"unicode with fallback", `{\rtf1\ansi\uc1 caf\u233?\u-3913?}`, "café\uf0b7", false},
+		{"escapes", `{\rtf1 a\{b\}c\\d}`, "a{b}c\\d", false},
+		{"skipped destinations", `{\rtf1{\*\unknown hidden}{\info{\title T}}shown{\pict 0123}}`, "shown", false},
+		// MS-OXRTFEX 3.1 (shortened): encapsulated HTML.
+		{"fromhtml", `{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}{\*\htmltag64 <html>}{\*\htmltag72 <body>}\htmlrtf {\htmlrtf0 Hi \'e9\htmlrtf }\htmlrtf0{\*\htmltag88 <br>}\htmlrtf \par\htmlrtf0{\*\htmltag80 </body>}}`, "<html><body>Hi é<br></body>", true},
+	}
+	for _, tt := range tests {
+		got, html := rtfText([]byte(tt.rtf))
+		if got != tt.want || html != tt.html {
+			t.Errorf("%s: rtfText = %q (html %v), want %q (html %v)", tt.name, got, html, tt.want, tt.html)
+		}
+	}
+}
+
+func TestDecompressRTF(t *testing.T) {
+	// MS-OXRTFCP 3.1.1: compressing "{\rtf1\ansi\ansicpg1252\pard hello world}\r\n".
+	comp := []byte{
+		0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
+		0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
+		0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f,
+		0xa0,
+	}
+	got, err := decompressRTF(comp)
+	if want := "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n"; err != nil || string(got) != want {
+		t.Errorf("decompressRTF = %q, %v; want %q", got, err, want)
+	}
+	for _, bad := range [][]byte{nil, comp[:10], append(append([]byte{}, comp[:4]...), 0xff, 0xff, 0xff, 0x7f)} {
+		if _, err := decompressRTF(bad); err == nil {
+			t.Errorf("decompressRTF(%x) accepted", bad)
+		}
+	}
+}
