@@ -392,7 +392,7 @@ func (s *Server) batch(h http.Header, body []byte) (answer, bool, bool) {
 			s.violate("$batch with more than %d parts", upstream.MaxBatchSize)
 			return errAnswer(http.StatusBadRequest, "0x0", "too many requests in batch"), false, false
 		}
-		req, cid, err := s.readChangeSet(p)
+		req, cid, relURL, err := s.readChangeSet(p)
 		if err != nil {
 			s.violate("$batch part %d: %v", n, err)
 			return errAnswer(http.StatusBadRequest, "0x0", fmt.Sprintf("malformed batch part %d: %v", n, err)), false, false
@@ -400,6 +400,12 @@ func (s *Server) batch(h http.Header, body []byte) (answer, bool, bool) {
 		rel := strings.TrimPrefix(req.URL.EscapedPath(), Root)
 		if strings.HasPrefix(rel, "/") || req.URL.IsAbs() {
 			s.violate("$batch part %d: URL %q not under %s", n, req.URL, Root)
+		}
+		if s.Style == CAP && !relURL {
+			// CAP reads a part's URL only relative to the service root.
+			writeAnswerPart(mw, errAnswer(http.StatusNotFound, "404", "Invalid resource path"), cid, false)
+			failed = true
+			continue
 		}
 		set, id, _ := splitPath(rel)
 		f := s.fault(Call{Batch: true, Part: n, Method: req.Method, Set: set, ID: id})
@@ -445,57 +451,57 @@ func (s *Server) batch(h http.Header, body []byte) (answer, bool, bool) {
 
 // readChangeSet reads one top-level batch part: a change set holding
 // exactly one application/http request (crmbridge's framing).
-func (s *Server) readChangeSet(p *multipart.Part) (*http.Request, string, error) {
+func (s *Server) readChangeSet(p *multipart.Part) (req *http.Request, cid string, relURL bool, err error) {
 	mt, params, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/mixed" || params["boundary"] == "" {
-		return nil, "", fmt.Errorf("want a change set (multipart/mixed), got %q", p.Header.Get("Content-Type"))
+		return nil, "", false, fmt.Errorf("want a change set (multipart/mixed), got %q", p.Header.Get("Content-Type"))
 	}
 	cr := multipart.NewReader(p, params["boundary"])
 	q, err := cr.NextPart()
 	if err != nil {
-		return nil, "", fmt.Errorf("change set: %w", err)
+		return nil, "", false, fmt.Errorf("change set: %w", err)
 	}
 	if ct := q.Header.Get("Content-Type"); ct != "application/http" {
-		return nil, "", fmt.Errorf("change set part Content-Type %q", ct)
+		return nil, "", false, fmt.Errorf("change set part Content-Type %q", ct)
 	}
 	if te := q.Header.Get("Content-Transfer-Encoding"); te != "binary" {
-		return nil, "", fmt.Errorf("change set part Content-Transfer-Encoding %q", te)
+		return nil, "", false, fmt.Errorf("change set part Content-Transfer-Encoding %q", te)
 	}
-	cid := q.Header.Get("Content-ID")
+	cid = q.Header.Get("Content-ID")
 	if cid == "" {
-		return nil, "", fmt.Errorf("change set part without Content-ID")
+		return nil, "", false, fmt.Errorf("change set part without Content-ID")
 	}
 	raw, err := io.ReadAll(q)
 	if err != nil {
-		return nil, "", fmt.Errorf("change set part: %w", err)
+		return nil, "", false, fmt.Errorf("change set part: %w", err)
 	}
 	// net/http parses only absolute request paths: resolve a URL relative
 	// to the service root first (OData 4.0 Part 1, 11.7.2 allows both).
 	line, rest, _ := bytes.Cut(raw, []byte("\r\n"))
 	f := strings.Fields(string(line))
 	if len(f) != 3 || f[2] != "HTTP/1.1" {
-		return nil, "", fmt.Errorf("bad request line %q", line)
+		return nil, "", false, fmt.Errorf("bad request line %q", line)
 	}
 	if !strings.HasPrefix(f[1], "/") && !strings.Contains(f[1], "://") {
-		f[1] = Root + f[1]
+		f[1], relURL = Root+f[1], true
 	}
 	raw = append([]byte(strings.Join(f, " ")+"\r\n"), rest...)
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	req, err = http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		return nil, "", fmt.Errorf("embedded request: %w", err)
+		return nil, "", false, fmt.Errorf("embedded request: %w", err)
 	}
 	b, err := io.ReadAll(req.Body)
 	if err != nil {
-		return nil, "", fmt.Errorf("embedded request body: %w", err)
+		return nil, "", false, fmt.Errorf("embedded request body: %w", err)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(b))
 	if req.Method == http.MethodGet {
-		return nil, "", fmt.Errorf("GET inside a change set")
+		return nil, "", false, fmt.Errorf("GET inside a change set")
 	}
 	if _, err := cr.NextPart(); err != io.EOF {
-		return nil, "", fmt.Errorf("change set with more than one request")
+		return nil, "", false, fmt.Errorf("change set with more than one request")
 	}
-	return req, cid, nil
+	return req, cid, relURL, nil
 }
 
 // writeAnswerPart writes one change set's answer: inside a change set
