@@ -76,3 +76,28 @@ func fuzzSeeds(tb testing.TB) []string {
 	}
 	return out
 }
+
+// FuzzRTF runs the compressed-RTF decoder and the RTF-to-text converter on
+// arbitrary bytes: no panic, output bounded by the declared raw size.
+func FuzzRTF(f *testing.F) {
+	f.Add([]byte{
+		0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
+		0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
+		0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f,
+		0xa0,
+	})
+	f.Add([]byte(`{\rtf1\ansi\ansicpg1252\fromhtml1 {\*\htmltag64 <html>}\htmlrtf {\htmlrtf0 Hi \'e9\u233?}}`))
+	f.Add([]byte("\x10\x00\x00\x00\x04\x00\x00\x00MELA\x00\x00\x00\x00{\\rtf1 x}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if out, err := decompressRTF(data); err == nil {
+			raw := int(binary.LittleEndian.Uint32(data[4:]))
+			if len(out) > raw {
+				t.Fatalf("%d bytes out, raw size %d", len(out), raw)
+			}
+		}
+		text, _ := rtfText(data)
+		if len(text) > 4*len(data)+16 {
+			t.Fatalf("%d bytes of text from %d bytes of RTF", len(text), len(data))
+		}
+	})
+}
