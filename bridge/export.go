@@ -38,6 +38,7 @@ type ExportResult struct {
 	Path    string
 	Records int
 	Skipped bool // nothing changed since the last export
+	Omitted int  // records the format cannot hold (an appointment without a start)
 }
 
 // Export writes CRM records out as files Outlook and other clients
@@ -47,6 +48,7 @@ type ExportResult struct {
 // renamed, and only then does the watermark advance.
 func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]ExportResult, error) {
 	var out []ExportResult
+	var omitted int // set by a writer, per target
 	seq, err := store.JournalSeq(ctx)
 	if err != nil {
 		return nil, err
@@ -86,6 +88,12 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 			rs := make([]crmstore.Record, 0, len(recs))
 			for _, v := range recs {
 				r := v.Record
+				if r.Entity == crmstore.Appointment && r.Fields["scheduledstart"] == "" {
+					// RFC 5546 3.2.1: a published VEVENT needs DTSTART;
+					// Outlook and khal refuse one without.
+					omitted++
+					continue
+				}
 				if v.Deleted {
 					// A deleted appointment goes out cancelled, so that
 					// the client removes it (RFC 5546 3.2.5).
@@ -184,9 +192,12 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 			}
 			recs = append(recs, v)
 		}
+		omitted = 0
 		if err := j.write(ctx, j.path, recs); err != nil {
 			return out, fmt.Errorf("export %s: %w", j.path, err)
 		}
+		res.Omitted = omitted
+		res.Records -= omitted
 		tx, err := store.Begin(context.WithoutCancel(ctx))
 		if err != nil {
 			return out, err

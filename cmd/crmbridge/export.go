@@ -62,6 +62,9 @@ target's watermark advances only then.`,
 				} else {
 					fmt.Fprintf(e.stdout, "export: %s: %d record(s)\n", r.Path, r.Records)
 				}
+				if r.Omitted > 0 {
+					e.log.Warn("not exported: appointments without a start time", "file", r.Path, "count", r.Omitted)
+				}
 			}
 			return err
 		},
