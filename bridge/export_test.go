@@ -287,7 +287,14 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, b)
 	}
-	want := fmt.Sprintf("%d %d %d", st.Records[crmstore.Contact], st.Records[crmstore.Appointment], st.Records[crmstore.Task])
+	events := 0 // appointments without a start are not exported (TestExportOmits)
+	appts, _ := a.IDs(context.Background(), []crmstore.Entity{crmstore.Appointment})
+	for _, id := range appts {
+		if v, _ := a.Get(context.Background(), id); v.Fields["scheduledstart"] != "" {
+			events++
+		}
+	}
+	want := fmt.Sprintf("%d %d %d", st.Records[crmstore.Contact], events, st.Records[crmstore.Task])
 	if got := strings.TrimSpace(string(b)); got != want {
 		t.Fatalf("vobject/icalendar read %s (contacts events todos), want %s", got, want)
 	}
@@ -317,7 +324,7 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 	export(t, a, ExportOptions{All: true, Split: true, VCF: filepath.Join(vdir, "contacts")})
 	export(t, cal, ExportOptions{All: true, Split: true, ICS: filepath.Join(vdir, "calendar"), Types: []crmstore.Entity{crmstore.Appointment}})
 	home := t.TempDir()
-	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_DATA_HOME="+filepath.Join(home, ".local"), "TZ=UTC")
+	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_DATA_HOME="+filepath.Join(home, ".local"), "TZ=UTC", "COLUMNS=10000")
 	os.MkdirAll(filepath.Join(home, ".config", "khard"), 0o700)
 	os.WriteFile(filepath.Join(home, ".config", "khard", "khard.conf"), []byte("[addressbooks]\n[[crm]]\npath = "+filepath.Join(vdir, "contacts")+"\n[general]\ndebug = no\n"), 0o600)
 	cmd := exec.Command(khard, "list", "--parsable")
@@ -351,5 +358,27 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 		if v.Fields["scheduledstart"] != "" && !found[uid] {
 			t.Errorf("khal does not list %q (%s)", v.Fields["subject"], uid)
 		}
+	}
+}
+
+// An appointment without a start cannot be a published VEVENT: it is
+// omitted and counted, and the rest is written.
+func TestExportOmits(t *testing.T) {
+	s := newStore(t)
+	edit(t, s, func(tx *crmstore.Tx) error {
+		if _, err := tx.Create(crmstore.Appointment, map[string]string{"subject": "no start"}, "cli"); err != nil {
+			return err
+		}
+		_, err := tx.Create(crmstore.Appointment, map[string]string{"subject": "ok", "scheduledstart": "2026-12-01T10:00:00Z", "scheduledend": "2026-12-01T11:00:00Z"}, "cli")
+		return err
+	})
+	out := filepath.Join(t.TempDir(), "c.ics")
+	r := export(t, s, ExportOptions{ICS: out})
+	if r[0].Records != 1 || r[0].Omitted != 1 {
+		t.Fatalf("%+v", r)
+	}
+	b, _ := os.ReadFile(out)
+	if strings.Count(string(b), "BEGIN:VEVENT") != 1 || !strings.Contains(string(b), "SUMMARY:ok") {
+		t.Fatalf("%s", b)
 	}
 }
