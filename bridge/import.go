@@ -257,7 +257,7 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 	}
 	im.rep.StartFile(path, format, fi.Size())
 	im.sum.Files++
-	items, failed, err := im.readFile(ctx, path, format, string(format)+":"+abs, fi.ModTime())
+	items, failed, err := im.readFile(ctx, path, abs, format, fi.ModTime())
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,8 @@ type next struct {
 // readFile streams the file's items through a goroutine that parses (and
 // reads attachment content), while this goroutine applies them in batches:
 // parsing runs on the second core.
-func (im *Importer) readFile(ctx context.Context, path string, format Format, origin string, mtime time.Time) (items, failed int, err error) {
+func (im *Importer) readFile(ctx context.Context, path, abs string, format Format, mtime time.Time) (items, failed int, err error) {
+	origin := string(format) + ":" + abs
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan next, 64)
@@ -327,6 +328,7 @@ func (im *Importer) readFile(ctx context.Context, path string, format Format, or
 	}()
 	inBatch := 0
 	lastCommit := time.Now()
+	seen := map[string]int{}
 	commit := func() error {
 		if err := tx.LinkSeries(); err != nil {
 			return err
@@ -362,6 +364,16 @@ func (im *Importer) readFile(ctx context.Context, path string, format Format, or
 		}
 		items++
 		n.in.Origin = origin
+		if format != FormatPST {
+			// A text item's provenance is its place: the same Message-ID or
+			// UID in two files (or twice in one mbox) are two versions that
+			// must not take turns. Identity across files is by Keys.
+			key := abs + "#" + n.in.Source.Key
+			if seen[key]++; seen[key] > 1 {
+				key += fmt.Sprintf("#%d", seen[key])
+			}
+			n.in.Source.Key = key
+		}
 		if n.in.ModifiedAt.IsZero() {
 			// No time in the item (a card without REV): the file's own
 			// modification time bounds when it last changed.
