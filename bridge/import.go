@@ -364,6 +364,9 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 		}
 		items++
 		n.in.Origin = origin
+		if n.in.Record.ID == "" {
+			n.in.Record.ID = ownID(n.in)
+		}
 		if format != FormatPST {
 			// A text item's provenance is its place: the same Message-ID or
 			// UID in two files (or twice in one mbox) are two versions that
@@ -420,9 +423,6 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crmstore.Incoming) error {
 				in.Record.Fields["parentcustomerid"] = id
 			}
 		}
-	}
-	if in.Record.ID == "" {
-		in.Record.ID = ownID(in)
 	}
 	res, err := tx.Apply(in, im.opts.Policy)
 	c := im.sum.counts(e)
