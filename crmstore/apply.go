@@ -316,14 +316,12 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 
 	// Provenance, merge base and identity keys.
 	if provID == 0 {
-		r, err := t.exec(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at`,
-			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now)
+		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?,?,?,?,?,?)
+			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at
+			RETURNING id`,
+			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now).Scan(&provID)
 		if err != nil {
 			return Result{}, fmt.Errorf("insert provenance: %w", err)
-		}
-		if err := t.queryRow(`SELECT id FROM provenance WHERE kind = ? AND key = ?`, in.Source.Kind, in.Source.Key).Scan(&provID); err != nil {
-			return Result{}, fmt.Errorf("provenance id: %w (%v)", err, r)
 		}
 	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ? WHERE id = ?`, recID, in.Source.Version, origin, t.now, provID); err != nil {
 		return Result{}, fmt.Errorf("update provenance: %w", err)
@@ -354,7 +352,7 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 		if created {
 			op = "create"
 		}
-		if err := t.touch(e, recID, op, res.Changed, in.Source.Kind == "upstream"); err != nil {
+		if err := t.touch(e, recID, op, res.Changed, in.Source.Kind == "upstream", !created); err != nil {
 			return Result{}, err
 		}
 	}
@@ -363,9 +361,11 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 
 // touch bumps the record's modified time and queues the change upstream
 // unless it came from there.
-func (t *Tx) touch(e Entity, id, op string, changed []string, fromUpstream bool) error {
-	if _, err := t.exec(`UPDATE record SET modified_at = ? WHERE id = ?`, t.now, id); err != nil {
-		return fmt.Errorf("touch record: %w", err)
+func (t *Tx) touch(e Entity, id, op string, changed []string, fromUpstream, stamp bool) error {
+	if stamp { // a new record was inserted with the time already
+		if _, err := t.exec(`UPDATE record SET modified_at = ? WHERE id = ?`, t.now, id); err != nil {
+			return fmt.Errorf("touch record: %w", err)
+		}
 	}
 	if fromUpstream {
 		return nil
@@ -536,17 +536,17 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 		}
 	}
 	if _, ok := changes[fieldParties]; ok {
-		if err := t.writeParties(`activityparty`, `activity_id`, id, rec.Parties, true); err != nil {
+		if err := t.writeParties(`activityparty`, `activity_id`, id, rec.Parties, true, updateRow); err != nil {
 			return err
 		}
 	}
 	if _, ok := changes[fieldMembers]; ok {
-		if err := t.writeParties(`listmember`, `list_id`, id, rec.Members, false); err != nil {
+		if err := t.writeParties(`listmember`, `list_id`, id, rec.Members, false, updateRow); err != nil {
 			return err
 		}
 	}
 	if _, ok := changes[fieldAttachments]; ok {
-		if err := t.writeAttachments(id, rec.Attachments, blobs); err != nil {
+		if err := t.writeAttachments(id, rec.Attachments, blobs, updateRow); err != nil {
 			return err
 		}
 	}
@@ -578,9 +578,14 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole bool) error {
-	if _, err := t.exec(`DELETE FROM `+table+` WHERE `+idcol+` = ?`, id); err != nil {
-		return fmt.Errorf("clear %s: %w", table, err)
+func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole, existing bool) error {
+	if existing {
+		if _, err := t.exec(`DELETE FROM `+table+` WHERE `+idcol+` = ?`, id); err != nil {
+			return fmt.Errorf("clear %s: %w", table, err)
+		}
+	}
+	if len(ps) == 0 {
+		return nil
 	}
 	rows := make([][]any, len(ps))
 	for i, p := range ps {
@@ -602,9 +607,11 @@ func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole bool) er
 	return nil
 }
 
-func (t *Tx) writeAttachments(id string, as []Attachment, blobs map[string][]byte) error {
-	if _, err := t.exec(`DELETE FROM attachment WHERE record_id = ?`, id); err != nil {
-		return fmt.Errorf("clear attachments: %w", err)
+func (t *Tx) writeAttachments(id string, as []Attachment, blobs map[string][]byte, existing bool) error {
+	if existing {
+		if _, err := t.exec(`DELETE FROM attachment WHERE record_id = ?`, id); err != nil {
+			return fmt.Errorf("clear attachments: %w", err)
+		}
 	}
 	for i, a := range as {
 		if data, ok := blobs[a.SHA256]; ok {

@@ -50,7 +50,7 @@ func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, 
 			changed = append(changed, k)
 		}
 		sort.Strings(changed)
-		return t.touch(e, id, "update", changed, origin == "upstream")
+		return t.touch(e, id, "update", changed, origin == "upstream", true)
 	})
 	return changed, err
 }
@@ -87,7 +87,7 @@ func (t *Tx) Delete(id, origin string) error {
 			t.now, id, ent, fieldDeleted, nil, "true", origin); err != nil {
 			return err
 		}
-		return t.touch(Entity(ent), id, "delete", nil, origin == "upstream")
+		return t.touch(Entity(ent), id, "delete", nil, origin == "upstream", true)
 	})
 }
 

@@ -20,7 +20,6 @@ type Tx struct {
 	// addrs are the addresses of parties written and of contact e-mail
 	// addresses changed in this batch.
 	addrs map[string]bool
-	sp    int
 }
 
 // Begin starts a write transaction.
@@ -108,11 +107,10 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 }
 
 // savepoint runs fn inside a SAVEPOINT, so that a failing item rolls back
-// alone and the batch goes on.
+// alone and the batch goes on. Savepoints do not nest here, so one name
+// (and one prepared statement each) serves every item.
 func (t *Tx) savepoint(fn func() error) (err error) {
-	t.sp++
-	name := fmt.Sprintf("sp%d", t.sp)
-	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT "+name); err != nil {
+	if _, err := t.exec("SAVEPOINT item"); err != nil {
 		return err
 	}
 	defer func() {
@@ -120,9 +118,9 @@ func (t *Tx) savepoint(fn func() error) (err error) {
 			err = fmt.Errorf("internal error: %v", r)
 		}
 		if err != nil {
-			_, _ = t.tx.ExecContext(t.ctx, "ROLLBACK TO "+name)
+			_, _ = t.exec("ROLLBACK TO item")
 		}
-		_, _ = t.tx.ExecContext(t.ctx, "RELEASE "+name)
+		_, _ = t.exec("RELEASE item")
 	}()
 	return fn()
 }
