@@ -242,10 +242,10 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 			continue
 		}
 		b, hasBase := base[name]
-		if hasBase && th == b {
+		if hasBase && digest(th) == b {
 			continue // the source did not change it: keep the store's value
 		}
-		if created || ou == "" || hasBase && ou == b {
+		if created || ou == "" || hasBase && digest(ou) == b {
 			changes[name] = th // changed by the source only
 			continue
 		}
@@ -328,10 +328,11 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 	}
 	var baseRows [][]any
 	for _, name := range names {
-		if b, ok := base[name]; ok && b == theirs[name] {
+		d := digest(theirs[name])
+		if b, ok := base[name]; ok && b == d {
 			continue
 		}
-		baseRows = append(baseRows, []any{provID, name, theirs[name]})
+		baseRows = append(baseRows, []any{provID, name, d})
 	}
 	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
 		return Result{}, fmt.Errorf("store merge base: %w", err)
@@ -558,7 +559,7 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 	journal := make([][]any, len(names))
 	state := make([][]any, len(names))
 	for i, name := range names {
-		journal[i] = []any{t.now, id, string(e), name, nullIfEmpty(old[name]), nullIfEmpty(changes[name]), origin}
+		journal[i] = []any{t.now, id, string(e), name, nullIfEmpty(digest(old[name])), nullIfEmpty(digest(changes[name])), origin}
 		state[i] = []any{id, name, changedAt, origin}
 	}
 	if err := t.execRows(`INSERT INTO journal (at, record_id, entity, field, old, new, origin)`, "", journal); err != nil {
@@ -760,4 +761,19 @@ func (t *Tx) deriveFullName(e Entity, id string, created bool, ours, changes map
 		delete(changes, "fullname")
 	}
 	return nil
+}
+
+// digestLimit is the longest value kept as is in the merge base and the
+// journal; longer ones (bodies, headers, HTML) are kept as a digest. The
+// merge only asks whether a value equals its base, and the journal says
+// what changed; the value itself lives in the record once.
+const digestLimit = 256
+
+// digest returns v, or for a long v "sha256:<hex>:<length>".
+func digest(v string) string {
+	if len(v) <= digestLimit {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return fmt.Sprintf("sha256:%x:%d", sum[:16], len(v))
 }

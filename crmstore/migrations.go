@@ -229,7 +229,8 @@ CREATE TABLE provenance (
 );
 CREATE INDEX provenance_record ON provenance(record_id);
 
--- The merge base: the value each source last gave for each field.
+-- The merge base: the value each source last gave for each field (a
+-- digest for values over 256 bytes).
 CREATE TABLE base (
 	provenance_id INTEGER NOT NULL REFERENCES provenance(id) ON DELETE CASCADE,
 	field TEXT NOT NULL,
@@ -255,7 +256,7 @@ CREATE TABLE recordkey (
 ) WITHOUT ROWID;
 CREATE INDEX recordkey_record ON recordkey(record_id);
 
--- Every applied change, in order.
+-- Every applied change, in order (values over 256 bytes as a digest).
 CREATE TABLE journal (
 	seq INTEGER PRIMARY KEY AUTOINCREMENT,
 	at TEXT NOT NULL,

@@ -405,3 +405,29 @@ func TestFirstVersionFromAnotherSource(t *testing.T) {
 		t.Fatalf("%d conflicts", n)
 	}
 }
+
+// Long values are kept as digests in the merge base and journal; the
+// merge still tells a source's change from the store's.
+func TestLongValuesMergeByDigest(t *testing.T) {
+	s := openTest(t)
+	long := strings.Repeat("body text ", 100)
+	mail := func(v, body string) *Incoming {
+		return &Incoming{Source: SourceRef{Kind: "eml", Key: "m", Version: v},
+			Record: Record{Entity: Email, Fields: map[string]string{"subject": "s", "description": body}}, ModifiedAt: time.Now()}
+	}
+	r := apply(t, s, mail("1", long), PolicyNewest)
+	set(t, s, r.ID, map[string]string{"description": long + "edited in the CRM"})
+	// The source sends its unchanged body under a new version: the CRM
+	// edit stays, and no conflict.
+	if r2 := apply(t, s, mail("2", long), PolicyNewest); r2.Outcome != Unchanged || r2.Conflicts != 0 {
+		t.Fatalf("%+v", r2)
+	}
+	if got := fields(t, s, r.ID)["description"]; got != long+"edited in the CRM" {
+		t.Fatalf("CRM edit lost: %q", got[len(got)-20:])
+	}
+	var j string
+	s.db.QueryRow(`SELECT new FROM journal WHERE field = 'description' ORDER BY seq LIMIT 1`).Scan(&j)
+	if !strings.HasPrefix(j, "sha256:") || !strings.HasSuffix(j, ":1000") {
+		t.Fatalf("journal keeps %q", j)
+	}
+}
