@@ -77,6 +77,7 @@ const (
 	fieldAttachments = "_attachments"
 	fieldMembers     = "_members"
 	fieldDeleted     = "_deleted"
+	fieldCreated     = "_created" // journal: a record created with the fields listed in new
 )
 
 func tableOf(e Entity) string {
@@ -252,7 +253,7 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 		var localAt time.Time
 		var localBy string
 		var at string
-		if err := t.queryRow(`SELECT modified_at, modified_by FROM fieldstate WHERE record_id = ? AND field = ?`, recID, name).Scan(&at, &localBy); err == nil {
+		if err := t.queryRow(`SELECT modified_at, modified_by FROM fieldstate WHERE record_id = ? AND field IN (?, '*') ORDER BY field = '*' LIMIT 1`, recID, name).Scan(&at, &localBy); err == nil {
 			localAt, _ = time.Parse(time.RFC3339Nano, at)
 		}
 		if !hasBase {
@@ -556,11 +557,19 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	journal := make([][]any, len(names))
-	state := make([][]any, len(names))
-	for i, name := range names {
-		journal[i] = []any{t.now, id, string(e), name, nullIfEmpty(digest(old[name])), nullIfEmpty(digest(changes[name])), origin}
-		state[i] = []any{id, name, changedAt, origin}
+	var journal, state [][]any
+	if !updateRow {
+		// A new record: one journal entry naming the fields it was
+		// created with (their values are in the record and the merge
+		// base), and one field state "*" for all of them.
+		created, _ := json.Marshal(names)
+		journal = [][]any{{t.now, id, string(e), fieldCreated, nil, string(created), origin}}
+		state = [][]any{{id, "*", changedAt, origin}}
+	} else {
+		for _, name := range names {
+			journal = append(journal, []any{t.now, id, string(e), name, nullIfEmpty(digest(old[name])), nullIfEmpty(digest(changes[name])), origin})
+			state = append(state, []any{id, name, changedAt, origin})
+		}
 	}
 	if err := t.execRows(`INSERT INTO journal (at, record_id, entity, field, old, new, origin)`, "", journal); err != nil {
 		return fmt.Errorf("journal: %w", err)

@@ -238,7 +238,8 @@ CREATE TABLE base (
 	PRIMARY KEY (provenance_id, field)
 ) WITHOUT ROWID;
 
--- When and by whom each field last changed.
+-- When and by whom each field last changed; field '*' holds the time
+-- and origin of a record's creation for fields not changed since.
 CREATE TABLE fieldstate (
 	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
 	field TEXT NOT NULL,
@@ -256,7 +257,8 @@ CREATE TABLE recordkey (
 ) WITHOUT ROWID;
 CREATE INDEX recordkey_record ON recordkey(record_id);
 
--- Every applied change, in order (values over 256 bytes as a digest).
+-- Every applied change, in order (values over 256 bytes as a digest). A
+-- record's creation is one entry, field '_created', new = its field names.
 CREATE TABLE journal (
 	seq INTEGER PRIMARY KEY AUTOINCREMENT,
 	at TEXT NOT NULL,
