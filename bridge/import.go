@@ -303,7 +303,7 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 	origin := string(format) + ":" + abs
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan next, 64)
+	ch := make(chan next, 16)
 	go func() {
 		defer close(ch)
 		produce(ctx, path, format, ch)

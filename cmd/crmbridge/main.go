@@ -186,7 +186,7 @@ func main() {
 	// A soft memory limit keeps the peak of a large import bounded (the GC
 	// works harder near it), unless the user chose one with GOMEMLIMIT.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(40 << 20)
+		debug.SetMemoryLimit(28 << 20)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
