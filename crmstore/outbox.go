@@ -17,7 +17,7 @@ const (
 )
 
 // notBeforeLayout is the fixed-width UTC time format of outbox.not_before,
-// so that SQL compares it as text (” = no wait).
+// so that SQL compares it as text (an empty value means no wait).
 const notBeforeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // OutboxChange is one record's outbox entries folded into one change, as

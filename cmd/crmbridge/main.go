@@ -148,6 +148,10 @@ func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
 			linkCommand(e),
 			conflictsCommand(e),
 			exportCommand(e),
+			configCommand(e),
+			pushCommand(e),
+			pullCommand(e),
+			syncCommand(e),
 		},
 	}
 	for _, cmd := range app.Commands {

@@ -1,0 +1,581 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"crmbridge/bridge/upstream"
+	"crmbridge/crmstore"
+)
+
+// storeQueue adapts the store's outbox to upstream.Queue (crmstore cannot
+// import bridge/upstream: the layering is cmd → bridge → crmstore).
+type storeQueue struct {
+	s         *crmstore.Store
+	policy    crmstore.Policy
+	conflicts int // fields changed on both sides, merged under policy
+	open      int // conflicts left open (policy fail)
+}
+
+var _ upstream.Queue = (*storeQueue)(nil)
+
+func toOp(op string) upstream.Op {
+	switch op {
+	case crmstore.OutboxCreate:
+		return upstream.OpCreate
+	case crmstore.OutboxDelete:
+		return upstream.OpDelete
+	}
+	return upstream.OpUpdate
+}
+
+func fromOp(op upstream.Op) string {
+	switch op {
+	case upstream.OpCreate:
+		return crmstore.OutboxCreate
+	case upstream.OpDelete:
+		return crmstore.OutboxDelete
+	}
+	return crmstore.OutboxUpdate
+}
+
+// Pending implements upstream.Queue.
+func (q *storeQueue) Pending(ctx context.Context, limit int) ([]upstream.Change, error) {
+	cs, err := q.s.OutboxPending(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]upstream.Change, len(cs))
+	for i, c := range cs {
+		out[i] = upstream.Change{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: toOp(c.Op),
+			Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}
+	}
+	return out, nil
+}
+
+// InFlight implements upstream.Queue.
+func (q *storeQueue) InFlight(ctx context.Context, seqs map[string]int64) error {
+	return q.s.OutboxInFlight(ctx, seqs)
+}
+
+// Done implements upstream.Queue.
+func (q *storeQueue) Done(ctx context.Context, id string, seq int64, etag string) error {
+	return q.s.OutboxDone(ctx, id, seq, etag)
+}
+
+// Retry implements upstream.Queue.
+func (q *storeQueue) Retry(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
+	return q.s.OutboxRetry(ctx, id, seq, at, msg)
+}
+
+// Dead implements upstream.Queue.
+func (q *storeQueue) Dead(ctx context.Context, id string, seq int64, msg string) error {
+	return q.s.OutboxDead(ctx, id, seq, msg)
+}
+
+// Merge implements upstream.Queue.
+func (q *storeQueue) Merge(ctx context.Context, c upstream.Change, server map[string]string, etag string) (map[string]string, error) {
+	mr, err := q.s.OutboxMerge(ctx, crmstore.OutboxChange{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: fromOp(c.Op),
+		Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}, server, etag, q.policy)
+	q.conflicts += mr.Conflicts
+	q.open += mr.Open
+	return mr.Send, err
+}
+
+// storeSink adapts the store to upstream.Sink for pull.
+type storeSink struct {
+	s                 *crmstore.Store
+	policy            crmstore.Policy
+	conflicts, open   int
+	created, modified int
+}
+
+var _ upstream.Sink = (*storeSink)(nil)
+
+// Apply implements upstream.Sink.
+func (k *storeSink) Apply(ctx context.Context, e crmstore.Entity, id string, fields map[string]string, etag string, mod time.Time) error {
+	res, err := k.s.PullApply(ctx, e, id, fields, etag, mod, k.policy)
+	k.conflicts += res.Conflicts
+	k.open += res.Open
+	switch res.Outcome {
+	case crmstore.Created:
+		k.created++
+	case crmstore.Updated:
+		k.modified++
+	}
+	if errors.Is(err, crmstore.ErrConflict) {
+		return nil // recorded; the rest of the record was applied
+	}
+	return err
+}
+
+// Delete implements upstream.Sink.
+func (k *storeSink) Delete(ctx context.Context, e crmstore.Entity, id string) error {
+	return k.s.PullDelete(ctx, e, id)
+}
+
+// PullState implements upstream.Sink.
+func (k *storeSink) PullState(ctx context.Context, set string) (string, time.Time, error) {
+	return k.s.PullState(ctx, set)
+}
+
+// SavePullState implements upstream.Sink.
+func (k *storeSink) SavePullState(ctx context.Context, set, delta string, last time.Time) error {
+	return k.s.SavePullState(ctx, set, delta, last)
+}
+
+// configKeys are the keys `crmbridge config set` writes (upstream.LoadConfig
+// reads them).
+var configKeys = []string{"base_url", "token_file", "token_env", "ca_file", "timeout", "batch_size", "max_attempts"}
+
+var configFlag = &cli.StringFlag{Name: "config", Usage: "upstream config file (default $XDG_CONFIG_HOME/crmbridge/config)", EnvVars: []string{"CRMBRIDGE_CONFIG"}}
+
+func configPath(c *cli.Context) (string, error) {
+	if p := c.String("config"); p != "" {
+		return p, nil
+	}
+	return upstream.DefaultConfigPath()
+}
+
+// loadUpstream reads the config file; a missing file is a usage error that
+// says how to write one.
+func loadUpstream(c *cli.Context) (upstream.Config, error) {
+	path, err := configPath(c)
+	if err != nil {
+		return upstream.Config{}, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return upstream.Config{}, usagef("no upstream configured (%s does not exist): run crmbridge config set base_url=https://org.crm.dynamics.com/api/data/v9.2/ token_file=PATH", path)
+	}
+	cfg, err := upstream.LoadConfig(path)
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+func configCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "config",
+		Usage:     "show the upstream configuration, or change it with: config set key=value...",
+		ArgsUsage: "[set key=value...]",
+		Description: `Without arguments, prints the effective upstream configuration: the config
+file, the service root URL, where the bearer token comes from (never the token
+itself), timeouts, batch size and attempts.
+
+"config set key=value..." writes keys to the config file (created 0600):
+   base_url      service root, e.g. https://org.crm.dynamics.com/api/data/v9.2/
+                 (plain http only on a loopback address)
+   token_file    file holding the bearer token
+   token_env     or: environment variable holding it
+   ca_file       extra PEM CA certificates to trust (TLS verification stays on)
+   timeout       per request, e.g. 60s
+   batch_size    requests per $batch, 1..1000
+   max_attempts  attempts before an entry goes dead
+The token itself is never written to the config.`,
+		Flags: []cli.Flag{configFlag},
+		Action: func(c *cli.Context) error {
+			path, err := configPath(c)
+			if err != nil {
+				return err
+			}
+			args := c.Args().Slice()
+			if len(args) > 0 {
+				if args[0] != "set" || len(args) < 2 {
+					return usagef("config: want no arguments, or: set key=value...")
+				}
+				if err := writeConfig(path, args[1:]); err != nil {
+					return err
+				}
+				if !e.quiet {
+					fmt.Fprintf(e.stdout, "wrote %s\n", path)
+				}
+				return nil
+			}
+			return printConfig(e, path)
+		},
+	}
+}
+
+func printConfig(e *env, path string) error {
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	defer w.Flush()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(w, "config file\t%s (not found)\n", path)
+		fmt.Fprintln(w, "upstream\tnot configured: crmbridge config set base_url=URL token_file=PATH")
+		return nil
+	}
+	cfg, err := upstream.LoadConfig(path)
+	if err != nil {
+		fmt.Fprintf(w, "config file\t%s (invalid)\n", path)
+		w.Flush()
+		return err
+	}
+	fmt.Fprintf(w, "config file\t%s\n", path)
+	fmt.Fprintf(w, "base_url\t%s\n", cfg.BaseURL)
+	src := "none (set token_file or token_env)"
+	switch {
+	case cfg.TokenFile != "":
+		src = "file " + cfg.TokenFile
+	case cfg.TokenEnv != "":
+		src = "environment variable $" + cfg.TokenEnv
+	}
+	if _, err := cfg.Token(); err != nil && src != "" && !strings.HasPrefix(src, "none") {
+		src += " (unreadable or empty)"
+	}
+	fmt.Fprintf(w, "token\t%s\n", src)
+	if cfg.CAFile != "" {
+		fmt.Fprintf(w, "ca_file\t%s\n", cfg.CAFile)
+	}
+	timeout, batch, attempts := cfg.Timeout, cfg.BatchSize, cfg.MaxAttempts
+	if timeout <= 0 {
+		timeout = upstream.DefaultTimeout
+	}
+	if batch <= 0 {
+		batch = upstream.DefaultBatchSize
+	}
+	if attempts <= 0 {
+		attempts = upstream.DefaultMaxAttempts
+	}
+	fmt.Fprintf(w, "timeout\t%v\n", timeout)
+	fmt.Fprintf(w, "batch_size\t%d\n", batch)
+	fmt.Fprintf(w, "max_attempts\t%d\n", attempts)
+	return nil
+}
+
+// checkConfigValue validates one key=value of `config set`.
+func checkConfigValue(k, v string) (string, error) {
+	switch k {
+	case "token", "access_token", "bearer":
+		return "", usagef("%s: put the token in a file (token_file) or an environment variable (token_env), not in the config", k)
+	case "base_url":
+		c := upstream.Config{BaseURL: v}
+		if err := c.Validate(); err != nil {
+			return "", usageError{err}
+		}
+	case "token_file", "ca_file":
+		if v != "" {
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return "", err
+			}
+			v = abs
+		}
+	case "token_env":
+	case "timeout":
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return "", usagef("timeout %q: want a positive duration such as 60s", v)
+		}
+	case "batch_size":
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > upstream.MaxBatchSize {
+			return "", usagef("batch_size %q: want 1..%d", v, upstream.MaxBatchSize)
+		}
+	case "max_attempts":
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			return "", usagef("max_attempts %q: want a positive integer", v)
+		}
+	default:
+		return "", usagef("unknown config key %q (valid: %s)", k, strings.Join(configKeys, ", "))
+	}
+	return v, nil
+}
+
+// writeConfig sets keys in the config file at path, keeping its other
+// lines, atomically and with mode 0600.
+func writeConfig(path string, assigns []string) error {
+	var lines []string
+	if b, err := os.ReadFile(path); err == nil {
+		lines = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read config: %w", err)
+	}
+	for _, a := range assigns {
+		k, v, ok := strings.Cut(a, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" {
+			return usagef("config set: %q is not key=value", a)
+		}
+		v, err := checkConfigValue(k, strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s = %s", k, strconv.Quote(v))
+		found := false
+		for i, l := range lines {
+			lk, _, ok := strings.Cut(strings.TrimSpace(l), "=")
+			if ok && strings.TrimSpace(lk) == k && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				lines[i], found = line, true
+			}
+		}
+		if !found {
+			lines = append(lines, line)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create config directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*")
+	if err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	data := strings.TrimLeft(strings.Join(lines, "\n"), "\n") + "\n"
+	if _, err := tmp.WriteString(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}
+
+var conflictFlag = &cli.StringFlag{Name: "conflict", Value: "newest", Usage: "when a field changed both here and upstream: newest, local, incoming or fail"}
+
+func pushFlags() []cli.Flag {
+	return []cli.Flag{
+		configFlag,
+		&cli.IntFlag{Name: "batch", Value: upstream.DefaultBatchSize, Usage: "requests per $batch (1..1000; default: the config's batch_size, else 100)"},
+		&cli.IntFlag{Name: "max-attempts", Value: upstream.DefaultMaxAttempts, Usage: "attempts before an entry goes dead (default: the config's max_attempts, else 8)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print the first $batch request push would send (token redacted); send nothing"},
+		&cli.BoolFlag{Name: "retry-dead", Usage: "make dead entries pending again first"},
+		conflictFlag,
+	}
+}
+
+// pushSettings are the parsed push flags.
+type pushSettings struct {
+	cfg       upstream.Config
+	policy    crmstore.Policy
+	dryRun    bool
+	retryDead bool
+}
+
+func parsePush(c *cli.Context) (pushSettings, error) {
+	var ps pushSettings
+	if c.NArg() > 0 {
+		return ps, usagef("%s takes no arguments", c.Command.Name)
+	}
+	var err error
+	if ps.policy, err = crmstore.ParsePolicy(c.String("conflict")); err != nil {
+		return ps, usageError{err}
+	}
+	if ps.cfg, err = loadUpstream(c); err != nil {
+		return ps, err
+	}
+	if c.IsSet("batch") || ps.cfg.BatchSize == 0 {
+		n := c.Int("batch")
+		if n < 1 || n > upstream.MaxBatchSize {
+			return ps, usagef("--batch %d: want 1..%d", n, upstream.MaxBatchSize)
+		}
+		ps.cfg.BatchSize = n
+	}
+	if c.IsSet("max-attempts") || ps.cfg.MaxAttempts == 0 {
+		n := c.Int("max-attempts")
+		if n < 1 {
+			return ps, usagef("--max-attempts %d: want at least 1", n)
+		}
+		ps.cfg.MaxAttempts = n
+	}
+	ps.dryRun, ps.retryDead = c.Bool("dry-run"), c.Bool("retry-dead")
+	return ps, nil
+}
+
+const pushExitHelp = `EXIT STATUS:
+   0    success: every ready entry was confirmed (some may wait for a later run)
+   1    some entries went dead (see crmbridge status; retry with push --retry-dead),
+        or the server refused the credentials, or another error
+   2    usage error, or no upstream configured
+   75   the store is locked by another crmbridge (after --lock-timeout)
+   130  interrupted; run the same command again to resume`
+
+func pushCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "push",
+		Usage: "send the outbox (queued local changes) to the upstream CRM",
+		Description: `Replays the outbox to the upstream CRM (Dataverse Web API, OData v4; see
+crmbridge config) in $batch requests, one change set per record. An entry
+leaves the outbox only when the server confirmed it; a push can be interrupted
+at any point and run again. Failing entries are retried with backoff up to
+--max-attempts; permanent failures go dead (crmbridge status counts them).`,
+		Flags:              pushFlags(),
+		CustomHelpTemplate: cli.CommandHelpTemplate + "\n" + pushExitHelp + "\n",
+		Action: func(c *cli.Context) error {
+			ps, err := parsePush(c)
+			if err != nil {
+				return err
+			}
+			return withStore(c.Context, e, "push", func(store *crmstore.Store) (string, error) {
+				return runPush(c.Context, e, store, ps)
+			})
+		},
+	}
+}
+
+func pullCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "pull",
+		Usage: "bring the upstream CRM's changes into the store",
+		Description: `Reads the changes made upstream since the last pull (OData change tracking,
+or modifiedon where the server has none) and merges them into the store field
+by field (see --conflict). Pulled changes are not queued back upstream.`,
+		Flags: []cli.Flag{configFlag, conflictFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("pull takes no arguments")
+			}
+			policy, err := crmstore.ParsePolicy(c.String("conflict"))
+			if err != nil {
+				return usageError{err}
+			}
+			cfg, err := loadUpstream(c)
+			if err != nil {
+				return err
+			}
+			return withStore(c.Context, e, "pull", func(store *crmstore.Store) (string, error) {
+				return runPull(c.Context, e, store, cfg, policy)
+			})
+		},
+	}
+}
+
+func syncCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:               "sync",
+		Usage:              "push, then pull",
+		Flags:              pushFlags(),
+		CustomHelpTemplate: cli.CommandHelpTemplate + "\n" + pushExitHelp + "\n",
+		Action: func(c *cli.Context) error {
+			ps, err := parsePush(c)
+			if err != nil {
+				return err
+			}
+			if ps.dryRun {
+				return usagef("sync --dry-run: use push --dry-run")
+			}
+			return withStore(c.Context, e, "sync", func(store *crmstore.Store) (string, error) {
+				sum, perr := runPush(c.Context, e, store, ps)
+				var pe partialError
+				if perr != nil && !errors.As(perr, &pe) {
+					return sum, perr
+				}
+				pull, err := runPull(c.Context, e, store, ps.cfg, ps.policy)
+				sum += "; " + pull
+				if err != nil {
+					return sum, err
+				}
+				return sum, perr
+			})
+		},
+	}
+}
+
+// withStore opens the store for writing (taking its lock), records the run
+// and its outcome, and runs fn.
+func withStore(ctx context.Context, e *env, command string, fn func(*crmstore.Store) (string, error)) error {
+	store, err := e.openStore(ctx, true, "crmbridge "+command)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	runID, err := store.StartRun(ctx, command)
+	if err != nil {
+		return err
+	}
+	summary, err := fn(store)
+	if ctx.Err() != nil && err != nil && !errors.Is(err, context.Canceled) {
+		// A store call cut short by the interrupt: report it as one.
+		err = fmt.Errorf("%w (%v)", context.Canceled, err)
+	}
+	if ferr := store.FinishRun(context.WithoutCancel(ctx), runID, exitCode(err), summary); ferr != nil {
+		e.log.Warn("record run", slog.Any("err", ferr))
+	}
+	return err
+}
+
+func newUpstreamClient(store *crmstore.Store, cfg upstream.Config) (*upstream.Client, error) {
+	return upstream.NewClient(cfg, nil, func(ctx context.Context, id string) (crmstore.Entity, error) {
+		return store.EntityOf(ctx, id)
+	})
+}
+
+func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings) (string, error) {
+	client, err := newUpstreamClient(store, ps.cfg)
+	if err != nil {
+		return "", usageError{err}
+	}
+	if ps.retryDead && !ps.dryRun {
+		n, err := store.OutboxRetryDead(ctx)
+		if err != nil {
+			return "", err
+		}
+		if n > 0 {
+			e.log.Info("push: dead entries made pending again", "entries", n)
+		}
+	}
+	q := &storeQueue{s: store, policy: ps.policy}
+	opts := upstream.PushOptions{Log: e.log}
+	if ps.dryRun {
+		opts.DryRun = e.stdout
+	}
+	stats, err := client.Push(ctx, q, opts)
+	if ps.dryRun {
+		return "push --dry-run", err
+	}
+	line := fmt.Sprintf("push: sent %d, confirmed %d, retried %d, dead %d, conflicts %d (%d field(s) merged, %d open)",
+		stats.Sent, stats.Confirmed, stats.Retried, stats.Dead, stats.Conflicts, q.conflicts, q.open)
+	if stats.Paused > 0 {
+		line += fmt.Sprintf(", paused %v at the server's request", stats.Paused.Round(time.Second))
+	}
+	if ctx.Err() != nil {
+		line += " — interrupted; run push again to resume"
+	} else if st, serr := store.Status(ctx); serr == nil {
+		if n := st.Outbox.Pending + st.Outbox.InFlight; n > 0 {
+			line += fmt.Sprintf("; %d entr(ies) wait for a later push", n)
+		}
+		if st.Outbox.Dead > 0 {
+			line += fmt.Sprintf("; %d dead in the outbox", st.Outbox.Dead)
+		}
+	}
+	fmt.Fprintln(e.stdout, line)
+	switch {
+	case err != nil:
+		return line, err
+	case stats.Dead > 0:
+		return line, partialError{fmt.Sprintf("push: %d entr(ies) went dead (see crmbridge status; retry with crmbridge push --retry-dead)", stats.Dead)}
+	}
+	return line, nil
+}
+
+func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Config, policy crmstore.Policy) (string, error) {
+	client, err := newUpstreamClient(store, cfg)
+	if err != nil {
+		return "", usageError{err}
+	}
+	sink := &storeSink{s: store, policy: policy}
+	stats, err := client.Pull(ctx, sink, upstream.PullOptions{})
+	line := fmt.Sprintf("pull: %d record(s) read (%d new, %d updated), %d deleted, %d page(s), conflicts %d (%d open)",
+		stats.Applied, sink.created, sink.modified, stats.Deleted, stats.Pages, sink.conflicts, sink.open)
+	if ctx.Err() != nil {
+		line += " — interrupted; run pull again"
+	}
+	fmt.Fprintln(e.stdout, line)
+	return line, err
+}
