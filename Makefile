@@ -1,11 +1,20 @@
-# crmbridge: see README.md. Targets: build, test, demo, bench, upstream.
+# crmbridge: see README.md. Targets: build, test, demo, bench, upstream (upstream-stop).
 GO          ?= go
 BIN         := bin/crmbridge
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 GOPST_DATA   = $(shell $(GO) list -m -f '{{.Dir}}' github.com/mooijtech/go-pst/v6)/data
 DEMO_DB     ?= .tmp/demo/crm.db
 
-.PHONY: build test vet staticcheck demo bench clean
+.PHONY: build test vet staticcheck demo bench clean upstream upstream-install upstream-start upstream-stop
+
+# SAP CAP test server (upstream-cap/), a real OData v4 server for the push /
+# pull integration tests. Test-time only. Its pid, URL and log go to .tmp/.
+CAP_DIR   := upstream-cap
+CAP_STATE := .tmp/cap
+# Port: CAP_PORT if given, else 4004 when free, else any free loopback port.
+CAP_PORT  ?=
+NODE_FREE_PORT = node -e 'const n=require("net");const t=p=>{const s=n.createServer().once("error",()=>p?t(0):process.exit(1)).listen(p,"127.0.0.1",()=>{console.log(s.address().port);s.close()})};t(4004)'
+NODE_HEALTH    = node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))'
 
 build:
 	$(GO) build -o $(BIN) ./cmd/crmbridge
@@ -16,10 +25,57 @@ vet:
 staticcheck:
 	$(STATICCHECK) ./...
 
-# The test command that README and .ci/run give.
+# The test command that README and .ci/run give. When node, npm and the
+# CAP packages are there (.ci/run or make upstream installs them), a CAP
+# server is started for the tests and stopped afterwards, even when they
+# fail; otherwise the CAP integration tests skip.
 test: vet staticcheck
 	test -z "$$(gofmt -l . | grep -v '^.tmp/')" || { gofmt -l . ; echo 'gofmt: files above need formatting'; exit 1; }
-	$(GO) test -race -shuffle=on -timeout 30m ./...
+	@cap_url=""; started=""; \
+	if [ -n "$$CRMBRIDGE_CAP_URL" ]; then \
+		cap_url="$$CRMBRIDGE_CAP_URL"; echo "make test: CAP tests use CRMBRIDGE_CAP_URL=$$cap_url"; \
+	elif command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && [ -d $(CAP_DIR)/node_modules/@sap/cds ]; then \
+		if [ -f $(CAP_STATE).pid ] && kill -0 "$$(cat $(CAP_STATE).pid)" 2>/dev/null; then \
+			echo "make test: using the CAP server already running (pid $$(cat $(CAP_STATE).pid))"; \
+		else \
+			$(MAKE) --no-print-directory upstream-start || exit 1; started=1; \
+		fi; \
+		cap_url="$$(cat $(CAP_STATE).url)"; \
+	else \
+		echo "make test: node, npm or $(CAP_DIR)/node_modules missing: the CAP integration tests will skip (make upstream installs and starts CAP)"; \
+	fi; \
+	trap 'if [ -n "$$started" ]; then $(MAKE) --no-print-directory upstream-stop; fi' EXIT; \
+	CRMBRIDGE_CAP_URL="$$cap_url" $(GO) test -race -shuffle=on -timeout 30m ./...
+
+# Install the CAP packages if missing, start CAP on 127.0.0.1 and wait until
+# it answers. Stop it with make upstream-stop.
+upstream: upstream-install upstream-start
+
+upstream-install:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { echo 'upstream: node and npm are needed (Node 20+)'; exit 1; }
+	@[ -d $(CAP_DIR)/node_modules/@sap/cds ] || { echo 'upstream: npm ci in $(CAP_DIR)'; cd $(CAP_DIR) && npm ci --no-audit --no-fund; }
+
+upstream-start:
+	@mkdir -p .tmp
+	@if [ -f $(CAP_STATE).pid ] && kill -0 "$$(cat $(CAP_STATE).pid)" 2>/dev/null; then \
+		echo "CAP already running (pid $$(cat $(CAP_STATE).pid)) at $$(cat $(CAP_STATE).url)"; exit 0; \
+	fi; \
+	port="$(CAP_PORT)"; [ -n "$$port" ] || port="$$($(NODE_FREE_PORT))" || { echo 'upstream: no free port'; exit 1; }; \
+	url="http://127.0.0.1:$$port/api/data/v9.2/"; \
+	( cd $(CAP_DIR) && CAP_PORT=$$port exec node start.js ) > $(CAP_STATE).log 2>&1 & pid=$$!; \
+	echo $$pid > $(CAP_STATE).pid; echo "$$url" > $(CAP_STATE).url; \
+	for i in $$(seq 1 120); do \
+		if $(NODE_HEALTH) "$$url"; then echo "CAP started (pid $$pid) at $$url"; exit 0; fi; \
+		kill -0 $$pid 2>/dev/null || break; sleep 0.5; \
+	done; \
+	echo "upstream: CAP did not start; its log ($(CAP_STATE).log):"; cat $(CAP_STATE).log; \
+	kill $$pid 2>/dev/null; rm -f $(CAP_STATE).pid $(CAP_STATE).url; exit 1
+
+upstream-stop:
+	@if [ -f $(CAP_STATE).pid ]; then \
+		pid="$$(cat $(CAP_STATE).pid)"; kill "$$pid" 2>/dev/null && echo "CAP stopped (pid $$pid)"; \
+		rm -f $(CAP_STATE).pid $(CAP_STATE).url; \
+	fi
 
 # Import go-pst's sample support.pst into a fresh store and show it.
 demo: build
