@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -504,6 +505,7 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 		}
 	}()
 	name := filepath.Base(path)
+	var r item.Reader
 	if format == FormatPST {
 		f, err := pst.Open(path)
 		if err != nil {
@@ -511,36 +513,18 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 			return
 		}
 		defer f.Close()
-		for it, err := range f.Items(ctx) {
-			if err != nil {
-				if !send(next{err: err}) {
-					return
-				}
-				continue
-			}
-			in := FromPST(name, it)
-			if in == nil {
-				continue
-			}
-			if err := materialize(in); err != nil {
-				if !send(next{err: &item.Error{Pos: in.Pos, Err: err}}) {
-					return
-				}
-				continue
-			}
-			if !send(next{in: in}) {
-				return
-			}
+		next, stop := iter.Pull2(f.Items(ctx))
+		defer stop()
+		r = &pstSource{name: name, next: next}
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			send(next{err: err})
+			return
 		}
-		return
+		defer f.Close()
+		r = newReader(format, f, name)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		send(next{err: err})
-		return
-	}
-	defer f.Close()
-	r := newReader(format, f, name)
 	for {
 		in, err := r.Next()
 		if err == io.EOF {
@@ -548,19 +532,40 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 		}
 		if err != nil {
 			var ie *item.Error
-			if !send(next{err: err}) || !errors.As(err, &ie) {
-				return
+			var pe *pst.ItemError
+			if !send(next{err: err}) || !errors.As(err, &ie) && !errors.As(err, &pe) {
+				return // the rest of the file cannot be read
 			}
 			continue
 		}
+		n := next{in: in}
 		if err := materialize(in); err != nil {
-			if !send(next{err: &item.Error{Pos: in.Pos, Err: err}}) {
-				return
-			}
-			continue
+			n = next{err: &item.Error{Pos: in.Pos, Err: err}}
 		}
-		if !send(next{in: in}) {
+		if !send(n) {
 			return
+		}
+	}
+}
+
+// pstSource reads a PST walk as an item.Reader of CRM records, leaving out
+// items with no CRM counterpart (sticky notes, journal entries).
+type pstSource struct {
+	name string
+	next func() (*pst.Item, error, bool)
+}
+
+func (p *pstSource) Next() (*crmstore.Incoming, error) {
+	for {
+		it, err, ok := p.next()
+		switch {
+		case !ok:
+			return nil, io.EOF
+		case err != nil:
+			return nil, err
+		}
+		if in := FromPST(p.name, it); in != nil {
+			return in, nil
 		}
 	}
 }

@@ -133,7 +133,10 @@ func TestSameMailFromPSTAndEML(t *testing.T) {
 	importPaths(t, s, ImportOptions{}, src)
 	st := status(t, s)
 	emails := st.Records[crmstore.Email]
-	sum, _ := importPaths(t, s, ImportOptions{}, out)
+	sum, p := importPaths(t, s, ImportOptions{}, out)
+	for _, err := range p.errs {
+		t.Errorf("EML import: %v", err)
+	}
 	if c := sum.Entities[crmstore.Email]; c == nil || c.Created != 0 {
 		t.Fatalf("EMLs of the PST created records: %+v", c)
 	}

@@ -230,10 +230,11 @@ func (r *MboxReader) Next() (*crmstore.Incoming, error) {
 		return nil, item.Errorf(pos, "message larger than %d bytes: skipped", r.max())
 	}
 	inc, warns, perr := parseMessage(raw, "mbox", pos, envelope)
-	r.pending = warns
 	if perr != nil {
+		r.pending = warns
 		return nil, perr
 	}
+	r.pending = kept(warns)
 	return inc, nil
 }
 

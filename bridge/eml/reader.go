@@ -2,6 +2,7 @@ package eml
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -77,10 +78,11 @@ func (r *Reader) Next() (*crmstore.Incoming, error) {
 		envelope = envelopeDate(string(line))
 	}
 	inc, warns, err := parseMessage(raw, "eml", r.name, envelope)
-	r.pending = warns
 	if err != nil {
+		r.pending = warns
 		return nil, err
 	}
+	r.pending = kept(warns)
 	return inc, nil
 }
 
@@ -102,4 +104,16 @@ func envelopeDate(line string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// kept marks the warnings of a message that was read as such
+// (item.Error.Kept): the importer counts them apart from lost items.
+func kept(warns []error) []error {
+	for _, w := range warns {
+		var ie *item.Error
+		if errors.As(w, &ie) {
+			ie.Kept = true
+		}
+	}
+	return warns
 }
