@@ -497,11 +497,25 @@ func TestPushCAP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, _ = storeRecords(t, db)
-	if len(live) != 11 {
-		t.Fatalf("%d live records, want 11", len(live))
+	// The pull also brought in what other tests left on the shared CAP
+	// server: check the records this test made.
+	after, _ := storeRecords(t, db)
+	if len(after) < 11 {
+		t.Fatalf("%d live records, want at least 11", len(after))
 	}
-	for id, want := range live {
+	for _, id := range ids[2:] {
+		if _, ok := after[id]; !ok {
+			t.Errorf("%s: no longer live after sync", id)
+		}
+	}
+	if got := after[ids[0]]["jobtitle"]; got != "Updated on CAP" {
+		t.Errorf("local update lost: jobtitle %q", got)
+	}
+	if _, ok := after[ids[1]]; ok {
+		t.Errorf("%s: deleted record live again after sync", ids[1])
+	}
+	for _, id := range append([]string{ids[0]}, ids[2:]...) {
+		want := after[id]
 		rec, err := c.Get(context.Background(), crmstore.Contact, id)
 		if err != nil || !rec.Found {
 			t.Fatalf("get %s: %v %+v", id, err, rec)
