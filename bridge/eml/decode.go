@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"mime"
 	"strings"
+
+	"crmbridge/bridge/internal/textesc"
 )
 
 // decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 6). It is
@@ -85,18 +87,6 @@ func decodeBase64(b []byte) []byte {
 	return out
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
-
 // decodeQP decodes quoted-printable (RFC 2045 6.7): "=XX" is a byte, "="
 // at the end of a line is a soft line break, and any other "=" is kept
 // as it is.
@@ -126,8 +116,8 @@ func decodeQP(b []byte) []byte {
 			continue
 		}
 		if len(rest) >= 2 {
-			h, ok1 := unhex(rest[0])
-			l, ok2 := unhex(rest[1])
+			h, ok1 := textesc.Unhex(rest[0])
+			l, ok2 := textesc.Unhex(rest[1])
 			if ok1 && ok2 {
 				out = append(out, h<<4|l)
 				i += 2
@@ -261,8 +251,8 @@ func percentDecode(s string) ([]byte, error) {
 	var out []byte
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) {
-			h, ok1 := unhex(s[i+1])
-			l, ok2 := unhex(s[i+2])
+			h, ok1 := textesc.Unhex(s[i+1])
+			l, ok2 := textesc.Unhex(s[i+2])
 			if ok1 && ok2 {
 				out = append(out, h<<4|l)
 				i += 2

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-ical"
 
+	"crmbridge/bridge/internal/textesc"
 	"crmbridge/bridge/item"
 	"crmbridge/crmstore"
 )
@@ -354,8 +355,8 @@ func (r *Reader) categories(c *ical.Component) string {
 		if r.version == "1.0" {
 			sep = ";"
 		}
-		for _, s := range splitUnescaped(p.Value, sep[0]) {
-			if s = strings.TrimSpace(unescapeText(s)); s != "" {
+		for _, s := range textesc.Split(p.Value, sep[0]) {
+			if s = strings.TrimSpace(textesc.Unescape(s, `"`)); s != "" {
 				cats = append(cats, s)
 			}
 		}

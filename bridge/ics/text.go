@@ -13,6 +13,8 @@ import (
 	"github.com/emersion/go-ical"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
+
+	"crmbridge/bridge/internal/textesc"
 )
 
 // text returns the decoded text of the first property name of c.
@@ -49,7 +51,7 @@ func (r *Reader) propText(p *ical.Prop) string {
 			}
 		}
 	}
-	return strings.ReplaceAll(unescapeText(toUTF8(string(raw))), "\r\n", "\n")
+	return strings.ReplaceAll(textesc.Unescape(toUTF8(string(raw)), `"`), "\r\n", "\n")
 }
 
 // toUTF8 returns s, read as Windows-1252 when it is not valid UTF-8.
@@ -61,49 +63,6 @@ func toUTF8(s string) string {
 		return b
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-// unescapeText undoes RFC 5545 text escapes, leniently.
-func unescapeText(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'n', 'N':
-			b.WriteByte('\n')
-		case '\\', ';', ',', ':', '"':
-			b.WriteByte(s[i])
-		default:
-			b.WriteByte('\\')
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
-
-// splitUnescaped splits s at sep bytes not preceded by a backslash.
-func splitUnescaped(s string, sep byte) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' {
-			i++
-			continue
-		}
-		if s[i] == sep {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }
 
 // parseDuration reads an RFC 5545 duration (../rfc/5545:3.3.6), leniently:

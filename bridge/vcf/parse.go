@@ -10,6 +10,8 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
+
+	"crmbridge/bridge/internal/textesc"
 )
 
 // param is one parameter value: TYPE=WORK,VOICE gives two. Names are
@@ -239,8 +241,8 @@ func decodeQP(s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '=' && i+2 < len(s) {
-			h, ok1 := unhex(s[i+1])
-			l, ok2 := unhex(s[i+2])
+			h, ok1 := textesc.Unhex(s[i+1])
+			l, ok2 := textesc.Unhex(s[i+2])
 			if ok1 && ok2 {
 				out = append(out, h<<4|l)
 				i += 2
@@ -253,18 +255,6 @@ func decodeQP(s string) []byte {
 		out = append(out, c)
 	}
 	return out
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // decodeBase64 decodes base64 that may contain white space and may lack
@@ -325,49 +315,4 @@ func toUTF8(b []byte, charset string) string {
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
 	return string(out)
-}
-
-// unescape removes the backslash escapes of RFC 6350 3.4 (\\ \n \N \, \;
-// and, as many writers add it, \:). An unknown escape keeps its backslash.
-func unescape(s string) string {
-	if strings.IndexByte(s, '\\') < 0 {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'n', 'N':
-			b.WriteByte('\n')
-		case '\\', ',', ';', ':':
-			b.WriteByte(s[i])
-		default:
-			b.WriteByte('\\')
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
-
-// splitEscaped splits s at each sep not preceded by an escaping backslash.
-// The parts keep their escapes.
-func splitEscaped(s string, sep byte) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case sep:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"crmbridge/bridge/internal/textesc"
 	"crmbridge/bridge/item"
 	"crmbridge/crmstore"
 	"crmbridge/fixtures"
@@ -524,10 +525,10 @@ func TestUnitDecoders(t *testing.T) {
 			t.Errorf("parseTimestamp(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	if got := splitEscaped(`a\;b;c\\;d`, ';'); strings.Join(got, "|") != `a\;b|c\\|d` {
+	if got := textesc.Split(`a\;b;c\\;d`, ';'); strings.Join(got, "|") != `a\;b|c\\|d` {
 		t.Errorf("splitEscaped: %q", got)
 	}
-	if got := unescape(`a\nb\Nc\,d\;e\\f\:g\x`); got != "a\nb\nc,d;e\\f:g\\x" {
+	if got := textesc.Unescape(`a\nb\Nc\,d\;e\\f\:g\x`, ""); got != "a\nb\nc,d;e\\f:g\\x" {
 		t.Errorf("unescape: %q", got)
 	}
 	if got := toUTF8([]byte{0x93, 'x', 0x94}, ""); got != "“x”" {
