@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"crmbridge/bridge"
 )
@@ -14,6 +17,7 @@ import (
 // nothing but problems and the summary otherwise (cron), through slog.
 type reporter struct {
 	e        *env
+	width    int // terminal columns
 	file     string
 	items    int
 	start    time.Time
@@ -24,7 +28,15 @@ type reporter struct {
 
 var _ bridge.Reporter = (*reporter)(nil)
 
-func newReporter(e *env) *reporter { return &reporter{e: e} }
+func newReporter(e *env) *reporter {
+	w := 80
+	if f, ok := e.stderr.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 20 {
+			w = cols
+		}
+	}
+	return &reporter{e: e, width: w}
+}
 
 func (r *reporter) StartFile(path string, format bridge.Format, size int64) {
 	r.file, r.items, r.start = path, 0, time.Now()
@@ -77,7 +89,17 @@ func (r *reporter) draw(force bool) {
 	const width = 24
 	spin := r.items / 50 % width
 	bar := strings.Repeat("·", spin) + "█" + strings.Repeat("·", width-1-spin)
-	fmt.Fprintf(r.e.stderr, "\r\x1b[K%s [%s] %d items %.0f/s", filepath.Base(r.file), bar, r.items, rate)
+	line := fmt.Sprintf("%s [%s] %d items %.0f/s", filepath.Base(r.file), bar, r.items, rate)
+	// One screen line: a wrapped line cannot be redrawn with \r.
+	if rs := []rune(line); len(rs) > r.width-1 {
+		name := []rune(filepath.Base(r.file))
+		keep := max(len(name)-(len(rs)-(r.width-1))-1, 8)
+		line = string(name[:min(keep, len(name))]) + "…" + line[len(filepath.Base(r.file)):]
+		if rs := []rune(line); len(rs) > r.width-1 {
+			line = string(rs[:r.width-1])
+		}
+	}
+	fmt.Fprint(r.e.stderr, "\r\x1b[K"+line)
 	r.drawn = true
 }
 
