@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 		kind  string
 		path  string
 		ents  []crmstore.Entity
-		write func(ctx context.Context, path string, recs []*crmstore.View) error
+		write func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error
 	}
 	var jobs []job
 	if opts.VCF != "" {
@@ -65,13 +66,16 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 		if version == "" {
 			version = "3.0"
 		}
-		jobs = append(jobs, job{"vcf", opts.VCF, []crmstore.Entity{crmstore.Contact}, func(ctx context.Context, path string, recs []*crmstore.View) error {
+		jobs = append(jobs, job{"vcf", opts.VCF, []crmstore.Entity{crmstore.Contact}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
 			if opts.Split {
 				return writeSplitVCF(path, recs, version)
 			}
 			return writeAtomic(path, func(w io.Writer) error {
 				enc := vcf.NewEncoder(w, version)
-				for _, v := range recs {
+				for v, err := range recs {
+					if err != nil {
+						return err
+					}
 					if v.Deleted {
 						continue // a vCard file cannot say "deleted"
 					}
@@ -84,9 +88,12 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 		}})
 	}
 	if opts.ICS != "" {
-		jobs = append(jobs, job{"ics", opts.ICS, []crmstore.Entity{crmstore.Appointment, crmstore.Task}, func(ctx context.Context, path string, recs []*crmstore.View) error {
-			rs := make([]crmstore.Record, 0, len(recs))
-			for _, v := range recs {
+		jobs = append(jobs, job{"ics", opts.ICS, []crmstore.Entity{crmstore.Appointment, crmstore.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
+			var rs []crmstore.Record
+			for v, err := range recs {
+				if err != nil {
+					return err
+				}
 				r := v.Record
 				if r.Entity == crmstore.Appointment && r.Fields["scheduledstart"] == "" {
 					// RFC 5546 3.2.1: a published VEVENT needs DTSTART;
@@ -119,17 +126,20 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 		}})
 	}
 	if opts.EMLDir != "" {
-		jobs = append(jobs, job{"eml", opts.EMLDir, []crmstore.Entity{crmstore.Email}, func(ctx context.Context, dir string, recs []*crmstore.View) error {
+		jobs = append(jobs, job{"eml", opts.EMLDir, []crmstore.Entity{crmstore.Email}, func(ctx context.Context, dir string, recs iter.Seq2[*crmstore.View, error]) error {
 			return writeEMLDir(dir, recs)
 		}})
 	}
 	if opts.CSV != "" {
 		base := strings.TrimSuffix(opts.CSV, filepath.Ext(opts.CSV))
 		jobs = append(jobs,
-			job{"csv", base + "-contacts.csv", []crmstore.Entity{crmstore.Contact, crmstore.Account}, func(ctx context.Context, path string, recs []*crmstore.View) error {
+			job{"csv", base + "-contacts.csv", []crmstore.Entity{crmstore.Contact, crmstore.Account}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
 				return writeAtomic(path, func(w io.Writer) error {
 					cw := outlookcsv.NewContactWriter(w)
-					for _, v := range recs {
+					for v, err := range recs {
+						if err != nil {
+							return err
+						}
 						if !v.Deleted {
 							if err := cw.Write(v.Record); err != nil {
 								return err
@@ -139,10 +149,13 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 					return cw.Flush()
 				})
 			}},
-			job{"csv", base + "-tasks.csv", []crmstore.Entity{crmstore.Task}, func(ctx context.Context, path string, recs []*crmstore.View) error {
+			job{"csv", base + "-tasks.csv", []crmstore.Entity{crmstore.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
 				return writeAtomic(path, func(w io.Writer) error {
 					tw := outlookcsv.NewTaskWriter(w)
-					for _, v := range recs {
+					for v, err := range recs {
+						if err != nil {
+							return err
+						}
 						if !v.Deleted {
 							if err := tw.Write(v.Record); err != nil {
 								return err
@@ -184,13 +197,14 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 			out = append(out, res)
 			continue
 		}
-		recs := make([]*crmstore.View, 0, len(ids))
-		for _, id := range ids {
-			v, err := store.Get(ctx, id)
-			if err != nil {
-				return out, err
+		// Records are read one at a time as the writer asks for them.
+		recs := func(yield func(*crmstore.View, error) bool) {
+			for _, id := range ids {
+				v, err := store.Get(ctx, id)
+				if !yield(v, err) || err != nil {
+					return
+				}
 			}
-			recs = append(recs, v)
 		}
 		omitted = 0
 		if err := j.write(ctx, j.path, recs); err != nil {
@@ -277,8 +291,11 @@ func safeJoin(dir, name string) (string, error) {
 	return filepath.Join(dir, name), nil
 }
 
-func writeSplitVCF(dir string, recs []*crmstore.View, version string) error {
-	for _, v := range recs {
+func writeSplitVCF(dir string, recs iter.Seq2[*crmstore.View, error], version string) error {
+	for v, err := range recs {
+		if err != nil {
+			return err
+		}
 		path, err := safeJoin(dir, v.ID+".vcf")
 		if err != nil {
 			return err
@@ -298,8 +315,11 @@ func writeSplitVCF(dir string, recs []*crmstore.View, version string) error {
 	return nil
 }
 
-func writeEMLDir(dir string, recs []*crmstore.View) error {
-	for _, v := range recs {
+func writeEMLDir(dir string, recs iter.Seq2[*crmstore.View, error]) error {
+	for v, err := range recs {
+		if err != nil {
+			return err
+		}
 		path, err := safeJoin(dir, eml.FileName(v.Record))
 		if err != nil {
 			return err

@@ -429,7 +429,7 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crmstore.Incoming) error {
 	c := im.sum.counts(e)
 	im.sum.Conflicts += res.Conflicts
 	if err != nil {
-		if isStoreFailure(err) {
+		if crmstore.IsStoreFailure(err) {
 			return fmt.Errorf("store: %w", err)
 		}
 		c.Failed++
@@ -445,21 +445,6 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crmstore.Incoming) error {
 		c.Unchanged++
 	}
 	return nil
-}
-
-// isStoreFailure tells a failing database (disk full, I/O error, closed)
-// from a bad item.
-func isStoreFailure(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, crmstore.ErrConflict) {
-		return false
-	}
-	s := err.Error()
-	for _, m := range []string{"disk I/O error", "database or disk is full", "database is locked", "sql: database is closed", "readonly database"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
 }
 
 // account returns the id of the account named company, creating it once.

@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+	"modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrNoStore is returned by Open for a store that does not exist when
@@ -159,3 +160,19 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 }
 
 func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
+
+// IsStoreFailure reports whether err says the database itself failed (an
+// I/O error, a full disk, a read-only or corrupt file), as opposed to one
+// record being refused: the caller should stop rather than go on.
+func IsStoreFailure(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone)
+	}
+	switch se.Code() & 0xff { // primary result code
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CORRUPT,
+		sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM:
+		return true
+	}
+	return false
+}

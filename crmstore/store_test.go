@@ -431,3 +431,27 @@ func TestLongValuesMergeByDigest(t *testing.T) {
 		t.Fatalf("journal keeps %q", j)
 	}
 }
+
+func TestIsStoreFailure(t *testing.T) {
+	s := openTest(t)
+	tx, _ := s.Begin(context.Background())
+	_, err := tx.exec(`INSERT INTO attachment (record_id, ord, name, mimetype, contentid, inline, size, sha256) VALUES ('x', 0, '', '', '', 0, 0, 'nosuchblob')`)
+	tx.Rollback()
+	if err == nil || IsStoreFailure(err) {
+		t.Fatalf("a refused row is not a store failure: %v", err)
+	}
+	// A store whose file became read-only under us fails as a store.
+	ro, err := Open(context.Background(), s.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	ro.db.SetMaxOpenConns(1) // the pragma is per connection
+	if _, err := ro.db.Exec(`PRAGMA query_only = 1`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ro.db.Exec(`INSERT INTO run (command, started_at) VALUES ('x', 'y')`)
+	if err == nil || !IsStoreFailure(err) {
+		t.Fatalf("write to a read-only store: %v", err)
+	}
+}
