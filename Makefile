@@ -84,10 +84,14 @@ demo: build
 	$(BIN) --db $(DEMO_DB) import $(GOPST_DATA)/support.pst
 	$(BIN) --db $(DEMO_DB) status
 
-# Benchmarks: Go benchmarks, then whole-process crmbridge against readpst.
+# Benchmarks: Go benchmarks, then whole-process crmbridge against readpst,
+# then whole-process import/re-import/export of 100,000 generated contacts
+# (bench/vcf100k.sh; RUNS and N override its 3 runs of 100,000). The 100k
+# Go benchmarks in bridge/ take minutes per iteration.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/compare.sh $(GOPST_DATA)/enron.pst
+	bench/vcf100k.sh
 
 clean:
 	rm -rf bin .tmp
