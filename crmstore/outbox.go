@@ -215,26 +215,20 @@ func (s *Store) OutboxInFlight(ctx context.Context, seqs map[string]int64) error
 // read-back or pull is merged three-way against what the server had.
 func (s *Store) OutboxDone(ctx context.Context, id string, seq int64, etag string) error {
 	return s.outboxTx(ctx, func(t *Tx) error {
-		var ent string
-		var n int
-		if err := t.queryRow(`SELECT COUNT(*), COALESCE(MAX(entity), '') FROM outbox WHERE record_id = ? AND seq <= ?`, id, seq).Scan(&n, &ent); err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("no outbox entry of %s up to %d", id, seq)
-		}
-		var lastOp string
+		var ent, lastOp string
+		n := 0
 		names := map[string]string{}
-		rows, err := t.query(`SELECT op, fields FROM outbox WHERE record_id = ? AND seq <= ? ORDER BY seq`, id, seq)
+		rows, err := t.query(`SELECT entity, op, fields FROM outbox WHERE record_id = ? AND seq <= ? ORDER BY seq`, id, seq)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var fields string
-			if err := rows.Scan(&lastOp, &fields); err != nil {
+			if err := rows.Scan(&ent, &lastOp, &fields); err != nil {
 				rows.Close()
 				return err
 			}
+			n++
 			var fs []string
 			_ = json.Unmarshal([]byte(fields), &fs)
 			for _, f := range fs {
@@ -242,12 +236,14 @@ func (s *Store) OutboxDone(ctx context.Context, id string, seq int64, etag strin
 			}
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("no outbox entry of %s up to %d", id, seq)
+		}
 		if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ? AND seq <= ?`, id, seq); err != nil {
 			return fmt.Errorf("remove confirmed entries: %w", err)
-		}
-		var known int
-		if err := t.queryRow(`SELECT COUNT(*) FROM upstream WHERE record_id = ?`, id).Scan(&known); err != nil {
-			return err
 		}
 		if err := t.setETag(id, etag); err != nil {
 			return err
@@ -256,15 +252,6 @@ func (s *Store) OutboxDone(ctx context.Context, id string, seq int64, etag strin
 			return nil
 		}
 		e := Entity(ent)
-		if known == 0 {
-			// A create: the server now holds our values of every upstream
-			// field (null where we have none).
-			for _, f := range Fields(e) {
-				if f.Upstream {
-					names[f.Name] = ""
-				}
-			}
-		}
 		for n := range names {
 			if f, ok := LookupField(e, n); (!ok || !f.Upstream) && !(n == fieldParties && e.IsActivity()) {
 				delete(names, n)
@@ -291,17 +278,14 @@ func (t *Tx) setUpstreamBase(e Entity, id, etag string, fields map[string]string
 	if version == "" {
 		version = "sent " + t.now // never equal to a real ETag
 	}
-	if _, err := t.exec(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?, 'upstream', ?, ?, 'upstream', ?)
-		ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, seen_at = excluded.seen_at`,
-		id, id, version, t.now); err != nil {
+	var provID int64
+	if err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?, 'upstream', ?, ?, 'upstream', ?)
+		ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, seen_at = excluded.seen_at
+		RETURNING id`, id, id, version, t.now).Scan(&provID); err != nil {
 		return fmt.Errorf("upstream provenance of %s: %w", id, err)
 	}
 	if len(fields) == 0 {
 		return nil
-	}
-	var provID int64
-	if err := t.queryRow(`SELECT id FROM provenance WHERE kind = 'upstream' AND key = ?`, id).Scan(&provID); err != nil {
-		return fmt.Errorf("upstream provenance of %s: %w", id, err)
 	}
 	cur, err := t.loadFields(e, id, fields)
 	if err != nil {
@@ -312,6 +296,31 @@ func (t *Tx) setUpstreamBase(e Entity, id, etag string, fields map[string]string
 		rows = append(rows, []any{provID, n, cur[n]})
 	}
 	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, rows); err != nil {
+		return fmt.Errorf("upstream merge base of %s: %w", id, err)
+	}
+	return nil
+}
+
+// fillUpstreamBase gives fields that have no upstream merge base yet the
+// base "" when the record has an upstream provenance: a field we never
+// sent nor read was null on the server when we last synced (we send every
+// field a create sets, and a pull reads every attribute). Without it, a
+// local value not yet pushed would meet the server's null with no common
+// base, and PolicyIncoming would let the null win.
+func (t *Tx) fillUpstreamBase(id string, fields map[string]string) error {
+	var provID int64
+	err := t.queryRow(`SELECT id FROM provenance WHERE kind = 'upstream' AND key = ?`, id).Scan(&provID)
+	if err == sql.ErrNoRows {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("upstream provenance of %s: %w", id, err)
+	}
+	rows := make([][]any, 0, len(fields))
+	for _, n := range sortedKeys(fields) {
+		rows = append(rows, []any{provID, n, ""})
+	}
+	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO NOTHING`, rows); err != nil {
 		return fmt.Errorf("upstream merge base of %s: %w", id, err)
 	}
 	return nil
@@ -428,6 +437,9 @@ func (s *Store) OutboxMerge(ctx context.Context, c OutboxChange, server map[stri
 				theirs[k] = v
 			}
 		}
+		if err := t.fillUpstreamBase(c.RecordID, theirs); err != nil {
+			return err
+		}
 		res, err := t.Apply(&Incoming{
 			Source: SourceRef{Kind: "upstream", Key: c.RecordID, Version: etag},
 			Record: Record{ID: c.RecordID, Entity: c.Entity, Fields: theirs},
@@ -517,6 +529,9 @@ func (s *Store) PullApply(ctx context.Context, e Entity, id string, fields map[s
 			if f, ok := LookupField(e, k); ok && f.Upstream {
 				theirs[k] = v
 			}
+		}
+		if err := t.fillUpstreamBase(id, theirs); err != nil {
+			return err
 		}
 		res, applyErr = t.Apply(&Incoming{
 			Source:     SourceRef{Kind: "upstream", Key: id, Version: etag},

@@ -531,3 +531,55 @@ func TestPushCAP(t *testing.T) {
 		t.Errorf("deleted record still on CAP: %v %+v", err, rec)
 	}
 }
+
+// BenchmarkPushStore pushes 10,000 outbox entries (new contacts) from a
+// store to the fake server, per batch size; it reports entries per second.
+//
+//	go test -run '^$' -bench PushStore -benchtime 1x ./cmd/crmbridge
+func BenchmarkPushStore(b *testing.B) {
+	const n = 10000
+	for _, batch := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			srv := fakeserver.New(fakeserver.Dataverse)
+			url := srv.Start()
+			defer srv.Close()
+			b.Setenv("CRMBRIDGE_BENCH_TOKEN", "t")
+			cfg := upstream.Config{BaseURL: url, TokenEnv: "CRMBRIDGE_BENCH_TOKEN", BatchSize: batch}
+			var elapsed time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ctx := context.Background()
+				s, err := crmstore.Open(ctx, filepath.Join(b.TempDir(), "crm.db"), crmstore.Options{Create: true, Write: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				tx, err := s.Begin(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for j := range n {
+					if _, err := tx.Create(crmstore.Contact, map[string]string{"lastname": fmt.Sprintf("Bench %d", j), "emailaddress1": fmt.Sprintf("b%d@example.com", j)}, "cli"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				c, err := newUpstreamClient(s, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				start := time.Now()
+				st, err := c.Push(ctx, &storeQueue{s: s, policy: crmstore.PolicyNewest}, upstream.PushOptions{})
+				elapsed += time.Since(start)
+				b.StopTimer()
+				if err != nil || st.Confirmed != n {
+					b.Fatalf("push: %v %s", err, st)
+				}
+				s.Close()
+			}
+			b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "entries/s")
+		})
+	}
+}
