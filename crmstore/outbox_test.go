@@ -135,19 +135,21 @@ func TestOutboxHeadOfLineBlocking(t *testing.T) {
 	s := openTest(t)
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
-	a := create(t, s, Contact, map[string]string{"lastname": "A"})
 	b := create(t, s, Contact, map[string]string{"lastname": "B"})
+	now = now.Add(time.Second)
+	a := create(t, s, Contact, map[string]string{"lastname": "A"})
+	now = now.Add(time.Second)
 	c := create(t, s, Contact, map[string]string{"lastname": "C"})
 	cs := pending(t, s, 10)
-	if len(cs) != 3 || cs[0].RecordID != a || cs[1].RecordID != b || cs[2].RecordID != c {
+	if len(cs) != 3 || cs[0].RecordID != b || cs[1].RecordID != a || cs[2].RecordID != c {
 		t.Fatalf("journal order: %+v", cs)
 	}
-	if got := pending(t, s, 2); len(got) != 2 || got[1].RecordID != b {
+	if got := pending(t, s, 2); len(got) != 2 || got[1].RecordID != a {
 		t.Fatalf("limit 2: %+v", got)
 	}
-	must(t, s.OutboxInFlight(ctx, map[string]int64{a: cs[0].Seq}))
-	must(t, s.OutboxRetry(ctx, a, cs[0].Seq, now.Add(time.Minute), "503 Service Unavailable"))
-	must(t, s.OutboxDead(ctx, b, cs[1].Seq, "400 Bad Request: bad value"))
+	must(t, s.OutboxInFlight(ctx, map[string]int64{a: cs[1].Seq}))
+	must(t, s.OutboxRetry(ctx, a, cs[1].Seq, now.Add(time.Minute), "503 Service Unavailable"))
+	must(t, s.OutboxDead(ctx, b, cs[0].Seq, "400 Bad Request: bad value"))
 	set(t, s, a, map[string]string{"lastname": "A2"}) // a later entry of the waiting record
 	set(t, s, b, map[string]string{"lastname": "B2"}) // and of the dead one
 	got := pending(t, s, 10)
@@ -161,14 +163,21 @@ func TestOutboxHeadOfLineBlocking(t *testing.T) {
 	}
 	// A's retried change folds its later entry, keeps the in-flight mark
 	// (Retry does not clear it) and counts the attempt.
-	if ga := got[0]; !ga.Unknown || ga.Attempts != 1 || ga.Fields["lastname"] != "A2" || ga.Seq <= cs[0].Seq {
+	if ga := got[0]; !ga.Unknown || ga.Attempts != 1 || ga.Fields["lastname"] != "A2" || ga.Seq <= cs[1].Seq {
 		t.Fatalf("retried change: %+v", ga)
 	}
 	st, err := s.Status(ctx)
 	must(t, err)
 	// A: one in flight, one pending; B: one dead, one pending; C: pending.
 	if st.Outbox.Pending != 3 || st.Outbox.InFlight != 1 || st.Outbox.Dead != 1 || st.Outbox.OldestPending == nil {
-		t.Errorf("status outbox: %+v", st.Outbox)
+		t.Fatalf("status outbox: %+v", st.Outbox)
+	}
+	// The oldest unconfirmed entry is A's create, in flight and retrying
+	// (B's older create is dead: not counted).
+	var aCreated string
+	must(t, s.db.QueryRow(`SELECT created_at FROM outbox WHERE record_id = ? ORDER BY seq LIMIT 1`, a).Scan(&aCreated))
+	if got := st.Outbox.OldestPending.UTC().Format(time.RFC3339Nano); got != aCreated {
+		t.Errorf("oldest pending %s, want A's create at %s", got, aCreated)
 	}
 
 	// --retry-dead: B is pending again with no attempts.
@@ -177,11 +186,11 @@ func TestOutboxHeadOfLineBlocking(t *testing.T) {
 		t.Fatalf("retry dead: %d %v", n, err)
 	}
 	got = pending(t, s, 10)
-	if len(got) != 3 || got[1].RecordID != b || got[1].Attempts != 0 || got[1].Fields["lastname"] != "B2" {
+	if len(got) != 3 || got[0].RecordID != b || got[0].Attempts != 0 || got[0].Fields["lastname"] != "B2" {
 		t.Fatalf("after retry-dead: %+v", got)
 	}
 	// Dead clears the in-flight mark.
-	must(t, s.OutboxDead(ctx, a, got[0].Seq, "gone"))
+	must(t, s.OutboxDead(ctx, a, got[1].Seq, "gone"))
 	if n := count(t, s, `SELECT COUNT(*) FROM outbox WHERE state = 'inflight'`); n != 0 {
 		t.Errorf("%d in flight after Dead", n)
 	}
@@ -241,6 +250,8 @@ func TestOutboxMergeRewrite(t *testing.T) {
 			c := pending(t, s, 1)[0]
 			must(t, s.OutboxInFlight(ctx, map[string]int64{id: c.Seq}))
 			journal := count(t, s, `SELECT COUNT(*) FROM outbox`)
+			var oldest string
+			must(t, s.db.QueryRow(`SELECT MIN(created_at) FROM outbox`).Scan(&oldest))
 			server := map[string]string{"lastname": "Doe", "jobtitle": "server", "telephone1": "", "description": "from the server"}
 			mr, err := s.OutboxMerge(ctx, c, server, `W/"5"`, tc.policy)
 			must(t, err)
@@ -262,6 +273,11 @@ func TestOutboxMergeRewrite(t *testing.T) {
 			got := pending(t, s, 1)[0]
 			if got.Seq != c.Seq || got.Op != OutboxUpdate || got.ETag != `W/"5"` || !got.Unknown || !maps.Equal(got.Fields, tc.wantSend) {
 				t.Fatalf("rewritten change: %+v", got)
+			}
+			var created string
+			must(t, s.db.QueryRow(`SELECT created_at FROM outbox`).Scan(&created))
+			if created != oldest {
+				t.Errorf("rewritten entry queued at %s, want the oldest replaced %s (status age)", created, oldest)
 			}
 			must(t, s.OutboxDone(ctx, id, got.Seq, `W/"6"`))
 			// What was sent is now the upstream base: the server changing

@@ -223,7 +223,9 @@ type Status struct {
 	BlobBytes   int64          `json:"attachment_bytes"`
 }
 
-// OutboxStatus counts outbox entries by state.
+// OutboxStatus counts outbox entries by state. OldestPending is when the
+// oldest entry not yet confirmed upstream (pending or in flight, not dead)
+// was queued.
 type OutboxStatus struct {
 	Pending       int        `json:"pending"`
 	InFlight      int        `json:"in_flight"`
@@ -281,7 +283,7 @@ func (s *Store) Status(ctx context.Context) (*Status, error) {
 		(SELECT COUNT(*) FROM outbox WHERE state = 'pending'),
 		(SELECT COUNT(*) FROM outbox WHERE state = 'inflight'),
 		(SELECT COUNT(*) FROM outbox WHERE state = 'dead'),
-		(SELECT COALESCE(MIN(created_at), '') FROM outbox WHERE state = 'pending'),
+		(SELECT COALESCE(MIN(created_at), '') FROM outbox WHERE state IN ('pending', 'inflight')),
 		(SELECT COUNT(*) FROM conflict WHERE resolved_at = ''),
 		(SELECT COALESCE(MAX(seq), 0) FROM journal),
 		(SELECT COUNT(*) FROM attachment),
