@@ -352,8 +352,8 @@ var conflictFlag = &cli.StringFlag{Name: "conflict", Value: "newest", Usage: "wh
 func pushFlags() []cli.Flag {
 	return []cli.Flag{
 		configFlag,
-		&cli.IntFlag{Name: "batch", Value: upstream.DefaultBatchSize, Usage: "requests per $batch (1..1000; default: the config's batch_size, else 100)"},
-		&cli.IntFlag{Name: "max-attempts", Value: upstream.DefaultMaxAttempts, Usage: "attempts before an entry goes dead (default: the config's max_attempts, else 8)"},
+		&cli.IntFlag{Name: "batch", Value: upstream.DefaultBatchSize, DefaultText: "the config's batch_size, else 100", Usage: "requests per $batch, 1..1000"},
+		&cli.IntFlag{Name: "max-attempts", Value: upstream.DefaultMaxAttempts, DefaultText: "the config's max_attempts, else 8", Usage: "attempts before an entry goes dead"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the first $batch request push would send (token redacted); send nothing"},
 		&cli.BoolFlag{Name: "retry-dead", Usage: "make dead entries pending again first"},
 		conflictFlag,

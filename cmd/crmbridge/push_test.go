@@ -489,6 +489,20 @@ func TestPushKillAndResume(t *testing.T) {
 			time.Sleep(time.Second) // entries in a backoff a killed run chose
 		}
 	}
+	// SIGINT: a clean stop with exit 130 (or 0 if it had finished).
+	c := push()
+	var out strings.Builder
+	c.Stdout = &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(40 * time.Millisecond)
+	c.Process.Signal(os.Interrupt)
+	c.Wait()
+	if code := c.ProcessState.ExitCode(); code != exitInterrupted && code != 0 || code == exitInterrupted && !strings.Contains(out.String(), "interrupted") {
+		t.Fatalf("push after SIGINT: exit %d, %q", code, out.String())
+	}
+	t.Logf("push after SIGINT: exit %d", c.ProcessState.ExitCode())
 	killRounds(6)
 	mid := statusJSON(t, db).Outbox
 	finish()
