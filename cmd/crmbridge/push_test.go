@@ -604,13 +604,31 @@ func TestPushCAP(t *testing.T) {
 //	go test -run '^$' -bench PushStore -benchtime 1x ./cmd/crmbridge
 func BenchmarkPushStore(b *testing.B) {
 	const n = 10000
+	type target struct {
+		name  string
+		batch int
+	}
+	var targets []target
 	for _, batch := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			srv := fakeserver.New(fakeserver.Dataverse)
-			url := srv.Start()
-			defer srv.Close()
+		targets = append(targets, target{"fake", batch})
+	}
+	capURL := os.Getenv("CRMBRIDGE_CAP_URL") // CAP too when it runs (make upstream)
+	if capURL != "" {
+		for _, batch := range []int{10, 100, 1000} {
+			targets = append(targets, target{"cap", batch})
+		}
+	}
+	for _, tg := range targets {
+		batch := tg.batch
+		b.Run(fmt.Sprintf("%s/batch=%d", tg.name, batch), func(b *testing.B) {
+			url := capURL
+			if tg.name == "fake" {
+				srv := fakeserver.New(fakeserver.Dataverse)
+				url = srv.Start()
+				defer srv.Close()
+			}
 			b.Setenv("CRMBRIDGE_BENCH_TOKEN", "t")
-			cfg := upstream.Config{BaseURL: url, TokenEnv: "CRMBRIDGE_BENCH_TOKEN", BatchSize: batch}
+			cfg := upstream.Config{BaseURL: url, TokenEnv: "CRMBRIDGE_BENCH_TOKEN", BatchSize: batch, Timeout: 5 * time.Minute}
 			var elapsed time.Duration
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
