@@ -18,122 +18,6 @@ import (
 	"crmbridge/crmstore"
 )
 
-// storeQueue adapts the store's outbox to upstream.Queue (crmstore cannot
-// import bridge/upstream: the layering is cmd → bridge → crmstore).
-type storeQueue struct {
-	s         *crmstore.Store
-	policy    crmstore.Policy
-	conflicts int // fields changed on both sides, merged under policy
-	open      int // conflicts left open (policy fail)
-}
-
-var _ upstream.Queue = (*storeQueue)(nil)
-
-func toOp(op string) upstream.Op {
-	switch op {
-	case crmstore.OutboxCreate:
-		return upstream.OpCreate
-	case crmstore.OutboxDelete:
-		return upstream.OpDelete
-	}
-	return upstream.OpUpdate
-}
-
-func fromOp(op upstream.Op) string {
-	switch op {
-	case upstream.OpCreate:
-		return crmstore.OutboxCreate
-	case upstream.OpDelete:
-		return crmstore.OutboxDelete
-	}
-	return crmstore.OutboxUpdate
-}
-
-// Pending implements upstream.Queue.
-func (q *storeQueue) Pending(ctx context.Context, limit int) ([]upstream.Change, error) {
-	cs, err := q.s.OutboxPending(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]upstream.Change, len(cs))
-	for i, c := range cs {
-		out[i] = upstream.Change{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: toOp(c.Op),
-			Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}
-	}
-	return out, nil
-}
-
-// InFlight implements upstream.Queue.
-func (q *storeQueue) InFlight(ctx context.Context, seqs map[string]int64) error {
-	return q.s.OutboxInFlight(ctx, seqs)
-}
-
-// Done implements upstream.Queue.
-func (q *storeQueue) Done(ctx context.Context, id string, seq int64, etag string) error {
-	return q.s.OutboxDone(ctx, id, seq, etag)
-}
-
-// Retry implements upstream.Queue.
-func (q *storeQueue) Retry(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
-	return q.s.OutboxRetry(ctx, id, seq, at, msg)
-}
-
-// Dead implements upstream.Queue.
-func (q *storeQueue) Dead(ctx context.Context, id string, seq int64, msg string) error {
-	return q.s.OutboxDead(ctx, id, seq, msg)
-}
-
-// Merge implements upstream.Queue.
-func (q *storeQueue) Merge(ctx context.Context, c upstream.Change, server map[string]string, etag string) (map[string]string, error) {
-	mr, err := q.s.OutboxMerge(ctx, crmstore.OutboxChange{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: fromOp(c.Op),
-		Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}, server, etag, q.policy)
-	q.conflicts += mr.Conflicts
-	q.open += mr.Open
-	return mr.Send, err
-}
-
-// storeSink adapts the store to upstream.Sink for pull.
-type storeSink struct {
-	s                 *crmstore.Store
-	policy            crmstore.Policy
-	conflicts, open   int
-	created, modified int
-}
-
-var _ upstream.Sink = (*storeSink)(nil)
-
-// Apply implements upstream.Sink.
-func (k *storeSink) Apply(ctx context.Context, e crmstore.Entity, id string, fields map[string]string, etag string, mod time.Time) error {
-	res, err := k.s.PullApply(ctx, e, id, fields, etag, mod, k.policy)
-	k.conflicts += res.Conflicts
-	k.open += res.Open
-	switch res.Outcome {
-	case crmstore.Created:
-		k.created++
-	case crmstore.Updated:
-		k.modified++
-	}
-	if errors.Is(err, crmstore.ErrConflict) {
-		return nil // recorded; the rest of the record was applied
-	}
-	return err
-}
-
-// Delete implements upstream.Sink.
-func (k *storeSink) Delete(ctx context.Context, e crmstore.Entity, id string) error {
-	return k.s.PullDelete(ctx, e, id)
-}
-
-// PullState implements upstream.Sink.
-func (k *storeSink) PullState(ctx context.Context, set string) (string, time.Time, error) {
-	return k.s.PullState(ctx, set)
-}
-
-// SavePullState implements upstream.Sink.
-func (k *storeSink) SavePullState(ctx context.Context, set, delta string, last time.Time) error {
-	return k.s.SavePullState(ctx, set, delta, last)
-}
-
 // configKeys are the keys `crmbridge config set` writes (upstream.LoadConfig
 // reads them).
 var configKeys = []string{"base_url", "token_file", "token_env", "ca_file", "timeout", "batch_size", "max_attempts"}
@@ -530,7 +414,7 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 			e.log.Info("push: dead entries made pending again", "entries", n)
 		}
 	}
-	q := &storeQueue{s: store, policy: ps.policy}
+	q := &upstream.StoreQueue{Store: store, Policy: ps.policy}
 	opts := upstream.PushOptions{Log: e.log}
 	if ps.dryRun {
 		opts.DryRun = e.stdout
@@ -540,7 +424,7 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 		return "push --dry-run", err
 	}
 	line := fmt.Sprintf("push: sent %d, confirmed %d, retried %d, dead %d, conflicts %d (%d field(s) merged, %d open)",
-		stats.Sent, stats.Confirmed, stats.Retried, stats.Dead, stats.Conflicts, q.conflicts, q.open)
+		stats.Sent, stats.Confirmed, stats.Retried, stats.Dead, stats.Conflicts, q.Conflicts, q.Open)
 	if stats.Paused > 0 {
 		line += fmt.Sprintf(", paused %v at the server's request", stats.Paused.Round(time.Second))
 	}
@@ -569,10 +453,10 @@ func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Co
 	if err != nil {
 		return "", usageError{err}
 	}
-	sink := &storeSink{s: store, policy: policy}
+	sink := &upstream.StoreSink{Store: store, Policy: policy}
 	stats, err := client.Pull(ctx, sink, upstream.PullOptions{})
 	line := fmt.Sprintf("pull: %d record(s) read (%d new, %d updated), %d deleted, %d page(s), conflicts %d (%d open)",
-		stats.Applied, sink.created, sink.modified, stats.Deleted, stats.Pages, sink.conflicts, sink.open)
+		stats.Applied, sink.Created, sink.Modified, stats.Deleted, stats.Pages, sink.Conflicts, sink.Open)
 	if ctx.Err() != nil {
 		line += " — interrupted; run pull again"
 	}

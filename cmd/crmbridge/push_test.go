@@ -655,7 +655,7 @@ func BenchmarkPushStore(b *testing.B) {
 				}
 				b.StartTimer()
 				start := time.Now()
-				st, err := c.Push(ctx, &storeQueue{s: s, policy: crmstore.PolicyNewest}, upstream.PushOptions{})
+				st, err := c.Push(ctx, &upstream.StoreQueue{Store: s, Policy: crmstore.PolicyNewest}, upstream.PushOptions{})
 				elapsed += time.Since(start)
 				b.StopTimer()
 				if err != nil || st.Confirmed != n {
@@ -786,12 +786,12 @@ func TestPushRandomStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		inj.set(f.inject)
-		if _, err := c.Push(ctx, &storeQueue{s: s, policy: crmstore.PolicyNewest}, opts); err != nil {
+		if _, err := c.Push(ctx, &upstream.StoreQueue{Store: s, Policy: crmstore.PolicyNewest}, opts); err != nil {
 			t.Fatalf("round %d: push: %v", round, err)
 		}
 	}
 	inj.set(nil)
-	if st, err := c.Push(ctx, &storeQueue{s: s, policy: crmstore.PolicyNewest}, opts); err != nil || st.Dead > 0 {
+	if st, err := c.Push(ctx, &upstream.StoreQueue{Store: s, Policy: crmstore.PolicyNewest}, opts); err != nil || st.Dead > 0 {
 		t.Fatalf("final push: %v %s", err, st)
 	}
 	if st, _ := s.Status(ctx); st.Outbox.Pending+st.Outbox.InFlight+st.Outbox.Dead != 0 {

@@ -1,0 +1,129 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"crmbridge/crmstore"
+)
+
+// StoreQueue is the store's outbox as a Queue (crmstore cannot import this
+// package: the layering is cmd → bridge → crmstore). Not safe for
+// concurrent use.
+type StoreQueue struct {
+	Store  *crmstore.Store
+	Policy crmstore.Policy // for conflicts found on a 412
+
+	Conflicts int // fields changed on both sides, merged under Policy
+	Open      int // conflicts left open (PolicyFail)
+}
+
+var _ Queue = (*StoreQueue)(nil)
+
+func toOp(op string) Op {
+	switch op {
+	case crmstore.OutboxCreate:
+		return OpCreate
+	case crmstore.OutboxDelete:
+		return OpDelete
+	}
+	return OpUpdate
+}
+
+func fromOp(op Op) string {
+	switch op {
+	case OpCreate:
+		return crmstore.OutboxCreate
+	case OpDelete:
+		return crmstore.OutboxDelete
+	}
+	return crmstore.OutboxUpdate
+}
+
+// Pending implements Queue.
+func (q *StoreQueue) Pending(ctx context.Context, limit int) ([]Change, error) {
+	cs, err := q.Store.OutboxPending(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Change, len(cs))
+	for i, c := range cs {
+		out[i] = Change{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: toOp(c.Op),
+			Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}
+	}
+	return out, nil
+}
+
+// InFlight implements Queue.
+func (q *StoreQueue) InFlight(ctx context.Context, seqs map[string]int64) error {
+	return q.Store.OutboxInFlight(ctx, seqs)
+}
+
+// Done implements Queue.
+func (q *StoreQueue) Done(ctx context.Context, id string, seq int64, etag string) error {
+	return q.Store.OutboxDone(ctx, id, seq, etag)
+}
+
+// Retry implements Queue.
+func (q *StoreQueue) Retry(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
+	return q.Store.OutboxRetry(ctx, id, seq, at, msg)
+}
+
+// Dead implements Queue.
+func (q *StoreQueue) Dead(ctx context.Context, id string, seq int64, msg string) error {
+	return q.Store.OutboxDead(ctx, id, seq, msg)
+}
+
+// Merge implements Queue.
+func (q *StoreQueue) Merge(ctx context.Context, c Change, server map[string]string, etag string) (map[string]string, error) {
+	mr, err := q.Store.OutboxMerge(ctx, crmstore.OutboxChange{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: fromOp(c.Op),
+		Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}, server, etag, q.Policy)
+	q.Conflicts += mr.Conflicts
+	q.Open += mr.Open
+	return mr.Send, err
+}
+
+// StoreSink is the store as a Sink for pull: changes apply through the
+// three-way merge with origin "upstream". Not safe for concurrent use.
+type StoreSink struct {
+	Store  *crmstore.Store
+	Policy crmstore.Policy
+
+	Conflicts, Open   int // as for StoreQueue
+	Created, Modified int // records created and changed by the pull
+}
+
+var _ Sink = (*StoreSink)(nil)
+
+// Apply implements Sink.
+func (k *StoreSink) Apply(ctx context.Context, e crmstore.Entity, id string, fields map[string]string, etag string, mod time.Time) error {
+	res, err := k.Store.PullApply(ctx, e, id, fields, etag, mod, k.Policy)
+	k.Conflicts += res.Conflicts
+	k.Open += res.Open
+	switch res.Outcome {
+	case crmstore.Created:
+		k.Created++
+	case crmstore.Updated:
+		k.Modified++
+	}
+	if errors.Is(err, crmstore.ErrConflict) {
+		return nil // recorded; the rest of the record was applied
+	}
+	return err
+}
+
+// Delete implements Sink.
+func (k *StoreSink) Delete(ctx context.Context, e crmstore.Entity, id string) error {
+	return k.Store.PullDelete(ctx, e, id)
+}
+
+// PullState implements Sink.
+func (k *StoreSink) PullState(ctx context.Context, set string) (string, time.Time, error) {
+	return k.Store.PullState(ctx, set)
+}
+
+// SavePullState implements Sink.
+func (k *StoreSink) SavePullState(ctx context.Context, set, delta string, last time.Time) error {
+	return k.Store.SavePullState(ctx, set, delta, last)
+}
