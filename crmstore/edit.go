@@ -3,8 +3,6 @@ package crmstore
 import (
 	"fmt"
 	"sort"
-
-	"github.com/google/uuid"
 )
 
 // Set changes fields of a record directly: a CRM-side edit (from the CLI),
@@ -60,7 +58,7 @@ func (t *Tx) Create(e Entity, fields map[string]string, origin string) (string, 
 	if !e.Valid() {
 		return "", fmt.Errorf("unknown entity %q", e)
 	}
-	id := uuid.NewString()
+	id := newID()
 	res, err := t.Apply(&Incoming{
 		Source: SourceRef{Kind: "cli", Key: id, Version: t.now},
 		Record: Record{ID: id, Entity: e, Fields: fields},
