@@ -197,17 +197,24 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 			out = append(out, res)
 			continue
 		}
-		// Records are read one at a time as the writer asks for them.
+		// Records are read one at a time as the writer asks for them, from
+		// one snapshot of the store.
+		sn, err := store.Snapshot(ctx)
+		if err != nil {
+			return out, err
+		}
 		recs := func(yield func(*crmstore.View, error) bool) {
 			for _, id := range ids {
-				v, err := store.Get(ctx, id)
+				v, err := sn.Get(id)
 				if !yield(v, err) || err != nil {
 					return
 				}
 			}
 		}
 		omitted = 0
-		if err := j.write(ctx, j.path, recs); err != nil {
+		err = j.write(ctx, j.path, recs)
+		sn.Close()
+		if err != nil {
 			return out, fmt.Errorf("export %s: %w", j.path, err)
 		}
 		res.Omitted = omitted

@@ -28,6 +28,46 @@ type View struct {
 // Get returns the record with the given id (a full GUID or a unique
 // prefix of at least 8 characters).
 func (s *Store) Get(ctx context.Context, id string) (*View, error) {
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sn.Close()
+	return sn.Get(id)
+}
+
+// Snapshot is a consistent read-only view of the store for reading many
+// records (an export) with one transaction and statements prepared once.
+// Close it when done; it is not safe for concurrent use.
+type Snapshot struct {
+	t    *Tx
+	conn *sql.Conn
+}
+
+// Snapshot starts a read-only view of the store.
+func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &Snapshot{t: &Tx{s: s, ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}, conn: conn}, nil
+}
+
+// Close ends the snapshot.
+func (sn *Snapshot) Close() error {
+	sn.t.Rollback()
+	return sn.conn.Close()
+}
+
+// Get returns the record with the given id (a full GUID or a unique
+// prefix of at least 8 characters), as of the snapshot.
+func (sn *Snapshot) Get(id string) (*View, error) {
+	t, s := sn.t, sn.t.s
 	id = strings.ToLower(strings.TrimSpace(id))
 	var v View
 	var ent, created, modified string
@@ -37,7 +77,7 @@ func (s *Store) Get(ctx context.Context, id string) (*View, error) {
 		q = `SELECT id, entity, created_at, modified_at, deleted FROM record WHERE id >= ? AND id < ? LIMIT 2`
 		args = []any{id, id + "\xff"}
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -59,22 +99,6 @@ func (s *Store) Get(ctx context.Context, id string) (*View, error) {
 	v.Entity = Entity(ent)
 	v.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
 	v.ModifiedAt, _ = time.Parse(time.RFC3339Nano, modified)
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	t := &Tx{s: s, ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
-	defer func() {
-		for _, st := range t.stmts {
-			st.Close()
-		}
-	}()
 	want := map[string]string{}
 	for _, f := range Fields(v.Entity) {
 		want[f.Name] = ""
@@ -102,11 +126,12 @@ func (s *Store) Get(ctx context.Context, id string) (*View, error) {
 	if v.Attachments, err = t.loadAttachments(v.ID); err != nil {
 		return nil, err
 	}
+	ctx := t.ctx
 	for i := range v.Attachments {
 		sha := v.Attachments[i].SHA256
 		v.Attachments[i].Open = func() (io.ReadCloser, error) { return s.OpenBlob(ctx, sha) }
 	}
-	prow, err := tx.QueryContext(ctx, `SELECT kind, key, version FROM provenance WHERE record_id = ? ORDER BY id`, v.ID)
+	prow, err := t.query(`SELECT kind, key, version FROM provenance WHERE record_id = ? ORDER BY id`, v.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +144,7 @@ func (s *Store) Get(ctx context.Context, id string) (*View, error) {
 		v.Sources = append(v.Sources, r)
 	}
 	prow.Close()
-	krow, err := tx.QueryContext(ctx, `SELECT key FROM recordkey WHERE record_id = ? ORDER BY key`, v.ID)
+	krow, err := t.query(`SELECT key FROM recordkey WHERE record_id = ? ORDER BY key`, v.ID)
 	if err != nil {
 		return nil, err
 	}
