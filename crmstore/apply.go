@@ -474,21 +474,21 @@ func (t *Tx) loadAttachments(id string) ([]Attachment, error) {
 }
 
 // insertRow inserts a new record's row in its entity table with the
-// column values among changes.
+// column values among changes. The statement names every column of the
+// entity, so one prepared statement serves every record of that entity.
 func (t *Tx) insertRow(e Entity, id string, changes map[string]string) error {
-	cols := []string{"id"}
-	args := []any{id}
+	fields := Fields(e)
+	cols := make([]string, 0, len(fields)+2)
+	args := make([]any, 0, len(fields)+2)
+	cols, args = append(cols, "id"), append(args, id)
 	if e.IsActivity() {
-		cols = append(cols, "activitytypecode")
-		args = append(args, string(e))
+		cols, args = append(cols, "activitytypecode"), append(args, string(e))
 	}
-	for _, c := range sortedKeys(changes) {
-		if !strings.HasPrefix(c, "_") {
-			cols = append(cols, c)
-			args = append(args, nullIfEmpty(changes[c]))
-			if strings.HasPrefix(c, "emailaddress") && e == Contact {
-				t.touchAddr(changes[c])
-			}
+	for _, f := range fields {
+		v := changes[f.Name]
+		cols, args = append(cols, f.Name), append(args, nullIfEmpty(v))
+		if e == Contact && strings.HasPrefix(f.Name, "emailaddress") {
+			t.touchAddr(v)
 		}
 	}
 	q := `INSERT INTO "` + tableOf(e) + `" ("` + strings.Join(cols, `", "`) + `") VALUES (?` + strings.Repeat(",?", len(cols)-1) + `)`

@@ -162,6 +162,14 @@ func (t *Tx) Rollback() error {
 // per distinct address.
 func (t *Tx) resolveParties() error {
 	for addr := range t.addrs {
+		var used int
+		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM activityparty WHERE lower(address) = ?1)
+			OR EXISTS (SELECT 1 FROM listmember WHERE lower(address) = ?1)`, addr).Scan(&used); err != nil {
+			return fmt.Errorf("resolve %s: %w", addr, err)
+		}
+		if used == 0 {
+			continue // no party or member has this address (yet)
+		}
 		var id string
 		err := t.queryRow(`SELECT id FROM (
 			SELECT c.id, 1 AS pref FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress1) = ?1
