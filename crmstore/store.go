@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
@@ -36,6 +37,9 @@ type Store struct {
 	path string
 	lock *fileLock
 	now  func() time.Time
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared once per Store (see Tx.stmt)
 }
 
 // Open opens (and if needed creates and migrates) the store at path.
@@ -59,7 +63,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{path: path, now: time.Now}
+	s := &Store{path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if opts.Write {
 		l, err := acquireLock(ctx, path+".lock", opts.LockTimeout, opts.Command)
 		if err != nil {
@@ -88,6 +92,12 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database and releases the write lock.
 func (s *Store) Close() error {
 	var err error
+	s.mu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.mu.Unlock()
 	if s.db != nil {
 		err = s.db.Close()
 	}

@@ -33,15 +33,47 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 }
 
 // stmt returns a prepared statement for query, preparing it once per Tx.
+//
+// Statements are also kept by the Store, so that the many short
+// transactions of a push (one per confirmed record) do not prepare the same
+// SQL again each time: database/sql keeps a statement prepared on each
+// connection it has used, and Tx.Stmt reuses it.
 func (t *Tx) stmt(query string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := t.tx.PrepareContext(t.ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare %q: %w", firstLine(query), err)
+	var st *sql.Stmt
+	if shared, err := t.s.shared(t.ctx, query); err == nil && shared != nil {
+		st = t.tx.StmtContext(t.ctx, shared)
+	} else {
+		if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", firstLine(query), err)
+		}
 	}
 	t.stmts[query] = st
+	return st, nil
+}
+
+// maxShared bounds the statements a Store keeps: SQL built for varying
+// column sets beyond it is prepared per transaction.
+const maxShared = 256
+
+// shared returns the Store's prepared statement for query, preparing it
+// once, or nil when the cache is full.
+func (s *Store) shared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	if s.stmts == nil || len(s.stmts) >= maxShared {
+		return nil, nil // closed, or full
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[query] = st
 	return st, nil
 }
 
