@@ -179,6 +179,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 		if !errors.As(err, &pe) {
 			fmt.Fprintf(stderr, "crmbridge: %v\n", err)
 		}
+		if errors.Is(err, crmstore.ErrNoStore) {
+			fmt.Fprintln(stderr, "crmbridge: nothing imported yet: run crmbridge import first, or give --db (or CRMBRIDGE_DB) for another store")
+		}
 		if code == exitLocked {
 			fmt.Fprintln(stderr, "crmbridge: another crmbridge is writing to this store; try again when it has finished, or raise --lock-timeout")
 		}
