@@ -23,6 +23,7 @@ vet:
 	$(GO) vet ./...
 
 staticcheck:
+	@[ -x "$(STATICCHECK)" ] || { echo 'installing staticcheck'; $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2; }
 	$(STATICCHECK) ./...
 
 # The test command that README and .ci/run give. When node, npm and the
