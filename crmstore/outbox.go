@@ -199,7 +199,7 @@ func (t *Tx) coalesce(id string, e Entity) (c OutboxChange, keep bool, err error
 // reads the record back first. Only OutboxDone and OutboxDead clear the
 // mark.
 func (s *Store) OutboxInFlight(ctx context.Context, seqs map[string]int64) error {
-	return s.outboxTx(ctx, func(t *Tx) error {
+	return s.Update(ctx, func(t *Tx) error {
 		for id, seq := range seqs {
 			if _, err := t.exec(`UPDATE outbox SET state = 'inflight' WHERE record_id = ? AND seq <= ? AND state = 'pending'`, id, seq); err != nil {
 				return fmt.Errorf("mark %s in flight: %w", id, err)
@@ -214,7 +214,7 @@ func (s *Store) OutboxInFlight(ctx context.Context, seqs map[string]int64) error
 // records the values sent as the upstream merge base, so that a later
 // read-back or pull is merged three-way against what the server had.
 func (s *Store) OutboxDone(ctx context.Context, id string, seq int64, etag string) error {
-	return s.outboxTx(ctx, func(t *Tx) error {
+	return s.Update(ctx, func(t *Tx) error {
 		var ent, lastOp string
 		n := 0
 		names := map[string]string{}
@@ -330,7 +330,7 @@ func (t *Tx) fillUpstreamBase(id string, fields map[string]string) error {
 // one more attempt, not before at, and the error text. An in-flight mark
 // stays (the outcome may still be unknown).
 func (s *Store) OutboxRetry(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
-	return s.outboxTx(ctx, func(t *Tx) error {
+	return s.Update(ctx, func(t *Tx) error {
 		r, err := t.exec(`UPDATE outbox SET attempts = (SELECT MAX(attempts) FROM outbox WHERE record_id = ?1 AND seq <= ?2) + 1,
 			not_before = ?3, last_error = ?4 WHERE record_id = ?1 AND seq <= ?2`, id, seq, at.UTC().Format(notBeforeLayout), msg)
 		if err != nil {
@@ -346,7 +346,7 @@ func (s *Store) OutboxRetry(ctx context.Context, id string, seq int64, at time.T
 // OutboxDead moves record id's entries up to seq to the dead-letter state
 // with the server's message; later entries of the record wait behind them.
 func (s *Store) OutboxDead(ctx context.Context, id string, seq int64, msg string) error {
-	return s.outboxTx(ctx, func(t *Tx) error {
+	return s.Update(ctx, func(t *Tx) error {
 		r, err := t.exec(`UPDATE outbox SET state = 'dead', last_error = ? WHERE record_id = ? AND seq <= ?`, msg, id, seq)
 		if err != nil {
 			return fmt.Errorf("dead-letter %s: %w", id, err)
@@ -362,7 +362,7 @@ func (s *Store) OutboxDead(ctx context.Context, id string, seq int64, msg string
 // (push --retry-dead) and returns how many there were.
 func (s *Store) OutboxRetryDead(ctx context.Context) (int, error) {
 	var n int64
-	err := s.outboxTx(ctx, func(t *Tx) error {
+	err := s.Update(ctx, func(t *Tx) error {
 		r, err := t.exec(`UPDATE outbox SET state = 'pending', attempts = 0, not_before = '', last_error = '' WHERE state = 'dead'`)
 		if err != nil {
 			return fmt.Errorf("retry dead entries: %w", err)
@@ -419,7 +419,7 @@ type MergeResult struct {
 // attempts and age), and stores the server's ETag, in one transaction.
 func (s *Store) OutboxMerge(ctx context.Context, c OutboxChange, server map[string]string, etag string, policy Policy) (MergeResult, error) {
 	var mr MergeResult
-	err := s.outboxTx(ctx, func(t *Tx) error {
+	err := s.Update(ctx, func(t *Tx) error {
 		var n, inflight, attempts int
 		var created string
 		var jseq int64
@@ -514,7 +514,7 @@ func (s *Store) OutboxMerge(ctx context.Context, c OutboxChange, server map[stri
 func (s *Store) PullApply(ctx context.Context, e Entity, id string, fields map[string]string, etag string, modifiedOn time.Time, policy Policy) (Result, error) {
 	var res Result
 	var applyErr error
-	err := s.outboxTx(ctx, func(t *Tx) error {
+	err := s.Update(ctx, func(t *Tx) error {
 		var deleted bool
 		err := t.queryRow(`SELECT deleted FROM record WHERE id = ?`, id).Scan(&deleted)
 		if err == nil && deleted {
@@ -559,7 +559,7 @@ func (s *Store) PullApply(ctx context.Context, e Entity, id string, fields map[s
 // queued back) and drops its outbox entries. A record the store does not
 // have is ignored.
 func (s *Store) PullDelete(ctx context.Context, e Entity, id string) error {
-	return s.outboxTx(ctx, func(t *Tx) error {
+	return s.Update(ctx, func(t *Tx) error {
 		if err := t.Delete(id, "upstream"); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return nil
@@ -622,8 +622,9 @@ func (s *Store) EntityOf(ctx context.Context, id string) (Entity, error) {
 	return Entity(e), err
 }
 
-// outboxTx runs fn in one write transaction.
-func (s *Store) outboxTx(ctx context.Context, fn func(t *Tx) error) error {
+// Update runs fn in one write transaction: committed when fn returns nil,
+// rolled back otherwise.
+func (s *Store) Update(ctx context.Context, fn func(t *Tx) error) error {
 	tx, err := s.Begin(ctx)
 	if err != nil {
 		return err

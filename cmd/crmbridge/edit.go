@@ -45,15 +45,7 @@ func withTx(ctx context.Context, e *env, command string, fn func(tx *crmstore.Tx
 		return err
 	}
 	defer store.Close()
-	tx, err := store.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return store.Update(ctx, fn)
 }
 
 func newCommand(e *env) *cli.Command {
