@@ -493,10 +493,15 @@ func TestPushKillAndResume(t *testing.T) {
 	c := push()
 	var out strings.Builder
 	c.Stdout = &out
+	before := srv.Requests()
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(40 * time.Millisecond)
+	// Interrupt once it is sending: a signal before main has installed its
+	// handler would kill it the default way, which is not what is tested.
+	for deadline := time.Now().Add(10 * time.Second); srv.Requests() == before && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
 	c.Process.Signal(os.Interrupt)
 	c.Wait()
 	if code := c.ProcessState.ExitCode(); code != exitInterrupted && code != 0 || code == exitInterrupted && !strings.Contains(out.String(), "interrupted") {
