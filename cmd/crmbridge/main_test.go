@@ -248,7 +248,7 @@ func TestKillAndResume(t *testing.T) {
 	want := statusJSON(t, ref)
 
 	db := filepath.Join(t.TempDir(), "killed.db")
-	for _, delay := range []time.Duration{300 * time.Millisecond, 900 * time.Millisecond} {
+	for _, delay := range []time.Duration{150 * time.Millisecond, 350 * time.Millisecond} { // the whole import takes about 0.6 s
 		c := cmd(db)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
