@@ -106,15 +106,24 @@ func (c *Client) newHTTPRequest(ctx context.Context, method, path, query string,
 	if err != nil {
 		return nil, err
 	}
+	if err := c.setHeaders(req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// setHeaders adds what every Web API request carries: the bearer token
+// (read at use, never kept) and the OData version headers.
+func (c *Client) setHeaders(req *http.Request) error {
 	tok, err := c.token()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("OData-Version", "4.0")
 	req.Header.Set("OData-MaxVersion", "4.0")
 	req.Header.Set("Accept", "application/json")
-	return req, nil
+	return nil
 }
 
 // Do sends one request on its own and returns the server's answer. A

@@ -187,14 +187,9 @@ func (c *Client) getURL(ctx context.Context, raw, prefer string) (*Response, err
 	if err != nil {
 		return nil, err
 	}
-	tok, err := c.token()
-	if err != nil {
+	if err := c.setHeaders(req); err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("OData-Version", "4.0")
-	req.Header.Set("OData-MaxVersion", "4.0")
-	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Prefer", prefer)
 	resp, err := c.doer.Do(req)
 	if err != nil {

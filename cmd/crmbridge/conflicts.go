@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -55,9 +54,7 @@ func conflictsCommand(e *env) *cli.Command {
 				if cs == nil {
 					cs = []crmstore.Conflict{}
 				}
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(cs)
+				return e.printJSON(cs)
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tRECORD\tFIELD\tLOCAL\tINCOMING\tWINNER")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -67,9 +66,7 @@ func listCommand(e *env) *cli.Command {
 				if recs == nil {
 					recs = []crmstore.Summary{}
 				}
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(recs)
+				return e.printJSON(recs)
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			for _, r := range recs {
