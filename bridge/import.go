@@ -243,18 +243,20 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 			return nil
 		}
 		if prev != nil && prev.Failed == 0 && prev.Size == fp.Size {
-			sum, err := hashFile(path)
-			if err == nil && sum == prev.SHA256 {
+			// Touched but maybe not changed: the content decides.
+			if fp.SHA256, err = hashFile(path); err == nil && fp.SHA256 == prev.SHA256 {
 				im.sum.FilesUnchanged++
 				im.rep.EndFile(path, true)
 				return nil
 			}
 		}
 	}
-	if fp.SHA256, err = hashFile(path); err != nil {
-		im.problem(fmt.Errorf("%s: %w", path, err))
-		im.sum.FilesFailed++
-		return nil
+	if fp.SHA256 == "" { // not hashed above
+		if fp.SHA256, err = hashFile(path); err != nil {
+			im.problem(fmt.Errorf("%s: %w", path, err))
+			im.sum.FilesFailed++
+			return nil
+		}
 	}
 	im.rep.StartFile(path, format, fi.Size())
 	im.sum.Files++
