@@ -404,16 +404,6 @@ func (t *Tx) SetSourceFile(f SourceFile) error {
 	return err
 }
 
-// LookupKey returns the id of the live record of entity e with identity
-// key k, or "".
-func (t *Tx) LookupKey(e Entity, k string) (string, error) {
-	var id string
-	err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`, string(e), k).Scan(&id)
-	if err == sql.ErrNoRows {
-		return "", nil
-	}
-	return id, err
-}
 
 // OpenBlob returns the attachment content with the given SHA-256.
 func (s *Store) OpenBlob(ctx context.Context, sha string) (io.ReadCloser, error) {
