@@ -404,7 +404,6 @@ func (t *Tx) SetSourceFile(f SourceFile) error {
 	return err
 }
 
-
 // OpenBlob returns the attachment content with the given SHA-256.
 func (s *Store) OpenBlob(ctx context.Context, sha string) (io.ReadCloser, error) {
 	var data []byte
