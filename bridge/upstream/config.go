@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +128,7 @@ func (c *Config) set(k, v string) error {
 		c.BatchSize, err = strconv.Atoi(v)
 	case "max_attempts":
 		c.MaxAttempts, err = strconv.Atoi(v)
-	case "token", "access_token", "bearer":
+	case tokenKeys[0], tokenKeys[1], tokenKeys[2]:
 		return fmt.Errorf("%s: put the token in a file (token_file) or an environment variable (token_env), not in the config", k)
 	default:
 		return fmt.Errorf("unknown key %q", k)
@@ -275,4 +276,114 @@ func NewHTTPClient(c Config) (*http.Client, error) {
 	tr.TLSClientConfig = tc
 	tr.MaxIdleConnsPerHost = 4
 	return &http.Client{Transport: tr, Timeout: c.timeout()}, nil
+}
+
+// ErrBadSetting marks a key or value that SetConfig refuses.
+var ErrBadSetting = errors.New("bad config setting")
+
+// tokenKeys are keys someone might try for the token itself: refused.
+var tokenKeys = []string{"token", "access_token", "bearer"}
+
+// ConfigKeys are the keys of the config file.
+var ConfigKeys = []string{"base_url", "token_file", "token_env", "ca_file", "timeout", "batch_size", "max_attempts"}
+
+// checkSetting validates one key = value as LoadConfig will read it, with
+// the bounds Validate applies, and returns the value to store (paths made
+// absolute).
+func checkSetting(k, v string) (string, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadSetting}, args...)...)
+	}
+	if !slices.Contains(ConfigKeys, k) && !slices.Contains(tokenKeys, k) {
+		return "", bad("unknown config key %q (valid: %s)", k, strings.Join(ConfigKeys, ", "))
+	}
+	var c Config
+	if err := c.set(k, v); err != nil {
+		return "", bad("%v", err) // a token refused, or a value that does not parse
+	}
+	switch k {
+	case "base_url":
+		if err := c.Validate(); err != nil {
+			return "", bad("%v", err)
+		}
+	case "token_file", "ca_file":
+		if v != "" {
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return "", err
+			}
+			v = abs
+		}
+	case "timeout":
+		if c.Timeout <= 0 {
+			return "", bad("timeout %q: want a positive duration such as 60s", v)
+		}
+	case "batch_size":
+		if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {
+			return "", bad("batch_size %q: want 1..%d", v, MaxBatchSize)
+		}
+	case "max_attempts":
+		if c.MaxAttempts < 1 {
+			return "", bad("max_attempts %q: want a positive integer", v)
+		}
+	}
+	return v, nil
+}
+
+// SetConfig sets keys ("key=value") in the config file at path, keeping
+// its other lines, atomically and with mode 0600. A refused key or value
+// is reported wrapping ErrBadSetting, and nothing is written.
+func SetConfig(path string, assigns []string) error {
+	var lines []string
+	if b, err := os.ReadFile(path); err == nil {
+		lines = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read config: %w", err)
+	}
+	for _, a := range assigns {
+		k, v, ok := strings.Cut(a, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" {
+			return fmt.Errorf("%w: config set: %q is not key=value", ErrBadSetting, a)
+		}
+		v, err := checkSetting(k, strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s = %s", k, strconv.Quote(v))
+		found := false
+		for i, l := range lines {
+			lk, _, ok := strings.Cut(strings.TrimSpace(l), "=")
+			if ok && strings.TrimSpace(lk) == k && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				lines[i], found = line, true
+			}
+		}
+		if !found {
+			lines = append(lines, line)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create config directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*")
+	if err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	data := strings.TrimLeft(strings.Join(lines, "\n"), "\n") + "\n"
+	if _, err := tmp.WriteString(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,10 +15,6 @@ import (
 	"crmbridge/bridge/upstream"
 	"crmbridge/crmstore"
 )
-
-// configKeys are the keys `crmbridge config set` writes (upstream.LoadConfig
-// reads them).
-var configKeys = []string{"base_url", "token_file", "token_env", "ca_file", "timeout", "batch_size", "max_attempts"}
 
 var configFlag = &cli.StringFlag{Name: "config", Usage: "upstream config file (default $XDG_CONFIG_HOME/crmbridge/config)", EnvVars: []string{"CRMBRIDGE_CONFIG"}}
 
@@ -78,7 +72,10 @@ The token itself is never written to the config.`,
 				if args[0] != "set" || len(args) < 2 {
 					return usagef("config: want no arguments, or: set key=value...")
 				}
-				if err := writeConfig(path, args[1:]); err != nil {
+				if err := upstream.SetConfig(path, args[1:]); err != nil {
+					if errors.Is(err, upstream.ErrBadSetting) {
+						return usageError{err}
+					}
 					return err
 				}
 				if !e.quiet {
@@ -134,100 +131,6 @@ func printConfig(e *env, path string) error {
 	fmt.Fprintf(w, "timeout\t%v\n", timeout)
 	fmt.Fprintf(w, "batch_size\t%d\n", batch)
 	fmt.Fprintf(w, "max_attempts\t%d\n", attempts)
-	return nil
-}
-
-// checkConfigValue validates one key=value of `config set`.
-func checkConfigValue(k, v string) (string, error) {
-	switch k {
-	case "token", "access_token", "bearer":
-		return "", usagef("%s: put the token in a file (token_file) or an environment variable (token_env), not in the config", k)
-	case "base_url":
-		c := upstream.Config{BaseURL: v}
-		if err := c.Validate(); err != nil {
-			return "", usageError{err}
-		}
-	case "token_file", "ca_file":
-		if v != "" {
-			abs, err := filepath.Abs(v)
-			if err != nil {
-				return "", err
-			}
-			v = abs
-		}
-	case "token_env":
-	case "timeout":
-		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-			return "", usagef("timeout %q: want a positive duration such as 60s", v)
-		}
-	case "batch_size":
-		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > upstream.MaxBatchSize {
-			return "", usagef("batch_size %q: want 1..%d", v, upstream.MaxBatchSize)
-		}
-	case "max_attempts":
-		if n, err := strconv.Atoi(v); err != nil || n < 1 {
-			return "", usagef("max_attempts %q: want a positive integer", v)
-		}
-	default:
-		return "", usagef("unknown config key %q (valid: %s)", k, strings.Join(configKeys, ", "))
-	}
-	return v, nil
-}
-
-// writeConfig sets keys in the config file at path, keeping its other
-// lines, atomically and with mode 0600.
-func writeConfig(path string, assigns []string) error {
-	var lines []string
-	if b, err := os.ReadFile(path); err == nil {
-		lines = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read config: %w", err)
-	}
-	for _, a := range assigns {
-		k, v, ok := strings.Cut(a, "=")
-		k = strings.ToLower(strings.TrimSpace(k))
-		if !ok || k == "" {
-			return usagef("config set: %q is not key=value", a)
-		}
-		v, err := checkConfigValue(k, strings.TrimSpace(v))
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s = %s", k, strconv.Quote(v))
-		found := false
-		for i, l := range lines {
-			lk, _, ok := strings.Cut(strings.TrimSpace(l), "=")
-			if ok && strings.TrimSpace(lk) == k && !strings.HasPrefix(strings.TrimSpace(l), "#") {
-				lines[i], found = line, true
-			}
-		}
-		if !found {
-			lines = append(lines, line)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create config directory: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*")
-	if err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	data := strings.TrimLeft(strings.Join(lines, "\n"), "\n") + "\n"
-	if _, err := tmp.WriteString(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write config: %w", err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write config: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
 	return nil
 }
 
