@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/fixtures"
 )
@@ -131,7 +132,7 @@ func benchStore(b *testing.B, dir string) *crmstore.Store {
 
 // benchImport imports path and checks that want records of entity e were
 // created (or, with want < 0, that nothing failed).
-func benchImport(b *testing.B, s *crmstore.Store, path string, opts ImportOptions, e crmstore.Entity, want int) {
+func benchImport(b *testing.B, s *crmstore.Store, path string, opts ImportOptions, e crm.Entity, want int) {
 	b.Helper()
 	sum, err := Import(context.Background(), s, []string{path}, opts)
 	if err != nil {
@@ -159,7 +160,7 @@ func closeStore(b *testing.B, s *crmstore.Store, dir string) {
 
 // benchFreshImport times importing path into a fresh store, once per
 // iteration.
-func benchFreshImport(b *testing.B, dir, path string, e crmstore.Entity, want int) {
+func benchFreshImport(b *testing.B, dir, path string, e crm.Entity, want int) {
 	var p peakMem
 	b.ResetTimer()
 	for range b.N {
@@ -182,7 +183,7 @@ func benchFreshImport(b *testing.B, dir, path string, e crmstore.Entity, want in
 func BenchmarkImportVCF100k(b *testing.B) {
 	dir := b.TempDir()
 	path := benchVCF(b, dir)
-	benchFreshImport(b, dir, path, crmstore.Contact, benchContacts)
+	benchFreshImport(b, dir, path, crm.Contact, benchContacts)
 }
 
 // BenchmarkReimportVCF100k imports the unchanged 100,000-contact file a
@@ -193,7 +194,7 @@ func BenchmarkReimportVCF100k(b *testing.B) {
 	path := benchVCF(b, dir)
 	s := benchStore(b, dir)
 	defer closeStore(b, s, dir)
-	benchImport(b, s, path, ImportOptions{}, crmstore.Contact, benchContacts)
+	benchImport(b, s, path, ImportOptions{}, crm.Contact, benchContacts)
 	for _, force := range []bool{false, true} {
 		name := "unchanged"
 		if force {
@@ -209,7 +210,7 @@ func BenchmarkReimportVCF100k(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				c := sum.Entities[crmstore.Contact]
+				c := sum.Entities[crm.Contact]
 				switch {
 				case sum.Failed():
 					b.Fatalf("re-import failed: %s", sum)
@@ -233,7 +234,7 @@ func BenchmarkExportVCF100k(b *testing.B) {
 	path := benchVCF(b, dir)
 	s := benchStore(b, dir)
 	defer closeStore(b, s, dir)
-	benchImport(b, s, path, ImportOptions{}, crmstore.Contact, benchContacts)
+	benchImport(b, s, path, ImportOptions{}, crm.Contact, benchContacts)
 	out := filepath.Join(dir, "out.vcf")
 	var p peakMem
 	runtime.GC()
@@ -260,5 +261,5 @@ func BenchmarkImportMbox10k(b *testing.B) {
 	path := benchFile(b, dir, "big.mbox", benchMails, func(f *os.File, n int, seed int64) error {
 		return fixtures.WriteMbox(f, n, seed)
 	})
-	benchFreshImport(b, dir, path, crmstore.Email, benchMails)
+	benchFreshImport(b, dir, path, crm.Email, benchMails)
 }

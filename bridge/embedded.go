@@ -6,14 +6,14 @@ import (
 	"strings"
 
 	"crmbridge/bridge/eml"
+	"crmbridge/crm"
 
-	"crmbridge/crmstore"
 	"crmbridge/pst"
 )
 
 // embeddedAttachment turns a message attached to a PST item (attach
 // method 5) into an RFC 5322 attachment, so the parent keeps it whole.
-func embeddedAttachment(a *pst.Attachment) crmstore.Attachment {
+func embeddedAttachment(a *pst.Attachment) crm.Attachment {
 	in := pstEmail(a.Message)
 	name := a.Name
 	if name == "" {
@@ -27,7 +27,7 @@ func embeddedAttachment(a *pst.Attachment) crmstore.Attachment {
 		name += ".eml"
 	}
 	rec := in.Record
-	return crmstore.Attachment{
+	return crm.Attachment{
 		Name:     name,
 		MimeType: "message/rfc822",
 		Open: func() (io.ReadCloser, error) {

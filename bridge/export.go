@@ -14,6 +14,7 @@ import (
 	"crmbridge/bridge/ics"
 	"crmbridge/bridge/outlookcsv"
 	"crmbridge/bridge/vcf"
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
@@ -28,7 +29,7 @@ type ExportOptions struct {
 	All bool
 	// Types restricts the records written (nil: every type the format
 	// holds).
-	Types        []crmstore.Entity
+	Types        []crm.Entity
 	Split        bool   // one file per record, named by record id, in the VCF and ICS folders (a vdir)
 	VCardVersion string // "2.1", "3.0" (default) or "4.0"
 }
@@ -57,7 +58,7 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 	type job struct {
 		kind  string
 		path  string
-		ents  []crmstore.Entity
+		ents  []crm.Entity
 		write func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error
 	}
 	var jobs []job
@@ -66,7 +67,7 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 		if version == "" {
 			version = "3.0"
 		}
-		jobs = append(jobs, job{"vcf", opts.VCF, []crmstore.Entity{crmstore.Contact}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
+		jobs = append(jobs, job{"vcf", opts.VCF, []crm.Entity{crm.Contact}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
 			if opts.Split {
 				return writeSplitVCF(path, recs, version)
 			}
@@ -88,14 +89,14 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 		}})
 	}
 	if opts.ICS != "" {
-		jobs = append(jobs, job{"ics", opts.ICS, []crmstore.Entity{crmstore.Appointment, crmstore.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
-			var rs []crmstore.Record
+		jobs = append(jobs, job{"ics", opts.ICS, []crm.Entity{crm.Appointment, crm.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
+			var rs []crm.Record
 			for v, err := range recs {
 				if err != nil {
 					return err
 				}
 				r := v.Record
-				if r.Entity == crmstore.Appointment && r.Fields["scheduledstart"] == "" {
+				if r.Entity == crm.Appointment && r.Fields["scheduledstart"] == "" {
 					// RFC 5546 3.2.1: a published VEVENT needs DTSTART;
 					// Outlook and khal refuse one without.
 					omitted++
@@ -126,14 +127,14 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 		}})
 	}
 	if opts.EMLDir != "" {
-		jobs = append(jobs, job{"eml", opts.EMLDir, []crmstore.Entity{crmstore.Email}, func(ctx context.Context, dir string, recs iter.Seq2[*crmstore.View, error]) error {
+		jobs = append(jobs, job{"eml", opts.EMLDir, []crm.Entity{crm.Email}, func(ctx context.Context, dir string, recs iter.Seq2[*crmstore.View, error]) error {
 			return writeEMLDir(dir, recs)
 		}})
 	}
 	if opts.CSV != "" {
 		base := strings.TrimSuffix(opts.CSV, filepath.Ext(opts.CSV))
 		jobs = append(jobs,
-			job{"csv", base + "-contacts.csv", []crmstore.Entity{crmstore.Contact, crmstore.Account}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
+			job{"csv", base + "-contacts.csv", []crm.Entity{crm.Contact, crm.Account}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
 				return writeAtomic(path, func(w io.Writer) error {
 					cw := outlookcsv.NewContactWriter(w)
 					for v, err := range recs {
@@ -149,7 +150,7 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 					return cw.Flush()
 				})
 			}},
-			job{"csv", base + "-tasks.csv", []crmstore.Entity{crmstore.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
+			job{"csv", base + "-tasks.csv", []crm.Entity{crm.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
 				return writeAtomic(path, func(w io.Writer) error {
 					tw := outlookcsv.NewTaskWriter(w)
 					for v, err := range recs {
@@ -243,11 +244,11 @@ func cloneFields(m map[string]string) map[string]string {
 	return c
 }
 
-func filterTypes(ents, only []crmstore.Entity) []crmstore.Entity {
+func filterTypes(ents, only []crm.Entity) []crm.Entity {
 	if len(only) == 0 {
 		return ents
 	}
-	var out []crmstore.Entity
+	var out []crm.Entity
 	for _, e := range ents {
 		for _, o := range only {
 			if e == o {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/fixtures"
 )
@@ -72,7 +73,7 @@ func TestIncrementalExport(t *testing.T) {
 	if r := export(t, s, ExportOptions{VCF: out}); !r[0].Skipped {
 		t.Fatalf("second export wrote %+v", r)
 	}
-	ids, _ := s.IDs(context.Background(), []crmstore.Entity{crmstore.Contact})
+	ids, _ := s.IDs(context.Background(), []crm.Entity{crm.Contact})
 	edit(t, s, func(tx *crmstore.Tx) error {
 		_, err := tx.Set(ids[1], map[string]string{"jobtitle": "CTO"}, "cli")
 		return err
@@ -93,7 +94,7 @@ func TestIncrementalExport(t *testing.T) {
 	edited = regexp.MustCompile(`REV:[0-9TZ]+`).ReplaceAllString(edited, "REV:"+time.Now().Add(time.Minute).UTC().Format("20060102T150405Z"))
 	os.WriteFile(out, []byte(edited), 0o600)
 	sum, _ := importPaths(t, s, ImportOptions{}, out)
-	if c := sum.Entities[crmstore.Contact]; c.Updated != 1 {
+	if c := sum.Entities[crm.Contact]; c.Updated != 1 {
 		t.Fatalf("import of the edited export: %+v", *c)
 	}
 	if r := export(t, s, ExportOptions{VCF: out}); !r[0].Skipped {
@@ -116,10 +117,10 @@ func TestExportFileNamesStayInside(t *testing.T) {
 	subjects := []string{"../../etc/passwd", `..\..\boot.ini`, "CON", "same", "same", "/abs/path", "a\x00b", strings.Repeat("é", 300), ".", ""}
 	edit(t, s, func(tx *crmstore.Tx) error {
 		for i, subj := range subjects {
-			_, err := tx.Apply(&crmstore.Incoming{
-				Source: crmstore.SourceRef{Kind: "test", Key: fmt.Sprint(i), Version: "1"},
-				Record: crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{"subject": subj, "description": "body"},
-					Parties: []crmstore.Party{{Role: crmstore.RoleSender, Address: "a@example.com"}}},
+			_, err := tx.Apply(&crm.Incoming{
+				Source: crm.SourceRef{Kind: "test", Key: fmt.Sprint(i), Version: "1"},
+				Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": subj, "description": "body"},
+					Parties: []crm.Party{{Role: crm.RoleSender, Address: "a@example.com"}}},
 			}, crmstore.PolicyNewest)
 			if err != nil {
 				return err
@@ -156,7 +157,7 @@ func TestSeedExampleThroughFiles(t *testing.T) {
 	os.WriteFile(path, []byte(card("Jeff", "20260101T090000Z")), 0o644)
 	s := newStore(t)
 	importPaths(t, s, ImportOptions{}, path)
-	ids, _ := s.IDs(context.Background(), []crmstore.Entity{crmstore.Contact})
+	ids, _ := s.IDs(context.Background(), []crm.Entity{crm.Contact})
 	edit(t, s, func(tx *crmstore.Tx) error {
 		_, err := tx.Set(ids[0], map[string]string{"lastname": "Rodman"}, "cli")
 		return err
@@ -187,13 +188,13 @@ func TestSeedExampleThroughFiles(t *testing.T) {
 
 // roundTripFields are the fields each format carries, compared after
 // import → export --all → import into a fresh store.
-var roundTripFields = map[crmstore.Entity][]string{
-	crmstore.Contact: {"firstname", "middlename", "lastname", "emailaddress1", "emailaddress2", "emailaddress3",
+var roundTripFields = map[crm.Entity][]string{
+	crm.Contact: {"firstname", "middlename", "lastname", "emailaddress1", "emailaddress2", "emailaddress3",
 		"telephone1", "telephone2", "mobilephone", "fax", "jobtitle", "company", "birthdate", "description", "websiteurl",
 		"address1_line1", "address1_city", "address1_postalcode", "address1_country"},
-	crmstore.Appointment: {"subject", "location", "scheduledstart", "scheduledend", "isalldayevent", "description", "statecode"},
-	crmstore.Task:        {"subject", "scheduledend", "actualend", "percentcomplete", "prioritycode", "statecode", "description"},
-	crmstore.Email:       {"subject", "messageid", "inreplyto", "senton", "sender"},
+	crm.Appointment: {"subject", "location", "scheduledstart", "scheduledend", "isalldayevent", "description", "statecode"},
+	crm.Task:        {"subject", "scheduledend", "actualend", "percentcomplete", "prioritycode", "statecode", "description"},
+	crm.Email:       {"subject", "messageid", "inreplyto", "senton", "sender"},
 }
 
 // Import the corpus, export everything, import the export into a fresh
@@ -218,8 +219,8 @@ func TestExportRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	var diffs []string
 	for e, fields := range roundTripFields {
-		idsA, _ := a.IDs(ctx, []crmstore.Entity{e})
-		idsB, _ := b.IDs(ctx, []crmstore.Entity{e})
+		idsA, _ := a.IDs(ctx, []crm.Entity{e})
+		idsB, _ := b.IDs(ctx, []crm.Entity{e})
 		if len(idsA) < len(idsB) {
 			diffs = append(diffs, fmt.Sprintf("%s: %d records before, %d after", e, len(idsA), len(idsB)))
 		}
@@ -232,7 +233,7 @@ func TestExportRoundTrip(t *testing.T) {
 		}
 		for _, id := range idsA {
 			va, _ := a.Get(ctx, id)
-			if e == crmstore.Appointment && va.Fields["scheduledstart"] == "" {
+			if e == crm.Appointment && va.Fields["scheduledstart"] == "" {
 				continue // not exported (TestExportOmits)
 			}
 			vb, err := b.Get(ctx, id) // same id, or else the same identity key
@@ -291,13 +292,13 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 		t.Fatalf("python: %v\n%s", err, b)
 	}
 	events := 0 // appointments without a start are not exported (TestExportOmits)
-	appts, _ := a.IDs(context.Background(), []crmstore.Entity{crmstore.Appointment})
+	appts, _ := a.IDs(context.Background(), []crm.Entity{crm.Appointment})
 	for _, id := range appts {
 		if v, _ := a.Get(context.Background(), id); v.Fields["scheduledstart"] != "" {
 			events++
 		}
 	}
-	want := fmt.Sprintf("%d %d %d", st.Records[crmstore.Contact], events, st.Records[crmstore.Task])
+	want := fmt.Sprintf("%d %d %d", st.Records[crm.Contact], events, st.Records[crm.Task])
 	if got := strings.TrimSpace(string(b)); got != want {
 		t.Fatalf("vobject/icalendar read %s (contacts events todos), want %s", got, want)
 	}
@@ -325,7 +326,7 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 	importPaths(t, cal, ImportOptions{}, files...)
 	vdir := t.TempDir()
 	export(t, a, ExportOptions{All: true, Split: true, VCF: filepath.Join(vdir, "contacts")})
-	export(t, cal, ExportOptions{All: true, Split: true, ICS: filepath.Join(vdir, "calendar"), Types: []crmstore.Entity{crmstore.Appointment}})
+	export(t, cal, ExportOptions{All: true, Split: true, ICS: filepath.Join(vdir, "calendar"), Types: []crm.Entity{crm.Appointment}})
 	home := t.TempDir()
 	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_DATA_HOME="+filepath.Join(home, ".local"), "TZ=UTC", "COLUMNS=10000")
 	os.MkdirAll(filepath.Join(home, ".config", "khard"), 0o700)
@@ -336,8 +337,8 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 	if err != nil {
 		t.Fatalf("khard: %v\n%s", err, b)
 	}
-	if n := len(strings.Split(strings.TrimSpace(string(b)), "\n")); n != st.Records[crmstore.Contact] {
-		t.Errorf("khard lists %d contacts, want %d\n%s", n, st.Records[crmstore.Contact], b)
+	if n := len(strings.Split(strings.TrimSpace(string(b)), "\n")); n != st.Records[crm.Contact] {
+		t.Errorf("khard lists %d contacts, want %d\n%s", n, st.Records[crm.Contact], b)
 	}
 	os.MkdirAll(filepath.Join(home, ".config", "khal"), 0o700)
 	os.WriteFile(filepath.Join(home, ".config", "khal", "config"), []byte("[calendars]\n[[crm]]\npath = "+filepath.Join(vdir, "calendar")+"\ntype = calendar\n[locale]\ntimeformat = %H:%M\ndateformat = %Y-%m-%d\nlongdateformat = %Y-%m-%d\ndatetimeformat = %Y-%m-%d %H:%M\nlongdatetimeformat = %Y-%m-%d %H:%M\ndefault_timezone = UTC\nlocal_timezone = UTC\n"), 0o600)
@@ -347,7 +348,7 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 	if err != nil {
 		t.Fatalf("khal: %v\n%s", err, b)
 	}
-	ids, _ := cal.IDs(context.Background(), []crmstore.Entity{crmstore.Appointment})
+	ids, _ := cal.IDs(context.Background(), []crm.Entity{crm.Appointment})
 	found := map[string]bool{}
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		found[strings.TrimSpace(l)] = true
@@ -369,10 +370,10 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 func TestExportOmits(t *testing.T) {
 	s := newStore(t)
 	edit(t, s, func(tx *crmstore.Tx) error {
-		if _, err := tx.Create(crmstore.Appointment, map[string]string{"subject": "no start"}, "cli"); err != nil {
+		if _, err := tx.Create(crm.Appointment, map[string]string{"subject": "no start"}, "cli"); err != nil {
 			return err
 		}
-		_, err := tx.Create(crmstore.Appointment, map[string]string{"subject": "ok", "scheduledstart": "2026-12-01T10:00:00Z", "scheduledend": "2026-12-01T11:00:00Z"}, "cli")
+		_, err := tx.Create(crm.Appointment, map[string]string{"subject": "ok", "scheduledstart": "2026-12-01T10:00:00Z", "scheduledend": "2026-12-01T11:00:00Z"}, "cli")
 		return err
 	})
 	out := filepath.Join(t.TempDir(), "c.ics")

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"crmbridge/bridge/item"
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/pst"
 )
@@ -70,14 +71,14 @@ type Summary struct {
 	FilesUnchanged int // skipped: same fingerprint as last time
 	FilesSkipped   []string
 	FilesFailed    int // files that could not be read at all
-	Entities       map[crmstore.Entity]*Counts
+	Entities       map[crm.Entity]*Counts
 	Problems       int // items or files lost: exit status 1
 	Warnings       int // problems in items that were imported anyway
 	Conflicts      int
 	Duration       time.Duration
 }
 
-func (s *Summary) counts(e crmstore.Entity) *Counts {
+func (s *Summary) counts(e crm.Entity) *Counts {
 	c := s.Entities[e]
 	if c == nil {
 		c = &Counts{}
@@ -115,7 +116,7 @@ func (s *Summary) String() string {
 	}
 	sort.Strings(ents)
 	for _, e := range ents {
-		c := s.Entities[crmstore.Entity(e)]
+		c := s.Entities[crm.Entity(e)]
 		fmt.Fprintf(&b, "; %s: %d created, %d updated, %d unchanged, %d failed", e, c.Created, c.Updated, c.Unchanged, c.Failed)
 	}
 	if s.Conflicts > 0 {
@@ -157,7 +158,7 @@ func Import(ctx context.Context, store *crmstore.Store, paths []string, opts Imp
 		rep = NopReporter{}
 	}
 	im := &Importer{store: store, opts: opts, rep: rep, accounts: map[string]string{},
-		sum: &Summary{Entities: map[crmstore.Entity]*Counts{}}}
+		sum: &Summary{Entities: map[crm.Entity]*Counts{}}}
 	start := time.Now()
 	defer func() { im.sum.Duration = time.Since(start) }()
 	for _, p := range paths {
@@ -295,7 +296,7 @@ func hashFile(path string) (string, error) {
 
 // next is one step of a source: an incoming record, a problem, or the end.
 type next struct {
-	in  *crmstore.Incoming
+	in  *crm.Incoming
 	err error // *item.Error or *pst.ItemError: a problem; other: fatal for the file
 }
 
@@ -333,9 +334,6 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 	lastCommit := time.Now()
 	seen := map[string]int{}
 	commit := func() error {
-		if err := tx.LinkSeries(); err != nil {
-			return err
-		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
@@ -399,9 +397,6 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 			break
 		}
 	}
-	if err := tx.LinkSeries(); err != nil {
-		return items, failed, err
-	}
 	if err := tx.Commit(); err != nil {
 		return items, failed, fmt.Errorf("store: %w", err)
 	}
@@ -415,9 +410,9 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 // apply applies one incoming record (and the account of a contact's
 // company). Item-level failures are counted and reported; store failures
 // are returned.
-func (im *Importer) apply(tx *crmstore.Tx, in *crmstore.Incoming) error {
+func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 	e := in.Record.Entity
-	if e == crmstore.Contact {
+	if e == crm.Contact {
 		if company := strings.TrimSpace(in.Record.Fields["company"]); company != "" {
 			id, err := im.account(tx, company)
 			if err != nil {
@@ -455,16 +450,16 @@ func (im *Importer) account(tx *crmstore.Tx, company string) (string, error) {
 	if id, ok := im.accounts[k]; ok {
 		return id, nil
 	}
-	res, err := tx.Apply(&crmstore.Incoming{
-		Source: crmstore.SourceRef{Kind: "company", Key: k, Version: company},
-		Record: crmstore.Record{Entity: crmstore.Account, Fields: map[string]string{"name": company}},
+	res, err := tx.Apply(&crm.Incoming{
+		Source: crm.SourceRef{Kind: "company", Key: k, Version: company},
+		Record: crm.Record{Entity: crm.Account, Fields: map[string]string{"name": company}},
 		Keys:   []string{k},
 		Origin: "company",
 	}, crmstore.PolicyLocal)
 	if err != nil {
 		return "", err
 	}
-	c := im.sum.counts(crmstore.Account)
+	c := im.sum.counts(crm.Account)
 	switch res.Outcome {
 	case crmstore.Created:
 		c.Created++
@@ -542,7 +537,7 @@ type pstSource struct {
 	next func() (*pst.Item, error, bool)
 }
 
-func (p *pstSource) Next() (*crmstore.Incoming, error) {
+func (p *pstSource) Next() (*crm.Incoming, error) {
 	for {
 		it, err, ok := p.next()
 		switch {
@@ -559,7 +554,7 @@ func (p *pstSource) Next() (*crmstore.Incoming, error) {
 
 // materialize reads attachment content now, while the reader's item is
 // current, and replaces Open with an in-memory reader.
-func materialize(in *crmstore.Incoming) error {
+func materialize(in *crm.Incoming) error {
 	for i := range in.Record.Attachments {
 		a := &in.Record.Attachments[i]
 		if a.Open == nil {
@@ -583,16 +578,16 @@ func materialize(in *crmstore.Incoming) error {
 // the record (vCard UID, iCalendar UID, the Message-ID it generated for a
 // mail without one), so that re-importing an export, into this store or a
 // fresh one, keeps record ids. "" when the item carries none.
-func ownID(in *crmstore.Incoming) string {
+func ownID(in *crm.Incoming) string {
 	var cand string
 	switch {
 	case in.Source.Kind == "vcf":
 		cand = in.Source.Key
-	case in.Record.Entity == crmstore.Appointment || in.Record.Entity == crmstore.Task:
+	case in.Record.Entity == crm.Appointment || in.Record.Entity == crm.Task:
 		if in.Record.Fields["recurrenceid"] == "" {
 			cand = in.Record.Fields["uid"]
 		}
-	case in.Record.Entity == crmstore.Email:
+	case in.Record.Entity == crm.Email:
 		local, domain, _ := strings.Cut(item.NormalizeMessageID(in.Record.Fields["messageid"]), "@")
 		if domain == "crmbridge.invalid" {
 			cand = local

@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/emersion/go-message/charset"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/fixtures"
 	"crmbridge/pst"
@@ -132,17 +133,17 @@ func TestSameMailFromPSTAndEML(t *testing.T) {
 	s := newStore(t)
 	importPaths(t, s, ImportOptions{}, src)
 	st := status(t, s)
-	emails := st.Records[crmstore.Email]
+	emails := st.Records[crm.Email]
 	sum, p := importPaths(t, s, ImportOptions{}, out)
 	for _, err := range p.errs {
 		t.Errorf("EML import: %v", err)
 	}
-	if c := sum.Entities[crmstore.Email]; c == nil || c.Created != 0 {
+	if c := sum.Entities[crm.Email]; c == nil || c.Created != 0 {
 		t.Fatalf("EMLs of the PST created records: %+v", c)
 	}
 	st2 := status(t, s)
-	if st2.Records[crmstore.Email] != emails {
-		t.Fatalf("%d emails after importing the EMLs, %d before", st2.Records[crmstore.Email], emails)
+	if st2.Records[crm.Email] != emails {
+		t.Fatalf("%d emails after importing the EMLs, %d before", st2.Records[crm.Email], emails)
 	}
 	// Every EML readpst wrote is a second provenance of a PST record.
 	// (readpst -e itself sometimes writes one file fewer for this PST, so
@@ -173,10 +174,10 @@ func TestContactAcrossSources(t *testing.T) {
 	if len(p.errs) > 0 {
 		t.Fatal(p.errs)
 	}
-	if c := sum.Entities[crmstore.Contact]; c.Created != 1 {
+	if c := sum.Entities[crm.Contact]; c.Created != 1 {
 		t.Fatalf("contacts: %+v", *c)
 	}
-	ids, _ := s.IDs(context.Background(), []crmstore.Entity{crmstore.Contact})
+	ids, _ := s.IDs(context.Background(), []crm.Entity{crm.Contact})
 	v, _ := s.Get(context.Background(), ids[0])
 	if v.Fields["mobilephone"] != "+1 555 0100" || v.Fields["lastname"] != "Smith" || v.Fields["parentcustomerid"] == "" || len(v.Sources) != 2 {
 		t.Fatalf("merged contact: %+v sources %v", v.Fields, v.Sources)
@@ -188,15 +189,15 @@ func TestContactAcrossSources(t *testing.T) {
 func TestPSTItemsAllStored(t *testing.T) {
 	files := fixtures.CorpusFiles(t, "pst")
 	files = append(files, filepath.Join(fixtures.GoPSTData(t), "32-bit.pst"), filepath.Join(fixtures.GoPSTData(t), "support.pst"))
-	ents := map[pst.Kind]crmstore.Entity{pst.KindEmail: crmstore.Email, pst.KindContact: crmstore.Contact,
-		pst.KindTask: crmstore.Task, pst.KindAppointment: crmstore.Appointment, pst.KindDistList: crmstore.List}
+	ents := map[pst.Kind]crm.Entity{pst.KindEmail: crm.Email, pst.KindContact: crm.Contact,
+		pst.KindTask: crm.Task, pst.KindAppointment: crm.Appointment, pst.KindDistList: crm.List}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			f, err := pst.Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			items := map[crmstore.Entity]int{}
+			items := map[crm.Entity]int{}
 			for it, err := range f.Items(context.Background()) {
 				if err == nil {
 					if e, ok := ents[it.Kind]; ok {
@@ -231,12 +232,12 @@ func TestImportCancelled(t *testing.T) {
 	mid := status(t, s)
 	importPaths(t, s, ImportOptions{}, src)
 	end := status(t, s)
-	if end.Records[crmstore.Email] < mid.Records[crmstore.Email] || end.Files != 1 {
+	if end.Records[crm.Email] < mid.Records[crm.Email] || end.Files != 1 {
 		t.Fatalf("after resume: %+v (interrupted at %+v)", end.Records, mid.Records)
 	}
 	ref := newStore(t)
 	importPaths(t, ref, ImportOptions{}, src)
-	if want := status(t, ref); want.Records[crmstore.Email] != end.Records[crmstore.Email] || want.Sources["pst"] != end.Sources["pst"] {
-		t.Fatalf("resumed %d emails / %d sources, uninterrupted %d / %d", end.Records[crmstore.Email], end.Sources["pst"], want.Records[crmstore.Email], want.Sources["pst"])
+	if want := status(t, ref); want.Records[crm.Email] != end.Records[crm.Email] || want.Sources["pst"] != end.Sources["pst"] {
+		t.Fatalf("resumed %d emails / %d sources, uninterrupted %d / %d", end.Records[crm.Email], end.Sources["pst"], want.Records[crm.Email], want.Sources["pst"])
 	}
 }

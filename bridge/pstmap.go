@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 	"crmbridge/pst"
 )
 
 // FromPST maps one Outlook item read from a PST to a CRM record, following
 // the mapping table of DESIGN.md. It returns nil for items that have no CRM
 // counterpart (sticky notes, journal entries, posts).
-func FromPST(file string, it *pst.Item) *crmstore.Incoming {
-	var in *crmstore.Incoming
+func FromPST(file string, it *pst.Item) *crm.Incoming {
+	var in *crm.Incoming
 	switch it.Kind {
 	case pst.KindEmail:
 		in = pstEmail(it)
@@ -72,9 +72,9 @@ func activityFields(it *pst.Item) map[string]string {
 	return f
 }
 
-func pstEmail(it *pst.Item) *crmstore.Incoming {
+func pstEmail(it *pst.Item) *crm.Incoming {
 	f := activityFields(it)
-	rec := crmstore.Record{Entity: crmstore.Email, Fields: f, Parties: []crmstore.Party{}}
+	rec := crm.Record{Entity: crm.Email, Fields: f, Parties: []crm.Party{}}
 	e := it.Email
 	if e == nil {
 		e = &pst.Email{}
@@ -100,21 +100,21 @@ func pstEmail(it *pst.Item) *crmstore.Incoming {
 	item.SetIf(f, "actualend", item.FormatTime(end))
 	if e.SenderAddress != "" || e.SenderName != "" {
 		f["sender"] = formatAddress(e.SenderName, e.SenderAddress)
-		rec.Parties = append(rec.Parties, crmstore.Party{Role: crmstore.RoleSender, Address: e.SenderAddress, Name: e.SenderName})
+		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleSender, Address: e.SenderAddress, Name: e.SenderName})
 	}
 	var to []string
 	for _, r := range e.Recipients {
-		role := crmstore.RoleTo
+		role := crm.RoleTo
 		switch r.Type {
 		case pst.RecipientCc:
-			role = crmstore.RoleCc
+			role = crm.RoleCc
 		case pst.RecipientBcc:
-			role = crmstore.RoleBcc
+			role = crm.RoleBcc
 		}
-		if role == crmstore.RoleTo && r.Address != "" {
+		if role == crm.RoleTo && r.Address != "" {
 			to = append(to, r.Address)
 		}
-		rec.Parties = append(rec.Parties, crmstore.Party{Role: role, Address: r.Address, Name: r.Name})
+		rec.Parties = append(rec.Parties, crm.Party{Role: role, Address: r.Address, Name: r.Name})
 	}
 	item.SetIf(f, "torecipients", strings.Join(to, ";"))
 	rec.Attachments = pstAttachments(it)
@@ -122,7 +122,7 @@ func pstEmail(it *pst.Item) *crmstore.Incoming {
 	if date.IsZero() {
 		date = e.Received
 	}
-	return &crmstore.Incoming{
+	return &crm.Incoming{
 		Record: rec,
 		Keys:   item.EmailKeys(e.MessageID, e.SenderAddress, date, it.Subject, it.Body),
 	}
@@ -138,8 +138,8 @@ func formatAddress(name, addr string) string {
 	return fmt.Sprintf("%s <%s>", name, addr)
 }
 
-func pstAttachments(it *pst.Item) []crmstore.Attachment {
-	out := []crmstore.Attachment{}
+func pstAttachments(it *pst.Item) []crm.Attachment {
+	out := []crm.Attachment{}
 	for _, a := range it.Attachments {
 		if a.Open == nil {
 			if a.Message != nil {
@@ -147,14 +147,14 @@ func pstAttachments(it *pst.Item) []crmstore.Attachment {
 			}
 			continue
 		}
-		out = append(out, crmstore.Attachment{
+		out = append(out, crm.Attachment{
 			Name: a.Name, MimeType: a.MimeType, ContentID: a.ContentID, Inline: a.Inline, Size: a.Size, Open: a.Open,
 		})
 	}
 	return out
 }
 
-func pstContact(it *pst.Item) *crmstore.Incoming {
+func pstContact(it *pst.Item) *crm.Incoming {
 	f := map[string]string{}
 	c := it.Contact
 	if c == nil {
@@ -209,8 +209,8 @@ func pstContact(it *pst.Item) *crmstore.Incoming {
 		item.SetIf(f, p+"country", a.Country)
 		item.SetIf(f, p+"postofficebox", a.POBox)
 	}
-	return &crmstore.Incoming{
-		Record: crmstore.Record{Entity: crmstore.Contact, Fields: f},
+	return &crm.Incoming{
+		Record: crm.Record{Entity: crm.Contact, Fields: f},
 		Keys:   item.ContactKeys(c.Emails[0].Address),
 	}
 }
@@ -220,7 +220,7 @@ func pstContact(it *pst.Item) *crmstore.Incoming {
 // someone else 4, deferred 7.
 var taskStatus = map[int]string{0: "2", 1: "3", 2: "5", 3: "4", 4: "7"}
 
-func pstTask(it *pst.Item) *crmstore.Incoming {
+func pstTask(it *pst.Item) *crm.Incoming {
 	f := activityFields(it)
 	t := it.Task
 	if t == nil {
@@ -242,10 +242,10 @@ func pstTask(it *pst.Item) *crmstore.Incoming {
 	if s, ok := taskStatus[t.Status]; ok {
 		f["statuscode"] = s
 	}
-	return &crmstore.Incoming{Record: crmstore.Record{Entity: crmstore.Task, Fields: f}}
+	return &crm.Incoming{Record: crm.Record{Entity: crm.Task, Fields: f}}
 }
 
-func pstAppointment(it *pst.Item) *crmstore.Incoming {
+func pstAppointment(it *pst.Item) *crm.Incoming {
 	f := activityFields(it)
 	a := it.Appointment
 	if a == nil {
@@ -280,24 +280,24 @@ func pstAppointment(it *pst.Item) *crmstore.Incoming {
 	} else {
 		f["statecode"], f["statuscode"] = "3", "5"
 	}
-	rec := crmstore.Record{Entity: crmstore.Appointment, Fields: f, Parties: []crmstore.Party{}}
+	rec := crm.Record{Entity: crm.Appointment, Fields: f, Parties: []crm.Party{}}
 	if a.OrganizerAddress != "" || a.OrganizerName != "" {
-		rec.Parties = append(rec.Parties, crmstore.Party{Role: crmstore.RoleOrganizer, Address: a.OrganizerAddress, Name: a.OrganizerName})
+		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleOrganizer, Address: a.OrganizerAddress, Name: a.OrganizerName})
 	}
 	for _, r := range a.Attendees {
 		if r.Organizer {
 			continue
 		}
-		role := crmstore.RoleRequired
+		role := crm.RoleRequired
 		if r.Type == 2 || r.Type == 3 { // optional, resource
-			role = crmstore.RoleOptional
+			role = crm.RoleOptional
 		}
-		rec.Parties = append(rec.Parties, crmstore.Party{Role: role, Address: r.Address, Name: r.Name, Status: responseStatus(r.Response)})
+		rec.Parties = append(rec.Parties, crm.Party{Role: role, Address: r.Address, Name: r.Name, Status: responseStatus(r.Response)})
 	}
 	rec.Attachments = pstAttachments(it)
 	// The same meeting from another file, or as a meeting request and as
 	// the calendar item, is one record through its UID.
-	return &crmstore.Incoming{Record: rec, Keys: item.EventKeys(a.UID, time.Time{})}
+	return &crm.Incoming{Record: rec, Keys: item.EventKeys(a.UID, time.Time{})}
 }
 
 // responseStatus maps PidTagRecipientTrackStatus to an iCalendar PARTSTAT.
@@ -313,15 +313,15 @@ func responseStatus(s int) string {
 	return ""
 }
 
-func pstDistList(it *pst.Item) *crmstore.Incoming {
+func pstDistList(it *pst.Item) *crm.Incoming {
 	f := map[string]string{}
 	item.SetIf(f, "listname", it.Subject)
 	item.SetIf(f, "description", it.Body)
-	rec := crmstore.Record{Entity: crmstore.List, Fields: f, Members: []crmstore.Party{}}
+	rec := crm.Record{Entity: crm.List, Fields: f, Members: []crm.Party{}}
 	if it.DistList != nil {
 		for _, m := range it.DistList.Members {
-			rec.Members = append(rec.Members, crmstore.Party{Address: m.Address, Name: m.Name})
+			rec.Members = append(rec.Members, crm.Party{Address: m.Address, Name: m.Name})
 		}
 	}
-	return &crmstore.Incoming{Record: rec}
+	return &crm.Incoming{Record: rec}
 }

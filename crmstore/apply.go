@@ -1,17 +1,16 @@
 package crmstore
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
+
+	"crmbridge/crm"
 
 	"github.com/google/uuid"
 )
@@ -80,7 +79,7 @@ const (
 	fieldCreated     = "_created" // journal: a record created with the fields listed in new
 )
 
-func tableOf(e Entity) string {
+func tableOf(e crm.Entity) string {
 	if e.IsActivity() {
 		return "activity"
 	}
@@ -94,7 +93,7 @@ func tableOf(e Entity) string {
 // policy and recorded. An unchanged version (same source key and version)
 // costs one indexed lookup. Apply runs in a savepoint: on error nothing of
 // this record is applied and the batch can go on.
-func (t *Tx) Apply(in *Incoming, policy Policy) (res Result, err error) {
+func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 	if !in.Record.Entity.Valid() {
 		return res, fmt.Errorf("unknown entity %q", in.Record.Entity)
 	}
@@ -102,7 +101,7 @@ func (t *Tx) Apply(in *Incoming, policy Policy) (res Result, err error) {
 		return res, errors.New("incoming record without source kind and key")
 	}
 	for name, v := range in.Record.Fields {
-		if err := ValidateValue(in.Record.Entity, name, v); err != nil {
+		if err := crm.ValidateValue(in.Record.Entity, name, v); err != nil {
 			return res, err
 		}
 	}
@@ -122,10 +121,13 @@ func (t *Tx) Apply(in *Incoming, policy Policy) (res Result, err error) {
 		return res, fmt.Errorf("look up provenance: %w", err)
 	case version == in.Source.Version:
 		return Result{ID: recID, Outcome: Unchanged}, nil
-	case deleted || Entity(recEntity) != in.Record.Entity:
+	case deleted || crm.Entity(recEntity) != in.Record.Entity:
 		// Deleted in the CRM, or the item changed its type at the
 		// source: start a new record rather than resurrect or mix.
 		recID = ""
+	}
+	if in.Record.Entity == crm.Appointment {
+		t.series = true
 	}
 	err = t.savepoint(func() error {
 		var err error
@@ -138,7 +140,7 @@ func (t *Tx) Apply(in *Incoming, policy Policy) (res Result, err error) {
 	return res, err
 }
 
-func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Result, error) {
+func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) (Result, error) {
 	rec := &in.Record
 	e := rec.Entity
 	origin := in.Origin
@@ -148,7 +150,7 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 	if recID == "" && rec.ID != "" {
 		var ent string
 		err := t.queryRow(`SELECT entity FROM record WHERE id = ? AND deleted = 0`, rec.ID).Scan(&ent)
-		if err == nil && Entity(ent) == e {
+		if err == nil && crm.Entity(ent) == e {
 			recID = rec.ID
 		}
 	}
@@ -363,7 +365,7 @@ func (t *Tx) apply(in *Incoming, policy Policy, provID int64, recID string) (Res
 
 // touch bumps the record's modified time and queues the change upstream
 // unless it came from there.
-func (t *Tx) touch(e Entity, id, op string, changed []string, fromUpstream, stamp bool) error {
+func (t *Tx) touch(e crm.Entity, id, op string, changed []string, fromUpstream, stamp bool) error {
 	if stamp { // a new record was inserted with the time already
 		if _, err := t.exec(`UPDATE record SET modified_at = ? WHERE id = ?`, t.now, id); err != nil {
 			return fmt.Errorf("touch record: %w", err)
@@ -392,7 +394,7 @@ func fmtTime(t time.Time) string {
 }
 
 // loadFields reads the store's current values of the fields in want.
-func (t *Tx) loadFields(e Entity, id string, want map[string]string) (map[string]string, error) {
+func (t *Tx) loadFields(e crm.Entity, id string, want map[string]string) (map[string]string, error) {
 	var cols []string
 	for name := range want {
 		if !strings.HasPrefix(name, "_") {
@@ -439,45 +441,11 @@ func (t *Tx) loadFields(e Entity, id string, want map[string]string) (map[string
 	return out, nil
 }
 
-func (t *Tx) loadParties(q, id string) ([]Party, error) {
-	rows, err := t.query(q, id)
-	if err != nil {
-		return nil, fmt.Errorf("load parties: %w", err)
-	}
-	defer rows.Close()
-	var ps []Party
-	for rows.Next() {
-		var p Party
-		if err := rows.Scan(&p.Role, &p.Address, &p.Name, &p.Status, &p.ContactID); err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, rows.Err()
-}
-
-func (t *Tx) loadAttachments(id string) ([]Attachment, error) {
-	rows, err := t.query(`SELECT name, mimetype, contentid, inline, size, sha256 FROM attachment WHERE record_id = ? ORDER BY ord`, id)
-	if err != nil {
-		return nil, fmt.Errorf("load attachments: %w", err)
-	}
-	defer rows.Close()
-	var as []Attachment
-	for rows.Next() {
-		var a Attachment
-		if err := rows.Scan(&a.Name, &a.MimeType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256); err != nil {
-			return nil, err
-		}
-		as = append(as, a)
-	}
-	return as, rows.Err()
-}
-
 // insertRow inserts a new record's row in its entity table with the
 // column values among changes. The statement names every column of the
 // entity, so one prepared statement serves every record of that entity.
-func (t *Tx) insertRow(e Entity, id string, changes map[string]string) error {
-	fields := Fields(e)
+func (t *Tx) insertRow(e crm.Entity, id string, changes map[string]string) error {
+	fields := crm.Fields(e)
 	cols := make([]string, 0, len(fields)+2)
 	args := make([]any, 0, len(fields)+2)
 	cols, args = append(cols, "id"), append(args, id)
@@ -487,7 +455,7 @@ func (t *Tx) insertRow(e Entity, id string, changes map[string]string) error {
 	for _, f := range fields {
 		v := changes[f.Name]
 		cols, args = append(cols, f.Name), append(args, nullIfEmpty(v))
-		if e == Contact && strings.HasPrefix(f.Name, "emailaddress") {
+		if e == crm.Contact && strings.HasPrefix(f.Name, "emailaddress") {
 			t.touchAddr(v)
 		}
 	}
@@ -510,7 +478,7 @@ func sortedKeys(m map[string]string) []string {
 // writeChanges stores the chosen changes: columns (when updateRow; a new
 // record's row was inserted with them), child rows, journal and field
 // state.
-func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, rec *Record, blobs map[string][]byte, origin, changedAt string, updateRow bool) error {
+func (t *Tx) writeChanges(e crm.Entity, id string, old, changes map[string]string, rec *crm.Record, blobs map[string][]byte, origin, changedAt string, updateRow bool) error {
 	if len(changes) == 0 {
 		return nil
 	}
@@ -527,7 +495,7 @@ func (t *Tx) writeChanges(e Entity, id string, old, changes map[string]string, r
 		for i, c := range cols {
 			sets[i] = `"` + c + `" = ?`
 			args = append(args, nullIfEmpty(changes[c]))
-			if strings.HasPrefix(c, "emailaddress") && e == Contact {
+			if strings.HasPrefix(c, "emailaddress") && e == crm.Contact {
 				t.touchAddr(old[c])
 				t.touchAddr(changes[c])
 			}
@@ -588,134 +556,8 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func (t *Tx) writeParties(table, idcol, id string, ps []Party, withRole, existing bool) error {
-	if existing {
-		if _, err := t.exec(`DELETE FROM `+table+` WHERE `+idcol+` = ?`, id); err != nil {
-			return fmt.Errorf("clear %s: %w", table, err)
-		}
-	}
-	if len(ps) == 0 {
-		return nil
-	}
-	rows := make([][]any, len(ps))
-	for i, p := range ps {
-		addr := strings.TrimSpace(p.Address)
-		t.touchAddr(addr)
-		if withRole {
-			rows[i] = []any{id, i, p.Role, addr, p.Name, p.Status}
-		} else {
-			rows[i] = []any{id, i, addr, p.Name}
-		}
-	}
-	head := `INSERT INTO listmember (list_id, ord, address, name)`
-	if withRole {
-		head = `INSERT INTO activityparty (activity_id, ord, role, address, name, status)`
-	}
-	if err := t.execRows(head, "", rows); err != nil {
-		return fmt.Errorf("insert %s: %w", table, err)
-	}
-	return nil
-}
-
-func (t *Tx) writeAttachments(id string, as []Attachment, blobs map[string][]byte, existing bool) error {
-	if existing {
-		if _, err := t.exec(`DELETE FROM attachment WHERE record_id = ?`, id); err != nil {
-			return fmt.Errorf("clear attachments: %w", err)
-		}
-	}
-	for i, a := range as {
-		if data, ok := blobs[a.SHA256]; ok {
-			if _, err := t.exec(`INSERT OR IGNORE INTO blob (sha256, size, data) VALUES (?,?,?)`, a.SHA256, len(data), data); err != nil {
-				return fmt.Errorf("store attachment content: %w", err)
-			}
-		}
-		if _, err := t.exec(`INSERT INTO attachment (record_id, ord, name, mimetype, contentid, inline, size, sha256) VALUES (?,?,?,?,?,?,?,?)`,
-			id, i, a.Name, a.MimeType, a.ContentID, a.Inline, a.Size, a.SHA256); err != nil {
-			return fmt.Errorf("insert attachment %q: %w", a.Name, err)
-		}
-	}
-	return nil
-}
-
-// readAttachments reads the content of attachments that come with Open,
-// filling SHA256 and Size.
-func readAttachments(as []Attachment) (map[string][]byte, error) {
-	blobs := map[string][]byte{}
-	for i := range as {
-		a := &as[i]
-		if a.Open == nil {
-			if a.SHA256 == "" {
-				return nil, fmt.Errorf("attachment %q has neither content nor hash", a.Name)
-			}
-			continue
-		}
-		rc, err := a.Open()
-		if err != nil {
-			return nil, fmt.Errorf("read attachment %q: %w", a.Name, err)
-		}
-		var buf bytes.Buffer
-		_, err = io.Copy(&buf, rc)
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read attachment %q: %w", a.Name, err)
-		}
-		sum := sha256.Sum256(buf.Bytes())
-		a.SHA256 = hex.EncodeToString(sum[:])
-		a.Size = int64(buf.Len())
-		data := buf.Bytes()
-		if data == nil {
-			data = []byte{} // empty content, not NULL
-		}
-		blobs[a.SHA256] = data
-	}
-	return blobs, nil
-}
-
-func canonParties(ps []Party) string {
-	type cp struct {
-		R int    `json:"r"`
-		A string `json:"a"`
-		N string `json:"n"`
-		S string `json:"s,omitempty"`
-	}
-	out := make([]cp, len(ps))
-	for i, p := range ps {
-		out[i] = cp{p.Role, strings.ToLower(strings.TrimSpace(p.Address)), p.Name, p.Status}
-	}
-	if len(out) == 0 {
-		return ""
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
-}
-
-func canonAttachments(as []Attachment) string {
-	type ca struct {
-		N string `json:"n"`
-		M string `json:"m"`
-		C string `json:"c,omitempty"`
-		I bool   `json:"i,omitempty"`
-		H string `json:"h"`
-	}
-	out := make([]ca, len(as))
-	for i, a := range as {
-		out[i] = ca{a.Name, a.MimeType, a.ContentID, a.Inline, a.SHA256}
-	}
-	if len(out) == 0 {
-		return ""
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
-}
-
-func (t *Tx) touchAddr(a string) {
-	if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
-		t.addrs[a] = true
-	}
-}
-
-func hasNameParts(e Entity, f map[string]string) bool {
-	if e != Contact && e != Lead {
+func hasNameParts(e crm.Entity, f map[string]string) bool {
+	if e != crm.Contact && e != crm.Lead {
 		return false
 	}
 	return f["firstname"] != "" || f["middlename"] != "" || f["lastname"] != ""
@@ -725,8 +567,8 @@ func hasNameParts(e Entity, f map[string]string) bool {
 // name parts, as Dataverse computes it: when a part changes, fullname
 // becomes "first middle last" of the merged values. ours gains the old
 // fullname for the journal.
-func (t *Tx) deriveFullName(e Entity, id string, created bool, ours, changes map[string]string) error {
-	if e != Contact && e != Lead {
+func (t *Tx) deriveFullName(e crm.Entity, id string, created bool, ours, changes map[string]string) error {
+	if e != crm.Contact && e != crm.Lead {
 		return nil
 	}
 	parts := []string{"firstname", "middlename", "lastname"}

@@ -3,6 +3,8 @@ package crmstore
 import (
 	"fmt"
 	"sort"
+
+	"crmbridge/crm"
 )
 
 // Set changes fields of a record directly: a CRM-side edit (from the CLI),
@@ -17,9 +19,9 @@ func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, 
 	if deleted {
 		return nil, fmt.Errorf("%s %s is deleted", ent, id)
 	}
-	e := Entity(ent)
+	e := crm.Entity(ent)
 	for name, v := range fields {
-		if err := ValidateValue(e, name, v); err != nil {
+		if err := crm.ValidateValue(e, name, v); err != nil {
 			return nil, err
 		}
 	}
@@ -41,7 +43,7 @@ func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, 
 		if err := t.deriveFullName(e, id, false, old, changes); err != nil {
 			return err
 		}
-		if err := t.writeChanges(e, id, old, changes, &Record{}, nil, origin, t.now, true); err != nil {
+		if err := t.writeChanges(e, id, old, changes, &crm.Record{}, nil, origin, t.now, true); err != nil {
 			return err
 		}
 		for k := range changes {
@@ -54,14 +56,14 @@ func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, 
 }
 
 // Create adds a new record made on the CRM side and returns its id.
-func (t *Tx) Create(e Entity, fields map[string]string, origin string) (string, error) {
+func (t *Tx) Create(e crm.Entity, fields map[string]string, origin string) (string, error) {
 	if !e.Valid() {
 		return "", fmt.Errorf("unknown entity %q", e)
 	}
 	id := newID()
-	res, err := t.Apply(&Incoming{
-		Source: SourceRef{Kind: "cli", Key: id, Version: t.now},
-		Record: Record{ID: id, Entity: e, Fields: fields},
+	res, err := t.Apply(&crm.Incoming{
+		Source: crm.SourceRef{Kind: "cli", Key: id, Version: t.now},
+		Record: crm.Record{ID: id, Entity: e, Fields: fields},
 		Origin: origin,
 	}, PolicyLocal)
 	return res.ID, err
@@ -85,7 +87,7 @@ func (t *Tx) Delete(id, origin string) error {
 			t.now, id, ent, fieldDeleted, nil, "true", origin); err != nil {
 			return err
 		}
-		return t.touch(Entity(ent), id, "delete", nil, origin == "upstream", true)
+		return t.touch(crm.Entity(ent), id, "delete", nil, origin == "upstream", true)
 	})
 }
 
@@ -96,14 +98,14 @@ func (t *Tx) Link(activityID, regardingID, origin string) error {
 	if err := t.queryRow(`SELECT entity FROM record WHERE id = ? AND deleted = 0`, activityID).Scan(&ae); err != nil {
 		return fmt.Errorf("%w: %s", ErrNotFound, activityID)
 	}
-	if !Entity(ae).IsActivity() {
+	if !crm.Entity(ae).IsActivity() {
 		return fmt.Errorf("%s is a %s, not an activity", activityID, ae)
 	}
 	if err := t.queryRow(`SELECT entity FROM record WHERE id = ? AND deleted = 0`, regardingID).Scan(&re); err != nil {
 		return fmt.Errorf("%w: %s", ErrNotFound, regardingID)
 	}
-	switch Entity(re) {
-	case Contact, Account, Lead, Opportunity:
+	switch crm.Entity(re) {
+	case crm.Contact, crm.Account, crm.Lead, crm.Opportunity:
 	default:
 		return fmt.Errorf("an activity can be regarding a contact, account, lead or opportunity, not a %s", re)
 	}
@@ -112,12 +114,12 @@ func (t *Tx) Link(activityID, regardingID, origin string) error {
 }
 
 // EntityOf returns the entity of record id.
-func (t *Tx) EntityOf(id string) (Entity, error) {
+func (t *Tx) EntityOf(id string) (crm.Entity, error) {
 	var e string
 	if err := t.queryRow(`SELECT entity FROM record WHERE id = ?`, id).Scan(&e); err != nil {
 		return "", fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	return Entity(e), nil
+	return crm.Entity(e), nil
 }
 
 // ExpandID returns the full id of the record whose id is id or starts with

@@ -6,10 +6,12 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"crmbridge/crm"
 )
 
 // create makes a CLI-side record and returns its id.
-func create(t *testing.T, s *Store, e Entity, f map[string]string) string {
+func create(t *testing.T, s *Store, e crm.Entity, f map[string]string) string {
 	t.Helper()
 	tx, err := s.Begin(context.Background())
 	if err != nil {
@@ -44,7 +46,7 @@ func must(t *testing.T, err error) {
 func TestOutboxCoalesce(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	id := create(t, s, Contact, map[string]string{"firstname": "Ann", "lastname": "Doe", "jobtitle": "clerk"})
+	id := create(t, s, crm.Contact, map[string]string{"firstname": "Ann", "lastname": "Doe", "jobtitle": "clerk"})
 	set(t, s, id, map[string]string{"jobtitle": "manager"})
 	set(t, s, id, map[string]string{"jobtitle": "director", "telephone1": "+1 555 0100"})
 	if n := count(t, s, `SELECT COUNT(*) FROM outbox`); n != 3 {
@@ -58,7 +60,7 @@ func TestOutboxCoalesce(t *testing.T) {
 	// Never confirmed upstream: one create with the current values of the
 	// union of changed fields; fullname is local (derived), not sent.
 	want := map[string]string{"firstname": "Ann", "lastname": "Doe", "jobtitle": "director", "telephone1": "+1 555 0100"}
-	if c.Op != OutboxCreate || c.RecordID != id || c.Entity != Contact || !reflect.DeepEqual(c.Fields, want) || c.Parties != nil || c.ETag != "" {
+	if c.Op != OutboxCreate || c.RecordID != id || c.Entity != crm.Contact || !reflect.DeepEqual(c.Fields, want) || c.Parties != nil || c.ETag != "" {
 		t.Fatalf("coalesced change: %+v", c)
 	}
 	var maxSeq int64
@@ -93,7 +95,7 @@ func TestOutboxCoalesce(t *testing.T) {
 func TestOutboxLocalOnlyChangeDropped(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	id := create(t, s, Contact, map[string]string{"lastname": "Doe"})
+	id := create(t, s, crm.Contact, map[string]string{"lastname": "Doe"})
 	must(t, s.OutboxDone(ctx, id, pending(t, s, 1)[0].Seq, `W/"1"`))
 	set(t, s, id, map[string]string{"folder": "Contacts/Friends"}) // local field
 	if n := count(t, s, `SELECT COUNT(*) FROM outbox`); n != 1 {
@@ -110,11 +112,11 @@ func TestOutboxLocalOnlyChangeDropped(t *testing.T) {
 func TestOutboxParties(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	ps := []Party{{Role: RoleSender, Address: "Ann@Example.com", Name: "Ann"}, {Role: RoleTo, Address: "bob@example.com"}}
-	res := apply(t, s, &Incoming{Source: SourceRef{Kind: "eml", Key: "m1", Version: "1"},
-		Record: Record{Entity: Email, Fields: map[string]string{"subject": "Hello", "headers": "X-A: 1"}, Parties: ps}}, PolicyNewest)
+	ps := []crm.Party{{Role: crm.RoleSender, Address: "Ann@Example.com", Name: "Ann"}, {Role: crm.RoleTo, Address: "bob@example.com"}}
+	res := apply(t, s, &crm.Incoming{Source: crm.SourceRef{Kind: "eml", Key: "m1", Version: "1"},
+		Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "Hello", "headers": "X-A: 1"}, Parties: ps}}, PolicyNewest)
 	c := pending(t, s, 10)[0]
-	if c.Op != OutboxCreate || len(c.Parties) != 2 || c.Parties[0].Address != "Ann@Example.com" || c.Parties[1].Role != RoleTo {
+	if c.Op != OutboxCreate || len(c.Parties) != 2 || c.Parties[0].Address != "Ann@Example.com" || c.Parties[1].Role != crm.RoleTo {
 		t.Fatalf("create with parties: %+v", c)
 	}
 	if _, ok := c.Fields["headers"]; ok {
@@ -135,11 +137,11 @@ func TestOutboxHeadOfLineBlocking(t *testing.T) {
 	s := openTest(t)
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
-	b := create(t, s, Contact, map[string]string{"lastname": "B"})
+	b := create(t, s, crm.Contact, map[string]string{"lastname": "B"})
 	now = now.Add(time.Second)
-	a := create(t, s, Contact, map[string]string{"lastname": "A"})
+	a := create(t, s, crm.Contact, map[string]string{"lastname": "A"})
 	now = now.Add(time.Second)
-	c := create(t, s, Contact, map[string]string{"lastname": "C"})
+	c := create(t, s, crm.Contact, map[string]string{"lastname": "C"})
 	cs := pending(t, s, 10)
 	if len(cs) != 3 || cs[0].RecordID != b || cs[1].RecordID != a || cs[2].RecordID != c {
 		t.Fatalf("journal order: %+v", cs)
@@ -201,7 +203,7 @@ func TestOutboxHeadOfLineBlocking(t *testing.T) {
 func TestOutboxDoneAndETagTogether(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	id := create(t, s, Contact, map[string]string{"lastname": "Doe"})
+	id := create(t, s, crm.Contact, map[string]string{"lastname": "Doe"})
 	c := pending(t, s, 1)[0]
 	must(t, s.OutboxInFlight(ctx, map[string]int64{id: c.Seq}))
 	set(t, s, id, map[string]string{"lastname": "Roe"}) // arrives while the create is in flight
@@ -243,7 +245,7 @@ func TestOutboxMergeRewrite(t *testing.T) {
 	} {
 		t.Run(string(tc.policy), func(t *testing.T) {
 			s := openTest(t)
-			id := create(t, s, Contact, map[string]string{"lastname": "Doe", "jobtitle": "clerk"})
+			id := create(t, s, crm.Contact, map[string]string{"lastname": "Doe", "jobtitle": "clerk"})
 			must(t, s.OutboxDone(ctx, id, pending(t, s, 1)[0].Seq, `W/"1"`))
 			set(t, s, id, map[string]string{"jobtitle": "local"})
 			set(t, s, id, map[string]string{"telephone1": "555"})
@@ -285,7 +287,7 @@ func TestOutboxMergeRewrite(t *testing.T) {
 			server2 := maps.Clone(server)
 			maps.Copy(server2, tc.wantSend)
 			server2["description"] = "second"
-			if _, err := s.PullApply(ctx, Contact, id, server2, `W/"7"`, time.Time{}, PolicyLocal); err != nil {
+			if _, err := s.PullApply(ctx, crm.Contact, id, server2, `W/"7"`, time.Time{}, PolicyLocal); err != nil {
 				t.Fatal(err)
 			}
 			if f := fields(t, s, id); f["description"] != "second" {
@@ -302,7 +304,7 @@ func TestPullSink(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	id := "0a0b0c0d-0000-4000-8000-00000000abcd"
-	res, err := s.PullApply(ctx, Contact, id, map[string]string{"lastname": "Pulled", "emailaddress1": "p@example.com", "fullname": "ignored"}, `W/"3"`, time.Now(), PolicyNewest)
+	res, err := s.PullApply(ctx, crm.Contact, id, map[string]string{"lastname": "Pulled", "emailaddress1": "p@example.com", "fullname": "ignored"}, `W/"3"`, time.Now(), PolicyNewest)
 	if err != nil || res.ID != id || res.Outcome != Created {
 		t.Fatalf("pull apply: %+v %v", res, err)
 	}
@@ -312,7 +314,7 @@ func TestPullSink(t *testing.T) {
 	if e, _ := s.ETag(ctx, id); e != `W/"3"` {
 		t.Errorf("etag %q", e)
 	}
-	res, err = s.PullApply(ctx, Contact, id, map[string]string{"lastname": "Pulled"}, `W/"3"`, time.Now(), PolicyNewest)
+	res, err = s.PullApply(ctx, crm.Contact, id, map[string]string{"lastname": "Pulled"}, `W/"3"`, time.Now(), PolicyNewest)
 	if err != nil || res.Outcome != Unchanged {
 		t.Fatalf("same version again: %+v %v", res, err)
 	}
@@ -321,7 +323,7 @@ func TestPullSink(t *testing.T) {
 	if c := pending(t, s, 1)[0]; c.Op != OutboxUpdate || c.ETag != `W/"3"` {
 		t.Fatalf("local change of a pulled record: %+v", c)
 	}
-	must(t, s.PullDelete(ctx, Contact, id))
+	must(t, s.PullDelete(ctx, crm.Contact, id))
 	v, err := s.Get(ctx, id)
 	if err != nil || !v.Deleted {
 		t.Fatalf("not deleted: %v %v", v, err)
@@ -329,7 +331,7 @@ func TestPullSink(t *testing.T) {
 	if n := count(t, s, `SELECT COUNT(*) FROM outbox`); n != 0 {
 		t.Errorf("%d outbox entries after the server deleted the record", n)
 	}
-	must(t, s.PullDelete(ctx, Contact, "0a0b0c0d-0000-4000-8000-000000000000")) // unknown: ignored
+	must(t, s.PullDelete(ctx, crm.Contact, "0a0b0c0d-0000-4000-8000-000000000000")) // unknown: ignored
 
 	last := time.Date(2026, 3, 4, 5, 6, 7, 8000, time.UTC)
 	must(t, s.SavePullState(ctx, "contacts", "https://x/contacts?$deltatoken=1", last))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"crmbridge/crm"
 )
 
 func openTest(t *testing.T) *Store {
@@ -24,7 +26,7 @@ func openTest(t *testing.T) *Store {
 	return s
 }
 
-func apply(t *testing.T, s *Store, in *Incoming, p Policy) Result {
+func apply(t *testing.T, s *Store, in *crm.Incoming, p Policy) Result {
 	t.Helper()
 	tx, err := s.Begin(context.Background())
 	if err != nil {
@@ -41,10 +43,10 @@ func apply(t *testing.T, s *Store, in *Incoming, p Policy) Result {
 	return res
 }
 
-func outlookJeff(version, first, last string, at time.Time) *Incoming {
-	return &Incoming{
-		Source:     SourceRef{Kind: "pst", Key: "jeff-entry", Version: version},
-		Record:     Record{Entity: Contact, Fields: map[string]string{"firstname": first, "lastname": last, "emailaddress1": "jeff@example.com"}},
+func outlookJeff(version, first, last string, at time.Time) *crm.Incoming {
+	return &crm.Incoming{
+		Source:     crm.SourceRef{Kind: "pst", Key: "jeff-entry", Version: version},
+		Record:     crm.Record{Entity: crm.Contact, Fields: map[string]string{"firstname": first, "lastname": last, "emailaddress1": "jeff@example.com"}},
 		Keys:       []string{"email:jeff@example.com"},
 		ModifiedAt: at,
 	}
@@ -157,7 +159,7 @@ func TestMergeOlderChangeDoesNotWin(t *testing.T) {
 func TestReimportChangesNothing(t *testing.T) {
 	s := openTest(t)
 	in := outlookJeff("v1", "Jeff", "Smith", time.Now())
-	in.Record.Entity = Contact
+	in.Record.Entity = crm.Contact
 	apply(t, s, in, PolicyNewest)
 	j := count(t, s, `SELECT COUNT(*) FROM journal`)
 	o := count(t, s, `SELECT COUNT(*) FROM outbox`)
@@ -180,9 +182,9 @@ func TestReimportChangesNothing(t *testing.T) {
 func TestCrossSourceIdentity(t *testing.T) {
 	s := openTest(t)
 	a := apply(t, s, outlookJeff("v1", "Jeff", "Smith", time.Now()), PolicyNewest)
-	b := apply(t, s, &Incoming{
-		Source: SourceRef{Kind: "vcf", Key: "uid-1", Version: "x"},
-		Record: Record{Entity: Contact, Fields: map[string]string{"firstname": "Jeff", "mobilephone": "+1 555 0100", "emailaddress1": "Jeff@Example.com"}},
+	b := apply(t, s, &crm.Incoming{
+		Source: crm.SourceRef{Kind: "vcf", Key: "uid-1", Version: "x"},
+		Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"firstname": "Jeff", "mobilephone": "+1 555 0100", "emailaddress1": "Jeff@Example.com"}},
 		Keys:   []string{"email:jeff@example.com"},
 	}, PolicyNewest)
 	if a.ID != b.ID {
@@ -198,12 +200,12 @@ func TestPartiesAttachmentsAndResolution(t *testing.T) {
 	s := openTest(t)
 	apply(t, s, outlookJeff("v1", "Jeff", "Smith", time.Now()), PolicyNewest)
 	content := "hello attachment"
-	mail := func(v string) *Incoming {
-		return &Incoming{
-			Source: SourceRef{Kind: "eml", Key: "<m1@x>", Version: v},
-			Record: Record{Entity: Email, Fields: map[string]string{"subject": "Hi"},
-				Parties: []Party{{Role: RoleSender, Address: "ann@example.com", Name: "Ann"}, {Role: RoleTo, Address: "JEFF@example.com", Name: "Jeff"}},
-				Attachments: []Attachment{{Name: "a.txt", MimeType: "text/plain", Open: func() (io.ReadCloser, error) {
+	mail := func(v string) *crm.Incoming {
+		return &crm.Incoming{
+			Source: crm.SourceRef{Kind: "eml", Key: "<m1@x>", Version: v},
+			Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "Hi"},
+				Parties: []crm.Party{{Role: crm.RoleSender, Address: "ann@example.com", Name: "Ann"}, {Role: crm.RoleTo, Address: "JEFF@example.com", Name: "Jeff"}},
+				Attachments: []crm.Attachment{{Name: "a.txt", MimeType: "text/plain", Open: func() (io.ReadCloser, error) {
 					return io.NopCloser(strings.NewReader(content)), nil
 				}}, {Name: "b.txt", MimeType: "text/plain", Open: func() (io.ReadCloser, error) {
 					return io.NopCloser(strings.NewReader(content)), nil
@@ -324,7 +326,7 @@ func TestMigrateOldStore(t *testing.T) {
 // Every field of the schema registry has a column in its table.
 func TestSchemaColumns(t *testing.T) {
 	s := openTest(t)
-	for _, e := range Entities() {
+	for _, e := range crm.Entities() {
 		rows, err := s.db.Query(`SELECT name FROM pragma_table_info(?)`, tableOf(e))
 		if err != nil {
 			t.Fatal(err)
@@ -336,42 +338,11 @@ func TestSchemaColumns(t *testing.T) {
 			cols[n] = true
 		}
 		rows.Close()
-		for _, f := range Fields(e) {
+		for _, f := range crm.Fields(e) {
 			if !cols[f.Name] {
 				t.Errorf("%s.%s has no column in table %s", e, f.Name, tableOf(e))
 			}
 		}
-	}
-}
-
-func TestValidateValue(t *testing.T) {
-	for _, tc := range []struct {
-		e     Entity
-		f, v  string
-		valid bool
-	}{
-		{Contact, "firstname", "Ann", true},
-		{Contact, "nosuch", "x", false},
-		{Contact, "birthdate", "1970-02-30", false},
-		{Contact, "birthdate", "1970-02-28", true},
-		{Task, "percentcomplete", "50", true},
-		{Task, "percentcomplete", "half", false},
-		{Task, "prioritycode", "2", true},
-		{Task, "prioritycode", "7", false},
-		{Appointment, "isalldayevent", "yes", false},
-		{Appointment, "scheduledstart", "2026-01-01T10:00:00Z", true},
-		{Appointment, "scheduledstart", "2026-01-01 10:00", false},
-		{Contact, "parentcustomerid", "not-a-guid", false},
-		{Contact, "firstname", "", true},
-	} {
-		err := ValidateValue(tc.e, tc.f, tc.v)
-		if (err == nil) != tc.valid {
-			t.Errorf("%s.%s=%q: err %v, want valid %v", tc.e, tc.f, tc.v, err, tc.valid)
-		}
-	}
-	err := ValidateValue(Task, "prioritycode", "7")
-	if err == nil || !strings.Contains(err.Error(), "2 (high)") {
-		t.Errorf("option error does not list valid values: %v", err)
 	}
 }
 
@@ -381,10 +352,10 @@ func TestFirstVersionFromAnotherSource(t *testing.T) {
 	s := openTest(t)
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	a := apply(t, s, outlookJeff("v1", "Jeff", "Smith", t0), PolicyNewest)
-	card := func(key string, at time.Time) *Incoming {
-		return &Incoming{
-			Source:     SourceRef{Kind: "vcf", Key: key, Version: "1"},
-			Record:     Record{Entity: Contact, Fields: map[string]string{"lastname": "Smyth", "emailaddress1": "jeff@example.com"}},
+	card := func(key string, at time.Time) *crm.Incoming {
+		return &crm.Incoming{
+			Source:     crm.SourceRef{Kind: "vcf", Key: key, Version: "1"},
+			Record:     crm.Record{Entity: crm.Contact, Fields: map[string]string{"lastname": "Smyth", "emailaddress1": "jeff@example.com"}},
 			Keys:       []string{"email:jeff@example.com"},
 			ModifiedAt: at,
 		}
@@ -411,9 +382,9 @@ func TestFirstVersionFromAnotherSource(t *testing.T) {
 func TestLongValuesMergeByDigest(t *testing.T) {
 	s := openTest(t)
 	long := strings.Repeat("body text ", 100)
-	mail := func(v, body string) *Incoming {
-		return &Incoming{Source: SourceRef{Kind: "eml", Key: "m", Version: v},
-			Record: Record{Entity: Email, Fields: map[string]string{"subject": "s", "description": body}}, ModifiedAt: time.Now()}
+	mail := func(v, body string) *crm.Incoming {
+		return &crm.Incoming{Source: crm.SourceRef{Kind: "eml", Key: "m", Version: v},
+			Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "s", "description": body}}, ModifiedAt: time.Now()}
 	}
 	r := apply(t, s, mail("1", long), PolicyNewest)
 	set(t, s, r.ID, map[string]string{"description": long + "edited in the CRM"})

@@ -20,6 +20,9 @@ type Tx struct {
 	// addrs are the addresses of parties written and of contact e-mail
 	// addresses changed in this batch.
 	addrs map[string]bool
+	// series is set when an appointment was applied in this batch: its
+	// exceptions are linked to their master at Commit.
+	series bool
 }
 
 // Begin starts a write transaction.
@@ -157,12 +160,20 @@ func (t *Tx) savepoint(fn func() error) (err error) {
 	return fn()
 }
 
-// Commit resolves the batch's activity parties and list members to
-// contacts, then commits.
+// Commit does the batch's derived work, then commits: it resolves
+// activity parties and list members to contacts, and links appointment
+// exceptions to their series master. Callers never do either themselves.
 func (t *Tx) Commit() error {
 	if err := t.resolveParties(); err != nil {
 		t.Rollback()
 		return err
+	}
+	if t.series {
+		if err := t.linkSeries(); err != nil {
+			t.Rollback()
+			return err
+		}
+		t.series = false
 	}
 	for _, st := range t.stmts {
 		st.Close()
@@ -187,37 +198,16 @@ func (t *Tx) Rollback() error {
 	return err
 }
 
-// resolveParties points every activity party and list member whose
-// address was touched in this batch (new parties, or a contact's e-mail
-// address added or changed) at the contact with that address: by primary
-// address first, then the second and third. One indexed lookup and update
-// per distinct address.
-func (t *Tx) resolveParties() error {
-	for addr := range t.addrs {
-		var used int
-		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM activityparty WHERE lower(address) = ?1)
-			OR EXISTS (SELECT 1 FROM listmember WHERE lower(address) = ?1)`, addr).Scan(&used); err != nil {
-			return fmt.Errorf("resolve %s: %w", addr, err)
-		}
-		if used == 0 {
-			continue // no party or member has this address (yet)
-		}
-		var id string
-		err := t.queryRow(`SELECT id FROM (
-			SELECT c.id, 1 AS pref FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress1) = ?1
-			UNION ALL SELECT c.id, 2 FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress2) = ?1
-			UNION ALL SELECT c.id, 3 FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress3) = ?1)
-			ORDER BY pref, id LIMIT 1`, addr).Scan(&id)
-		if err != nil && err != sql.ErrNoRows {
-			return fmt.Errorf("resolve %s: %w", addr, err)
-		}
-		if _, err := t.exec(`UPDATE activityparty SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
-			return fmt.Errorf("resolve parties: %w", err)
-		}
-		if _, err := t.exec(`UPDATE listmember SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
-			return fmt.Errorf("resolve members: %w", err)
-		}
+// Update runs fn in one write transaction: committed when fn returns nil,
+// rolled back otherwise.
+func (s *Store) Update(ctx context.Context, fn func(t *Tx) error) error {
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return err
 	}
-	t.addrs = map[string]bool{}
-	return nil
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

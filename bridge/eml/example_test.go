@@ -8,7 +8,7 @@ import (
 
 	"crmbridge/bridge/eml"
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 func ExampleNewMboxReader() {
@@ -55,9 +55,9 @@ OK.
 }
 
 func ExampleFileName() {
-	rec := crmstore.Record{
+	rec := crm.Record{
 		ID:     "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
-		Entity: crmstore.Email,
+		Entity: crm.Email,
 		Fields: map[string]string{"subject": "Re: Q3 report / draft?"},
 	}
 	fmt.Println(eml.FileName(rec))

@@ -5,9 +5,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
+	"crmbridge/crm"
 
-	"crmbridge/crmstore"
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxFileNameBytes is the longest name FileName returns, in bytes: under
@@ -24,7 +24,7 @@ const MaxFileNameBytes = 200
 // COM1...). The whole name is at most MaxFileNameBytes bytes, cut on a
 // character boundary. The record id (or, without one, the generated
 // Message-ID's local part) makes the name unique and stable.
-func FileName(rec crmstore.Record) string {
+func FileName(rec crm.Record) string {
 	id := strings.ToLower(strings.TrimSpace(rec.ID))
 	id = sanitize(id)
 	if id == "" {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // corpusSeeds returns the files of ../shared/corpus/<sub> (none when the
@@ -28,18 +28,18 @@ func corpusSeeds(sub string) [][]byte {
 }
 
 // checkIncoming asserts the invariants every message must meet.
-func checkIncoming(t *testing.T, inc *crmstore.Incoming, kind string) {
+func checkIncoming(t *testing.T, inc *crm.Incoming, kind string) {
 	if inc.Source.Kind != kind || !strings.HasPrefix(inc.Source.Version, "sha256:") || inc.Source.Key == "" || len(inc.Keys) == 0 {
 		t.Fatalf("bad source %+v keys %v", inc.Source, inc.Keys)
 	}
-	if inc.Record.Entity != crmstore.Email {
+	if inc.Record.Entity != crm.Email {
 		t.Fatalf("entity %q", inc.Record.Entity)
 	}
 	for k, v := range inc.Record.Fields {
 		if !utf8.ValidString(v) {
 			t.Fatalf("field %s is not valid UTF-8: %q", k, v)
 		}
-		if _, ok := crmstore.LookupField(crmstore.Email, k); !ok {
+		if _, ok := crm.LookupField(crm.Email, k); !ok {
 			t.Fatalf("field %s is not in the schema", k)
 		}
 	}
@@ -131,9 +131,9 @@ func FuzzMbox(f *testing.F) {
 // collectNoFail is collect for fuzzing: it stops at a fatal error instead
 // of failing (a fuzz input may be unreadable only through the reader).
 func collectNoFail(r interface {
-	Next() (*crmstore.Incoming, error)
-}) ([]*crmstore.Incoming, []error) {
-	var incs []*crmstore.Incoming
+	Next() (*crm.Incoming, error)
+}) ([]*crm.Incoming, []error) {
+	var incs []*crm.Incoming
 	var errs []error
 	for i := 0; i < 1e6; i++ {
 		inc, err := r.Next()

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 	"crmbridge/fixtures"
 )
 
@@ -17,12 +17,12 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 // goldenView is what a golden file records of one message.
 type goldenView struct {
-	Source      crmstore.SourceRef
+	Source      crm.SourceRef
 	Keys        []string
 	ModifiedAt  string
 	Pos         string
 	Fields      map[string]string
-	Parties     []crmstore.Party
+	Parties     []crm.Party
 	Attachments []goldenAttachment
 	Warnings    []string
 }
@@ -34,7 +34,7 @@ type goldenAttachment struct {
 	SHA256                    string
 }
 
-func view(t *testing.T, inc *crmstore.Incoming, warns []error) goldenView {
+func view(t *testing.T, inc *crm.Incoming, warns []error) goldenView {
 	v := goldenView{
 		Source: inc.Source, Keys: inc.Keys, Pos: inc.Pos,
 		Fields: inc.Record.Fields, Parties: inc.Record.Parties,

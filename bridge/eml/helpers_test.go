@@ -12,14 +12,14 @@ import (
 	_ "github.com/emersion/go-message/charset"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // collect reads r to the end and returns the messages and the per-item
 // errors; any other error fails the test.
-func collect(t testing.TB, r item.Reader) ([]*crmstore.Incoming, []error) {
+func collect(t testing.TB, r item.Reader) ([]*crm.Incoming, []error) {
 	t.Helper()
-	var incs []*crmstore.Incoming
+	var incs []*crm.Incoming
 	var errs []error
 	for i := 0; ; i++ {
 		inc, err := r.Next()
@@ -57,7 +57,7 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 // attachmentSHA returns the hex SHA-256 of an attachment's content.
-func attachmentSHA(t testing.TB, a crmstore.Attachment) string {
+func attachmentSHA(t testing.TB, a crm.Attachment) string {
 	t.Helper()
 	rc, err := a.Open()
 	if err != nil {

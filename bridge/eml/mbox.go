@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // MboxVariant says how body lines starting with "From " were quoted by the
@@ -202,7 +202,7 @@ func (r *MboxReader) start() error {
 // io.EOF after the last. A *item.Error without an Incoming is a message
 // that could not be read (too large, empty); any other error means the
 // file cannot be read further.
-func (r *MboxReader) Next() (*crmstore.Incoming, error) {
+func (r *MboxReader) Next() (*crm.Incoming, error) {
 	if len(r.pending) > 0 {
 		err := r.pending[0]
 		r.pending = r.pending[1:]

@@ -16,7 +16,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 const (
@@ -31,7 +31,7 @@ const (
 type msgParser struct {
 	pos      string // "<name>" or "<name>: message N"
 	warns    []error
-	atts     []crmstore.Attachment
+	atts     []crm.Attachment
 	plain    string
 	html     string
 	hasPlain bool
@@ -50,7 +50,7 @@ func (m *msgParser) warnf(where, format string, args ...any) {
 // parseMessage turns one raw RFC 5322 message into an email Incoming. The
 // warnings are *item.Error values for problems that did not stop the
 // parse. A nil Incoming comes with a non-nil error.
-func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crmstore.Incoming, warns []error, err error) {
+func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.Incoming, warns []error, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			inc, warns, err = nil, nil, item.Errorf(pos, "cannot parse message (recovered panic: %v)", r)
@@ -68,7 +68,7 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crmsto
 	}
 
 	fields := map[string]string{}
-	rec := crmstore.Record{Entity: crmstore.Email, Fields: fields}
+	rec := crm.Record{Entity: crm.Email, Fields: fields}
 
 	subject := m.text(h, "Subject")
 	item.SetIf(fields, "subject", subject)
@@ -79,17 +79,17 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crmsto
 	if len(from) > 0 {
 		sender = formatAddress(from[0])
 		senderAddr = from[0].Address
-		rec.Parties = append(rec.Parties, crmstore.Party{Role: crmstore.RoleSender, Address: from[0].Address, Name: from[0].Name})
+		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleSender, Address: from[0].Address, Name: from[0].Name})
 	}
 	item.SetIf(fields, "sender", sender)
 	var to []string
 	for _, hr := range []struct {
 		key  string
 		role int
-	}{{"To", crmstore.RoleTo}, {"Cc", crmstore.RoleCc}, {"Bcc", crmstore.RoleBcc}} {
+	}{{"To", crm.RoleTo}, {"Cc", crm.RoleCc}, {"Bcc", crm.RoleBcc}} {
 		for _, a := range m.addresses(h, hr.key) {
-			rec.Parties = append(rec.Parties, crmstore.Party{Role: hr.role, Address: a.Address, Name: a.Name})
-			if hr.role == crmstore.RoleTo {
+			rec.Parties = append(rec.Parties, crm.Party{Role: hr.role, Address: a.Address, Name: a.Name})
+			if hr.role == crm.RoleTo {
 				to = append(to, a.Address)
 			}
 		}
@@ -138,8 +138,8 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crmsto
 
 	keys := item.EmailKeys(msgID, senderAddr, date, subject, description)
 	sum := sha256.Sum256(raw)
-	inc = &crmstore.Incoming{
-		Source: crmstore.SourceRef{
+	inc = &crm.Incoming{
+		Source: crm.SourceRef{
 			Kind:    kind,
 			Key:     sourceKey(keys[0]),
 			Version: "sha256:" + hex.EncodeToString(sum[:]),
@@ -397,7 +397,7 @@ func (m *msgParser) leaf(h textproto.Header, mt string, params map[string]string
 	if name == "" {
 		name = defaultName(mt, data, len(m.atts)+1)
 	}
-	a := crmstore.Attachment{
+	a := crm.Attachment{
 		Name:      name,
 		MimeType:  mt,
 		ContentID: cid,

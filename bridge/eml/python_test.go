@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 	"crmbridge/fixtures"
 )
 
@@ -63,7 +63,7 @@ func runPython(t *testing.T, mode string, files []string) map[string]pyMessage {
 
 func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func partyAddrs(rec crmstore.Record, role int) []string {
+func partyAddrs(rec crm.Record, role int) []string {
 	var out []string
 	for _, p := range rec.Parties {
 		if p.Role == role {
@@ -75,13 +75,13 @@ func partyAddrs(rec crmstore.Record, role int) []string {
 
 // compareWithPython lists the differences between our reading of one
 // message and Python's.
-func compareWithPython(t *testing.T, inc *crmstore.Incoming, py pyMessage) []string {
+func compareWithPython(t *testing.T, inc *crm.Incoming, py pyMessage) []string {
 	var diffs []string
 	rec := inc.Record
 	if got, want := squash(rec.Fields["subject"]), squash(py.Subject); got != want {
 		diffs = append(diffs, fmt.Sprintf("subject %q, python %q", got, want))
 	}
-	from := partyAddrs(rec, crmstore.RoleSender)
+	from := partyAddrs(rec, crm.RoleSender)
 	var pyFrom []string
 	if len(py.From) > 0 {
 		pyFrom = py.From[:1]
@@ -89,7 +89,7 @@ func compareWithPython(t *testing.T, inc *crmstore.Incoming, py pyMessage) []str
 	if fmt.Sprint(from) != fmt.Sprint(pyFrom) {
 		diffs = append(diffs, fmt.Sprintf("from %v, python %v", from, pyFrom))
 	}
-	if to := partyAddrs(rec, crmstore.RoleTo); fmt.Sprint(to) != fmt.Sprint(py.To) {
+	if to := partyAddrs(rec, crm.RoleTo); fmt.Sprint(to) != fmt.Sprint(py.To) {
 		diffs = append(diffs, fmt.Sprintf("to %v, python %v", to, py.To))
 	}
 	if len(rec.Attachments) != len(py.Attachments) {
@@ -178,7 +178,7 @@ func TestEMLAgainstPython(t *testing.T) {
 }
 
 // lfSHA is the SHA-256 of an attachment's content with CRLF turned into LF.
-func lfSHA(t *testing.T, a crmstore.Attachment) string {
+func lfSHA(t *testing.T, a crm.Attachment) string {
 	rc, err := a.Open()
 	if err != nil {
 		t.Fatal(err)

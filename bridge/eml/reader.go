@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // DefaultMaxMessageSize is the largest message a reader accepts (256 MiB);
@@ -44,7 +44,7 @@ func NewReader(r io.Reader, name string) *Reader {
 
 // Next returns the message, then its warnings as *item.Error values, then
 // io.EOF. Any other error means r could not be read.
-func (r *Reader) Next() (*crmstore.Incoming, error) {
+func (r *Reader) Next() (*crm.Incoming, error) {
 	if len(r.pending) > 0 {
 		err := r.pending[0]
 		r.pending = r.pending[1:]

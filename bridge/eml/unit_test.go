@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 func TestParseDate(t *testing.T) {
@@ -134,7 +134,7 @@ func TestHTMLToText(t *testing.T) {
 
 // readOne reads an EML and returns the message and its warnings, checking
 // the order the contract promises: message, warnings, io.EOF.
-func readOne(t *testing.T, eml string) (*crmstore.Incoming, []string) {
+func readOne(t *testing.T, eml string) (*crm.Incoming, []string) {
 	t.Helper()
 	r := NewReader(strings.NewReader(eml), "t.eml")
 	inc, err := r.Next()
@@ -158,77 +158,77 @@ func readOne(t *testing.T, eml string) (*crmstore.Incoming, []string) {
 func TestReaderRecovers(t *testing.T) {
 	for _, tc := range []struct {
 		name, eml string
-		check     func(*crmstore.Incoming) bool
+		check     func(*crm.Incoming) bool
 		warn      string // substring of a warning ("" = none expected)
 	}{
 		{"malformed header line kept as continuation",
 			"Subject: a long\nsubject broken by a gateway\nFrom: a@x\n\nbody",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				return i.Record.Fields["subject"] == "a long subject broken by a gateway" && i.Record.Fields["sender"] == "a@x"
 			}, "malformed header line"},
 		{"unindented parameter line",
 			"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/zip; x-unix-mode=0600;\nname=\"a.zip\"\n\nPK\n--b--\n",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				a := i.Record.Attachments
 				return len(a) == 1 && a[0].Name == "a.zip" && a[0].Size == 2
 			}, "kept as a continuation"},
 		{"anti-spam gateway line in a part header (go-message #144)",
 			"Content-Type: multipart/mixed; boundary=b\n\n--b\nX-MS-Exchange-Warning: Do not click\nlinks or open attachments unless you recognize the sender and know the cont=\nContent-Type: text/plain\n\nhello\n--b--\n",
-			func(i *crmstore.Incoming) bool { return i.Record.Fields["description"] == "hello" },
+			func(i *crm.Incoming) bool { return i.Record.Fields["description"] == "hello" },
 			"part 1: header: malformed header line"},
 		{"missing blank line before the body",
 			"Subject: s\nFrom: a@x\nHello there,\nthis is the body.\n",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				return i.Record.Fields["subject"] == "s" && i.Record.Fields["description"] == "Hello there,\nthis is the body.\n"
 			}, "no blank line"},
 		{"no header at all",
 			"Just a note\nwith two lines\n",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				return i.Record.Fields["description"] == "Just a note\nwith two lines\n"
 			},
 			"does not start with a header"},
 		{"missing closing boundary keeps the parts",
 			"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\none\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\n%PDF\n",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				a := i.Record.Attachments
 				return i.Record.Fields["description"] == "one" && len(a) == 1 && a[0].Name == "a.pdf" && a[0].Size == 4
 			}, "missing closing boundary"},
 		{"unknown charset is a warning",
 			"Subject: s\nContent-Type: text/plain; charset=x-klingon\n\ncaf\xe9",
-			func(i *crmstore.Incoming) bool { return i.Record.Fields["description"] == "café" },
+			func(i *crm.Incoming) bool { return i.Record.Fields["description"] == "café" },
 			`unknown charset "x-klingon"`},
 		{"broken date",
 			"Date: someday\nSubject: s\n\nb",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				_, ok := i.Record.Fields["senton"]
 				return !ok && i.ModifiedAt.IsZero()
 			},
 			"unparseable date"},
 		{"envelope line and BOM",
 			"\xef\xbb\xbfFrom a@x Mon Jan  1 10:00:00 2024\nSubject: s\n\nb",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				return i.Record.Fields["subject"] == "s" && i.Record.Fields["receivedon"] == "2024-01-01T10:00:00Z"
 			}, ""},
 		{"html only",
 			"Content-Type: text/html; charset=utf-8\n\n<p>Hi <i>there</i></p>",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				return i.Record.Fields["description"] == "Hi there" && i.Record.Fields["descriptionhtml"] == "<p>Hi <i>there</i></p>"
 			}, ""},
 		{"attached message named by its subject",
 			"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nsee attached\n--b\nContent-Type: message/rfc822\n\nSubject: =?utf-8?q?Inner_=C3=A9?=\nFrom: c@x\n\ninner body\n--b--\n",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				a := i.Record.Attachments
 				return len(a) == 1 && a[0].Name == "Inner é.eml" && a[0].MimeType == "message/rfc822" && i.Record.Fields["description"] == "see attached"
 			}, ""},
 		{"RFC 2231 continuations and inline image",
 			"Content-Type: multipart/related; boundary=b\n\n--b\nContent-Type: text/html\n\n<img src=cid:x>\n--b\nContent-Type: image/png\nContent-ID: <x@y>\nContent-Disposition: inline; filename*0*=utf-8''%E2%82%AC; filename*1=\"uro.png\"\n\nPNG\n--b--\n",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				a := i.Record.Attachments
 				return len(a) == 1 && a[0].Name == "€uro.png" && a[0].Inline && a[0].ContentID == "x@y"
 			}, ""},
 		{"threading headers",
 			"Message-ID: <A@EXAMPLE.com>\nIn-Reply-To: <p@x> (comment)\nReferences: <r@x>\n <p@x>\n\nb",
-			func(i *crmstore.Incoming) bool {
+			func(i *crm.Incoming) bool {
 				f := i.Record.Fields
 				return f["messageid"] == "<A@EXAMPLE.com>" && f["inreplyto"] == "<p@x>" && f["references"] == "<r@x> <p@x>" &&
 					i.Source.Key == "A@example.com" && i.Keys[0] == "msgid:A@example.com"

@@ -14,10 +14,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"crmbridge/crm"
+
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
-
-	"crmbridge/crmstore"
 )
 
 // ErrNotEmail is returned by Write for a record that is not an email.
@@ -36,8 +36,8 @@ var ErrNotEmail = errors.New("eml: record is not an email")
 // readers). An attached message (message/rfc822) is written unencoded with
 // CRLF line ends, as RFC 2046 5.2.1 requires. Each attachment's Open is
 // called once and its reader closed.
-func Write(w io.Writer, rec crmstore.Record) error {
-	if rec.Entity != crmstore.Email {
+func Write(w io.Writer, rec crm.Record) error {
+	if rec.Entity != crm.Email {
 		return fmt.Errorf("%w (%q)", ErrNotEmail, rec.Entity)
 	}
 	f := rec.Fields
@@ -74,7 +74,7 @@ func Write(w io.Writer, rec crmstore.Record) error {
 	}
 
 	text, html := f["description"], f["descriptionhtml"]
-	var related, other []crmstore.Attachment
+	var related, other []crm.Attachment
 	for _, a := range rec.Attachments {
 		if a.Inline && a.ContentID != "" && html != "" {
 			related = append(related, a)
@@ -104,7 +104,7 @@ func Write(w io.Writer, rec crmstore.Record) error {
 
 // writeTop writes a message without separate attachments: its body is the
 // top-level entity.
-func writeTop(w io.Writer, h mail.Header, text, html string, related []crmstore.Attachment) error {
+func writeTop(w io.Writer, h mail.Header, text, html string, related []crm.Attachment) error {
 	switch {
 	case len(related) > 0:
 		h.SetContentType("multipart/related", map[string]string{"type": alternativeOrHTML(text)})
@@ -147,7 +147,7 @@ func alternativeOrHTML(text string) string {
 }
 
 // writeText writes the body as one part of a multipart/mixed message.
-func writeText(mw *message.Writer, text, html string, related []crmstore.Attachment) error {
+func writeText(mw *message.Writer, text, html string, related []crm.Attachment) error {
 	if len(related) == 0 {
 		return writeAlternative(mw, text, html)
 	}
@@ -225,7 +225,7 @@ func writePart(mw *message.Writer, mt, s string) error {
 }
 
 // writeAttachment writes one attachment part.
-func writeAttachment(mw *message.Writer, a crmstore.Attachment) error {
+func writeAttachment(mw *message.Writer, a crm.Attachment) error {
 	if a.Open == nil {
 		return fmt.Errorf("attachment %q: no content to write", a.Name)
 	}
@@ -344,20 +344,20 @@ func fieldTime(f map[string]string, names ...string) time.Time {
 
 // recipients returns the From, To, Cc and Bcc addresses of rec: its
 // parties, with the sender and torecipients fields as fallbacks.
-func recipients(rec crmstore.Record) (from, to, cc, bcc []*mail.Address) {
+func recipients(rec crm.Record) (from, to, cc, bcc []*mail.Address) {
 	for _, p := range rec.Parties {
 		if strings.TrimSpace(p.Address) == "" {
 			continue
 		}
 		a := &mail.Address{Name: p.Name, Address: headerToken(p.Address)}
 		switch p.Role {
-		case crmstore.RoleSender:
+		case crm.RoleSender:
 			from = append(from, a)
-		case crmstore.RoleTo:
+		case crm.RoleTo:
 			to = append(to, a)
-		case crmstore.RoleCc:
+		case crm.RoleCc:
 			cc = append(cc, a)
-		case crmstore.RoleBcc:
+		case crm.RoleBcc:
 			bcc = append(bcc, a)
 		}
 	}
@@ -373,7 +373,7 @@ func recipients(rec crmstore.Record) (from, to, cc, bcc []*mail.Address) {
 // generatedID is the Message-ID given to a record that has none: derived
 // from the record id (or, without one, from its content), so writing the
 // same record twice gives the same id.
-func generatedID(rec crmstore.Record) string {
+func generatedID(rec crm.Record) string {
 	id := strings.ToLower(strings.TrimSpace(rec.ID))
 	if id == "" {
 		h := sha256.New()

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 	"crmbridge/fixtures"
 )
 
@@ -36,7 +36,7 @@ func TestFileName(t *testing.T) {
 		{"bad \xff utf8", id, "bad utf8 - " + id + ".eml"},
 		{"Re: hi", "../../x", "Re_ hi - _._x.eml"},
 	} {
-		rec := crmstore.Record{ID: tc.id, Entity: crmstore.Email, Fields: map[string]string{"subject": tc.subject}}
+		rec := crm.Record{ID: tc.id, Entity: crm.Email, Fields: map[string]string{"subject": tc.subject}}
 		got := FileName(rec)
 		if got != tc.want {
 			t.Errorf("FileName(%q) = %q, want %q", tc.subject, got, tc.want)
@@ -46,15 +46,15 @@ func TestFileName(t *testing.T) {
 			t.Errorf("FileName(%q) not stable", tc.subject)
 		}
 	}
-	rec := crmstore.Record{ID: id, Entity: crmstore.Email, Fields: map[string]string{"subject": long}}
+	rec := crm.Record{ID: id, Entity: crm.Email, Fields: map[string]string{"subject": long}}
 	got := FileName(rec)
 	checkSafeName(t, got)
 	if len(got) > MaxFileNameBytes || !strings.HasSuffix(got, " - "+id+".eml") {
 		t.Errorf("long subject: %q (%d bytes)", got, len(got))
 	}
 	// Without an id the name is still stable and differs between records.
-	a := FileName(crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{"subject": "s", "senton": "2024-01-01T00:00:00Z"}})
-	b := FileName(crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{"subject": "s", "senton": "2024-01-02T00:00:00Z"}})
+	a := FileName(crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "s", "senton": "2024-01-01T00:00:00Z"}})
+	b := FileName(crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "s", "senton": "2024-01-02T00:00:00Z"}})
 	if a == b {
 		t.Errorf("two records without id share the name %q", a)
 	}
@@ -75,55 +75,55 @@ func checkSafeName(t *testing.T, name string) {
 	}
 }
 
-func attachmentOf(name, mt, cid string, inline bool, data []byte) crmstore.Attachment {
-	return crmstore.Attachment{Name: name, MimeType: mt, ContentID: cid, Inline: inline, Size: int64(len(data)),
+func attachmentOf(name, mt, cid string, inline bool, data []byte) crm.Attachment {
+	return crm.Attachment{Name: name, MimeType: mt, ContentID: cid, Inline: inline, Size: int64(len(data)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 }
 
 // sampleRecords are records the writer must handle: every body layout,
 // non-ASCII names and subjects, inline images, attached messages.
-func sampleRecords() []crmstore.Record {
+func sampleRecords() []crm.Record {
 	inner := []byte("From: a@example.com\r\nSubject: inner\r\n\r\nInner body.\r\n")
 	bin := make([]byte, 3000)
 	for i := range bin {
 		bin[i] = byte(i * 7)
 	}
-	return []crmstore.Record{
-		{ID: "11111111-1111-1111-1111-111111111111", Entity: crmstore.Email, Fields: map[string]string{
+	return []crm.Record{
+		{ID: "11111111-1111-1111-1111-111111111111", Entity: crm.Email, Fields: map[string]string{
 			"subject": "Plain ASCII", "description": "Hello,\nworld.\n", "senton": "2024-03-01T09:30:00Z",
 			"messageid": "<orig.1@example.com>", "inreplyto": "<p@example.com>", "references": "<r@example.com> <p@example.com>",
-		}, Parties: []crmstore.Party{
-			{Role: crmstore.RoleSender, Address: "alice@example.com", Name: "Alice Example"},
-			{Role: crmstore.RoleTo, Address: "bob@example.com", Name: "Bob, Jr."},
-			{Role: crmstore.RoleTo, Address: "carol@example.com"},
-			{Role: crmstore.RoleCc, Address: "dave@example.com", Name: "Dave"},
-			{Role: crmstore.RoleBcc, Address: "erin@example.com"},
+		}, Parties: []crm.Party{
+			{Role: crm.RoleSender, Address: "alice@example.com", Name: "Alice Example"},
+			{Role: crm.RoleTo, Address: "bob@example.com", Name: "Bob, Jr."},
+			{Role: crm.RoleTo, Address: "carol@example.com"},
+			{Role: crm.RoleCc, Address: "dave@example.com", Name: "Dave"},
+			{Role: crm.RoleBcc, Address: "erin@example.com"},
 		}},
-		{ID: "22222222-2222-2222-2222-222222222222", Entity: crmstore.Email, Fields: map[string]string{
+		{ID: "22222222-2222-2222-2222-222222222222", Entity: crm.Email, Fields: map[string]string{
 			"subject":         "Отчёт за квартал — very long subject line that will certainly need folding across several lines 会議の議事録",
 			"description":     "Текст письма.\nÜmlaut line with = sign and trailing space \n" + strings.Repeat("long line ", 30) + "\n",
 			"descriptionhtml": "<p>Текст <b>письма</b>.</p><img src=\"cid:logo@x\">",
 			"senton":          "2024-03-02T10:00:00Z",
-		}, Parties: []crmstore.Party{
-			{Role: crmstore.RoleSender, Address: "ivan@example.ru", Name: "Иван Петров"},
-			{Role: crmstore.RoleTo, Address: "jiro@example.jp", Name: "山田 太郎"},
-		}, Attachments: []crmstore.Attachment{
+		}, Parties: []crm.Party{
+			{Role: crm.RoleSender, Address: "ivan@example.ru", Name: "Иван Петров"},
+			{Role: crm.RoleTo, Address: "jiro@example.jp", Name: "山田 太郎"},
+		}, Attachments: []crm.Attachment{
 			attachmentOf("logo.png", "image/png", "logo@x", true, []byte("\x89PNG\r\n\x1a\nfake")),
 			attachmentOf("отчёт 2024.xls", "application/vnd.ms-excel", "", false, bin),
 			attachmentOf("Forwarded message.eml", "message/rfc822", "", false, inner),
 			attachmentOf("notes.txt", "text/plain", "", false, []byte("line 1\r\nline 2\r\n")),
 		}},
-		{Entity: crmstore.Email, Fields: map[string]string{
+		{Entity: crm.Email, Fields: map[string]string{
 			"subject": "HTML only, no id", "descriptionhtml": "<p>Only <i>HTML</i></p>", "sender": "Frank <frank@example.com>",
 			"torecipients": "grace@example.com,heidi@example.com", "receivedon": "2024-03-03T11:00:00Z",
 		}},
-		{ID: "44444444-4444-4444-4444-444444444444", Entity: crmstore.Email, Fields: map[string]string{
+		{ID: "44444444-4444-4444-4444-444444444444", Entity: crm.Email, Fields: map[string]string{
 			"subject": "Attachment only",
-		}, Parties: []crmstore.Party{{Role: crmstore.RoleSender, Address: "ivy@example.com"}},
-			Attachments: []crmstore.Attachment{attachmentOf("", "", "", false, []byte("no name, no type"))}},
-		{ID: "55555555-5555-5555-5555-555555555555", Entity: crmstore.Email, Fields: map[string]string{
+		}, Parties: []crm.Party{{Role: crm.RoleSender, Address: "ivy@example.com"}},
+			Attachments: []crm.Attachment{attachmentOf("", "", "", false, []byte("no name, no type"))}},
+		{ID: "55555555-5555-5555-5555-555555555555", Entity: crm.Email, Fields: map[string]string{
 			"subject": "Related without text", "descriptionhtml": "<img src=\"cid:a@b\">",
-		}, Attachments: []crmstore.Attachment{attachmentOf("a.gif", "image/gif", "<a@b>", true, []byte("GIF89a"))}},
+		}, Attachments: []crm.Attachment{attachmentOf("a.gif", "image/gif", "<a@b>", true, []byte("GIF89a"))}},
 	}
 }
 
@@ -137,7 +137,7 @@ func normText(s string) string {
 
 // contentKey identifies an attachment's content across a write: an
 // attached message is written with CRLF line ends (RFC 2046 5.2.1).
-func contentKey(t *testing.T, a crmstore.Attachment) string {
+func contentKey(t *testing.T, a crm.Attachment) string {
 	if a.MimeType != "message/rfc822" && a.MimeType != "message/global" {
 		return attachmentSHA(t, a)
 	}
@@ -151,7 +151,7 @@ func contentKey(t *testing.T, a crmstore.Attachment) string {
 }
 
 // checkRoundTrip reads what Write wrote for rec and compares it with rec.
-func checkRoundTrip(t *testing.T, rec crmstore.Record, out []byte) *crmstore.Incoming {
+func checkRoundTrip(t *testing.T, rec crm.Record, out []byte) *crm.Incoming {
 	t.Helper()
 	incs, warns := collect(t, NewReader(bytes.NewReader(out), "written.eml"))
 	if len(incs) != 1 {
@@ -190,7 +190,7 @@ func checkRoundTrip(t *testing.T, rec crmstore.Record, out []byte) *crmstore.Inc
 	}
 	// The writer puts inline related parts first; compare by content (and
 	// by name among attachments with the same content).
-	want := map[string][]crmstore.Attachment{}
+	want := map[string][]crm.Attachment{}
 	for _, a := range rec.Attachments {
 		k := contentKey(t, a)
 		want[k] = append(want[k], a)
@@ -296,10 +296,10 @@ func TestWriteCorpusRoundTrip(t *testing.T) {
 }
 
 func TestWriteRejects(t *testing.T) {
-	if err := Write(io.Discard, crmstore.Record{Entity: crmstore.Contact}); err == nil {
+	if err := Write(io.Discard, crm.Record{Entity: crm.Contact}); err == nil {
 		t.Error("Write accepted a contact")
 	}
-	rec := crmstore.Record{Entity: crmstore.Email, Fields: map[string]string{}, Attachments: []crmstore.Attachment{{Name: "x"}}}
+	rec := crm.Record{Entity: crm.Email, Fields: map[string]string{}, Attachments: []crm.Attachment{{Name: "x"}}}
 	if err := Write(io.Discard, rec); err == nil {
 		t.Error("Write accepted an attachment without content")
 	}
@@ -309,13 +309,13 @@ func TestWriteRejects(t *testing.T) {
 // start a header line of its own; the output must have none.
 func TestWriteNoHeaderInjection(t *testing.T) {
 	const evil = "x\r\nX-Injected: yes\r\n\r\nbody"
-	rec := crmstore.Record{ID: "id\r\nX-Injected: yes", Entity: crmstore.Email, Fields: map[string]string{
+	rec := crm.Record{ID: "id\r\nX-Injected: yes", Entity: crm.Email, Fields: map[string]string{
 		"subject": "s" + evil, "messageid": "<a" + evil + "@b>", "inreplyto": "<c@d" + evil + ">",
 		"references": "<e@f>" + evil, "description": "d",
-	}, Parties: []crmstore.Party{
-		{Role: crmstore.RoleSender, Address: "a@b" + evil, Name: "n" + evil},
-		{Role: crmstore.RoleTo, Address: "c@d", Name: "m" + evil},
-	}, Attachments: []crmstore.Attachment{attachmentOf("f"+evil, "text/plain"+evil, "cid"+evil, true, []byte("x"))}}
+	}, Parties: []crm.Party{
+		{Role: crm.RoleSender, Address: "a@b" + evil, Name: "n" + evil},
+		{Role: crm.RoleTo, Address: "c@d", Name: "m" + evil},
+	}, Attachments: []crm.Attachment{attachmentOf("f"+evil, "text/plain"+evil, "cid"+evil, true, []byte("x"))}}
 	var buf bytes.Buffer
 	if err := Write(&buf, rec); err != nil {
 		t.Fatal(err)

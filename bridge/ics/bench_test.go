@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 func benchCalendar(n int) []byte {
@@ -47,7 +47,7 @@ func BenchmarkReader(b *testing.B) {
 
 // BenchmarkEncoder writes 1,000 meetings with a time zone.
 func BenchmarkEncoder(b *testing.B) {
-	var recs []crmstore.Record
+	var recs []crm.Record
 	r := NewReader(bytes.NewReader(benchCalendar(1000)), "bench.ics")
 	for {
 		in, err := r.Next()

@@ -17,19 +17,19 @@ import (
 
 	"crmbridge/bridge/internal/textesc"
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // convert maps a VEVENT or VTODO to an Incoming record; problems that do
 // not lose the item are queued as warnings.
-func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.Hash) (in *crmstore.Incoming, err error) {
+func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.Hash) (in *crm.Incoming, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			in, err = nil, fmt.Errorf("internal error reading %s: %v", c.Name, p)
 		}
 	}()
 	f := map[string]string{}
-	in = &crmstore.Incoming{Record: crmstore.Record{Fields: f}, Pos: r.pos(line)}
+	in = &crm.Incoming{Record: crm.Record{Fields: f}, Pos: r.pos(line)}
 	in.Source.Kind = "ics"
 
 	uid := strings.TrimSpace(r.text(c, ical.PropUID))
@@ -76,7 +76,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 	var ident string // identifying content for a UID-less item
 
 	if c.Name == ical.CompEvent {
-		in.Record.Entity = crmstore.Appointment
+		in.Record.Entity = crm.Appointment
 		item.SetIf(f, "location", r.text(c, ical.PropLocation))
 		allDay := start.date
 		if v := strings.ToUpper(r.text(c, "X-MICROSOFT-CDO-ALLDAYEVENT")); v == "TRUE" {
@@ -147,7 +147,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		in.Record.Parties = r.parties(c)
 		attendees := 0
 		for _, p := range in.Record.Parties {
-			if p.Role != crmstore.RoleOrganizer {
+			if p.Role != crm.RoleOrganizer {
 				attendees++
 			}
 		}
@@ -162,7 +162,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		}
 		fmt.Fprintf(sum, "\x00%s\x00%s\x00%s", f["scheduledstart"], f["scheduledend"], f["recurrenceid"])
 	} else {
-		in.Record.Entity = crmstore.Task
+		in.Record.Entity = crm.Task
 		if hasStart {
 			f["scheduledstart"] = item.FormatTime(start.t)
 		}
@@ -257,11 +257,11 @@ func priority(v string) string {
 }
 
 // parties returns the ORGANIZER and ATTENDEEs.
-func (r *Reader) parties(c *ical.Component) []crmstore.Party {
-	var out []crmstore.Party
+func (r *Reader) parties(c *ical.Component) []crm.Party {
+	var out []crm.Party
 	if p := c.Props.Get(ical.PropOrganizer); p != nil {
 		if pt, ok := r.party(p); ok {
-			pt.Role = crmstore.RoleOrganizer
+			pt.Role = crm.RoleOrganizer
 			out = append(out, pt)
 		}
 	}
@@ -274,11 +274,11 @@ func (r *Reader) parties(c *ical.Component) []crmstore.Party {
 		expect := strings.ToUpper(p.Params.Get("EXPECT")) // vCalendar 1.0
 		switch {
 		case role == "OPT-PARTICIPANT" || role == "NON-PARTICIPANT" || expect == "FYI" || expect == "REQUEST":
-			pt.Role = crmstore.RoleOptional
+			pt.Role = crm.RoleOptional
 		case role == "ORGANIZER" || role == "OWNER": // vCalendar 1.0
-			pt.Role = crmstore.RoleOrganizer
+			pt.Role = crm.RoleOrganizer
 		default: // REQ-PARTICIPANT, CHAIR, none
-			pt.Role = crmstore.RoleRequired
+			pt.Role = crm.RoleRequired
 		}
 		pt.Status = strings.ToUpper(p.Params.Get(ical.ParamParticipationStatus))
 		if pt.Status == "" {
@@ -289,7 +289,7 @@ func (r *Reader) parties(c *ical.Component) []crmstore.Party {
 	return out
 }
 
-func (r *Reader) party(p *ical.Prop) (crmstore.Party, bool) {
+func (r *Reader) party(p *ical.Prop) (crm.Party, bool) {
 	v := strings.TrimSpace(r.propText(p))
 	if len(v) >= 7 && strings.EqualFold(v[:7], "mailto:") {
 		v = strings.TrimSpace(v[7:])
@@ -309,9 +309,9 @@ func (r *Reader) party(p *ical.Prop) (crmstore.Party, bool) {
 		}
 	}
 	if v == "" && name == "" {
-		return crmstore.Party{}, false
+		return crm.Party{}, false
 	}
-	return crmstore.Party{Address: v, Name: name}, true
+	return crm.Party{Address: v, Name: name}, true
 }
 
 // reminder returns the first VALARM's TRIGGER as written ("-PT15M"), an
@@ -367,8 +367,8 @@ func (r *Reader) categories(c *ical.Component) string {
 // attachments returns the inline (base64) ATTACH values of c
 // (../rfc/5545:3.8.1.1); attachments by URI are not imported. The bytes
 // stay in memory while the record is current.
-func (r *Reader) attachments(c *ical.Component, line int) []crmstore.Attachment {
-	var out []crmstore.Attachment
+func (r *Reader) attachments(c *ical.Component, line int) []crm.Attachment {
+	var out []crm.Attachment
 	for i, p := range c.Props.Values(ical.PropAttach) {
 		enc := strings.ToUpper(p.Params.Get("ENCODING"))
 		if enc != "BASE64" && enc != "B" && !strings.EqualFold(p.Params.Get(ical.ParamValue), "BINARY") {
@@ -395,7 +395,7 @@ func (r *Reader) attachments(c *ical.Component, line int) []crmstore.Attachment 
 		if name == "" {
 			name = fmt.Sprintf("attachment-%d", i+1)
 		}
-		out = append(out, crmstore.Attachment{
+		out = append(out, crm.Attachment{
 			Name: name, MimeType: mt, Size: int64(len(b)),
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
 		})

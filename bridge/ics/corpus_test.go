@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 	"crmbridge/fixtures"
 )
 
@@ -63,13 +63,13 @@ func TestCorpusCounts(t *testing.T) {
 		for _, in := range recs {
 			checkInvariants(t, in)
 			switch in.Record.Entity {
-			case crmstore.Appointment:
+			case crm.Appointment:
 				if in.Record.Fields["recurrenceid"] != "" {
 					exceptions++
 				} else {
 					masters++
 				}
-			case crmstore.Task:
+			case crm.Task:
 				todos++
 			}
 		}
@@ -96,22 +96,22 @@ func TestCorpusCounts(t *testing.T) {
 }
 
 // checkInvariants checks what every record must satisfy.
-func checkInvariants(t testing.TB, in *crmstore.Incoming) {
+func checkInvariants(t testing.TB, in *crm.Incoming) {
 	t.Helper()
 	rec := in.Record
-	if rec.Entity != crmstore.Appointment && rec.Entity != crmstore.Task {
+	if rec.Entity != crm.Appointment && rec.Entity != crm.Task {
 		t.Errorf("%s: entity %q", in.Pos, rec.Entity)
 	}
 	if in.Source.Kind != "ics" || in.Source.Key == "" || !strings.HasPrefix(in.Source.Version, "sha256:") {
 		t.Errorf("%s: source %+v", in.Pos, in.Source)
 	}
 	for k, v := range rec.Fields {
-		fd, ok := crmstore.LookupField(rec.Entity, k)
+		fd, ok := crm.LookupField(rec.Entity, k)
 		if !ok {
 			t.Errorf("%s: field %q not in the %s schema", in.Pos, k, rec.Entity)
 			continue
 		}
-		if err := crmstore.ValidateValue(rec.Entity, k, v); err != nil || !validValue(fd.Kind, v) {
+		if err := crm.ValidateValue(rec.Entity, k, v); err != nil || !validValue(fd.Kind, v) {
 			t.Errorf("%s: field %s = %q is not a valid %v (%v)", in.Pos, k, v, fd.Kind, err)
 		}
 	}
@@ -120,7 +120,7 @@ func checkInvariants(t testing.TB, in *crmstore.Incoming) {
 			t.Errorf("%s: attachment %+v", in.Pos, a)
 		}
 	}
-	if s, e := rec.Fields["scheduledstart"], rec.Fields["scheduledend"]; rec.Entity == crmstore.Appointment && s != "" && e != "" && e < s {
+	if s, e := rec.Fields["scheduledstart"], rec.Fields["scheduledend"]; rec.Entity == crm.Appointment && s != "" && e != "" && e < s {
 		t.Errorf("%s: ends %s before it starts %s", in.Pos, e, s)
 	}
 }

@@ -13,21 +13,21 @@ import (
 	"time"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // goldenItem is one Next result as the golden files hold it.
 type goldenItem struct {
-	Error      string              `json:",omitempty"`
-	Entity     crmstore.Entity     `json:",omitempty"`
-	Fields     map[string]string   `json:",omitempty"`
-	Parties    []crmstore.Party    `json:",omitempty"`
-	Source     *crmstore.SourceRef `json:",omitempty"`
-	Keys       []string            `json:",omitempty"`
-	ModifiedAt *time.Time          `json:",omitempty"`
-	Pos        string              `json:",omitempty"`
+	Error      string            `json:",omitempty"`
+	Entity     crm.Entity        `json:",omitempty"`
+	Fields     map[string]string `json:",omitempty"`
+	Parties    []crm.Party       `json:",omitempty"`
+	Source     *crm.SourceRef    `json:",omitempty"`
+	Keys       []string          `json:",omitempty"`
+	ModifiedAt *time.Time        `json:",omitempty"`
+	Pos        string            `json:",omitempty"`
 }
 
 func golden(t *testing.T, path string) []goldenItem {

@@ -10,12 +10,12 @@ import (
 	"unicode/utf8"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // readAll reads every item of data; it fails the test on a fatal error
 // unless allowFatal.
-func readAll(t testing.TB, data, name string) (recs []*crmstore.Incoming, itemErrs []*item.Error, fatal error) {
+func readAll(t testing.TB, data, name string) (recs []*crm.Incoming, itemErrs []*item.Error, fatal error) {
 	t.Helper()
 	r := NewReader(strings.NewReader(data), name)
 	for i := 0; ; i++ {
@@ -39,18 +39,18 @@ func readAll(t testing.TB, data, name string) (recs []*crmstore.Incoming, itemEr
 	}
 }
 
-func validValue(k crmstore.Kind, v string) bool {
+func validValue(k crm.Kind, v string) bool {
 	switch k {
-	case crmstore.Time:
+	case crm.Time:
 		_, err := time.Parse(time.RFC3339, v)
 		return err == nil && strings.HasSuffix(v, "Z")
-	case crmstore.Date:
+	case crm.Date:
 		_, err := time.Parse("2006-01-02", v)
 		return err == nil
-	case crmstore.Int, crmstore.Option:
+	case crm.Int, crm.Option:
 		_, err := strconv.Atoi(v)
 		return err == nil
-	case crmstore.Bool:
+	case crm.Bool:
 		return v == "true" || v == "false"
 	}
 	return utf8.ValidString(v)

@@ -15,7 +15,7 @@ import (
 
 	"crmbridge/bridge/item"
 	"crmbridge/bridge/wintz"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // ErrTruncated is wrapped by the *item.Error a Reader returns when the file
@@ -63,7 +63,7 @@ type Reader struct {
 }
 
 type result struct {
-	in  *crmstore.Incoming
+	in  *crm.Incoming
 	err error
 }
 
@@ -103,7 +103,7 @@ func (r *Reader) warn(line int, format string, args ...any) {
 // again; errors.Is(err, ErrSkipped) for a skipped VJOURNAL or VFREEBUSY,
 // ErrTruncated for a file cut short), io.EOF at the end, any other error
 // when the file cannot be read further.
-func (r *Reader) Next() (*crmstore.Incoming, error) {
+func (r *Reader) Next() (*crm.Incoming, error) {
 	for {
 		if len(r.queue) > 0 {
 			res := r.queue[0]

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 	"crmbridge/fixtures"
 )
 
@@ -62,7 +62,7 @@ func TestFixtureValues(t *testing.T) {
 		{"vcal10.vcs", 0, "reminder", "2024-03-01T19:45:00Z"},
 		{"vcal10.vcs", 1, "scheduledend", "2024-03-02T12:00:00Z"},
 	}
-	cache := map[string][]*crmstore.Incoming{}
+	cache := map[string][]*crm.Incoming{}
 	for _, tt := range tests {
 		recs, ok := cache[tt.file]
 		if !ok {
@@ -84,11 +84,11 @@ func TestFixtureValues(t *testing.T) {
 	// Parties of the master: organizer, required, two optional.
 	recs := cache["exchange_recurring.ics"]
 	ps := recs[0].Record.Parties
-	want := []crmstore.Party{
-		{Role: crmstore.RoleOrganizer, Address: "anna.mueller@example.com", Name: "Müller, Anna"},
-		{Role: crmstore.RoleRequired, Address: "bob@example.com", Name: "Bob Jones", Status: "ACCEPTED"},
-		{Role: crmstore.RoleOptional, Address: "Carol@Example.com", Name: "Carol, C.", Status: "NEEDS-ACTION"},
-		{Role: crmstore.RoleOptional, Address: "room1@example.com", Status: "TENTATIVE"},
+	want := []crm.Party{
+		{Role: crm.RoleOrganizer, Address: "anna.mueller@example.com", Name: "Müller, Anna"},
+		{Role: crm.RoleRequired, Address: "bob@example.com", Name: "Bob Jones", Status: "ACCEPTED"},
+		{Role: crm.RoleOptional, Address: "Carol@Example.com", Name: "Carol, C.", Status: "NEEDS-ACTION"},
+		{Role: crm.RoleOptional, Address: "room1@example.com", Status: "TENTATIVE"},
 	}
 	if len(ps) != len(want) {
 		t.Fatalf("parties %+v", ps)

@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-ical"
 
 	"crmbridge/bridge/wintz"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // ProdID is the PRODID the Encoder writes.
@@ -48,7 +48,7 @@ func NewEncoder(w io.Writer) *Encoder { return &Encoder{w: w} }
 // that TZID; any other time in UTC. Recurrence lines that are not
 // iCalendar 2.0 (Outlook pattern text, vCalendar 1.0 rules, a TZID no
 // VTIMEZONE can be generated for) are left out.
-func (e *Encoder) Encode(recs ...crmstore.Record) error {
+func (e *Encoder) Encode(recs ...crm.Record) error {
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
@@ -59,11 +59,11 @@ func (e *Encoder) Encode(recs ...crmstore.Record) error {
 	for i := range recs {
 		rec := &recs[i]
 		switch rec.Entity {
-		case crmstore.Appointment:
+		case crm.Appointment:
 			if _, err := encodeEvent(rec, stamp, tzs, false); err != nil {
 				return err
 			}
-		case crmstore.Task:
+		case crm.Task:
 		default:
 			return fmt.Errorf("%w: %s %s", ErrEntity, rec.Entity, rec.ID)
 		}
@@ -86,7 +86,7 @@ func (e *Encoder) Encode(recs ...crmstore.Record) error {
 		rec := &recs[i]
 		var c *ical.Component
 		var err error
-		if rec.Entity == crmstore.Appointment {
+		if rec.Entity == crm.Appointment {
 			c, err = encodeEvent(rec, stamp, nil, true)
 		} else {
 			c, err = encodeTodo(rec, stamp)
@@ -128,7 +128,7 @@ func writeComponent(w io.Writer, c *ical.Component) error {
 
 // uidOf returns the UID of a record: its uid field, else the UID of its
 // Outlook global object id (its hex, upper case), else the record id.
-func uidOf(rec *crmstore.Record) string {
+func uidOf(rec *crm.Record) string {
 	if u := strings.TrimSpace(rec.Fields["uid"]); u != "" {
 		return u
 	}
@@ -164,7 +164,7 @@ func setRaw(c *ical.Component, name, v string) {
 // encodeEvent builds the VEVENT of an appointment. It records the TZIDs it
 // uses in tzs when tzs is not nil, and writes the attachments when
 // withAttachments.
-func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet, withAttachments bool) (*ical.Component, error) {
+func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments bool) (*ical.Component, error) {
 	f := rec.Fields
 	c := ical.NewComponent(ical.CompEvent)
 	c.Props.SetText(ical.PropUID, uidOf(rec))
@@ -270,15 +270,15 @@ func encodeEvent(rec *crmstore.Record, stamp time.Time, tzs *tzSet, withAttachme
 	for _, pt := range rec.Parties {
 		var p *ical.Prop
 		switch pt.Role {
-		case crmstore.RoleOrganizer:
+		case crm.RoleOrganizer:
 			if c.Props.Get(ical.PropOrganizer) != nil {
 				continue
 			}
 			p = ical.NewProp(ical.PropOrganizer)
-		case crmstore.RoleRequired, crmstore.RoleOptional:
+		case crm.RoleRequired, crm.RoleOptional:
 			p = ical.NewProp(ical.PropAttendee)
 			role := "REQ-PARTICIPANT"
-			if pt.Role == crmstore.RoleOptional {
+			if pt.Role == crm.RoleOptional {
 				role = "OPT-PARTICIPANT"
 			}
 			p.Params.Set(ical.ParamRole, role)
@@ -313,7 +313,7 @@ const maxAttachment = 32 << 20
 // addAttachments writes each attachment inline
 // (ATTACH;ENCODING=BASE64;VALUE=BINARY, ../rfc/5545:3.8.1.1) with its file
 // name in X-FILENAME, as Outlook and Exchange do.
-func addAttachments(c *ical.Component, rec *crmstore.Record) error {
+func addAttachments(c *ical.Component, rec *crm.Record) error {
 	for _, a := range rec.Attachments {
 		if a.Open == nil {
 			continue // no content to write
@@ -343,7 +343,7 @@ func addAttachments(c *ical.Component, rec *crmstore.Record) error {
 	return nil
 }
 
-func encodeTodo(rec *crmstore.Record, stamp time.Time) (*ical.Component, error) {
+func encodeTodo(rec *crm.Record, stamp time.Time) (*ical.Component, error) {
 	f := rec.Fields
 	c := ical.NewComponent(ical.CompToDo)
 	c.Props.SetText(ical.PropUID, uidOf(rec))

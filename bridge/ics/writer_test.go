@@ -17,12 +17,12 @@ import (
 	"unicode/utf8"
 
 	"crmbridge/bridge/wintz"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 var fixedNow = func() time.Time { return time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC) }
 
-func encode(t testing.TB, recs ...crmstore.Record) []byte {
+func encode(t testing.TB, recs ...crm.Record) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	e := NewEncoder(&buf)
@@ -80,9 +80,9 @@ func TestFold(t *testing.T) {
 	}
 }
 
-func sampleRecords() []crmstore.Record {
-	return []crmstore.Record{
-		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301", Fields: map[string]string{
+func sampleRecords() []crm.Record {
+	return []crm.Record{
+		{Entity: crm.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301", Fields: map[string]string{
 			"subject":        "Team sync, weekly; agenda — ünïcödé and a long subject that must be folded somewhere",
 			"description":    "Line 1\r\nLine 2, with comma; semicolon \\ backslash",
 			"location":       "Room 1",
@@ -93,12 +93,12 @@ func sampleRecords() []crmstore.Record {
 			"busystatus":  "1", // tentative
 			"categories":  "Work,Project X",
 			"sensitivity": "0", "statecode": "3", "statuscode": "5", "ismeeting": "true", "prioritycode": "1",
-		}, Parties: []crmstore.Party{
-			{Role: crmstore.RoleOrganizer, Address: "anna@example.com", Name: "Müller, Anna"},
-			{Role: crmstore.RoleRequired, Address: "bob@example.com", Name: "Bob Jones", Status: "ACCEPTED"},
-			{Role: crmstore.RoleOptional, Address: "carol@example.com", Name: "Carol", Status: "TENTATIVE"},
+		}, Parties: []crm.Party{
+			{Role: crm.RoleOrganizer, Address: "anna@example.com", Name: "Müller, Anna"},
+			{Role: crm.RoleRequired, Address: "bob@example.com", Name: "Bob Jones", Status: "ACCEPTED"},
+			{Role: crm.RoleOptional, Address: "carol@example.com", Name: "Carol", Status: "TENTATIVE"},
 		}},
-		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3302", Attachments: []crmstore.Attachment{
+		{Entity: crm.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3302", Attachments: []crm.Attachment{
 			attachment("agenda; draft.txt", "text/plain", []byte("Agenda\r\n1. status\r\n")),
 			attachment("logo.png", "image/png", bytes.Repeat([]byte{0x89, 'P', 'N', 'G', 0, 0xff}, 100)),
 		}, Fields: map[string]string{
@@ -107,22 +107,22 @@ func sampleRecords() []crmstore.Record {
 			"scheduledstart": "2024-04-02T12:00:00Z", "scheduledend": "2024-04-02T13:00:00Z",
 			"timezone": "W. Europe Standard Time", "isalldayevent": "false", "statecode": "3", "statuscode": "5", "ismeeting": "false",
 		}},
-		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3303", Fields: map[string]string{
+		{Entity: crm.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3303", Fields: map[string]string{
 			"subject": "Conference", "scheduledstart": "2024-05-01T00:00:00Z", "scheduledend": "2024-05-04T00:00:00Z",
 			"isalldayevent": "true", "statecode": "2", "statuscode": "4", "ismeeting": "false", "busystatus": "0",
 		}},
-		{Entity: crmstore.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3304", Fields: map[string]string{
+		{Entity: crm.Appointment, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3304", Fields: map[string]string{
 			"subject": "Call with Seattle", "scheduledstart": "2024-07-04T16:00:00Z", "scheduledend": "2024-07-04T16:30:00Z",
 			"timezone": "Pacific Standard Time", "isalldayevent": "false", "statecode": "3", "statuscode": "5", "ismeeting": "false",
 			"globalobjectid": "040000008200e00074c5b7101a82e0080000000000000000000000000000000000000000",
 		}},
-		{Entity: crmstore.Task, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3305", Fields: map[string]string{
+		{Entity: crm.Task, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3305", Fields: map[string]string{
 			"subject": "Send the offer", "description": "Prices from the 2024 list",
 			"scheduledstart": "2024-02-01T09:00:00Z", "scheduledend": "2024-02-05T17:00:00Z",
 			"percentcomplete": "40", "prioritycode": "2", "statecode": "0", "statuscode": "3", "uid": "todo-1@example.com",
 			"reminder": "2024-02-05T08:00:00Z", "sensitivity": "3",
 		}},
-		{Entity: crmstore.Task, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3306", Fields: map[string]string{
+		{Entity: crm.Task, ID: "3f2504e0-4f89-11d3-9a0c-0305e82c3306", Fields: map[string]string{
 			"subject": "Book the room", "actualend": "2024-02-08T15:30:00Z", "scheduledend": "2024-02-09T00:00:00Z",
 			"percentcomplete": "100", "prioritycode": "0", "statecode": "1", "statuscode": "5",
 		}},
@@ -184,7 +184,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{"2024-10-27T00:30:00Z", "DTSTART;TZID=W. Europe Standard Time:20241027T023000\r\n"},
 		{"2024-10-27T01:30:00Z", "DTSTART:20241027T013000Z\r\n"},
 	} {
-		out := encode(t, crmstore.Record{Entity: crmstore.Appointment, ID: "x", Fields: map[string]string{
+		out := encode(t, crm.Record{Entity: crm.Appointment, ID: "x", Fields: map[string]string{
 			"scheduledstart": c.start, "timezone": "W. Europe Standard Time"}})
 		if !bytes.Contains(out, []byte(c.want)) {
 			t.Errorf("start %s: output lacks %q", c.start, c.want)
@@ -194,7 +194,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 			t.Errorf("start %s read back as %v", c.start, back)
 		}
 	}
-	if err := NewEncoder(&bytes.Buffer{}).Encode(crmstore.Record{Entity: crmstore.Contact}); err == nil {
+	if err := NewEncoder(&bytes.Buffer{}).Encode(crm.Record{Entity: crm.Contact}); err == nil {
 		t.Errorf("Encode(contact) succeeded")
 	}
 	empty := encode(t)
@@ -221,7 +221,7 @@ func TestEncodeCorpusRoundTrip(t *testing.T) {
 		if len(first) == 0 {
 			continue
 		}
-		var recs []crmstore.Record
+		var recs []crm.Record
 		for _, in := range first {
 			recs = append(recs, in.Record)
 		}
@@ -300,7 +300,7 @@ func TestEncodePython(t *testing.T) {
 		if f["description"] != "" {
 			check(i, "DESCRIPTION", strings.ReplaceAll(f["description"], "\r\n", "\n"))
 		}
-		if rec.Entity == crmstore.Appointment {
+		if rec.Entity == crm.Appointment {
 			check(i, "name", "VEVENT")
 			if f["isalldayevent"] == "true" {
 				check(i, "DTSTART", f["scheduledstart"][:10])
@@ -412,10 +412,10 @@ func FuzzEncode(f *testing.F) {
 		if !utf8.ValidString(subject) || !utf8.ValidString(desc) || !utf8.ValidString(name) || !utf8.ValidString(tz) {
 			return // the store holds UTF-8 only
 		}
-		rec := crmstore.Record{Entity: crmstore.Appointment, ID: "x", Fields: map[string]string{
+		rec := crm.Record{Entity: crm.Appointment, ID: "x", Fields: map[string]string{
 			"subject": subject, "description": desc, "timezone": tz,
 			"scheduledstart": "2024-03-18T09:00:00Z", "scheduledend": "2024-03-18T10:00:00Z",
-		}, Parties: []crmstore.Party{{Role: crmstore.RoleRequired, Address: "a@example.com", Name: name}}}
+		}, Parties: []crm.Party{{Role: crm.RoleRequired, Address: "a@example.com", Name: name}}}
 		out := encode(t, rec)
 		checkLines(t, out)
 		back, _, fatal := readAll(t, string(out), "fuzz.ics")
@@ -480,7 +480,7 @@ func TestEncodeCorpusPython(t *testing.T) {
 		files = append(files, more...)
 	}
 	tmp := t.TempDir()
-	written := map[string][]crmstore.Record{}
+	written := map[string][]crm.Record{}
 	var outs []string
 	for i, path := range files {
 		data, err := os.ReadFile(path)
@@ -491,7 +491,7 @@ func TestEncodeCorpusPython(t *testing.T) {
 		if len(recs) == 0 {
 			continue
 		}
-		var rs []crmstore.Record
+		var rs []crm.Record
 		for _, in := range recs {
 			rs = append(rs, in.Record)
 		}
@@ -527,7 +527,7 @@ func TestEncodeCorpusPython(t *testing.T) {
 			c := comps[i]
 			want := map[string]string{"UID": uidOf(&rec), "SUMMARY": f["subject"]}
 			timeKeys := map[string]string{"DTSTART": "scheduledstart", "DTEND": "scheduledend", "RECURRENCE-ID": "recurrenceid"}
-			if rec.Entity == crmstore.Task {
+			if rec.Entity == crm.Task {
 				timeKeys = map[string]string{"DTSTART": "scheduledstart", "DUE": "scheduledend", "COMPLETED": "actualend"}
 			}
 			for k, field := range timeKeys {
@@ -550,12 +550,12 @@ func TestEncodeCorpusPython(t *testing.T) {
 	}
 }
 
-func attachment(name, mt string, b []byte) crmstore.Attachment {
-	return crmstore.Attachment{Name: name, MimeType: mt, Size: int64(len(b)),
+func attachment(name, mt string, b []byte) crm.Attachment {
+	return crm.Attachment{Name: name, MimeType: mt, Size: int64(len(b)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
 }
 
-func readAttachment(t testing.TB, a crmstore.Attachment) []byte {
+func readAttachment(t testing.TB, a crm.Attachment) []byte {
 	t.Helper()
 	rc, err := a.Open()
 	if err != nil {

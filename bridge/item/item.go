@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // Reader yields records read from one source file, one at a time.
@@ -22,7 +22,7 @@ import (
 // read. The returned Incoming is valid until the next call to Next
 // (attachment Open functions included).
 type Reader interface {
-	Next() (*crmstore.Incoming, error)
+	Next() (*crm.Incoming, error)
 }
 
 // Error reports one bad item: where it was and why. The reader that

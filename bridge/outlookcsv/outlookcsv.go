@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // ContactHeader is the header row Outlook writes when it exports a contacts
@@ -128,11 +128,11 @@ func NewContactWriter(w io.Writer) *ContactWriter {
 }
 
 // Write writes one contact or account record as a row.
-func (cw *ContactWriter) Write(rec crmstore.Record) error {
+func (cw *ContactWriter) Write(rec crm.Record) error {
 	f := rec.Fields
 	switch rec.Entity {
-	case crmstore.Contact:
-	case crmstore.Account:
+	case crm.Contact:
+	case crm.Account:
 		g := map[string]string{"company": f["name"]}
 		for k, v := range f {
 			if k != "name" {
@@ -219,8 +219,8 @@ func NewTaskWriter(w io.Writer) *TaskWriter {
 }
 
 // Write writes one task record as a row.
-func (tw *TaskWriter) Write(rec crmstore.Record) error {
-	if rec.Entity != crmstore.Task {
+func (tw *TaskWriter) Write(rec crm.Record) error {
+	if rec.Entity != crm.Task {
 		return fmt.Errorf("outlookcsv: cannot write a %s record as a task", rec.Entity)
 	}
 	f := rec.Fields

@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-func contacts() []crmstore.Record {
-	return []crmstore.Record{
-		{ID: "c1", Entity: crmstore.Contact, Fields: map[string]string{
+func contacts() []crm.Record {
+	return []crm.Record{
+		{ID: "c1", Entity: crm.Contact, Fields: map[string]string{
 			"salutation": "Dr.", "firstname": "Jürgen", "middlename": "Karl", "lastname": "Müller",
 			"suffix": "Jr.", "fullname": "Jürgen Müller", "company": "Bäcker, \"Söhne\" GmbH", "department": "Vertrieb",
 			"jobtitle": "Leiter", "emailaddress1": "j@example.de", "emailaddress2": "jm@example.org",
@@ -34,22 +34,22 @@ func contacts() []crmstore.Record {
 			"birthdate":     "1965-07-04", "anniversary": "1990-12-31", "description": "Zeile 1\nZeile 2, \"zitiert\"",
 			"categories": "Kunden,VIP", "websiteurl": "http://www.example.de/", "spousesname": "Anna",
 		}},
-		{ID: "a1", Entity: crmstore.Account, Fields: map[string]string{"name": "Contoso Ltd", "telephone1": "+1 555 0100"}},
+		{ID: "a1", Entity: crm.Account, Fields: map[string]string{"name": "Contoso Ltd", "telephone1": "+1 555 0100"}},
 	}
 }
 
-func tasks() []crmstore.Record {
-	return []crmstore.Record{
-		{Entity: crmstore.Task, Fields: map[string]string{
+func tasks() []crm.Record {
+	return []crm.Record{
+		{Entity: crm.Task, Fields: map[string]string{
 			"subject": "Call back", "scheduledstart": "2024-03-04T23:30:00Z", "scheduledend": "2024-03-08T16:00:00Z",
 			"reminder": "2024-03-08T08:00:00Z", "prioritycode": "2", "percentcomplete": "50", "statecode": "0",
 			"description": "Ask about\r\nthe offer", "categories": "Work,Urgent", "sensitivity": "2",
 		}},
-		{Entity: crmstore.Task, Fields: map[string]string{
+		{Entity: crm.Task, Fields: map[string]string{
 			"subject": "Done already", "scheduledend": "2024-02-01", "statecode": "1",
 			"actualend": "2024-02-02T10:00:00Z", "prioritycode": "0",
 		}},
-		{Entity: crmstore.Task, Fields: map[string]string{"subject": "Bare"}},
+		{Entity: crm.Task, Fields: map[string]string{"subject": "Bare"}},
 	}
 }
 
@@ -247,10 +247,10 @@ func TestEmptyAndErrors(t *testing.T) {
 	if want := "\uFEFF\"" + strings.Join(TaskHeader, `","`) + "\"\r\n"; buf.String() != want {
 		t.Errorf("empty task file %q", buf.String())
 	}
-	if err := NewContactWriter(&buf).Write(crmstore.Record{Entity: crmstore.Task}); err == nil {
+	if err := NewContactWriter(&buf).Write(crm.Record{Entity: crm.Task}); err == nil {
 		t.Error("a task written as a contact")
 	}
-	if err := NewTaskWriter(&buf).Write(crmstore.Record{Entity: crmstore.Contact}); err == nil {
+	if err := NewTaskWriter(&buf).Write(crm.Record{Entity: crm.Contact}); err == nil {
 		t.Error("a contact written as a task")
 	}
 	w := NewContactWriter(failWriter{})
@@ -271,7 +271,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errFail }
 func TestDisplayNameWithoutFullName(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewContactWriter(&buf)
-	if err := w.Write(crmstore.Record{Entity: crmstore.Contact, Fields: map[string]string{
+	if err := w.Write(crm.Record{Entity: crm.Contact, Fields: map[string]string{
 		"firstname": "Ann", "lastname": "Lee", "emailaddress1": "ann@example.com"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // Hand-written $batch answers in each server's style (CRLF line ends).
@@ -142,25 +142,25 @@ func TestWriteBatchFraming(t *testing.T) {
 // hand from the Dataverse Web API documentation.
 func TestEncodeBody(t *testing.T) {
 	ct, acct := "00000001-0000-4000-8000-000000000001", "00000002-0000-4000-8000-000000000002"
-	resolve := func(_ context.Context, id string) (crmstore.Entity, error) {
+	resolve := func(_ context.Context, id string) (crm.Entity, error) {
 		if id == acct {
-			return crmstore.Account, nil
+			return crm.Account, nil
 		}
-		return crmstore.Contact, nil
+		return crm.Contact, nil
 	}
 	tests := []struct {
 		name    string
-		e       crmstore.Entity
+		e       crm.Entity
 		fields  map[string]string
-		parties []crmstore.Party
+		parties []crm.Party
 	}{
-		{"contact", crmstore.Contact, map[string]string{"firstname": "Jeff", "lastname": "Skilling",
+		{"contact", crm.Contact, map[string]string{"firstname": "Jeff", "lastname": "Skilling",
 			"parentcustomerid": acct, "birthdate": "1953-11-25", "jobtitle": ""}, nil},
-		{"email", crmstore.Email, map[string]string{"subject": "Q3", "statecode": "1", "directioncode": "true",
+		{"email", crm.Email, map[string]string{"subject": "Q3", "statecode": "1", "directioncode": "true",
 			"senton": "2001-05-14T16:39:00Z", "regardingobjectid": acct, "prioritycode": "2"},
-			[]crmstore.Party{{Role: crmstore.RoleSender, ContactID: ct}, {Role: crmstore.RoleCc, Address: "Kay.Mann@Enron.com", Name: "Kay"}}},
-		{"task-status-only", crmstore.Task, map[string]string{"statuscode": "6"}, nil},
-		{"opportunity-unlink", crmstore.Opportunity, map[string]string{"parentaccountid": "", "statecode": "2", "estimatedvalue": "1200"}, nil},
+			[]crm.Party{{Role: crm.RoleSender, ContactID: ct}, {Role: crm.RoleCc, Address: "Kay.Mann@Enron.com", Name: "Kay"}}},
+		{"task-status-only", crm.Task, map[string]string{"statuscode": "6"}, nil},
+		{"opportunity-unlink", crm.Opportunity, map[string]string{"parentaccountid": "", "statecode": "2", "estimatedvalue": "1200"}, nil},
 	}
 	for _, tc := range tests {
 		b, err := encodeBody(context.Background(), tc.e, tc.fields, tc.parties, resolve)
@@ -184,28 +184,28 @@ func TestEncodeBody(t *testing.T) {
 		}
 	}
 	bad := []struct {
-		e      crmstore.Entity
+		e      crm.Entity
 		fields map[string]string
 	}{
-		{crmstore.Contact, map[string]string{"company": "local only"}},
-		{crmstore.Contact, map[string]string{"nosuchfield": "x"}},
-		{crmstore.Contact, map[string]string{"birthdate": "25/11/1953"}},
-		{crmstore.Contact, map[string]string{"parentcustomerid": "not-a-guid"}},
-		{crmstore.Task, map[string]string{"percentcomplete": "half"}},
-		{crmstore.Task, map[string]string{"statecode": "9"}},
-		{crmstore.Task, map[string]string{"statuscode": "99"}},
-		{crmstore.Email, map[string]string{"directioncode": "yes"}},
-		{crmstore.Email, map[string]string{"senton": "yesterday"}},
+		{crm.Contact, map[string]string{"company": "local only"}},
+		{crm.Contact, map[string]string{"nosuchfield": "x"}},
+		{crm.Contact, map[string]string{"birthdate": "25/11/1953"}},
+		{crm.Contact, map[string]string{"parentcustomerid": "not-a-guid"}},
+		{crm.Task, map[string]string{"percentcomplete": "half"}},
+		{crm.Task, map[string]string{"statecode": "9"}},
+		{crm.Task, map[string]string{"statuscode": "99"}},
+		{crm.Email, map[string]string{"directioncode": "yes"}},
+		{crm.Email, map[string]string{"senton": "yesterday"}},
 	}
 	for _, tc := range bad {
 		if _, err := encodeBody(context.Background(), tc.e, tc.fields, nil, nil); err == nil {
 			t.Errorf("%s %v: no error", tc.e, tc.fields)
 		}
 	}
-	if _, err := encodeBody(context.Background(), crmstore.Contact, nil, []crmstore.Party{{Role: 2, Address: "a@b"}}, nil); err == nil {
+	if _, err := encodeBody(context.Background(), crm.Contact, nil, []crm.Party{{Role: 2, Address: "a@b"}}, nil); err == nil {
 		t.Errorf("contact with parties: no error")
 	}
-	if _, err := encodeBody(context.Background(), crmstore.Email, nil, []crmstore.Party{{Role: 9, Address: "a@b"}}, nil); err == nil {
+	if _, err := encodeBody(context.Background(), crm.Email, nil, []crm.Party{{Role: 9, Address: "a@b"}}, nil); err == nil {
 		t.Errorf("party role 9: no error")
 	}
 }
@@ -216,7 +216,7 @@ func TestDecodeRecord(t *testing.T) {
 	"modifiedon":"2026-11-25T13:36:33.291Z","company":"not upstream","numberofchildren":2}`
 	var obj map[string]json.RawMessage
 	json.Unmarshal([]byte(body), &obj)
-	f, etag, mod, err := DecodeRecord(crmstore.Contact, obj)
+	f, etag, mod, err := DecodeRecord(crm.Contact, obj)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestDecodeRecord(t *testing.T) {
 	}
 	// CAP's Timestamp has milliseconds, DateTime none; both canonical.
 	obj = map[string]json.RawMessage{"senton": json.RawMessage(`"2001-05-14T16:39:00.000Z"`), "directioncode": json.RawMessage(`true`), "prioritycode": json.RawMessage(`2.0`)}
-	f, _, _, _ = DecodeRecord(crmstore.Email, obj)
+	f, _, _, _ = DecodeRecord(crm.Email, obj)
 	if f["senton"] != "2001-05-14T16:39:00Z" || f["directioncode"] != "true" || f["prioritycode"] != "2" {
 		t.Errorf("email fields %v", f)
 	}
@@ -264,13 +264,13 @@ func FuzzDecodeRecord(f *testing.F) {
 		if json.Unmarshal([]byte(body), &obj) != nil {
 			return
 		}
-		for _, e := range []crmstore.Entity{crmstore.Contact, crmstore.Email} {
+		for _, e := range []crm.Entity{crm.Contact, crm.Email} {
 			fields, _, _, err := DecodeRecord(e, obj)
 			if err != nil {
 				continue
 			}
 			for k := range fields {
-				if fd, ok := crmstore.LookupField(e, k); !ok || !fd.Upstream {
+				if fd, ok := crm.LookupField(e, k); !ok || !fd.Upstream {
 					t.Fatalf("decoded non-upstream field %q", k)
 				}
 			}

@@ -11,7 +11,7 @@ import (
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/bridge/upstream/fakeserver"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 const benchEntries = 10000
@@ -39,7 +39,7 @@ func BenchmarkPush(b *testing.B) {
 					b.StopTimer()
 					q := upstream.NewMemQueue()
 					for j := 0; j < benchEntries; j++ {
-						q.Add(crmstore.Contact, uuid.NewString(), upstream.OpCreate, map[string]string{
+						q.Add(crm.Contact, uuid.NewString(), upstream.OpCreate, map[string]string{
 							"firstname": "Jeff", "lastname": fmt.Sprintf("Skilling %d", j),
 							"emailaddress1": fmt.Sprintf("jeff%d@enron.example", j), "jobtitle": "CEO"}, nil)
 					}

@@ -52,7 +52,7 @@ import (
 	"github.com/google/uuid"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 func capClient(t testing.TB, batch int, doer upstream.HTTPDoer) *upstream.Client {
@@ -179,7 +179,7 @@ func TestCAPPush(t *testing.T) {
 }
 
 // touchCAP changes a record's description as another user would.
-func touchCAP(t *testing.T, c *upstream.Client, e crmstore.Entity, id, v string) bool {
+func touchCAP(t *testing.T, c *upstream.Client, e crm.Entity, id, v string) bool {
 	ctx := context.Background()
 	rec, err := c.Get(ctx, e, id)
 	if err != nil || !rec.Found {
@@ -204,7 +204,7 @@ func TestCAPDifferences(t *testing.T) {
 	c := capClient(t, 10, nil)
 	ctx := context.Background()
 	id := uuid.NewString()
-	ch := upstream.Change{RecordID: id, Entity: crmstore.Account, Op: upstream.OpCreate, Fields: map[string]string{"name": "Enron"}}
+	ch := upstream.Change{RecordID: id, Entity: crm.Account, Op: upstream.OpCreate, Fields: map[string]string{"name": "Enron"}}
 	req, _ := c.ChangeRequest(ctx, ch, upstream.OpCreate, ch.Fields, "")
 	r1, err := c.Do(ctx, req)
 	if err != nil || r1.Status >= 300 {
@@ -220,7 +220,7 @@ func TestCAPDifferences(t *testing.T) {
 	// The queue's view: the create outcome was lost; push must read back
 	// and confirm, not fail.
 	q := upstream.NewMemQueue()
-	q.Add(crmstore.Account, id, upstream.OpCreate, ch.Fields, nil)
+	q.Add(crm.Account, id, upstream.OpCreate, ch.Fields, nil)
 	q.InFlight(ctx, map[string]int64{id: 1})
 	st, err := c.Push(ctx, q, upstream.PushOptions{})
 	if err != nil || q.Len() != 0 || st.ReadBacks != 1 || st.Sent != 0 {
@@ -251,7 +251,7 @@ func TestCAPPull(t *testing.T) {
 	q := upstream.NewMemQueue()
 	ids := []string{uuid.NewString(), uuid.NewString()}
 	for _, id := range ids {
-		q.Add(crmstore.Lead, id, upstream.OpCreate, map[string]string{"subject": "pull " + id[:8], "statecode": "0"}, nil)
+		q.Add(crm.Lead, id, upstream.OpCreate, map[string]string{"subject": "pull " + id[:8], "statecode": "0"}, nil)
 	}
 	if _, err := c.Push(ctx, q, upstream.PushOptions{}); err != nil || q.Len() != 0 {
 		t.Fatalf("push: %v, left %d", err, q.Len())
@@ -270,8 +270,8 @@ func TestCAPPull(t *testing.T) {
 		}
 	}
 	time.Sleep(5 * time.Millisecond) // CAP's modifiedon has millisecond resolution
-	q.SetKnown(crmstore.Lead, ids[1], q.ETag(ids[1]), map[string]string{"subject": "pull " + ids[1][:8]})
-	q.Add(crmstore.Lead, ids[1], upstream.OpUpdate, map[string]string{"subject": "changed"}, nil)
+	q.SetKnown(crm.Lead, ids[1], q.ETag(ids[1]), map[string]string{"subject": "pull " + ids[1][:8]})
+	q.Add(crm.Lead, ids[1], upstream.OpUpdate, map[string]string{"subject": "changed"}, nil)
 	if _, err := c.Push(ctx, q, upstream.PushOptions{}); err != nil || q.Len() != 0 {
 		t.Fatalf("push: %v, left %d %v", err, q.Len(), q.DeadLetters())
 	}

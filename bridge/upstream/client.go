@@ -11,9 +11,9 @@ import (
 	"net/url"
 	"strings"
 
-	"time"
+	"crmbridge/crm"
 
-	"crmbridge/crmstore"
+	"time"
 )
 
 // HTTPDoer sends one HTTP request; *http.Client implements it.
@@ -207,7 +207,7 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) ([]Response, error) 
 
 // Get reads one record back by id; rec.Found is false when the server
 // answers 404. For an activity the parties are expanded and returned.
-func (c *Client) Get(ctx context.Context, e crmstore.Entity, id string) (rec *ServerRecord, err error) {
+func (c *Client) Get(ctx context.Context, e crm.Entity, id string) (rec *ServerRecord, err error) {
 	set := EntitySet(e)
 	if set == "" || !IsGUID(id) {
 		return nil, fmt.Errorf("get %s %s: bad entity or id", e, id)
@@ -260,13 +260,13 @@ func (e *StatusError) Error() string { return e.Op + ": " + e.ErrorMessage() }
 type ServerRecord struct {
 	Found      bool
 	Fields     map[string]string // canonical values of upstream fields
-	Parties    []crmstore.Party  // activities: the expanded parties
+	Parties    []crm.Party       // activities: the expanded parties
 	HasParties bool
 	ETag       string
 	ModifiedOn time.Time
 }
 
-func decodeParties(raw json.RawMessage) ([]crmstore.Party, error) {
+func decodeParties(raw json.RawMessage) ([]crm.Party, error) {
 	var ps []struct {
 		Mask    int     `json:"participationtypemask"`
 		Party   *string `json:"_partyid_value"`
@@ -275,9 +275,9 @@ func decodeParties(raw json.RawMessage) ([]crmstore.Party, error) {
 	if err := json.Unmarshal(raw, &ps); err != nil {
 		return nil, err
 	}
-	out := make([]crmstore.Party, 0, len(ps))
+	out := make([]crm.Party, 0, len(ps))
 	for _, p := range ps {
-		q := crmstore.Party{Role: p.Mask}
+		q := crm.Party{Role: p.Mask}
 		if p.Party != nil {
 			q.ContactID = strings.ToLower(*p.Party)
 		}
@@ -292,11 +292,11 @@ func decodeParties(raw json.RawMessage) ([]crmstore.Party, error) {
 // SameParties reports whether two party lists name the same participants in
 // the same roles (order, names and response status do not matter; a party
 // resolved to a contact is compared by contact id, otherwise by address).
-func SameParties(a, b []crmstore.Party) bool {
+func SameParties(a, b []crm.Party) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	key := func(p crmstore.Party) string {
+	key := func(p crm.Party) string {
 		if p.ContactID != "" {
 			return fmt.Sprintf("%d c %s", p.Role, strings.ToLower(p.ContactID))
 		}

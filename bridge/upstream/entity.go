@@ -9,30 +9,30 @@ import (
 	"strings"
 	"time"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // entitySets maps each entity to its Dataverse entity set name.
-var entitySets = map[crmstore.Entity]string{
-	crmstore.Contact:     "contacts",
-	crmstore.Account:     "accounts",
-	crmstore.Lead:        "leads",
-	crmstore.Opportunity: "opportunities",
-	crmstore.List:        "lists",
-	crmstore.Email:       "emails",
-	crmstore.Task:        "tasks",
-	crmstore.Appointment: "appointments",
-	crmstore.PhoneCall:   "phonecalls",
-	crmstore.Fax:         "faxes",
-	crmstore.Letter:      "letters",
+var entitySets = map[crm.Entity]string{
+	crm.Contact:     "contacts",
+	crm.Account:     "accounts",
+	crm.Lead:        "leads",
+	crm.Opportunity: "opportunities",
+	crm.List:        "lists",
+	crm.Email:       "emails",
+	crm.Task:        "tasks",
+	crm.Appointment: "appointments",
+	crm.PhoneCall:   "phonecalls",
+	crm.Fax:         "faxes",
+	crm.Letter:      "letters",
 }
 
 // EntitySet returns the Dataverse entity set of e ("contacts"), or "" when e
 // is not pushed.
-func EntitySet(e crmstore.Entity) string { return entitySets[e] }
+func EntitySet(e crm.Entity) string { return entitySets[e] }
 
 // EntityOfSet returns the entity whose entity set is set.
-func EntityOfSet(set string) (crmstore.Entity, bool) {
+func EntityOfSet(set string) (crm.Entity, bool) {
 	for e, s := range entitySets {
 		if s == set {
 			return e, true
@@ -53,7 +53,7 @@ func EntitySets() []string {
 
 // KeyAttribute returns the primary key attribute of e: "contactid", or
 // "activityid" for every activity type (they share the activitypointer key).
-func KeyAttribute(e crmstore.Entity) string {
+func KeyAttribute(e crm.Entity) string {
 	if e.IsActivity() {
 		return "activityid"
 	}
@@ -62,34 +62,34 @@ func KeyAttribute(e crmstore.Entity) string {
 
 // PartiesProperty returns the collection-valued navigation property that
 // holds an activity's parties ("email_activity_parties").
-func PartiesProperty(e crmstore.Entity) string { return string(e) + "_activity_parties" }
+func PartiesProperty(e crm.Entity) string { return string(e) + "_activity_parties" }
 
 // RefResolver tells which entity a Ref field's GUID names. It returns ""
 // when it does not know; the field's default target is used then.
-type RefResolver func(ctx context.Context, id string) (crmstore.Entity, error)
+type RefResolver func(ctx context.Context, id string) (crm.Entity, error)
 
 // refTarget returns the entity a Ref field points to by default.
-func refTarget(e crmstore.Entity, field string) crmstore.Entity {
+func refTarget(e crm.Entity, field string) crm.Entity {
 	switch field {
 	case "parentcustomerid", "parentaccountid":
-		return crmstore.Account
+		return crm.Account
 	case "parentcontactid":
-		return crmstore.Contact
+		return crm.Contact
 	}
-	return crmstore.Contact // regardingobjectid
+	return crm.Contact // regardingobjectid
 }
 
 // RefTargets returns the entities Ref field of e may point to.
-func RefTargets(e crmstore.Entity, field string) []crmstore.Entity {
+func RefTargets(e crm.Entity, field string) []crm.Entity {
 	switch field {
 	case "parentcustomerid":
-		return []crmstore.Entity{crmstore.Account, crmstore.Contact}
+		return []crm.Entity{crm.Account, crm.Contact}
 	case "parentaccountid":
-		return []crmstore.Entity{crmstore.Account}
+		return []crm.Entity{crm.Account}
 	case "parentcontactid":
-		return []crmstore.Entity{crmstore.Contact}
+		return []crm.Entity{crm.Contact}
 	case "regardingobjectid":
-		return []crmstore.Entity{crmstore.Account, crmstore.Contact, crmstore.Lead, crmstore.Opportunity}
+		return []crm.Entity{crm.Account, crm.Contact, crm.Lead, crm.Opportunity}
 	}
 	return nil
 }
@@ -98,7 +98,7 @@ func RefTargets(e crmstore.Entity, field string) []crmstore.Entity {
 // field of entity e to a record of entity target: Dataverse names a
 // polymorphic lookup's properties after the target ("parentcustomerid_account",
 // "regardingobjectid_contact_email"), a plain lookup after the attribute.
-func NavProperty(e crmstore.Entity, field string, target crmstore.Entity) string {
+func NavProperty(e crm.Entity, field string, target crm.Entity) string {
 	switch field {
 	case "parentcustomerid":
 		return field + "_" + string(target)
@@ -112,21 +112,21 @@ func NavProperty(e crmstore.Entity, field string, target crmstore.Entity) string
 // the first is the default Dataverse gives that state. Dataverse rejects a
 // statuscode that does not belong to the statecode sent with it, so push
 // always sends the pair.
-var statusCodes = map[crmstore.Entity]map[string][]string{
-	crmstore.Email:       {"0": {"1", "8"}, "1": {"2", "3", "4", "6", "7"}, "2": {"5"}},
-	crmstore.Task:        {"0": {"2", "3", "4", "7"}, "1": {"5"}, "2": {"6"}},
-	crmstore.Appointment: {"0": {"1", "2"}, "1": {"3"}, "2": {"4"}, "3": {"5", "6"}},
-	crmstore.PhoneCall:   {"0": {"1"}, "1": {"2", "4"}, "2": {"3"}},
-	crmstore.Fax:         {"0": {"1"}, "1": {"2", "3", "4"}, "2": {"5"}},
-	crmstore.Letter:      {"0": {"1", "2"}, "1": {"3", "4"}, "2": {"5"}},
-	crmstore.Lead:        {"0": {"1", "2"}, "1": {"3"}, "2": {"4", "5", "6", "7"}},
-	crmstore.Opportunity: {"0": {"1", "2"}, "1": {"3"}, "2": {"4", "5"}},
+var statusCodes = map[crm.Entity]map[string][]string{
+	crm.Email:       {"0": {"1", "8"}, "1": {"2", "3", "4", "6", "7"}, "2": {"5"}},
+	crm.Task:        {"0": {"2", "3", "4", "7"}, "1": {"5"}, "2": {"6"}},
+	crm.Appointment: {"0": {"1", "2"}, "1": {"3"}, "2": {"4"}, "3": {"5", "6"}},
+	crm.PhoneCall:   {"0": {"1"}, "1": {"2", "4"}, "2": {"3"}},
+	crm.Fax:         {"0": {"1"}, "1": {"2", "3", "4"}, "2": {"5"}},
+	crm.Letter:      {"0": {"1", "2"}, "1": {"3", "4"}, "2": {"5"}},
+	crm.Lead:        {"0": {"1", "2"}, "1": {"3"}, "2": {"4", "5", "6", "7"}},
+	crm.Opportunity: {"0": {"1", "2"}, "1": {"3"}, "2": {"4", "5"}},
 }
 
 // StatusPair returns the statecode and statuscode to send for the given
 // values ("" = not given). A missing statuscode gets the state's default; a
 // missing statecode is derived from the statuscode.
-func StatusPair(e crmstore.Entity, state, status string) (string, string, error) {
+func StatusPair(e crm.Entity, state, status string) (string, string, error) {
 	table := statusCodes[e]
 	if table == nil {
 		return state, status, nil
@@ -154,7 +154,7 @@ func StatusPair(e crmstore.Entity, state, status string) (string, string, error)
 }
 
 // ValidStatus reports whether statuscode status belongs to statecode state.
-func ValidStatus(e crmstore.Entity, state, status string) bool {
+func ValidStatus(e crm.Entity, state, status string) bool {
 	for _, c := range statusCodes[e][state] {
 		if c == status {
 			return true
@@ -167,14 +167,14 @@ func ValidStatus(e crmstore.Entity, state, status string) bool {
 // upstream fields in fields, Ref fields as "<nav>@odata.bind", statecode
 // with a matching statuscode, and the activity's parties when parties is
 // not nil.
-func encodeBody(ctx context.Context, e crmstore.Entity, fields map[string]string, parties []crmstore.Party, resolve RefResolver) ([]byte, error) {
+func encodeBody(ctx context.Context, e crm.Entity, fields map[string]string, parties []crm.Party, resolve RefResolver) ([]byte, error) {
 	body := make(map[string]any, len(fields)+2)
 	for name, v := range fields {
-		fd, ok := crmstore.LookupField(e, name)
+		fd, ok := crm.LookupField(e, name)
 		if !ok || !fd.Upstream {
 			return nil, fmt.Errorf("%s has no upstream field %q", e, name)
 		}
-		if fd.Kind == crmstore.Ref {
+		if fd.Kind == crm.Ref {
 			nav, val, err := bindRef(ctx, e, name, v, resolve)
 			if err != nil {
 				return nil, err
@@ -206,7 +206,7 @@ func encodeBody(ctx context.Context, e crmstore.Entity, fields map[string]string
 		}
 		ps := make([]map[string]any, 0, len(parties))
 		for _, p := range parties {
-			if p.Role < crmstore.RoleSender || p.Role > crmstore.RoleOrganizer {
+			if p.Role < crm.RoleSender || p.Role > crm.RoleOrganizer {
 				return nil, fmt.Errorf("party role %d is not valid", p.Role)
 			}
 			m := map[string]any{"participationtypemask": p.Role}
@@ -228,7 +228,7 @@ func encodeBody(ctx context.Context, e crmstore.Entity, fields map[string]string
 	return json.Marshal(body)
 }
 
-func bindRef(ctx context.Context, e crmstore.Entity, field, id string, resolve RefResolver) (string, any, error) {
+func bindRef(ctx context.Context, e crm.Entity, field, id string, resolve RefResolver) (string, any, error) {
 	target := refTarget(e, field)
 	if id == "" {
 		// Dataverse: a single-valued navigation property set to null in a
@@ -252,18 +252,18 @@ func bindRef(ctx context.Context, e crmstore.Entity, field, id string, resolve R
 	return NavProperty(e, field, target), "/" + EntitySet(target) + "(" + id + ")", nil
 }
 
-func jsonValue(k crmstore.Kind, v string) (any, error) {
+func jsonValue(k crm.Kind, v string) (any, error) {
 	if v == "" {
 		return nil, nil
 	}
 	switch k {
-	case crmstore.Int, crmstore.Option:
+	case crm.Int, crm.Option:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not an integer", v)
 		}
 		return n, nil
-	case crmstore.Bool:
+	case crm.Bool:
 		switch v {
 		case "true":
 			return true, nil
@@ -271,13 +271,13 @@ func jsonValue(k crmstore.Kind, v string) (any, error) {
 			return false, nil
 		}
 		return nil, fmt.Errorf("%q is not true or false", v)
-	case crmstore.Time:
+	case crm.Time:
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not an RFC 3339 time", v)
 		}
 		return t.UTC().Format(time.RFC3339), nil
-	case crmstore.Date:
+	case crm.Date:
 		if _, err := time.Parse(time.DateOnly, v); err != nil {
 			return nil, fmt.Errorf("%q is not a date", v)
 		}
@@ -290,14 +290,14 @@ func jsonValue(k crmstore.Kind, v string) (any, error) {
 // read from its "_<field>_value" property, null as "". Properties the
 // object lacks are absent from the result. It also returns the
 // @odata.etag and modifiedon annotations when present.
-func DecodeRecord(e crmstore.Entity, obj map[string]json.RawMessage) (fields map[string]string, etag string, modified time.Time, err error) {
+func DecodeRecord(e crm.Entity, obj map[string]json.RawMessage) (fields map[string]string, etag string, modified time.Time, err error) {
 	fields = make(map[string]string)
-	for _, fd := range crmstore.Fields(e) {
+	for _, fd := range crm.Fields(e) {
 		if !fd.Upstream {
 			continue
 		}
 		key := fd.Name
-		if fd.Kind == crmstore.Ref {
+		if fd.Kind == crm.Ref {
 			key = "_" + fd.Name + "_value"
 		}
 		raw, ok := obj[key]
@@ -322,7 +322,7 @@ func DecodeRecord(e crmstore.Entity, obj map[string]json.RawMessage) (fields map
 	return fields, etag, modified, nil
 }
 
-func canonical(k crmstore.Kind, raw json.RawMessage) (string, error) {
+func canonical(k crm.Kind, raw json.RawMessage) (string, error) {
 	var v any
 	d := json.NewDecoder(strings.NewReader(string(raw)))
 	d.UseNumber()
@@ -345,17 +345,17 @@ func canonical(k crmstore.Kind, raw json.RawMessage) (string, error) {
 		return strconv.FormatInt(int64(f), 10), nil
 	case string:
 		switch k {
-		case crmstore.Time:
+		case crm.Time:
 			t, err := time.Parse(time.RFC3339Nano, x)
 			if err != nil {
 				return x, nil
 			}
 			return t.UTC().Truncate(time.Second).Format(time.RFC3339), nil
-		case crmstore.Date:
+		case crm.Date:
 			if len(x) > 10 && x[10] == 'T' {
 				return x[:10], nil
 			}
-		case crmstore.Ref:
+		case crm.Ref:
 			return strings.ToLower(x), nil
 		}
 		return x, nil

@@ -15,7 +15,7 @@ import (
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/bridge/upstream/fakeserver"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // recorder wraps a doer and records each request's method, path and the
@@ -70,8 +70,8 @@ func TestUnknownOutcomeReadsBack(t *testing.T) {
 			s.Inject = onceFault(fakeserver.DropAfter, anyCall)
 		})
 		q := e.queue()
-		q.Add(crmstore.Contact, guid(1), upstream.OpCreate, map[string]string{"lastname": "Lay"}, nil)
-		q.Add(crmstore.Account, guid(2), upstream.OpCreate, map[string]string{"name": "Enron"}, nil)
+		q.Add(crm.Contact, guid(1), upstream.OpCreate, map[string]string{"lastname": "Lay"}, nil)
+		q.Add(crm.Account, guid(2), upstream.OpCreate, map[string]string{"name": "Enron"}, nil)
 		st, err := e.client.Push(context.Background(), q, e.opts())
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +104,7 @@ func TestSlowAnswerTimesOut(t *testing.T) {
 		s.Inject = onceFault(fakeserver.Slow, anyCall)
 	})
 	q := e.queue()
-	q.Add(crmstore.Task, guid(7), upstream.OpCreate, map[string]string{"subject": "call Ken"}, nil)
+	q.Add(crm.Task, guid(7), upstream.OpCreate, map[string]string{"subject": "call Ken"}, nil)
 	st, err := e.client.Push(context.Background(), q, e.opts())
 	if err != nil {
 		t.Fatal(err)
@@ -123,13 +123,13 @@ func TestConflict(t *testing.T) {
 		q := e.queue()
 		q.Policy = pol
 		id := guid(3)
-		q.Add(crmstore.Contact, id, upstream.OpCreate, map[string]string{"firstname": "Andy", "lastname": "Fastow", "jobtitle": "CFO"}, nil)
+		q.Add(crm.Contact, id, upstream.OpCreate, map[string]string{"firstname": "Andy", "lastname": "Fastow", "jobtitle": "CFO"}, nil)
 		if _, err := e.client.Push(context.Background(), q, e.opts()); err != nil {
 			t.Fatal(err)
 		}
 		e.srv.Touch("contacts", id, "jobtitle", "ex-CFO")     // both change jobtitle
 		e.srv.Touch("contacts", id, "telephone1", "555-0100") // only the server
-		q.Add(crmstore.Contact, id, upstream.OpUpdate, map[string]string{"jobtitle": "Chief Financial Officer", "firstname": "Andrew"}, nil)
+		q.Add(crm.Contact, id, upstream.OpUpdate, map[string]string{"jobtitle": "Chief Financial Officer", "firstname": "Andrew"}, nil)
 		st, err := e.client.Push(context.Background(), q, e.opts())
 		if err != nil {
 			t.Fatal(err)
@@ -205,12 +205,12 @@ func TestStatusOutcomes(t *testing.T) {
 		q := upstream.NewMemQueue()
 		q.Now = clock.Now
 		id := guid(9)
-		q.SetKnown(crmstore.Contact, id, `W/"1"`, nil)
+		q.SetKnown(crm.Contact, id, `W/"1"`, nil)
 		var fields map[string]string
 		if tc.op != upstream.OpDelete {
 			fields = map[string]string{"lastname": "Lay"}
 		}
-		q.Add(crmstore.Contact, id, tc.op, fields, nil)
+		q.Add(crm.Contact, id, tc.op, fields, nil)
 		o := upstream.PushOptions{Now: clock.Now, Sleep: clock.Sleep, MaxWait: time.Nanosecond}
 		ctx, cancel := context.WithCancel(context.Background())
 		if tc.outcome == "pause" {
@@ -251,8 +251,8 @@ func TestBatchLevelAuth(t *testing.T) {
 	e := newEnv(t, fakeserver.Dataverse, nil)
 	e.srv.Token = "another-token"
 	q := e.queue()
-	q.Add(crmstore.Contact, guid(1), upstream.OpCreate, map[string]string{"lastname": "Lay"}, nil)
-	q.Add(crmstore.Contact, guid(2), upstream.OpCreate, map[string]string{"lastname": "Lay"}, nil)
+	q.Add(crm.Contact, guid(1), upstream.OpCreate, map[string]string{"lastname": "Lay"}, nil)
+	q.Add(crm.Contact, guid(2), upstream.OpCreate, map[string]string{"lastname": "Lay"}, nil)
 	_, err := e.client.Push(context.Background(), q, e.opts())
 	if !errors.Is(err, upstream.ErrAuth) || len(q.DeadLetters()) != 0 || q.Len() != 2 {
 		t.Errorf("err %v, dead %v, left %d", err, q.DeadLetters(), q.Len())
@@ -278,9 +278,9 @@ func TestMaxAttempts(t *testing.T) {
 		}
 	})
 	q := e.queue()
-	q.Add(crmstore.Account, bad, upstream.OpCreate, map[string]string{"name": "Arthur Andersen"}, nil)
-	q.Add(crmstore.Account, guid(1), upstream.OpCreate, map[string]string{"name": "Enron"}, nil)
-	q.Add(crmstore.Account, bad, upstream.OpUpdate, map[string]string{"name": "Andersen"}, nil)
+	q.Add(crm.Account, bad, upstream.OpCreate, map[string]string{"name": "Arthur Andersen"}, nil)
+	q.Add(crm.Account, guid(1), upstream.OpCreate, map[string]string{"name": "Enron"}, nil)
+	q.Add(crm.Account, bad, upstream.OpUpdate, map[string]string{"name": "Andersen"}, nil)
 	o := e.opts()
 	var waits []time.Duration
 	o.Sleep = func(ctx context.Context, d time.Duration) error {
@@ -314,7 +314,7 @@ func TestThrottlePausesAll(t *testing.T) {
 	})
 	q := e.queue()
 	for i := 0; i < 3; i++ {
-		q.Add(crmstore.Contact, guid(i), upstream.OpCreate, map[string]string{"lastname": "x"}, nil)
+		q.Add(crm.Contact, guid(i), upstream.OpCreate, map[string]string{"lastname": "x"}, nil)
 	}
 	st, err := e.client.Push(context.Background(), q, e.opts())
 	if err != nil {
@@ -329,8 +329,8 @@ func TestThrottlePausesAll(t *testing.T) {
 func TestDryRun(t *testing.T) {
 	e := newEnv(t, fakeserver.Dataverse, nil)
 	q := e.queue()
-	q.Add(crmstore.Contact, guid(1), upstream.OpCreate, map[string]string{"lastname": "Lay", "parentcustomerid": guid(2)}, nil)
-	q.Add(crmstore.Contact, guid(3), upstream.OpUpdate, map[string]string{"lastname": "Skilling"}, nil)
+	q.Add(crm.Contact, guid(1), upstream.OpCreate, map[string]string{"lastname": "Lay", "parentcustomerid": guid(2)}, nil)
+	q.Add(crm.Contact, guid(3), upstream.OpUpdate, map[string]string{"lastname": "Skilling"}, nil)
 	var out bytes.Buffer
 	o := e.opts()
 	o.DryRun = &out

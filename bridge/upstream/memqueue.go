@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // ConflictPolicy decides a field both sides changed in MemQueue.Merge.
@@ -53,12 +53,12 @@ type memEntry struct {
 	seq     int64
 	op      Op
 	fields  map[string]string
-	parties []crmstore.Party
+	parties []crm.Party
 }
 
 type memRec struct {
 	id        string
-	entity    crmstore.Entity
+	entity    crm.Entity
 	entries   []memEntry
 	etag      string
 	attempts  int
@@ -81,7 +81,7 @@ func (q *MemQueue) now() time.Time {
 
 // Add appends an outbox entry and returns its sequence number. fields and
 // parties are copied.
-func (q *MemQueue) Add(e crmstore.Entity, id string, op Op, fields map[string]string, parties []crmstore.Party) int64 {
+func (q *MemQueue) Add(e crm.Entity, id string, op Op, fields map[string]string, parties []crm.Party) int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.seq++
@@ -93,9 +93,9 @@ func (q *MemQueue) Add(e crmstore.Entity, id string, op Op, fields map[string]st
 	if len(r.entries) == 0 {
 		q.order = append(q.order, orderSlot{id, q.seq})
 	}
-	var ps []crmstore.Party
+	var ps []crm.Party
 	if parties != nil {
-		ps = append([]crmstore.Party{}, parties...)
+		ps = append([]crm.Party{}, parties...)
 	}
 	r.entries = append(r.entries, memEntry{seq: q.seq, op: op, fields: maps.Clone(fields), parties: ps})
 	return q.seq
@@ -103,7 +103,7 @@ func (q *MemQueue) Add(e crmstore.Entity, id string, op Op, fields map[string]st
 
 // SetKnown records that record id exists upstream with the given ETag and
 // field values (as after a pull).
-func (q *MemQueue) SetKnown(e crmstore.Entity, id, etag string, fields map[string]string) {
+func (q *MemQueue) SetKnown(e crm.Entity, id, etag string, fields map[string]string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r := q.recs[id]

@@ -9,7 +9,7 @@ import (
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/bridge/upstream/fakeserver"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // memSink records what Pull hands it.
@@ -25,12 +25,12 @@ func newMemSink() *memSink {
 	return &memSink{recs: map[string]map[string]string{}, etags: map[string]string{}, delta: map[string]string{}, last: map[string]time.Time{}}
 }
 
-func (s *memSink) Apply(_ context.Context, e crmstore.Entity, id string, f map[string]string, etag string, _ time.Time) error {
+func (s *memSink) Apply(_ context.Context, e crm.Entity, id string, f map[string]string, etag string, _ time.Time) error {
 	s.recs[id], s.etags[id] = maps.Clone(f), etag
 	return nil
 }
 
-func (s *memSink) Delete(_ context.Context, e crmstore.Entity, id string) error {
+func (s *memSink) Delete(_ context.Context, e crm.Entity, id string) error {
 	s.deleted = append(s.deleted, id)
 	delete(s.recs, id)
 	return nil
@@ -52,7 +52,7 @@ func TestPull(t *testing.T) {
 			s.PageSize = 3
 		})
 		for i := 0; i < 7; i++ {
-			e.srv.Put(crmstore.Contact, guid(i), map[string]string{"lastname": "L" + string(rune('a'+i)), "parentcustomerid": guid(100)})
+			e.srv.Put(crm.Contact, guid(i), map[string]string{"lastname": "L" + string(rune('a'+i)), "parentcustomerid": guid(100)})
 		}
 		sink := newMemSink()
 		ctx := context.Background()

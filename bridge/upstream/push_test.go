@@ -8,7 +8,7 @@ import (
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/bridge/upstream/fakeserver"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 func TestPushBasic(t *testing.T) {
@@ -17,21 +17,21 @@ func TestPushBasic(t *testing.T) {
 			e := newEnv(t, style, func(c *upstream.Config, _ *fakeserver.Server) { c.BatchSize = batch })
 			q := e.queue()
 			acct, ct, mail, gone := guid(1), guid(2), guid(3), guid(4)
-			q.Add(crmstore.Account, acct, upstream.OpCreate, map[string]string{"name": "Enron"}, nil)
-			q.Add(crmstore.Contact, ct, upstream.OpCreate, map[string]string{
+			q.Add(crm.Account, acct, upstream.OpCreate, map[string]string{"name": "Enron"}, nil)
+			q.Add(crm.Contact, ct, upstream.OpCreate, map[string]string{
 				"firstname": "Jeff", "lastname": "Skilling", "parentcustomerid": acct, "birthdate": "1953-11-25"}, nil)
-			q.Add(crmstore.Email, mail, upstream.OpCreate, map[string]string{
+			q.Add(crm.Email, mail, upstream.OpCreate, map[string]string{
 				"subject": "hi", "regardingobjectid": ct, "statecode": "1", "directioncode": "true",
 				"senton": "2001-05-14T16:39:00Z", "prioritycode": "1"},
-				[]crmstore.Party{{Role: crmstore.RoleSender, ContactID: ct}, {Role: crmstore.RoleTo, Address: "Kay@Example.com"}})
-			q.Add(crmstore.Contact, ct, upstream.OpUpdate, map[string]string{"jobtitle": "CEO", "birthdate": ""}, nil)
-			q.Add(crmstore.Task, gone, upstream.OpCreate, map[string]string{"subject": "to delete"}, nil)
+				[]crm.Party{{Role: crm.RoleSender, ContactID: ct}, {Role: crm.RoleTo, Address: "Kay@Example.com"}})
+			q.Add(crm.Contact, ct, upstream.OpUpdate, map[string]string{"jobtitle": "CEO", "birthdate": ""}, nil)
+			q.Add(crm.Task, gone, upstream.OpCreate, map[string]string{"subject": "to delete"}, nil)
 			st, err := e.client.Push(context.Background(), q, e.opts())
 			if err != nil {
 				t.Fatalf("push: %v", err)
 			}
-			q.Add(crmstore.Task, gone, upstream.OpDelete, nil, nil)
-			q.Add(crmstore.Contact, ct, upstream.OpUpdate, map[string]string{"lastname": "K. Skilling"}, nil)
+			q.Add(crm.Task, gone, upstream.OpDelete, nil, nil)
+			q.Add(crm.Contact, ct, upstream.OpUpdate, map[string]string{"lastname": "K. Skilling"}, nil)
 			st2, err := e.client.Push(context.Background(), q, e.opts())
 			if err != nil {
 				t.Fatalf("push 2: %v", err)

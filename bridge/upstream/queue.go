@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // Op is the kind of change an outbox entry makes upstream.
@@ -33,10 +33,10 @@ func (o Op) String() string {
 type Change struct {
 	Seq      int64             // highest outbox sequence number folded into this change (journal order)
 	RecordID string            // lower-case GUID, also the upstream id
-	Entity   crmstore.Entity   // record type
+	Entity   crm.Entity        // record type
 	Op       Op                // OpCreate, OpUpdate, OpDelete
 	Fields   map[string]string // changed upstream fields only (crmstore.Field.Upstream), canonical text values
-	Parties  []crmstore.Party  // activities: full party list when it changed (nil = unchanged)
+	Parties  []crm.Party       // activities: full party list when it changed (nil = unchanged)
 	ETag     string            // last ETag seen for the record ("" = none)
 	Attempts int               // failed attempts so far
 	Unknown  bool              // the last attempt's outcome is unknown: read back before re-sending
@@ -79,9 +79,9 @@ type Queue interface {
 // into the outbox).
 type Sink interface {
 	// Apply merges the server's version of a record into the store.
-	Apply(ctx context.Context, e crmstore.Entity, id string, fields map[string]string, etag string, modifiedOn time.Time) error
+	Apply(ctx context.Context, e crm.Entity, id string, fields map[string]string, etag string, modifiedOn time.Time) error
 	// Delete removes a record the server deleted.
-	Delete(ctx context.Context, e crmstore.Entity, id string) error
+	Delete(ctx context.Context, e crm.Entity, id string) error
 	// PullState returns where the last pull of an entity set ended.
 	PullState(ctx context.Context, entitySet string) (deltaLink string, last time.Time, err error)
 	// SavePullState records where this pull ended.

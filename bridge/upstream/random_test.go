@@ -13,34 +13,34 @@ import (
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/bridge/upstream/fakeserver"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // candidate fields the random queues write, per entity. "description" is
 // left to the server's concurrent writer, so that a lost server update
 // shows.
-var randomFields = map[crmstore.Entity][]string{
-	crmstore.Contact: {"firstname", "lastname", "jobtitle", "telephone1", "emailaddress1"},
-	crmstore.Account: {"name", "telephone1", "websiteurl"},
-	crmstore.Task:    {"subject", "category"},
-	crmstore.Email:   {"subject", "sender", "torecipients"},
+var randomFields = map[crm.Entity][]string{
+	crm.Contact: {"firstname", "lastname", "jobtitle", "telephone1", "emailaddress1"},
+	crm.Account: {"name", "telephone1", "websiteurl"},
+	crm.Task:    {"subject", "category"},
+	crm.Email:   {"subject", "sender", "torecipients"},
 }
 
-var randomEntities = []crmstore.Entity{crmstore.Contact, crmstore.Account, crmstore.Task, crmstore.Email}
+var randomEntities = []crm.Entity{crm.Contact, crm.Account, crm.Task, crm.Email}
 
 type op struct {
-	e       crmstore.Entity
+	e       crm.Entity
 	id      string
 	op      upstream.Op
 	fields  map[string]string
-	parties []crmstore.Party
+	parties []crm.Party
 }
 
 type model struct {
 	fields  map[string]string
-	parties []crmstore.Party
+	parties []crm.Party
 	deleted bool
-	entity  crmstore.Entity
+	entity  crm.Entity
 }
 
 // genOps returns a random journal: per record a create, some updates and
@@ -48,7 +48,7 @@ type model struct {
 // counter so that write order can be checked on the server.
 func genOps(rng *rand.Rand, nrec int, newID func() string) ([]op, map[string]*model) {
 	type plan struct {
-		e    crmstore.Entity
+		e    crm.Entity
 		id   string
 		left []upstream.Op
 	}
@@ -91,13 +91,13 @@ func genOps(rng *rand.Rand, nrec int, newID func() string) ([]op, map[string]*mo
 			counter++
 			o.fields[cands[rng.IntN(len(cands))]] = fmt.Sprintf("v%07d", counter)
 		}
-		if p.e == crmstore.Task && rng.IntN(3) == 0 {
+		if p.e == crm.Task && rng.IntN(3) == 0 {
 			o.fields["statecode"] = strconv.Itoa(rng.IntN(3))
 		}
-		if p.e == crmstore.Email && (o.op == upstream.OpCreate || rng.IntN(3) == 0) {
-			o.parties = []crmstore.Party{{Role: crmstore.RoleSender, Address: fmt.Sprintf("s%d@example.com", counter)}}
+		if p.e == crm.Email && (o.op == upstream.OpCreate || rng.IntN(3) == 0) {
+			o.parties = []crm.Party{{Role: crm.RoleSender, Address: fmt.Sprintf("s%d@example.com", counter)}}
 			if rng.IntN(2) == 0 {
-				o.parties = append(o.parties, crmstore.Party{Role: crmstore.RoleTo, ContactID: guid(counter)})
+				o.parties = append(o.parties, crm.Party{Role: crm.RoleTo, ContactID: guid(counter)})
 			}
 			m.parties = o.parties
 		}

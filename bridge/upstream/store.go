@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
@@ -97,7 +98,7 @@ type StoreSink struct {
 var _ Sink = (*StoreSink)(nil)
 
 // Apply implements Sink.
-func (k *StoreSink) Apply(ctx context.Context, e crmstore.Entity, id string, fields map[string]string, etag string, mod time.Time) error {
+func (k *StoreSink) Apply(ctx context.Context, e crm.Entity, id string, fields map[string]string, etag string, mod time.Time) error {
 	res, err := k.Store.PullApply(ctx, e, id, fields, etag, mod, k.Policy)
 	k.Conflicts += res.Conflicts
 	k.Open += res.Open
@@ -114,7 +115,7 @@ func (k *StoreSink) Apply(ctx context.Context, e crmstore.Entity, id string, fie
 }
 
 // Delete implements Sink.
-func (k *StoreSink) Delete(ctx context.Context, e crmstore.Entity, id string) error {
+func (k *StoreSink) Delete(ctx context.Context, e crm.Entity, id string) error {
 	return k.Store.PullDelete(ctx, e, id)
 }
 

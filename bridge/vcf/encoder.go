@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // maxPhoto is the largest photo the Encoder embeds.
@@ -43,12 +43,12 @@ func NewEncoder(w io.Writer, version string) *Encoder {
 }
 
 // Encode writes rec, a contact or an account, as one vCard without REV.
-func (e *Encoder) Encode(rec crmstore.Record) error { return e.EncodeRev(rec, time.Time{}) }
+func (e *Encoder) Encode(rec crm.Record) error { return e.EncodeRev(rec, time.Time{}) }
 
 // EncodeRev writes rec as one vCard whose REV is rev (omitted when zero).
 // The record's ID becomes the UID; its first image attachment (a contact's
 // photo) becomes PHOTO.
-func (e *Encoder) EncodeRev(rec crmstore.Record, rev time.Time) error {
+func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if e.err != nil {
 		return e.err
 	}
@@ -57,8 +57,8 @@ func (e *Encoder) EncodeRev(rec crmstore.Record, rev time.Time) error {
 		f = map[string]string{}
 	}
 	switch rec.Entity {
-	case crmstore.Contact:
-	case crmstore.Account:
+	case crm.Contact:
+	case crm.Account:
 		// An account is written as an organisation card: its name is FN
 		// and ORG, its address the work address.
 		g := map[string]string{"company": f["name"], "fullname": f["name"]}
@@ -74,7 +74,7 @@ func (e *Encoder) EncodeRev(rec crmstore.Record, rev time.Time) error {
 	e.buf.Reset()
 	e.raw("BEGIN:VCARD")
 	e.raw("VERSION:" + e.version)
-	if e.version == "4.0" && rec.Entity == crmstore.Account {
+	if e.version == "4.0" && rec.Entity == crm.Account {
 		e.raw("KIND:org")
 	}
 	if rec.ID != "" {
@@ -412,7 +412,7 @@ func (e *Encoder) fold(line string) {
 }
 
 // photo writes the first image attachment as PHOTO.
-func (e *Encoder) photo(as []crmstore.Attachment) error {
+func (e *Encoder) photo(as []crm.Attachment) error {
 	for _, a := range as {
 		if !strings.HasPrefix(strings.ToLower(a.MimeType), "image/") || a.Open == nil {
 			continue

@@ -12,18 +12,18 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/emersion/go-vcard"
+	"crmbridge/crm"
 
-	"crmbridge/crmstore"
+	"github.com/emersion/go-vcard"
 )
 
 // fullContact sets every contact field the Encoder writes, with values
 // that need escaping, folding and (in 2.1) quoted-printable.
-func fullContact() crmstore.Record {
+func fullContact() crm.Record {
 	png := []byte("\x89PNG\r\n\x1a\n fake image bytes for the round trip")
-	return crmstore.Record{
+	return crm.Record{
 		ID:     "0f8fad5b-d9cb-469f-a165-70867728950e",
-		Entity: crmstore.Contact,
+		Entity: crm.Contact,
 		Fields: map[string]string{
 			"salutation": "Dr.", "firstname": "Jürgen", "middlename": "Karl", "lastname": "Müller; Sohn",
 			"suffix": "Jr.", "fullname": "Dr. Jürgen Karl Müller; Sohn Jr.", "nickname": "Jogi",
@@ -41,12 +41,12 @@ func fullContact() crmstore.Record {
 			"categories":  "Kunden,VIP",
 			"spousesname": "Anna",
 		},
-		Attachments: []crmstore.Attachment{{Name: "photo.png", MimeType: "image/png", Size: int64(len(png)),
+		Attachments: []crm.Attachment{{Name: "photo.png", MimeType: "image/png", Size: int64(len(png)),
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(png)), nil }}},
 	}
 }
 
-func encode(t *testing.T, version string, recs ...crmstore.Record) []byte {
+func encode(t *testing.T, version string, recs ...crm.Record) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	enc := NewEncoder(&buf, version)
@@ -135,7 +135,7 @@ func TestEncodeGolden(t *testing.T) {
 }
 
 func TestEncodeAccountAndErrors(t *testing.T) {
-	acc := crmstore.Record{ID: "a1", Entity: crmstore.Account, Fields: map[string]string{
+	acc := crm.Record{ID: "a1", Entity: crm.Account, Fields: map[string]string{
 		"name": "Contoso; Ltd", "telephone1": "+1 555 0100", "address1_city": "Redmond"}}
 	res := readAll(t, bytes.NewReader(encode(t, "4.0", acc)), "acc.vcf")
 	f := res.incs[0].Record.Fields
@@ -146,7 +146,7 @@ func TestEncodeAccountAndErrors(t *testing.T) {
 	if err := NewEncoder(&buf, "5.0").Encode(acc); err == nil {
 		t.Error("version 5.0 accepted")
 	}
-	if err := NewEncoder(&buf, "").Encode(crmstore.Record{Entity: crmstore.Email}); err == nil {
+	if err := NewEncoder(&buf, "").Encode(crm.Record{Entity: crm.Email}); err == nil {
 		t.Error("an e-mail record was encoded")
 	}
 	if buf.Len() != 0 {
@@ -159,7 +159,7 @@ func TestEncodeAccountAndErrors(t *testing.T) {
 
 func TestFoldNeverSplitsUTF8(t *testing.T) {
 	for n := 60; n < 80; n++ {
-		rec := crmstore.Record{Entity: crmstore.Contact, Fields: map[string]string{
+		rec := crm.Record{Entity: crm.Contact, Fields: map[string]string{
 			"fullname": strings.Repeat("a", n) + strings.Repeat("€日", 40)}}
 		for _, v := range []string{"2.1", "3.0", "4.0"} {
 			out := encode(t, v, rec)
@@ -199,7 +199,7 @@ func TestEncodeVobject(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("/usr/bin/python3 not found: vobject check skipped")
 	}
-	short := crmstore.Record{ID: "short-1", Entity: crmstore.Contact, Fields: map[string]string{
+	short := crm.Record{ID: "short-1", Entity: crm.Contact, Fields: map[string]string{
 		"firstname": "Jürgen", "lastname": "Müller", "fullname": "Jürgen Müller", "company": "Bäcker",
 		"department": "Vertrieb", "jobtitle": "Chef", "emailaddress1": "j@example.de", "telephone1": "+49 1",
 		"mobilephone": "+49 2", "address2_line1": "Weg 1", "address2_city": "Köln", "birthdate": "1965-07-04",
@@ -227,7 +227,7 @@ print(json.dumps(out))
 `
 	cases := []struct {
 		version string
-		rec     crmstore.Record
+		rec     crm.Record
 	}{{"2.1", short}, {"3.0", short}, {"3.0", fullContact()}, {"4.0", fullContact()}}
 	for _, tc := range cases {
 		out := encode(t, tc.version, tc.rec)
@@ -360,7 +360,7 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		}
 		for _, v := range []string{"2.1", "3.0", "4.0"} {
 			var buf bytes.Buffer
-			if err := NewEncoder(&buf, v).Encode(crmstore.Record{ID: "id", Entity: crmstore.Contact, Fields: fields}); err != nil {
+			if err := NewEncoder(&buf, v).Encode(crm.Record{ID: "id", Entity: crm.Contact, Fields: fields}); err != nil {
 				t.Fatal(err)
 			}
 			checkLines(t, buf.Bytes())

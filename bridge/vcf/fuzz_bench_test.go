@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // FuzzReader feeds arbitrary bytes to the Reader: it must never panic,
@@ -52,7 +52,7 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("unexpected error type %T: %v", err, err)
 			}
 			if err == nil {
-				checkInvariants(t, "f.vcf", result{incs: []*crmstore.Incoming{inc}})
+				checkInvariants(t, "f.vcf", result{incs: []*crm.Incoming{inc}})
 			} else {
 				checkInvariants(t, "f.vcf", result{errs: []*item.Error{ie}})
 			}

@@ -13,7 +13,7 @@ import (
 
 	"crmbridge/bridge/internal/textesc"
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // card is what mapCard makes of one vCard.
@@ -22,7 +22,7 @@ type card struct {
 	uid         string
 	rev         time.Time
 	fields      map[string]string
-	attachments []crmstore.Attachment
+	attachments []crm.Attachment
 }
 
 // warning is a problem with one property; the card is still imported.
@@ -472,7 +472,7 @@ func parseTimestamp(s string) (time.Time, bool) {
 
 // photo returns p's image as an attachment named photo.<ext>, or nil for a
 // photo given by URL (not fetched).
-func photo(p *prop) (*crmstore.Attachment, error) {
+func photo(p *prop) (*crm.Attachment, error) {
 	var data []byte
 	mimeType := ""
 	raw := strings.TrimSpace(p.raw)
@@ -529,7 +529,7 @@ func photo(p *prop) (*crmstore.Attachment, error) {
 			mimeType = mimeType[:i]
 		}
 	}
-	return &crmstore.Attachment{
+	return &crm.Attachment{
 		Name:     "photo." + imageExt(mimeType),
 		MimeType: mimeType,
 		Size:     int64(len(data)),

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // Reader reads contacts from a vCard file, one card at a time. It
@@ -24,9 +24,9 @@ type Reader struct {
 	// overflow is set when the logical line passed maxCard and was cut.
 	overflow bool
 
-	pending []error            // *item.Error values to return before ready
-	ready   *crmstore.Incoming // a card read, returned after pending
-	final   error              // io.EOF or the read error, once the input ended
+	pending []error       // *item.Error values to return before ready
+	ready   *crm.Incoming // a card read, returned after pending
+	final   error         // io.EOF or the read error, once the input ended
 
 	junkStart, junkLines int // a run of lines outside any card
 }
@@ -45,7 +45,7 @@ func (r *Reader) pos(line int) string { return r.name + ": line " + strconv.Itoa
 // *item.Error for a bad card or line (call Next again to go on), and any
 // other error when the input cannot be read further. The Incoming's
 // attachment data stays in memory until the next call.
-func (r *Reader) Next() (*crmstore.Incoming, error) {
+func (r *Reader) Next() (*crm.Incoming, error) {
 	for {
 		if len(r.pending) > 0 {
 			err := r.pending[0]
@@ -302,7 +302,7 @@ func looksBase64(s string) bool {
 
 // build maps a card's properties to an Incoming contact, recovering from
 // any panic in the mapping so that one odd card cannot stop the file.
-func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crmstore.Incoming, errs []error) {
+func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crm.Incoming, errs []error) {
 	pos := r.pos(line)
 	defer func() {
 		if v := recover(); v != nil {
@@ -313,14 +313,14 @@ func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crmstore.Inco
 	for _, w := range warns {
 		errs = append(errs, item.Errorf(r.pos(w.line), "%v", w.err))
 	}
-	inc = &crmstore.Incoming{
-		Source: crmstore.SourceRef{
+	inc = &crm.Incoming{
+		Source: crm.SourceRef{
 			Kind:    "vcf",
 			Key:     c.key(),
 			Version: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		},
-		Record: crmstore.Record{
-			Entity:      crmstore.Contact,
+		Record: crm.Record{
+			Entity:      crm.Contact,
 			Fields:      c.fields,
 			Attachments: c.attachments,
 		},

@@ -19,7 +19,7 @@ import (
 
 	"crmbridge/bridge/internal/textesc"
 	"crmbridge/bridge/item"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 	"crmbridge/fixtures"
 )
 
@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // result is everything a Reader gave for one file.
 type result struct {
-	incs []*crmstore.Incoming
+	incs []*crm.Incoming
 	errs []*item.Error
 }
 
@@ -66,12 +66,12 @@ func readString(t testing.TB, s string) result {
 func checkInvariants(t testing.TB, name string, res result) {
 	t.Helper()
 	for _, inc := range res.incs {
-		if inc.Record.Entity != crmstore.Contact || inc.Source.Kind != "vcf" || inc.Source.Key == "" ||
+		if inc.Record.Entity != crm.Contact || inc.Source.Kind != "vcf" || inc.Source.Key == "" ||
 			!strings.HasPrefix(inc.Source.Version, "sha256:") || !strings.HasPrefix(inc.Pos, name+": line ") {
 			t.Errorf("%s: bad incoming %+v", name, inc)
 		}
 		for k, v := range inc.Record.Fields {
-			if _, ok := crmstore.LookupField(crmstore.Contact, k); !ok {
+			if _, ok := crm.LookupField(crm.Contact, k); !ok {
 				t.Errorf("%s: unknown contact field %q", name, k)
 			}
 			if !isValidUTF8(v) {

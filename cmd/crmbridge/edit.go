@@ -7,11 +7,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
-var creatable = []crmstore.Entity{crmstore.Contact, crmstore.Account, crmstore.Lead, crmstore.Opportunity,
-	crmstore.PhoneCall, crmstore.Fax, crmstore.Letter, crmstore.Task, crmstore.Appointment}
+var creatable = []crm.Entity{crm.Contact, crm.Account, crm.Lead, crm.Opportunity,
+	crm.PhoneCall, crm.Fax, crm.Letter, crm.Task, crm.Appointment}
 
 func creatableNames() string {
 	names := make([]string, len(creatable))
@@ -22,14 +23,14 @@ func creatableNames() string {
 }
 
 // parseAssignments reads field=value arguments for entity e.
-func parseAssignments(e crmstore.Entity, args []string) (map[string]string, error) {
+func parseAssignments(e crm.Entity, args []string) (map[string]string, error) {
 	fields := map[string]string{}
 	for _, a := range args {
 		name, value, ok := strings.Cut(a, "=")
 		if !ok || name == "" {
 			return nil, usagef("%q is not field=value", a)
 		}
-		v, err := crmstore.ParseInput(e, strings.ToLower(strings.TrimSpace(name)), value)
+		v, err := crm.ParseInput(e, strings.ToLower(strings.TrimSpace(name)), value)
 		if err != nil {
 			return nil, usageError{err}
 		}
@@ -61,7 +62,7 @@ Times: 2026-11-25T14:00:00Z, "2026-11-25 14:00" (local) or 2026-11-25.`,
 			if c.NArg() < 1 {
 				return usagef("new: give a record type (%s)", creatableNames())
 			}
-			ent := crmstore.Entity(c.Args().First())
+			ent := crm.Entity(c.Args().First())
 			ok := false
 			for _, x := range creatable {
 				ok = ok || x == ent
@@ -162,7 +163,7 @@ func linkCommand(e *env) *cli.Command {
 
 // resolveID expands an id prefix (as list prints ids in full, a prefix of
 // 8 or more characters is accepted) and returns the record's entity.
-func resolveID(tx *crmstore.Tx, id string) (string, crmstore.Entity, error) {
+func resolveID(tx *crmstore.Tx, id string) (string, crm.Entity, error) {
 	id = strings.ToLower(strings.TrimSpace(id))
 	full, err := tx.ExpandID(id)
 	if err != nil {

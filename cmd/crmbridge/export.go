@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"crmbridge/bridge"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 func exportCommand(e *env) *cli.Command {
@@ -43,7 +43,7 @@ target's watermark advances only then.`,
 			}
 			for _, t := range c.StringSlice("type") {
 				for _, one := range strings.Split(t, ",") {
-					ent := crmstore.Entity(strings.TrimSpace(one))
+					ent := crm.Entity(strings.TrimSpace(one))
 					if !ent.Valid() {
 						return usagef("--type: unknown record type %q", one)
 					}

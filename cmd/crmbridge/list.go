@@ -7,10 +7,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
-var activityTypes = []crmstore.Entity{crmstore.Email, crmstore.Task, crmstore.Appointment, crmstore.PhoneCall, crmstore.Fax, crmstore.Letter}
+var activityTypes = []crm.Entity{crm.Email, crm.Task, crm.Appointment, crm.PhoneCall, crm.Fax, crm.Letter}
 
 func listCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -26,26 +27,26 @@ func listCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("list: say what to list: contacts, activities, accounts, leads, opportunities or lists")
 			}
-			var ents []crmstore.Entity
+			var ents []crm.Entity
 			switch what := c.Args().First(); what {
 			case "contacts", "contact":
-				ents = []crmstore.Entity{crmstore.Contact}
+				ents = []crm.Entity{crm.Contact}
 			case "accounts", "account":
-				ents = []crmstore.Entity{crmstore.Account}
+				ents = []crm.Entity{crm.Account}
 			case "leads", "lead":
-				ents = []crmstore.Entity{crmstore.Lead}
+				ents = []crm.Entity{crm.Lead}
 			case "opportunities", "opportunity":
-				ents = []crmstore.Entity{crmstore.Opportunity}
+				ents = []crm.Entity{crm.Opportunity}
 			case "lists", "list":
-				ents = []crmstore.Entity{crmstore.List}
+				ents = []crm.Entity{crm.List}
 			case "activities", "activity":
 				ents = activityTypes
 				if t := c.String("type"); t != "" {
-					ent := crmstore.Entity(t)
+					ent := crm.Entity(t)
 					if !ent.IsActivity() {
 						return usagef("list: unknown activity type %q (valid: email, task, appointment, phonecall, fax, letter)", t)
 					}
-					ents = []crmstore.Entity{ent}
+					ents = []crm.Entity{ent}
 				}
 			default:
 				return usagef("list: unknown record kind %q (valid: contacts, activities, accounts, leads, opportunities, lists)", what)

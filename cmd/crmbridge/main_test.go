@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/fixtures"
 	"crmbridge/pst"
@@ -72,16 +73,16 @@ func TestUsageErrors(t *testing.T) {
 }
 
 // pstCounts counts the items of a PST by CRM entity with our reader.
-func pstCounts(t *testing.T, path string) map[crmstore.Entity]int {
+func pstCounts(t *testing.T, path string) map[crm.Entity]int {
 	t.Helper()
 	f, err := pst.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	counts := map[crmstore.Entity]int{}
-	ents := map[pst.Kind]crmstore.Entity{pst.KindEmail: crmstore.Email, pst.KindContact: crmstore.Contact,
-		pst.KindTask: crmstore.Task, pst.KindAppointment: crmstore.Appointment, pst.KindDistList: crmstore.List}
+	counts := map[crm.Entity]int{}
+	ents := map[pst.Kind]crm.Entity{pst.KindEmail: crm.Email, pst.KindContact: crm.Contact,
+		pst.KindTask: crm.Task, pst.KindAppointment: crm.Appointment, pst.KindDistList: crm.List}
 	for it, err := range f.Items(context.Background()) {
 		if err != nil {
 			continue
@@ -149,8 +150,8 @@ func TestImportPSTAndReimport(t *testing.T) {
 	// list and show.
 	r = runCLI(t, false, "--db", db, "list", "activities", "--json", "--type", "email")
 	var list []crmstore.Summary
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != st.Records[crmstore.Email] {
-		t.Fatalf("list: %v, %d entries, want %d", err, len(list), st.Records[crmstore.Email])
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != st.Records[crm.Email] {
+		t.Fatalf("list: %v, %d entries, want %d", err, len(list), st.Records[crm.Email])
 	}
 	r = runCLI(t, false, "--db", db, "show", list[0].ID[:13])
 	if r.code != 0 || !strings.Contains(r.stdout, list[0].ID) || !strings.Contains(r.stdout, "source") {
@@ -194,8 +195,8 @@ func TestBadInputReportedAndSkipped(t *testing.T) {
 	if !strings.Contains(r.stdout, "1 skipped") {
 		t.Errorf("unknown file not listed as skipped: %s", r.stdout)
 	}
-	if st := statusJSON(t, db); st.Records[crmstore.Contact] != 1 {
-		t.Errorf("contacts: %d, want 1 (the good card)", st.Records[crmstore.Contact])
+	if st := statusJSON(t, db); st.Records[crm.Contact] != 1 {
+		t.Errorf("contacts: %d, want 1 (the good card)", st.Records[crm.Contact])
 	}
 }
 

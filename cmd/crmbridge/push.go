@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"crmbridge/bridge/upstream"
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
@@ -298,7 +299,7 @@ func withStore(ctx context.Context, e *env, command string, fn func(*crmstore.St
 }
 
 func newUpstreamClient(store *crmstore.Store, cfg upstream.Config) (*upstream.Client, error) {
-	return upstream.NewClient(cfg, nil, func(ctx context.Context, id string) (crmstore.Entity, error) {
+	return upstream.NewClient(cfg, nil, func(ctx context.Context, id string) (crm.Entity, error) {
 		return store.EntityOf(ctx, id)
 	})
 }

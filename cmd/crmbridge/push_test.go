@@ -18,6 +18,7 @@ import (
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/bridge/upstream/fakeserver"
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
@@ -121,7 +122,7 @@ func storeRecords(t *testing.T, db string) (live map[string]map[string]string, d
 		t.Fatal(err)
 	}
 	defer s.Close()
-	list, err := s.List(ctx, crmstore.ListFilter{Entities: []crmstore.Entity{crmstore.Contact}})
+	list, err := s.List(ctx, crmstore.ListFilter{Entities: []crm.Entity{crm.Contact}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func storeRecords(t *testing.T, db string) (live map[string]map[string]string, d
 
 func upstreamFields(in map[string]string) map[string]string {
 	out := map[string]string{}
-	for _, f := range crmstore.Fields(crmstore.Contact) {
+	for _, f := range crm.Fields(crm.Contact) {
 		if f.Upstream && in[f.Name] != "" {
 			out[f.Name] = in[f.Name]
 		}
@@ -320,7 +321,7 @@ func TestPullChangeTracking(t *testing.T) {
 	srv.Remove("contacts", ids[0])
 	srv.Touch("contacts", ids[1], "telephone1", "+44 20 7946 0000")
 	newID := "6f1e2d3c-0000-4000-8000-000000000042"
-	srv.Put(crmstore.Contact, newID, map[string]string{"lastname": "Upstream", "emailaddress1": "up@example.com"})
+	srv.Put(crm.Contact, newID, map[string]string{"lastname": "Upstream", "emailaddress1": "up@example.com"})
 	r := runCLI(t, false, "--db", db, "pull")
 	if r.code != 0 || !strings.Contains(r.stdout, "(1 new, 1 updated), 1 deleted") {
 		t.Fatalf("pull: %d %s %s", r.code, r.stdout, r.stderr)
@@ -587,7 +588,7 @@ func TestPushCAP(t *testing.T) {
 	}
 	for _, id := range append([]string{ids[0]}, ids[2:]...) {
 		want := after[id]
-		rec, err := c.Get(context.Background(), crmstore.Contact, id)
+		rec, err := c.Get(context.Background(), crm.Contact, id)
 		if err != nil || !rec.Found {
 			t.Fatalf("get %s: %v %+v", id, err, rec)
 		}
@@ -598,7 +599,7 @@ func TestPushCAP(t *testing.T) {
 			}
 		}
 	}
-	if rec, err := c.Get(context.Background(), crmstore.Contact, ids[1]); err != nil || rec.Found {
+	if rec, err := c.Get(context.Background(), crm.Contact, ids[1]); err != nil || rec.Found {
 		t.Errorf("deleted record still on CAP: %v %+v", err, rec)
 	}
 }
@@ -647,7 +648,7 @@ func BenchmarkPushStore(b *testing.B) {
 					b.Fatal(err)
 				}
 				for j := range n {
-					if _, err := tx.Create(crmstore.Contact, map[string]string{"lastname": fmt.Sprintf("Bench %d", j), "emailaddress1": fmt.Sprintf("b%d@example.com", j)}, "cli"); err != nil {
+					if _, err := tx.Create(crm.Contact, map[string]string{"lastname": fmt.Sprintf("Bench %d", j), "emailaddress1": fmt.Sprintf("b%d@example.com", j)}, "cli"); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -704,7 +705,7 @@ func TestPushRandomStore(t *testing.T) {
 		kinds: []fakeserver.Fault{fakeserver.DropBefore, fakeserver.DropAfter, fakeserver.Throttle, fakeserver.Unavailable,
 			fakeserver.ServerError, fakeserver.Slow, fakeserver.ConcurrentWrite}}
 	type rec struct {
-		e     crmstore.Entity
+		e     crm.Entity
 		id    string
 		n     int // versions of its parties (emails)
 		alive bool
@@ -712,10 +713,10 @@ func TestPushRandomStore(t *testing.T) {
 	var recs []*rec
 	counter := 0
 	val := func() string { counter++; return fmt.Sprintf("v%d", counter) }
-	parties := func() []crmstore.Party {
-		ps := []crmstore.Party{{Role: crmstore.RoleSender, Address: "from" + val() + "@elsewhere.org"}}
+	parties := func() []crm.Party {
+		ps := []crm.Party{{Role: crm.RoleSender, Address: "from" + val() + "@elsewhere.org"}}
 		for range rng.IntN(3) {
-			ps = append(ps, crmstore.Party{Role: crmstore.RoleTo + rng.IntN(2), Address: "to" + val() + "@elsewhere.org"})
+			ps = append(ps, crm.Party{Role: crm.RoleTo + rng.IntN(2), Address: "to" + val() + "@elsewhere.org"})
 		}
 		return ps
 	}
@@ -731,23 +732,23 @@ func TestPushRandomStore(t *testing.T) {
 			r := &rec{alive: true}
 			switch rng.IntN(3) {
 			case 0:
-				r.e = crmstore.Contact
+				r.e = crm.Contact
 				id, err := tx.Create(r.e, map[string]string{"lastname": val(), "jobtitle": val()}, "cli")
 				if err != nil {
 					return err
 				}
 				r.id = id
 			case 1:
-				r.e = crmstore.Task
+				r.e = crm.Task
 				id, err := tx.Create(r.e, map[string]string{"subject": val()}, "cli")
 				if err != nil {
 					return err
 				}
 				r.id = id
 			default:
-				r.e = crmstore.Email
-				res, err := tx.Apply(&crmstore.Incoming{Source: crmstore.SourceRef{Kind: "eml", Key: val(), Version: "0"},
-					Record: crmstore.Record{Entity: r.e, Fields: map[string]string{"subject": val()}, Parties: parties()}}, crmstore.PolicyNewest)
+				r.e = crm.Email
+				res, err := tx.Apply(&crm.Incoming{Source: crm.SourceRef{Kind: "eml", Key: val(), Version: "0"},
+					Record: crm.Record{Entity: r.e, Fields: map[string]string{"subject": val()}, Parties: parties()}}, crmstore.PolicyNewest)
 				if err != nil {
 					return err
 				}
@@ -757,16 +758,16 @@ func TestPushRandomStore(t *testing.T) {
 		case k < 9: // update
 			r := live[rng.IntN(len(live))]
 			switch r.e {
-			case crmstore.Contact:
+			case crm.Contact:
 				_, err := tx.Set(r.id, map[string]string{[]string{"jobtitle", "telephone1", "lastname"}[rng.IntN(3)]: val()}, "cli")
 				return err
-			case crmstore.Task:
+			case crm.Task:
 				_, err := tx.Set(r.id, map[string]string{"subject": val()}, "cli")
 				return err
 			default:
 				r.n++
-				_, err := tx.Apply(&crmstore.Incoming{Source: crmstore.SourceRef{Kind: "cli-test", Key: r.id, Version: strconv.Itoa(r.n)},
-					Record: crmstore.Record{ID: r.id, Entity: r.e, Fields: map[string]string{"subject": val()}, Parties: parties()}}, crmstore.PolicyIncoming)
+				_, err := tx.Apply(&crm.Incoming{Source: crm.SourceRef{Kind: "cli-test", Key: r.id, Version: strconv.Itoa(r.n)},
+					Record: crm.Record{ID: r.id, Entity: r.e, Fields: map[string]string{"subject": val()}, Parties: parties()}}, crmstore.PolicyIncoming)
 				return err
 			}
 		default: // delete
@@ -818,12 +819,12 @@ func TestPushRandomStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, fd := range crmstore.Fields(r.e) {
+		for _, fd := range crm.Fields(r.e) {
 			if fd.Upstream && v.Fields[fd.Name] != got.Fields[fd.Name] {
 				t.Errorf("%s %s.%s: server %q, store %q", r.e, r.id, fd.Name, got.Fields[fd.Name], v.Fields[fd.Name])
 			}
 		}
-		if r.e == crmstore.Email && !upstream.SameParties(v.Parties, got.Parties) {
+		if r.e == crm.Email && !upstream.SameParties(v.Parties, got.Parties) {
 			t.Errorf("%s parties: server %+v, store %+v", r.id, got.Parties, v.Parties)
 		}
 	}

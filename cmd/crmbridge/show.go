@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/urfave/cli/v2"
+	"crmbridge/crm"
 
-	"crmbridge/crmstore"
+	"github.com/urfave/cli/v2"
 )
 
 var roleNames = map[int]string{
-	crmstore.RoleSender: "from", crmstore.RoleTo: "to", crmstore.RoleCc: "cc", crmstore.RoleBcc: "bcc",
-	crmstore.RoleRequired: "required", crmstore.RoleOptional: "optional", crmstore.RoleOrganizer: "organizer",
+	crm.RoleSender: "from", crm.RoleTo: "to", crm.RoleCc: "cc", crm.RoleBcc: "bcc",
+	crm.RoleRequired: "required", crm.RoleOptional: "optional", crm.RoleOrganizer: "organizer",
 }
 
 func showCommand(e *env) *cli.Command {
@@ -41,7 +41,7 @@ func showCommand(e *env) *cli.Command {
 			if v.Deleted {
 				fmt.Fprintln(w, "deleted\tyes")
 			}
-			for _, fd := range crmstore.Fields(v.Entity) {
+			for _, fd := range crm.Fields(v.Entity) {
 				if val, ok := v.Fields[fd.Name]; ok && fd.Name != "headers" && fd.Name != "descriptionhtml" {
 					fmt.Fprintf(w, "%s\t%s\n", fd.Name, oneLine(val, 100))
 				}

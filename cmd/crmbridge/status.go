@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
@@ -43,7 +44,7 @@ func printStatus(e *env, st *crmstore.Status) {
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "store\t%s (schema %d)\n", st.Path, st.Schema)
 	fmt.Fprintln(w, "records")
-	for _, ent := range crmstore.Entities() {
+	for _, ent := range crm.Entities() {
 		if n := st.Records[ent]; n > 0 {
 			fmt.Fprintf(w, "  %s\t%d\n", ent, n)
 		}

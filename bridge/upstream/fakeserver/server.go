@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 // Root is the service root path the server answers under.
@@ -72,15 +72,15 @@ type Write struct {
 	Set, ID string
 	Kind    string // "create", "update", "delete", "concurrent"
 	Fields  map[string]string
-	Parties []crmstore.Party
+	Parties []crm.Party
 }
 
 // Record is a stored record.
 type Record struct {
-	Entity   crmstore.Entity
+	Entity   crm.Entity
 	ID       string
 	Fields   map[string]string // canonical values by attribute; lookups by attribute name
-	Parties  []crmstore.Party
+	Parties  []crm.Party
 	Version  int64
 	Modified time.Time
 }
@@ -145,7 +145,7 @@ func (s *Server) Records(set string) map[string]Record {
 		if upstream.EntitySet(r.Entity) == set {
 			c := *r
 			c.Fields = maps.Clone(r.Fields)
-			c.Parties = append([]crmstore.Party(nil), r.Parties...)
+			c.Parties = append([]crm.Party(nil), r.Parties...)
 			out[r.ID] = c
 		}
 	}
@@ -188,7 +188,7 @@ func (s *Server) Requests() int {
 }
 
 // Put stores a record as if another user had created it.
-func (s *Server) Put(e crmstore.Entity, id string, fields map[string]string) {
+func (s *Server) Put(e crm.Entity, id string, fields map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.version++
@@ -591,7 +591,7 @@ func (s *Server) exec(method, rel string, query url.Values, h http.Header, body 
 	return errAnswer(http.StatusMethodNotAllowed, "0x0", "method not allowed")
 }
 
-func (s *Server) patch(e crmstore.Entity, set, id string, rec *Record, h http.Header, body []byte) answer {
+func (s *Server) patch(e crm.Entity, set, id string, rec *Record, h http.Header, body []byte) answer {
 	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); mt != "application/json" {
 		s.violate("PATCH %s(%s): Content-Type %q", set, id, h.Get("Content-Type"))
 		return errAnswer(http.StatusUnsupportedMediaType, "0x0", "JSON only")
@@ -660,7 +660,7 @@ func (s *Server) patch(e crmstore.Entity, set, id string, rec *Record, h http.He
 
 // decodeBody validates a PATCH body against the schema and returns the
 // canonical field values it sets.
-func decodeBody(e crmstore.Entity, body []byte) (map[string]string, []crmstore.Party, bool, error) {
+func decodeBody(e crm.Entity, body []byte) (map[string]string, []crm.Party, bool, error) {
 	var obj map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
@@ -668,7 +668,7 @@ func decodeBody(e crmstore.Entity, body []byte) (map[string]string, []crmstore.P
 		return nil, nil, false, fmt.Errorf("body is not a JSON object: %w", err)
 	}
 	fields := map[string]string{}
-	var parties []crmstore.Party
+	var parties []crm.Party
 	hasParties := false
 	for k, raw := range obj {
 		switch {
@@ -685,21 +685,21 @@ func decodeBody(e crmstore.Entity, body []byte) (map[string]string, []crmstore.P
 			}
 			parties, hasParties = ps, true
 		case k == "statuscode":
-			v, err := typed(crmstore.Int, raw)
+			v, err := typed(crm.Int, raw)
 			if err != nil {
 				return nil, nil, false, fmt.Errorf("statuscode: %w", err)
 			}
 			fields[k] = v
 		default:
-			fd, ok := crmstore.LookupField(e, k)
-			if !ok || !fd.Upstream || fd.Kind == crmstore.Ref {
+			fd, ok := crm.LookupField(e, k)
+			if !ok || !fd.Upstream || fd.Kind == crm.Ref {
 				return nil, nil, false, fmt.Errorf("could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'", k, e)
 			}
 			v, err := typed(fd.Kind, raw)
 			if err != nil {
 				return nil, nil, false, fmt.Errorf("%s: %w", k, err)
 			}
-			if fd.Kind == crmstore.Option && v != "" && fd.Options[v] == "" {
+			if fd.Kind == crm.Option && v != "" && fd.Options[v] == "" {
 				return nil, nil, false, fmt.Errorf("%s: %s is not a valid option", k, v)
 			}
 			fields[k] = v
@@ -716,9 +716,9 @@ func decodeBody(e crmstore.Entity, body []byte) (map[string]string, []crmstore.P
 	return fields, parties, hasParties, nil
 }
 
-func decodeBind(e crmstore.Entity, nav string, raw json.RawMessage) (string, string, error) {
-	for _, fd := range crmstore.Fields(e) {
-		if fd.Kind != crmstore.Ref || !fd.Upstream {
+func decodeBind(e crm.Entity, nav string, raw json.RawMessage) (string, string, error) {
+	for _, fd := range crm.Fields(e) {
+		if fd.Kind != crm.Ref || !fd.Upstream {
 			continue
 		}
 		for _, t := range upstream.RefTargets(e, fd.Name) {
@@ -742,14 +742,14 @@ func decodeBind(e crmstore.Entity, nav string, raw json.RawMessage) (string, str
 	return "", "", fmt.Errorf("no navigation property %q on %s", nav, e)
 }
 
-func decodePartiesBody(raw json.RawMessage) ([]crmstore.Party, error) {
+func decodePartiesBody(raw json.RawMessage) ([]crm.Party, error) {
 	var ps []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &ps); err != nil {
 		return nil, err
 	}
-	out := make([]crmstore.Party, 0, len(ps))
+	out := make([]crm.Party, 0, len(ps))
 	for i, p := range ps {
-		var q crmstore.Party
+		var q crm.Party
 		for k, v := range p {
 			switch k {
 			case "participationtypemask":
@@ -781,19 +781,19 @@ func decodePartiesBody(raw json.RawMessage) ([]crmstore.Party, error) {
 
 // typed checks a JSON value against a field kind and returns its canonical
 // text.
-func typed(k crmstore.Kind, raw json.RawMessage) (string, error) {
+func typed(k crm.Kind, raw json.RawMessage) (string, error) {
 	s := strings.TrimSpace(string(raw))
 	if s == "null" {
 		return "", nil
 	}
 	switch k {
-	case crmstore.Int, crmstore.Option:
+	case crm.Int, crm.Option:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return "", fmt.Errorf("%s is not an integer", s)
 		}
 		return strconv.FormatInt(n, 10), nil
-	case crmstore.Bool:
+	case crm.Bool:
 		if s != "true" && s != "false" {
 			return "", fmt.Errorf("%s is not a boolean", s)
 		}
@@ -804,13 +804,13 @@ func typed(k crmstore.Kind, raw json.RawMessage) (string, error) {
 		return "", fmt.Errorf("%s is not a string", s)
 	}
 	switch k {
-	case crmstore.Time:
+	case crm.Time:
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
 			return "", fmt.Errorf("%q is not a DateTimeOffset", v)
 		}
 		return t.UTC().Format(time.RFC3339), nil
-	case crmstore.Date:
+	case crm.Date:
 		if _, err := time.Parse(time.DateOnly, v); err != nil {
 			return "", fmt.Errorf("%q is not a Date", v)
 		}
@@ -842,8 +842,8 @@ func (s *Server) object(r *Record, expand string) map[string]any {
 			obj[name] = n
 			continue
 		}
-		fd, _ := crmstore.LookupField(r.Entity, name)
-		if fd.Kind == crmstore.Ref {
+		fd, _ := crm.LookupField(r.Entity, name)
+		if fd.Kind == crm.Ref {
 			if v == "" {
 				obj["_"+name+"_value"] = nil
 			} else {
@@ -856,10 +856,10 @@ func (s *Server) object(r *Record, expand string) map[string]any {
 			continue
 		}
 		switch fd.Kind {
-		case crmstore.Int, crmstore.Option:
+		case crm.Int, crm.Option:
 			n, _ := strconv.ParseInt(v, 10, 64)
 			obj[name] = n
-		case crmstore.Bool:
+		case crm.Bool:
 			obj[name] = v == "true"
 		default:
 			obj[name] = v
@@ -885,7 +885,7 @@ func (s *Server) object(r *Record, expand string) map[string]any {
 // list answers a collection read: with change tracking (Prefer:
 // odata.track-changes, $deltatoken) when enabled, else with an optional
 // $filter=modifiedon gt <time>; paged by $skiptoken.
-func (s *Server) list(e crmstore.Entity, set string, q url.Values, h http.Header) answer {
+func (s *Server) list(e crm.Entity, set string, q url.Values, h http.Header) answer {
 	page := s.PageSize
 	if page <= 0 {
 		page = 50

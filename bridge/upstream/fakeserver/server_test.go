@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"crmbridge/crmstore"
+	"crmbridge/crm"
 )
 
 const id1 = "00000001-0000-4000-8000-000000000001"
@@ -67,7 +67,7 @@ func TestBatchFraming(t *testing.T) {
 	for _, style := range []Style{Dataverse, CAP} {
 		s := New(style)
 		base := s.Start()
-		s.Put(crmstore.Account, id1, map[string]string{"name": "Enron"})
+		s.Put(crm.Account, id1, map[string]string{"name": "Enron"})
 		part := func(url string) string {
 			return "--cs\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n" +
 				"PATCH " + url + " HTTP/1.1\r\nContent-Type: application/json\r\nIf-Match: W/\"1\"\r\nContent-Length: 13\r\n\r\n{\"name\":\"x\"}\n\r\n--cs--\r\n"

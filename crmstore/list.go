@@ -1,0 +1,84 @@
+package crmstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"crmbridge/crm"
+)
+
+// Summary is one line of a record listing.
+type Summary struct {
+	ID         string     `json:"id"`
+	Entity     crm.Entity `json:"entity"`
+	Title      string     `json:"title"`
+	Detail     string     `json:"detail,omitempty"`
+	When       string     `json:"when,omitempty"`
+	ModifiedAt time.Time  `json:"modified_at"`
+}
+
+// ListFilter selects records for List.
+type ListFilter struct {
+	Entities []crm.Entity // empty: all
+	Limit    int          // 0: no limit
+}
+
+// List returns records, newest change first, without deleted ones.
+func (s *Store) List(ctx context.Context, f ListFilter) ([]Summary, error) {
+	var out []Summary
+	ents := f.Entities
+	if len(ents) == 0 {
+		ents = crm.Entities()
+	}
+	byTable := map[string][]string{}
+	for _, e := range ents {
+		byTable[tableOf(e)] = append(byTable[tableOf(e)], string(e))
+	}
+	queries := map[string]string{
+		"contact":     `SELECT r.id, r.entity, COALESCE(t.fullname, trim(COALESCE(t.firstname,'') || ' ' || COALESCE(t.lastname,''))), COALESCE(t.emailaddress1, ''), '', r.modified_at FROM contact t JOIN record r ON r.id = t.id`,
+		"account":     `SELECT r.id, r.entity, COALESCE(t.name, ''), COALESCE(t.websiteurl, ''), '', r.modified_at FROM account t JOIN record r ON r.id = t.id`,
+		"lead":        `SELECT r.id, r.entity, COALESCE(t.fullname, t.subject, ''), COALESCE(t.companyname, ''), '', r.modified_at FROM lead t JOIN record r ON r.id = t.id`,
+		"opportunity": `SELECT r.id, r.entity, COALESCE(t.name, ''), '', COALESCE(t.estimatedclosedate, ''), r.modified_at FROM opportunity t JOIN record r ON r.id = t.id`,
+		"list":        `SELECT r.id, r.entity, COALESCE(t.listname, ''), '', '', r.modified_at FROM list t JOIN record r ON r.id = t.id`,
+		"activity":    `SELECT r.id, r.entity, COALESCE(t.subject, ''), COALESCE(t.sender, t.location, ''), COALESCE(t.senton, t.scheduledstart, t.scheduledend, ''), r.modified_at FROM activity t JOIN record r ON r.id = t.id`,
+	}
+	for table, es := range byTable {
+		q := queries[table] + ` WHERE r.deleted = 0 AND r.entity IN (?` + strings.Repeat(",?", len(es)-1) + `)`
+		args := make([]any, len(es))
+		for i, e := range es {
+			args[i] = e
+		}
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", table, err)
+		}
+		for rows.Next() {
+			var sm Summary
+			var ent, mod string
+			if err := rows.Scan(&sm.ID, &ent, &sm.Title, &sm.Detail, &sm.When, &mod); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			sm.Entity = crm.Entity(ent)
+			sm.ModifiedAt, _ = time.Parse(time.RFC3339Nano, mod)
+			out = append(out, sm)
+		}
+		rows.Close()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Entity != out[j].Entity {
+			return out[i].Entity < out[j].Entity
+		}
+		if out[i].Title != out[j].Title {
+			return out[i].Title < out[j].Title
+		}
+		return out[i].ID < out[j].ID
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}

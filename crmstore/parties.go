@@ -1,0 +1,115 @@
+package crmstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"crmbridge/crm"
+)
+
+func (t *Tx) loadParties(q, id string) ([]crm.Party, error) {
+	rows, err := t.query(q, id)
+	if err != nil {
+		return nil, fmt.Errorf("load parties: %w", err)
+	}
+	defer rows.Close()
+	var ps []crm.Party
+	for rows.Next() {
+		var p crm.Party
+		if err := rows.Scan(&p.Role, &p.Address, &p.Name, &p.Status, &p.ContactID); err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+func (t *Tx) writeParties(table, idcol, id string, ps []crm.Party, withRole, existing bool) error {
+	if existing {
+		if _, err := t.exec(`DELETE FROM `+table+` WHERE `+idcol+` = ?`, id); err != nil {
+			return fmt.Errorf("clear %s: %w", table, err)
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(ps))
+	for i, p := range ps {
+		addr := strings.TrimSpace(p.Address)
+		t.touchAddr(addr)
+		if withRole {
+			rows[i] = []any{id, i, p.Role, addr, p.Name, p.Status}
+		} else {
+			rows[i] = []any{id, i, addr, p.Name}
+		}
+	}
+	head := `INSERT INTO listmember (list_id, ord, address, name)`
+	if withRole {
+		head = `INSERT INTO activityparty (activity_id, ord, role, address, name, status)`
+	}
+	if err := t.execRows(head, "", rows); err != nil {
+		return fmt.Errorf("insert %s: %w", table, err)
+	}
+	return nil
+}
+
+func canonParties(ps []crm.Party) string {
+	type cp struct {
+		R int    `json:"r"`
+		A string `json:"a"`
+		N string `json:"n"`
+		S string `json:"s,omitempty"`
+	}
+	out := make([]cp, len(ps))
+	for i, p := range ps {
+		out[i] = cp{p.Role, strings.ToLower(strings.TrimSpace(p.Address)), p.Name, p.Status}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func (t *Tx) touchAddr(a string) {
+	if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
+		t.addrs[a] = true
+	}
+}
+
+// resolveParties points every activity party and list member whose
+// address was touched in this batch (new parties, or a contact's e-mail
+// address added or changed) at the contact with that address: by primary
+// address first, then the second and third. One indexed lookup and update
+// per distinct address.
+func (t *Tx) resolveParties() error {
+	for addr := range t.addrs {
+		var used int
+		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM activityparty WHERE lower(address) = ?1)
+			OR EXISTS (SELECT 1 FROM listmember WHERE lower(address) = ?1)`, addr).Scan(&used); err != nil {
+			return fmt.Errorf("resolve %s: %w", addr, err)
+		}
+		if used == 0 {
+			continue // no party or member has this address (yet)
+		}
+		var id string
+		err := t.queryRow(`SELECT id FROM (
+			SELECT c.id, 1 AS pref FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress1) = ?1
+			UNION ALL SELECT c.id, 2 FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress2) = ?1
+			UNION ALL SELECT c.id, 3 FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress3) = ?1)
+			ORDER BY pref, id LIMIT 1`, addr).Scan(&id)
+		if err != nil && err != sql.ErrNoRows {
+			return fmt.Errorf("resolve %s: %w", addr, err)
+		}
+		if _, err := t.exec(`UPDATE activityparty SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
+			return fmt.Errorf("resolve parties: %w", err)
+		}
+		if _, err := t.exec(`UPDATE listmember SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
+			return fmt.Errorf("resolve members: %w", err)
+		}
+	}
+	t.addrs = map[string]bool{}
+	return nil
+}
