@@ -1,4 +1,4 @@
-package crmstore
+package crm
 
 import (
 	"strings"
