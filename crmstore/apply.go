@@ -239,61 +239,44 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	}
 	sort.Strings(names)
 	inAt := in.ModifiedAt.UTC()
-	for _, name := range names {
-		th, ou := theirs[name], ours[name]
-		if th == ou {
-			continue
-		}
+	fields := make([]FieldVersions, len(names))
+	needState := false
+	for i, name := range names {
 		b, hasBase := base[name]
-		if hasBase && digest(th) == b {
-			continue // the source did not change it: keep the store's value
+		fields[i] = FieldVersions{Base: b, HasBase: hasBase, Ours: ours[name], Theirs: theirs[name]}
+		needState = needState || !created && needsLocalTime(fields[i])
+	}
+	if needState {
+		states, err := t.loadFieldStates(recID)
+		if err != nil {
+			return Result{}, err
 		}
-		if created || ou == "" || hasBase && digest(ou) == b {
-			changes[name] = th // changed by the source only
-			continue
-		}
-		var localAt time.Time
-		var localBy string
-		var at string
-		if err := t.queryRow(`SELECT modified_at, modified_by FROM fieldstate WHERE record_id = ? AND field IN (?, '*') ORDER BY field = '*' LIMIT 1`, recID, name).Scan(&at, &localBy); err == nil {
-			localAt, _ = time.Parse(time.RFC3339Nano, at)
-		}
-		if !hasBase {
-			// The first version from this source of a record the store
-			// already has (the same mail from a PST and an EML, a contact
-			// matched by address): with no common base neither side is
-			// known to have changed, so this is no conflict; the newer
-			// value wins under the default policy.
-			if policy == PolicyIncoming || policy == PolicyNewest && !in.ModifiedAt.IsZero() && inAt.After(localAt) {
-				changes[name] = th
+		for i, name := range names {
+			st, ok := states[name]
+			if !ok {
+				st = states["*"]
 			}
+			fields[i].LocalAt, fields[i].LocalBy = st.at, st.by
+		}
+	}
+	for i, name := range names {
+		v := fields[i]
+		d := DecideField(v, policy, in.ModifiedAt)
+		if d.Writes() {
+			changes[name] = v.Theirs
+		}
+		if d.Action != MergeConflict {
 			continue
 		}
-		// Changed on both sides since this source's last version.
 		res.Conflicts++
-		winner := "local"
-		switch policy {
-		case PolicyIncoming:
-			winner = "incoming"
-		case PolicyFail:
-			winner = "none"
-		case PolicyLocal:
-		default: // newest
-			if !in.ModifiedAt.IsZero() && inAt.After(localAt) {
-				winner = "incoming"
-			}
-		}
 		resolved := t.now
-		if winner == "none" {
+		if d.Winner == WinnerNone {
 			resolved = ""
 			res.Open++
 		}
 		if _, err := t.exec(`INSERT INTO conflict (record_id, field, local_value, local_at, local_by, incoming_value, incoming_at, incoming_by, policy, winner, at, resolved_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-			recID, name, ou, fmtTime(localAt), localBy, th, fmtTime(inAt), origin, string(policy), winner, t.now, resolved); err != nil {
+			recID, name, v.Ours, fmtTime(v.LocalAt), v.LocalBy, v.Theirs, fmtTime(inAt), origin, string(policy), d.Winner, t.now, resolved); err != nil {
 			return Result{}, fmt.Errorf("record conflict: %w", err)
-		}
-		if winner == "incoming" {
-			changes[name] = th
 		}
 	}
 
@@ -384,6 +367,32 @@ func (t *Tx) touch(e crm.Entity, id, op string, changed []string, fromUpstream, 
 		return fmt.Errorf("queue change: %w", err)
 	}
 	return nil
+}
+
+type fieldState struct {
+	at time.Time
+	by string
+}
+
+// loadFieldStates reads when and by whom each field of a record last
+// changed, in one query; "*" holds the record's creation.
+func (t *Tx) loadFieldStates(id string) (map[string]fieldState, error) {
+	rows, err := t.query(`SELECT field, modified_at, modified_by FROM fieldstate WHERE record_id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("load field states: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]fieldState{}
+	for rows.Next() {
+		var f, at, by string
+		if err := rows.Scan(&f, &at, &by); err != nil {
+			return nil, fmt.Errorf("load field states: %w", err)
+		}
+		st := fieldState{by: by}
+		st.at, _ = time.Parse(time.RFC3339Nano, at)
+		out[f] = st
+	}
+	return out, rows.Err()
 }
 
 func fmtTime(t time.Time) string {
