@@ -10,8 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
+	"crmbridge/bridge/upstream/internal/memqueue"
 	"crmbridge/crm"
+	"crmbridge/internal/fakeserver"
 )
 
 const benchEntries = 10000
@@ -37,7 +38,7 @@ func BenchmarkPush(b *testing.B) {
 				}
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
-					q := upstream.NewMemQueue()
+					q := memqueue.New()
 					for j := 0; j < benchEntries; j++ {
 						q.Add(crm.Contact, uuid.NewString(), upstream.OpCreate, map[string]string{
 							"firstname": "Jeff", "lastname": fmt.Sprintf("Skilling %d", j),

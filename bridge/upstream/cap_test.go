@@ -52,6 +52,7 @@ import (
 	"github.com/google/uuid"
 
 	"crmbridge/bridge/upstream"
+	"crmbridge/bridge/upstream/internal/memqueue"
 	"crmbridge/crm"
 )
 
@@ -116,7 +117,7 @@ func TestCAPPush(t *testing.T) {
 		c := capClient(t, batch, lossy)
 		direct := capClient(t, batch, nil)
 		ops, want := genOps(rng, 40, func() string { return uuid.NewString() })
-		q := &feedingQueue{MemQueue: upstream.NewMemQueue(), rng: rng, ops: ops}
+		q := &feedingQueue{Queue: memqueue.New(), rng: rng, ops: ops}
 		q.feed(len(ops) / 2)
 		o := upstream.PushOptions{BaseBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxWait: time.Second}
 		concurrent := map[string]string{}
@@ -219,7 +220,7 @@ func TestCAPDifferences(t *testing.T) {
 	}
 	// The queue's view: the create outcome was lost; push must read back
 	// and confirm, not fail.
-	q := upstream.NewMemQueue()
+	q := memqueue.New()
 	q.Add(crm.Account, id, upstream.OpCreate, ch.Fields, nil)
 	q.InFlight(ctx, map[string]int64{id: 1})
 	st, err := c.Push(ctx, q, upstream.PushOptions{})
@@ -248,7 +249,7 @@ func TestCAPDifferences(t *testing.T) {
 func TestCAPPull(t *testing.T) {
 	c := capClient(t, 50, nil)
 	ctx := context.Background()
-	q := upstream.NewMemQueue()
+	q := memqueue.New()
 	ids := []string{uuid.NewString(), uuid.NewString()}
 	for _, id := range ids {
 		q.Add(crm.Lead, id, upstream.OpCreate, map[string]string{"subject": "pull " + id[:8], "statecode": "0"}, nil)

@@ -176,6 +176,26 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Effective returns c with every default filled in: the batch size, the
+// attempts and the timeout push and pull actually use.
+func (c Config) Effective() Config {
+	c.BatchSize, c.MaxAttempts, c.Timeout = c.batchSize(), c.maxAttempts(), c.timeout()
+	return c
+}
+
+// TokenSource says where the bearer token comes from ("file PATH",
+// "environment variable $NAME", or "" when the config names no source),
+// never the token itself.
+func (c Config) TokenSource() string {
+	switch {
+	case c.TokenFile != "":
+		return "file " + c.TokenFile
+	case c.TokenEnv != "":
+		return "environment variable $" + c.TokenEnv
+	}
+	return ""
+}
+
 func (c Config) batchSize() int {
 	switch {
 	case c.BatchSize <= 0:
@@ -229,12 +249,9 @@ func (c Config) Token() (string, error) {
 
 // String describes the config without any secret.
 func (c Config) String() string {
-	src := "none"
-	switch {
-	case c.TokenFile != "":
-		src = "file " + c.TokenFile
-	case c.TokenEnv != "":
-		src = "env $" + c.TokenEnv
+	src := c.TokenSource()
+	if src == "" {
+		src = "none"
 	}
 	return fmt.Sprintf("upstream %s (token: %s, batch %d, max attempts %d, timeout %v)",
 		c.BaseURL, src, c.batchSize(), c.maxAttempts(), c.timeout())

@@ -115,3 +115,33 @@ func TestTLS(t *testing.T) {
 		t.Errorf("bad CA file accepted")
 	}
 }
+
+// TestConfigEffective: what config shows is what push uses: defaults
+// filled in, explicit values kept, a batch size above the Web API's limit
+// capped.
+func TestConfigEffective(t *testing.T) {
+	for _, tc := range []struct {
+		in, want upstream.Config
+	}{
+		{upstream.Config{}, upstream.Config{BatchSize: 100, MaxAttempts: 8, Timeout: 60 * time.Second}},
+		{upstream.Config{BatchSize: 7, MaxAttempts: 2, Timeout: time.Second, TokenEnv: "T"},
+			upstream.Config{BatchSize: 7, MaxAttempts: 2, Timeout: time.Second, TokenEnv: "T"}},
+		{upstream.Config{BatchSize: 5000}, upstream.Config{BatchSize: 1000, MaxAttempts: 8, Timeout: 60 * time.Second}},
+	} {
+		if got := tc.in.Effective(); got != tc.want {
+			t.Errorf("%+v.Effective() = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in   upstream.Config
+		want string
+	}{
+		{upstream.Config{}, ""},
+		{upstream.Config{TokenFile: "/t"}, "file /t"},
+		{upstream.Config{TokenEnv: "CRM_TOKEN"}, "environment variable $CRM_TOKEN"},
+	} {
+		if got := tc.in.TokenSource(); got != tc.want {
+			t.Errorf("TokenSource of %+v = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
+	"crmbridge/bridge/upstream/internal/memqueue"
 	"crmbridge/crm"
+	"crmbridge/internal/fakeserver"
 )
 
 // recorder wraps a doer and records each request's method, path and the
@@ -118,7 +119,7 @@ func TestSlowAnswerTimesOut(t *testing.T) {
 // a field only the server changed is kept, a field both changed follows
 // the policy.
 func TestConflict(t *testing.T) {
-	for _, pol := range []upstream.ConflictPolicy{upstream.LocalWins, upstream.UpstreamWins} {
+	for _, pol := range []memqueue.Policy{memqueue.LocalWins, memqueue.UpstreamWins} {
 		e := newEnv(t, fakeserver.CAP, nil)
 		q := e.queue()
 		q.Policy = pol
@@ -135,7 +136,7 @@ func TestConflict(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, _ := e.srv.Record("contacts", id)
-		wantJob := map[upstream.ConflictPolicy]string{upstream.LocalWins: "Chief Financial Officer", upstream.UpstreamWins: "ex-CFO"}[pol]
+		wantJob := map[memqueue.Policy]string{memqueue.LocalWins: "Chief Financial Officer", memqueue.UpstreamWins: "ex-CFO"}[pol]
 		if r.Fields["jobtitle"] != wantJob || r.Fields["telephone1"] != "555-0100" || r.Fields["firstname"] != "Andrew" {
 			t.Errorf("policy %d: server has %v", pol, r.Fields)
 		}
@@ -202,7 +203,7 @@ func TestStatusOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock := newFakeClock()
-		q := upstream.NewMemQueue()
+		q := memqueue.New()
 		q.Now = clock.Now
 		id := guid(9)
 		q.SetKnown(crm.Contact, id, `W/"1"`, nil)

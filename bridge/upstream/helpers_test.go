@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
+	"crmbridge/bridge/upstream/internal/memqueue"
+	"crmbridge/internal/fakeserver"
 )
 
 const testToken = "s3cret-token-value"
@@ -78,8 +79,8 @@ func (e *env) opts() upstream.PushOptions {
 	return upstream.PushOptions{Now: e.clock.Now, Sleep: e.clock.Sleep}
 }
 
-func (e *env) queue() *upstream.MemQueue {
-	q := upstream.NewMemQueue()
+func (e *env) queue() *memqueue.Queue {
+	q := memqueue.New()
 	q.Now = e.clock.Now
 	return q
 }

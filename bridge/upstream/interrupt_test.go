@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
+	"crmbridge/internal/fakeserver"
 )
 
 // cancelDoer cancels the push's context after a random number of requests,

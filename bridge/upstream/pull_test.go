@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
 	"crmbridge/crm"
+	"crmbridge/internal/fakeserver"
 )
 
 // memSink records what Pull hands it.

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
 	"crmbridge/crm"
+	"crmbridge/internal/fakeserver"
 )
 
 func TestPushBasic(t *testing.T) {

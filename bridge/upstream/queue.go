@@ -42,8 +42,8 @@ type Change struct {
 	Unknown  bool              // the last attempt's outcome is unknown: read back before re-sending
 }
 
-// Queue is the outbox as push sees it. The store implements it; MemQueue is
-// an in-memory implementation for tests and benchmarks.
+// Queue is the outbox as push sees it. The store implements it (StoreQueue);
+// internal/memqueue is an in-memory one for tests and benchmarks.
 //
 // Push calls the methods from one goroutine. Every method that changes state
 // must be durable when it returns (one transaction each), so that push can be

@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
+	"crmbridge/bridge/upstream/internal/memqueue"
 	"crmbridge/crm"
+	"crmbridge/internal/fakeserver"
 )
 
 // candidate fields the random queues write, per entity. "description" is
@@ -110,7 +111,7 @@ func genOps(rng *rand.Rand, nrec int, newID func() string) ([]op, map[string]*mo
 // feedingQueue adds the journal's entries bit by bit while push runs, as a
 // user editing during a push would.
 type feedingQueue struct {
-	*upstream.MemQueue
+	*memqueue.Queue
 	rng  *rand.Rand
 	ops  []op
 	next int
@@ -119,7 +120,7 @@ type feedingQueue struct {
 func (f *feedingQueue) feed(n int) {
 	for ; n > 0 && f.next < len(f.ops); n-- {
 		o := f.ops[f.next]
-		f.MemQueue.Add(o.e, o.id, o.op, o.fields, o.parties)
+		f.Queue.Add(o.e, o.id, o.op, o.fields, o.parties)
 		f.next++
 	}
 }
@@ -128,7 +129,7 @@ func (f *feedingQueue) Pending(ctx context.Context, limit int) ([]upstream.Chang
 	if f.rng.IntN(3) == 0 {
 		f.feed(f.rng.IntN(8))
 	}
-	return f.MemQueue.Pending(ctx, limit)
+	return f.Queue.Pending(ctx, limit)
 }
 
 // faultMix returns an Inject function drawing faults at random.
@@ -212,7 +213,7 @@ func runRandom(t *testing.T, seed uint64, style fakeserver.Style, batch int) int
 		s.Inject = faultMix(frng, 0.12)
 	})
 	ops, want := genOps(rng, 20+rng.IntN(40), func() string { return guid(rng.IntN(1 << 30)) })
-	q := &feedingQueue{MemQueue: e.queue(), rng: rng, ops: ops}
+	q := &feedingQueue{Queue: e.queue(), rng: rng, ops: ops}
 	q.feed(rng.IntN(len(ops) + 1))
 	o := e.opts()
 	o.BaseBackoff, o.MaxBackoff, o.MaxWait = 100*time.Millisecond, 5*time.Second, time.Minute

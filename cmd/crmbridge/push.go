@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -105,33 +104,21 @@ func printConfig(e *env, path string) error {
 	}
 	fmt.Fprintf(w, "config file\t%s\n", path)
 	fmt.Fprintf(w, "base_url\t%s\n", cfg.BaseURL)
-	src := "none (set token_file or token_env)"
-	switch {
-	case cfg.TokenFile != "":
-		src = "file " + cfg.TokenFile
-	case cfg.TokenEnv != "":
-		src = "environment variable $" + cfg.TokenEnv
-	}
-	if _, err := cfg.Token(); err != nil && src != "" && !strings.HasPrefix(src, "none") {
+	src := cfg.TokenSource()
+	switch _, err := cfg.Token(); {
+	case src == "":
+		src = "none (set token_file or token_env)"
+	case err != nil:
 		src += " (unreadable or empty)"
 	}
 	fmt.Fprintf(w, "token\t%s\n", src)
 	if cfg.CAFile != "" {
 		fmt.Fprintf(w, "ca_file\t%s\n", cfg.CAFile)
 	}
-	timeout, batch, attempts := cfg.Timeout, cfg.BatchSize, cfg.MaxAttempts
-	if timeout <= 0 {
-		timeout = upstream.DefaultTimeout
-	}
-	if batch <= 0 {
-		batch = upstream.DefaultBatchSize
-	}
-	if attempts <= 0 {
-		attempts = upstream.DefaultMaxAttempts
-	}
-	fmt.Fprintf(w, "timeout\t%v\n", timeout)
-	fmt.Fprintf(w, "batch_size\t%d\n", batch)
-	fmt.Fprintf(w, "max_attempts\t%d\n", attempts)
+	eff := cfg.Effective()
+	fmt.Fprintf(w, "timeout\t%v\n", eff.Timeout)
+	fmt.Fprintf(w, "batch_size\t%d\n", eff.BatchSize)
+	fmt.Fprintf(w, "max_attempts\t%d\n", eff.MaxAttempts)
 	return nil
 }
 

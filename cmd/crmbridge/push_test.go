@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/bridge/upstream/fakeserver"
+	"crmbridge/internal/fakeserver"
 	"crmbridge/crm"
 	"crmbridge/crmstore"
 )

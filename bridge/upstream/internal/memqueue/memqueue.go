@@ -1,4 +1,7 @@
-package upstream
+// Package memqueue is an in-memory outbox (upstream.Queue) for the upstream
+// package's tests and benchmarks: it needs no store, and its merge is a
+// plain three-way compare with a two-way policy.
+package memqueue
 
 import (
 	"context"
@@ -8,40 +11,41 @@ import (
 	"sync"
 	"time"
 
+	"crmbridge/bridge/upstream"
 	"crmbridge/crm"
 )
 
-// ConflictPolicy decides a field both sides changed in MemQueue.Merge.
-type ConflictPolicy int
+// Policy decides a field both sides changed in Queue.Merge.
+type Policy int
 
 // Conflict policies.
 const (
-	LocalWins    ConflictPolicy = iota // keep the local value and send it
-	UpstreamWins                       // keep the server's value
+	LocalWins    Policy = iota // keep the local value and send it
+	UpstreamWins               // keep the server's value
 )
 
-// MemConflict is one field both sides changed, as MemQueue records it.
-type MemConflict struct {
+// Conflict is one field both sides changed, as Queue records it.
+type Conflict struct {
 	RecordID, Field       string
 	Base, Local, Upstream string
 	Kept                  string
 }
 
-// MemQueue is an in-memory Queue for tests and benchmarks: an outbox of
+// Queue is an in-memory upstream.Queue for tests and benchmarks: an outbox of
 // entries in journal order with per-record state (ETag, attempts, backoff,
 // in-flight mark, dead letter) and a three-way merge against the last
 // confirmed server values. It is safe for concurrent use.
-type MemQueue struct {
+type Queue struct {
 	// Now is the clock that decides backoff (default time.Now).
 	Now func() time.Time
 	// Policy decides conflicts in Merge.
-	Policy ConflictPolicy
+	Policy Policy
 
 	mu        sync.Mutex
 	seq       int64
 	recs      map[string]*memRec
 	order     []orderSlot // records by head entry seq; stale slots skipped
-	conflicts []MemConflict
+	conflicts []Conflict
 }
 
 type orderSlot struct {
@@ -51,7 +55,7 @@ type orderSlot struct {
 
 type memEntry struct {
 	seq     int64
-	op      Op
+	op      upstream.Op
 	fields  map[string]string
 	parties []crm.Party
 }
@@ -69,10 +73,10 @@ type memRec struct {
 	base      map[string]string // last values known to be on the server
 }
 
-// NewMemQueue returns an empty queue.
-func NewMemQueue() *MemQueue { return &MemQueue{recs: map[string]*memRec{}} }
+// New returns an empty queue.
+func New() *Queue { return &Queue{recs: map[string]*memRec{}} }
 
-func (q *MemQueue) now() time.Time {
+func (q *Queue) now() time.Time {
 	if q.Now != nil {
 		return q.Now()
 	}
@@ -81,7 +85,7 @@ func (q *MemQueue) now() time.Time {
 
 // Add appends an outbox entry and returns its sequence number. fields and
 // parties are copied.
-func (q *MemQueue) Add(e crm.Entity, id string, op Op, fields map[string]string, parties []crm.Party) int64 {
+func (q *Queue) Add(e crm.Entity, id string, op upstream.Op, fields map[string]string, parties []crm.Party) int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.seq++
@@ -103,7 +107,7 @@ func (q *MemQueue) Add(e crm.Entity, id string, op Op, fields map[string]string,
 
 // SetKnown records that record id exists upstream with the given ETag and
 // field values (as after a pull).
-func (q *MemQueue) SetKnown(e crm.Entity, id, etag string, fields map[string]string) {
+func (q *Queue) SetKnown(e crm.Entity, id, etag string, fields map[string]string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r := q.recs[id]
@@ -116,7 +120,7 @@ func (q *MemQueue) SetKnown(e crm.Entity, id, etag string, fields map[string]str
 }
 
 // Len returns the number of entries still in the outbox, dead ones included.
-func (q *MemQueue) Len() int {
+func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := 0
@@ -127,7 +131,7 @@ func (q *MemQueue) Len() int {
 }
 
 // DeadLetters returns the dead records' error messages by record id.
-func (q *MemQueue) DeadLetters() map[string]string {
+func (q *Queue) DeadLetters() map[string]string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	m := map[string]string{}
@@ -140,7 +144,7 @@ func (q *MemQueue) DeadLetters() map[string]string {
 }
 
 // RetryDead makes every dead entry pending again (push --retry-dead).
-func (q *MemQueue) RetryDead() {
+func (q *Queue) RetryDead() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, r := range q.recs {
@@ -151,14 +155,14 @@ func (q *MemQueue) RetryDead() {
 }
 
 // Conflicts returns the conflicts Merge recorded.
-func (q *MemQueue) Conflicts() []MemConflict {
+func (q *Queue) Conflicts() []Conflict {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return append([]MemConflict{}, q.conflicts...)
+	return append([]Conflict{}, q.conflicts...)
 }
 
 // ETag returns the last ETag stored for record id.
-func (q *MemQueue) ETag(id string) string {
+func (q *Queue) ETag(id string) string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if r := q.recs[id]; r != nil {
@@ -168,17 +172,17 @@ func (q *MemQueue) ETag(id string) string {
 }
 
 // coalesce folds a record's entries into one change.
-func coalesce(r *memRec) Change {
-	c := Change{RecordID: r.id, Entity: r.entity, Fields: map[string]string{}, ETag: r.etag,
+func coalesce(r *memRec) upstream.Change {
+	c := upstream.Change{RecordID: r.id, Entity: r.entity, Fields: map[string]string{}, ETag: r.etag,
 		Attempts: r.attempts, Unknown: r.unknown}
 	for i, e := range r.entries {
 		switch {
 		case i == 0:
 			c.Op = e.op
-		case e.op == OpDelete:
-			c.Op = OpDelete
-		case c.Op == OpDelete && e.op == OpCreate:
-			c.Op = OpCreate
+		case e.op == upstream.OpDelete:
+			c.Op = upstream.OpDelete
+		case c.Op == upstream.OpDelete && e.op == upstream.OpCreate:
+			c.Op = upstream.OpCreate
 		}
 		maps.Copy(c.Fields, e.fields)
 		if e.parties != nil {
@@ -186,18 +190,18 @@ func coalesce(r *memRec) Change {
 		}
 		c.Seq = e.seq
 	}
-	if c.Op == OpDelete {
+	if c.Op == upstream.OpDelete {
 		c.Fields, c.Parties = nil, nil
 	}
 	return c
 }
 
-// Pending implements Queue.
-func (q *MemQueue) Pending(ctx context.Context, limit int) ([]Change, error) {
+// Pending implements upstream.Queue.
+func (q *Queue) Pending(ctx context.Context, limit int) ([]upstream.Change, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
-	var out []Change
+	var out []upstream.Change
 	stale := 0
 	for _, s := range q.order {
 		r := q.recs[s.id]
@@ -219,7 +223,7 @@ func (q *MemQueue) Pending(ctx context.Context, limit int) ([]Change, error) {
 	return out, nil
 }
 
-func (q *MemQueue) compact() {
+func (q *Queue) compact() {
 	o := q.order[:0]
 	for _, s := range q.order {
 		if r := q.recs[s.id]; r != nil && len(r.entries) > 0 && r.entries[0].seq == s.head {
@@ -230,7 +234,7 @@ func (q *MemQueue) compact() {
 	q.order = o
 }
 
-func (q *MemQueue) rec(id string, seq int64) (*memRec, error) {
+func (q *Queue) rec(id string, seq int64) (*memRec, error) {
 	r := q.recs[id]
 	if r == nil || len(r.entries) == 0 || r.entries[0].seq > seq {
 		return nil, fmt.Errorf("memqueue: no pending entry of %s up to %d", id, seq)
@@ -238,8 +242,8 @@ func (q *MemQueue) rec(id string, seq int64) (*memRec, error) {
 	return r, nil
 }
 
-// InFlight implements Queue.
-func (q *MemQueue) InFlight(ctx context.Context, seqs map[string]int64) error {
+// InFlight implements upstream.Queue.
+func (q *Queue) InFlight(ctx context.Context, seqs map[string]int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for id, seq := range seqs {
@@ -252,8 +256,8 @@ func (q *MemQueue) InFlight(ctx context.Context, seqs map[string]int64) error {
 	return nil
 }
 
-// Done implements Queue.
-func (q *MemQueue) Done(ctx context.Context, id string, seq int64, etag string) error {
+// Done implements upstream.Queue.
+func (q *Queue) Done(ctx context.Context, id string, seq int64, etag string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r, err := q.rec(id, seq)
@@ -263,7 +267,7 @@ func (q *MemQueue) Done(ctx context.Context, id string, seq int64, etag string) 
 	i := 0
 	for i < len(r.entries) && r.entries[i].seq <= seq {
 		e := r.entries[i]
-		if e.op == OpDelete {
+		if e.op == upstream.OpDelete {
 			clear(r.base)
 		}
 		maps.Copy(r.base, e.fields)
@@ -278,7 +282,7 @@ func (q *MemQueue) Done(ctx context.Context, id string, seq int64, etag string) 
 }
 
 // insertOrder puts r's new head into the journal order.
-func (q *MemQueue) insertOrder(r *memRec) {
+func (q *Queue) insertOrder(r *memRec) {
 	head := r.entries[0].seq
 	i := sort.Search(len(q.order), func(i int) bool { return q.order[i].head >= head })
 	q.order = append(q.order, orderSlot{})
@@ -286,8 +290,8 @@ func (q *MemQueue) insertOrder(r *memRec) {
 	q.order[i] = orderSlot{r.id, head}
 }
 
-// Retry implements Queue.
-func (q *MemQueue) Retry(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
+// Retry implements upstream.Queue.
+func (q *Queue) Retry(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r, err := q.rec(id, seq)
@@ -299,8 +303,8 @@ func (q *MemQueue) Retry(ctx context.Context, id string, seq int64, at time.Time
 	return nil
 }
 
-// Dead implements Queue.
-func (q *MemQueue) Dead(ctx context.Context, id string, seq int64, msg string) error {
+// Dead implements upstream.Queue.
+func (q *Queue) Dead(ctx context.Context, id string, seq int64, msg string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r, err := q.rec(id, seq)
@@ -311,13 +315,13 @@ func (q *MemQueue) Dead(ctx context.Context, id string, seq int64, msg string) e
 	return nil
 }
 
-// Merge implements Queue: for each field of c, a server value equal to
+// Merge implements upstream.Queue: for each field of c, a server value equal to
 // ours needs nothing; a server value still equal to the base (the last
 // value we know was on the server) means only we changed it, so ours is
 // sent; otherwise both changed it and Policy decides, recording a
 // conflict. The record's entries up to c.Seq become one update of the
 // fields to send, with etag.
-func (q *MemQueue) Merge(ctx context.Context, c Change, server map[string]string, etag string) (map[string]string, error) {
+func (q *Queue) Merge(ctx context.Context, c upstream.Change, server map[string]string, etag string) (map[string]string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r, err := q.rec(c.RecordID, c.Seq)
@@ -333,7 +337,7 @@ func (q *MemQueue) Merge(ctx context.Context, c Change, server map[string]string
 		case !known || s == b:
 			send[f] = v
 		default:
-			cf := MemConflict{RecordID: c.RecordID, Field: f, Base: b, Local: v, Upstream: s, Kept: v}
+			cf := Conflict{RecordID: c.RecordID, Field: f, Base: b, Local: v, Upstream: s, Kept: v}
 			if q.Policy == UpstreamWins {
 				cf.Kept = s
 			} else {
@@ -350,7 +354,7 @@ func (q *MemQueue) Merge(ctx context.Context, c Change, server map[string]string
 		i++
 	}
 	oldHead := r.entries[0].seq
-	merged := memEntry{seq: c.Seq, op: OpUpdate, fields: maps.Clone(send), parties: c.Parties}
+	merged := memEntry{seq: c.Seq, op: upstream.OpUpdate, fields: maps.Clone(send), parties: c.Parties}
 	r.entries = append([]memEntry{merged}, r.entries[i:]...)
 	if oldHead != c.Seq {
 		q.insertOrder(r)
@@ -358,4 +362,4 @@ func (q *MemQueue) Merge(ctx context.Context, c Change, server map[string]string
 	return send, nil
 }
 
-var _ Queue = (*MemQueue)(nil)
+var _ upstream.Queue = (*Queue)(nil)
