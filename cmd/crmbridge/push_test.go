@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"crmbridge/bridge/upstream"
-	"crmbridge/internal/fakeserver"
 	"crmbridge/crm"
 	"crmbridge/crmstore"
+	"crmbridge/internal/fakeserver"
 )
 
 const pushToken = "tok-e2e-7f3a91"
