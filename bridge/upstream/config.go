@@ -143,18 +143,27 @@ func (c *Config) set(k, v string) error {
 // URL is allowed only on a loopback address (a local test server), so a
 // token never crosses the network in clear text.
 func (c *Config) Validate() error {
+	shown := RedactURL(c.BaseURL)
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("base_url %q is not an absolute URL", c.BaseURL)
+		return fmt.Errorf("base_url %q is not an absolute URL", shown)
+	}
+	// A service root carries no credentials: user info or a query (a SAS
+	// "sig=", an "access_token=") would be stored in clear in the config
+	// and sent with every request.
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return fmt.Errorf("base_url %q carries credentials or a query: give the bare service root "+
+			"(https://org.crm.dynamics.com/api/data/v9.2/) and put the bearer token in a file (token_file) "+
+			"or an environment variable (token_env)", shown)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("base_url %q: plain http only on a loopback address; use https", c.BaseURL)
+			return fmt.Errorf("base_url %q: plain http only on a loopback address; use https", shown)
 		}
 	default:
-		return fmt.Errorf("base_url %q: scheme must be https", c.BaseURL)
+		return fmt.Errorf("base_url %q: scheme must be https", shown)
 	}
 	if c.BatchSize < 0 || c.BatchSize > MaxBatchSize {
 		return fmt.Errorf("batch_size %d: must be 1..%d", c.BatchSize, MaxBatchSize)
@@ -166,6 +175,26 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("timeout %v: must be positive", c.Timeout)
 	}
 	return nil
+}
+
+// RedactURL returns raw with any user info, query and fragment
+// replaced by "REDACTED", for messages and logs; an unparseable URL is not
+// shown at all.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL, not shown)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	if u.Fragment != "" {
+		u.Fragment, u.RawFragment = "REDACTED", ""
+	}
+	return u.String()
 }
 
 func isLoopback(host string) bool {
@@ -254,13 +283,13 @@ func (c Config) String() string {
 		src = "none"
 	}
 	return fmt.Sprintf("upstream %s (token: %s, batch %d, max attempts %d, timeout %v)",
-		c.BaseURL, src, c.batchSize(), c.maxAttempts(), c.timeout())
+		RedactURL(c.BaseURL), src, c.batchSize(), c.maxAttempts(), c.timeout())
 }
 
 // LogValue implements slog.LogValuer without any secret.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", c.BaseURL),
+		slog.String("base_url", RedactURL(c.BaseURL)),
 		slog.String("token_file", c.TokenFile),
 		slog.String("token_env", c.TokenEnv),
 		slog.String("ca_file", c.CAFile),

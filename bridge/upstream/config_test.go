@@ -145,3 +145,56 @@ func TestConfigEffective(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseURLSecretsRefused: credentials in base_url (user info, or a
+// query such as a SAS signature) are refused by LoadConfig, SetConfig and
+// Validate with a message saying where the token goes, and no error, String
+// or log line ever repeats them.
+func TestBaseURLSecretsRefused(t *testing.T) {
+	const pw, sig = "PASSWORD-xyz", "SIGSECRET-abc"
+	dir := t.TempDir()
+	for _, raw := range []string{
+		"https://user:" + pw + "@org.crm.dynamics.com/api/data/v9.2/",
+		"https://" + pw + "@org.crm.dynamics.com/api/data/v9.2/",
+		"https://org.crm.dynamics.com/api/data/v9.2/?sig=" + sig,
+		"https://org.crm.dynamics.com/api/data/v9.2/?access_token=" + sig,
+		"https://org.crm.dynamics.com/api/data/v9.2/#" + sig,
+		"https://user:" + pw + "@org.crm.dynamics.com/api/data/v9.2/?sig=" + sig,
+	} {
+		var msgs []string
+		c := upstream.Config{BaseURL: raw}
+		err := c.Validate()
+		if err == nil {
+			t.Errorf("%s: accepted", raw)
+			continue
+		}
+		msgs = append(msgs, err.Error(), c.String())
+		var log bytes.Buffer
+		slog.New(slog.NewTextHandler(&log, nil)).Info("config", "upstream", c)
+		msgs = append(msgs, log.String())
+		f := filepath.Join(dir, "config")
+		os.WriteFile(f, []byte("base_url = "+raw+"\n"), 0o600)
+		if _, err := upstream.LoadConfig(f); err == nil {
+			t.Errorf("LoadConfig %s: accepted", raw)
+		} else {
+			msgs = append(msgs, err.Error())
+		}
+		g := filepath.Join(dir, "set")
+		if err := upstream.SetConfig(g, []string{"base_url=" + raw}); err == nil {
+			t.Errorf("SetConfig %s: accepted", raw)
+		} else {
+			msgs = append(msgs, err.Error())
+		}
+		if _, err := os.Stat(g); err == nil {
+			t.Errorf("SetConfig %s: wrote the file", raw)
+		}
+		if !strings.Contains(err.Error(), "token_file") {
+			t.Errorf("%s: message does not say where the token goes: %v", raw, err)
+		}
+		for _, m := range msgs {
+			if strings.Contains(m, pw) || strings.Contains(m, sig) {
+				t.Errorf("secret shown: %s", m)
+			}
+		}
+	}
+}

@@ -833,3 +833,36 @@ func TestPushRandomStore(t *testing.T) {
 	}
 	t.Logf("seed %d (CRMBRIDGE_TEST_SEED): %d records, %d values written, %d requests, %d faults injected", seed, len(recs), counter, srv.Requests(), 1<<30-f.left)
 }
+
+// TestConfigRefusesSecretsInURL: config set refuses a base_url carrying
+// credentials (exit 2, saying where the token goes), and a config file
+// written by hand with one is refused by config, push --dry-run and pull
+// without ever printing the secret.
+func TestConfigRefusesSecretsInURL(t *testing.T) {
+	const pw, sig = "PASSWORD-q1", "SIGSECRET-q2"
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	raw := "https://user:" + pw + "@org.crm.dynamics.com/api/data/v9.2/?sig=" + sig
+	r := runCLI(t, false, "config", "set", "base_url="+raw, "token_env=CRM_TOKEN")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "token_file") {
+		t.Errorf("config set with credentials: exit %d, stderr %s", r.code, r.stderr)
+	}
+	outs := []string{r.stdout + r.stderr}
+	path := filepath.Join(dir, "crmbridge", "config")
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	os.WriteFile(path, []byte("base_url = "+raw+"\ntoken_env = CRM_TOKEN\n"), 0o600)
+	db := filepath.Join(t.TempDir(), "crm.db")
+	runCLI(t, false, "--db", db, "new", "contact", "lastname=Lee")
+	for _, args := range [][]string{{"config"}, {"--db", db, "push", "--dry-run"}, {"--db", db, "pull"}} {
+		r := runCLI(t, false, args...)
+		if r.code == 0 {
+			t.Errorf("%v: exit 0 with credentials in base_url", args)
+		}
+		outs = append(outs, r.stdout+r.stderr)
+	}
+	for _, o := range outs {
+		if strings.Contains(o, pw) || strings.Contains(o, sig) {
+			t.Errorf("secret shown:\n%s", o)
+		}
+	}
+}
