@@ -6,7 +6,7 @@ import (
 	"mime"
 	"strings"
 
-	"crmbridge/bridge/internal/textesc"
+	"crmbridge/bridge/internal/textcodec"
 )
 
 // decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 6). It is
@@ -23,7 +23,7 @@ func decodeTransfer(cte string, b []byte) ([]byte, error) {
 	case "base64":
 		return decodeBase64(b), nil
 	case "quoted-printable", "qp":
-		return decodeQP(b), nil
+		return textcodec.DecodeQP(b), nil
 	case "x-uuencode", "uuencode", "x-uue", "uue":
 		out, err := decodeUU(b)
 		if err != nil {
@@ -87,48 +87,6 @@ func decodeBase64(b []byte) []byte {
 	return out
 }
 
-// decodeQP decodes quoted-printable (RFC 2045 6.7): "=XX" is a byte, "="
-// at the end of a line is a soft line break, and any other "=" is kept
-// as it is.
-func decodeQP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != '=' {
-			out = append(out, c)
-			continue
-		}
-		rest := b[i+1:]
-		// soft line break, possibly after transport padding
-		j := 0
-		for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t') {
-			j++
-		}
-		if j == len(rest) {
-			break // "=" at the very end: a soft break before nothing
-		}
-		if rest[j] == '\n' {
-			i += j + 1
-			continue
-		}
-		if rest[j] == '\r' && j+1 < len(rest) && rest[j+1] == '\n' {
-			i += j + 2
-			continue
-		}
-		if len(rest) >= 2 {
-			h, ok1 := textesc.Unhex(rest[0])
-			l, ok2 := textesc.Unhex(rest[1])
-			if ok1 && ok2 {
-				out = append(out, h<<4|l)
-				i += 2
-				continue
-			}
-		}
-		out = append(out, '=')
-	}
-	return out
-}
-
 // decodeUU decodes a uuencoded body ("begin 644 name" ... "end").
 func decodeUU(b []byte) ([]byte, error) {
 	lines := bytes.Split(b, []byte("\n"))
@@ -181,7 +139,7 @@ func decodeUU(b []byte) ([]byte, error) {
 // a lenient split keeps the first of each parameter and the error is
 // returned for the caller to report.
 func parseParams(v string) (string, map[string]string, error) {
-	v = strings.TrimSpace(toUTF8([]byte(v)))
+	v = strings.TrimSpace(textcodec.String(v))
 	if v == "" {
 		return "", map[string]string{}, nil
 	}
@@ -251,8 +209,8 @@ func percentDecode(s string) ([]byte, error) {
 	var out []byte
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) {
-			h, ok1 := textesc.Unhex(s[i+1])
-			l, ok2 := textesc.Unhex(s[i+2])
+			h, ok1 := textcodec.Unhex(s[i+1])
+			l, ok2 := textcodec.Unhex(s[i+2])
 			if ok1 && ok2 {
 				out = append(out, h<<4|l)
 				i += 2

@@ -1,8 +1,6 @@
 package eml
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -11,88 +9,28 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message"
-	"golang.org/x/text/encoding/charmap"
+	"crmbridge/bridge/internal/textcodec"
 )
 
-// toUTF8 returns b as valid UTF-8 text: unchanged when it already is, else
-// decoded as windows-1252 (a superset of the printable ISO-8859-1 range), the
-// charset of nearly every unlabelled 8-bit header and body in the wild.
-func toUTF8(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	if mostlyUTF8(b) {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	out, err := charmap.Windows1252.NewDecoder().Bytes(b)
-	if err != nil {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	return string(out)
-}
-
-// mostlyUTF8 reports whether b is UTF-8 text with a few broken sequences
-// (a multi-byte character cut by a length limit): more valid multi-byte
-// characters than invalid bytes.
-func mostlyUTF8(b []byte) bool {
-	multi, bad := 0, 0
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		switch {
-		case r == utf8.RuneError && n == 1:
-			bad++
-		case n > 1:
-			multi++
-		}
-		b = b[n:]
-	}
-	return multi >= 2 && bad*4 <= multi
-}
-
-// errUnknownCharset marks a charset neither go-message (with its tables
-// registered) nor the fallbacks here can decode.
-var errUnknownCharset = errors.New("unknown charset")
-
-// charsetReader converts input from charset to UTF-8: UTF-8, US-ASCII,
-// ISO-8859-1/windows-1252 and UTF-7 are handled here; every other charset goes
-// through message.CharsetReader, which the command sets by importing
-// go-message's charset package.
+// charsetReader converts input from charset to UTF-8 by textcodec.ToUTF8's
+// one rule, for mime.WordDecoder. An unknown charset is an error.
 func charsetReader(charset string, input io.Reader) (io.Reader, error) {
-	cs := strings.ToLower(strings.Trim(strings.TrimSpace(charset), `"'`))
-	switch cs {
-	case "", "utf-8", "utf8", "us-ascii", "ascii", "7bit", "8bit":
-		return input, nil
-	case "iso-8859-1", "latin1", "latin-1", "windows-1252", "cp1252", "iso8859-1":
-		return charmap.Windows1252.NewDecoder().Reader(input), nil
-	case "utf-7", "unicode-1-1-utf-7":
-		b, err := io.ReadAll(input) // input is an in-memory part or header
-		if err != nil {
-			return nil, err
-		}
-		return strings.NewReader(decodeUTF7(b)), nil
+	b, err := io.ReadAll(input) // input is an in-memory header word
+	if err != nil {
+		return nil, err
 	}
-	if message.CharsetReader != nil {
-		if r, err := message.CharsetReader(cs, input); err == nil && r != nil {
-			return r, nil
-		}
+	s, err := textcodec.ToUTF8(b, charset)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w %q", errUnknownCharset, charset)
+	return strings.NewReader(s), nil
 }
 
-// decodeCharset converts b from charset to valid UTF-8. An unknown charset
-// returns the windows-1252 reading of b and an error for the caller to
-// report as a warning.
+// decodeCharset converts b from charset to valid UTF-8 by
+// textcodec.ToUTF8's one rule. An unknown charset returns the reading
+// without a charset and an error for the caller to report as a warning.
 func decodeCharset(charset string, b []byte) (string, error) {
-	r, err := charsetReader(charset, bytes.NewReader(b))
-	if err != nil {
-		return toUTF8(b), err
-	}
-	out, err := io.ReadAll(r)
-	if err != nil {
-		return toUTF8(b), fmt.Errorf("charset %q: %w", charset, err)
-	}
-	return toUTF8(out), nil
+	return textcodec.ToUTF8(b, charset)
 }
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
@@ -102,7 +40,7 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
 // encoded word it cannot decode it returns the raw value and the error.
 func decodeText(raw string) (string, error) {
 	if !strings.Contains(raw, "=?") {
-		return toUTF8([]byte(raw)), nil
+		return textcodec.String(raw), nil
 	}
 	if utf8.ValidString(raw) {
 		if dec, err := wordDecoder.DecodeHeader(raw); err == nil && utf8.ValidString(dec) {
@@ -118,7 +56,7 @@ var reWord = regexp.MustCompile(`=\?([^?\s]+)\?([QqBb])\?([^?]*)\?=`)
 // do when mime.WordDecoder refuses them: raw 8-bit bytes inside a Q word
 // are taken as they are, base64 is decoded leniently, white space between
 // two encoded words is dropped (RFC 2047 6.2), and text outside words is
-// read with toUTF8. A word in an unknown charset is kept as it is and
+// read with textcodec.String. A word in an unknown charset is kept as it is and
 // reported.
 func decodeWordsLenient(raw string) (string, error) {
 	var b strings.Builder
@@ -128,7 +66,7 @@ func decodeWordsLenient(raw string) (string, error) {
 	for _, loc := range reWord.FindAllStringSubmatchIndex(raw, -1) {
 		between := raw[last:loc[0]]
 		if !(prevWord && strings.TrimSpace(between) == "") {
-			b.WriteString(toUTF8([]byte(between)))
+			b.WriteString(textcodec.String(between))
 		}
 		charset := raw[loc[2]:loc[3]]
 		if i := strings.IndexByte(charset, '*'); i >= 0 { // RFC 2231 language
@@ -139,20 +77,20 @@ func decodeWordsLenient(raw string) (string, error) {
 		if enc == "B" || enc == "b" {
 			data = decodeBase64([]byte(text))
 		} else {
-			data = decodeQP([]byte(strings.ReplaceAll(text, "_", " ")))
+			data = textcodec.DecodeQP([]byte(strings.ReplaceAll(text, "_", " ")))
 		}
 		s, err := decodeCharset(charset, data)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("decode %q: %w", truncate(raw, 80), err)
 			}
-			s = toUTF8([]byte(raw[loc[0]:loc[1]]))
+			s = textcodec.String(raw[loc[0]:loc[1]])
 		}
 		b.WriteString(s)
 		prevWord = true
 		last = loc[1]
 	}
-	b.WriteString(toUTF8([]byte(raw[last:])))
+	b.WriteString(textcodec.String(raw[last:]))
 	return b.String(), firstErr
 }
 
@@ -171,7 +109,7 @@ func truncate(s string, n int) string {
 // strict RFC 5322 parser refuses the value, a lenient split recovers every
 // address it can and the error is returned for the caller to report.
 func parseAddressList(raw string) ([]*mail.Address, error) {
-	v := strings.TrimSpace(toUTF8([]byte(raw)))
+	v := strings.TrimSpace(textcodec.String(raw))
 	if v == "" {
 		return nil, nil
 	}
@@ -179,7 +117,7 @@ func parseAddressList(raw string) ([]*mail.Address, error) {
 	list, err := p.ParseList(v)
 	if err == nil {
 		for _, a := range list {
-			a.Name = toUTF8([]byte(a.Name))
+			a.Name = textcodec.String(a.Name)
 			// Encoded words inside a quoted display name are not valid
 			// (RFC 2047 5) but common; decode them as mail clients do.
 			if strings.Contains(a.Name, "=?") {
@@ -305,7 +243,7 @@ func formatAddress(a *mail.Address) string {
 // value, each in angle brackets. Values without brackets (seen from broken
 // mailers) count as one id per white-space separated word containing an @.
 func msgIDs(v string) []string {
-	v = strings.TrimSpace(toUTF8([]byte(v)))
+	v = strings.TrimSpace(textcodec.String(v))
 	var out []string
 	for {
 		i := strings.IndexByte(v, '<')

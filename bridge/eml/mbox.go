@@ -38,17 +38,15 @@ const bufSize = 64 << 10
 // implements item.Reader and yields Incoming values of Source.Kind "mbox"
 // with positions "<name>: message N".
 //
-// A message starts at a line beginning with "From " (RFC 4155) that is
-// followed by a header field and either looks like an envelope line with
-// a date ("From -", "From - date", "From addr date" with a time of day) or
-// names a sender without a usable date (Gmail's "From
-// 1844347792267117879@xxx") after a blank line; see isSeparator. Body
+// A message starts at a line beginning with "From " (RFC 4155) that looks
+// like an envelope line ("From ", "From -", "From - date", "From addr
+// date" with a time of day) and is followed by a header field, so body
 // lines such as "From Russia with love" written unquoted by Thunderbird do
-// not split a message. A Content-Length header (mboxcl, mboxcl2) is
-// trusted when the next message (or the end of the file) starts exactly
-// where it says, so Content-Length files with unquoted "From " lines read
-// correctly; when it does not, the message is delimited by lines. A UTF-8
-// byte order mark before the first line is skipped.
+// not split a message. A Content-Length header is trusted when the
+// next message (or the end of the file) starts exactly where it says, so
+// Content-Length files with unquoted "From " lines read correctly; when
+// it does not, the message is delimited by lines. A UTF-8 byte order mark
+// before the first line is skipped.
 //
 // Warnings are returned as with Reader: by the calls to Next that follow
 // the message they belong to.
@@ -108,14 +106,11 @@ func (r *MboxReader) nextIsHeader() bool {
 	return isHeaderLine(b)
 }
 
-var (
-	reTime = regexp.MustCompile(`\d{1,2}:\d{2}`)
-	reYear = regexp.MustCompile(`(^|[^0-9])(19|20)\d\d([^0-9]|$)`)
-)
+var reTime = regexp.MustCompile(`\d{1,2}:\d{2}`)
 
 // looksLikeEnvelope reports whether a "From " line has the shape of an
-// envelope line with a date: "From -", "From - date" (Netscape,
-// Thunderbird) or "From sender date" with a time of day.
+// envelope line: "From -", "From - date" (Netscape, Thunderbird) or
+// "From sender date" with a time of day.
 func looksLikeEnvelope(line []byte) bool {
 	rest := strings.TrimSpace(string(line[5:]))
 	if rest == "" || rest == "-" || strings.HasPrefix(rest, "- ") {
@@ -124,82 +119,20 @@ func looksLikeEnvelope(line []byte) bool {
 	return len(strings.Fields(rest)) >= 3 && reTime.MatchString(rest)
 }
 
-// looksLikeSender reports whether a "From " line names an envelope sender
-// without a usable date, as some writers do: Gmail's "From
-// 1844347792267117879@xxx", a bare address, "MAILER-DAEMON", or a sender
-// followed by a date in a non-standard form (with a year). Body text such
-// as "From Russia with love" does not qualify.
-func looksLikeSender(line []byte) bool {
-	f := strings.Fields(string(line[5:]))
-	switch {
-	case len(f) == 0:
-		return true
-	case len(f) == 1:
-		return true // a single token: an address, a message id, a name
-	case strings.Contains(f[0], "@") || f[0] == "-" || strings.EqualFold(f[0], "MAILER-DAEMON"):
-		return true
-	}
-	return reYear.MatchString(strings.Join(f[1:], " ")) && reTime.MatchString(strings.Join(f[1:], " "))
-}
-
 func isBlank(line []byte) bool {
 	return len(bytes.TrimRight(line, "\r\n")) == 0
 }
 
 // isSeparator reports whether line (complete, at a line start) begins a new
-// message; afterBlank says that it follows a blank line or starts the file.
+// message.
 //
-// The rules are those of the writers met in practice (RFC 4155 and
-// qmail's mbox(5) describe mboxo, mboxrd, mboxcl and mboxcl2):
-//   - an envelope line with a date ("From sender Mon Jan  1 10:00:00 2024",
-//     "From - ...") followed by a header field starts a message even
-//     without a blank line before it: Content-Length writers (Netscape,
-//     Solaris) put none;
-//   - a "From " line naming a sender without a usable date (Gmail's
-//     "From 1844347792267117879@xxx") starts a message when it follows a
-//     blank line (or starts the file) and is followed by a block of header
-//     fields that holds at least one mail header.
-//
-// Anything else is body text: "From Russia with love" is not split on.
-func (r *MboxReader) isSeparator(line []byte, afterBlank bool) bool {
+// A blank line before it is not required: Content-Length writers (Netscape,
+// Solaris) put none.
+func (r *MboxReader) isSeparator(line []byte) bool {
 	if !bytes.HasPrefix(line, []byte("From ")) {
 		return false
 	}
-	if looksLikeEnvelope(line) && r.nextIsHeader() {
-		return true
-	}
-	return afterBlank && looksLikeSender(line) && r.nextIsHeaderBlock()
-}
-
-// nextIsHeaderBlock reports whether the lines after the current position
-// are header fields (with folded continuations) up to a blank line or as
-// far as can be seen, at least one of them a well-known mail header.
-func (r *MboxReader) nextIsHeaderBlock() bool {
-	b, _ := r.br.Peek(8192)
-	known := false
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			break // a partial line at the end of what can be seen
-		}
-		l := b[:i+1]
-		b = b[i+1:]
-		switch {
-		case isBlank(l):
-			return known
-		case l[0] == ' ' || l[0] == '\t':
-			continue
-		case !isHeaderLine(l):
-			return false
-		}
-		name, _, _ := bytes.Cut(l, []byte(":"))
-		switch strings.ToLower(strings.TrimSpace(string(name))) {
-		case "from", "to", "cc", "subject", "date", "message-id", "received", "return-path",
-			"delivered-to", "mime-version", "content-type", "reply-to", "sender", "x-gm-thrid", "x-gmail-labels":
-			known = true
-		}
-	}
-	return known
+	return looksLikeEnvelope(line) && r.nextIsHeader()
 }
 
 // unquote removes the mbox quoting of a body line.
@@ -231,7 +164,7 @@ func (r *MboxReader) start() error {
 	}
 	skipped := 0
 	lineNo := 0
-	atStart, prevBlank := true, false
+	atStart := true
 	for {
 		line, complete, err := r.readLine()
 		if len(line) > 0 {
@@ -241,7 +174,7 @@ func (r *MboxReader) start() error {
 			if atStart && complete && bytes.HasPrefix(line, []byte("From ")) {
 				line = append([]byte(nil), line...) // Peek may move the buffer
 			}
-			if atStart && complete && bytes.HasPrefix(line, []byte("From ")) && (lineNo == 1 || r.isSeparator(line, prevBlank)) {
+			if atStart && complete && bytes.HasPrefix(line, []byte("From ")) && (lineNo == 1 || r.isSeparator(line)) {
 				r.from = line
 				if skipped > 0 {
 					r.pending = append(r.pending, item.Errorf(r.name, "%d line(s) before the first \"From \" line skipped", skipped))
@@ -251,7 +184,6 @@ func (r *MboxReader) start() error {
 			if atStart && !isBlank(line) {
 				skipped++
 			}
-			prevBlank = atStart && complete && isBlank(line)
 			atStart = complete
 		}
 		if err == io.EOF {
@@ -338,7 +270,7 @@ func (r *MboxReader) readMessage() ([]byte, error) {
 		}
 		if atStart && complete && bytes.HasPrefix(line, []byte("From ")) {
 			line = append([]byte(nil), line...) // Peek may move the buffer
-			if r.isSeparator(line, prevBlank) {
+			if r.isSeparator(line) {
 				r.from = line
 				if prevBlank && !oversized {
 					buf = trimBlankLine(buf)

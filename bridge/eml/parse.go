@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-message/textproto"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
 )
@@ -109,7 +110,7 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 
 	var date time.Time
 	if v := h.Get("Date"); v != "" {
-		t, derr := parseDate(toUTF8([]byte(v)))
+		t, derr := parseDate(textcodec.String(v))
 		if derr != nil {
 			m.warnf("header Date", "%v (senton left empty)", derr)
 		} else {
@@ -125,7 +126,7 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 	if body != nil {
 		hdrLen = len(raw) - len(body)
 	}
-	item.SetIf(fields, "headers", toUTF8(bytes.TrimRight(raw[:hdrLen], "\r\n")))
+	item.SetIf(fields, "headers", textcodec.String(string(bytes.TrimRight(raw[:hdrLen], "\r\n"))))
 
 	m.walk(h, body, "", 0)
 	description := m.plain

@@ -15,7 +15,7 @@ import (
 
 	"github.com/emersion/go-ical"
 
-	"crmbridge/bridge/internal/textesc"
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
 )
@@ -210,11 +210,11 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 	in.Record.Attachments = r.attachments(c, line)
 	// Parameter values and raw lines are not decoded by propText.
 	for k, v := range f {
-		f[k] = toUTF8(v)
+		f[k] = textcodec.String(v)
 	}
 	for i := range in.Record.Parties {
 		p := &in.Record.Parties[i]
-		p.Address, p.Name, p.Status = toUTF8(p.Address), toUTF8(p.Name), toUTF8(p.Status)
+		p.Address, p.Name, p.Status = textcodec.String(p.Address), textcodec.String(p.Name), textcodec.String(p.Status)
 	}
 	if in.Source.Key == "" {
 		h := sha256.Sum256([]byte(ident))
@@ -355,8 +355,8 @@ func (r *Reader) categories(c *ical.Component) string {
 		if r.version == "1.0" {
 			sep = ";"
 		}
-		for _, s := range textesc.Split(p.Value, sep[0]) {
-			if s = strings.TrimSpace(textesc.Unescape(s, `"`)); s != "" {
+		for _, s := range textcodec.Split(p.Value, sep[0]) {
+			if s = strings.TrimSpace(textcodec.Unescape(s, `"`)); s != "" {
 				cats = append(cats, s)
 			}
 		}
@@ -381,7 +381,7 @@ func (r *Reader) attachments(c *ical.Component, line int) []crm.Attachment {
 		}
 		name := ""
 		for _, k := range []string{"X-FILENAME", "FILENAME", "X-APPLE-FILENAME", "X-ORACLE-FILENAME"} {
-			if name = strings.TrimSpace(toUTF8(p.Params.Get(k))); name != "" {
+			if name = strings.TrimSpace(textcodec.String(p.Params.Get(k))); name != "" {
 				break
 			}
 		}

@@ -3,18 +3,13 @@ package ics
 import (
 	"encoding/base64"
 	"fmt"
-	"io"
-	"mime/quotedprintable"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/emersion/go-ical"
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/htmlindex"
 
-	"crmbridge/bridge/internal/textesc"
+	"crmbridge/bridge/internal/textcodec"
 )
 
 // text returns the decoded text of the first property name of c.
@@ -26,43 +21,25 @@ func (r *Reader) text(c *ical.Component, name string) string {
 	return r.propText(p)
 }
 
-// propText decodes a TEXT value: vCalendar 1.0 quoted-printable or base64
-// with its CHARSET, then RFC 5545 escapes (../rfc/5545:3.3.11). Unlike
-// go-ical's Prop.Text it does not cut the value at an unescaped comma
-// (Outlook writes them) and keeps an unknown escape as written. Bytes that
-// are not UTF-8 are read as Windows-1252.
+// propText decodes a TEXT value: vCalendar 1.0 quoted-printable or base64,
+// then textcodec.ToUTF8's one rule with its CHARSET (Windows-1252 when
+// none is given and the bytes are not UTF-8 at all), then RFC 5545 escapes
+// (../rfc/5545:3.3.11). Unlike go-ical's Prop.Text it does not cut the
+// value at an unescaped comma (Outlook writes them) and keeps an unknown
+// escape as written.
 func (r *Reader) propText(p *ical.Prop) string {
 	v := p.Value
 	raw := []byte(v)
 	switch strings.ToUpper(p.Params.Get("ENCODING")) {
 	case "QUOTED-PRINTABLE":
-		if b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(v))); err == nil {
-			raw = b
-		}
+		raw = textcodec.DecodeQP(raw)
 	case "BASE64", "B":
 		if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
 			raw = b
 		}
 	}
-	if cs := p.Params.Get("CHARSET"); cs != "" && !strings.EqualFold(cs, "utf-8") {
-		if enc, err := htmlindex.Get(cs); err == nil {
-			if b, err := enc.NewDecoder().Bytes(raw); err == nil {
-				raw = b
-			}
-		}
-	}
-	return strings.ReplaceAll(textesc.Unescape(toUTF8(string(raw)), `"`), "\r\n", "\n")
-}
-
-// toUTF8 returns s, read as Windows-1252 when it is not valid UTF-8.
-func toUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	if b, err := charmap.Windows1252.NewDecoder().String(s); err == nil && utf8.ValidString(b) {
-		return b
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	s, _ := textcodec.ToUTF8(raw, p.Params.Get("CHARSET")) // an unknown charset reads as none
+	return strings.ReplaceAll(textcodec.Unescape(s, `"`), "\r\n", "\n")
 }
 
 // parseDuration reads an RFC 5545 duration (../rfc/5545:3.3.6), leniently:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-ical"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/wintz"
 	"crmbridge/crm"
 )
@@ -70,7 +71,7 @@ func (e *Encoder) Encode(recs ...crm.Record) error {
 	}
 
 	bw := bufio.NewWriter(e.w)
-	fw := &foldWriter{w: bw}
+	fw := textcodec.NewFoldWriter(bw)
 	// go-ical's Encoder writes whole calendars only (and refuses an empty
 	// one): the calendar's own lines are written here, each component
 	// through writeComponent.

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/wintz"
 	"crmbridge/crm"
 )
@@ -63,7 +64,7 @@ func TestFold(t *testing.T) {
 		"SUMMARY:" + strings.Repeat("😀x", 50),
 	} {
 		var buf bytes.Buffer
-		fw := &foldWriter{w: &buf}
+		fw := textcodec.NewFoldWriter(&buf)
 		// Written in pieces, as a streaming writer may be.
 		in := line + "\r\n"
 		for len(in) > 0 {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
 )
 
@@ -52,10 +54,7 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if e.err != nil {
 		return e.err
 	}
-	f := rec.Fields
-	if f == nil {
-		f = map[string]string{}
-	}
+	f := validFields(rec.Fields)
 	switch rec.Entity {
 	case crm.Contact:
 	case crm.Account:
@@ -349,66 +348,42 @@ func isPlainASCII(s string) bool {
 	return !strings.HasSuffix(s, " ") && !strings.HasPrefix(s, " ")
 }
 
-// qp writes head followed by v quoted-printable encoded (RFC 2045 6.7),
-// newlines as =0D=0A, with soft line breaks keeping every line within 75
-// octets. A soft break never splits an =XX triplet or the triplets of one
-// UTF-8 character, and a continuation line never starts with a space
-// (written =20), so that a reader that unfolds first cannot lose it.
-func (e *Encoder) qp(head, v string) {
-	const max = 75
-	line := head
-	var tok []byte
-	for i, r := range v {
-		tok = tok[:0]
-		n := utf8.RuneLen(r)
-		if r == utf8.RuneError {
-			n = 1
-		}
-		for j := i; j < i+n && j < len(v); j++ {
-			c := v[j]
-			switch {
-			case c == '\n':
-				tok = append(tok, "=0D=0A"...)
-			case c == '=' || c < 0x20 || c > 0x7e || (c == ' ' && (j == len(v)-1 || v[j+1] == '\n')):
-				tok = fmt.Appendf(tok, "=%02X", c)
-			default:
-				tok = append(tok, c)
+// validFields returns f, or a copy of it in which each byte of a value
+// that is not part of a valid UTF-8 sequence is U+FFFD: a vCard is UTF-8
+// (RFC 6350 3.1), and a store written before input was validated may hold
+// such bytes.
+func validFields(f map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range f {
+		if !utf8.ValidString(v) {
+			if out == nil {
+				out = maps.Clone(f)
 			}
+			out[k] = textcodec.ReplaceInvalid(v)
 		}
-		if len(line)+len(tok) > max-1 { // room for the soft break '='
-			e.buf.WriteString(line)
-			e.buf.WriteString("=\r\n")
-			line = ""
-			if tok[0] == ' ' {
-				tok = append([]byte("=20"), tok[1:]...)
-			}
-		}
-		line += string(tok)
 	}
-	e.buf.WriteString(line)
-	e.buf.WriteString("\r\n")
+	switch {
+	case out != nil:
+		return out
+	case f == nil:
+		return map[string]string{}
+	}
+	return f
+}
+
+// qp writes head followed by v quoted-printable encoded with soft line
+// breaks (textcodec.AppendQP).
+func (e *Encoder) qp(head, v string) {
+	e.buf.Write(textcodec.AppendQP(e.buf.AvailableBuffer(), head, v))
 }
 
 // raw writes a line that needs no escaping, folded.
 func (e *Encoder) raw(line string) { e.fold(line) }
 
-// fold writes line with CRLF, folded at 75 octets (RFC 6350 3.2): each
-// continuation starts with a space, and a UTF-8 sequence is never split.
+// fold writes line with CRLF, folded at 75 octets (RFC 6350 3.2) by
+// textcodec.Fold.
 func (e *Encoder) fold(line string) {
-	const max = 75
-	limit := max
-	for len(line) > limit {
-		cut := limit
-		for cut > 0 && !utf8.RuneStart(line[cut]) {
-			cut--
-		}
-		e.buf.WriteString(line[:cut])
-		e.buf.WriteString("\r\n ")
-		line = line[cut:]
-		limit = max - 1
-	}
-	e.buf.WriteString(line)
-	e.buf.WriteString("\r\n")
+	e.buf.Write(textcodec.Fold(e.buf.AvailableBuffer(), line))
 }
 
 // photo writes the first image attachment as PHOTO.

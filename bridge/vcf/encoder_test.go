@@ -393,3 +393,27 @@ func BenchmarkEncode100k(b *testing.B) {
 		}
 	}
 }
+
+// TestEncodeInvalidUTF8 encodes values holding runs of bytes that are not
+// UTF-8 (a store written before input was validated may hold them): every
+// version must finish, keep each line within 75 octets and valid UTF-8, and
+// read back with each invalid byte as U+FFFD.
+func TestEncodeInvalidUTF8(t *testing.T) {
+	run := strings.Repeat("\x80", 100)
+	fields := map[string]string{"lastname": "Lee", "jobtitle": run, "description": "a\xffb" + run}
+	for _, v := range []string{"2.1", "3.0", "4.0"} {
+		out := encode(t, v, crm.Record{ID: "id", Entity: crm.Contact, Fields: fields})
+		checkLines(t, out)
+		res := readAll(t, bytes.NewReader(out), "bad.vcf")
+		if len(res.incs) != 1 {
+			t.Fatalf("%s: %d contacts, %v\n%s", v, len(res.incs), res.errs, out)
+		}
+		got := res.incs[0].Record.Fields
+		if want := strings.Repeat("\uFFFD", 100); got["jobtitle"] != want {
+			t.Errorf("%s: jobtitle = %q, want %q", v, got["jobtitle"], want)
+		}
+		if want := "a\uFFFDb" + strings.Repeat("\uFFFD", 100); got["description"] != want {
+			t.Errorf("%s: description = %q, want %q", v, got["description"], want)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"crmbridge/bridge/internal/textesc"
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
 )
@@ -167,13 +167,13 @@ func (c *card) textValue(p *prop) string {
 	if c.v21() {
 		return t
 	}
-	return textesc.Unescape(t, "")
+	return textcodec.Unescape(t, "")
 }
 
 // components splits a structured value (N, ADR, ORG) at unescaped ';'.
 // The components keep their escapes (see joinList).
 func (c *card) components(p *prop) []string {
-	return textesc.Split(normNewlines(p.text()), ';')
+	return textcodec.Split(normNewlines(p.text()), ';')
 }
 
 // joinList unescapes one component, joining its comma-separated values
@@ -185,10 +185,10 @@ func (c *card) joinList(comp, sep string) string {
 	parts := []string{comp}
 	if sep == " " || !c.v21() {
 		// N components always: Outlook's 2.1 writes "Richter,James" too.
-		parts = textesc.Split(comp, ',')
+		parts = textcodec.Split(comp, ',')
 	}
 	for _, v := range parts {
-		if v = strings.TrimSpace(textesc.Unescape(v, "")); v != "" {
+		if v = strings.TrimSpace(textcodec.Unescape(v, "")); v != "" {
 			out = append(out, v)
 		}
 	}
@@ -198,17 +198,17 @@ func (c *card) joinList(comp, sep string) string {
 // list returns the values of a list property (NICKNAME, CATEGORIES).
 func (c *card) list(p *prop) []string {
 	var out []string
-	for _, v := range textesc.Split(normNewlines(p.text()), ',') {
+	for _, v := range textcodec.Split(normNewlines(p.text()), ',') {
 		if c.v21() {
 			// 2.1 writers also separate categories with ';'.
-			for _, w := range textesc.Split(v, ';') {
-				if w = strings.TrimSpace(textesc.Unescape(w, "")); w != "" {
+			for _, w := range textcodec.Split(v, ';') {
+				if w = strings.TrimSpace(textcodec.Unescape(w, "")); w != "" {
 					out = append(out, w)
 				}
 			}
 			continue
 		}
-		if v = strings.TrimSpace(textesc.Unescape(v, "")); v != "" {
+		if v = strings.TrimSpace(textcodec.Unescape(v, "")); v != "" {
 			out = append(out, v)
 		}
 	}

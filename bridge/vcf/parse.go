@@ -4,14 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
-	"sync"
-	"unicode/utf8"
 
-	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/htmlindex"
-
-	"crmbridge/bridge/internal/textesc"
+	"crmbridge/bridge/internal/textcodec"
 )
 
 // param is one parameter value: TYPE=WORK,VOICE gives two. Names are
@@ -214,47 +208,24 @@ func (p *prop) pref() int {
 func (p *prop) bytes() ([]byte, error) {
 	switch {
 	case p.isQP():
-		return decodeQP(p.raw), nil
+		return textcodec.DecodeQP([]byte(p.raw)), nil
 	case p.isBase64():
 		return decodeBase64(p.raw)
 	}
 	return []byte(p.raw), nil
 }
 
-// text returns the value as UTF-8 text: transfer encoding undone, CHARSET
-// applied (windows-1252 when no charset is given and the bytes are not
-// UTF-8, which is what Outlook writes). Escapes are not yet removed.
+// text returns the value as UTF-8 text: transfer encoding undone, then
+// textcodec.ToUTF8's one rule with the CHARSET parameter (Windows-1252,
+// which Outlook writes, when none is given and the bytes are not UTF-8 at
+// all). Escapes are not yet removed.
 func (p *prop) text() string {
 	b, err := p.bytes()
 	if err != nil {
 		b = []byte(p.raw)
 	}
-	return toUTF8(b, p.param("CHARSET"))
-}
-
-// decodeQP decodes quoted-printable leniently: soft line breaks were
-// already joined by the reader; an '=' not followed by two hex digits is
-// kept as it is (Outlook 2003 writes such values, see the FBURL of
-// ez-vcard's outlook-2003.vcf).
-func decodeQP(s string) []byte {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '=' && i+2 < len(s) {
-			h, ok1 := textesc.Unhex(s[i+1])
-			l, ok2 := textesc.Unhex(s[i+2])
-			if ok1 && ok2 {
-				out = append(out, h<<4|l)
-				i += 2
-				continue
-			}
-		}
-		if c == '=' && i == len(s)-1 {
-			continue // a trailing soft break
-		}
-		out = append(out, c)
-	}
-	return out
+	s, _ := textcodec.ToUTF8(b, p.param("CHARSET")) // an unknown charset reads as no charset
+	return s
 }
 
 // decodeBase64 decodes base64 that may contain white space and may lack
@@ -278,41 +249,4 @@ func decodeBase64(s string) ([]byte, error) {
 		n, err = base64.RawURLEncoding.Decode(out, clean)
 	}
 	return out[:n], err
-}
-
-var charsets sync.Map // lower-case label → encoding.Encoding (nil if unknown)
-
-func lookupCharset(label string) encoding.Encoding {
-	label = strings.ToLower(strings.TrimSpace(label))
-	if e, ok := charsets.Load(label); ok {
-		enc, _ := e.(encoding.Encoding)
-		return enc
-	}
-	enc, err := htmlindex.Get(label)
-	if err != nil {
-		enc = nil
-	}
-	charsets.Store(label, enc)
-	return enc
-}
-
-// toUTF8 converts b from charset to UTF-8. Unknown charsets and bytes
-// invalid in the named charset fall back to UTF-8 if valid, else
-// windows-1252.
-func toUTF8(b []byte, charset string) string {
-	if charset != "" && !strings.EqualFold(charset, "utf-8") && !strings.EqualFold(charset, "us-ascii") {
-		if enc := lookupCharset(charset); enc != nil {
-			if out, err := enc.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) {
-				return string(out)
-			}
-		}
-	}
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	out, err := charmap.Windows1252.NewDecoder().Bytes(b)
-	if err != nil {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	return string(out)
 }

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"crmbridge/bridge/internal/textesc"
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
 	"crmbridge/fixtures"
@@ -492,16 +492,6 @@ func TestKeysStable(t *testing.T) {
 }
 
 func TestUnitDecoders(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"caf=C3=A9", "café"},
-		{"a=3Db", "a=b"},
-		{"bad=ZZ=4", "bad=ZZ=4"},
-		{"soft=", "soft"},
-	} {
-		if got := string(decodeQP(tc.in)); got != tc.want {
-			t.Errorf("decodeQP(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
 	for _, tc := range []struct {
 		in   string
 		want string
@@ -525,17 +515,11 @@ func TestUnitDecoders(t *testing.T) {
 			t.Errorf("parseTimestamp(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	if got := textesc.Split(`a\;b;c\\;d`, ';'); strings.Join(got, "|") != `a\;b|c\\|d` {
+	if got := textcodec.Split(`a\;b;c\\;d`, ';'); strings.Join(got, "|") != `a\;b|c\\|d` {
 		t.Errorf("splitEscaped: %q", got)
 	}
-	if got := textesc.Unescape(`a\nb\Nc\,d\;e\\f\:g\x`, ""); got != "a\nb\nc,d;e\\f:g\\x" {
+	if got := textcodec.Unescape(`a\nb\Nc\,d\;e\\f\:g\x`, ""); got != "a\nb\nc,d;e\\f:g\\x" {
 		t.Errorf("unescape: %q", got)
-	}
-	if got := toUTF8([]byte{0x93, 'x', 0x94}, ""); got != "“x”" {
-		t.Errorf("windows-1252 fallback: %q", got)
-	}
-	if got := toUTF8([]byte{0xe9}, "iso-8859-1"); got != "é" {
-		t.Errorf("latin-1: %q", got)
 	}
 }
 

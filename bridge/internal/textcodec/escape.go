@@ -1,7 +1,4 @@
-// Package textesc holds the text escapes that iCalendar (RFC 5545
-// 3.3.11), vCard (RFC 6350 3.4) and quoted-printable (RFC 2045 6.7) share,
-// read leniently as real files need.
-package textesc
+package textcodec
 
 import "strings"
 

@@ -1,4 +1,4 @@
-package textesc
+package textcodec
 
 import (
 	"reflect"
