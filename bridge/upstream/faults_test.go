@@ -349,3 +349,57 @@ func TestDryRun(t *testing.T) {
 		t.Errorf("dry run leaked the token or sent/changed something (%d requests)", e.srv.Requests())
 	}
 }
+
+// TestReadBackOnlyWhenUnknown: a 429, or a 503 carrying the service's own
+// error body, means nothing was applied: the change is sent again without a
+// read-back. A gateway's 502 or 503 (an HTML page) or a 500 leaves the
+// outcome unknown: each record is read back first and never created twice.
+func TestReadBackOnlyWhenUnknown(t *testing.T) {
+	batch := func(c fakeserver.Call) bool { return c.Batch && c.Part == 0 }
+	part := func(c fakeserver.Call) bool { return c.Batch && c.Part == 2 }
+	for _, tc := range []struct {
+		name      string
+		f         fakeserver.Fault
+		match     func(fakeserver.Call) bool
+		readBacks int
+	}{
+		{"batch 429", fakeserver.Throttle, batch, 0},
+		{"batch 503 from the service", fakeserver.Unavailable, batch, 0},
+		{"part 503 from the service", fakeserver.Unavailable, part, 0},
+		{"batch 503 from a gateway", fakeserver.GatewayUnavailable, batch, 3},
+		{"batch 502 from a gateway", fakeserver.GatewayError, batch, 3},
+		{"part 502 from a gateway", fakeserver.GatewayError, part, 1},
+		{"batch 500", fakeserver.ServerError, batch, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, rec := recordedEnv(t, fakeserver.Dataverse, func(c *upstream.Config, s *fakeserver.Server) {
+				s.Inject = onceFault(tc.f, tc.match)
+			})
+			q := e.queue()
+			q.Add(crm.Contact, guid(1), upstream.OpCreate, map[string]string{"lastname": "Lay"}, nil)
+			q.Add(crm.Contact, guid(2), upstream.OpCreate, map[string]string{"lastname": "Skilling"}, nil)
+			q.Add(crm.Account, guid(3), upstream.OpCreate, map[string]string{"name": "Enron"}, nil)
+			st, err := e.client.Push(context.Background(), q, e.opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			gets := 0
+			for _, r := range rec.reqs {
+				if strings.HasPrefix(r, "GET ") {
+					gets++
+				}
+			}
+			if st.ReadBacks != tc.readBacks || gets != tc.readBacks {
+				t.Errorf("read backs %d, GETs %d, want %d (requests %v)", st.ReadBacks, gets, tc.readBacks, rec.reqs)
+			}
+			if q.Len() != 0 || st.Confirmed != 3 || len(q.DeadLetters()) != 0 {
+				t.Errorf("left %d, dead %v, stats %+v", q.Len(), q.DeadLetters(), st)
+			}
+			for i := 1; i <= 3; i++ {
+				if n := e.srv.Creates(guid(i)); n != 1 {
+					t.Errorf("record %d created %d times", i, n)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -309,7 +310,7 @@ func (p *pusher) send(ctx context.Context, items []*item) error {
 		switch {
 		case be.Status == http.StatusTooManyRequests || be.Status == http.StatusServiceUnavailable:
 			p.pause(&be.Response)
-			if be.Status == http.StatusTooManyRequests {
+			if notApplied(&be.Response) {
 				for _, it := range items {
 					p.known[it.ch.RecordID] = it.ch.Seq
 				}
@@ -424,7 +425,7 @@ func (p *pusher) failed(ctx context.Context, ch Change, resp *Response, prefix s
 	switch s := resp.Status; {
 	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
 		p.pause(resp)
-		if s == http.StatusTooManyRequests {
+		if notApplied(resp) {
 			p.known[ch.RecordID] = ch.Seq
 		}
 		return nil
@@ -475,6 +476,29 @@ func (p *pusher) retry(ctx context.Context, ch Change, msg string) error {
 	p.waiting[ch.RecordID] = at
 	p.stats.Retried++
 	return nil
+}
+
+// notApplied reports whether a 429 or 503 answer means the request was not
+// applied, so that it can be sent again without reading the record back
+// first. Dataverse's service protection limits answer 429 before running
+// the request; a 503 that carries the server's own OData error body
+// ({"error":{"code":…}}) comes from the service that refused it. A 503
+// without one (an HTML page from a gateway or load balancer) may have been
+// forwarded: its outcome is unknown, like a timeout or a 500/502/504.
+func notApplied(r *Response) bool {
+	switch r.Status {
+	case http.StatusTooManyRequests:
+		return true
+	case http.StatusServiceUnavailable:
+		var e struct {
+			Error *struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		return json.Unmarshal(r.Body, &e) == nil && e.Error != nil && (e.Error.Code != "" || e.Error.Message != "")
+	}
+	return false
 }
 
 // pause stops all sending until the response's Retry-After (Dataverse's

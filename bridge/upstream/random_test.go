@@ -144,8 +144,10 @@ func faultMix(rng *rand.Rand, rate float64) func(fakeserver.Call) fakeserver.Fau
 				return fakeserver.ConcurrentWrite
 			case 4:
 				return fakeserver.Throttle
-			case 5, 6:
+			case 5:
 				return fakeserver.ServerError
+			case 6:
+				return fakeserver.GatewayError
 			case 7:
 				return fakeserver.DropAfter
 			case 8:
@@ -153,7 +155,7 @@ func faultMix(rng *rand.Rand, rate float64) func(fakeserver.Call) fakeserver.Fau
 			}
 			return fakeserver.Unavailable
 		}
-		switch rng.IntN(14) {
+		switch rng.IntN(15) {
 		case 0, 1:
 			return fakeserver.DropBefore
 		case 2, 3, 4:
@@ -170,6 +172,8 @@ func faultMix(rng *rand.Rand, rate float64) func(fakeserver.Call) fakeserver.Fau
 			if c.Method == "PATCH" {
 				return fakeserver.ConcurrentWrite
 			}
+		case 13:
+			return fakeserver.GatewayUnavailable
 		}
 		return fakeserver.None
 	}

@@ -703,7 +703,7 @@ func TestPushRandomStore(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 8))
 	f := &faults{rng: rand.New(rand.NewPCG(seed, 10)), left: 1 << 30, p: 0.25,
 		kinds: []fakeserver.Fault{fakeserver.DropBefore, fakeserver.DropAfter, fakeserver.Throttle, fakeserver.Unavailable,
-			fakeserver.ServerError, fakeserver.Slow, fakeserver.ConcurrentWrite}}
+			fakeserver.ServerError, fakeserver.Slow, fakeserver.ConcurrentWrite, fakeserver.GatewayError, fakeserver.GatewayUnavailable}}
 	type rec struct {
 		e     crm.Entity
 		id    string

@@ -7,7 +7,7 @@
 // If-Match/If-None-Match, batch framing) and records what a client should
 // never send, keeps a log of every write it applied, and injects faults on
 // demand: dropped connections before or after applying, 429 and 503 with
-// Retry-After, 500 after applying, slow answers and a concurrent writer
+// Retry-After, 500 after applying, a gateway's 502/503 HTML page, slow answers and a concurrent writer
 // that makes an update's ETag stale. It can answer in Dataverse's style or
 // in SAP CAP's where the two differ.
 package fakeserver

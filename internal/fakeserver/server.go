@@ -54,6 +54,8 @@ const (
 	ServerError           // apply, then answer 500
 	Slow                  // apply, then answer after SlowDelay
 	ConcurrentWrite       // another user changes the record first (its ETag goes stale)
+	GatewayError          // apply, then a gateway answers 502 with an HTML page (no OData error body)
+	GatewayUnavailable    // a gateway answers 503 with an HTML page; applied or not is unknown (applied here)
 )
 
 // Call describes what a fault is being chosen for: a whole request
@@ -337,10 +339,22 @@ func (s *Server) serve(r *http.Request, body []byte) (a answer, drop, slow bool)
 		return answer{}, true, false
 	case ServerError:
 		return errAnswer(http.StatusInternalServerError, "0x80040216", "An unexpected error occurred."), false, false
+	case GatewayError:
+		return gatewayAnswer(http.StatusBadGateway), false, false
+	case GatewayUnavailable:
+		return gatewayAnswer(http.StatusServiceUnavailable), false, false
 	case Slow:
 		return a, false, true
 	}
 	return a, false, false
+}
+
+// gatewayAnswer is what a proxy in front of the service answers: an HTML
+// page, not the service's OData error body.
+func gatewayAnswer(status int) answer {
+	h := http.Header{}
+	h.Set("Content-Type", "text/html")
+	return answer{status: status, header: h, body: []byte("<html><body><h1>" + http.StatusText(status) + "</h1></body></html>")}
 }
 
 // splitPath splits "contacts(<guid>)" into the set and the id.
@@ -421,8 +435,13 @@ func (s *Server) batch(h http.Header, body []byte) (answer, bool, bool) {
 		default:
 			rb, _ := io.ReadAll(req.Body)
 			a = s.exec(req.Method, rel, req.URL.Query(), req.Header, rb, f == ConcurrentWrite)
-			if f == ServerError {
+			switch f {
+			case ServerError:
 				a = errAnswer(http.StatusInternalServerError, "0x80040216", "An unexpected error occurred.")
+			case GatewayError:
+				a = gatewayAnswer(http.StatusBadGateway)
+			case GatewayUnavailable:
+				a = gatewayAnswer(http.StatusServiceUnavailable)
 			}
 		}
 		if f == DropAfter {
@@ -437,8 +456,13 @@ func (s *Server) batch(h http.Header, body []byte) (answer, bool, bool) {
 	if bf == DropAfter {
 		return answer{}, true, false
 	}
-	if bf == ServerError {
+	switch bf {
+	case ServerError:
 		return errAnswer(http.StatusInternalServerError, "0x80040216", "An unexpected error occurred."), false, false
+	case GatewayError:
+		return gatewayAnswer(http.StatusBadGateway), false, false
+	case GatewayUnavailable:
+		return gatewayAnswer(http.StatusServiceUnavailable), false, false
 	}
 	hdr := http.Header{}
 	hdr.Set("Content-Type", "multipart/mixed; boundary="+mw.Boundary())
