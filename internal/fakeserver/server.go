@@ -46,16 +46,16 @@ type Fault int
 
 // Faults.
 const (
-	None            Fault = iota
-	DropBefore            // close the connection without applying (in a batch: from this part on)
-	DropAfter             // apply (in a batch: up to and including this part), then close the connection
-	Throttle              // 429 with Retry-After, not applied
-	Unavailable           // 503 with Retry-After, not applied
-	ServerError           // apply, then answer 500
-	Slow                  // apply, then answer after SlowDelay
-	ConcurrentWrite       // another user changes the record first (its ETag goes stale)
-	GatewayError          // apply, then a gateway answers 502 with an HTML page (no OData error body)
-	GatewayUnavailable    // a gateway answers 503 with an HTML page; applied or not is unknown (applied here)
+	None               Fault = iota
+	DropBefore               // close the connection without applying (in a batch: from this part on)
+	DropAfter                // apply (in a batch: up to and including this part), then close the connection
+	Throttle                 // 429 with Retry-After, not applied
+	Unavailable              // 503 with Retry-After, not applied
+	ServerError              // apply, then answer 500
+	Slow                     // apply, then answer after SlowDelay
+	ConcurrentWrite          // another user changes the record first (its ETag goes stale)
+	GatewayError             // apply, then a gateway answers 502 with an HTML page (no OData error body)
+	GatewayUnavailable       // a gateway answers 503 with an HTML page; applied or not is unknown (applied here)
 )
 
 // Call describes what a fault is being chosen for: a whole request
