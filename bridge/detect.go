@@ -7,6 +7,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"crmbridge/msg"
 )
 
 // Format is a kind of source file.
@@ -20,6 +22,7 @@ const (
 	FormatICS     Format = "ics"
 	FormatEML     Format = "eml"
 	FormatMbox    Format = "mbox"
+	FormatMSG     Format = "msg" // Outlook .msg: a CFB file with MS-OXMSG's storages
 )
 
 // headerLine matches an RFC 5322 header field line ("Name: value").
@@ -37,14 +40,37 @@ func DetectFile(path string) (Format, error) {
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return FormatUnknown, err
 	}
+	if bytes.HasPrefix(head[:n], cfbSignature) {
+		// The directory of a compound file may lie anywhere in it.
+		st, err := f.Stat()
+		if err != nil {
+			return FormatUnknown, err
+		}
+		if msg.Sniff(f, st.Size()) {
+			return FormatMSG, nil
+		}
+		return FormatUnknown, nil
+	}
 	return Detect(head[:n]), nil
 }
 
-// Detect says what a file holds from its first bytes (8 KiB is plenty):
-// by content, not by extension.
+// cfbSignature starts a Compound File Binary file (MS-CFB 2.2).
+var cfbSignature = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// Detect says what a file holds from its first bytes (8 KiB is plenty,
+// except for a compound file whose directory lies further: DetectFile
+// reads those whole): by content, not by extension.
 func Detect(head []byte) Format {
 	if bytes.HasPrefix(head, []byte("!BDN")) { // MS-PST 2.2.2.6 dwMagic
 		return FormatPST
+	}
+	if bytes.HasPrefix(head, cfbSignature) {
+		// MS-OXMSG 2.4: a .msg has __properties_version1.0 at its root;
+		// other compound files (Word, Excel) are not ours.
+		if msg.Sniff(bytes.NewReader(head), int64(len(head))) {
+			return FormatMSG
+		}
+		return FormatUnknown
 	}
 	b := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")) // UTF-8 BOM
 	if len(b) >= 2 && (b[0] == 0xff && b[1] == 0xfe || b[0] == 0xfe && b[1] == 0xff) {

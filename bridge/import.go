@@ -21,6 +21,7 @@ import (
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
 	"crmbridge/crmstore"
+	"crmbridge/msg"
 	"crmbridge/pst"
 )
 
@@ -218,7 +219,7 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 		im.sum.FilesSkipped = append(im.sum.FilesSkipped, path)
 		im.rep.Skipped(path)
 		if explicit {
-			im.problem(fmt.Errorf("%s: not a PST, OST, vCard, iCalendar, EML or mbox file", path))
+			im.problem(fmt.Errorf("%s: not a PST, OST, .msg, vCard, iCalendar, EML or mbox file", path))
 		}
 		return nil
 	}
@@ -498,6 +499,14 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 		next, stop := iter.Pull2(f.Items(ctx))
 		defer stop()
 		r = &pstSource{name: name, next: next}
+	} else if format == FormatMSG {
+		f, err := msg.Open(path)
+		if err != nil {
+			send(next{err: err})
+			return
+		}
+		defer f.Close()
+		r = &msgSource{f: f}
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
@@ -550,6 +559,27 @@ func (p *pstSource) Next() (*crm.Incoming, error) {
 			return in, nil
 		}
 	}
+}
+
+// msgSource reads the one item of a .msg file as an item.Reader.
+type msgSource struct {
+	f    *msg.File
+	done bool
+}
+
+func (m *msgSource) Next() (*crm.Incoming, error) {
+	if m.done {
+		return nil, io.EOF
+	}
+	m.done = true
+	it, err := m.f.Item()
+	if err != nil {
+		return nil, err
+	}
+	if in := FromMSG(m.f.Name(), it); in != nil {
+		return in, nil
+	}
+	return nil, io.EOF
 }
 
 // materialize reads attachment content now, while the reader's item is

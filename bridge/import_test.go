@@ -82,13 +82,43 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// A .msg is detected by content, whatever its name: a compound file with
+// __properties_version1.0 at its root; another compound file (a Word
+// document) is not one.
+func TestDetectMSG(t *testing.T) {
+	dir := t.TempDir()
+	m := fixtures.WriteMSG(&fixtures.MSGMessage{Props: []fixtures.MSGProp{{ID: 0x001A, Type: 0x001F, Value: "IPM.Note"}}})
+	doc := fixtures.WriteCFB([]*fixtures.CFBEntry{{Name: "WordDocument", Data: []byte("x")}})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want Format
+	}{
+		{"mail.msg", m, FormatMSG},
+		{"mail.eml", m, FormatMSG},
+		{"noext", m, FormatMSG},
+		{"doc.msg", doc, FormatUnknown},
+	} {
+		path := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := DetectFile(path); err != nil || got != tc.want {
+			t.Errorf("DetectFile(%s) = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+		if got := Detect(tc.data); got != tc.want {
+			t.Errorf("Detect(%s) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 // Every corpus folder imports without a panic or store failure, and a
 // re-import, forced to re-read every file, changes nothing.
 func TestImportCorpusIdempotent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	for _, sub := range []string{"vcf", "ics", "eml", "mbox", "pst"} {
+	for _, sub := range []string{"vcf", "ics", "eml", "mbox", "pst", "msg"} {
 		t.Run(sub, func(t *testing.T) {
 			dir := fixtures.CorpusDir(t, sub)
 			s := newStore(t)

@@ -17,6 +17,34 @@ import (
 // the mapping table of DESIGN.md. It returns nil for items that have no CRM
 // counterpart (sticky notes, journal entries, posts).
 func FromPST(file string, it *pst.Item) *crm.Incoming {
+	in := fromItem(it)
+	if in == nil {
+		return nil
+	}
+	in.Source.Kind = "pst"
+	if in.Source.Key == "" {
+		in.Source.Key = it.EntryID
+	}
+	in.Pos = fmt.Sprintf("%s: %s: item %d", file, it.Folder, it.Index)
+	return in
+}
+
+// FromMSG maps the Outlook item of a .msg file to a CRM record with the
+// same mapping, and the same identity keys, as FromPST: a mail that is
+// both in a PST and a .msg is one record. It returns nil for items that
+// have no CRM counterpart.
+func FromMSG(file string, it *pst.Item) *crm.Incoming {
+	in := fromItem(it)
+	if in == nil {
+		return nil
+	}
+	in.Source.Kind = "msg"
+	in.Pos = file
+	return in
+}
+
+// fromItem maps an Outlook item, whatever its container.
+func fromItem(it *pst.Item) *crm.Incoming {
 	var in *crm.Incoming
 	switch it.Kind {
 	case pst.KindEmail:
@@ -32,13 +60,8 @@ func FromPST(file string, it *pst.Item) *crm.Incoming {
 	default:
 		return nil
 	}
-	in.Source.Kind = "pst"
-	if in.Source.Key == "" {
-		in.Source.Key = it.EntryID
-	}
 	in.Source.Version = pstVersion(it)
 	in.ModifiedAt = it.Modified
-	in.Pos = fmt.Sprintf("%s: %s: item %d", file, it.Folder, it.Index)
 	f := in.Record.Fields
 	item.SetIf(f, "folder", it.Folder)
 	if len(it.Categories) > 0 {

@@ -12,6 +12,9 @@ import (
 // attachments reads the attachment table (MS-PST 2.4.6, subnode 0x671) and
 // each attachment's property context.
 func (f *File) attachments(b *bag, folder string, depth int) ([]*Attachment, error) {
+	if b.ext != nil {
+		return f.extAttachments(b, folder, depth)
+	}
 	rows, err := f.subTable(b, nidAttachmentTable)
 	if err != nil || rows == nil {
 		return nil, err
@@ -58,6 +61,20 @@ func (f *File) attachment(ab *bag, folder string, depth int) (*Attachment, error
 	a.Inline = a.ContentID != "" || flags&attMHTMLRef != 0 || ab.bool(tagAttachmentHidden)
 	if sz, ok := ab.int(tagAttachSize); ok {
 		a.Size = int64(sz)
+	}
+	if ea, ok := ab.ext.(AttachmentObject); ok {
+		_, p, ok := ab.raw(tagAttachDataBinary)
+		if !ok {
+			if a.Method == 5 { // an embedded message may carry no value for its object
+				p.Type = ptObject
+			} else {
+				return a, nil
+			}
+		}
+		if err := f.extContent(a, ea, p.Type, folder, depth); err != nil {
+			return nil, err
+		}
+		return a, nil
 	}
 	p, ok := ab.find(tagAttachDataBinary)
 	if !ok {

@@ -75,6 +75,9 @@ func wrappedContact(b []byte) (nid uint32, index int, ok bool) {
 // memberFromContact resolves a distribution-list member that points at a
 // contact of this file.
 func (f *File) memberFromContact(nid uint32, index int) (Recipient, bool) {
+	if f.pst == nil { // a message held outside a PST: no contacts to point at
+		return Recipient{}, false
+	}
 	b, err := f.nodeBag(nid)
 	if err != nil || !strings.HasPrefix(strings.ToLower(b.str(tagMessageClass)), "ipm.contact") {
 		return Recipient{}, false

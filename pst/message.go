@@ -192,7 +192,13 @@ func charsetFromHTML(v []byte) int {
 
 // recipients reads the recipient table (MS-PST 2.4.5.2, subnode 0x692).
 func (f *File) recipients(b *bag) ([]Recipient, error) {
-	rows, err := f.subTable(b, nidRecipientTable)
+	var rows []*bag
+	var err error
+	if b.ext != nil {
+		rows, err = f.extRecipients(b)
+	} else {
+		rows, err = f.subTable(b, nidRecipientTable)
+	}
 	if err != nil || rows == nil {
 		return nil, err
 	}

@@ -87,9 +87,13 @@ func (f *File) readNameMap() (*nameMap, error) {
 	if err != nil {
 		return m, nil //nolint:nilerr // named properties are then unresolved, not fatal
 	}
-	guids := b.bytes(tagNameidStreamGUID)
-	entries := b.bytes(tagNameidStreamEntry)
-	strs := b.bytes(tagNameidStreamString)
+	return parseNameMap(b.bytes(tagNameidStreamGUID), b.bytes(tagNameidStreamEntry), b.bytes(tagNameidStreamString)), nil
+}
+
+// parseNameMap reads the GUID, entry and string streams of a name-to-id
+// map (MS-PST 2.4.7, MS-OXMSG 2.2.3: the same layout).
+func parseNameMap(guids, entries, strs []byte) *nameMap {
+	m := &nameMap{byLID: map[lidKey]uint16{}, byName: map[nameKey]uint16{}}
 	// MS-PST 2.4.7.1 NAMEID: dwPropertyID (4), N:1 + wGuid:15 (2), wPropIdx (2).
 	for i := 0; i+8 <= len(entries); i += 8 {
 		e := entries[i : i+8]
@@ -131,5 +135,5 @@ func (f *File) readNameMap() (*nameMap, error) {
 		}
 		m.byName[nameKey{set, strings.ToLower(decodeUTF16(strs[off+4 : off+4+n]))}] = uint16(id)
 	}
-	return m, nil
+	return m
 }

@@ -36,7 +36,8 @@ type bag struct {
 	props []gopst.Property
 	hon   *gopst.HeapOnNode
 	lds   []gopst.LocalDescriptor
-	cp    int // code page of 8-bit strings
+	cp    int    // code page of 8-bit strings
+	ext   Object // an object held outside a PST (a .msg): props, hon and lds are unused
 }
 
 // nodeBag reads the property context of a top-level node (folder, message,
@@ -266,6 +267,10 @@ func (emptyReader) ReadAt([]byte, int64) (int, error) { return 0, io.EOF }
 // raw returns the bytes of property id: the inline data of small values, or
 // the whole variable-size value. Errors read as absent.
 func (b *bag) raw(id uint16) ([]byte, gopst.Property, bool) {
+	if b != nil && b.ext != nil {
+		typ, v, ok := b.ext.Property(id)
+		return v, gopst.Property{ID: id, Type: gopst.PropertyType(typ)}, ok
+	}
 	p, ok := b.find(id)
 	if !ok {
 		return nil, p, false
