@@ -64,7 +64,7 @@ func (r *reporter) Warning(err error) {
 
 func (r *reporter) Skipped(path string) {
 	r.clear()
-	r.e.log.Info("skipped: not a PST, OST, vCard, iCalendar, EML or mbox file", slog.String("file", path))
+	r.e.log.Info("skipped: not a PST, OST, .msg, vCard, iCalendar, EML or mbox file", slog.String("file", path))
 	r.draw(true)
 }
 
