@@ -1,0 +1,282 @@
+package pstwrite
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// node is a node being assembled: its subnodes and the next free index
+// for LTP subnode NIDs.
+type node struct {
+	subs    []subnode
+	nextSub uint32
+}
+
+func (nd *node) subNID(typ uint32) uint32 {
+	if nd.nextSub == 0 {
+		nd.nextSub = 0x400
+	}
+	nd.nextSub++
+	return nd.nextSub<<5 | typ
+}
+
+// value stores a variable-size value in heap h, or in a subnode of nd when
+// it is larger than a heap allocation, and returns its HNID.
+func (w *Writer) value(h *heap, nd *node, v []byte) (uint32, error) {
+	if len(v) <= maxHeapAlloc {
+		return h.alloc(v)
+	}
+	var t dataTree
+	for i := 0; i < len(v); i += maxBlockData {
+		if err := t.add(w.n, v[i:min(i+maxBlockData, len(v))]); err != nil {
+			return 0, err
+		}
+	}
+	bid, err := t.finish(w.n)
+	if err != nil {
+		return 0, err
+	}
+	nid := nd.subNID(nidTypeLTP)
+	nd.subs = append(nd.subs, subnode{nid: nid, data: bid})
+	return nid, nil
+}
+
+// tagged is a property with its resolved 16-bit id.
+type tagged struct {
+	id   uint16
+	typ  uint16
+	v    []byte
+	hnid uint32 // set for a value already stored (a streamed subnode)
+}
+
+func (t tagged) tag() uint32 { return uint32(t.id)<<16 | uint32(t.typ) }
+
+// resolve maps keys to property ids (named properties through the
+// name-to-id map), drops empty variable-size values and keeps the last of
+// duplicate ids, sorted by id.
+func (w *Writer) resolve(props []Prop) ([]tagged, error) {
+	out := make([]tagged, 0, len(props))
+	for _, p := range props {
+		id := p.Key.ID
+		if p.Key.Name != nil {
+			id = w.names.id(*p.Key.Name)
+		} else if id >= 0x8000 || id == 0 {
+			return nil, fmt.Errorf("pstwrite: tagged property id %#04x", id)
+		}
+		if fs := fixedSize(p.Type); fs > 0 && len(p.Value) != fs {
+			return nil, fmt.Errorf("pstwrite: property %#04x of type %#04x has %d bytes", id, p.Type, len(p.Value))
+		}
+		if len(p.Value) == 0 && !p.empty {
+			continue
+		}
+		out = append(out, tagged{id: id, typ: p.Type, v: p.Value})
+	}
+	slices.SortStableFunc(out, func(a, b tagged) int { return int(a.id) - int(b.id) })
+	dedup := out[:0]
+	for i, t := range out {
+		if i+1 < len(out) && out[i+1].id == t.id {
+			continue
+		}
+		dedup = append(dedup, t)
+	}
+	return dedup, nil
+}
+
+// pc encodes a property context (MS-PST 2.3.3): a BTH of 2-byte ids and
+// 6-byte (type, value or HNID) records on a heap with client signature
+// 0xBC. It returns the heap blocks; large values go to subnodes of nd.
+func (w *Writer) pc(props []tagged, nd *node) ([][]byte, error) {
+	var h heap
+	records := make([][]byte, 0, len(props))
+	for _, p := range props {
+		r := make([]byte, 8)
+		binary.LittleEndian.PutUint16(r[0:], p.id)
+		binary.LittleEndian.PutUint16(r[2:], p.typ)
+		switch {
+		case p.hnid != 0:
+			binary.LittleEndian.PutUint32(r[4:], p.hnid)
+		case inlinePC(p.typ):
+			copy(r[4:], p.v)
+		default:
+			hnid, err := w.value(&h, nd, p.v)
+			if err != nil {
+				return nil, err
+			}
+			binary.LittleEndian.PutUint32(r[4:], hnid)
+		}
+		records = append(records, r)
+	}
+	root, err := h.bth(2, 6, records)
+	if err != nil {
+		return nil, err
+	}
+	return h.encode(sigPC, root), nil
+}
+
+// Row ids and versions of table contexts (MS-PST 2.3.4.1).
+const (
+	tagLtpRowID  = 0x67F20003
+	tagLtpRowVer = 0x67F30003
+)
+
+// tcRow is one row of a table context: its row id and cell values by tag.
+type tcRow struct {
+	id    uint32
+	cells map[uint32][]byte
+}
+
+// tc encodes a table context (MS-PST 2.3.4) with the given columns (row
+// id and version are added) and rows.
+func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) ([][]byte, error) {
+	seen := map[uint32]bool{tagLtpRowID: true, tagLtpRowVer: true}
+	var others []uint32
+	for _, c := range cols {
+		if !seen[c] {
+			seen[c] = true
+			others = append(others, c)
+		}
+	}
+	colSize := func(tag uint32) int {
+		if s := fixedSize(uint16(tag)); s > 0 {
+			return s
+		}
+		return 4 // HNID
+	}
+	// MS-PST 2.3.4.1: row id at 0, row version at 4, then the columns by
+	// decreasing size; the cell existence bitmap last.
+	slices.SortStableFunc(others, func(a, b uint32) int {
+		if d := colSize(b) - colSize(a); d != 0 {
+			return d
+		}
+		return cmpU32(a, b)
+	})
+	order := append([]uint32{tagLtpRowID, tagLtpRowVer}, others...)
+	type coldesc struct {
+		tag  uint32
+		ib   int
+		cb   int
+		ibit int
+	}
+	descs := make([]coldesc, len(order))
+	ib := 0
+	var rgib [4]int
+	for i, tag := range order {
+		s := colSize(tag)
+		descs[i] = coldesc{tag, ib, s, i}
+		ib += s
+		if s >= 4 {
+			rgib[0] = ib
+		}
+		if s >= 2 {
+			rgib[1] = ib
+		}
+		rgib[2] = ib
+	}
+	rgib[3] = ib + (len(order)+7)/8
+	rowSize := rgib[3]
+
+	var h heap
+	matrix := make([]byte, 0, rowSize*len(rows))
+	for ri, r := range rows {
+		row := make([]byte, rowSize)
+		ceb := row[rgib[2]:]
+		for _, d := range descs {
+			var v []byte
+			switch d.tag {
+			case tagLtpRowID:
+				v = binary.LittleEndian.AppendUint32(nil, r.id)
+			case tagLtpRowVer:
+				v = binary.LittleEndian.AppendUint32(nil, uint32(ri+1))
+			default:
+				v = r.cells[d.tag]
+			}
+			if len(v) == 0 {
+				continue
+			}
+			if fixedSize(uint16(d.tag)) > 0 {
+				copy(row[d.ib:d.ib+d.cb], v)
+			} else {
+				hnid, err := w.value(&h, nd, v)
+				if err != nil {
+					return nil, err
+				}
+				binary.LittleEndian.PutUint32(row[d.ib:], hnid)
+			}
+			ceb[d.ibit/8] |= 0x80 >> (d.ibit % 8)
+		}
+		matrix = append(matrix, row...)
+	}
+	var hnidRows uint32
+	switch {
+	case len(rows) == 0:
+	case len(matrix) <= maxHeapAlloc:
+		id, err := h.alloc(matrix)
+		if err != nil {
+			return nil, err
+		}
+		hnidRows = id
+	default:
+		// MS-PST 2.3.4.4: in a subnode, rows never span blocks: each block
+		// holds floor(8176 / row size) rows.
+		per := maxBlockData / rowSize
+		var t dataTree
+		for i := 0; i < len(rows); i += per {
+			j := min(i+per, len(rows))
+			if err := t.add(w.n, matrix[i*rowSize:j*rowSize]); err != nil {
+				return nil, err
+			}
+		}
+		bid, err := t.finish(w.n)
+		if err != nil {
+			return nil, err
+		}
+		hnidRows = nd.subNID(nidTypeLTP)
+		nd.subs = append(nd.subs, subnode{nid: hnidRows, data: bid})
+	}
+	index := make([][]byte, len(rows))
+	for i, r := range rows {
+		rec := make([]byte, 8)
+		binary.LittleEndian.PutUint32(rec[0:], r.id)
+		binary.LittleEndian.PutUint32(rec[4:], uint32(i))
+		index[i] = rec
+	}
+	slices.SortFunc(index, func(a, b []byte) int { return bytes.Compare(rev4(a), rev4(b)) })
+	for i := 1; i < len(index); i++ {
+		if bytes.Equal(index[i][:4], index[i-1][:4]) {
+			return nil, fmt.Errorf("pstwrite: row id %#x twice in a table", binary.LittleEndian.Uint32(index[i]))
+		}
+	}
+	rowIndex, err := h.bth(4, 4, index)
+	if err != nil {
+		return nil, err
+	}
+	info := make([]byte, 22+8*len(order))
+	info[0] = sigTC
+	info[1] = byte(len(order))
+	for i, v := range rgib {
+		binary.LittleEndian.PutUint16(info[2+2*i:], uint16(v))
+	}
+	binary.LittleEndian.PutUint32(info[10:], rowIndex)
+	binary.LittleEndian.PutUint32(info[14:], hnidRows)
+	// rgTCOLDESC sorted by tag.
+	sorted := slices.Clone(descs)
+	slices.SortFunc(sorted, func(a, b coldesc) int { return cmpU32(a.tag, b.tag) })
+	for i, d := range sorted {
+		e := info[22+8*i:]
+		binary.LittleEndian.PutUint32(e[0:], d.tag)
+		binary.LittleEndian.PutUint16(e[4:], uint16(d.ib))
+		e[6] = byte(d.cb)
+		e[7] = byte(d.ibit)
+	}
+	root, err := h.alloc(info)
+	if err != nil {
+		return nil, err
+	}
+	return h.encode(sigTC, root), nil
+}
+
+// rev4 returns the 4-byte little-endian key of a row index record in
+// big-endian order, so byte order sorts numerically.
+func rev4(r []byte) []byte { return []byte{r[3], r[2], r[1], r[0]} }
