@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -257,6 +258,9 @@ func ValidateValue(e Entity, name, v string) error {
 	if v == "" {
 		return nil // clears the field
 	}
+	if err := checkUTF8(e, name, v); err != nil {
+		return err
+	}
 	bad := func(what string) error {
 		return fmt.Errorf("%s.%s: %q is not a valid %s", e, name, v, what)
 	}
@@ -294,6 +298,24 @@ func ValidateValue(e Entity, name, v string) error {
 	return nil
 }
 
+// checkUTF8 refuses a value that is not UTF-8 text: every value is, in the
+// store and in every format written from it. The error names the first
+// byte that is not part of a valid UTF-8 sequence and its offset.
+func checkUTF8(e Entity, name, v string) error {
+	if utf8.ValidString(v) {
+		return nil
+	}
+	i := 0
+	for i < len(v) {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		i += n
+	}
+	return fmt.Errorf("%s.%s: value is not UTF-8 text (byte 0x%02X at offset %d); give the text in UTF-8", e, name, v[i], i)
+}
+
 // ParseInput turns a value as a person types it into the field's
 // canonical form: times as RFC 3339 or "2006-01-02 15:04" (local time) or
 // a date, dates as YYYY-MM-DD, options by value or label ("high"),
@@ -302,6 +324,9 @@ func ParseInput(e Entity, name, in string) (string, error) {
 	fd, ok := LookupField(e, name)
 	if !ok {
 		return "", ValidateValue(e, name, in) // lists the valid fields
+	}
+	if err := checkUTF8(e, name, in); err != nil {
+		return "", err
 	}
 	in = strings.TrimSpace(in)
 	if in == "" {

@@ -56,7 +56,8 @@ func newCommand(e *env) *cli.Command {
 		ArgsUsage: "TYPE field=value...",
 		Description: `Creates a record on the CRM side and prints its id. Fields are Dataverse
 logical names (firstname, lastname, emailaddress1, subject, scheduledend, ...);
-an unknown field or a bad value is refused with the list of valid ones.
+an unknown field or a bad value is refused with the list of valid ones, and
+a value that is not UTF-8 text with the offset of its first bad byte.
 Times: 2026-11-25T14:00:00Z, "2026-11-25 14:00" (local) or 2026-11-25.`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {

@@ -72,6 +72,30 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestInvalidUTF8Refused checks that new and set refuse a value that is
+// not UTF-8 with a usage error naming the field and the byte, and change
+// nothing.
+func TestInvalidUTF8Refused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "crm.db")
+	r := runCLI(t, false, "--db", db, "new", "contact", "lastname=Lee", "jobtitle="+strings.Repeat("\x80", 100))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "contact.jobtitle: value is not UTF-8 text (byte 0x80 at offset 0)") {
+		t.Fatalf("new: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = runCLI(t, false, "--db", db, "new", "contact", "lastname=Lee")
+	if r.code != 0 {
+		t.Fatalf("new: exit %d, stderr %q", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+	r = runCLI(t, false, "--db", db, "set", id, "lastname=M\xfcller")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "contact.lastname: value is not UTF-8 text (byte 0xFC at offset 1)") {
+		t.Fatalf("set: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = runCLI(t, false, "--db", db, "show", "--json", id)
+	if r.code != 0 || !strings.Contains(r.stdout, `"lastname": "Lee"`) || strings.Contains(r.stdout, "jobtitle") {
+		t.Errorf("show after the refused changes: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
 // pstCounts counts the items of a PST by CRM entity with our reader.
 func pstCounts(t *testing.T, path string) map[crm.Entity]int {
 	t.Helper()
