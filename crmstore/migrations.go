@@ -346,4 +346,7 @@ CREATE TABLE pullstate (
 	last TEXT NOT NULL
 );
 `,
+	// 3: mark the file as a crmbridge store (PRAGMA application_id "CRMB",
+	// applicationID), so that Open can tell it from other SQLite files.
+	`PRAGMA application_id = 1129467202;`,
 }

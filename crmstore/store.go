@@ -18,6 +18,11 @@ import (
 // Options.Create is false.
 var ErrNoStore = errors.New("crmstore: no store")
 
+// ErrNoDir is returned by Open when asked to create a store in a directory
+// that does not exist and Options.CreateDir is false: a mistyped path must
+// not grow a directory tree.
+var ErrNoDir = errors.New("crmstore: the store's directory does not exist")
+
 // Options control Open.
 type Options struct {
 	// Write takes the store's exclusive write lock, waiting up to
@@ -26,8 +31,15 @@ type Options struct {
 	LockTimeout time.Duration
 	// Command describes the holder in the lock file ("crmbridge import").
 	Command string
-	// Create creates the store (0600, its directory 0700) when missing.
+	// Create creates the store (0600) when missing, in an existing
+	// directory.
 	Create bool
+	// CreateDir also creates the store's missing directories (0700): for
+	// the default path only.
+	CreateDir bool
+	// Warn, when set, receives warnings that do not stop Open (a store
+	// directory others can read).
+	Warn func(msg string)
 }
 
 // Store is the local CRM store: one SQLite file. A Store is safe for
@@ -37,19 +49,31 @@ type Store struct {
 	path string
 	lock *fileLock
 	now  func() time.Time
+	// verified is set when Open found the file sound: Close then records
+	// the state SQLite left it in as verified (see verifiedPath).
+	verified bool
 
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // prepared once per Store (see Tx.stmt)
+	mu     sync.Mutex
+	failed error                // a store failure seen by Fail
+	stmts  map[string]*sql.Stmt // prepared once per Store (see Tx.stmt)
 }
 
 // Open opens (and if needed creates and migrates) the store at path.
+//
+// Before anything is written, an existing file is checked: it must be a
+// crmbridge store (an empty file or another database is refused with
+// ErrNotStore, never initialised) and pass SQLite's quick_check (a damaged
+// file is refused with ErrDamaged). Both come as a *DamagedError naming
+// the path; the file is left as it was.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	created := false
+	var hdr header
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if !opts.Create {
 			return nil, fmt.Errorf("%w at %s", ErrNoStore, path)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("create store directory: %w", err)
+		if err := makeDir(filepath.Dir(path), opts.CreateDir); err != nil {
+			return nil, err
 		}
 		// Create the file ourselves so that it is 0600 whatever the umask;
 		// SQLite gives its -wal and -shm files the same mode.
@@ -59,9 +83,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		if f != nil {
 			f.Close()
+			created = true
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	warnDir(filepath.Dir(path), opts.Warn)
+	if !created {
+		var err error
+		if hdr, err = checkHeader(path); err != nil {
+			return nil, err
+		}
 	}
 	s := &Store{path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if opts.Write {
@@ -71,7 +103,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		s.lock = l
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	// No journal_mode in the DSN: it would write to the file on connect,
+	// before the checks below. WAL is persistent once set (at creation).
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		s.lock.release()
@@ -79,11 +113,60 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(4)
 	s.db = db
+	if created {
+		// The application id first, so that a store killed during its
+		// first migration is still recognised as ours.
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("create store %s: %w", path, err)
+		}
+	} else if !isVerified(path) {
+		if err := quickCheck(ctx, db, path, hdr.appID == 0); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.verified = true
+	if _, err := db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil && (created || opts.Write) {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrate store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// makeDir checks that dir exists, or creates it (0700) when all is set.
+func makeDir(dir string, all bool) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("create store: %s is not a directory", dir)
+		}
+		return nil
+	}
+	if !all {
+		return fmt.Errorf("%w: %s (a store is created only in an existing directory, or at the default path)", ErrNoDir, dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create store directory: %w", err)
+	}
+	// MkdirAll applies the umask; the directory holds customers' data.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("create store directory: %w", err)
+	}
+	return nil
+}
+
+// warnDir warns when the store's directory is open to group or others.
+func warnDir(dir string, warn func(string)) {
+	if warn == nil {
+		return
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		warn(fmt.Sprintf("store directory %s is accessible to other users (mode %04o): chmod 700 %s", dir, fi.Mode().Perm(), dir))
+	}
 }
 
 // Path returns the store's file name.
@@ -100,6 +183,12 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	if s.db != nil {
 		err = s.db.Close()
+		s.db = nil
+		if err == nil && s.verified && !IsCorrupt(s.failed) {
+			markVerified(s.path)
+		} else {
+			forgetVerified(s.path)
+		}
 	}
 	if lerr := s.lock.release(); err == nil {
 		err = lerr
@@ -170,6 +259,33 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 }
 
 func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
+
+// IsCorrupt reports whether err says SQLite found the file damaged while
+// using it (SQLITE_CORRUPT, SQLITE_NOTADB), or is a *DamagedError.
+func IsCorrupt(err error) bool {
+	if IsDamaged(err) {
+		return true
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
+}
+
+// Fail tells the store that a command ended with err. A corruption error
+// makes the next Open run the full quick_check again.
+func (s *Store) Fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if IsCorrupt(err) {
+		s.failed = err
+	}
+}
 
 // IsStoreFailure reports whether err says the database itself failed (an
 // I/O error, a full disk, a read-only or corrupt file), as opposed to one

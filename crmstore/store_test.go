@@ -18,7 +18,7 @@ import (
 
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "sub", "crm.db"), Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"})
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "sub", "crm.db"), Options{Create: true, CreateDir: true, Write: true, LockTimeout: time.Second, Command: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

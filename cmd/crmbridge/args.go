@@ -7,8 +7,9 @@ import (
 )
 
 // interspersed moves a subcommand's flags before its positional
-// arguments, so that "crmbridge list contacts --json" works as users
-// expect: urfave/cli v2 stops parsing flags at the first positional.
+// arguments, so that "crmbridge list contacts --json" and "crmbridge
+// conflicts resolve 3 --take incoming" work as users expect: urfave/cli v2
+// stops parsing flags at the first positional.
 // Everything after a "--" stays as given.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
@@ -28,6 +29,15 @@ func interspersed(app *cli.App, args []string) []string {
 	cmd := app.Command(args[i])
 	if cmd == nil {
 		return args
+	}
+	// Down to the subcommand ("conflicts resolve"), whose flags count.
+	for i+1 < len(args) {
+		sub := cmd.Command(args[i+1])
+		if sub == nil {
+			break
+		}
+		cmd = sub
+		i++
 	}
 	out := append([]string{}, args[:i+1]...)
 	var flags, pos []string

@@ -35,13 +35,13 @@ func conflictsCommand(e *env) *cli.Command {
 				if take != "local" && take != "incoming" {
 					return usagef("--take must be local or incoming")
 				}
-				return withTx(c.Context, e, "conflicts resolve", func(tx *crmstore.Tx) error {
-					return tx.ResolveConflict(id, take, "cli")
+				return withTx(c.Context, e, "conflicts resolve", writeOpts{}, func(tx *crmstore.Tx) (string, error) {
+					return fmt.Sprintf("conflict %d resolved: took %s", id, take), tx.ResolveConflict(id, take, "cli")
 				})
 			},
 		}},
 		Action: func(c *cli.Context) error {
-			store, err := e.openStore(c.Context, false, "")
+			store, err := e.openStore(c.Context)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -39,16 +38,6 @@ func parseAssignments(e crm.Entity, args []string) (map[string]string, error) {
 	return fields, nil
 }
 
-// withTx runs fn in one write transaction of the locked store.
-func withTx(ctx context.Context, e *env, command string, fn func(tx *crmstore.Tx) error) error {
-	store, err := e.openStore(ctx, true, "crmbridge "+command)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	return store.Update(ctx, fn)
-}
-
 func newCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "new",
@@ -76,10 +65,10 @@ Times: 2026-11-25T14:00:00Z, "2026-11-25 14:00" (local) or 2026-11-25.`,
 				return err
 			}
 			var id string
-			err = withTx(c.Context, e, "new", func(tx *crmstore.Tx) error {
+			err = withTx(c.Context, e, "new", writeOpts{create: true}, func(tx *crmstore.Tx) (string, error) {
 				var err error
 				id, err = tx.Create(ent, fields, "cli")
-				return err
+				return fmt.Sprintf("new %s %s", ent, id), err
 			})
 			if err == nil {
 				fmt.Fprintln(e.stdout, id)
@@ -98,20 +87,21 @@ func setCommand(e *env) *cli.Command {
 			if c.NArg() < 2 {
 				return usagef("set: give a record ID and at least one field=value")
 			}
-			return withTx(c.Context, e, "set", func(tx *crmstore.Tx) error {
+			return withTx(c.Context, e, "set", writeOpts{}, func(tx *crmstore.Tx) (string, error) {
 				id, ent, err := resolveID(tx, c.Args().First())
 				if err != nil {
-					return err
+					return "", err
 				}
 				fields, err := parseAssignments(ent, c.Args().Tail())
 				if err != nil {
-					return err
+					return "", err
 				}
 				changed, err := tx.Set(id, fields, "cli")
+				line := fmt.Sprintf("%s: %d field(s) changed %v", id, len(changed), changed)
 				if err == nil && !e.quiet {
-					fmt.Fprintf(e.stdout, "%s: %d field(s) changed %v\n", id, len(changed), changed)
+					fmt.Fprintln(e.stdout, line)
 				}
-				return err
+				return line, err
 			})
 		},
 	}
@@ -126,12 +116,12 @@ func deleteCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("delete: give one record ID")
 			}
-			return withTx(c.Context, e, "delete", func(tx *crmstore.Tx) error {
+			return withTx(c.Context, e, "delete", writeOpts{}, func(tx *crmstore.Tx) (string, error) {
 				id, _, err := resolveID(tx, c.Args().First())
 				if err != nil {
-					return err
+					return "", err
 				}
-				return tx.Delete(id, "cli")
+				return "deleted " + id, tx.Delete(id, "cli")
 			})
 		},
 	}
@@ -147,16 +137,16 @@ func linkCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("link: give one activity ID and --regarding ID")
 			}
-			return withTx(c.Context, e, "link", func(tx *crmstore.Tx) error {
+			return withTx(c.Context, e, "link", writeOpts{}, func(tx *crmstore.Tx) (string, error) {
 				act, _, err := resolveID(tx, c.Args().First())
 				if err != nil {
-					return err
+					return "", err
 				}
 				reg, _, err := resolveID(tx, c.String("regarding"))
 				if err != nil {
-					return err
+					return "", err
 				}
-				return tx.Link(act, reg, "cli")
+				return fmt.Sprintf("linked %s regarding %s", act, reg), tx.Link(act, reg, "cli")
 			})
 		},
 	}

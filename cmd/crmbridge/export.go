@@ -8,6 +8,7 @@ import (
 
 	"crmbridge/bridge"
 	"crmbridge/crm"
+	"crmbridge/crmstore"
 )
 
 func exportCommand(e *env) *cli.Command {
@@ -50,23 +51,22 @@ target's watermark advances only then.`,
 					opts.Types = append(opts.Types, ent)
 				}
 			}
-			store, err := e.openStore(c.Context, true, "crmbridge export")
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			res, err := bridge.Export(c.Context, store, opts)
-			for _, r := range res {
-				if r.Skipped {
-					fmt.Fprintf(e.stdout, "export: %s: nothing changed since the last export\n", r.Path)
-				} else {
-					fmt.Fprintf(e.stdout, "export: %s: %d record(s)\n", r.Path, r.Records)
+			return withStore(c.Context, e, "export", writeOpts{}, func(store *crmstore.Store) (string, error) {
+				res, err := bridge.Export(c.Context, store, opts)
+				var lines []string
+				for _, r := range res {
+					line := fmt.Sprintf("export: %s: %d record(s)", r.Path, r.Records)
+					if r.Skipped {
+						line = fmt.Sprintf("export: %s: nothing changed since the last export", r.Path)
+					}
+					fmt.Fprintln(e.stdout, line)
+					lines = append(lines, line)
+					if r.Omitted > 0 {
+						e.log.Warn("not exported: appointments without a start time", "file", r.Path, "count", r.Omitted)
+					}
 				}
-				if r.Omitted > 0 {
-					e.log.Warn("not exported: appointments without a start time", "file", r.Path, "count", r.Omitted)
-				}
-			}
-			return err
+				return strings.Join(lines, "; "), err
+			})
 		},
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -42,35 +41,21 @@ only what changed, field by field (see --conflict).`,
 	}
 }
 
-func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOptions) (err error) {
-	store, err := e.openStore(ctx, true, "crmbridge import")
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	runID, rerr := store.StartRun(ctx, "import "+strings.Join(paths, " "))
-	if rerr != nil {
-		return rerr
-	}
-	rep := newReporter(e)
-	opts.Reporter = rep
-	sum, err := bridge.Import(ctx, store, paths, opts)
-	rep.done()
-	line := "import: " + sum.String()
-	code := exitOK
-	switch {
-	case errors.Is(err, context.Canceled):
-		line += " — interrupted; run the same command again to finish"
-		code = exitInterrupted
-	case err != nil:
-		code = exitPartial
-	case sum.Failed():
-		code = exitPartial
-		err = partialError{fmt.Sprintf("import finished with %d problem(s)", sum.Problems)}
-	}
-	fmt.Fprintln(e.stdout, line)
-	if ferr := store.FinishRun(context.WithoutCancel(ctx), runID, code, sum.String()); ferr != nil {
-		e.log.Warn("record run", slog.Any("err", ferr))
-	}
-	return err
+func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOptions) error {
+	return withStore(ctx, e, "import "+strings.Join(paths, " "), writeOpts{create: true}, func(store *crmstore.Store) (string, error) {
+		rep := newReporter(e)
+		opts.Reporter = rep
+		sum, err := bridge.Import(ctx, store, paths, opts)
+		rep.done()
+		line := "import: " + sum.String()
+		switch {
+		case errors.Is(err, context.Canceled):
+			line += " — interrupted; run the same command again to finish"
+		case err != nil:
+		case sum.Failed():
+			err = partialError{fmt.Sprintf("import finished with %d problem(s)", sum.Problems)}
+		}
+		fmt.Fprintln(e.stdout, line)
+		return sum.String(), err
+	})
 }

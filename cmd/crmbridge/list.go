@@ -54,7 +54,7 @@ func listCommand(e *env) *cli.Command {
 			if c.String("type") != "" && !ents[0].IsActivity() {
 				return usagef("list: --type applies to activities only")
 			}
-			store, err := e.openStore(c.Context, false, "")
+			store, err := e.openStore(c.Context)
 			if err != nil {
 				return err
 			}

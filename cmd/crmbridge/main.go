@@ -31,6 +31,7 @@ const (
 	exitOK          = 0
 	exitPartial     = 1 // some items failed, the rest were applied
 	exitUsage       = 2
+	exitDamaged     = 65 // sysexits.h EX_DATAERR: the store is damaged or not a crmbridge store
 	exitLocked      = 75 // sysexits.h EX_TEMPFAIL: another writer holds the store
 	exitInterrupted = 130
 )
@@ -39,6 +40,8 @@ const exitHelp = `EXIT STATUS:
    0    success
    1    some items or files failed (the rest were applied; see the messages)
    2    usage error
+   65   the store is damaged, or the file is not a crmbridge store: it was
+        refused and left as it is (see crmbridge check)
    75   the store is locked by another crmbridge (after --lock-timeout)
    130  interrupted`
 
@@ -66,6 +69,10 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case crmstore.IsLocked(err):
 		return exitLocked
+	case crmstore.IsCorrupt(err):
+		return exitDamaged
+	case errors.Is(err, crmstore.ErrNoDir):
+		return exitUsage
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &pe):
@@ -82,24 +89,25 @@ type env struct {
 	quiet          bool
 	tty            bool // stderr is a terminal: draw progress
 	lockTimeout    time.Duration
+	defaultPath    bool  // dbPath is the default, not --db or CRMBRIDGE_DB
+	dbErr          error // why there is no store path (returned by openStore)
 }
 
-func defaultDB() string {
-	if p := os.Getenv("CRMBRIDGE_DB"); p != "" {
-		return p
+// defaultDB is the default store path: $XDG_DATA_HOME/crmbridge/crm.db,
+// else $HOME/.local/share/crmbridge/crm.db. XDG Base Directory: a relative
+// $XDG_DATA_HOME is invalid and ignored; without an absolute HOME either
+// there is no default (never a path relative to the current folder).
+func defaultDB() (string, error) {
+	if base := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(base) {
+		return filepath.Join(base, "crmbridge", "crm.db"), nil
 	}
-	base := os.Getenv("XDG_DATA_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = "."
-		}
-		base = filepath.Join(home, ".local", "share")
+	if home := os.Getenv("HOME"); filepath.IsAbs(home) {
+		return filepath.Join(home, ".local", "share", "crmbridge", "crm.db"), nil
 	}
-	return filepath.Join(base, "crmbridge", "crm.db")
+	return "", usagef("no store path: neither XDG_DATA_HOME nor HOME is set to an absolute path; give --db FILE or set CRMBRIDGE_DB")
 }
 
-func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
+func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 	e := &env{stdout: stdout, stderr: stderr, tty: isTTY}
 	app := &cli.App{
 		Name:                  "crmbridge",
@@ -117,8 +125,12 @@ func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
 		},
 		Before: func(c *cli.Context) error {
 			e.dbPath = c.String("db")
-			if e.dbPath == "" {
-				e.dbPath = defaultDB()
+			e.defaultPath = e.dbPath == ""
+			if e.defaultPath {
+				var err error
+				if e.dbPath, err = defaultDB(); err != nil {
+					e.dbErr = err
+				}
 			}
 			e.quiet = c.Bool("quiet")
 			e.lockTimeout = c.Duration("lock-timeout")
@@ -161,13 +173,13 @@ func newApp(stdout, stderr io.Writer, isTTY bool) *cli.App {
 			cmd.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
 		}
 	}
-	return app
+	return app, e
 }
 
 // run runs the CLI with args (including the program name) and returns the
 // exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY bool) int {
-	app := newApp(stdout, stderr, isTTY)
+	app, e := newApp(stdout, stderr, isTTY)
 	args = interspersed(app, args)
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
 		fmt.Fprintf(stderr, "crmbridge: unknown command %q (see crmbridge --help)\n", args[1])
@@ -179,6 +191,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 		var pe partialError
 		if !errors.As(err, &pe) {
 			fmt.Fprintf(stderr, "crmbridge: %v\n", err)
+		}
+		if crmstore.IsCorrupt(err) {
+			fmt.Fprintln(stderr, damagedAdvice(err, e.dbPath))
 		}
 		if errors.Is(err, crmstore.ErrNoStore) {
 			fmt.Fprintln(stderr, "crmbridge: nothing imported yet: run crmbridge import first, or give --db (or CRMBRIDGE_DB) for another store")
@@ -206,11 +221,4 @@ func (e *env) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// openStore opens the store for a command. Write commands take the lock.
-func (e *env) openStore(ctx context.Context, write bool, command string) (*crmstore.Store, error) {
-	return crmstore.Open(ctx, e.dbPath, crmstore.Options{
-		Write: write, LockTimeout: e.lockTimeout, Command: command, Create: write,
-	})
 }

@@ -44,7 +44,7 @@ func statusJSON(t *testing.T, db string) crmstore.Status {
 }
 
 func TestHelpEveryCommand(t *testing.T) {
-	app := newApp(&bytes.Buffer{}, &bytes.Buffer{}, false)
+	app, _ := newApp(&bytes.Buffer{}, &bytes.Buffer{}, false)
 	for _, c := range app.Commands {
 		r := runCLI(t, false, c.Name, "--help")
 		if r.code != 0 || !strings.Contains(r.stdout, "EXIT STATUS") {
@@ -122,6 +122,7 @@ func TestImportPSTAndReimport(t *testing.T) {
 	data := fixtures.GoPSTData(t)
 	src := filepath.Join(data, "support.pst")
 	db := filepath.Join(t.TempDir(), "store", "crm.db")
+	os.Mkdir(filepath.Dir(db), 0o700) // --db: only in an existing directory
 	r := runCLI(t, false, "--db", db, "import", src)
 	if r.code != 0 {
 		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
@@ -191,7 +192,9 @@ func TestProgressOnTerminal(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "\r") || !strings.Contains(r.stderr, "items") {
 		t.Fatalf("no progress on a terminal: %d %q", r.code, r.stderr)
 	}
-	r = runCLI(t, true, "--quiet", "--db", filepath.Join(t.TempDir(), "q.db"), "import", src)
+	private := t.TempDir()
+	os.Chmod(private, 0o700) // else the store directory is warned about
+	r = runCLI(t, true, "--quiet", "--db", filepath.Join(private, "q.db"), "import", src)
 	if r.stderr != "" {
 		t.Fatalf("--quiet printed %q", r.stderr)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -178,6 +177,8 @@ const pushExitHelp = `EXIT STATUS:
    1    some entries went dead (see crmbridge status; retry with push --retry-dead),
         or the server refused the credentials, or another error
    2    usage error, or no upstream configured
+   65   the store is damaged, or the file is not a crmbridge store: it was
+        refused and left as it is (see crmbridge check)
    75   the store is locked by another crmbridge (after --lock-timeout)
    130  interrupted; run the same command again to resume`
 
@@ -197,7 +198,7 @@ at any point and run again. Failing entries are retried with backoff up to
 			if err != nil {
 				return err
 			}
-			return withStore(c.Context, e, "push", func(store *crmstore.Store) (string, error) {
+			return withStore(c.Context, e, "push", writeOpts{}, func(store *crmstore.Store) (string, error) {
 				return runPush(c.Context, e, store, ps)
 			})
 		},
@@ -224,7 +225,7 @@ by field (see --conflict). Pulled changes are not queued back upstream.`,
 			if err != nil {
 				return err
 			}
-			return withStore(c.Context, e, "pull", func(store *crmstore.Store) (string, error) {
+			return withStore(c.Context, e, "pull", writeOpts{create: true}, func(store *crmstore.Store) (string, error) {
 				return runPull(c.Context, e, store, cfg, policy)
 			})
 		},
@@ -245,7 +246,7 @@ func syncCommand(e *env) *cli.Command {
 			if ps.dryRun {
 				return usagef("sync --dry-run: use push --dry-run")
 			}
-			return withStore(c.Context, e, "sync", func(store *crmstore.Store) (string, error) {
+			return withStore(c.Context, e, "sync", writeOpts{create: true}, func(store *crmstore.Store) (string, error) {
 				sum, perr := runPush(c.Context, e, store, ps)
 				var pe partialError
 				if perr != nil && !errors.As(perr, &pe) {
@@ -260,29 +261,6 @@ func syncCommand(e *env) *cli.Command {
 			})
 		},
 	}
-}
-
-// withStore opens the store for writing (taking its lock), records the run
-// and its outcome, and runs fn.
-func withStore(ctx context.Context, e *env, command string, fn func(*crmstore.Store) (string, error)) error {
-	store, err := e.openStore(ctx, true, "crmbridge "+command)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	runID, err := store.StartRun(ctx, command)
-	if err != nil {
-		return err
-	}
-	summary, err := fn(store)
-	if ctx.Err() != nil && err != nil && !errors.Is(err, context.Canceled) {
-		// A store call cut short by the interrupt: report it as one.
-		err = fmt.Errorf("%w (%v)", context.Canceled, err)
-	}
-	if ferr := store.FinishRun(context.WithoutCancel(ctx), runID, exitCode(err), summary); ferr != nil {
-		e.log.Warn("record run", slog.Any("err", ferr))
-	}
-	return err
 }
 
 func newUpstreamClient(store *crmstore.Store, cfg upstream.Config) (*upstream.Client, error) {

@@ -24,7 +24,7 @@ func showCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("show: give one record ID (see crmbridge list)")
 			}
-			store, err := e.openStore(c.Context, false, "")
+			store, err := e.openStore(c.Context)
 			if err != nil {
 				return err
 			}

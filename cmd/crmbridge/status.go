@@ -22,7 +22,7 @@ func statusCommand(e *env) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("status takes no arguments")
 			}
-			store, err := e.openStore(c.Context, false, "")
+			store, err := e.openStore(c.Context)
 			if err != nil {
 				return err
 			}
