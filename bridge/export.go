@@ -24,6 +24,9 @@ type ExportOptions struct {
 	ICS    string // iCalendar file: appointments and tasks
 	EMLDir string // folder: one .eml per email activity
 	CSV    string // Outlook CSV: <base>-contacts.csv and <base>-tasks.csv next to it
+	PST    string // Outlook PST: e-mails, contacts, lists, appointments, tasks
+	// Force replaces a PST crmbridge did not write (or one changed since).
+	Force bool
 	// All writes every record, not only those changed since the target's
 	// watermark.
 	All bool
@@ -166,6 +169,11 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 					return tw.Flush()
 				})
 			}})
+	}
+	if opts.PST != "" {
+		jobs = append(jobs, job{"pst", opts.PST, pstEntities, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
+			return writePST(path, recs, opts.Force)
+		}})
 	}
 	for _, j := range jobs {
 		if err := ctx.Err(); err != nil {

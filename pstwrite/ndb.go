@@ -609,6 +609,7 @@ func (n *ndb) header(uid uint32, rgnid [32]uint32, eof uint64, regions int64, nb
 	h[512] = 0x80 // bSentinel
 	h[513] = 0    // bCryptMethod: NDB_CRYPT_NONE
 	le.PutUint64(h[516:], n.nextBID)
+	copy(h[172:180], ownMark(h))           // qwUnused: see Owned
 	le.PutUint32(h[4:], crc(h[8:8+471]))   // dwCRCPartial
 	le.PutUint32(h[524:], crc(h[8:8+516])) // dwCRCFull
 	return h

@@ -2,6 +2,7 @@ package pstwrite
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -74,5 +75,27 @@ func TestDeterministic(t *testing.T) {
 	b := readFile(t, writeFixture(t, t.TempDir(), fixture(40, 10, false)))
 	if !bytes.Equal(a, b) {
 		t.Fatal("the same input gave different files")
+	}
+}
+
+func TestOwned(t *testing.T) {
+	path := writeFixture(t, t.TempDir(), fixture(3, 1, false))
+	b := readFile(t, path)
+	if !Owned(bytes.NewReader(b)) {
+		t.Fatal("our own file is not recognised")
+	}
+	// Outlook rewrites the header when it changes the file: dwUnique,
+	// the B-tree roots, bidNextB. Any of them (CRCs fixed up) loses the mark.
+	for _, off := range []int{40, 180 + 36, 516} {
+		c := bytes.Clone(b)
+		c[off]++
+		binary.LittleEndian.PutUint32(c[4:], crc(c[8:8+471]))
+		binary.LittleEndian.PutUint32(c[524:], crc(c[8:8+516]))
+		if Owned(bytes.NewReader(c)) {
+			t.Errorf("header changed at %d: still owned", off)
+		}
+	}
+	if Owned(bytes.NewReader(readFile(t, goPSTSample(t, "support.pst")))) {
+		t.Error("Outlook's file counted as ours")
 	}
 }

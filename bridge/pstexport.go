@@ -1,0 +1,571 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"crmbridge/crm"
+	"crmbridge/crmstore"
+	"crmbridge/pstwrite"
+)
+
+// pstEntities are the record types a PST holds (DESIGN.md mapping table).
+var pstEntities = []crm.Entity{crm.Email, crm.Contact, crm.List, crm.Appointment, crm.Task}
+
+// Property ids written for CRM fields: the inverse of what pst reads
+// (MS-OXPROPS names in the comments).
+const (
+	tagImportance         = 0x0017 // PidTagImportance
+	tagMessageClass       = 0x001A
+	tagSensitivity        = 0x0036
+	tagSubject            = 0x0037
+	tagClientSubmitTime   = 0x0039
+	tagSentReprName       = 0x0042
+	tagStartDate          = 0x0060
+	tagEndDate            = 0x0061
+	tagSentReprAddrType   = 0x0064
+	tagSentReprEmail      = 0x0065
+	tagConversationTopic  = 0x0070
+	tagTransportHeaders   = 0x007D
+	tagRecipientType      = 0x0C15
+	tagSenderName         = 0x0C1A
+	tagSenderAddrType     = 0x0C1E
+	tagSenderEmail        = 0x0C1F
+	tagDisplayBcc         = 0x0E02
+	tagDisplayCc          = 0x0E03
+	tagDisplayTo          = 0x0E04
+	tagDeliveryTime       = 0x0E06
+	tagMessageFlags       = 0x0E07
+	tagEntryID            = 0x0FFF
+	tagObjectType         = 0x0FFE
+	tagBody               = 0x1000
+	tagHTML               = 0x1013
+	tagMessageID          = 0x1035
+	tagReferences         = 0x1039
+	tagInReplyTo          = 0x1042
+	tagDisplayName        = 0x3001
+	tagAddrType           = 0x3002
+	tagEmailAddress       = 0x3003
+	tagCreationTime       = 0x3007
+	tagLastModTime        = 0x3008
+	tagAttachFilename     = 0x3704
+	tagAttachMethod       = 0x3705
+	tagAttachLongFilename = 0x3707
+	tagRenderingPosition  = 0x370B
+	tagAttachMimeTag      = 0x370E
+	tagAttachContentID    = 0x3712
+	tagAttachFlags        = 0x3714
+	tagDisplayType        = 0x3900
+	tagSmtpAddress        = 0x39FE
+	tagInternetCodepage   = 0x3FDE
+	tagSenderSmtp         = 0x5D01
+	tagSentReprSmtp       = 0x5D02
+	tagRecipientFlags     = 0x5FFD
+	tagRecipientTrack     = 0x5FFF
+)
+
+// pstMessage maps a record to an Outlook item for pstwrite, the inverse of
+// FromPST. ok is false for record types a PST does not hold.
+func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
+	r := v.Record
+	f := r.Fields
+	var props []pstwrite.Prop
+	str := func(k pstwrite.Key, field string) {
+		if s := f[field]; s != "" {
+			props = append(props, pstwrite.String(k, s))
+		}
+	}
+	tm := func(k pstwrite.Key, field string) {
+		if t, err := time.Parse(time.RFC3339, f[field]); err == nil {
+			props = append(props, pstwrite.Time(k, t))
+		}
+	}
+	tag := pstwrite.Tag
+	addr := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAddress, lid) }
+	appt := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAppointment, lid) }
+	task := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDTask, lid) }
+	common := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDCommon, lid) }
+
+	m = &pstwrite.Message{}
+	class := ""
+	switch r.Entity {
+	case crm.Email:
+		class = "IPM.Note"
+	case crm.Contact:
+		class = "IPM.Contact"
+	case crm.List:
+		class = "IPM.DistList"
+	case crm.Appointment:
+		class = "IPM.Appointment"
+	case crm.Task:
+		class = "IPM.Task"
+	default:
+		return nil, false, nil
+	}
+	props = append(props, pstwrite.String(tag(tagMessageClass), class))
+	// The item's source version on re-import is its last-modification time.
+	if !v.ModifiedAt.IsZero() {
+		props = append(props, pstwrite.Time(tag(tagLastModTime), v.ModifiedAt))
+	}
+	if !v.CreatedAt.IsZero() {
+		props = append(props, pstwrite.Time(tag(tagCreationTime), v.CreatedAt))
+	}
+	str(tag(tagBody), "description")
+	if h := f["descriptionhtml"]; h != "" {
+		props = append(props, pstwrite.Binary(tag(tagHTML), []byte(h)), pstwrite.Int32(tag(tagInternetCodepage), 65001))
+	}
+	if n, err := strconv.Atoi(f["prioritycode"]); err == nil && n >= 0 && n <= 2 {
+		props = append(props, pstwrite.Int32(tag(tagImportance), int32(n)))
+	}
+	if n, err := strconv.Atoi(f["sensitivity"]); err == nil {
+		props = append(props, pstwrite.Int32(tag(tagSensitivity), int32(n)))
+	}
+	if c := f["categories"]; c != "" {
+		var cats []string
+		for _, s := range strings.Split(c, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				cats = append(cats, s)
+			}
+		}
+		// PidNameKeywords (MS-OXCMSG 2.2.1.17).
+		props = append(props, pstwrite.MVString(pstwrite.NameString(pstwrite.PSPublicStrings, "Keywords"), cats))
+	}
+	var mins int
+	if _, err := fmt.Sscanf(f["reminder"], "-PT%dM", &mins); err == nil {
+		props = append(props, pstwrite.Bool(common(0x8503), true), pstwrite.Int32(common(0x8501), int32(mins))) // PidLidReminderSet, PidLidReminderDelta
+	}
+
+	switch r.Entity {
+	case crm.Email:
+		str(tag(tagSubject), "subject")
+		str(tag(tagConversationTopic), "subject")
+		str(tag(tagMessageID), "messageid")
+		str(tag(tagInReplyTo), "inreplyto")
+		str(tag(tagReferences), "references")
+		str(tag(tagTransportHeaders), "headers")
+		tm(tag(tagClientSubmitTime), "senton")
+		tm(tag(tagDeliveryTime), "receivedon")
+		flags := int32(0x01) // MSGFLAG_READ: what the CRM holds has been dealt with
+		if f["directioncode"] == "true" {
+			flags |= 0x20 // MSGFLAG_FROMME (MS-OXCMSG 2.2.1.6)
+		}
+		props = append(props, pstwrite.Int32(tag(tagMessageFlags), flags))
+		var names [5][]string
+		for _, p := range r.Parties {
+			switch p.Role {
+			case crm.RoleSender:
+				props = append(props,
+					pstwrite.String(tag(tagSenderName), p.Name), pstwrite.String(tag(tagSenderEmail), p.Address),
+					pstwrite.String(tag(tagSenderAddrType), "SMTP"), pstwrite.String(tag(tagSenderSmtp), p.Address),
+					pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
+					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSmtp), p.Address))
+			case crm.RoleTo, crm.RoleCc, crm.RoleBcc:
+				typ := p.Role - crm.RoleTo + 1 // MAPI_TO 1, MAPI_CC 2, MAPI_BCC 3
+				m.Recipients = append(m.Recipients, pstRecipient(p, typ, 0, 0))
+				names[typ] = append(names[typ], displayOf(p))
+			}
+		}
+		for typ, tg := range map[int]uint16{1: tagDisplayTo, 2: tagDisplayCc, 3: tagDisplayBcc} {
+			if len(names[typ]) > 0 {
+				props = append(props, pstwrite.String(tag(tg), strings.Join(names[typ], "; ")))
+			}
+		}
+		for _, a := range r.Attachments {
+			pa, err := pstAttachment(a)
+			if err != nil {
+				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
+			}
+			m.Attachments = append(m.Attachments, pa)
+		}
+	case crm.Contact:
+		full := f["fullname"]
+		if full == "" {
+			full = strings.Join(strings.Fields(f["firstname"]+" "+f["middlename"]+" "+f["lastname"]), " ")
+		}
+		if full != "" {
+			props = append(props, pstwrite.String(tag(tagSubject), full), pstwrite.String(tag(tagDisplayName), full),
+				pstwrite.String(addr(0x8005), full)) // PidLidFileUnder
+		}
+		for field, id := range map[string]uint16{
+			"salutation": 0x3A45, "firstname": 0x3A06, "middlename": 0x3A44, "lastname": 0x3A11, "suffix": 0x3A05,
+			"nickname": 0x3A4F, "telephone1": 0x3A08, "telephone2": 0x3A09, "telephone3": 0x3A1F, "mobilephone": 0x3A1C,
+			"fax": 0x3A24, "pager": 0x3A21, "jobtitle": 0x3A17, "department": 0x3A18, "company": 0x3A16,
+			"spousesname": 0x3A48, "websiteurl": 0x3A51,
+		} {
+			str(tag(id), field)
+		}
+		// Dates a user sees: 00:00 UTC of that day (pst reads them back so).
+		for field, id := range map[string]uint16{"birthdate": 0x3A42, "anniversary": 0x3A41} {
+			if d, err := time.Parse("2006-01-02", f[field]); err == nil {
+				props = append(props, pstwrite.Time(tag(id), d))
+			}
+		}
+		// MS-OXOCNTC 2.2.1.2: Email1..3 as named properties, 0x10 apart.
+		var list []int32
+		for i := range 3 {
+			a := f[fmt.Sprintf("emailaddress%d", i+1)]
+			if a == "" {
+				continue
+			}
+			off := uint32(i) * 0x10
+			disp := a
+			if full != "" {
+				disp = full + " (" + a + ")"
+			}
+			props = append(props,
+				pstwrite.String(addr(0x8083+off), a), pstwrite.String(addr(0x8082+off), "SMTP"),
+				pstwrite.String(addr(0x8080+off), disp), pstwrite.String(addr(0x8084+off), a),
+				pstwrite.Binary(addr(0x8085+off), oneOff(disp, "SMTP", a)))
+			list = append(list, int32(i))
+		}
+		if len(list) > 0 {
+			// PidLidAddressBookProviderEmailList and ...ArrayType: which of
+			// the three Outlook shows.
+			var mask int32
+			b := make([]byte, 0, 4*len(list))
+			for _, i := range list {
+				mask |= 1 << i
+				b = binary.LittleEndian.AppendUint32(b, uint32(i))
+			}
+			props = append(props, pstwrite.Prop{Key: addr(0x8028), Type: pstwrite.TypeMVInt32, Value: b}, pstwrite.Int32(addr(0x8029), mask))
+		}
+		lines := func(n string) string {
+			var ls []string
+			for _, k := range []string{"line1", "line2", "line3"} {
+				if s := f["address"+n+"_"+k]; s != "" {
+					ls = append(ls, s)
+				}
+			}
+			return strings.Join(ls, "\r\n")
+		}
+		setAddr := func(n string, street, city, state, postal, country, pobox pstwrite.Key) {
+			if s := lines(n); s != "" {
+				props = append(props, pstwrite.String(street, s))
+			}
+			str(city, "address"+n+"_city")
+			str(state, "address"+n+"_stateorprovince")
+			str(postal, "address"+n+"_postalcode")
+			str(country, "address"+n+"_country")
+			str(pobox, "address"+n+"_postofficebox")
+		}
+		setAddr("1", addr(0x8045), addr(0x8046), addr(0x8047), addr(0x8048), addr(0x8049), addr(0x804A)) // PidLidWorkAddress*
+		setAddr("2", tag(0x3A5D), tag(0x3A59), tag(0x3A5C), tag(0x3A5B), tag(0x3A5A), tag(0x3A5E))       // PidTagHomeAddress*
+		setAddr("3", tag(0x3A63), tag(0x3A5F), tag(0x3A62), tag(0x3A61), tag(0x3A60), tag(0x3A64))       // PidTagOtherAddress*
+	case crm.List:
+		str(tag(tagSubject), "listname")
+		str(tag(tagDisplayName), "listname")
+		str(addr(0x8053), "listname") // PidLidDistributionListName
+		var ids [][]byte
+		for _, p := range r.Members {
+			ids = append(ids, oneOff(p.Name, "SMTP", p.Address))
+		}
+		if len(ids) > 0 {
+			// MS-OXOCNTC 2.2.2.2.1-2: parallel lists of members; one-off
+			// entry ids carry name and address themselves.
+			props = append(props, pstwrite.MVBinary(addr(0x8055), ids), pstwrite.MVBinary(addr(0x8054), ids))
+		}
+	case crm.Task:
+		str(tag(tagSubject), "subject")
+		tm(task(0x8104), "scheduledstart") // PidLidTaskStartDate
+		tm(task(0x8105), "scheduledend")   // PidLidTaskDueDate
+		tm(task(0x810F), "actualend")      // PidLidTaskDateCompleted
+		if pc, err := strconv.Atoi(f["percentcomplete"]); err == nil {
+			props = append(props, pstwrite.Float64(task(0x8102), float64(pc)/100))
+		}
+		status, ok := map[string]int32{"2": 0, "3": 1, "5": 2, "4": 3, "7": 4}[f["statuscode"]]
+		if !ok && f["statecode"] == "1" {
+			status, ok = 2, true
+		}
+		if ok {
+			props = append(props, pstwrite.Int32(task(0x8101), status))
+		}
+		props = append(props, pstwrite.Bool(task(0x811C), f["statecode"] == "1"))
+	case crm.Appointment:
+		str(tag(tagSubject), "subject")
+		str(appt(0x8208), "location")
+		// PidLidAppointmentStartWhole/EndWhole, PidLidCommonStart/End,
+		// PidTagStartDate/EndDate. Named ids are assigned in first-use
+		// order, so the order here is fixed (no map).
+		for _, k := range []pstwrite.Key{appt(0x820D), common(0x8516), tag(tagStartDate)} {
+			tm(k, "scheduledstart")
+		}
+		for _, k := range []pstwrite.Key{appt(0x820E), common(0x8517), tag(tagEndDate)} {
+			tm(k, "scheduledend")
+		}
+		props = append(props, pstwrite.Bool(appt(0x8215), f["isalldayevent"] == "true"))
+		if goid := appointmentGOID(f["globalobjectid"], f["uid"]); goid != nil {
+			clean := append([]byte(nil), goid...)
+			copy(clean[16:20], []byte{0, 0, 0, 0})
+			meeting := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDMeeting, lid) }
+			props = append(props, pstwrite.Binary(meeting(0x0003), goid), pstwrite.Binary(meeting(0x0023), clean))
+		}
+		if rec := f["recurrence"]; rec != "" {
+			props = append(props, pstwrite.Bool(appt(0x8223), true), pstwrite.String(appt(0x8232), rec))
+		}
+		str(appt(0x8234), "timezone")
+		if n, err := strconv.Atoi(f["busystatus"]); err == nil {
+			props = append(props, pstwrite.Int32(appt(0x8205), int32(n)))
+		}
+		var state int32
+		if f["ismeeting"] == "true" {
+			state |= 1 // asfMeeting (MS-OXOCAL 2.2.1.10)
+		}
+		if f["statecode"] == "2" {
+			state |= 4 // asfCanceled
+		}
+		props = append(props, pstwrite.Int32(appt(0x8217), state))
+		for _, p := range r.Parties {
+			switch p.Role {
+			case crm.RoleOrganizer:
+				m.Recipients = append(m.Recipients, pstRecipient(p, 1, 0x3, 0)) // recipSendable | recipOrganizer
+				props = append(props, pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
+					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSmtp), p.Address))
+			case crm.RoleRequired, crm.RoleOptional:
+				typ := 1
+				if p.Role == crm.RoleOptional {
+					typ = 2
+				}
+				m.Recipients = append(m.Recipients, pstRecipient(p, typ, 0x1, trackStatus[p.Status]))
+			}
+		}
+		for _, a := range r.Attachments {
+			pa, err := pstAttachment(a)
+			if err != nil {
+				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
+			}
+			m.Attachments = append(m.Attachments, pa)
+		}
+	}
+	m.Props = props
+	return m, true, nil
+}
+
+// trackStatus maps an iCalendar PARTSTAT to PidTagRecipientTrackStatus.
+var trackStatus = map[string]int32{"TENTATIVE": 2, "ACCEPTED": 3, "DECLINED": 4}
+
+func displayOf(p crm.Party) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.Address
+}
+
+// pstRecipient is one recipient table row (MS-OXCMSG 2.2.3, MS-PST 2.4.5.3).
+func pstRecipient(p crm.Party, typ int, flags, track int32) []pstwrite.Prop {
+	tag := pstwrite.Tag
+	name := displayOf(p)
+	row := []pstwrite.Prop{
+		pstwrite.Int32(tag(tagRecipientType), int32(typ)),
+		pstwrite.String(tag(tagDisplayName), name),
+		pstwrite.String(tag(tagAddrType), "SMTP"),
+		pstwrite.String(tag(tagEmailAddress), p.Address),
+		pstwrite.String(tag(tagSmtpAddress), p.Address),
+		pstwrite.Binary(tag(tagEntryID), oneOff(name, "SMTP", p.Address)),
+		pstwrite.Int32(tag(tagObjectType), 6),  // MAPI_MAILUSER
+		pstwrite.Int32(tag(tagDisplayType), 0), // DT_MAILUSER
+	}
+	if flags != 0 {
+		row = append(row, pstwrite.Int32(tag(tagRecipientFlags), flags))
+	}
+	if track != 0 {
+		row = append(row, pstwrite.Int32(tag(tagRecipientTrack), track))
+	}
+	return row
+}
+
+// oneOff builds a Unicode one-off entry id (MS-OXCDATA 2.2.5.1).
+func oneOff(name, addrType, address string) []byte {
+	b := make([]byte, 4, 64)
+	b = append(b, 0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F, 0x54, 0x02)
+	b = append(b, 0, 0, 0x01, 0x90) // version 0; flags: Unicode, no rich info
+	for _, s := range []string{name, addrType, address} {
+		for _, c := range utf16.Encode([]rune(s)) {
+			b = binary.LittleEndian.AppendUint16(b, c)
+		}
+		b = append(b, 0, 0)
+	}
+	return b
+}
+
+// appointmentGOID returns the global object id: the one the record kept,
+// else one that carries the iCalendar UID (MS-OXCICAL 2.1.3.1.1.20.26).
+func appointmentGOID(hexID, uid string) []byte {
+	if b, err := hex.DecodeString(hexID); err == nil && len(b) >= 20 {
+		return b
+	}
+	if uid == "" {
+		return nil
+	}
+	if b, err := hex.DecodeString(uid); err == nil && len(b) >= 40 && strings.EqualFold(hex.EncodeToString(b), uid) {
+		return b // a UID that is the hex of an Outlook id
+	}
+	data := append([]byte("vCal-Uid\x01\x00\x00\x00"), uid...)
+	data = append(data, 0)
+	g := []byte{0x04, 0x00, 0x00, 0x00, 0x82, 0x00, 0xE0, 0x00, 0x74, 0xC5, 0xB7, 0x10, 0x1A, 0x82, 0xE0, 0x08}
+	g = append(g, make([]byte, 4+8+8)...) // instance date, creation time, reserved
+	g = binary.LittleEndian.AppendUint32(g, uint32(len(data)))
+	return append(g, data...)
+}
+
+// pstAttachment maps an attachment; its content is read when the message
+// is written.
+func pstAttachment(a crm.Attachment) (pstwrite.Attachment, error) {
+	tag := pstwrite.Tag
+	props := []pstwrite.Prop{
+		pstwrite.Int32(tag(tagAttachMethod), 1), // afByValue
+		pstwrite.String(tag(tagAttachLongFilename), a.Name),
+		pstwrite.String(tag(tagAttachFilename), a.Name),
+		pstwrite.String(tag(tagDisplayName), a.Name),
+		pstwrite.String(tag(tagAttachMimeTag), a.MimeType),
+		pstwrite.String(tag(tagAttachContentID), a.ContentID),
+		pstwrite.Int32(tag(tagRenderingPosition), -1),
+	}
+	if a.Inline {
+		props = append(props, pstwrite.Int32(tag(tagAttachFlags), 4)) // attRenderedInBody... ATT_MHTML_REF
+	}
+	pa := pstwrite.Attachment{Props: props}
+	if a.Open != nil {
+		rc, err := a.Open()
+		if err != nil {
+			return pa, err
+		}
+		pa.Data = &closingReader{rc: rc}
+	}
+	return pa, nil
+}
+
+// closingReader closes its ReadCloser at EOF or on error.
+type closingReader struct{ rc io.ReadCloser }
+
+func (c *closingReader) Read(p []byte) (int, error) {
+	if c.rc == nil {
+		return 0, io.EOF
+	}
+	n, err := c.rc.Read(p)
+	if err != nil {
+		c.rc.Close()
+		c.rc = nil
+	}
+	return n, err
+}
+
+// pstFolders gives the folder of each record: the PST folder it came from
+// (its "folder" field), else the standard folder for its type.
+type pstFolders struct {
+	w   *pstwrite.Writer
+	ids map[string]pstwrite.FolderID
+}
+
+// standardFolders are created in every PST, in this order.
+var standardFolders = []struct{ name, class string }{
+	{"Inbox", "IPF.Note"}, {"Sent Items", "IPF.Note"}, {"Contacts", "IPF.Contact"},
+	{"Calendar", "IPF.Appointment"}, {"Tasks", "IPF.Task"},
+}
+
+var entityFolder = map[crm.Entity]string{
+	crm.Contact: "Contacts", crm.List: "Contacts", crm.Appointment: "Calendar", crm.Task: "Tasks",
+}
+
+var entityClass = map[crm.Entity]string{
+	crm.Email: "IPF.Note", crm.Contact: "IPF.Contact", crm.List: "IPF.Contact", crm.Appointment: "IPF.Appointment", crm.Task: "IPF.Task",
+}
+
+func newPSTFolders(w *pstwrite.Writer) (*pstFolders, error) {
+	pf := &pstFolders{w: w, ids: map[string]pstwrite.FolderID{"Deleted Items": pstwrite.DeletedItems}}
+	for _, s := range standardFolders {
+		id, err := w.Folder(pstwrite.IPMSubtree, s.name, s.class)
+		if err != nil {
+			return nil, err
+		}
+		pf.ids[strings.ToLower(s.name)] = id
+	}
+	pf.ids["deleted items"] = pstwrite.DeletedItems
+	w.SetSentItems(pf.ids["sent items"])
+	return pf, nil
+}
+
+func (pf *pstFolders) folder(r crm.Record) (pstwrite.FolderID, error) {
+	path := strings.Trim(r.Fields["folder"], "/")
+	if path == "" {
+		path = entityFolder[r.Entity]
+		if r.Entity == crm.Email {
+			path = "Inbox"
+			if r.Fields["directioncode"] == "true" {
+				path = "Sent Items"
+			}
+		}
+	}
+	parent, sofar := pstwrite.IPMSubtree, ""
+	for _, name := range strings.Split(path, "/") {
+		if name == "" {
+			continue
+		}
+		if sofar != "" {
+			sofar += "/"
+		}
+		sofar += strings.ToLower(name)
+		id, ok := pf.ids[sofar]
+		if !ok {
+			var err error
+			if id, err = pf.w.Folder(parent, name, entityClass[r.Entity]); err != nil {
+				return 0, err
+			}
+			pf.ids[sofar] = id
+		}
+		parent = id
+	}
+	return parent, nil
+}
+
+// writePST writes the records as one PST at path (MS-PST, through
+// pstwrite): the standard folders, and every record in its folder. It
+// refuses to replace a file it did not write unless force is set.
+func writePST(path string, recs iter.Seq2[*crmstore.View, error], force bool) error {
+	if fh, err := os.Open(path); err == nil {
+		owned := pstwrite.Owned(fh)
+		fh.Close()
+		if !owned && !force {
+			return fmt.Errorf("%s exists and was not written by crmbridge, or was changed since (use --force to replace it)", path)
+		}
+	}
+	w, err := pstwrite.Create(path, pstwrite.Options{DisplayName: "crmbridge"})
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	folders, err := newPSTFolders(w)
+	if err != nil {
+		return err
+	}
+	for v, err := range recs {
+		if err != nil {
+			return err
+		}
+		if v.Deleted {
+			continue // the file holds the whole selection: a deleted record is left out
+		}
+		m, ok, err := pstMessage(v)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", v.Entity, v.ID, err)
+		}
+		if !ok {
+			continue
+		}
+		f, err := folders.folder(v.Record)
+		if err != nil {
+			return err
+		}
+		if err := w.Add(f, m); err != nil {
+			return fmt.Errorf("%s %s: %w", v.Entity, v.ID, err)
+		}
+	}
+	return w.Close()
+}
