@@ -260,3 +260,17 @@ func TestNotMSG(t *testing.T) {
 		t.Error("Sniff false for a .msg")
 	}
 }
+
+// PidTagInternetCodepage 65001 names the HTML body's charset: 8-bit
+// properties that are not valid UTF-8 are read as Windows-1252, not
+// replaced with U+FFFD (a Latin-1 body in the corpus has exactly this).
+func TestANSIUnderUTF8InternetCodepage(t *testing.T) {
+	it := readItem(t, fixtures.WriteMSG(&fixtures.MSGMessage{Props: []fixtures.MSGProp{
+		p(0x001A, 0x001E, []byte("IPM.Note\x00")),
+		p(0x1000, 0x001E, []byte("Sch\xf6ne Festtage\x00")),
+		p(0x3FDE, 0x0003, int32(65001)),
+	}}))
+	if it.Body != "Schöne Festtage" {
+		t.Errorf("body %q", it.Body)
+	}
+}

@@ -49,9 +49,15 @@ func knownCodepage(cp int) bool {
 }
 
 // decodeCodepage decodes 8-bit text in Windows code page cp to UTF-8. Text
-// in an unknown code page is read as UTF-8 when valid, else as Windows-1252.
+// in an unknown code page, and text claimed to be UTF-8 that is not, is
+// read as UTF-8 when valid, else as Windows-1252: a UTF-8 claim often
+// comes only from PidTagInternetCodepage, which names the HTML body's
+// charset, not that of the 8-bit properties.
 func decodeCodepage(b []byte, cp int) string {
-	if cp == 65001 || cp == 20127 || isASCII(b) {
+	if isASCII(b) || cp == 65001 && utf8.Valid(b) {
+		return string(b)
+	}
+	if cp == 20127 {
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
 	enc, ok := codepages[cp]

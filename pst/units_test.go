@@ -224,6 +224,9 @@ func TestCodepages(t *testing.T) {
 		{[]byte("\xcf\xf0\xe8\xe2\xe5\xf2"), 1251, "Привет"},
 		{[]byte("plain"), 932, "plain"},
 		{[]byte("caf\xc3\xa9"), 65001, "café"},
+		// A UTF-8 claim (often only PidTagInternetCodepage, the HTML
+		// body's charset) over bytes that are not UTF-8: Windows-1252.
+		{[]byte("Sch\xf6ne Gr\xfcsse"), 65001, "Schöne Grüsse"},
 		{[]byte("caf\xe9"), 99999, "café"}, // unknown: not UTF-8, read as 1252
 	}
 	for _, tt := range tests {
