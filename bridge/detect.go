@@ -97,6 +97,8 @@ func Detect(head []byte) Format {
 				up = after // a vCard group prefix: "home.BEGIN:VCARD"
 			}
 			switch {
+			case strings.HasPrefix(line, "From "):
+				return FormatMbox // after blank lines: the mbox reader skips them
 			case strings.HasPrefix(up, "BEGIN:VCARD"):
 				return FormatVCF
 			case strings.HasPrefix(up, "BEGIN:V"):
@@ -106,6 +108,11 @@ func Detect(head []byte) Format {
 			case strings.HasPrefix(up, "VERSION:") && bytes.Contains(bytes.ToUpper(b), []byte("\nFN:")):
 				return FormatVCF // a card without BEGIN: the reader reports it
 			}
+		}
+		if headers == 0 && (line[0] == ' ' || line[0] == '\t') {
+			// White space before the first header field: the mail reader
+			// takes the field as it stands without its margin.
+			line = strings.TrimLeft(line, " \t")
 		}
 		if headerLine.MatchString(line) {
 			headers++

@@ -238,9 +238,20 @@ func (m *msgParser) splitHeader(raw []byte) (hdr, body []byte) {
 		}
 	}
 	// Leading continuation lines (a line of spaces before the first field)
-	// belong to no field: drop them, as Python's email package does.
+	// belong to no field: drop them, as Python's email package does. But
+	// a first field whose own line is indented (text pasted with a
+	// margin) is that field: its value is kept, not dropped with the
+	// white space.
 	first := 0
 	for first < len(lines) && (lines[first][0] == ' ' || lines[first][0] == '\t') {
+		if t := bytes.TrimLeft(lines[first], " \t"); len(t) > 0 && isHeaderLine(t) {
+			lines[first] = t
+			m.warnf("header", "white space before the first header field ignored")
+			if first >= last {
+				last = first
+			}
+			break
+		}
 		first++
 	}
 	if first > 0 && first < len(lines) && isHeaderLine(lines[first]) {

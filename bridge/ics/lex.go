@@ -41,6 +41,7 @@ type scanner struct {
 	peeked []byte // next physical line, already read (nil: none)
 	peekOK bool
 	eof    bool
+	err    error // a read error other than io.EOF
 }
 
 func newScanner(r io.Reader) *scanner {
@@ -75,6 +76,7 @@ func (s *scanner) physical() (b []byte, tooLong bool, err error) {
 				return nil, false, io.EOF
 			}
 		} else if err != nil {
+			s.err = err
 			return nil, false, err
 		}
 		break
@@ -110,8 +112,13 @@ func (s *scanner) next() (contentLine, error) {
 		}
 		start := s.line
 		if tooLong {
+			s.skipFolds()
 			return contentLine{line: start}, errLineTooLong
 		}
+		// A UTF-8 byte order mark (Windows editors, Outlook web exports)
+		// at the start of the file, or of a calendar appended to another,
+		// is not part of the content line.
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
@@ -136,10 +143,31 @@ func (s *scanner) next() (contentLine, error) {
 			}
 			s.physical() // consume the peeked line
 			if len(buf) > maxLineBytes {
+				s.skipFolds()
 				return contentLine{line: start}, errLineTooLong
 			}
 		}
 		return contentLine{line: start, text: string(buf)}, nil
+	}
+}
+
+// skipFolds consumes the continuation lines of a content line that is being
+// skipped for its length, so that the whole value goes (one warning) and
+// the lines after it are read as they are. Memory stays bounded: each
+// continuation line is dropped as it is read.
+func (s *scanner) skipFolds() {
+	for {
+		nb, ok := s.peek()
+		if !ok {
+			if s.eof || s.err != nil {
+				return
+			}
+			continue // a too-long continuation line was dropped by peek
+		}
+		if len(nb) == 0 || (nb[0] != ' ' && nb[0] != '\t') {
+			return
+		}
+		s.physical()
 	}
 }
 

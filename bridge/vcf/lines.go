@@ -12,8 +12,13 @@ const (
 	// maxLine is the longest physical line kept; the rest of a longer line
 	// is read and discarded.
 	maxLine = 8 << 20
+	// maxValue is the longest unfolded content line kept (a PHOTO, a
+	// NOTE); a longer one is reported and skipped, and the rest of its card
+	// is kept.
+	maxValue = maxLine
 	// maxCard is the most unfolded property data kept for one card; a
-	// larger card is reported and skipped up to its END:VCARD.
+	// value that would pass it is reported and skipped like a value over
+	// maxValue.
 	maxCard = 16 << 20
 )
 
@@ -70,6 +75,11 @@ func (lr *lineReader) fill() {
 		break
 	}
 	b := bytes.TrimRight(bytes.TrimSuffix(lr.buf, []byte{'\n'}), "\r")
+	if lr.num == 0 {
+		// A UTF-8 byte order mark before the first card (Windows editors
+		// write one): not part of the data.
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	}
 	// Split at lone CRs.
 	for {
 		i := bytes.IndexByte(b, '\r')

@@ -21,7 +21,8 @@ type Reader struct {
 	name string
 	lr   *lineReader
 	buf  []byte // logical line being unfolded
-	// overflow is set when the logical line passed maxCard and was cut.
+	// overflow is set when the logical line passed maxValue (its value is
+	// skipped).
 	overflow bool
 
 	pending []error       // *item.Error values to return before ready
@@ -66,7 +67,9 @@ func (r *Reader) Next() (*crm.Incoming, error) {
 			r.final = r.readErr(err)
 			continue
 		}
-		t := strings.TrimSpace(l.text)
+		// A byte order mark can also start a later card, where files were
+		// concatenated.
+		t := strings.TrimPrefix(strings.TrimSpace(l.text), "\ufeff")
 		if t == "" {
 			continue
 		}
@@ -128,7 +131,6 @@ func (r *Reader) readCard(begin physLine) {
 
 	var props []*prop
 	size, depth := 0, 0
-	tooBig := false
 	for {
 		l, err := r.lr.next()
 		if err != nil {
@@ -140,16 +142,24 @@ func (r *Reader) readCard(begin physLine) {
 			}
 			return
 		}
-		if l.tooLong {
-			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "line longer than %d bytes skipped", maxLine))
-			continue
-		}
 		if strings.TrimSpace(l.text) == "" {
 			continue
 		}
 		text, p, perr := r.logical(l)
 		if cap(r.buf) > 1<<20 {
 			r.buf = nil // do not keep a photo-sized buffer for the rest of the file
+		}
+		if r.overflow {
+			// A value over the limit (a 50 MB PHOTO): skip the value, keep
+			// the contact.
+			name := "a property"
+			if p != nil {
+				name = p.name
+			} else if i := strings.IndexAny(text, ";:"); i > 0 && i < 80 {
+				name = text[:i]
+			}
+			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "value of %s longer than %d bytes skipped; the rest of the card is kept", name, maxValue))
+			continue
 		}
 		if perr != nil {
 			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "cannot parse line %s: %v", quoteShort(text), perr))
@@ -171,20 +181,15 @@ func (r *Reader) readCard(begin physLine) {
 			}
 			break
 		}
-		if depth > 0 || tooBig {
+		if depth > 0 {
+			continue
+		}
+		if size+len(text) > maxCard {
+			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "value of %s skipped: the card's values pass %d bytes; the rest of the card is kept", p.name, maxCard))
 			continue
 		}
 		size += len(text)
-		if size > maxCard || r.overflow {
-			tooBig = true
-			r.pending = append(r.pending, item.Errorf(r.pos(begin.num), "vCard larger than %d bytes skipped", maxCard))
-			props = nil
-			continue
-		}
 		props = append(props, p)
-	}
-	if tooBig {
-		return
 	}
 	inc, errs := r.build(props, begin.num, h)
 	r.pending = append(r.pending, errs...)
@@ -198,7 +203,7 @@ func (r *Reader) readCard(begin physLine) {
 // the next line; RFC 2045 6.7 rule 5) and vCard 2.1 base64 continuation
 // lines that lack the leading space.
 func (r *Reader) logical(first physLine) (string, *prop, error) {
-	r.overflow = false
+	r.overflow = first.tooLong
 	r.buf = append(r.buf[:0], first.text...)
 	r.absorbFolds()
 	line := string(r.buf)
@@ -271,9 +276,10 @@ func (r *Reader) absorbFolds() {
 }
 
 // appendCapped appends s to the logical line unless that would pass
-// maxCard, in which case it sets r.overflow and drops s.
+// maxValue, in which case it sets r.overflow and drops s (the lines are
+// still consumed, so the value is skipped whole).
 func (r *Reader) appendCapped(s string) {
-	if len(r.buf)+len(s) > maxCard {
+	if r.overflow || len(r.buf)+len(s) > maxValue {
 		r.overflow = true
 		return
 	}
