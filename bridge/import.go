@@ -12,7 +12,6 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -59,11 +58,32 @@ type ImportOptions struct {
 	Force     bool // read files even when their fingerprint is unchanged
 	BatchSize int  // records per transaction (default 500)
 	Reporter  Reporter
+	// Detail keeps, in each file's ledger, the record every merged item
+	// went into (FileLedger.MergedInto).
+	Detail bool
 }
 
-// Counts are per-entity outcomes.
+// Counts account for the items of one entity: Found = Created + Merged +
+// NotImported. Updated and Unchanged split Merged by whether the merge
+// changed the record.
 type Counts struct {
-	Created, Updated, Unchanged, Failed int
+	Found       int `json:"found"`
+	Created     int `json:"created"`
+	Merged      int `json:"merged"`
+	NotImported int `json:"not_imported"`
+	Updated     int `json:"merged_changed"`
+	Unchanged   int `json:"merged_unchanged"`
+}
+
+// Balanced reports whether found = created + merged + not imported.
+func (c *Counts) Balanced() bool {
+	return c.Found == c.Created+c.Merged+c.NotImported && c.Merged == c.Updated+c.Unchanged
+}
+
+// MergeReporter is implemented by a Reporter that wants to hear of each
+// item merged into an existing record, once its transaction committed.
+type MergeReporter interface {
+	Merged(MergedItem)
 }
 
 // Summary is what an import did.
@@ -72,14 +92,26 @@ type Summary struct {
 	FilesUnchanged int // skipped: same fingerprint as last time
 	FilesSkipped   []string
 	FilesFailed    int // files that could not be read at all
-	Entities       map[crm.Entity]*Counts
-	Problems       int // items or files lost: exit status 1
-	Warnings       int // problems in items that were imported anyway
-	Conflicts      int
-	Duration       time.Duration
+	// Entities sums the files' ledgers per entity.
+	Entities map[crm.Entity]*Counts
+	// Ledger accounts for the items of each file read.
+	Ledger []*FileLedger
+	// Extras counts values kept as extra values (no column holds them),
+	// per field name.
+	Extras map[string]int
+	// Accounts counts the accounts created for contacts' companies: derived
+	// records, not items of any file.
+	Accounts  int
+	Problems  int // items or files lost: exit status 1
+	Warnings  int // problems in items that were imported anyway
+	Conflicts int
+	Duration  time.Duration
 }
 
 func (s *Summary) counts(e crm.Entity) *Counts {
+	if e == "" {
+		e = EntityUnknown
+	}
 	c := s.Entities[e]
 	if c == nil {
 		c = &Counts{}
@@ -94,7 +126,7 @@ func (s *Summary) Failed() bool {
 		return true
 	}
 	for _, c := range s.Entities {
-		if c.Failed > 0 {
+		if c.NotImported > 0 {
 			return true
 		}
 	}
@@ -111,14 +143,23 @@ func (s *Summary) String() string {
 	if s.FilesFailed > 0 {
 		fmt.Fprintf(&b, ", %d failed", s.FilesFailed)
 	}
-	ents := make([]string, 0, len(s.Entities))
-	for e := range s.Entities {
-		ents = append(ents, string(e))
+	for _, e := range sortedEntities(s.Entities) {
+		c := s.Entities[e]
+		fmt.Fprintf(&b, "; %s: %d found, %d created, %d merged", e, c.Found, c.Created, c.Merged)
+		if c.Updated > 0 {
+			fmt.Fprintf(&b, " (%d with changes)", c.Updated)
+		}
+		fmt.Fprintf(&b, ", %d not imported", c.NotImported)
 	}
-	sort.Strings(ents)
-	for _, e := range ents {
-		c := s.Entities[crm.Entity(e)]
-		fmt.Fprintf(&b, "; %s: %d created, %d updated, %d unchanged, %d failed", e, c.Created, c.Updated, c.Unchanged, c.Failed)
+	if s.Accounts > 0 {
+		fmt.Fprintf(&b, "; %d account(s) created for companies", s.Accounts)
+	}
+	if n := len(s.Extras); n > 0 {
+		total := 0
+		for _, v := range s.Extras {
+			total += v
+		}
+		fmt.Fprintf(&b, "; %d value(s) kept as extras", total)
 	}
 	if s.Conflicts > 0 {
 		fmt.Fprintf(&b, "; %d conflict(s)", s.Conflicts)
@@ -140,6 +181,7 @@ type Importer struct {
 	rep      Reporter
 	sum      *Summary
 	accounts map[string]string // lower-case company name → account id
+	book     *ledgerBook       // the ledger of the file being read
 }
 
 // Import reads every path (files, or folders walked recursively) and
@@ -306,6 +348,15 @@ type next struct {
 // parsing runs on the second core.
 func (im *Importer) readFile(ctx context.Context, path, abs string, format Format, mtime time.Time) (items, failed int, err error) {
 	origin := string(format) + ":" + abs
+	book := &ledgerBook{l: &FileLedger{Path: path, Format: format, Entities: map[crm.Entity]*Counts{}}, sum: im.sum, detail: im.opts.Detail}
+	im.sum.Ledger = append(im.sum.Ledger, book.l)
+	im.book = book
+	defer func() {
+		// Whatever did not commit (a store failure) is not imported.
+		book.failed(errors.New("the transaction did not commit"))
+		failed = book.l.NotImported
+		im.book = nil
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan next, 16)
@@ -335,13 +386,15 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 	lastCommit := time.Now()
 	seen := map[string]int{}
 	commit := func() error {
-		if err := tx.Commit(); err != nil {
+		err := commitTx(tx)
+		tx = nil
+		if err != nil {
+			book.failed(err)
 			return fmt.Errorf("store: %w", err)
 		}
-		tx = nil
+		im.booked()
 		inBatch = 0
 		lastCommit = time.Now()
-		var err error
 		tx, err = im.store.Begin(dbctx)
 		return err
 	}
@@ -356,9 +409,11 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 			}
 			if errors.As(n.err, &ie) || errors.As(n.err, &pe) {
 				im.problem(n.err)
-				failed++
+				book.notImported(format.entity(), n.err.Error())
 				continue
 			}
+			// The rest of the file cannot be read: a file problem, not an
+			// item (the items it held were never delimited).
 			im.problem(n.err)
 			im.sum.FilesFailed++
 			failed++
@@ -398,15 +453,21 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 			break
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	err = commitTx(tx)
+	tx = nil
+	if err != nil {
+		book.failed(err)
 		return items, failed, fmt.Errorf("store: %w", err)
 	}
-	tx = nil
+	im.booked()
 	if err := ctx.Err(); err != nil {
 		return items, failed, err
 	}
 	return items, failed, nil
 }
+
+// commitTx commits a batch; tests replace it to make a commit fail.
+var commitTx = (*crmstore.Tx).Commit
 
 // apply applies one incoming record (and the account of a contact's
 // company). Item-level failures are counted and reported; store failures
@@ -424,25 +485,36 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 		}
 	}
 	res, err := tx.Apply(in, im.opts.Policy)
-	c := im.sum.counts(e)
 	im.sum.Conflicts += res.Conflicts
 	if err != nil {
+		perr := fmt.Errorf("%s: %w", in.Pos, err)
+		im.book.notImported(e, perr.Error())
 		if crmstore.IsStoreFailure(err) {
 			return fmt.Errorf("store: %w", err)
 		}
-		c.Failed++
-		im.problem(fmt.Errorf("%s: %w", in.Pos, err))
+		im.problem(perr)
 		return nil
 	}
-	switch res.Outcome {
-	case crmstore.Created:
-		c.Created++
-	case crmstore.Updated:
-		c.Updated++
-	default:
-		c.Unchanged++
-	}
+	im.book.pending = append(im.book.pending, outcome{e: e, pos: in.Pos, id: res.ID,
+		created: res.Outcome == crmstore.Created, changed: res.Outcome == crmstore.Updated, again: res.Known})
 	return nil
+}
+
+// booked moves the pending outcomes of a committed transaction into the
+// ledger and tells the reporter of each merge.
+func (im *Importer) booked() {
+	b := im.book
+	mr, _ := im.rep.(MergeReporter)
+	if mr != nil {
+		for _, o := range b.pending {
+			if !o.created {
+				mr.Merged(MergedItem{Pos: o.pos, Entity: o.e, ID: o.id, Changed: o.changed, Again: o.again})
+			}
+		}
+	}
+	im.sum.Accounts += b.accounts
+	b.accounts = 0
+	b.committed()
 }
 
 // account returns the id of the account named company, creating it once.
@@ -460,12 +532,8 @@ func (im *Importer) account(tx *crmstore.Tx, company string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c := im.sum.counts(crm.Account)
-	switch res.Outcome {
-	case crmstore.Created:
-		c.Created++
-	case crmstore.Updated:
-		c.Updated++
+	if res.Outcome == crmstore.Created {
+		im.book.accounts++
 	}
 	im.accounts[k] = res.ID
 	return res.ID, nil

@@ -247,7 +247,7 @@ func TestPSTItemsAllStored(t *testing.T) {
 			sum, _ := importPaths(t, s, ImportOptions{}, path)
 			for e, n := range items {
 				c := sum.Entities[e]
-				if c == nil || c.Created+c.Updated+c.Unchanged != n || c.Failed != 0 {
+				if c == nil || c.Created+c.Updated+c.Unchanged != n || c.NotImported != 0 {
 					t.Errorf("%s: %d items, outcomes %+v", e, n, c)
 				}
 			}

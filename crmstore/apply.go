@@ -64,6 +64,9 @@ type Result struct {
 	// left unresolved (PolicyFail).
 	Conflicts int
 	Open      int
+	// Known is true when this source item (same kind and key) was
+	// applied before: a later or the same version of it, not a new item.
+	Known bool
 }
 
 // ErrConflict is returned (wrapped) by Apply under PolicyFail when a
@@ -120,7 +123,7 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 	case err != nil:
 		return res, fmt.Errorf("look up provenance: %w", err)
 	case version == in.Source.Version:
-		return Result{ID: recID, Outcome: Unchanged}, nil
+		return Result{ID: recID, Outcome: Unchanged, Known: true}, nil
 	case deleted || crm.Entity(recEntity) != in.Record.Entity:
 		// Deleted in the CRM, or the item changed its type at the
 		// source: start a new record rather than resurrect or mix.
@@ -231,7 +234,7 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		rows.Close()
 	}
 
-	res := Result{ID: recID, Outcome: Unchanged}
+	res := Result{ID: recID, Outcome: Unchanged, Known: provID != 0}
 	changes := map[string]string{}
 	names := make([]string, 0, len(theirs))
 	for k := range theirs {

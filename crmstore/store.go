@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +106,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	// No journal_mode in the DSN: it would write to the file on connect,
 	// before the checks below. WAL is persistent once set (at creation).
-	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	// RFC 3986 / SQLite URI filenames: '?' starts the query and '#' the
+	// fragment, and "%HH" is decoded, so those three are escaped; a path
+	// "a#1.db" would otherwise open "a".
+	dsn := "file:" + uriPathEscaper.Replace(path) + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		s.lock.release()
@@ -168,6 +172,8 @@ func warnDir(dir string, warn func(string)) {
 		warn(fmt.Sprintf("store directory %s is accessible to other users (mode %04o): chmod 700 %s", dir, fi.Mode().Perm(), dir))
 	}
 }
+
+var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 
 // Path returns the store's file name.
 func (s *Store) Path() string { return s.path }

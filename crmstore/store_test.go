@@ -426,3 +426,32 @@ func TestIsStoreFailure(t *testing.T) {
 		t.Fatalf("write to a read-only store: %v", err)
 	}
 }
+
+// A store path holding URI metacharacters opens that very file, created
+// 0600, not a file named by the path's prefix.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a#1.db", "b?x=1.db", "c%41.db"} {
+		path := filepath.Join(dir, name)
+		s, err := Open(context.Background(), path, Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		s.Close()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v", name, fi.Mode().Perm())
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		switch n := e.Name(); {
+		case n == "a#1.db", n == "b?x=1.db", n == "c%41.db", strings.HasSuffix(n, ".lock"), strings.HasSuffix(n, "-wal"), strings.HasSuffix(n, "-shm"):
+		default:
+			t.Errorf("stray file %q", n)
+		}
+	}
+}

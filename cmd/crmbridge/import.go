@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"crmbridge/bridge"
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
 
@@ -25,6 +26,7 @@ only what changed, field by field (see --conflict).`,
 			&cli.StringFlag{Name: "conflict", Value: "newest", Usage: "when a field changed on both sides: newest, local, incoming or fail"},
 			&cli.BoolFlag{Name: "force", Usage: "read files even when unchanged since the last import"},
 			&cli.IntFlag{Name: "batch", Value: 500, Usage: "records per transaction"},
+			&cli.BoolFlag{Name: "json", Usage: "print the summary and each file's item ledger as JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -35,27 +37,68 @@ only what changed, field by field (see --conflict).`,
 				return usageError{err}
 			}
 			return runImport(c.Context, e, c.Args().Slice(), bridge.ImportOptions{
-				Policy: policy, Force: c.Bool("force"), BatchSize: c.Int("batch"),
-			})
+				Policy: policy, Force: c.Bool("force"), BatchSize: c.Int("batch"), Detail: c.Bool("json"),
+			}, c.Bool("json"))
 		},
 	}
 }
 
-func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOptions) error {
+func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOptions, asJSON bool) error {
 	return withStore(ctx, e, "import "+strings.Join(paths, " "), writeOpts{create: true}, func(store *crmstore.Store) (string, error) {
 		rep := newReporter(e)
 		opts.Reporter = rep
 		sum, err := bridge.Import(ctx, store, paths, opts)
 		rep.done()
 		line := "import: " + sum.String()
+		interrupted := errors.Is(err, context.Canceled)
 		switch {
-		case errors.Is(err, context.Canceled):
+		case interrupted:
 			line += " — interrupted; run the same command again to finish"
 		case err != nil:
 		case sum.Failed():
 			err = partialError{fmt.Sprintf("import finished with %d problem(s)", sum.Problems)}
 		}
-		fmt.Fprintln(e.stdout, line)
+		if asJSON {
+			if jerr := e.printJSON(importJSON(sum, interrupted)); jerr != nil && err == nil {
+				err = jerr
+			}
+		} else {
+			fmt.Fprintln(e.stdout, line)
+		}
 		return sum.String(), err
 	})
+}
+
+// importResult is the --json form of an import's summary.
+type importResult struct {
+	FilesRead      int                           `json:"files_read"`
+	FilesUnchanged int                           `json:"files_unchanged"`
+	FilesSkipped   []string                      `json:"files_skipped"`
+	FilesFailed    int                           `json:"files_failed"`
+	Entities       map[crm.Entity]*bridge.Counts `json:"entities"`
+	Files          []*bridge.FileLedger          `json:"files"`
+	Extras         map[string]int                `json:"extras"`
+	Accounts       int                           `json:"accounts_created"`
+	Conflicts      int                           `json:"conflicts"`
+	Problems       int                           `json:"problems"`
+	Warnings       int                           `json:"warnings"`
+	Interrupted    bool                          `json:"interrupted"`
+	Seconds        float64                       `json:"seconds"`
+}
+
+func importJSON(s *bridge.Summary, interrupted bool) importResult {
+	r := importResult{FilesRead: s.Files, FilesUnchanged: s.FilesUnchanged, FilesSkipped: s.FilesSkipped,
+		FilesFailed: s.FilesFailed, Entities: s.Entities, Files: s.Ledger, Extras: s.Extras, Accounts: s.Accounts,
+		Conflicts: s.Conflicts, Problems: s.Problems, Warnings: s.Warnings, Interrupted: interrupted,
+		Seconds: s.Duration.Seconds()}
+	if r.FilesSkipped == nil {
+		r.FilesSkipped = []string{}
+	}
+	if r.Files == nil {
+		r.Files = []*bridge.FileLedger{}
+	}
+	if r.Extras == nil {
+		r.Extras = map[string]int{}
+	}
+	return r
 }

@@ -168,7 +168,7 @@ func TestImportPSTAndReimport(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(r.stdout, "0 created, 0 updated") {
+	if !strings.Contains(r.stdout, " 0 created, ") || strings.Contains(r.stdout, "with changes") {
 		t.Errorf("forced re-import summary: %s", r.stdout)
 	}
 

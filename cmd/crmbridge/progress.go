@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,7 +27,10 @@ type reporter struct {
 	problems int
 }
 
-var _ bridge.Reporter = (*reporter)(nil)
+var (
+	_ bridge.Reporter      = (*reporter)(nil)
+	_ bridge.MergeReporter = (*reporter)(nil)
+)
 
 func newReporter(e *env) *reporter {
 	w := 80
@@ -59,6 +63,22 @@ func (r *reporter) Problem(err error) {
 func (r *reporter) Warning(err error) {
 	r.clear()
 	r.e.log.Warn("imported with a problem", slog.String("problem", err.Error()))
+	r.draw(true)
+}
+
+// Merged names the record an item was merged into: at info level when the
+// item was found to be another item's record (a duplicate, another
+// source's copy), at debug level when it is the same item read again.
+func (r *reporter) Merged(m bridge.MergedItem) {
+	lvl := slog.LevelInfo
+	if m.Again {
+		lvl = slog.LevelDebug
+	}
+	if !r.e.log.Enabled(context.Background(), lvl) {
+		return
+	}
+	r.clear()
+	r.e.log.Log(context.Background(), lvl, "merged", slog.String("item", m.Pos), slog.String("entity", string(m.Entity)), slog.String("into", m.ID), slog.Bool("changed", m.Changed))
 	r.draw(true)
 }
 

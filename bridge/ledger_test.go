@@ -1,0 +1,224 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"crmbridge/crm"
+	"crmbridge/crmstore"
+	"crmbridge/fixtures"
+)
+
+// checkLedger asserts the item ledger of an import: every file's found =
+// created + merged + not imported, per entity too; each item not imported
+// is one problem listed; and what the ledger says was created is what the
+// store holds (counts committed, nothing else).
+func checkLedger(t *testing.T, s *crmstore.Store, sum *Summary) {
+	t.Helper()
+	created := map[crm.Entity]int{}
+	for _, l := range sum.Ledger {
+		if !l.Balanced() {
+			t.Errorf("%s: ledger does not balance: found %d, created %d, merged %d, not imported %d; %s",
+				l.Path, l.Found, l.Created, l.Merged, l.NotImported, entityLine(l.Entities))
+		}
+		if len(l.Problems) != l.NotImported {
+			t.Errorf("%s: %d not imported but %d problems listed", l.Path, l.NotImported, len(l.Problems))
+		}
+		for _, p := range l.Problems {
+			if !strings.Contains(p, filepath.Base(l.Path)) {
+				t.Errorf("%s: problem does not name the file: %s", l.Path, p)
+			}
+		}
+		for e, c := range l.Entities {
+			created[e] += c.Created
+		}
+	}
+	for e, c := range sum.Entities {
+		if !c.Balanced() {
+			t.Errorf("summary %s does not balance: %+v", e, *c)
+		}
+	}
+	st, err := s.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e, n := range st.Records {
+		want := created[e]
+		if e == crm.Account {
+			want += sum.Accounts
+		}
+		if n != want {
+			t.Errorf("store holds %d %s record(s), the ledger created %d", n, e, want)
+		}
+	}
+	for e, n := range created {
+		if _, ok := st.Records[e]; !ok && n > 0 {
+			t.Errorf("ledger created %d %s, the store holds none", n, e)
+		}
+	}
+}
+
+func entityLine(m map[crm.Entity]*Counts) string {
+	var b strings.Builder
+	for _, e := range sortedEntities(m) {
+		c := m[e]
+		fmt.Fprintf(&b, "%s %d/%d/%d/%d ", e, c.Found, c.Created, c.Merged, c.NotImported)
+	}
+	return b.String()
+}
+
+// The ledger balances on every corpus file, and its created counts are
+// what the store holds.
+func TestLedgerCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	for _, sub := range []string{"vcf", "ics", "eml", "mbox", "msg", "pst"} {
+		t.Run(sub, func(t *testing.T) {
+			dir := fixtures.CorpusDir(t, sub)
+			s := newStore(t)
+			sum, _ := importPaths(t, s, ImportOptions{Detail: true}, dir)
+			checkLedger(t, s, sum)
+			// A forced re-import finds the same items and creates none.
+			sum2, _ := importPaths(t, s, ImportOptions{Force: true, Detail: true}, dir)
+			for i, l := range sum2.Ledger {
+				if l.Created != 0 || i < len(sum.Ledger) && l.Found != sum.Ledger[i].Found {
+					t.Errorf("re-import of %s: found %d (first %d), created %d", l.Path, l.Found, sum.Ledger[i].Found, l.Created)
+				}
+				if len(l.MergedInto) != l.Merged {
+					t.Errorf("re-import of %s: %d merged, %d named", l.Path, l.Merged, len(l.MergedInto))
+				}
+			}
+		})
+	}
+}
+
+// ledgerCase imports one file, written from text, into a fresh store.
+func ledgerImport(t *testing.T, name, text string) (*crmstore.Store, *Summary) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	sum, _ := importPaths(t, s, ImportOptions{Detail: true}, path)
+	checkLedger(t, s, sum)
+	return s, sum
+}
+
+const ledgerCard = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\nEMAIL:ann@example.org\r\nEND:VCARD\r\n"
+
+// A duplicate inside one source, on a fresh store, is merged into the
+// record its first copy created, and named.
+func TestLedgerDuplicateInSource(t *testing.T) {
+	_, sum := ledgerImport(t, "dup.vcf", ledgerCard+ledgerCard)
+	l := sum.Ledger[0]
+	if l.Found != 2 || l.Created != 1 || l.Merged != 1 || l.NotImported != 0 {
+		t.Fatalf("ledger %d found, %d created, %d merged, %d not imported", l.Found, l.Created, l.Merged, l.NotImported)
+	}
+	if len(l.MergedInto) != 1 || l.MergedInto[0].Pos != "dup.vcf: line 7" || l.MergedInto[0].ID == "" || l.MergedInto[0].Again {
+		t.Fatalf("merged into %+v", l.MergedInto)
+	}
+	if !strings.Contains(sum.String(), "contact: 2 found, 1 created, 1 merged, 0 not imported") {
+		t.Errorf("summary: %s", sum)
+	}
+}
+
+// A calendar cut short imports the events it holds whole; the cut one is
+// one item not imported, and no empty appointment is left behind.
+func TestLedgerTruncatedCalendar(t *testing.T) {
+	ev := func(uid string) string {
+		return "BEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:ev " + uid + "\r\nEND:VEVENT\r\n"
+	}
+	text := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n" + ev("a") + ev("b") + "BEGIN:VEVENT\r\nUID:c\r\nDTSTART:2026"
+	s, sum := ledgerImport(t, "cut.ics", text)
+	l := sum.Ledger[0]
+	if l.Found != 3 || l.Created != 2 || l.NotImported != 1 {
+		t.Fatalf("ledger %d found, %d created, %d merged, %d not imported: %v", l.Found, l.Created, l.Merged, l.NotImported, l.Problems)
+	}
+	ls, err := s.List(context.Background(), crmstore.ListFilter{Entities: []crm.Entity{crm.Appointment}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 {
+		t.Fatalf("%d appointments, want 2", len(ls))
+	}
+	for _, a := range ls {
+		v, err := s.Get(context.Background(), a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Fields["subject"] == "" || v.Fields["scheduledstart"] == "" {
+			t.Errorf("empty appointment left: %v", v.Fields)
+		}
+	}
+}
+
+// Counts are counts committed: the items of a batch whose commit failed
+// are not imported (each named), not created.
+func TestLedgerFailedCommit(t *testing.T) {
+	var text string
+	for i := range 5 {
+		text += strings.Replace(ledgerCard, "ann@", fmt.Sprintf("ann%d@", i), 1)
+	}
+	path := filepath.Join(t.TempDir(), "five.vcf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	calls := 0
+	commitTx = func(tx *crmstore.Tx) error {
+		if calls++; calls == 3 {
+			tx.Rollback()
+			return errors.New("disk full")
+		}
+		return tx.Commit()
+	}
+	t.Cleanup(func() { commitTx = (*crmstore.Tx).Commit })
+	sum, err := Import(context.Background(), s, []string{path}, ImportOptions{BatchSize: 2, Reporter: &problems{}})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("import: %v", err)
+	}
+	commitTx = (*crmstore.Tx).Commit
+	checkLedger(t, s, sum)
+	l := sum.Ledger[0]
+	// Batches: 2 committed, 2 committed, then the third commit fails.
+	if l.Created != 4 || l.NotImported != 1 || l.Found != 5 {
+		t.Fatalf("ledger %d found, %d created, %d not imported: %v", l.Found, l.Created, l.NotImported, l.Problems)
+	}
+	if !strings.Contains(l.Problems[0], "five.vcf: line 25") || !strings.Contains(l.Problems[0], "disk full") {
+		t.Errorf("problem %q", l.Problems[0])
+	}
+}
+
+// FuzzImportLedger imports arbitrary bytes (seeded with every text
+// format) and checks the ledger. A panic fails the run.
+func FuzzImportLedger(f *testing.F) {
+	f.Add([]byte(ledgerCard + ledgerCard + "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:X\r\n"))
+	f.Add([]byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART:20260101T100000Z\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:2\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"))
+	f.Add([]byte("From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: one\nMessage-ID: <1@b>\n\nbody\n\nFrom a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: one\nMessage-ID: <1@b>\n\nbody\n"))
+	f.Add([]byte("From: a@b\r\nTo: c@d\r\nSubject: hi\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhello\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "in")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := newStore(t)
+		p := &problems{}
+		sum, err := Import(context.Background(), s, []string{path}, ImportOptions{Reporter: p})
+		if err != nil {
+			t.Fatalf("import: %v", err)
+		}
+		for _, e := range p.errs {
+			if strings.Contains(e.Error(), "internal error") {
+				t.Fatalf("panic: %v", e)
+			}
+		}
+		checkLedger(t, s, sum)
+	})
+}
