@@ -30,7 +30,7 @@ func TestImportJSONLedger(t *testing.T) {
 			Found      int
 			Created    int
 			Merged     int
-			NotImp     int `json:"not_imported"`
+			NotImp     int                        `json:"not_imported"`
 			MergedInto []struct{ Pos, ID string } `json:"merged_into"`
 			Problems   []string
 		}
