@@ -449,7 +449,7 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		switch n := e.Name(); {
-		case n == "a#1.db", n == "b?x=1.db", n == "c%41.db", strings.HasSuffix(n, ".lock"), strings.HasSuffix(n, "-wal"), strings.HasSuffix(n, "-shm"):
+		case n == "a#1.db", n == "b?x=1.db", n == "c%41.db", strings.HasSuffix(n, ".lock"), strings.HasSuffix(n, ".verified"), strings.HasSuffix(n, "-wal"), strings.HasSuffix(n, "-shm"):
 		default:
 			t.Errorf("stray file %q", n)
 		}
