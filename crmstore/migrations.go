@@ -349,4 +349,16 @@ CREATE TABLE pullstate (
 	// 3: mark the file as a crmbridge store (PRAGMA application_id "CRMB",
 	// applicationID), so that Open can tell it from other SQLite files.
 	`PRAGMA application_id = 1129467202;`,
+	// 4: what push learned about the upstream server (the calling user,
+	// column limits), and, for a pull without change tracking, the rows
+	// seen at the newest modifiedon (so that rows changed in that same
+	// second are read again, not lost).
+	`
+CREATE TABLE upstreamcache (
+	key TEXT PRIMARY KEY,
+	value TEXT NOT NULL,
+	at TEXT NOT NULL
+);
+ALTER TABLE pullstate ADD COLUMN seen TEXT NOT NULL DEFAULT '';
+`,
 }

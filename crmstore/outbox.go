@@ -215,6 +215,17 @@ func (s *Store) OutboxInFlight(ctx context.Context, seqs map[string]int64) error
 // records the values sent as the upstream merge base, so that a later
 // read-back or pull is merged three-way against what the server had.
 func (s *Store) OutboxDone(ctx context.Context, id string, seq int64, etag string) error {
+	return s.OutboxDoneSent(ctx, id, seq, etag, nil)
+}
+
+// OutboxDoneSent is OutboxDone when push knows the values the server now
+// holds: sent (the values of the request's body, which may differ from the
+// store's: a value cut to the column's length, a date Dataverse cannot hold
+// left out). They become the upstream merge base, so that a later pull
+// reading the cut value back, or null for a field never sent, is not taken
+// for a change made upstream. A changed field missing from sent keeps its
+// base. nil sent means the store's current values were sent.
+func (s *Store) OutboxDoneSent(ctx context.Context, id string, seq int64, etag string, sent map[string]string) error {
 	return s.Update(ctx, func(t *Tx) error {
 		var ent, lastOp string
 		n := 0
@@ -256,9 +267,15 @@ func (s *Store) OutboxDone(ctx context.Context, id string, seq int64, etag strin
 		for n := range names {
 			if f, ok := crm.LookupField(e, n); (!ok || !f.Upstream) && !(n == fieldParties && e.IsActivity()) {
 				delete(names, n)
+				continue
+			}
+			if sent != nil && n != fieldParties {
+				if _, ok := sent[n]; !ok {
+					delete(names, n) // not sent: the server's value is still the base
+				}
 			}
 		}
-		return t.setUpstreamBase(e, id, etag, names)
+		return t.setUpstreamBase(e, id, etag, names, sent)
 	})
 }
 

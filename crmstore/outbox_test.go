@@ -343,3 +343,49 @@ func TestPullSink(t *testing.T) {
 		t.Fatalf("no pull state: %q %v %v", dl, l, err)
 	}
 }
+
+// TestOutboxDoneSentIsTheBase: when push sent a value cut to fit a column
+// and left out a date the server cannot hold, a pull that reads back the
+// cut value and no date changes nothing: the store keeps the full values
+// and queues nothing.
+func TestOutboxDoneSentIsTheBase(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	long := "Chief Executive Officer of Enron Corporation"
+	id := create(t, s, crm.Contact, map[string]string{"lastname": "Skilling", "jobtitle": long, "birthdate": "1604-03-01"})
+	c := pending(t, s, 10)[0]
+	sent := map[string]string{"lastname": "Skilling", "jobtitle": long[:12]}
+	must(t, s.OutboxDoneSent(ctx, id, c.Seq, `W/"1"`, sent))
+	// Another user changed the description: a new version, with our cut
+	// jobtitle and no birthdate.
+	res, err := s.PullApply(ctx, crm.Contact, id, map[string]string{"lastname": "Skilling", "jobtitle": long[:12], "birthdate": "",
+		"description": "met in Houston"}, `W/"2"`, time.Now(), PolicyNewest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Fields["jobtitle"] != long || v.Fields["birthdate"] != "1604-03-01" || v.Fields["description"] != "met in Houston" || res.Conflicts != 0 {
+		t.Errorf("after pull: jobtitle %q, birthdate %q, conflicts %d", v.Fields["jobtitle"], v.Fields["birthdate"], res.Conflicts)
+	}
+	if cs := pending(t, s, 10); len(cs) != 0 {
+		t.Errorf("pull queued %+v", cs)
+	}
+	// A real change upstream still comes through.
+	if _, err := s.PullApply(ctx, crm.Contact, id, map[string]string{"jobtitle": "CEO"}, `W/"3"`, time.Now(), PolicyNewest); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Get(ctx, id); v.Fields["jobtitle"] != "CEO" {
+		t.Errorf("upstream change lost: %q", v.Fields["jobtitle"])
+	}
+	if _, ok, err := s.CacheGet(ctx, "k"); ok || err != nil {
+		t.Errorf("empty cache: %v %v", ok, err)
+	}
+	must(t, s.CachePut(ctx, "k", "v1"))
+	must(t, s.CachePut(ctx, "k", "v2"))
+	if v, ok, err := s.CacheGet(ctx, "k"); v != "v2" || !ok || err != nil {
+		t.Errorf("cache: %q %v %v", v, ok, err)
+	}
+}

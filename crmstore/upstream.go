@@ -21,9 +21,10 @@ func (t *Tx) setETag(id, etag string) error {
 	return nil
 }
 
-// setUpstreamBase records the current values of fields as what the server
-// holds (provenance "upstream", version etag).
-func (t *Tx) setUpstreamBase(e crm.Entity, id, etag string, fields map[string]string) error {
+// setUpstreamBase records the values of fields as what the server holds
+// (provenance "upstream", version etag): the value in sent when it has
+// one, else the store's current value.
+func (t *Tx) setUpstreamBase(e crm.Entity, id, etag string, fields, sent map[string]string) error {
 	version := etag
 	if version == "" {
 		version = "sent " + t.now // never equal to a real ETag
@@ -37,9 +38,20 @@ func (t *Tx) setUpstreamBase(e crm.Entity, id, etag string, fields map[string]st
 	if len(fields) == 0 {
 		return nil
 	}
-	cur, err := t.loadFields(e, id, fields)
+	load := map[string]string{}
+	for n := range fields {
+		if _, ok := sent[n]; !ok {
+			load[n] = ""
+		}
+	}
+	cur, err := t.loadFields(e, id, load)
 	if err != nil {
 		return err
+	}
+	for n := range fields {
+		if v, ok := sent[n]; ok {
+			cur[n] = v
+		}
 	}
 	rows := make([][]any, 0, len(cur))
 	for _, n := range sortedKeys(cur) {
@@ -273,6 +285,29 @@ func (s *Store) SavePullState(ctx context.Context, entitySet, deltaLink string, 
 		return fmt.Errorf("save pull state of %s: %w", entitySet, err)
 	}
 	return nil
+}
+
+// CacheGet returns what was kept under key by CachePut.
+func (s *Store) CacheGet(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM upstreamcache WHERE key = ?`, key).Scan(&v)
+	if err == sql.ErrNoRows {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("upstream cache %s: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// CachePut keeps value under key: what push learned about the upstream
+// server (the calling user, column limits).
+func (s *Store) CachePut(ctx context.Context, key, value string) error {
+	return s.Update(ctx, func(t *Tx) error {
+		_, err := t.exec(`INSERT INTO upstreamcache (key, value, at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, at = excluded.at`, key, value, t.now)
+		return err
+	})
 }
 
 // ETag returns the last ETag stored for record id ("" when none).

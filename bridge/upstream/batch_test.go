@@ -163,7 +163,7 @@ func TestEncodeBody(t *testing.T) {
 		{"opportunity-unlink", crm.Opportunity, map[string]string{"parentaccountid": "", "statecode": "2", "estimatedvalue": "1200"}, nil},
 	}
 	for _, tc := range tests {
-		b, err := encodeBody(context.Background(), tc.e, tc.fields, tc.parties, resolve)
+		b, err := testBody(tc.e, tc.fields, tc.parties, resolve)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -198,16 +198,27 @@ func TestEncodeBody(t *testing.T) {
 		{crm.Email, map[string]string{"senton": "yesterday"}},
 	}
 	for _, tc := range bad {
-		if _, err := encodeBody(context.Background(), tc.e, tc.fields, nil, nil); err == nil {
+		if _, err := testBody(tc.e, tc.fields, nil, nil); err == nil {
 			t.Errorf("%s %v: no error", tc.e, tc.fields)
 		}
 	}
-	if _, err := encodeBody(context.Background(), crm.Contact, nil, []crm.Party{{Role: 2, Address: "a@b"}}, nil); err == nil {
+	if _, err := encodeBody(context.Background(), crm.Contact, nil, []wireParty{{Role: 2, Address: "a@b"}}, true, nil); err == nil {
 		t.Errorf("contact with parties: no error")
 	}
-	if _, err := encodeBody(context.Background(), crm.Email, nil, []crm.Party{{Role: 9, Address: "a@b"}}, nil); err == nil {
+	if _, err := encodeBody(context.Background(), crm.Email, nil, []wireParty{{Role: 9, Address: "a@b"}}, true, nil); err == nil {
 		t.Errorf("party role 9: no error")
 	}
+}
+
+// testBody encodes a body as push does, without the steps that ask the
+// server (column limits, the calling user).
+func testBody(e crm.Entity, fields map[string]string, parties []crm.Party, resolve RefResolver) ([]byte, error) {
+	c := &Client{resolve: resolve}
+	ws, _, err := c.parties(context.Background(), e, parties)
+	if err != nil {
+		return nil, err
+	}
+	return encodeBody(context.Background(), e, fields, ws, parties != nil, resolve)
 }
 
 func TestDecodeRecord(t *testing.T) {

@@ -29,6 +29,9 @@ type Client struct {
 	doer    HTTPDoer
 	token   func() (string, error)
 	resolve RefResolver
+	cache   Cache
+	facts   serverFacts
+	offline bool // dry run: ask the server nothing, use the cache or the built-in tables
 }
 
 // NewClient returns a client for cfg that sends through doer (nil = an
@@ -62,36 +65,53 @@ func NewClient(cfg Config, doer HTTPDoer, resolve RefResolver) (*Client, error) 
 //     concurrent change; CAP answers 428 to a DELETE without If-Match,
 //     Dataverse accepts either; 404, or 412 for a missing record, = done).
 func (c *Client) ChangeRequest(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (Request, error) {
+	r, _, _, err := c.changeRequest(ctx, ch, op, fields, etag)
+	return r, err
+}
+
+// changeRequest is ChangeRequest that also returns the field values the
+// body sends (what the server will hold once it applies the request) and a
+// note for every value or party changed to fit Dataverse's rules.
+func (c *Client) changeRequest(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (Request, map[string]string, []string, error) {
 	set := EntitySet(ch.Entity)
 	if set == "" {
-		return Request{}, fmt.Errorf("entity %q is not pushed upstream", ch.Entity)
+		return Request{}, nil, nil, fmt.Errorf("entity %q is not pushed upstream", ch.Entity)
 	}
 	if !IsGUID(ch.RecordID) {
-		return Request{}, fmt.Errorf("record id %q is not a GUID", ch.RecordID)
+		return Request{}, nil, nil, fmt.Errorf("record id %q is not a GUID", ch.RecordID)
 	}
 	r := Request{Path: set + "(" + strings.ToLower(ch.RecordID) + ")", Header: http.Header{}}
+	var sent map[string]string
+	var notes []string
 	switch op {
 	case OpCreate, OpUpdate:
-		body, err := encodeBody(ctx, ch.Entity, fields, ch.Parties, c.resolve)
+		if op == OpUpdate && etag == "" {
+			return Request{}, nil, nil, errors.New("update without an ETag")
+		}
+		var pnotes []string
+		sent, notes = c.fit(ctx, ch.Entity, fields)
+		parties, pnotes, err := c.parties(ctx, ch.Entity, ch.Parties)
 		if err != nil {
-			return Request{}, err
+			return Request{}, nil, nil, err
+		}
+		notes = append(notes, pnotes...)
+		body, err := encodeBody(ctx, ch.Entity, sent, parties, ch.Parties != nil && partyRoles[ch.Entity] != nil, c.resolve)
+		if err != nil {
+			return Request{}, nil, nil, err
 		}
 		r.Method, r.Body = http.MethodPatch, body
 		if op == OpCreate {
 			r.Header.Set("If-None-Match", "*")
 		} else {
-			if etag == "" {
-				return Request{}, errors.New("update without an ETag")
-			}
 			r.Header.Set("If-Match", etag)
 		}
 	case OpDelete:
 		r.Method = http.MethodDelete
 		r.Header.Set("If-Match", "*")
 	default:
-		return Request{}, fmt.Errorf("unknown op %d", op)
+		return Request{}, nil, nil, fmt.Errorf("unknown op %d", op)
 	}
-	return r, nil
+	return r, sent, notes, nil
 }
 
 func (c *Client) newHTTPRequest(ctx context.Context, method, path, query string, body io.Reader) (*http.Request, error) {

@@ -165,9 +165,10 @@ func ValidStatus(e crm.Entity, state, status string) bool {
 
 // encodeBody returns the JSON body of a create or update of entity e: the
 // upstream fields in fields, Ref fields as "<nav>@odata.bind", statecode
-// with a matching statuscode, and the activity's parties when parties is
-// not nil.
-func encodeBody(ctx context.Context, e crm.Entity, fields map[string]string, parties []crm.Party, resolve RefResolver) ([]byte, error) {
+// with a matching statuscode, and, when withParties, the activity's
+// parties: each bound to its record (partyid_<entity>@odata.bind) or by
+// address (addressused).
+func encodeBody(ctx context.Context, e crm.Entity, fields map[string]string, parties []wireParty, withParties bool, resolve RefResolver) ([]byte, error) {
 	body := make(map[string]any, len(fields)+2)
 	for name, v := range fields {
 		fd, ok := crm.LookupField(e, name)
@@ -200,7 +201,7 @@ func encodeBody(ctx context.Context, e crm.Entity, fields map[string]string, par
 			body["statecode"], body["statuscode"] = n1, n2
 		}
 	}
-	if parties != nil {
+	if withParties {
 		if !e.IsActivity() {
 			return nil, fmt.Errorf("%s has no parties", e)
 		}
@@ -211,15 +212,15 @@ func encodeBody(ctx context.Context, e crm.Entity, fields map[string]string, par
 			}
 			m := map[string]any{"participationtypemask": p.Role}
 			switch {
-			case p.ContactID != "":
-				if !IsGUID(p.ContactID) {
-					return nil, fmt.Errorf("party contact id %q is not a GUID", p.ContactID)
+			case p.ID != "":
+				if !IsGUID(p.ID) {
+					return nil, fmt.Errorf("party id %q is not a GUID", p.ID)
 				}
-				m["partyid_contact@odata.bind"] = "/contacts(" + p.ContactID + ")"
+				m["partyid_"+string(p.Entity)+"@odata.bind"] = "/" + string(p.Entity) + "s(" + p.ID + ")"
 			case p.Address != "":
-				m["addressused"] = strings.ToLower(p.Address)
+				m["addressused"] = p.Address
 			default:
-				return nil, fmt.Errorf("party has neither contact nor address")
+				return nil, fmt.Errorf("party has neither a record nor an address")
 			}
 			ps = append(ps, m)
 		}

@@ -51,6 +51,7 @@ func TestInterruptedPush(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		e := newEnv(t, fakeserver.Style(seed%2), func(c *upstream.Config, _ *fakeserver.Server) { c.BatchSize = []int{1, 5, 50}[seed%3] })
 		ops, want := genOps(rng, 30, func() string { return guid(rng.IntN(1 << 30)) })
+		putPartyContacts(e.srv, ops)
 		q := e.queue()
 		for _, o := range ops {
 			q.Add(o.e, o.id, o.op, o.fields, o.parties)

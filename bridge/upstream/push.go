@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"crmbridge/crm"
 )
 
 // PushOptions tune one Push run. The zero value is ready to use.
@@ -44,12 +46,13 @@ type PushStats struct {
 	Dead      int // entries moved to the dead-letter state
 	Conflicts int // 412/428 answers resolved by a read-back and merge
 	ReadBacks int // records read back before deciding what to send
+	Adjusted  int // values or parties changed to fit Dataverse (cut, left out, organizer): logged, the store keeps them
 	Paused    time.Duration
 }
 
 func (s PushStats) String() string {
-	return fmt.Sprintf("sent %d, confirmed %d, retried %d, dead %d, conflicts %d, read back %d",
-		s.Sent, s.Confirmed, s.Retried, s.Dead, s.Conflicts, s.ReadBacks)
+	return fmt.Sprintf("sent %d, confirmed %d, retried %d, dead %d, conflicts %d, read back %d, adjusted %d",
+		s.Sent, s.Confirmed, s.Retried, s.Dead, s.Conflicts, s.ReadBacks, s.Adjusted)
 }
 
 // ErrAuth means the server refused the credentials for a whole batch
@@ -60,11 +63,18 @@ var ErrAuth = errors.New("upstream: authentication refused")
 // one run after 412 answers before it waits for backoff like any failure.
 const maxConflictRounds = 5
 
+// maxReadBacksPerRound bounds the records read back before the changes
+// ready so far are sent: what a read-back learns is kept only once the
+// change it decided is confirmed, so a push that is interrupted again and
+// again must still get some of them out.
+const maxReadBacksPerRound = 4
+
 // item is one change about to be sent.
 type item struct {
 	ch     Change
 	op     Op
 	fields map[string]string
+	sent   map[string]string // the values the body sends (fields fitted to the server's rules)
 	etag   string
 	req    Request
 }
@@ -119,7 +129,12 @@ func (c *Client) Push(ctx context.Context, q Queue, o PushOptions) (PushStats, e
 	if p.o.Log == nil {
 		p.o.Log = slog.New(slog.DiscardHandler)
 	}
+	if k, ok := q.(Cache); ok && c.cache == nil {
+		c.cache = k // the outbox's store keeps what we learn about the server
+	}
 	if o.DryRun != nil {
+		c.offline = true
+		defer func() { c.offline = false }()
 		return p.stats, p.dryRun(ctx)
 	}
 	err := p.run(ctx)
@@ -177,7 +192,13 @@ func (p *pusher) run(ctx context.Context) error {
 		}
 		idle = 0
 		items := make([]*item, 0, len(changes))
+		reads := p.stats.ReadBacks
 		for _, ch := range changes {
+			if p.stats.ReadBacks-reads >= maxReadBacksPerRound && len(items) > 0 {
+				// Send what is ready before reading more back: a run cut
+				// short keeps what it learned as confirmed changes.
+				break
+			}
 			delete(p.waiting, ch.RecordID)
 			it, err := p.prepare(ctx, ch)
 			if err != nil {
@@ -213,10 +234,24 @@ func (p *pusher) prepare(ctx context.Context, ch Change) (*item, error) {
 
 func (p *pusher) item(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (*item, error) {
 	it := &item{ch: ch, op: op, fields: fields, etag: etag}
-	req, err := p.c.ChangeRequest(ctx, ch, op, fields, etag)
+	req, sent, notes, err := p.c.changeRequest(ctx, ch, op, fields, etag)
+	if errors.Is(err, errTransient) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, p.retry(ctx, ch, err.Error())
+	}
 	if err != nil {
 		// Our own data cannot be encoded: no retry will help.
 		return nil, p.dead(ctx, ch, "encode: "+err.Error())
+	}
+	for _, n := range notes {
+		p.stats.Adjusted++
+		p.o.Log.Warn("push: "+n, "id", ch.RecordID)
+	}
+	it.sent = sent
+	if it.sent == nil && op != OpDelete {
+		it.sent = map[string]string{}
 	}
 	if op != OpDelete {
 		// Ask for the record back, so the new ETag comes with the answer.
@@ -249,7 +284,7 @@ func (p *pusher) readBack(ctx context.Context, ch Change) (*item, error) {
 		case OpCreate:
 			return p.item(ctx, ch, OpCreate, ch.Fields, "")
 		case OpDelete:
-			return nil, p.done(ctx, ch, "")
+			return nil, p.done(ctx, ch, "", nil)
 		}
 		return nil, p.dead(ctx, ch, "404 Not Found: the record does not exist upstream")
 	}
@@ -265,11 +300,19 @@ func (p *pusher) readBack(ctx context.Context, ch Change) (*item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("merge %s %s: %w", ch.Entity, ch.RecordID, err)
 	}
-	if ch.Parties != nil && rec.HasParties && SameParties(ch.Parties, rec.Parties) {
+	// A value the server holds cut to fit (or never got: a date Dataverse
+	// cannot hold) is what we would send: nothing to do for it.
+	fitted, _ := p.c.fit(ctx, ch.Entity, fields)
+	for k := range fields {
+		if v, ok := fitted[k]; !ok || v == rec.Fields[k] {
+			delete(fields, k)
+		}
+	}
+	if ch.Parties != nil && (partyRoles[ch.Entity] == nil || rec.HasParties && p.sameParties(ctx, ch, rec.Parties)) {
 		ch.Parties = nil
 	}
 	if len(fields) == 0 && ch.Parties == nil {
-		return nil, p.done(ctx, ch, rec.ETag)
+		return nil, p.done(ctx, ch, rec.ETag, map[string]string{})
 	}
 	ch.ETag = rec.ETag
 	return p.item(ctx, ch, OpUpdate, fields, rec.ETag)
@@ -378,9 +421,9 @@ func (p *pusher) settle(ctx context.Context, it *item, resp *Response, err error
 	}
 	switch s := resp.Status; {
 	case s >= 200 && s < 300:
-		return p.done(ctx, ch, responseETag(resp))
+		return p.done(ctx, ch, responseETag(resp), it.sent)
 	case s == http.StatusNotFound && it.op == OpDelete:
-		return p.done(ctx, ch, "")
+		return p.done(ctx, ch, "", nil)
 	case s == http.StatusPreconditionFailed && it.op == OpDelete:
 		// If-Match: * on a record that is gone: read back to be sure.
 		next, err := p.readBack(ctx, ch)
@@ -437,8 +480,22 @@ func (p *pusher) failed(ctx context.Context, ch Change, resp *Response, prefix s
 	return p.dead(ctx, ch, prefix+resp.ErrorMessage())
 }
 
-func (p *pusher) done(ctx context.Context, ch Change, etag string) error {
-	if err := p.q.Done(ctx, ch.RecordID, ch.Seq, etag); err != nil {
+// sameParties reports whether the server's parties are those push would
+// send for ch.
+func (p *pusher) sameParties(ctx context.Context, ch Change, server []crm.Party) bool {
+	ws, _, err := p.c.parties(ctx, ch.Entity, ch.Parties)
+	if err != nil {
+		return false
+	}
+	ours := make([]crm.Party, len(ws))
+	for i, w := range ws {
+		ours[i] = w.party()
+	}
+	return SameParties(ours, server)
+}
+
+func (p *pusher) done(ctx context.Context, ch Change, etag string, sent map[string]string) error {
+	if err := p.q.Done(ctx, ch.RecordID, ch.Seq, etag, sent); err != nil {
 		return fmt.Errorf("confirm %s %s: %w", ch.Entity, ch.RecordID, err)
 	}
 	delete(p.known, ch.RecordID)

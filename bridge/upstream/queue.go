@@ -58,8 +58,11 @@ type Queue interface {
 	// Change.Seq being sent. The mark stays until Done or Dead.
 	InFlight(ctx context.Context, seqs map[string]int64) error
 	// Done removes the record's entries up to seq and stores the new ETag,
-	// in one transaction.
-	Done(ctx context.Context, recordID string, seq int64, etag string) error
+	// in one transaction. sent holds the field values the server now has
+	// from this change (they may differ from the store's when cut to fit a
+	// column): they become the upstream merge base. nil = the changed
+	// fields' current values.
+	Done(ctx context.Context, recordID string, seq int64, etag string, sent map[string]string) error
 	// Retry records a failed attempt: attempts+1, not before at, the error
 	// text.
 	Retry(ctx context.Context, recordID string, seq int64, at time.Time, msg string) error

@@ -217,6 +217,7 @@ func runRandom(t *testing.T, seed uint64, style fakeserver.Style, batch int) int
 		s.Inject = faultMix(frng, 0.12)
 	})
 	ops, want := genOps(rng, 20+rng.IntN(40), func() string { return guid(rng.IntN(1 << 30)) })
+	putPartyContacts(e.srv, ops)
 	q := &feedingQueue{Queue: e.queue(), rng: rng, ops: ops}
 	q.feed(rng.IntN(len(ops) + 1))
 	o := e.opts()
@@ -307,6 +308,21 @@ func checkServer(t *testing.T, srv *fakeserver.Server, want map[string]*model, o
 		}
 		if m.parties != nil && !upstream.SameParties(rec.Parties, m.parties) {
 			t.Errorf("%s %s: parties %v, want %v", set, id, rec.Parties, m.parties)
+		}
+	}
+}
+
+// putPartyContacts creates, as another user would, the contacts the
+// journal's parties are bound to: Dataverse refuses a party bound to a
+// missing row.
+func putPartyContacts(srv *fakeserver.Server, ops []op) {
+	for _, o := range ops {
+		for _, p := range o.parties {
+			if p.ContactID != "" {
+				if _, ok := srv.Record("contacts", p.ContactID); !ok {
+					srv.Put(crm.Contact, p.ContactID, map[string]string{"lastname": "party " + p.ContactID[:8]})
+				}
+			}
 		}
 	}
 }

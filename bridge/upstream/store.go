@@ -20,7 +20,20 @@ type StoreQueue struct {
 	Open      int // conflicts left open (PolicyFail)
 }
 
-var _ Queue = (*StoreQueue)(nil)
+var (
+	_ Queue = (*StoreQueue)(nil)
+	_ Cache = (*StoreQueue)(nil)
+)
+
+// CacheGet implements Cache.
+func (q *StoreQueue) CacheGet(ctx context.Context, key string) (string, bool, error) {
+	return q.Store.CacheGet(ctx, key)
+}
+
+// CachePut implements Cache.
+func (q *StoreQueue) CachePut(ctx context.Context, key, value string) error {
+	return q.Store.CachePut(ctx, key, value)
+}
 
 func toOp(op string) Op {
 	switch op {
@@ -62,8 +75,8 @@ func (q *StoreQueue) InFlight(ctx context.Context, seqs map[string]int64) error 
 }
 
 // Done implements Queue.
-func (q *StoreQueue) Done(ctx context.Context, id string, seq int64, etag string) error {
-	return q.Store.OutboxDone(ctx, id, seq, etag)
+func (q *StoreQueue) Done(ctx context.Context, id string, seq int64, etag string, sent map[string]string) error {
+	return q.Store.OutboxDoneSent(ctx, id, seq, etag, sent)
 }
 
 // Retry implements Queue.

@@ -61,6 +61,7 @@ const (
 // Call describes what a fault is being chosen for: a whole request
 // (Part 0) or one part of a $batch (Part ≥ 1).
 type Call struct {
+	Meta   bool // a function or metadata read (WhoAmI, EntityDefinitions), not a record
 	Batch  bool
 	Part   int
 	Method string
@@ -106,6 +107,13 @@ type Server struct {
 	// Inject chooses a fault per request and per batch part; nil = none.
 	// It is called with the server's lock held.
 	Inject func(Call) Fault
+	// UserID and UserEmail are the calling user WhoAmI and
+	// systemusers(<id>) answer (default DefaultUserID, no address).
+	UserID, UserEmail string
+	// MaxLength are the string column limits (default DefaultMaxLength());
+	// NoMetadata refuses metadata reads with 403.
+	MaxLength  map[crm.Entity]map[string]int
+	NoMetadata bool
 
 	mu         sync.Mutex
 	recs       map[string]*Record // "set(id)"
@@ -117,6 +125,8 @@ type Server struct {
 	requests   int
 	epoch      time.Time
 	ts         *httptest.Server
+
+	whoAmIs, metadataReads int
 }
 
 // New returns a server of the given style.
@@ -324,7 +334,8 @@ func (s *Server) serve(r *http.Request, body []byte) (a answer, drop, slow bool)
 		return s.batch(r.Header, body)
 	}
 	set, id, _ := splitPath(rel)
-	f := s.fault(Call{Method: r.Method, Set: set, ID: id})
+	_, known := upstream.EntityOfSet(set)
+	f := s.fault(Call{Method: r.Method, Set: set, ID: id, Meta: !known})
 	switch f {
 	case DropBefore:
 		return answer{}, true, false
@@ -564,6 +575,9 @@ func writeAnswerPart(mw *multipart.Writer, a answer, cid string, inChangeSet boo
 // exec runs one request against the store. concurrent makes another user
 // change the record first.
 func (s *Server) exec(method, rel string, query url.Values, h http.Header, body []byte, concurrent bool) answer {
+	if a, ok := s.serveFunction(method, rel); ok {
+		return a
+	}
 	set, id, ok := splitPath(rel)
 	e, known := upstream.EntityOfSet(set)
 	if !ok || !known {
@@ -620,10 +634,24 @@ func (s *Server) patch(e crm.Entity, set, id string, rec *Record, h http.Header,
 		s.violate("PATCH %s(%s): Content-Type %q", set, id, h.Get("Content-Type"))
 		return errAnswer(http.StatusUnsupportedMediaType, "0x0", "JSON only")
 	}
-	fields, parties, hasParties, err := decodeBody(e, body)
+	fields, bound, hasParties, err := decodeBody(e, body)
 	if err != nil {
 		s.violate("PATCH %s(%s): %v", set, id, err)
 		return errAnswer(http.StatusBadRequest, "0x80048d19", err.Error())
+	}
+	var parties []crm.Party
+	for _, p := range bound {
+		parties = append(parties, p.Party)
+	}
+	if err := s.checkValues(e, fields); err != nil {
+		re := err.(*ruleError)
+		return errAnswer(re.status, re.code, re.msg)
+	}
+	if hasParties {
+		if err := s.checkParties(e, bound); err != nil {
+			re := err.(*ruleError)
+			return errAnswer(re.status, re.code, re.msg)
+		}
 	}
 	inm, im := h.Get("If-None-Match"), h.Get("If-Match")
 	switch {
@@ -684,7 +712,7 @@ func (s *Server) patch(e crm.Entity, set, id string, rec *Record, h http.Header,
 
 // decodeBody validates a PATCH body against the schema and returns the
 // canonical field values it sets.
-func decodeBody(e crm.Entity, body []byte) (map[string]string, []crm.Party, bool, error) {
+func decodeBody(e crm.Entity, body []byte) (map[string]string, []boundParty, bool, error) {
 	var obj map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
@@ -692,7 +720,7 @@ func decodeBody(e crm.Entity, body []byte) (map[string]string, []crm.Party, bool
 		return nil, nil, false, fmt.Errorf("body is not a JSON object: %w", err)
 	}
 	fields := map[string]string{}
-	var parties []crm.Party
+	var parties []boundParty
 	hasParties := false
 	for k, raw := range obj {
 		switch {
@@ -766,27 +794,32 @@ func decodeBind(e crm.Entity, nav string, raw json.RawMessage) (string, string, 
 	return "", "", fmt.Errorf("no navigation property %q on %s", nav, e)
 }
 
-func decodePartiesBody(raw json.RawMessage) ([]crm.Party, error) {
+func decodePartiesBody(raw json.RawMessage) ([]boundParty, error) {
 	var ps []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &ps); err != nil {
 		return nil, err
 	}
-	out := make([]crm.Party, 0, len(ps))
+	out := make([]boundParty, 0, len(ps))
 	for i, p := range ps {
-		var q crm.Party
+		var q boundParty
 		for k, v := range p {
 			switch k {
 			case "participationtypemask":
 				if err := json.Unmarshal(v, &q.Role); err != nil || q.Role < 1 || q.Role > 7 {
 					return nil, fmt.Errorf("party %d: participationtypemask %s", i, v)
 				}
-			case "partyid_contact@odata.bind":
+			case "partyid_contact@odata.bind", "partyid_account@odata.bind", "partyid_systemuser@odata.bind":
+				if q.bound != "" {
+					return nil, fmt.Errorf("party %d: two partyid binds", i)
+				}
+				q.bound = strings.TrimSuffix(strings.TrimPrefix(k, "partyid_"), "@odata.bind")
 				var ref string
 				json.Unmarshal(v, &ref)
-				if !strings.HasPrefix(ref, "/contacts(") || !strings.HasSuffix(ref, ")") || !upstream.IsGUID(ref[10:len(ref)-1]) {
-					return nil, fmt.Errorf("party %d: bad partyid_contact %q", i, ref)
+				pre := "/" + q.bound + "s("
+				if !strings.HasPrefix(ref, pre) || !strings.HasSuffix(ref, ")") || !upstream.IsGUID(ref[len(pre):len(ref)-1]) {
+					return nil, fmt.Errorf("party %d: bad %s %q", i, k, ref)
 				}
-				q.ContactID = strings.ToLower(ref[10 : len(ref)-1])
+				q.ContactID = strings.ToLower(ref[len(pre) : len(ref)-1])
 			case "addressused":
 				if err := json.Unmarshal(v, &q.Address); err != nil {
 					return nil, fmt.Errorf("party %d: addressused: %w", i, err)

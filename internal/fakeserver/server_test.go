@@ -88,3 +88,61 @@ func TestBatchFraming(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestDataverseRules: the server refuses what Dataverse refuses for its
+// content (column length, date range, party types, organizer, binds to
+// missing rows) without counting it as a protocol violation, and answers
+// WhoAmI and the column metadata.
+func TestDataverseRules(t *testing.T) {
+	js := map[string]string{"Content-Type": "application/json", "If-None-Match": "*"}
+	const c1 = "00000000-0000-4000-8000-0000000000c1"
+	user := `"partyid_systemuser@odata.bind":"/systemusers(` + DefaultUserID + `)"`
+	tests := []struct {
+		name, path, body string
+		status           int
+	}{
+		{"subject at limit", "tasks(" + id1 + ")", `{"subject":"` + strings.Repeat("é", 200) + `"}`, 204},
+		{"subject too long", "tasks(" + id1 + ")", `{"subject":"` + strings.Repeat("x", 201) + `"}`, 400},
+		{"po box too long", "contacts(" + id1 + ")", `{"address1_postofficebox":"` + strings.Repeat("9", 21) + `"}`, 400},
+		{"astral chars count twice", "contacts(" + id1 + ")", `{"suffix":"` + strings.Repeat("😀", 6) + `"}`, 400},
+		{"birthdate 1604", "contacts(" + id1 + ")", `{"birthdate":"1604-03-01"}`, 400},
+		{"birthdate 1753", "contacts(" + id1 + ")", `{"birthdate":"1753-01-01"}`, 204},
+		{"task parties", "tasks(" + id1 + ")", `{"task_activity_parties":[{"participationtypemask":2,"addressused":"a@x"}]}`, 400},
+		{"organizer address", "appointments(" + id1 + ")", `{"appointment_activity_parties":[{"participationtypemask":7,"addressused":"a@x"}]}`, 400},
+		{"organizer contact", "appointments(" + id1 + ")", `{"appointment_activity_parties":[{"participationtypemask":7,"partyid_contact@odata.bind":"/contacts(` + c1 + `)"}]}`, 400},
+		{"organizer user", "appointments(" + id1 + ")", `{"appointment_activity_parties":[{"participationtypemask":7,` + user + `},{"participationtypemask":5,"addressused":"a@x"}]}`, 204},
+		{"two organizers", "appointments(" + id1 + ")", `{"appointment_activity_parties":[{"participationtypemask":7,` + user + `},{"participationtypemask":7,` + user + `}]}`, 400},
+		{"sender on appointment", "appointments(" + id1 + ")", `{"appointment_activity_parties":[{"participationtypemask":1,"addressused":"a@x"}]}`, 400},
+		{"bound to existing contact", "emails(" + id1 + ")", `{"email_activity_parties":[{"participationtypemask":2,"partyid_contact@odata.bind":"/contacts(` + c1 + `)"}]}`, 204},
+		{"bound to missing contact", "emails(" + id1 + ")", `{"email_activity_parties":[{"participationtypemask":2,"partyid_contact@odata.bind":"/contacts(` + id1 + `)"}]}`, 404},
+		{"unknown user", "emails(" + id1 + ")", `{"email_activity_parties":[{"participationtypemask":1,"partyid_systemuser@odata.bind":"/systemusers(` + id1 + `)"}]}`, 404},
+	}
+	for _, tc := range tests {
+		s := New(Dataverse)
+		base := s.Start()
+		s.Put(crm.Contact, c1, map[string]string{"lastname": "Lay"})
+		resp, body := do(t, "PATCH", base+tc.path, js, tc.body)
+		if resp.StatusCode != tc.status || len(s.Violations()) != 0 {
+			t.Errorf("%s: %d %s, violations %q", tc.name, resp.StatusCode, body, s.Violations())
+		}
+		s.Close()
+	}
+	s := New(Dataverse)
+	s.UserEmail = "me@example.com"
+	base := s.Start()
+	defer s.Close()
+	if _, body := do(t, "GET", base+"WhoAmI", nil, ""); !strings.Contains(body, `"UserId":"`+DefaultUserID+`"`) {
+		t.Errorf("WhoAmI: %s", body)
+	}
+	if _, body := do(t, "GET", base+"systemusers("+DefaultUserID+")?$select=internalemailaddress", nil, ""); !strings.Contains(body, "me@example.com") {
+		t.Errorf("systemuser: %s", body)
+	}
+	_, body := do(t, "GET", base+"EntityDefinitions(LogicalName='contact')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=LogicalName,MaxLength", nil, "")
+	if !strings.Contains(body, `{"LogicalName":"address1_postofficebox","MaxLength":20}`) {
+		t.Errorf("metadata: %s", body)
+	}
+	s.NoMetadata = true
+	if resp, _ := do(t, "GET", base+"EntityDefinitions(LogicalName='contact')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata", nil, ""); resp.StatusCode != 403 {
+		t.Errorf("metadata without privilege: %d", resp.StatusCode)
+	}
+}

@@ -42,6 +42,7 @@ type Queue struct {
 	Policy Policy
 
 	mu        sync.Mutex
+	cache     map[string]string
 	seq       int64
 	recs      map[string]*memRec
 	order     []orderSlot // records by head entry seq; stale slots skipped
@@ -257,7 +258,7 @@ func (q *Queue) InFlight(ctx context.Context, seqs map[string]int64) error {
 }
 
 // Done implements upstream.Queue.
-func (q *Queue) Done(ctx context.Context, id string, seq int64, etag string) error {
+func (q *Queue) Done(ctx context.Context, id string, seq int64, etag string, sent map[string]string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r, err := q.rec(id, seq)
@@ -270,9 +271,12 @@ func (q *Queue) Done(ctx context.Context, id string, seq int64, etag string) err
 		if e.op == upstream.OpDelete {
 			clear(r.base)
 		}
-		maps.Copy(r.base, e.fields)
+		if sent == nil {
+			maps.Copy(r.base, e.fields)
+		}
 		i++
 	}
+	maps.Copy(r.base, sent)
 	r.entries = append(r.entries[:0:0], r.entries[i:]...)
 	r.etag, r.attempts, r.unknown, r.notBefore, r.msg = etag, 0, false, time.Time{}, ""
 	if len(r.entries) > 0 {
@@ -362,4 +366,26 @@ func (q *Queue) Merge(ctx context.Context, c upstream.Change, server map[string]
 	return send, nil
 }
 
-var _ upstream.Queue = (*Queue)(nil)
+// CacheGet implements upstream.Cache.
+func (q *Queue) CacheGet(ctx context.Context, key string) (string, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	v, ok := q.cache[key]
+	return v, ok, nil
+}
+
+// CachePut implements upstream.Cache.
+func (q *Queue) CachePut(ctx context.Context, key, value string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.cache == nil {
+		q.cache = map[string]string{}
+	}
+	q.cache[key] = value
+	return nil
+}
+
+var (
+	_ upstream.Queue = (*Queue)(nil)
+	_ upstream.Cache = (*Queue)(nil)
+)
