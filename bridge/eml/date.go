@@ -196,11 +196,25 @@ func zoneOffset(z string) (int, bool) {
 	if off, ok := zones[strings.ToUpper(w)]; ok {
 		return off, true
 	}
-	// An unknown alphabetic zone name: RFC 5322 4.3 says treat as -0000.
-	for _, c := range w {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
-			return 0, false
+	if len(w) == 4 && isDigit(w[0]) && isDigit(w[1]) && isDigit(w[2]) && isDigit(w[3]) {
+		// An offset that lost its sign ("0500"): east, as Python reads it.
+		n, _ := strconv.Atoi(w)
+		if mins := n/100*60 + n%100; n%100 < 60 && mins <= 14*60 {
+			return mins, true
 		}
+	}
+	// RFC 5322 4.3: military zones (one letter) and other obsolete or
+	// unknown zone names ("H0500", "EST5EDT", "MEZ-1") SHOULD be taken as
+	// -0000, unless a known abbreviation leads the word.
+	i := 0
+	for i < len(w) && (w[i] >= 'A' && w[i] <= 'Z' || w[i] >= 'a' && w[i] <= 'z') {
+		i++
+	}
+	if i == 0 {
+		return 0, false // digits, punctuation: not a zone
+	}
+	if off, ok := zones[strings.ToUpper(w[:i])]; ok && i < len(w) {
+		return off, true
 	}
 	return 0, true
 }

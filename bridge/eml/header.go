@@ -1,6 +1,7 @@
 package eml
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -43,7 +44,9 @@ func decodeText(raw string) (string, error) {
 		return textcodec.String(raw), nil
 	}
 	if utf8.ValidString(raw) {
-		if dec, err := wordDecoder.DecodeHeader(raw); err == nil && utf8.ValidString(dec) {
+		// mime.WordDecoder leaves a word it finds invalid as it is (bad
+		// base64 padding: "=?NONE?B?VEVTVA=?="); the lenient path reads it.
+		if dec, err := wordDecoder.DecodeHeader(raw); err == nil && utf8.ValidString(dec) && !reWord.MatchString(dec) {
 			return dec, nil
 		}
 	}
@@ -56,8 +59,8 @@ var reWord = regexp.MustCompile(`=\?([^?\s]+)\?([QqBb])\?([^?]*)\?=`)
 // do when mime.WordDecoder refuses them: raw 8-bit bytes inside a Q word
 // are taken as they are, base64 is decoded leniently, white space between
 // two encoded words is dropped (RFC 2047 6.2), and text outside words is
-// read with textcodec.String. A word in an unknown charset is kept as it is and
-// reported.
+// read with textcodec.String. A word in an unknown charset is decoded as
+// text without a charset and reported.
 func decodeWordsLenient(raw string) (string, error) {
 	var b strings.Builder
 	var firstErr error
@@ -84,7 +87,12 @@ func decodeWordsLenient(raw string) (string, error) {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("decode %q: %w", truncate(raw, 80), err)
 			}
-			s = textcodec.String(raw[loc[0]:loc[1]])
+			if !errors.Is(err, textcodec.ErrUnknownCharset) {
+				s = textcodec.String(raw[loc[0]:loc[1]])
+			}
+			// An unknown label ("NONE", "x-unknown"): the text as read
+			// without a charset (UTF-8 when valid, else Windows-1252), as
+			// Python's email package does, not the encoded word.
 		}
 		b.WriteString(s)
 		prevWord = true

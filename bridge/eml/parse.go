@@ -184,11 +184,29 @@ func receivedDate(h textproto.Header, envelope time.Time) time.Time {
 // text decodes an unstructured header field, reporting encoded words it
 // cannot decode.
 func (m *msgParser) text(h textproto.Header, key string) string {
-	s, err := decodeText(h.Get(key))
+	s, err := decodeText(unfoldedValue(h, key))
 	if err != nil {
 		m.warnf("header "+key, "%v", err)
 	}
 	return strings.TrimSpace(s)
+}
+
+// unfoldedValue returns the value of the field key unfolded as RFC 5322
+// 2.2.3 says: only the line breaks are removed, the white space around
+// them stays ("a  b" folded as "a\r\n  b" reads "a  b"; Header.Get would
+// collapse it to one space).
+func unfoldedValue(h textproto.Header, key string) string {
+	raw, err := h.Raw(key)
+	if err != nil || raw == nil {
+		return h.Get(key)
+	}
+	_, v, ok := bytes.Cut(raw, []byte(":"))
+	if !ok {
+		return h.Get(key)
+	}
+	v = bytes.ReplaceAll(v, []byte("\r\n"), nil)
+	v = bytes.ReplaceAll(v, []byte("\n"), nil)
+	return strings.Trim(string(v), " \t\r")
 }
 
 // addresses parses every field named key as one address list.

@@ -3,6 +3,7 @@ package eml
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"crmbridge/crm"
 )
@@ -43,5 +44,61 @@ func TestLeadingWhiteSpace(t *testing.T) {
 				t.Errorf("warnings %q, want %q", ws, tc.warn)
 			}
 		})
+	}
+}
+
+// TestHeaderText checks unstructured header text: unfolding removes only
+// the line breaks (RFC 5322 2.2.3), and an encoded word in an unknown
+// charset ("NONE", as some mailers write) or with sloppy base64 padding
+// is decoded as text without a charset, as Python's email package does,
+// with a warning.
+func TestHeaderText(t *testing.T) {
+	for _, tc := range []struct{ name, field, want, warn string }{
+		{"inner runs kept", "Subject: a   b \t c", "a   b \t c", ""},
+		{"fold keeps its white space", "Subject: a\r\n  b\r\n\tc", "a  b\tc", ""},
+		{"outer white space trimmed", "Subject:    a b   ", "a b", ""},
+		{"NONE charset", "Subject: =?NONE?B?VEVTVA=?=", "TEST", `unknown charset "NONE"`},
+		{"unknown charset, UTF-8 bytes", "Subject: =?x-unknown?Q?caf=C3=A9?=", "café", `unknown charset "x-unknown"`},
+		{"unknown charset, Latin-1 bytes", "Subject: =?x-unknown?Q?caf=E9?=", "café", `unknown charset "x-unknown"`},
+		{"words joined, text around kept", "Subject: x  =?utf-8?q?a?= =?utf-8?q?b?=  y", "x  ab  y", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			incs, warns := collect(t, NewReader(strings.NewReader(tc.field+"\r\nFrom: a@example.com\r\n\r\nbody\r\n"), "t.eml"))
+			if len(incs) != 1 {
+				t.Fatalf("%d messages %v", len(incs), warns)
+			}
+			if got := incs[0].Record.Fields["subject"]; got != tc.want {
+				t.Errorf("subject %q, want %q", got, tc.want)
+			}
+			if tc.warn == "" && len(warns) > 0 || tc.warn != "" && (len(warns) != 1 || !strings.Contains(warns[0].Error(), tc.warn)) {
+				t.Errorf("warnings %v, want %q", warns, tc.warn)
+			}
+		})
+	}
+}
+
+// TestObsoleteZones checks RFC 5322 4.3: military and other unknown zone
+// names read as -0000 instead of losing the date; a known abbreviation
+// leading a POSIX zone ("EST5EDT") and an offset without its sign are
+// read as what they say.
+func TestObsoleteZones(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Mon, 1 Jan 2024 10:00:00 H0500", "2024-01-01T10:00:00Z"},
+		{"Mon, 1 Jan 2024 10:00:00 A", "2024-01-01T10:00:00Z"},
+		{"Mon, 1 Jan 2024 10:00:00 z", "2024-01-01T10:00:00Z"},
+		{"1 Jan 2024 10:00:00 XYZ", "2024-01-01T10:00:00Z"},
+		{"Mon, 1 Jan 2024 10:00:00 EST5EDT", "2024-01-01T15:00:00Z"},
+		{"Mon, 1 Jan 2024 10:00:00 0500", "2024-01-01T05:00:00Z"},
+		{"Mon, 1 Jan 2024 10:00:00 EDT", "2024-01-01T14:00:00Z"},
+	} {
+		got, err := parseDate(tc.in)
+		if err != nil || got.UTC().Format(time.RFC3339) != tc.want {
+			t.Errorf("parseDate(%q) = %v, %v; want %s", tc.in, got.UTC(), err, tc.want)
+		}
+	}
+	for _, bad := range []string{"Mon, 1 Jan 2024 10:00:00 +9999", "Mon, 1 Jan 2024 10:00:00 12:00"} {
+		if got, err := parseDate(bad); err == nil {
+			t.Errorf("parseDate(%q) = %v, want an error", bad, got)
+		}
 	}
 }
