@@ -204,3 +204,23 @@ func TestStoreDirectoryMode(t *testing.T) {
 		}
 	}
 }
+
+// A store whose creation was cut short after the file appeared (killed
+// before its first migration) is still crmbridge's: Open migrates it.
+func TestOpenStoreKilledDuringCreation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crm.db")
+	if err := createStore(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
+	}
+	s, err := Open(context.Background(), path, Options{Write: true, LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, _ := s.SchemaVersion(context.Background()); v != len(migrations) {
+		t.Fatalf("schema %d, want %d", v, len(migrations))
+	}
+}

@@ -76,25 +76,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		if err := makeDir(filepath.Dir(path), opts.CreateDir); err != nil {
 			return nil, err
 		}
-		// Create the file ourselves so that it is 0600 whatever the umask;
-		// SQLite gives its -wal and -shm files the same mode.
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("create store %s: %w", path, err)
+		if err := createStore(ctx, path); err != nil {
+			return nil, err
 		}
-		if f != nil {
-			f.Close()
-			created = true
-		}
+		created = true
 	} else if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	warnDir(filepath.Dir(path), opts.Warn)
-	if !created {
-		var err error
-		if hdr, err = checkHeader(path); err != nil {
-			return nil, err
-		}
+	hdr, err := checkHeader(path)
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if opts.Write {
@@ -117,14 +109,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(4)
 	s.db = db
-	if created {
-		// The application id first, so that a store killed during its
-		// first migration is still recognised as ours.
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("create store %s: %w", path, err)
-		}
-	} else if !isVerified(path) {
+	if !created && !isVerified(path) {
 		if err := quickCheck(ctx, db, path, hdr.appID == 0); err != nil {
 			s.Close()
 			return nil, err
@@ -140,6 +125,42 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("migrate store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// createStore makes an empty store at path: an SQLite file already marked as
+// crmbridge's (application_id) and in WAL mode, built under a temporary
+// name and linked into place, so that a process killed at any point leaves
+// either no file or one Open accepts. The file is 0600 whatever the umask;
+// SQLite gives its -wal and -shm files the same mode.
+func createStore(ctx context.Context, path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("create store %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	err = f.Chmod(0o600)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("create store %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+uriPathEscaper.Replace(tmp))
+	if err != nil {
+		return fmt.Errorf("create store %s: %w", path, err)
+	}
+	_, err = db.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA journal_mode = WAL", applicationID))
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create store %s: %w", path, err)
+	}
+	// link, not rename: never replace a store another process made
+	// meanwhile (then that one is used).
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create store %s: %w", path, err)
+	}
+	return nil
 }
 
 // makeDir checks that dir exists, or creates it (0700) when all is set.
