@@ -186,6 +186,11 @@ func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 			m.Attachments = append(m.Attachments, pa)
 		}
 	case crm.Contact:
+		// PidTagSendRichInfo (MS-OXPROPS 2.1005): Outlook keeps it on
+		// e-mail-enabled contacts; libpst (readpst) recognises a contact only
+		// by such a tagged contact property, and a contact with nothing but
+		// an e-mail address has no other.
+		props = append(props, pstwrite.Bool(tag(0x3A40), false))
 		full := f["fullname"]
 		if full == "" {
 			full = strings.Join(strings.Fields(f["firstname"]+" "+f["middlename"]+" "+f["lastname"]), " ")

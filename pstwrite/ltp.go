@@ -219,12 +219,18 @@ func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) ([][]byte, error) {
 		hnidRows = id
 	default:
 		// MS-PST 2.3.4.4: in a subnode, rows never span blocks: each block
-		// holds floor(8176 / row size) rows.
+		// holds floor(8176 / row size) rows, and every block but the last is
+		// padded to 8176 bytes, so that row i is at (i / per) * 8176 +
+		// (i % per) * row size of the stream (go-pst reads it so).
 		per := maxBlockData / rowSize
 		var t dataTree
 		for i := 0; i < len(rows); i += per {
 			j := min(i+per, len(rows))
-			if err := t.add(w.n, matrix[i*rowSize:j*rowSize]); err != nil {
+			chunk := matrix[i*rowSize : j*rowSize]
+			if j < len(rows) {
+				chunk = append(chunk[:len(chunk):len(chunk)], make([]byte, maxBlockData-len(chunk))...)
+			}
+			if err := t.add(w.n, chunk); err != nil {
 				return nil, err
 			}
 		}

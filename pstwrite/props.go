@@ -3,6 +3,7 @@ package pstwrite
 import (
 	"encoding/binary"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf16"
 )
@@ -138,8 +139,12 @@ func Filetime(t time.Time) uint64 {
 	return uint64(t.UTC().UnixNano()/100 + epochDiff)
 }
 
+// utf16le encodes s as UTF-16LE without a terminator. MS-OXCDATA 2.11.1:
+// a PtypString ends at its first NUL, so readers stop there; NUL
+// characters are dropped so that the text after one survives. Invalid
+// UTF-8 bytes become U+FFFD.
 func utf16le(s string) []byte {
-	u := utf16.Encode([]rune(s))
+	u := utf16.Encode([]rune(strings.ReplaceAll(s, "\x00", "")))
 	b := make([]byte, 2*len(u))
 	for i, c := range u {
 		binary.LittleEndian.PutUint16(b[2*i:], c)

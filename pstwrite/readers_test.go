@@ -44,7 +44,7 @@ func diffCounts(t *testing.T, reader string, got, want map[string]int) {
 // TestOwnReader reads the fixture back with crmbridge's pst package and
 // compares every item's fields with what was written.
 func TestOwnReader(t *testing.T) {
-	items := fixture(60, 20, true)
+	items := fixture(250, 20, true) // more rows than one row-matrix block holds
 	path := writeFixture(t, t.TempDir(), items)
 	f, err := pst.Open(path)
 	if err != nil {
@@ -115,7 +115,7 @@ func TestOwnReader(t *testing.T) {
 
 // TestGoPST counts the messages go-pst v6 finds in each folder.
 func TestGoPST(t *testing.T) {
-	items := fixture(60, 20, false)
+	items := fixture(250, 80, false) // more rows than one row-matrix block holds
 	path := writeFixture(t, t.TempDir(), items)
 	fh, err := os.Open(path)
 	if err != nil {
@@ -164,7 +164,7 @@ func needTool(t *testing.T, name string) string {
 // distribution lists and reports them as skipped in its summary line.
 func TestReadpst(t *testing.T) {
 	readpst := needTool(t, "readpst")
-	items := fixture(60, 20, false)
+	items := fixture(250, 80, false) // more rows than one row-matrix block holds
 	path := writeFixture(t, t.TempDir(), items)
 	out := t.TempDir()
 	cmd := exec.Command(readpst, "-S", "-o", out, path)
@@ -204,7 +204,7 @@ func TestReadpst(t *testing.T) {
 // (its directory names) and, for every item, the fields of its text dump.
 func TestPffexport(t *testing.T) {
 	pffexport := needTool(t, "pffexport")
-	items := fixture(60, 20, false)
+	items := fixture(250, 80, false) // more rows than one row-matrix block holds
 	path := writeFixture(t, t.TempDir(), items)
 	target := filepath.Join(t.TempDir(), "x")
 	if b, err := exec.Command(pffexport, "-q", "-t", target, path).CombinedOutput(); err != nil {
@@ -305,7 +305,7 @@ func TestPypff(t *testing.T) {
 	if err := exec.Command(py, "-c", "import pypff").Run(); err != nil {
 		t.Skip("python3-pypff not installed")
 	}
-	items := fixture(60, 20, false)
+	items := fixture(250, 80, false) // more rows than one row-matrix block holds
 	path := writeFixture(t, t.TempDir(), items)
 	b, err := exec.Command(py, "-c", pypffScript, path).CombinedOutput()
 	if err != nil {

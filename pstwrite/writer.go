@@ -183,6 +183,7 @@ var recipientCols = []uint32{
 var attachmentCols = []uint32{0x0E200003, 0x3704001F, 0x37050003, 0x370B0003}
 
 const (
+	tagSubject       = 0x0037
 	tagMessageFlags  = 0x0E07
 	tagMessageSize   = 0x0E08
 	tagAttachData    = 0x3701
@@ -213,6 +214,14 @@ func (w *Writer) add(fo *folder, m *Message) error {
 	props, err := w.resolve(m.Props)
 	if err != nil {
 		return err
+	}
+	for i, p := range props {
+		// A subject that begins with U+0001 would read as a prefix marker
+		// (0x01 and the prefix length, which readers strip): give it an
+		// explicit marker of its own.
+		if p.id == tagSubject && p.typ == TypeString && len(p.v) >= 2 && p.v[0] == 1 && p.v[1] == 0 {
+			props[i].v = append([]byte{1, 0, 1, 0}, p.v...)
+		}
 	}
 	// Recipient table (MS-PST 2.4.5.3): every message has one.
 	rows := make([]tcRow, len(m.Recipients))

@@ -1,0 +1,213 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	gopst "github.com/mooijtech/go-pst/v6/pkg"
+
+	"crmbridge/crm"
+	"crmbridge/fixtures"
+	"crmbridge/pst"
+)
+
+// TestPSTExportReadByOthers exports a store filled from the whole corpus
+// (PST, vCard, iCalendar, EML) as one PST and has every independent reader
+// count its items: each must find exactly the store's e-mails, contacts,
+// appointments, tasks and lists. pffexport's text dump must also give
+// every e-mail's sender and every contact's names and first address as
+// the store holds them.
+func TestPSTExportReadByOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, fixtures.CorpusDir(t, "pst"), fixtures.CorpusDir(t, "vcf"), fixtures.CorpusDir(t, "ics"), fixtures.CorpusDir(t, "eml"))
+	out := filepath.Join(t.TempDir(), "all.pst")
+	export(t, s, ExportOptions{All: true, PST: out})
+	vs := views(t, s)
+	want := map[string]int{}
+	var senders, contacts []string
+	for _, v := range vs {
+		want[string(v.Entity)]++
+		switch v.Entity {
+		case crm.Email:
+			for _, p := range v.Parties {
+				if p.Role == crm.RoleSender && p.Address != "" {
+					senders = append(senders, p.Address)
+				}
+			}
+		case crm.Contact:
+			contacts = append(contacts, v.Fields["firstname"]+"|"+v.Fields["lastname"]+"|"+v.Fields["emailaddress1"])
+		}
+	}
+	t.Logf("store: %v", want)
+	check := func(reader string, got map[string]int) {
+		t.Helper()
+		if !maps.Equal(got, want) {
+			t.Errorf("%s found %v, the store holds %v", reader, got, want)
+		}
+	}
+
+	// crmbridge's own reader.
+	f, err := pst.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[pst.Kind]string{pst.KindEmail: "email", pst.KindContact: "contact", pst.KindAppointment: "appointment", pst.KindTask: "task", pst.KindDistList: "list"}
+	got := map[string]int{}
+	for it, err := range f.Items(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[kinds[it.Kind]]++
+	}
+	f.Close()
+	check("crmbridge/pst", got)
+
+	// go-pst v6: messages per folder, in total.
+	fh, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	gp, err := gopst.New(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	if err := gp.WalkFolders(func(fo *gopst.Folder) error {
+		if fo.MessageCount == 0 {
+			return nil
+		}
+		it, err := fo.GetMessageIterator()
+		if err != nil {
+			return err
+		}
+		for it.Next() {
+			total++
+		}
+		return it.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if total != len(vs) {
+		t.Errorf("go-pst found %d messages, the store holds %d records", total, len(vs))
+	}
+
+	if _, err := exec.LookPath("pffexport"); err == nil {
+		target := filepath.Join(t.TempDir(), "x")
+		if b, err := exec.Command("pffexport", "-q", "-t", target, out).CombinedOutput(); err != nil {
+			t.Fatalf("pffexport: %v\n%s", err, b)
+		}
+		dirKind := map[string]string{"Message": "email", "Contact": "contact", "Appointment": "appointment", "Task": "task", "DistributionList": "list"}
+		re := regexp.MustCompile(`^([A-Za-z]+)[0-9]{5}$`)
+		got := map[string]int{}
+		var gotSenders, gotContacts []string
+		field := func(text, name string) string {
+			m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `:\s*(.*)$`).FindStringSubmatch(text)
+			if m == nil {
+				return ""
+			}
+			return m[1]
+		}
+		filepath.WalkDir(target+".export", func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			m := re.FindStringSubmatch(d.Name())
+			if m == nil || dirKind[m[1]] == "" {
+				return nil
+			}
+			got[dirKind[m[1]]]++
+			read := func(name string) string { b, _ := os.ReadFile(filepath.Join(p, name)); return string(b) }
+			switch dirKind[m[1]] {
+			case "email":
+				if a := field(read("OutlookHeaders.txt"), "Sender email address"); a != "" {
+					gotSenders = append(gotSenders, a)
+				}
+			case "contact":
+				c := read("Contact.txt")
+				gotContacts = append(gotContacts, field(c, "Given name")+"|"+field(c, "Surname")+"|"+field(c, "Email address 1"))
+			}
+			return filepath.SkipDir
+		})
+		check("pffexport", got)
+		slices.Sort(senders)
+		slices.Sort(gotSenders)
+		if !slices.Equal(senders, gotSenders) {
+			t.Errorf("pffexport senders %q, store %q", gotSenders, senders)
+		}
+		slices.Sort(contacts)
+		slices.Sort(gotContacts)
+		if !slices.Equal(contacts, gotContacts) {
+			t.Errorf("pffexport contacts %q, store %q", gotContacts, contacts)
+		}
+	}
+
+	if exec.Command("/usr/bin/python3", "-c", "import pypff").Run() == nil {
+		script := `
+import sys, pypff
+f = pypff.file()
+f.open(sys.argv[1])
+def cls(m):
+    for e in m.get_record_set(0).entries:
+        if e.entry_type == 0x001A:
+            return e.data_as_string
+def walk(fo):
+    for i in range(fo.number_of_sub_messages):
+        print(cls(fo.get_sub_message(i)))
+    for i in range(fo.number_of_sub_folders):
+        walk(fo.get_sub_folder(i))
+walk(f.root_folder)
+`
+		b, err := exec.Command("/usr/bin/python3", "-c", script, out).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pypff: %v\n%s", err, b)
+		}
+		classKind := map[string]string{"IPM.Note": "email", "IPM.Contact": "contact", "IPM.Appointment": "appointment", "IPM.Task": "task", "IPM.DistList": "list"}
+		got := map[string]int{}
+		for _, l := range strings.Fields(string(b)) {
+			got[classKind[l]]++
+		}
+		check("pypff", got)
+	}
+
+	if _, err := exec.LookPath("readpst"); err == nil {
+		dir := t.TempDir()
+		b, err := exec.Command("readpst", "-S", "-o", dir, out).CombinedOutput()
+		if err != nil {
+			t.Fatalf("readpst: %v\n%s", err, b)
+		}
+		files := 0
+		item := regexp.MustCompile(`^[0-9]+$`)
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && item.MatchString(d.Name()) {
+				files++
+			}
+			return nil
+		})
+		skipped := 0
+		for _, m := range regexp.MustCompile(`items done, (\d+) items skipped`).FindAllStringSubmatch(string(b), -1) {
+			var n int
+			fmt.Sscan(m[1], &n)
+			skipped += n
+		}
+		// readpst writes e-mails, contacts and appointments; it has no
+		// output for tasks and distribution lists and counts them skipped.
+		if w := want["email"] + want["contact"] + want["appointment"]; files != w {
+			t.Errorf("readpst wrote %d items, the store holds %d e-mails, contacts and appointments", files, w)
+		}
+		if w := want["task"] + want["list"]; skipped != w {
+			t.Errorf("readpst skipped %d items, the store holds %d tasks and lists", skipped, w)
+		}
+	}
+}
