@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-ical"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/item"
 	"crmbridge/bridge/wintz"
 	"crmbridge/crm"
@@ -242,7 +243,7 @@ func (r *Reader) component(name string, line int) {
 			r.warn(line, "more than %d VTIMEZONEs, ignored", maxTimezones)
 			return
 		}
-		id := strings.TrimSpace(tzid.Value)
+		id := tzKey(tzid.Value)
 		z, err := parseVTimezone(c)
 		if err != nil {
 			r.tzErrs[id] = err
@@ -285,7 +286,7 @@ const maxDeferred = 10000
 func (r *Reader) unresolvedTZ(c *ical.Component) bool {
 	for _, ps := range c.Props {
 		for _, p := range ps {
-			if id := p.Params.Get(ical.PropTimezoneID); id != "" {
+			if id := tzidParam(&p); id != "" {
 				if _, err := r.zoneFor(id); err != nil {
 					return true
 				}
@@ -427,7 +428,7 @@ func (r *Reader) readComponent(name string, line int) (*ical.Component, []string
 // Python's icalendar does the same. Any other id uses the file's
 // VTIMEZONE, then package wintz (Windows ids and display names).
 func (r *Reader) zoneFor(tzid string) (zone, error) {
-	id := strings.TrimSpace(tzid)
+	id := tzKey(tzid)
 	if id != "" && !strings.EqualFold(id, "local") && !strings.ContainsAny(id, " \"") {
 		if loc, err := time.LoadLocation(id); err == nil {
 			return locZone{loc}, nil
@@ -449,6 +450,31 @@ func (r *Reader) zoneFor(tzid string) (zone, error) {
 		return nil, fmt.Errorf("TZID %q: bad VTIMEZONE (%v) and %w", trunc(id), verr, err)
 	}
 	return nil, fmt.Errorf("TZID %q: no VTIMEZONE and %w", trunc(id), err)
+}
+
+// tzKey is the name a TZID stands for, whether it comes from a VTIMEZONE's
+// TZID property, a TEXT value (../rfc/5545:3.3.11: "\," is a comma), or
+// from a TZID parameter, which is quoted when it holds a comma
+// (../rfc/5545:3.2) but which writers also leave escaped: "Pacific Time
+// (US & Canada)\, Tijuana" and "\"Pacific Time (US & Canada), Tijuana\""
+// are one zone.
+func tzKey(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	return strings.TrimSpace(textcodec.Unescape(s, ""))
+}
+
+// tzidParam returns the TZID parameter of p as tzKey reads it. An unquoted
+// value with a comma was split by parseLine into several values: TZID has
+// only one (../rfc/5545:3.2.19), so they are joined again.
+func tzidParam(p *ical.Prop) string {
+	vs := p.Params[ical.PropTimezoneID]
+	if len(vs) == 0 {
+		return ""
+	}
+	return tzKey(strings.Join(vs, ","))
 }
 
 // when is a parsed DATE or DATE-TIME property.
@@ -478,7 +504,7 @@ func (r *Reader) timeOf(p *ical.Prop) (w when, warn, err error) {
 	case date, utc:
 		w.t = n
 	default:
-		w.tzid = p.Params.Get(ical.PropTimezoneID)
+		w.tzid = tzidParam(p)
 		var z zone
 		if w.tzid != "" {
 			z, warn = r.zoneFor(w.tzid)
