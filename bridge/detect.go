@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -46,7 +47,11 @@ func DetectFile(path string) (Format, error) {
 		if err != nil {
 			return FormatUnknown, err
 		}
-		if msg.Sniff(f, st.Size()) {
+		// A compound file named .msg whose layout says otherwise (often
+		// a truncated one whose directory is gone) goes to the .msg
+		// reader too, which reports what is wrong with it, rather than
+		// being skipped as unknown.
+		if msg.Sniff(f, st.Size()) || strings.EqualFold(filepath.Ext(path), ".msg") {
 			return FormatMSG, nil
 		}
 		return FormatUnknown, nil

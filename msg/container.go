@@ -80,7 +80,7 @@ func buildTree(r *mscfb.Reader) (*storage, error) {
 
 // errTooLarge reports a stream whose size field exceeds what the file can
 // hold.
-var errTooLarge = errors.New("stream size exceeds the file")
+var errTooLarge = errors.New("stream sizes exceed the file")
 
 // readStream reads a whole stream, after checking its size against the
 // file's: a size field is never trusted for an allocation.

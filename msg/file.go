@@ -51,6 +51,9 @@ func OpenReader(r io.ReaderAt, size int64, name string) (*File, error) {
 	if n, _ := r.ReadAt(head[:], 0); n < len(head) || string(head[:]) != string(cfbSignature) {
 		return nil, &Error{File: name, Err: ErrNotMSG}
 	}
+	if err := checkChains(r, size, name); err != nil {
+		return nil, err
+	}
 	c, err := mscfb.New(r)
 	if err != nil {
 		return nil, &Error{File: name, Err: fmt.Errorf("compound file: %w", err)}
@@ -63,10 +66,41 @@ func OpenReader(r io.ReaderAt, size int64, name string) (*File, error) {
 		return nil, &Error{File: name, Err: fmt.Errorf("%w: no %s stream at the root", ErrNotMSG, propsStream)}
 	}
 	f := &File{name: name, size: size, root: root}
+	if err := f.checkStreams(c); err != nil {
+		return nil, err
+	}
 	if err := f.readNames(); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// checkStreams verifies every stream before anything is decoded, so that a
+// damaged one is reported by name rather than read as an absent property:
+// the stream sizes must add up to no more than the file (each byte of a
+// stream has a byte of the file of its own; more means sectors are shared
+// or counts are wrong), and each stream must read whole along its sector
+// chain. Reading goes through a fixed buffer: nothing is allocated from a
+// size field. After this, reading any one stream once costs at most the
+// file's size in memory.
+func (f *File) checkStreams(c *mscfb.Reader) error {
+	var total int64
+	buf := make([]byte, 32<<10)
+	for _, e := range c.File[1:] {
+		if e.FileInfo().IsDir() {
+			continue
+		}
+		path := strings.Join(append(append([]string(nil), e.Path...), e.Name), "/")
+		if e.Size < 0 || e.Size > f.size-total {
+			return &Error{File: f.name, Stream: path, Err: fmt.Errorf("%w: %d bytes claimed, streams so far %d, file %d", errTooLarge, e.Size, total, f.size)}
+		}
+		total += e.Size
+		r := &streamReader{f: f, e: e, size: e.Size, path: path}
+		if _, err := io.CopyBuffer(io.Discard, r, buf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the file opened by Open.

@@ -274,3 +274,13 @@ func TestANSIUnderUTF8InternetCodepage(t *testing.T) {
 		t.Errorf("body %q", it.Body)
 	}
 }
+
+// An HTML body (PidTagHtml, binary) without PidTagInternetCodepage whose
+// head ends in "charset=" must not stop the reader.
+func TestHTMLCharsetAtEnd(t *testing.T) {
+	it := readItem(t, fixtures.WriteMSG(&fixtures.MSGMessage{Props: []fixtures.MSGProp{
+		p(0x001A, 0x001F, "IPM.Note"), p(0x1013, 0x0102, []byte("<html><meta charset="))}}))
+	if it.BodyHTML != "<html><meta charset=" {
+		t.Errorf("html %q", it.BodyHTML)
+	}
+}

@@ -172,10 +172,13 @@ func charsetFromHTML(v []byte) int {
 	if i < 0 {
 		return 0
 	}
-	cs := strings.Trim(strings.FieldsFunc(head[i+8:], func(r rune) bool {
+	fields := strings.FieldsFunc(head[i+8:], func(r rune) bool {
 		return r == '"' || r == '\'' || r == ';' || r == '>' || r == ' ' || r == '/'
-	})[0:1][0], " ")
-	switch cs {
+	})
+	if len(fields) == 0 { // "charset=" at the end of the head
+		return 0
+	}
+	switch strings.TrimSpace(fields[0]) {
 	case "utf-8", "utf8":
 		return 65001
 	case "iso-8859-1", "us-ascii":
