@@ -311,6 +311,70 @@ func (s *Store) OutboxDead(ctx context.Context, id string, seq int64, msg string
 	})
 }
 
+// Dependency states OutboxDependency returns.
+const (
+	DepConfirmed = "confirmed" // the server confirmed the record: a bind to it holds
+	DepPending   = "pending"   // its create or changes wait in the outbox
+	DepDead      = "dead"      // its entries are dead: it will not reach the server
+	DepDeleted   = "deleted"   // deleted here (its delete may be on its way)
+	DepLocal     = "local"     // a record never queued for the server
+	DepUnknown   = "unknown"   // not a record of this store (may exist upstream)
+)
+
+// OutboxDependency tells whether record id, which another record binds
+// to, is on the server: one of the Dep* states, and for DepDead the
+// server's message.
+func (s *Store) OutboxDependency(ctx context.Context, id string) (state, msg string, err error) {
+	var deleted bool
+	err = s.db.QueryRowContext(ctx, `SELECT deleted FROM record WHERE id = ?`, id).Scan(&deleted)
+	if err == sql.ErrNoRows {
+		return DepUnknown, "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("dependency %s: %w", id, err)
+	}
+	if deleted {
+		return DepDeleted, "", nil
+	}
+	var dead, queued int
+	var last string
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(state = 'dead'), 0), COUNT(*), COALESCE(MAX(CASE WHEN state = 'dead' THEN last_error END), '')
+		FROM outbox WHERE record_id = ?`, id).Scan(&dead, &queued, &last); err != nil {
+		return "", "", fmt.Errorf("dependency %s: %w", id, err)
+	}
+	var etag string
+	confirmed := true
+	switch err := s.db.QueryRowContext(ctx, `SELECT etag FROM upstream WHERE record_id = ?`, id).Scan(&etag); {
+	case err == sql.ErrNoRows:
+		confirmed = false
+	case err != nil:
+		return "", "", fmt.Errorf("dependency %s: %w", id, err)
+	}
+	switch {
+	case confirmed:
+		return DepConfirmed, "", nil // later changes do not undo the row's existence
+	case dead > 0:
+		return DepDead, last, nil
+	case queued > 0:
+		return DepPending, "", nil
+	}
+	return DepLocal, "", nil
+}
+
+// OutboxDefer makes record id's entries up to seq wait until at without
+// counting an attempt: the record binds to one the server has not
+// confirmed yet.
+func (s *Store) OutboxDefer(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
+	return s.Update(ctx, func(t *Tx) error {
+		_, err := t.exec(`UPDATE outbox SET not_before = ?, last_error = ? WHERE record_id = ? AND seq <= ?`,
+			at.UTC().Format(notBeforeLayout), msg, id, seq)
+		if err != nil {
+			return fmt.Errorf("defer %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
 // OutboxRetryDead makes every dead entry pending again with no attempts
 // (push --retry-dead) and returns how many there were.
 func (s *Store) OutboxRetryDead(ctx context.Context) (int, error) {

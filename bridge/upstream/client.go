@@ -65,53 +65,67 @@ func NewClient(cfg Config, doer HTTPDoer, resolve RefResolver) (*Client, error) 
 //     concurrent change; CAP answers 428 to a DELETE without If-Match,
 //     Dataverse accepts either; 404, or 412 for a missing record, = done).
 func (c *Client) ChangeRequest(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (Request, error) {
-	r, _, _, err := c.changeRequest(ctx, ch, op, fields, etag)
-	return r, err
+	r, err := c.changeRequest(ctx, ch, op, fields, etag)
+	return r.Request, err
 }
 
-// changeRequest is ChangeRequest that also returns the field values the
-// body sends (what the server will hold once it applies the request) and a
-// note for every value or party changed to fit Dataverse's rules.
-func (c *Client) changeRequest(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (Request, map[string]string, []string, error) {
+// change is a request with what push needs to know about it.
+type change struct {
+	Request
+	sent  map[string]string // the field values the body sends (what the server holds once applied)
+	notes []string          // every value or party changed to fit Dataverse's rules
+	deps  []string          // ids of the records the body binds to (lookups, parties)
+}
+
+// changeRequest is ChangeRequest that also returns the values sent, the
+// notes on values adapted and the records the body binds to.
+func (c *Client) changeRequest(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (change, error) {
 	set := EntitySet(ch.Entity)
 	if set == "" {
-		return Request{}, nil, nil, fmt.Errorf("entity %q is not pushed upstream", ch.Entity)
+		return change{}, fmt.Errorf("entity %q is not pushed upstream", ch.Entity)
 	}
 	if !IsGUID(ch.RecordID) {
-		return Request{}, nil, nil, fmt.Errorf("record id %q is not a GUID", ch.RecordID)
+		return change{}, fmt.Errorf("record id %q is not a GUID", ch.RecordID)
 	}
-	r := Request{Path: set + "(" + strings.ToLower(ch.RecordID) + ")", Header: http.Header{}}
-	var sent map[string]string
-	var notes []string
+	out := change{Request: Request{Path: set + "(" + strings.ToLower(ch.RecordID) + ")", Header: http.Header{}}}
 	switch op {
 	case OpCreate, OpUpdate:
 		if op == OpUpdate && etag == "" {
-			return Request{}, nil, nil, errors.New("update without an ETag")
+			return change{}, errors.New("update without an ETag")
 		}
-		var pnotes []string
-		sent, notes = c.fit(ctx, ch.Entity, fields)
+		out.sent, out.notes = c.fit(ctx, ch.Entity, fields)
 		parties, pnotes, err := c.parties(ctx, ch.Entity, ch.Parties)
 		if err != nil {
-			return Request{}, nil, nil, err
+			return change{}, err
 		}
-		notes = append(notes, pnotes...)
-		body, err := encodeBody(ctx, ch.Entity, sent, parties, ch.Parties != nil && partyRoles[ch.Entity] != nil, c.resolve)
+		out.notes = append(out.notes, pnotes...)
+		body, err := encodeBody(ctx, ch.Entity, out.sent, parties, ch.Parties != nil && partyRoles[ch.Entity] != nil, c.resolve)
 		if err != nil {
-			return Request{}, nil, nil, err
+			return change{}, err
 		}
-		r.Method, r.Body = http.MethodPatch, body
+		for k, v := range out.sent {
+			if fd, ok := crm.LookupField(ch.Entity, k); ok && fd.Kind == crm.Ref && v != "" {
+				out.deps = append(out.deps, strings.ToLower(v))
+			}
+		}
+		for _, w := range parties {
+			if w.ID != "" && w.Entity != "systemuser" {
+				out.deps = append(out.deps, w.ID)
+			}
+		}
+		out.Method, out.Body = http.MethodPatch, body
 		if op == OpCreate {
-			r.Header.Set("If-None-Match", "*")
+			out.Header.Set("If-None-Match", "*")
 		} else {
-			r.Header.Set("If-Match", etag)
+			out.Header.Set("If-Match", etag)
 		}
 	case OpDelete:
-		r.Method = http.MethodDelete
-		r.Header.Set("If-Match", "*")
+		out.Method = http.MethodDelete
+		out.Header.Set("If-Match", "*")
 	default:
-		return Request{}, nil, nil, fmt.Errorf("unknown op %d", op)
+		return change{}, fmt.Errorf("unknown op %d", op)
 	}
-	return r, sent, notes, nil
+	return out, nil
 }
 
 func (c *Client) newHTTPRequest(ctx context.Context, method, path, query string, body io.Reader) (*http.Request, error) {

@@ -47,6 +47,7 @@ type PushStats struct {
 	Conflicts int // 412/428 answers resolved by a read-back and merge
 	ReadBacks int // records read back before deciding what to send
 	Adjusted  int // values or parties changed to fit Dataverse (cut, left out, organizer): logged, the store keeps them
+	Deferred  int // changes held back until a record they bind to is confirmed
 	Paused    time.Duration
 }
 
@@ -75,6 +76,7 @@ type item struct {
 	op     Op
 	fields map[string]string
 	sent   map[string]string // the values the body sends (fields fitted to the server's rules)
+	deps   []string          // records the body binds to
 	etag   string
 	req    Request
 }
@@ -211,6 +213,9 @@ func (p *pusher) run(ctx context.Context) error {
 				break // throttled while reading back: send nothing now
 			}
 		}
+		if items, err = p.order(ctx, items); err != nil {
+			return err
+		}
 		if len(items) == 0 || p.pauseUntil.After(p.o.Now()) {
 			continue
 		}
@@ -234,7 +239,9 @@ func (p *pusher) prepare(ctx context.Context, ch Change) (*item, error) {
 
 func (p *pusher) item(ctx context.Context, ch Change, op Op, fields map[string]string, etag string) (*item, error) {
 	it := &item{ch: ch, op: op, fields: fields, etag: etag}
-	req, sent, notes, err := p.c.changeRequest(ctx, ch, op, fields, etag)
+	cr, err := p.c.changeRequest(ctx, ch, op, fields, etag)
+	req, sent, notes := cr.Request, cr.sent, cr.notes
+	it.deps = cr.deps
 	if errors.Is(err, errTransient) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -459,8 +466,123 @@ func (p *pusher) settle(ctx context.Context, it *item, resp *Response, err error
 		// it with the new ETag.
 		p.known[ch.RecordID] = next.ch.Seq
 		return nil
+	case s == http.StatusNotFound && it.op != OpDelete && len(it.deps) > 0:
+		// A bind to a row the server does not have (Dataverse: 404 for the
+		// record bound to). Wait for it when it is still on its way.
+		if ok, err := p.depsSettled(ctx, it, nil, nil); err != nil || !ok {
+			return err
+		}
+		return p.dead(ctx, ch, resp.ErrorMessage()+" (binds to "+strings.Join(it.deps, ", ")+")")
 	}
 	return p.failed(ctx, ch, resp, "")
+}
+
+// verdicts of depsSettled.
+const (
+	depsReady = iota
+	depsWaitInBatch
+	depsHandled // deferred or dead-lettered
+)
+
+// order returns items to send in an order where every record comes after
+// the records it binds to that are in the same batch (Dataverse runs a
+// batch's change sets in order, so the bind finds the row). A record
+// binding to one that waits in the queue outside this batch is deferred;
+// one binding to a dead, deleted or never queued record is dead with a
+// message naming it.
+func (p *pusher) order(ctx context.Context, items []*item) ([]*item, error) {
+	if _, ok := p.q.(Dependencies); !ok {
+		return items, nil
+	}
+	inBatch := map[string]bool{}
+	for _, it := range items {
+		if it.op != OpDelete { // a bind to a record being deleted is refused below
+			inBatch[it.ch.RecordID] = true
+		}
+	}
+	placed := map[string]bool{}
+	out := make([]*item, 0, len(items))
+	for remaining := items; len(remaining) > 0; {
+		var next []*item
+		progress := false
+		for _, it := range remaining {
+			v, err := p.depsVerdict(ctx, it, placed, inBatch)
+			if err != nil {
+				return nil, err
+			}
+			switch v {
+			case depsReady:
+				out = append(out, it)
+				if it.op != OpDelete {
+					placed[it.ch.RecordID] = true
+				}
+				progress = true
+			case depsWaitInBatch:
+				next = append(next, it)
+			default:
+				delete(inBatch, it.ch.RecordID)
+				progress = true
+			}
+		}
+		if !progress {
+			// A cycle of binds: send in journal order; the server decides.
+			return append(out, next...), nil
+		}
+		remaining = next
+	}
+	return out, nil
+}
+
+// depsSettled reports whether every record it binds to is on the server,
+// deferring it or dead-lettering it otherwise (see order). placed and
+// inBatch are nil after the batch was sent.
+func (p *pusher) depsSettled(ctx context.Context, it *item, placed, inBatch map[string]bool) (bool, error) {
+	v, err := p.depsVerdict(ctx, it, placed, inBatch)
+	return v == depsReady, err
+}
+
+func (p *pusher) depsVerdict(ctx context.Context, it *item, placed, inBatch map[string]bool) (int, error) {
+	dq, ok := p.q.(Dependencies)
+	if !ok || it.op == OpDelete {
+		return depsReady, nil
+	}
+	wait := false
+	for _, dep := range it.deps {
+		if dep == it.ch.RecordID || placed[dep] {
+			continue
+		}
+		if inBatch[dep] {
+			wait = true
+			continue
+		}
+		st, msg, err := dq.Dependency(ctx, dep)
+		if err != nil {
+			return 0, fmt.Errorf("dependency of %s: %w", it.ch.RecordID, err)
+		}
+		switch st {
+		case DepPending:
+			at := p.o.Now().Add(p.o.BaseBackoff)
+			if at.Before(p.pauseUntil) {
+				at = p.pauseUntil
+			}
+			if err := dq.Defer(ctx, it.ch.RecordID, it.ch.Seq, at, "waits for "+dep+", which it binds to, to reach the server"); err != nil {
+				return 0, fmt.Errorf("defer %s: %w", it.ch.RecordID, err)
+			}
+			p.waiting[it.ch.RecordID] = at
+			p.stats.Deferred++
+			return depsHandled, nil
+		case DepDead:
+			return depsHandled, p.dead(ctx, it.ch, "binds to "+dep+", whose own change is dead: "+msg)
+		case DepDeleted:
+			return depsHandled, p.dead(ctx, it.ch, "binds to "+dep+", which was deleted")
+		case DepLocal:
+			return depsHandled, p.dead(ctx, it.ch, "binds to "+dep+", which was never queued for the server")
+		}
+	}
+	if wait {
+		return depsWaitInBatch, nil
+	}
+	return depsReady, nil
 }
 
 // failed settles an error answer that is not a conflict.

@@ -78,6 +78,33 @@ type Queue interface {
 	Merge(ctx context.Context, c Change, server map[string]string, etag string) (map[string]string, error)
 }
 
+// Dependency states: whether a record another one binds to is on the
+// server.
+type DepState int
+
+// Dependency states.
+const (
+	DepUnknown   DepState = iota // not a record of the queue's store: it may exist upstream
+	DepConfirmed                 // the server confirmed it
+	DepPending                   // its create waits in the queue
+	DepDead                      // its create is dead: it will not reach the server
+	DepDeleted                   // deleted locally
+	DepLocal                     // never queued for the server
+)
+
+// Dependencies is implemented by a Queue that can tell push about the
+// records a change binds to (lookups and activity parties), so that a
+// record goes out only after every record it binds to, and a bind to a
+// dead or deleted record is reported for the record that binds.
+type Dependencies interface {
+	// Dependency returns the state of record id, and the dead entry's
+	// message for DepDead.
+	Dependency(ctx context.Context, id string) (DepState, string, error)
+	// Defer makes the record's entries up to seq wait until at without
+	// counting an attempt.
+	Defer(ctx context.Context, recordID string, seq int64, at time.Time, msg string) error
+}
+
 // Sink receives pulled changes (applied with origin "upstream": never back
 // into the outbox).
 type Sink interface {

@@ -21,9 +21,23 @@ type StoreQueue struct {
 }
 
 var (
-	_ Queue = (*StoreQueue)(nil)
-	_ Cache = (*StoreQueue)(nil)
+	_ Queue        = (*StoreQueue)(nil)
+	_ Cache        = (*StoreQueue)(nil)
+	_ Dependencies = (*StoreQueue)(nil)
 )
+
+// Dependency implements Dependencies.
+func (q *StoreQueue) Dependency(ctx context.Context, id string) (DepState, string, error) {
+	st, msg, err := q.Store.OutboxDependency(ctx, id)
+	m := map[string]DepState{crmstore.DepConfirmed: DepConfirmed, crmstore.DepPending: DepPending, crmstore.DepDead: DepDead,
+		crmstore.DepDeleted: DepDeleted, crmstore.DepLocal: DepLocal}
+	return m[st], msg, err
+}
+
+// Defer implements Dependencies.
+func (q *StoreQueue) Defer(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
+	return q.Store.OutboxDefer(ctx, id, seq, at, msg)
+}
 
 // CacheGet implements Cache.
 func (q *StoreQueue) CacheGet(ctx context.Context, key string) (string, bool, error) {

@@ -170,6 +170,17 @@ func (s *Server) checkParties(e crm.Entity, ps []boundParty) error {
 	return nil
 }
 
+// checkBind refuses a lookup bound to a row that does not exist, as
+// Dataverse does with 404 ("<entity> With Id = <id> Does Not Exist"); see
+// "Associate table rows on create"
+// (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-web-api#associate-table-rows-on-create).
+func (s *Server) checkBind(entity, id string) *ruleError {
+	if s.Style != Dataverse || s.exists(entity, id) {
+		return nil
+	}
+	return &ruleError{http.StatusNotFound, "0x80040217", fmt.Sprintf("%s With Id = %s Does Not Exist", entity, id)}
+}
+
 // exists reports whether a record of logical name entity exists.
 func (s *Server) exists(entity, id string) bool {
 	if entity == "systemuser" {

@@ -634,14 +634,22 @@ func (s *Server) patch(e crm.Entity, set, id string, rec *Record, h http.Header,
 		s.violate("PATCH %s(%s): Content-Type %q", set, id, h.Get("Content-Type"))
 		return errAnswer(http.StatusUnsupportedMediaType, "0x0", "JSON only")
 	}
-	fields, bound, hasParties, err := decodeBody(e, body)
+	fields, decoded, hasParties, err := decodeBody(e, body)
 	if err != nil {
 		s.violate("PATCH %s(%s): %v", set, id, err)
 		return errAnswer(http.StatusBadRequest, "0x80048d19", err.Error())
 	}
 	var parties []crm.Party
-	for _, p := range bound {
+	var bound []boundParty
+	for _, p := range decoded {
+		if p.Role == 0 { // a lookup's bind
+			if err := s.checkBind(p.bound, p.ContactID); err != nil {
+				return errAnswer(err.status, err.code, err.msg)
+			}
+			continue
+		}
 		parties = append(parties, p.Party)
+		bound = append(bound, p)
 	}
 	if err := s.checkValues(e, fields); err != nil {
 		re := err.(*ruleError)
@@ -725,11 +733,14 @@ func decodeBody(e crm.Entity, body []byte) (map[string]string, []boundParty, boo
 	for k, raw := range obj {
 		switch {
 		case strings.HasSuffix(k, "@odata.bind"):
-			field, id, err := decodeBind(e, strings.TrimSuffix(k, "@odata.bind"), raw)
+			field, id, target, err := decodeBind(e, strings.TrimSuffix(k, "@odata.bind"), raw)
 			if err != nil {
 				return nil, nil, false, err
 			}
 			fields[field] = id
+			if id != "" {
+				parties = append(parties, boundParty{Party: crm.Party{ContactID: id}, bound: string(target)})
+			}
 		case e.IsActivity() && k == upstream.PartiesProperty(e):
 			ps, err := decodePartiesBody(raw)
 			if err != nil {
@@ -768,7 +779,7 @@ func decodeBody(e crm.Entity, body []byte) (map[string]string, []boundParty, boo
 	return fields, parties, hasParties, nil
 }
 
-func decodeBind(e crm.Entity, nav string, raw json.RawMessage) (string, string, error) {
+func decodeBind(e crm.Entity, nav string, raw json.RawMessage) (string, string, crm.Entity, error) {
 	for _, fd := range crm.Fields(e) {
 		if fd.Kind != crm.Ref || !fd.Upstream {
 			continue
@@ -778,20 +789,20 @@ func decodeBind(e crm.Entity, nav string, raw json.RawMessage) (string, string, 
 				continue
 			}
 			if string(raw) == "null" {
-				return fd.Name, "", nil
+				return fd.Name, "", t, nil
 			}
 			var ref string
 			if err := json.Unmarshal(raw, &ref); err != nil {
-				return "", "", fmt.Errorf("%s@odata.bind: %w", nav, err)
+				return "", "", "", fmt.Errorf("%s@odata.bind: %w", nav, err)
 			}
 			want := "/" + upstream.EntitySet(t) + "("
 			if !strings.HasPrefix(ref, want) || !strings.HasSuffix(ref, ")") || !upstream.IsGUID(ref[len(want):len(ref)-1]) {
-				return "", "", fmt.Errorf("%s@odata.bind: %q does not name a record of %s", nav, ref, upstream.EntitySet(t))
+				return "", "", "", fmt.Errorf("%s@odata.bind: %q does not name a record of %s", nav, ref, upstream.EntitySet(t))
 			}
-			return fd.Name, strings.ToLower(ref[len(want) : len(ref)-1]), nil
+			return fd.Name, strings.ToLower(ref[len(want) : len(ref)-1]), t, nil
 		}
 	}
-	return "", "", fmt.Errorf("no navigation property %q on %s", nav, e)
+	return "", "", "", fmt.Errorf("no navigation property %q on %s", nav, e)
 }
 
 func decodePartiesBody(raw json.RawMessage) ([]boundParty, error) {

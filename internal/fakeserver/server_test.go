@@ -54,6 +54,9 @@ func TestStrict(t *testing.T) {
 	for _, tc := range tests {
 		s := New(Dataverse)
 		base := s.Start()
+		if tc.name == "ok" {
+			s.Put(crm.Account, id1, map[string]string{"name": "Enron"}) // the row it binds to
+		}
 		resp, body := do(t, tc.method, base+tc.path, tc.h, tc.body)
 		v := s.Violations()
 		if resp.StatusCode != tc.status || (tc.name == "ok") != (len(v) == 0) {
@@ -115,6 +118,8 @@ func TestDataverseRules(t *testing.T) {
 		{"sender on appointment", "appointments(" + id1 + ")", `{"appointment_activity_parties":[{"participationtypemask":1,"addressused":"a@x"}]}`, 400},
 		{"bound to existing contact", "emails(" + id1 + ")", `{"email_activity_parties":[{"participationtypemask":2,"partyid_contact@odata.bind":"/contacts(` + c1 + `)"}]}`, 204},
 		{"bound to missing contact", "emails(" + id1 + ")", `{"email_activity_parties":[{"participationtypemask":2,"partyid_contact@odata.bind":"/contacts(` + id1 + `)"}]}`, 404},
+		{"bound to missing account", "contacts(" + id1 + ")", `{"lastname":"Lay","parentcustomerid_account@odata.bind":"/accounts(` + id1 + `)"}`, 404},
+		{"bound to existing contact", "contacts(" + id1 + ")", `{"lastname":"Lay","parentcustomerid_contact@odata.bind":"/contacts(` + c1 + `)"}`, 204},
 		{"unknown user", "emails(" + id1 + ")", `{"email_activity_parties":[{"participationtypemask":1,"partyid_systemuser@odata.bind":"/systemusers(` + id1 + `)"}]}`, 404},
 	}
 	for _, tc := range tests {

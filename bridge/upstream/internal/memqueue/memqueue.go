@@ -366,6 +366,38 @@ func (q *Queue) Merge(ctx context.Context, c upstream.Change, server map[string]
 	return send, nil
 }
 
+// Dependency implements upstream.Dependencies.
+func (q *Queue) Dependency(ctx context.Context, id string) (upstream.DepState, string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r := q.recs[id]
+	switch {
+	case r == nil:
+		return upstream.DepUnknown, "", nil
+	case len(r.entries) > 0 && r.entries[len(r.entries)-1].op == upstream.OpDelete:
+		return upstream.DepDeleted, "", nil
+	case r.etag != "":
+		return upstream.DepConfirmed, "", nil
+	case r.dead:
+		return upstream.DepDead, r.msg, nil
+	case len(r.entries) > 0:
+		return upstream.DepPending, "", nil
+	}
+	return upstream.DepDeleted, "", nil // a delete confirmed
+}
+
+// Defer implements upstream.Dependencies.
+func (q *Queue) Defer(ctx context.Context, id string, seq int64, at time.Time, msg string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r, err := q.rec(id, seq)
+	if err != nil {
+		return err
+	}
+	r.notBefore, r.msg = at, msg
+	return nil
+}
+
 // CacheGet implements upstream.Cache.
 func (q *Queue) CacheGet(ctx context.Context, key string) (string, bool, error) {
 	q.mu.Lock()
@@ -386,6 +418,7 @@ func (q *Queue) CachePut(ctx context.Context, key, value string) error {
 }
 
 var (
-	_ upstream.Queue = (*Queue)(nil)
-	_ upstream.Cache = (*Queue)(nil)
+	_ upstream.Queue        = (*Queue)(nil)
+	_ upstream.Cache        = (*Queue)(nil)
+	_ upstream.Dependencies = (*Queue)(nil)
 )
