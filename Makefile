@@ -92,6 +92,7 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bench/compare.sh $(GOPST_DATA)/enron.pst
+	bench/pstwrite.sh $(GOPST_DATA)/enron.pst
 	bench/vcf100k.sh
 
 clean:
