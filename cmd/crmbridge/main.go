@@ -165,6 +165,8 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 			pushCommand(e),
 			pullCommand(e),
 			syncCommand(e),
+			checkCommand(e),
+			backupCommand(e),
 		},
 	}
 	for _, cmd := range app.Commands {

@@ -29,6 +29,8 @@ func storeCommands(dir string) [][]string {
 		{"push"},
 		{"pull"},
 		{"sync"},
+		{"check"},
+		{"backup", filepath.Join(dir, "backup.db")},
 	}
 }
 
@@ -163,5 +165,38 @@ func TestConflictsResolveArgumentOrder(t *testing.T) {
 		if r.code != exitPartial || !strings.Contains(r.stderr, "conflict 7") {
 			t.Errorf("%v: exit %d, want 1 (conflict 7 not found): %s", args, r.code, r.stderr)
 		}
+	}
+}
+
+// check reports a sound store (exit 0) and a damaged one (exit 65, the
+// file unchanged); backup writes a copy that check passes.
+func TestCheckAndBackupCommands(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "crm.db")
+	if r := runCLI(t, false, "--db", db, "new", "contact", "lastname=Lee"); r.code != 0 {
+		t.Fatalf("new: %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, false, "--db", db, "check"); r.code != 0 || !strings.Contains(r.stdout, "integrity\tok") {
+		t.Fatalf("check sound store: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	backup := filepath.Join(dir, "backup.db")
+	if r := runCLI(t, false, "--db", db, "backup", backup); r.code != 0 {
+		t.Fatalf("backup: %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, false, "--db", backup, "list", "contacts"); r.code != 0 || !strings.Contains(r.stdout, "Lee") {
+		t.Fatalf("list the backup: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, false, "--db", db, "backup", backup); r.code != exitUsage {
+		t.Errorf("backup over an existing file: exit %d, want 2", r.code)
+	}
+	b, _ := os.ReadFile(db)
+	bad := storeDamages["truncated"](bytes.Clone(b))
+	os.WriteFile(db, bad, 0o600)
+	r := runCLI(t, false, "--db", db, "check")
+	if r.code != exitDamaged || !strings.Contains(r.stdout, "problem") {
+		t.Errorf("check damaged store: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if got, _ := os.ReadFile(db); !bytes.Equal(got, bad) {
+		t.Error("check changed the damaged store")
 	}
 }
