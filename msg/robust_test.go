@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/richardlehane/mscfb"
+
 	"crmbridge/fixtures"
 	"crmbridge/pst"
 )
@@ -228,5 +230,41 @@ func TestDamagedLayout(t *testing.T) {
 				t.Errorf("error %q: want file d.msg, stream %q", err, tc.stream)
 			}
 		})
+	}
+}
+
+// TestMSCFBAloneMissesStreamCycles shows why checkChains exists: mscfb
+// v1.0.9 reads a stream whose sector chain loops back on itself without an
+// error, returning the same sectors again as data (it bounds the read by
+// the stream's size, and detects cycles only in the directory, DIFAT and
+// mini stream chains). Our reader refuses the file, naming the stream.
+func TestMSCFBAloneMissesStreamCycles(t *testing.T) {
+	b := fixtures.WriteMSG(mail())
+	start := binary.LittleEndian.Uint32(b[dirEntry(t, b, attachStream)+116:])
+	put32(b, fatSector(b)+4*int(start+1), start)
+	c, err := mscfb.New(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("mscfb now refuses the file (%v): checkChains may be redundant for this case", err)
+	}
+	for _, e := range c.File {
+		if e.Name != attachStream {
+			continue
+		}
+		data := make([]byte, e.Size)
+		n, err := e.ReadAt(data, 0)
+		if err != nil || n != len(data) {
+			t.Fatalf("mscfb now reports the cycle (%d bytes, %v)", n, err)
+		}
+		if bytes.Equal(data, bigData(5000)) {
+			t.Fatal("mscfb read the right content through a broken chain")
+		}
+		if !bytes.Equal(data[:512], data[1024:1536]) {
+			t.Fatal("expected the looped sectors to repeat")
+		}
+	}
+	err = readAll(b)
+	var me *Error
+	if !errors.As(err, &me) || me.Stream != attachStream {
+		t.Fatalf("our reader: %v, want an error naming %s", err, attachStream)
 	}
 }
