@@ -4,16 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"iter"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"crmbridge/bridge/eml"
-	"crmbridge/bridge/ics"
-	"crmbridge/bridge/outlookcsv"
-	"crmbridge/bridge/vcf"
 	"crmbridge/crm"
 	"crmbridge/crmstore"
 )
@@ -21,235 +14,206 @@ import (
 // ExportOptions say what to write where. Empty paths are not written.
 type ExportOptions struct {
 	VCF    string // vCard file, or a folder with Split
-	ICS    string // iCalendar file: appointments and tasks
+	ICS    string // iCalendar file: appointments and tasks (a folder with Split)
 	EMLDir string // folder: one .eml per email activity
 	CSV    string // Outlook CSV: <base>-contacts.csv and <base>-tasks.csv next to it
 	PST    string // Outlook PST: e-mails, contacts, lists, appointments, tasks
-	// Force replaces a PST crmbridge did not write (or one changed since).
-	Force bool
-	// All writes every record, not only those changed since the target's
-	// watermark.
+	// All writes every record of a directory target, not only those
+	// changed since the target's watermark, and rewrites a single-file
+	// target even when nothing changed.
 	All bool
 	// Types restricts the records written (nil: every type the format
 	// holds).
 	Types        []crm.Entity
-	Split        bool   // one file per record, named by record id, in the VCF and ICS folders (a vdir)
+	Split        bool   // one file per record (per UID for calendars) in the VCF and ICS folders (a vdir)
 	VCardVersion string // "2.1", "3.0" (default) or "4.0"
+	// Force overwrites (and removes) files that crmbridge did not write,
+	// or that changed since it wrote them; without it they are refused.
+	Force bool
+	// Reporter is told of progress, warnings and problems (nil: none).
+	Reporter ExportReporter
+	// BatchSize is how many files of a directory target are written
+	// before one sync of the file system and one record in the store
+	// (default 256).
+	BatchSize int
 }
+
+// ExportReporter receives progress and problems from Export. Calls come
+// from the goroutine that called Export and must not block long.
+type ExportReporter interface {
+	// Progress reports that done of total records of target are done.
+	Progress(target string, done, total int)
+	// Warning reports a record written in the nearest valid form rather
+	// than as stored, or a file left in place.
+	Warning(err error)
+	// Problem reports a record, file or target that was not written; the
+	// export goes on with the others.
+	Problem(err error)
+}
+
+// NopExportReporter reports nothing.
+type NopExportReporter struct{}
+
+func (NopExportReporter) Progress(string, int, int) {}
+func (NopExportReporter) Warning(error)             {}
+func (NopExportReporter) Problem(error)             {}
 
 // ExportResult is what one target got.
 type ExportResult struct {
-	Target  string // e.g. "vcf:/home/me/out.vcf"
-	Path    string
+	Target string // e.g. "vcf:/home/me/out.vcf"
+	Path   string
+	// Records is the number of records written: all that a single file
+	// holds, or those written to a directory target by this export.
 	Records int
-	Skipped bool // nothing changed since the last export
-	Omitted int  // records the format cannot hold (an appointment without a start)
+	Removed int  // files of deleted records removed from a directory target
+	Skipped bool // nothing changed since the last export: not rewritten
+	Omitted int  // records not written (each reported as a Problem)
+	Failed  bool // the target was not written at all (reported as a Problem)
 }
 
+// ErrNotOurs is the reason a file is refused: crmbridge did not write
+// it, or it changed since crmbridge wrote it.
+var ErrNotOurs = errors.New("crmbridge did not write it, or it changed since (give --force to overwrite it)")
+
+// ErrNotExportable says that no target given holds a record type.
+var ErrNotExportable = errors.New("no export target holds this record type")
+
+// RecordError reports one record a target did not write, or wrote in a
+// nearer valid form.
+type RecordError struct {
+	Target string
+	Entity crm.Entity
+	ID     string
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%s: %s %s: %v", e.Target, e.Entity, e.ID, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
 // Export writes CRM records out as files Outlook and other clients
-// import. By default it writes, per target, the records whose changes are
-// newer than that target's watermark, leaving out changes that came from
-// the target itself; each file is written to a temporary name, synced and
-// renamed, and only then does the watermark advance.
+// import, one target after the other:
+//
+//   - A single-file target (a .vcf, .ics, Outlook .csv or .pst) always holds
+//     every live record it selects. When nothing it selects changed since
+//     its watermark (changes that came from the target itself do not
+//     count) and the file is there, it is left alone; otherwise it is
+//     rewritten whole, through a temporary file that is synced and
+//     renamed.
+//   - A directory target (a vdir with Split, the EML folder) is
+//     incremental: the files of changed records are written, those of
+//     deleted records removed. Files are synced once per batch, the
+//     folder once at the end.
+//
+// No file that crmbridge did not write, or that changed since it wrote it,
+// is overwritten or removed unless opts.Force; the folder a target is in
+// must exist. A record a format cannot hold is written in the nearest
+// valid form (a Warning) or left out (a Problem, counted in Omitted); a
+// target that cannot be written is a Problem too; neither stops the other
+// records and targets. Records are read from one snapshot of the store,
+// without its write lock, which is taken only to record what was written
+// and move the watermark. A cancelled ctx stops after the current file,
+// removes the temporary files and returns ctx's error; what was complete
+// is recorded, so that running again finishes the job. The error returned
+// is for the store failing or ctx; per-record and per-target problems go
+// to the Reporter and the results.
 func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]ExportResult, error) {
-	var out []ExportResult
-	var omitted int // set by a writer, per target
-	seq, err := store.JournalSeq(ctx)
+	x := &exporter{ctx: ctx, store: store, opts: opts, rep: opts.Reporter}
+	if x.rep == nil {
+		x.rep = NopExportReporter{}
+	}
+	if x.opts.BatchSize <= 0 {
+		x.opts.BatchSize = 256
+	}
+	sn, err := store.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	type job struct {
-		kind  string
-		path  string
-		ents  []crm.Entity
-		write func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error
+	defer sn.Close()
+	x.sn = sn
+	if x.seq, err = sn.JournalSeq(); err != nil {
+		return nil, x.fatal(err)
 	}
-	var jobs []job
-	if opts.VCF != "" {
-		version := opts.VCardVersion
-		if version == "" {
-			version = "3.0"
-		}
-		jobs = append(jobs, job{"vcf", opts.VCF, []crm.Entity{crm.Contact}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
-			if opts.Split {
-				return writeSplitVCF(path, recs, version)
-			}
-			return writeAtomic(path, func(w io.Writer) error {
-				enc := vcf.NewEncoder(w, version)
-				for v, err := range recs {
-					if err != nil {
-						return err
-					}
-					if v.Deleted {
-						continue // a vCard file cannot say "deleted"
-					}
-					if err := enc.EncodeRev(v.Record, v.ModifiedAt); err != nil {
-						return fmt.Errorf("contact %s: %w", v.ID, err)
-					}
-				}
-				return nil
-			})
-		}})
+	targets, err := x.targets()
+	if err != nil {
+		return nil, err
 	}
-	if opts.ICS != "" {
-		jobs = append(jobs, job{"ics", opts.ICS, []crm.Entity{crm.Appointment, crm.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
-			var rs []crm.Record
-			for v, err := range recs {
-				if err != nil {
-					return err
-				}
-				r := v.Record
-				if r.Entity == crm.Appointment && r.Fields["scheduledstart"] == "" {
-					// RFC 5546 3.2.1: a published VEVENT needs DTSTART;
-					// Outlook and khal refuse one without.
-					omitted++
-					continue
-				}
-				if v.Deleted {
-					// A deleted appointment goes out cancelled, so that
-					// the client removes it (RFC 5546 3.2.5).
-					r.Fields = cloneFields(r.Fields)
-					r.Fields["statecode"] = "2"
-				}
-				rs = append(rs, r)
-			}
-			if opts.Split {
-				// A vdir (khal, vdirsyncer): one calendar object per file.
-				for _, r := range rs {
-					p, err := safeJoin(path, r.ID+".ics")
-					if err != nil {
-						return err
-					}
-					if err := writeAtomic(p, func(w io.Writer) error { return ics.NewEncoder(w).Encode(r) }); err != nil {
-						return fmt.Errorf("%s %s: %w", r.Entity, r.ID, err)
-					}
-				}
-				return nil
-			}
-			return writeAtomic(path, func(w io.Writer) error { return ics.NewEncoder(w).Encode(rs...) })
-		}})
+	if err := x.unexportable(targets); err != nil {
+		return nil, x.fatal(err)
 	}
-	if opts.EMLDir != "" {
-		jobs = append(jobs, job{"eml", opts.EMLDir, []crm.Entity{crm.Email}, func(ctx context.Context, dir string, recs iter.Seq2[*crmstore.View, error]) error {
-			return writeEMLDir(dir, recs)
-		}})
-	}
-	if opts.CSV != "" {
-		base := strings.TrimSuffix(opts.CSV, filepath.Ext(opts.CSV))
-		jobs = append(jobs,
-			job{"csv", base + "-contacts.csv", []crm.Entity{crm.Contact, crm.Account}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
-				return writeAtomic(path, func(w io.Writer) error {
-					cw := outlookcsv.NewContactWriter(w)
-					for v, err := range recs {
-						if err != nil {
-							return err
-						}
-						if !v.Deleted {
-							if err := cw.Write(v.Record); err != nil {
-								return err
-							}
-						}
-					}
-					return cw.Flush()
-				})
-			}},
-			job{"csv", base + "-tasks.csv", []crm.Entity{crm.Task}, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
-				return writeAtomic(path, func(w io.Writer) error {
-					tw := outlookcsv.NewTaskWriter(w)
-					for v, err := range recs {
-						if err != nil {
-							return err
-						}
-						if !v.Deleted {
-							if err := tw.Write(v.Record); err != nil {
-								return err
-							}
-						}
-					}
-					return tw.Flush()
-				})
-			}})
-	}
-	if opts.PST != "" {
-		jobs = append(jobs, job{"pst", opts.PST, pstEntities, func(ctx context.Context, path string, recs iter.Seq2[*crmstore.View, error]) error {
-			return writePST(path, recs, opts.Force)
-		}})
-	}
-	for _, j := range jobs {
+	var out []ExportResult
+	for _, tg := range targets {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		ents := filterTypes(j.ents, opts.Types)
+		ents := filterTypes(tg.ents, opts.Types)
 		if len(ents) == 0 {
 			continue
 		}
-		abs, err := filepath.Abs(j.path)
-		if err != nil {
-			return out, err
-		}
-		target := j.kind + ":" + abs
-		var ids []string
-		if opts.All {
-			ids, err = store.IDs(ctx, ents)
+		tg.ents = ents
+		var res ExportResult
+		if tg.dir {
+			res, err = x.runDir(tg)
 		} else {
-			var mark int64
-			if mark, err = store.Watermark(ctx, target); err == nil {
-				ids, err = store.ChangedSince(ctx, ents, mark, seq, target)
-			}
-		}
-		if err != nil {
-			return out, err
-		}
-		res := ExportResult{Target: target, Path: j.path, Records: len(ids)}
-		if len(ids) == 0 && !opts.All {
-			res.Skipped = true
-			out = append(out, res)
-			continue
-		}
-		// Records are read one at a time as the writer asks for them, from
-		// one snapshot of the store.
-		sn, err := store.Snapshot(ctx)
-		if err != nil {
-			return out, err
-		}
-		recs := func(yield func(*crmstore.View, error) bool) {
-			for _, id := range ids {
-				v, err := sn.Get(id)
-				if !yield(v, err) || err != nil {
-					return
-				}
-			}
-		}
-		omitted = 0
-		err = j.write(ctx, j.path, recs)
-		sn.Close()
-		if err != nil {
-			return out, fmt.Errorf("export %s: %w", j.path, err)
-		}
-		res.Omitted = omitted
-		res.Records -= omitted
-		tx, err := store.Begin(context.WithoutCancel(ctx))
-		if err != nil {
-			return out, err
-		}
-		if err := tx.SetWatermark(target, seq); err != nil {
-			tx.Rollback()
-			return out, err
-		}
-		if err := tx.Commit(); err != nil {
-			return out, err
+			res, err = x.runFile(tg)
 		}
 		out = append(out, res)
+		if err != nil {
+			return out, x.fatal(err)
+		}
 	}
 	return out, nil
 }
 
-func cloneFields(m map[string]string) map[string]string {
-	c := make(map[string]string, len(m)+1)
-	for k, v := range m {
-		c[k] = v
+// unexportable reports, for each type asked for with --type, that no
+// target given holds it (phone calls, letters and faxes have no file
+// format; a contact needs --vcf or --csv): never silently nothing.
+func (x *exporter) unexportable(targets []*target) error {
+	for _, e := range x.opts.Types {
+		held := false
+		for _, tg := range targets {
+			for _, te := range tg.ents {
+				held = held || te == e
+			}
+		}
+		if held {
+			continue
+		}
+		ids, err := x.sn.IDs([]crm.Entity{e})
+		if err != nil {
+			return err
+		}
+		var kinds []string
+		for _, k := range []struct {
+			flag string
+			ents []crm.Entity
+		}{{"--vcf", []crm.Entity{crm.Contact}}, {"--csv", []crm.Entity{crm.Contact, crm.Account, crm.Task}},
+			{"--ics", []crm.Entity{crm.Appointment, crm.Task}}, {"--eml", []crm.Entity{crm.Email}}, {"--pst", pstEntities}} {
+			for _, ke := range k.ents {
+				if ke == e {
+					kinds = append(kinds, k.flag)
+				}
+			}
+		}
+		hint := "no file format crmbridge writes holds it"
+		if len(kinds) > 0 {
+			hint = "give " + strings.Join(kinds, " or ")
+		}
+		x.rep.Problem(fmt.Errorf("%w: %s (%d record(s) not exported; %s)", ErrNotExportable, e, len(ids), hint))
 	}
-	return c
+	return nil
+}
+
+// fatal makes the error of an interrupted export say so (a cancelled
+// context closes the snapshot's statements under a read, and the
+// driver's error would hide why).
+func (x *exporter) fatal(err error) error {
+	if cerr := x.ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 func filterTypes(ents, only []crm.Entity) []crm.Entity {
@@ -267,95 +231,12 @@ func filterTypes(ents, only []crm.Entity) []crm.Entity {
 	return out
 }
 
-// writeAtomic writes a file through fn to a temporary name in the same
-// folder, syncs it and renames it over path: readers never see a partial
-// file, and a failure leaves the old file in place. The file is 0600: it
-// holds customers' data.
-func writeAtomic(path string, fn func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+// absPath returns path made absolute and cleaned: the key of a target and
+// of the files it wrote.
+func absPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("export %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := fn(f); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-// safeJoin joins a data-derived file name to dir, refusing anything that
-// would leave dir.
-func safeJoin(dir, name string) (string, error) {
-	if name == "" || !filepath.IsLocal(name) || strings.ContainsAny(name, `/\`) {
-		return "", fmt.Errorf("unsafe file name %q", name)
-	}
-	return filepath.Join(dir, name), nil
-}
-
-func writeSplitVCF(dir string, recs iter.Seq2[*crmstore.View, error], version string) error {
-	for v, err := range recs {
-		if err != nil {
-			return err
-		}
-		path, err := safeJoin(dir, v.ID+".vcf")
-		if err != nil {
-			return err
-		}
-		if v.Deleted {
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			continue
-		}
-		if err := writeAtomic(path, func(w io.Writer) error {
-			return vcf.NewEncoder(w, version).EncodeRev(v.Record, v.ModifiedAt)
-		}); err != nil {
-			return fmt.Errorf("contact %s: %w", v.ID, err)
-		}
-	}
-	return nil
-}
-
-func writeEMLDir(dir string, recs iter.Seq2[*crmstore.View, error]) error {
-	for v, err := range recs {
-		if err != nil {
-			return err
-		}
-		path, err := safeJoin(dir, eml.FileName(v.Record))
-		if err != nil {
-			return err
-		}
-		// The name follows the subject: drop this record's file under an
-		// older subject (names end in the record id).
-		old, _ := filepath.Glob(filepath.Join(dir, "*"+v.ID+".eml"))
-		for _, o := range old {
-			if o != path || v.Deleted {
-				if err := os.Remove(o); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
-			}
-		}
-		if v.Deleted {
-			continue
-		}
-		if err := writeAtomic(path, func(w io.Writer) error { return eml.Write(w, v.Record) }); err != nil {
-			return fmt.Errorf("email %s: %w", v.ID, err)
-		}
-	}
-	return nil
+	return abs, nil
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,13 +18,54 @@ import (
 	"crmbridge/fixtures"
 )
 
+// export runs Export and fails the test on an error or a reported
+// problem (exportReport shows them).
 func export(t *testing.T, s *crmstore.Store, opts ExportOptions) []ExportResult {
 	t.Helper()
+	res, rep := exportReport(t, s, opts)
+	for _, p := range rep.problems {
+		t.Errorf("export problem: %v", p)
+	}
+	return res
+}
+
+// exportRecorder collects what Export reports.
+type exportRecorder struct {
+	NopExportReporter
+	problems, warnings []error
+	progress           func(target string, done, total int)
+}
+
+func (r *exportRecorder) Problem(err error) { r.problems = append(r.problems, err) }
+func (r *exportRecorder) Warning(err error) { r.warnings = append(r.warnings, err) }
+func (r *exportRecorder) Progress(target string, done, total int) {
+	if r.progress != nil {
+		r.progress(target, done, total)
+	}
+}
+
+// exportNoStartOnly is export for a corpus whose appointments without a
+// start are reported (TestExportOmits) and nothing else.
+func exportNoStartOnly(t *testing.T, s *crmstore.Store, opts ExportOptions) []ExportResult {
+	t.Helper()
+	res, rep := exportReport(t, s, opts)
+	for _, p := range rep.problems {
+		if !errors.Is(p, errNoStart) {
+			t.Errorf("export problem: %v", p)
+		}
+	}
+	return res
+}
+
+func exportReport(t *testing.T, s *crmstore.Store, opts ExportOptions) ([]ExportResult, *exportRecorder) {
+	t.Helper()
+	rep := &exportRecorder{}
+	opts.Reporter = rep
 	res, err := Export(context.Background(), s, opts)
 	if err != nil {
 		t.Fatalf("export: %v", err)
 	}
-	return res
+	return res, rep
 }
 
 func edit(t *testing.T, s *crmstore.Store, fn func(tx *crmstore.Tx) error) {
@@ -54,15 +96,17 @@ func cardsIn(t *testing.T, path string) int {
 	return strings.Count(string(b), "BEGIN:VCARD")
 }
 
-// After one edit of one contact, an incremental export writes exactly that
-// contact; a second export writes nothing, and an import from the target
-// itself is not echoed back to it.
+// After one edit of one contact, an incremental export rewrites the file
+// with every contact (a single file holds the whole selection); a second
+// export writes nothing, and an import from the target itself is not
+// echoed back to it.
 func TestIncrementalExport(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.vcf")
 	os.WriteFile(in, []byte(threeCards), 0o644)
 	s := newStore(t)
 	importPaths(t, s, ImportOptions{}, in)
+	os.Mkdir(filepath.Join(dir, "out"), 0o700)
 	out := filepath.Join(dir, "out", "contacts.vcf")
 	if r := export(t, s, ExportOptions{VCF: out}); r[0].Records != 3 || cardsIn(t, out) != 3 {
 		t.Fatalf("first export: %+v, %d cards", r, cardsIn(t, out))
@@ -78,12 +122,12 @@ func TestIncrementalExport(t *testing.T) {
 		_, err := tx.Set(ids[1], map[string]string{"jobtitle": "CTO"}, "cli")
 		return err
 	})
-	if r := export(t, s, ExportOptions{VCF: out}); r[0].Records != 1 || cardsIn(t, out) != 1 {
+	if r := export(t, s, ExportOptions{VCF: out}); r[0].Records != 3 || cardsIn(t, out) != 3 {
 		t.Fatalf("export after one edit: %+v, %d cards", r, cardsIn(t, out))
 	}
 	b, _ := os.ReadFile(out)
 	if !strings.Contains(string(b), "TITLE:CTO") || !strings.Contains(string(b), ids[1]) {
-		t.Fatalf("exported the wrong card:\n%s", b)
+		t.Fatalf("the edit is not in the file:\n%s", b)
 	}
 	if r := export(t, s, ExportOptions{VCF: out}); !r[0].Skipped {
 		t.Fatalf("export after export wrote %+v", r)
@@ -210,7 +254,7 @@ func TestExportRoundTrip(t *testing.T) {
 	importPaths(t, a, ImportOptions{}, paths...)
 	out := t.TempDir()
 	opts := ExportOptions{All: true, VCF: filepath.Join(out, "c.vcf"), ICS: filepath.Join(out, "cal.ics"), EMLDir: filepath.Join(out, "mail")}
-	export(t, a, opts)
+	exportNoStartOnly(t, a, opts)
 	b := newStore(t)
 	_, p := importPaths(t, b, ImportOptions{}, out)
 	for _, err := range p.errs {
@@ -280,7 +324,7 @@ func TestExportReadByOthers(t *testing.T) {
 	importPaths(t, a, ImportOptions{}, fixtures.CorpusDir(t, "vcf"), fixtures.CorpusDir(t, "ics"))
 	st := status(t, a)
 	out := t.TempDir()
-	export(t, a, ExportOptions{All: true, VCF: filepath.Join(out, "c.vcf"), ICS: filepath.Join(out, "cal.ics")})
+	exportNoStartOnly(t, a, ExportOptions{All: true, VCF: filepath.Join(out, "c.vcf"), ICS: filepath.Join(out, "cal.ics")})
 	script := `
 import sys, vobject, icalendar
 cards = list(vobject.readComponents(open(sys.argv[1], encoding="utf-8").read()))
@@ -326,7 +370,7 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 	importPaths(t, cal, ImportOptions{}, files...)
 	vdir := t.TempDir()
 	export(t, a, ExportOptions{All: true, Split: true, VCF: filepath.Join(vdir, "contacts")})
-	export(t, cal, ExportOptions{All: true, Split: true, ICS: filepath.Join(vdir, "calendar"), Types: []crm.Entity{crm.Appointment}})
+	exportNoStartOnly(t, cal, ExportOptions{All: true, Split: true, ICS: filepath.Join(vdir, "calendar"), Types: []crm.Entity{crm.Appointment}})
 	home := t.TempDir()
 	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_DATA_HOME="+filepath.Join(home, ".local"), "TZ=UTC", "COLUMNS=10000")
 	os.MkdirAll(filepath.Join(home, ".config", "khard"), 0o700)
@@ -366,7 +410,7 @@ print(len(cards), len(cal.walk("VEVENT")), len(cal.walk("VTODO")))
 }
 
 // An appointment without a start cannot be a published VEVENT: it is
-// omitted and counted, and the rest is written.
+// omitted, counted and reported by id, and the rest is written.
 func TestExportOmits(t *testing.T) {
 	s := newStore(t)
 	edit(t, s, func(tx *crmstore.Tx) error {
@@ -377,9 +421,13 @@ func TestExportOmits(t *testing.T) {
 		return err
 	})
 	out := filepath.Join(t.TempDir(), "c.ics")
-	r := export(t, s, ExportOptions{ICS: out})
+	r, rep := exportReport(t, s, ExportOptions{ICS: out})
 	if r[0].Records != 1 || r[0].Omitted != 1 {
 		t.Fatalf("%+v", r)
+	}
+	ids, _ := s.IDs(context.Background(), []crm.Entity{crm.Appointment})
+	if len(rep.problems) != 1 || !strings.Contains(rep.problems[0].Error(), ids[0]) {
+		t.Fatalf("problems %v, want one naming %s", rep.problems, ids[0])
 	}
 	b, _ := os.ReadFile(out)
 	if strings.Count(string(b), "BEGIN:VEVENT") != 1 || !strings.Contains(string(b), "SUMMARY:ok") {

@@ -530,47 +530,58 @@ func (pf *pstFolders) folder(r crm.Record) (pstwrite.FolderID, error) {
 	return parent, nil
 }
 
-// writePST writes the records as one PST at path (MS-PST, through
-// pstwrite): the standard folders, and every record in its folder. It
-// refuses to replace a file it did not write unless force is set.
-func writePST(path string, recs iter.Seq2[*crmstore.View, error], force bool) error {
-	if fh, err := os.Open(path); err == nil {
-		owned := pstwrite.Owned(fh)
-		fh.Close()
-		if !owned && !force {
-			return fmt.Errorf("%s exists and was not written by crmbridge, or was changed since (use --force to replace it)", path)
-		}
+// pstOwned reports whether the PST at path carries crmbridge's mark and
+// is unchanged since (pstwrite.Owned).
+func pstOwned(path string) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
 	}
+	defer fh.Close()
+	return pstwrite.Owned(fh)
+}
+
+// writePST writes the records recs yields as a PST at path (through a
+// temporary file that pstwrite renames at Close). A record it cannot
+// build a message for is told to omit and left out; an error (of the
+// file, or from failed: recs stopped early) leaves path as it was. It
+// returns the records written.
+func writePST(path string, recs iter.Seq[*crmstore.View], omit func(*crmstore.View, error), failed func() error) (int, error) {
 	w, err := pstwrite.Create(path, pstwrite.Options{DisplayName: "crmbridge"})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer w.Abort()
 	folders, err := newPSTFolders(w)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for v, err := range recs {
-		if err != nil {
-			return err
-		}
-		if v.Deleted {
-			continue // the file holds the whole selection: a deleted record is left out
-		}
+	n, seen := 0, 0
+	for v := range recs {
+		seen++
 		m, ok, err := pstMessage(v)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", v.Entity, v.ID, err)
+			omit(v, err)
+			continue
 		}
 		if !ok {
 			continue
 		}
 		f, err := folders.folder(v.Record)
 		if err != nil {
-			return err
+			return n, err
 		}
 		if err := w.Add(f, m); err != nil {
-			return fmt.Errorf("%s %s: %w", v.Entity, v.ID, err)
+			return n, fmt.Errorf("%s %s: %w", v.Entity, v.ID, err)
 		}
+		n++
 	}
-	return w.Close()
+	if err := failed(); err != nil {
+		return n, err
+	}
+	if n == 0 && seen > 0 {
+		// Never empty a file while the selection is not empty.
+		return 0, fmt.Errorf("none of its %d record(s) could be written", seen)
+	}
+	return n, w.Close()
 }

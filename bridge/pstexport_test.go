@@ -229,8 +229,8 @@ func TestPSTExportReplacesOnlyItsOwn(t *testing.T) {
 	if err := os.WriteFile(out, changed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Export(context.Background(), s, ExportOptions{All: true, PST: out}); err == nil || !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("export over a changed PST: %v", err)
+	if res, rep := exportReport(t, s, ExportOptions{All: true, PST: out}); !res[0].Failed || len(rep.problems) != 1 || !strings.Contains(rep.problems[0].Error(), "--force") {
+		t.Fatalf("export over a changed PST: %+v %v", res, rep.problems)
 	}
 	if b, _ := os.ReadFile(out); string(b) != string(changed) {
 		t.Fatal("the refused file was touched")

@@ -118,3 +118,19 @@ func (l *fileLock) release() error {
 	l.f = nil
 	return err
 }
+
+// LockWrite takes the store's write lock for a while, for a Store opened
+// without Options.Write: an export reads a snapshot without it and locks
+// only to record what it wrote. It waits up to Options.LockTimeout, like
+// Open. Call the returned function to release the lock. With the lock
+// already held (Options.Write) it does nothing.
+func (s *Store) LockWrite(ctx context.Context) (release func() error, err error) {
+	if s.lock != nil && s.lock.f != nil {
+		return func() error { return nil }, nil
+	}
+	l, err := acquireLock(ctx, s.path+".lock", s.opts.LockTimeout, s.opts.Command)
+	if err != nil {
+		return nil, err
+	}
+	return l.release, nil
+}

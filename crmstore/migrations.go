@@ -361,4 +361,18 @@ CREATE TABLE upstreamcache (
 );
 ALTER TABLE pullstate ADD COLUMN seen TEXT NOT NULL DEFAULT '';
 `,
+	// 5: what each export target wrote (so that it never overwrites or
+	// removes a file it did not write), and appointments by UID (a vdir
+	// file holds a series master and its exceptions).
+	`
+CREATE TABLE exportfile (
+	path TEXT PRIMARY KEY,         -- absolute path of a file an export wrote
+	target TEXT NOT NULL,          -- e.g. "ics:/home/me/calendar"
+	item TEXT NOT NULL,            -- what the file holds: a record id, "uid:" + a UID, or "" (the whole target)
+	sha256 TEXT NOT NULL,          -- hex digest of the bytes written
+	at TEXT NOT NULL
+);
+CREATE INDEX exportfile_item ON exportfile(target, item);
+CREATE INDEX activity_uid ON activity(uid);
+`,
 }

@@ -49,6 +49,7 @@ type Store struct {
 	db   *sql.DB
 	path string
 	lock *fileLock
+	opts Options
 	now  func() time.Time
 	// verified is set when Open found the file sound: Close then records
 	// the state SQLite left it in as verified (see verifiedPath).
@@ -88,7 +89,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}
+	s := &Store{path: path, opts: opts, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if opts.Write {
 		l, err := acquireLock(ctx, path+".lock", opts.LockTimeout, opts.Command)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"crmbridge/crm"
 )
@@ -47,30 +46,12 @@ func (s *Store) ChangedSince(ctx context.Context, entities []crm.Entity, after, 
 	if len(entities) == 0 {
 		return nil, nil
 	}
-	args := []any{after, upto, target, strings.ReplaceAll(strings.ReplaceAll(target, `\`, `\\`), `%`, `\%`) + "/%"}
-	in := make([]string, len(entities))
-	for i, e := range entities {
-		in[i] = "?"
-		args = append(args, string(e))
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT record_id, MIN(seq) FROM journal
-		WHERE seq > ? AND seq <= ? AND origin != ? AND origin NOT LIKE ? ESCAPE '\'
-		  AND entity IN (`+strings.Join(in, ",")+`)
-		GROUP BY record_id ORDER BY MIN(seq)`, args...)
+	q, args := changedQuery(entities, after, upto, target)
+	ids, err := s.ids(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("changed records: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // IDs returns the ids of all live records of the given entities, oldest
@@ -79,13 +60,12 @@ func (s *Store) IDs(ctx context.Context, entities []crm.Entity) ([]string, error
 	if len(entities) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(entities))
-	in := make([]string, len(entities))
-	for i, e := range entities {
-		in[i] = "?"
-		args[i] = string(e)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM record WHERE deleted = 0 AND entity IN (`+strings.Join(in, ",")+`) ORDER BY created_at, id`, args...)
+	q, args := idsQuery(entities)
+	return s.ids(ctx, q, args...)
+}
+
+func (s *Store) ids(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,13 @@ type Encoder struct {
 	w io.Writer
 	// Now returns the DTSTAMP time; time.Now when nil.
 	Now func() time.Time
+	// Omit, when set, is told of each record that cannot be written (the
+	// error says why) and Encode goes on with the others; when nil, such
+	// a record fails Encode.
+	Omit func(rec *crm.Record, err error)
+	// Warn, when set, is told of each record written in the nearest
+	// valid form rather than as stored (an extra RRULE written as RDATEs).
+	Warn func(rec *crm.Record, err error)
 }
 
 // NewEncoder returns an Encoder that writes to w.
@@ -48,25 +55,40 @@ func NewEncoder(w io.Writer) *Encoder { return &Encoder{w: w} }
 // has a timezone that package wintz resolves is written as local time with
 // that TZID; any other time in UTC. Recurrence lines that are not
 // iCalendar 2.0 (Outlook pattern text, vCalendar 1.0 rules, a TZID no
-// VTIMEZONE can be generated for) are left out.
+// VTIMEZONE can be generated for) are left out. A record that cannot be
+// written fails Encode, or with Omit set is reported and left out; only
+// an error writing to w fails Encode then.
 func (e *Encoder) Encode(recs ...crm.Record) error {
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
 	}
 	stamp := now().UTC()
+	omit := func(rec *crm.Record, err error) error {
+		if e.Omit == nil {
+			return err
+		}
+		e.Omit(rec, err)
+		return nil
+	}
 
 	tzs := newTZSet()
+	left := make([]bool, len(recs)) // left out
 	for i := range recs {
 		rec := &recs[i]
+		var err error
 		switch rec.Entity {
 		case crm.Appointment:
-			if _, err := encodeEvent(rec, stamp, tzs, false); err != nil {
-				return err
-			}
+			_, err = encodeEvent(rec, stamp, tzs, false, nil)
 		case crm.Task:
 		default:
-			return fmt.Errorf("%w: %s %s", ErrEntity, rec.Entity, rec.ID)
+			err = fmt.Errorf("%w: %s %s", ErrEntity, rec.Entity, rec.ID)
+		}
+		if err != nil {
+			if err := omit(rec, err); err != nil {
+				return err
+			}
+			left[i] = true
 		}
 	}
 
@@ -84,19 +106,33 @@ func (e *Encoder) Encode(recs ...crm.Record) error {
 		}
 	}
 	for i := range recs {
+		if left[i] {
+			continue
+		}
 		rec := &recs[i]
+		var warn func(error)
+		if e.Warn != nil {
+			warn = func(err error) { e.Warn(rec, err) }
+		}
 		var c *ical.Component
 		var err error
 		if rec.Entity == crm.Appointment {
-			c, err = encodeEvent(rec, stamp, nil, true)
+			c, err = encodeEvent(rec, stamp, nil, true, warn)
 		} else {
 			c, err = encodeTodo(rec, stamp)
 		}
-		if err != nil {
-			return err
+		var b []byte
+		if err == nil {
+			b, err = componentBytes(c)
 		}
-		if err := writeComponent(fw, c); err != nil {
-			return fmt.Errorf("ics: %s %s: %w", rec.Entity, rec.ID, err)
+		if err != nil {
+			if err := omit(rec, fmt.Errorf("ics: %s %s: %w", rec.Entity, rec.ID, err)); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := fw.Write(b); err != nil {
+			return err
 		}
 	}
 	if _, err := io.WriteString(fw, "END:VCALENDAR\r\n"); err != nil {
@@ -105,26 +141,35 @@ func (e *Encoder) Encode(recs ...crm.Record) error {
 	return bw.Flush()
 }
 
-// writeComponent encodes c with go-ical's Encoder (escaping, parameter
-// quoting, its checks of required properties) inside a throw-away
-// calendar, and writes c's lines only.
+// writeComponent writes the lines of c (see componentBytes).
 func writeComponent(w io.Writer, c *ical.Component) error {
+	b, err := componentBytes(c)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// componentBytes encodes c with go-ical's Encoder (escaping, parameter
+// quoting, its checks of required properties) inside a throw-away
+// calendar, and returns c's lines only.
+func componentBytes(c *ical.Component) ([]byte, error) {
 	cal := ical.NewCalendar()
 	cal.Props.SetText(ical.PropVersion, "2.0")
 	cal.Props.SetText(ical.PropProductID, ProdID)
 	cal.Children = []*ical.Component{c}
 	var buf bytes.Buffer
 	if err := ical.NewEncoder(&buf).Encode(cal); err != nil {
-		return fmt.Errorf("ics: encode: %w", err)
+		return nil, fmt.Errorf("ics: encode: %w", err)
 	}
 	const prefix = "BEGIN:VCALENDAR\r\nPRODID:" + ProdID + "\r\nVERSION:2.0\r\n"
 	const suffix = "END:VCALENDAR\r\n"
 	b := buf.Bytes()
 	if !bytes.HasPrefix(b, []byte(prefix)) || !bytes.HasSuffix(b, []byte(suffix)) || len(b) < len(prefix)+len(suffix) {
-		return fmt.Errorf("ics: encode: unexpected go-ical output %.60q", b)
+		return nil, fmt.Errorf("ics: encode: unexpected go-ical output %.60q", b)
 	}
-	_, err := w.Write(b[len(prefix) : len(b)-len(suffix)])
-	return err
+	return b[len(prefix) : len(b)-len(suffix)], nil
 }
 
 // uidOf returns the UID of a record: its uid field, else the UID of its
@@ -164,8 +209,9 @@ func setRaw(c *ical.Component, name, v string) {
 
 // encodeEvent builds the VEVENT of an appointment. It records the TZIDs it
 // uses in tzs when tzs is not nil, and writes the attachments when
-// withAttachments.
-func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments bool) (*ical.Component, error) {
+// withAttachments. warn, when not nil, is told of what is written in a
+// nearer valid form than stored.
+func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments bool, warn func(error)) (*ical.Component, error) {
 	f := rec.Fields
 	c := ical.NewComponent(ical.CompEvent)
 	c.Props.SetText(ical.PropUID, uidOf(rec))
@@ -211,6 +257,7 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 	if allDay {
 		setRaw(c, "X-MICROSOFT-CDO-ALLDAYEVENT", "TRUE")
 	}
+	var rules []*ical.Prop
 	for _, line := range strings.Split(f["recurrence"], "\n") {
 		p, err := parseLine(strings.TrimSpace(line))
 		if err != nil {
@@ -240,7 +287,21 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 			first, _, _, _ := parseNaive(strings.Split(p.Value, ",")[0])
 			tzs.use(id, l, first)
 		}
+		if p.Name == ical.PropRecurrenceRule {
+			rules = append(rules, p)
+			continue
+		}
 		c.Props.Add(p)
+	}
+	if len(rules) > 0 {
+		c.Props.Add(rules[0])
+		start, _ := parseStoreTime(f["scheduledstart"])
+		for _, r := range rules[1:] {
+			extraRule(c, r, start, allDay, loc, tzid, warn)
+		}
+		if len(rules) > 1 && loc != nil && !allDay {
+			tzs.use(tzid, loc, start) // the RDATEs' TZID
+		}
 	}
 	if f["statecode"] == "2" {
 		setRaw(c, ical.PropStatus, "CANCELLED")

@@ -31,6 +31,10 @@ type writeOpts struct {
 	// at the default path with its directories, elsewhere only in an
 	// existing directory.
 	create bool
+	// lockLater opens the store without the write lock: the command
+	// (export) reads a snapshot and takes the lock itself, only to write
+	// (crmstore.Store.LockWrite).
+	lockLater bool
 }
 
 // withStore is the one way a command writes to the store: it opens the
@@ -38,7 +42,7 @@ type writeOpts struct {
 // and its outcome (summary and exit status), and runs fn. fn returns the
 // summary to record and an error that exitCode maps.
 func withStore(ctx context.Context, e *env, command string, o writeOpts, fn func(*crmstore.Store) (string, error)) error {
-	store, err := e.open(ctx, true, o.create, "crmbridge "+command)
+	store, err := e.open(ctx, !o.lockLater, o.create, "crmbridge "+command)
 	if err != nil {
 		return err
 	}
