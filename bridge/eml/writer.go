@@ -3,6 +3,7 @@ package eml
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,7 +60,7 @@ func Write(w io.Writer, rec crm.Record) error {
 		h.SetAddressList("Bcc", bcc)
 	}
 	if s := f["subject"]; s != "" {
-		h.SetSubject(strings.Join(strings.Fields(s), " "))
+		h.Set("Subject", subjectValue(s))
 	}
 	if ids := trimIDs(msgIDs(f["messageid"])); len(ids) > 0 && ids[0] != "" {
 		h.SetMessageID(ids[0])
@@ -394,4 +395,38 @@ func generatedID(rec crm.Record) string {
 		}
 	}
 	return b.String() + "@crmbridge.invalid"
+}
+
+// subjectValue is the Subject field body that reads back as s byte for
+// byte. A subject of printable ASCII, spaces and tabs, with no white space
+// at either end and nothing that looks like an encoded word, goes as it
+// is: folding only inserts CRLF before white space, and unfolding removes
+// just the CRLF (RFC 5322 2.2.3). Any other is written whole as RFC 2047
+// encoded words (base64 of UTF-8, at most 75 octets each, separated by
+// folding white space that readers drop between encoded words, RFC 2047
+// 6.2), which carry every byte, controls and inner runs of blanks
+// included.
+func subjectValue(s string) string {
+	plain := !strings.Contains(s, "=?") && strings.TrimSpace(s) == s
+	for i := 0; plain && i < len(s); i++ {
+		c := s[i]
+		plain = c == '\t' || c >= ' ' && c <= '~'
+	}
+	if plain {
+		return s
+	}
+	const maxChunk = 45 // 60 base64 characters: 12 + 60 + 2 = 74 octets a word
+	var words []string
+	for len(s) > 0 {
+		n := min(len(s), maxChunk)
+		for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // a character is never split between words (RFC 2047 5)
+		}
+		if n == 0 {
+			n = min(len(s), maxChunk)
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ") // go-message folds at the spaces
 }

@@ -161,7 +161,8 @@ func checkRoundTrip(t *testing.T, rec crm.Record, out []byte) *crm.Incoming {
 		t.Errorf("reading our own output: %v", w)
 	}
 	got := incs[0].Record
-	if g, w := got.Fields["subject"], strings.Join(strings.Fields(rec.Fields["subject"]), " "); g != w {
+	// The subject byte for byte (the reader trims white space at the ends).
+	if g, w := got.Fields["subject"], strings.TrimSpace(rec.Fields["subject"]); g != w {
 		t.Errorf("subject %q, want %q", g, w)
 	}
 	for _, k := range []string{"description", "descriptionhtml"} {
@@ -326,7 +327,7 @@ func TestWriteNoHeaderInjection(t *testing.T) {
 		}
 	}
 	incs, _ := collect(t, NewReader(bytes.NewReader(buf.Bytes()), "inj.eml"))
-	if !strings.HasPrefix(incs[0].Record.Fields["subject"], "sx X-Injected: yes") {
+	if incs[0].Record.Fields["subject"] != rec.Fields["subject"] { // carried whole in encoded words
 		t.Errorf("subject %q", incs[0].Record.Fields["subject"])
 	}
 	if name := FileName(rec); strings.ContainsAny(name, "\r\n") {

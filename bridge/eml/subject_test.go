@@ -1,0 +1,46 @@
+package eml
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"crmbridge/crm"
+)
+
+// A subject comes back byte for byte: inner runs of spaces and tabs,
+// non-ASCII, controls (encoded words carry them), long ones folded. (White
+// space at either end is written, but the reader trims it, as Outlook
+// does.)
+func TestSubjectByteForByte(t *testing.T) {
+	for _, subj := range []string{
+		"Re: TEST \tテストテスト",
+		"two  spaces",
+		"tab\there",
+		"line\r\nbreak",
+		"bare\rcr and bare\nlf",
+		"Ünïcödé — “quotes”",
+		strings.Repeat("long subject word ", 30) + "end",
+		strings.Repeat("ü ", 5000) + "end",
+		strings.Repeat("x", 200),
+		"=?utf-8?q?looks_encoded?=",
+	} {
+		rec := crm.Record{ID: "01a22b1e-8161-7571-b7c8-ccfa5cf7cae9", Entity: crm.Email,
+			Fields:  map[string]string{"subject": subj, "description": "body"},
+			Parties: []crm.Party{{Role: crm.RoleSender, Address: "a@example.com"}}}
+		var b bytes.Buffer
+		if err := Write(&b, rec); err != nil {
+			t.Fatalf("%q: %v", subj, err)
+		}
+		if n := longestLine(b.Bytes()); n > 998 {
+			t.Errorf("%q: a line of %d octets", subj, n)
+		}
+		incs, _ := collect(t, NewReader(bytes.NewReader(b.Bytes()), "s.eml"))
+		if len(incs) != 1 {
+			t.Fatalf("%q: %d messages", subj, len(incs))
+		}
+		if got := incs[0].Record.Fields["subject"]; got != subj {
+			t.Errorf("subject %q came back %q\n%s", subj, got, b.String())
+		}
+	}
+}
