@@ -82,6 +82,7 @@ upstream-stop:
 demo: build
 	$(GO) mod download github.com/mooijtech/go-pst/v6
 	rm -rf $(dir $(DEMO_DB))
+	mkdir -p -m 700 $(dir $(DEMO_DB))
 	$(BIN) --db $(DEMO_DB) import $(GOPST_DATA)/support.pst
 	$(BIN) --db $(DEMO_DB) status
 

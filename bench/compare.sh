@@ -25,7 +25,7 @@ measure() {
 }
 
 for i in $(seq "$runs"); do
-	rm -rf "$work/store" "$work/out"; mkdir -p "$work/out"
+	rm -rf "$work/store" "$work/out"; mkdir -p "$work/out"; mkdir -m 700 "$work/store"
 	measure crmbridge "$bin" --quiet --db "$work/store/crm.db" import "$pst"
 	measure readpst readpst -S -q -o "$work/out" "$pst"
 	# Re-import of the unchanged file into the same store, and a forced

@@ -33,6 +33,7 @@ measure() {
 
 for i in $(seq "$runs"); do
 	rm -rf "$work/store" "$work/out.vcf"
+	mkdir -m 700 "$work/store"
 	db="$work/store/crm.db"
 	measure import "$bin" --quiet --db "$db" import "$work/big.vcf"
 	measure reimport "$bin" --quiet --db "$db" import "$work/big.vcf"
