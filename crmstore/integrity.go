@@ -117,6 +117,13 @@ func checkHeader(path string) (header, error) {
 	if h.appID == 0 && h.userVersion == 0 {
 		return h, &DamagedError{Path: path, Kind: ErrNotStore, Detail: "an SQLite database without crmbridge's schema"}
 	}
+	// With a WAL holding frames, the file may be shorter than its header
+	// says: a checkpoint cut short (a full disk, a kill) wrote page 1 but
+	// not the pages after it, and the WAL still holds them. quick_check,
+	// which reads through the WAL, judges that case.
+	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 {
+		return h, nil
+	}
 	if fi.Size()%h.pageSize != 0 || fi.Size() < h.pages*h.pageSize {
 		return h, &DamagedError{Path: path, Kind: ErrDamaged, Detail: fmt.Sprintf("truncated: %d bytes, the header says %d pages of %d", fi.Size(), h.pages, h.pageSize)}
 	}
@@ -234,6 +241,7 @@ func markVerified(path string) {
 	b, _ := json.Marshal(fp)
 	tmp := verifiedPath(path) + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		os.Remove(tmp)
 		return
 	}
 	if err := os.Rename(tmp, verifiedPath(path)); err != nil {

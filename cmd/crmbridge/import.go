@@ -49,11 +49,14 @@ func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOp
 		opts.Reporter = rep
 		sum, err := bridge.Import(ctx, store, paths, opts)
 		rep.done()
-		line := "import: " + sum.String()
+		summary := sum.String()
 		interrupted := errors.Is(err, context.Canceled)
 		switch {
 		case interrupted:
-			line += " — interrupted; run the same command again to finish"
+			summary += " — interrupted; run the same command again to finish"
+		case crmstore.IsStoreFailure(err):
+			// The counts above are what committed; say what did not.
+			summary += " — stopped: the store failed; the batch being written was rolled back (its items are counted as not imported) and nothing after it was read"
 		case err != nil:
 		case sum.Failed():
 			err = partialError{fmt.Sprintf("import finished with %d problem(s)", sum.Problems)}
@@ -63,9 +66,9 @@ func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOp
 				err = jerr
 			}
 		} else {
-			fmt.Fprintln(e.stdout, line)
+			fmt.Fprintln(e.stdout, "import: "+summary)
 		}
-		return sum.String(), err
+		return summary, err
 	})
 }
 
