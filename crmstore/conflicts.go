@@ -73,7 +73,29 @@ func (t *Tx) ResolveConflict(id int64, take, origin string) error {
 	if take == "incoming" {
 		value = incoming
 	}
-	if !strings.HasPrefix(field, "_") {
+	if field == fieldDeleted {
+		// Deleted upstream, edited here: local brings it back upstream,
+		// incoming deletes it here.
+		var ent string
+		if err := t.queryRow(`SELECT entity FROM record WHERE id = ?`, recID).Scan(&ent); err != nil {
+			return fmt.Errorf("conflict %d: %w", id, err)
+		}
+		if take == "incoming" {
+			if err := t.Delete(recID, "upstream"); err != nil {
+				return err
+			}
+			if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ?`, recID); err != nil {
+				return err
+			}
+		} else {
+			if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ?`, recID); err != nil {
+				return err
+			}
+			if err := t.queueRecreate(crm.Entity(ent), recID); err != nil {
+				return err
+			}
+		}
+	} else if !strings.HasPrefix(field, "_") {
 		if _, err := t.Set(recID, map[string]string{field: value}, origin); err != nil {
 			return err
 		}

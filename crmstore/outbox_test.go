@@ -323,7 +323,9 @@ func TestPullSink(t *testing.T) {
 	if c := pending(t, s, 1)[0]; c.Op != OutboxUpdate || c.ETag != `W/"3"` {
 		t.Fatalf("local change of a pulled record: %+v", c)
 	}
-	must(t, s.PullDelete(ctx, crm.Contact, id))
+	if kept, err := s.PullDelete(ctx, crm.Contact, id, PolicyIncoming); err != nil || kept {
+		t.Fatalf("pull delete: kept %v, %v", kept, err)
+	}
 	v, err := s.Get(ctx, id)
 	if err != nil || !v.Deleted {
 		t.Fatalf("not deleted: %v %v", v, err)
@@ -331,16 +333,80 @@ func TestPullSink(t *testing.T) {
 	if n := count(t, s, `SELECT COUNT(*) FROM outbox`); n != 0 {
 		t.Errorf("%d outbox entries after the server deleted the record", n)
 	}
-	must(t, s.PullDelete(ctx, crm.Contact, "0a0b0c0d-0000-4000-8000-000000000000")) // unknown: ignored
+	if _, err := s.PullDelete(ctx, crm.Contact, "0a0b0c0d-0000-4000-8000-000000000000", PolicyNewest); err != nil { // unknown: ignored
+		t.Fatal(err)
+	}
 
 	last := time.Date(2026, 3, 4, 5, 6, 7, 8000, time.UTC)
-	must(t, s.SavePullState(ctx, "contacts", "https://x/contacts?$deltatoken=1", last))
-	dl, l, err := s.PullState(ctx, "contacts")
+	must(t, s.SavePullState(ctx, "contacts", "https://x/contacts?$deltatoken=1", last, nil))
+	dl, l, _, err := s.PullState(ctx, "contacts")
 	if err != nil || dl != "https://x/contacts?$deltatoken=1" || !l.Equal(last) {
 		t.Fatalf("pull state: %q %v %v", dl, l, err)
 	}
-	if dl, l, err := s.PullState(ctx, "accounts"); dl != "" || !l.IsZero() || err != nil {
+	if dl, l, _, err := s.PullState(ctx, "accounts"); dl != "" || !l.IsZero() || err != nil {
 		t.Fatalf("no pull state: %q %v %v", dl, l, err)
+	}
+	seen := []string{"a W/\"1\"", "b W/\"2\""}
+	must(t, s.SavePullState(ctx, "tasks", "", last, seen))
+	if dl, l, got, err := s.PullState(ctx, "tasks"); dl != "" || !l.Equal(last) || !reflect.DeepEqual(got, seen) || err != nil {
+		t.Fatalf("pull state with seen rows: %q %v %q %v", dl, l, got, err)
+	}
+}
+
+// TestPullDeleteOfEditedRecord: a record deleted upstream while edited
+// here is a recorded conflict; the policy decides: incoming deletes it,
+// newest and local keep it and queue it to be created upstream again with
+// all its fields, fail keeps it, queues nothing and leaves the conflict
+// open until it is resolved.
+func TestPullDeleteOfEditedRecord(t *testing.T) {
+	ctx := context.Background()
+	for _, pol := range []Policy{PolicyIncoming, PolicyNewest, PolicyLocal, PolicyFail} {
+		s := openTest(t)
+		id := create(t, s, crm.Contact, map[string]string{"firstname": "Ann", "lastname": "Doe"})
+		c := pending(t, s, 1)[0]
+		must(t, s.OutboxDone(ctx, id, c.Seq, `W/"1"`))
+		set(t, s, id, map[string]string{"jobtitle": "edited here"})
+		kept, err := s.PullDelete(ctx, crm.Contact, id, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := s.Conflicts(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 1 || cs[0].Field != "_deleted" || cs[0].RecordID != id || cs[0].Resolved != (pol != PolicyFail) {
+			t.Fatalf("%s: conflicts %+v", pol, cs)
+		}
+		v, _ := s.Get(ctx, id)
+		out := pending(t, s, 10)
+		switch pol {
+		case PolicyIncoming:
+			if kept || !v.Deleted || len(out) != 0 {
+				t.Errorf("%s: kept %v, deleted %v, outbox %+v", pol, kept, v.Deleted, out)
+			}
+		case PolicyFail:
+			if !kept || v.Deleted || len(out) != 0 {
+				t.Errorf("%s: kept %v, deleted %v, outbox %+v", pol, kept, v.Deleted, out)
+			}
+			// Resolving for local queues the re-creation.
+			tx, err := s.Begin(ctx)
+			must(t, err)
+			must(t, tx.ResolveConflict(cs[0].ID, "local", "cli"))
+			must(t, tx.Commit())
+			if out := pending(t, s, 10); len(out) != 1 || out[0].Op != OutboxCreate || out[0].Fields["lastname"] != "Doe" {
+				t.Errorf("%s resolved local: outbox %+v", pol, out)
+			}
+		default:
+			want := map[string]string{"firstname": "Ann", "lastname": "Doe", "jobtitle": "edited here"}
+			if !kept || v.Deleted || len(out) != 1 || out[0].Op != OutboxCreate {
+				t.Fatalf("%s: kept %v, deleted %v, outbox %+v", pol, kept, v.Deleted, out)
+			}
+			for k, w := range want {
+				if out[0].Fields[k] != w {
+					t.Errorf("%s: re-create sends %s=%q, want %q", pol, k, out[0].Fields[k], w)
+				}
+			}
+		}
 	}
 }
 

@@ -243,44 +243,128 @@ func (s *Store) PullApply(ctx context.Context, e crm.Entity, id string, fields m
 
 // PullDelete deletes a record the server deleted (origin "upstream": not
 // queued back) and drops its outbox entries. A record the store does not
-// have is ignored.
-func (s *Store) PullDelete(ctx context.Context, e crm.Entity, id string) error {
-	return s.Update(ctx, func(t *Tx) error {
-		if err := t.Delete(id, "upstream"); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil
+// have is ignored. When the record has local changes the server never
+// confirmed, the delete and the edit are a conflict, recorded on the field
+// "_deleted": under PolicyIncoming the record is deleted; otherwise the
+// local edit wins and the record stays, queued to be created upstream
+// again with all its fields (under PolicyFail it stays but nothing is
+// queued until the conflict is resolved). kept reports that the record
+// stayed.
+func (s *Store) PullDelete(ctx context.Context, e crm.Entity, id string, policy Policy) (kept bool, err error) {
+	err = s.Update(ctx, func(t *Tx) error {
+		kept = false
+		var edits int
+		var lastEdit string
+		if err := t.queryRow(`SELECT COUNT(*), COALESCE(MAX(created_at), '') FROM outbox WHERE record_id = ? AND op != 'delete'`, id).
+			Scan(&edits, &lastEdit); err != nil {
+			return err
+		}
+		var deleted bool
+		switch err := t.queryRow(`SELECT deleted FROM record WHERE id = ?`, id).Scan(&deleted); {
+		case err == sql.ErrNoRows:
+			return nil
+		case err != nil:
+			return err
+		}
+		winner := "incoming"
+		if edits > 0 && !deleted {
+			switch policy {
+			case PolicyIncoming:
+			case PolicyFail:
+				winner = "none"
+			default:
+				winner = "local" // the local edit is newer than anything we synced
 			}
-			return fmt.Errorf("delete %s %s: %w", e, id, err)
+			resolved := t.now
+			if winner == "none" {
+				resolved = ""
+			}
+			if _, err := t.exec(`INSERT INTO conflict (record_id, field, local_value, local_at, local_by, incoming_value, incoming_at, incoming_by, policy, winner, at, resolved_at)
+				VALUES (?, ?, 'edited here', ?, 'local', 'deleted upstream', ?, 'upstream', ?, ?, ?, ?)`,
+				id, fieldDeleted, lastEdit, t.now, string(policy), winner, t.now, resolved); err != nil {
+				return fmt.Errorf("record conflict: %w", err)
+			}
 		}
 		if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ?`, id); err != nil {
 			return err
 		}
-		_, err := t.exec(`DELETE FROM upstream WHERE record_id = ?`, id)
-		return err
+		if _, err := t.exec(`DELETE FROM upstream WHERE record_id = ?`, id); err != nil {
+			return err
+		}
+		if winner == "incoming" {
+			if err := t.Delete(id, "upstream"); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("delete %s %s: %w", e, id, err)
+			}
+			return nil
+		}
+		kept = true
+		// The row is gone upstream: what the server held is no base any
+		// more.
+		if _, err := t.exec(`DELETE FROM provenance WHERE kind = 'upstream' AND key = ?`, id); err != nil {
+			return err
+		}
+		if winner == "local" {
+			return t.queueRecreate(e, id)
+		}
+		return nil
 	})
+	return kept, err
+}
+
+// queueRecreate queues record id to be created upstream with every
+// upstream field (and its parties).
+func (t *Tx) queueRecreate(e crm.Entity, id string) error {
+	var names []string
+	for _, f := range crm.Fields(e) {
+		if f.Upstream {
+			names = append(names, f.Name)
+		}
+	}
+	if e.IsActivity() {
+		names = append(names, fieldParties)
+	}
+	js, _ := json.Marshal(names)
+	_, err := t.exec(`INSERT INTO outbox (record_id, entity, op, fields, journal_seq, created_at)
+		VALUES (?, ?, 'create', ?, (SELECT COALESCE(MAX(seq), 0) FROM journal), ?)`, id, string(e), string(js), t.now)
+	if err != nil {
+		return fmt.Errorf("queue %s again: %w", id, err)
+	}
+	return nil
 }
 
 // PullState returns where the last pull of an entity set ended: its delta
-// link, or the newest modifiedon seen.
-func (s *Store) PullState(ctx context.Context, entitySet string) (deltaLink string, last time.Time, err error) {
-	var l string
-	err = s.db.QueryRowContext(ctx, `SELECT deltalink, last FROM pullstate WHERE entityset = ?`, entitySet).Scan(&deltaLink, &l)
+// link, or the newest modifiedon seen and the rows ("id etag") seen with
+// exactly that time.
+func (s *Store) PullState(ctx context.Context, entitySet string) (deltaLink string, last time.Time, seen []string, err error) {
+	var l, js string
+	err = s.db.QueryRowContext(ctx, `SELECT deltalink, last, seen FROM pullstate WHERE entityset = ?`, entitySet).Scan(&deltaLink, &l, &js)
 	if err == sql.ErrNoRows {
-		return "", time.Time{}, nil
+		return "", time.Time{}, nil, nil
 	}
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("pull state of %s: %w", entitySet, err)
+		return "", time.Time{}, nil, fmt.Errorf("pull state of %s: %w", entitySet, err)
 	}
 	if l != "" {
 		last, _ = time.Parse(time.RFC3339Nano, l)
 	}
-	return deltaLink, last, nil
+	if js != "" {
+		if err := json.Unmarshal([]byte(js), &seen); err != nil {
+			return "", time.Time{}, nil, fmt.Errorf("pull state of %s: seen rows: %w", entitySet, err)
+		}
+	}
+	return deltaLink, last, seen, nil
 }
 
 // SavePullState records where a pull of an entity set ended.
-func (s *Store) SavePullState(ctx context.Context, entitySet, deltaLink string, last time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO pullstate (entityset, deltalink, last) VALUES (?, ?, ?)
-		ON CONFLICT (entityset) DO UPDATE SET deltalink = excluded.deltalink, last = excluded.last`, entitySet, deltaLink, fmtTime(last))
+func (s *Store) SavePullState(ctx context.Context, entitySet, deltaLink string, last time.Time, seen []string) error {
+	js := ""
+	if len(seen) > 0 {
+		b, _ := json.Marshal(seen)
+		js = string(b)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO pullstate (entityset, deltalink, last, seen) VALUES (?, ?, ?, ?)
+		ON CONFLICT (entityset) DO UPDATE SET deltalink = excluded.deltalink, last = excluded.last, seen = excluded.seen`,
+		entitySet, deltaLink, fmtTime(last), js)
 	if err != nil {
 		return fmt.Errorf("save pull state of %s: %w", entitySet, err)
 	}

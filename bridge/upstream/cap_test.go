@@ -262,8 +262,8 @@ func TestCAPPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Polled != 1 || sink.delta["leads"] != "" || sink.last["leads"].IsZero() {
-		t.Errorf("first pull: %+v, state %q %v", st, sink.delta["leads"], sink.last["leads"])
+	if st.Polled != 1 || sink.marks["leads"].DeltaLink != "" || sink.marks["leads"].Last.IsZero() {
+		t.Errorf("first pull: %+v, state %q %v", st, sink.marks["leads"].DeltaLink, sink.marks["leads"].Last)
 	}
 	for _, id := range ids {
 		if f := sink.recs[id]; f["subject"] != "pull "+id[:8] || f["statecode"] != "0" || f["statuscode"] != "" || sink.etags[id] != q.ETag(id) {

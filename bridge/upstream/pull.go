@@ -25,16 +25,51 @@ type PullStats struct {
 	Deleted int // records handed to Sink.Delete
 	Pages   int // pages read
 	Tracked int // entity sets read with change tracking
-	Polled  int // entity sets read with $filter=modifiedon gt <last>
+	Polled  int // entity sets read with $filter=modifiedon ge <last>
+	Failed  int // entity sets that failed (see *PullError)
+}
+
+// PullError lists the entity sets a pull could not read, each with its
+// error; the other sets were pulled.
+type PullError struct {
+	Sets []string // in the order pulled
+	Errs map[string]error
+}
+
+func (e *PullError) Error() string {
+	var b strings.Builder
+	for i, s := range e.Sets {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "pull %s: %v", s, e.Errs[s])
+	}
+	return b.String()
+}
+
+// Unwrap returns the sets' errors.
+func (e *PullError) Unwrap() []error {
+	out := make([]error, 0, len(e.Sets))
+	for _, s := range e.Sets {
+		out = append(out, e.Errs[s])
+	}
+	return out
 }
 
 // Pull reads the server's changes since the last pull of each entity set
 // and hands them to sink. It asks for change tracking (Prefer:
 // odata.track-changes) and follows @odata.nextLink pages up to the
 // @odata.deltaLink, which it saves for the next pull; on a server that does
-// not track changes (SAP CAP) it falls back to $filter=modifiedon gt <last>,
-// which cannot see deletions. Every page link must stay on the service's
-// host: the bearer token is never sent elsewhere.
+// not track changes (SAP CAP) it falls back to $filter=modifiedon ge
+// <last>, skipping the rows it already read at exactly <last> (so that a
+// row changed within the same second is never lost), which cannot see
+// deletions. Every page link must stay on the service's host: the bearer
+// token is never sent elsewhere.
+//
+// Each entity set is pulled on its own: a set that fails (a 403 for a table
+// the user may not read, a 404 for one the server lacks) is reported in a
+// *PullError, and the others are still pulled. A cancelled ctx stops the
+// pull at once.
 func (c *Client) Pull(ctx context.Context, sink Sink, o PullOptions) (PullStats, error) {
 	var st PullStats
 	sets := o.Sets
@@ -44,10 +79,24 @@ func (c *Client) Pull(ctx context.Context, sink Sink, o PullOptions) (PullStats,
 	if o.PageSize <= 0 {
 		o.PageSize = 500
 	}
+	var pe *PullError
 	for _, set := range sets {
-		if err := c.pullSet(ctx, sink, set, o, &st); err != nil {
+		err := c.pullSet(ctx, sink, set, o, &st)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
 			return st, fmt.Errorf("pull %s: %w", set, err)
 		}
+		if pe == nil {
+			pe = &PullError{Errs: map[string]error{}}
+		}
+		pe.Sets = append(pe.Sets, set)
+		pe.Errs[set] = err
+		st.Failed++
+	}
+	if pe != nil {
+		return st, pe
 	}
 	return st, nil
 }
@@ -57,26 +106,35 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 	if !ok {
 		return fmt.Errorf("unknown entity set")
 	}
-	delta, last, err := sink.PullState(ctx, set)
+	mark, err := sink.PullState(ctx, set)
 	if err != nil {
 		return fmt.Errorf("pull state: %w", err)
+	}
+	delta := mark.DeltaLink
+	seen := map[string]bool{}
+	for _, s := range mark.Seen {
+		seen[s] = true
 	}
 	var next string
 	tracking := true
 	switch {
 	case delta != "":
 		next = delta
-	case !last.IsZero():
+	case !mark.Last.IsZero():
 		tracking = false
+		// ge, not gt: modifiedon has whole seconds, and a row changed in
+		// the second of the last pull's newest row, after that pull, would
+		// be lost; the rows already read at that time are skipped below.
 		next = c.setURL(set, url.Values{
-			"$filter":  {"modifiedon gt " + last.UTC().Format(time.RFC3339Nano)},
+			"$filter":  {"modifiedon ge " + mark.Last.UTC().Format(time.RFC3339Nano)},
 			"$orderby": {"modifiedon asc"},
 		})
 	default:
 		next = c.setURL(set, nil)
 	}
 	newDelta := ""
-	maxMod := last
+	maxMod := mark.Last
+	atMax := append([]string(nil), mark.Seen...)
 	for next != "" {
 		prefer := fmt.Sprintf("odata.maxpagesize=%d", o.PageSize)
 		if tracking {
@@ -115,16 +173,24 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 			if err := json.Unmarshal(obj[KeyAttribute(e)], &id); err != nil || !IsGUID(id) {
 				return fmt.Errorf("record without a %s key", KeyAttribute(e))
 			}
+			id = strings.ToLower(id)
 			fields, etag, mod, err := DecodeRecord(e, obj)
 			if err != nil {
 				return err
 			}
-			if err := sink.Apply(ctx, e, strings.ToLower(id), fields, etag, mod); err != nil {
+			row := id + " " + etag
+			if !tracking && mod.Equal(mark.Last) && seen[row] {
+				continue // read by the last pull
+			}
+			if err := sink.Apply(ctx, e, id, fields, etag, mod); err != nil {
 				return fmt.Errorf("apply %s: %w", id, err)
 			}
 			st.Applied++
-			if mod.After(maxMod) {
-				maxMod = mod
+			switch {
+			case mod.After(maxMod):
+				maxMod, atMax = mod, []string{row}
+			case mod.Equal(maxMod):
+				atMax = append(atMax, row)
 			}
 		}
 		next = page.NextLink
@@ -137,7 +203,7 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 	} else {
 		st.Polled++
 	}
-	if err := sink.SavePullState(ctx, set, newDelta, maxMod); err != nil {
+	if err := sink.SavePullState(ctx, set, PullMark{DeltaLink: newDelta, Last: maxMod, Seen: atMax}); err != nil {
 		return fmt.Errorf("save pull state: %w", err)
 	}
 	return nil

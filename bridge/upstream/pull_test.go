@@ -2,6 +2,8 @@ package upstream_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -17,16 +19,17 @@ type memSink struct {
 	recs    map[string]map[string]string
 	etags   map[string]string
 	deleted []string
-	delta   map[string]string
-	last    map[string]time.Time
+	marks   map[string]upstream.PullMark
+	applied int
 }
 
 func newMemSink() *memSink {
-	return &memSink{recs: map[string]map[string]string{}, etags: map[string]string{}, delta: map[string]string{}, last: map[string]time.Time{}}
+	return &memSink{recs: map[string]map[string]string{}, etags: map[string]string{}, marks: map[string]upstream.PullMark{}}
 }
 
 func (s *memSink) Apply(_ context.Context, e crm.Entity, id string, f map[string]string, etag string, _ time.Time) error {
 	s.recs[id], s.etags[id] = maps.Clone(f), etag
+	s.applied++
 	return nil
 }
 
@@ -36,12 +39,12 @@ func (s *memSink) Delete(_ context.Context, e crm.Entity, id string) error {
 	return nil
 }
 
-func (s *memSink) PullState(_ context.Context, set string) (string, time.Time, error) {
-	return s.delta[set], s.last[set], nil
+func (s *memSink) PullState(_ context.Context, set string) (upstream.PullMark, error) {
+	return s.marks[set], nil
 }
 
-func (s *memSink) SavePullState(_ context.Context, set, delta string, last time.Time) error {
-	s.delta[set], s.last[set] = delta, last
+func (s *memSink) SavePullState(_ context.Context, set string, m upstream.PullMark) error {
+	s.marks[set] = m
 	return nil
 }
 
@@ -65,8 +68,8 @@ func TestPull(t *testing.T) {
 			sink.etags[guid(3)] == "" || st.Pages < 3 {
 			t.Errorf("tracking %v: stats %+v, recs %v", tracking, st, sink.recs[guid(3)])
 		}
-		if tracking != (sink.delta["contacts"] != "") || (tracking && st.Tracked != 2) || (!tracking && st.Polled != 2) {
-			t.Errorf("tracking %v: delta %q, stats %+v", tracking, sink.delta["contacts"], st)
+		if tracking != (sink.marks["contacts"].DeltaLink != "") || (tracking && st.Tracked != 2) || (!tracking && st.Polled != 2) {
+			t.Errorf("tracking %v: delta %q, stats %+v", tracking, sink.marks["contacts"].DeltaLink, st)
 		}
 		e.srv.Touch("contacts", guid(2), "lastname", "changed")
 		e.srv.Remove("contacts", guid(5))
@@ -91,9 +94,92 @@ func TestPull(t *testing.T) {
 func TestPullStaysOnHost(t *testing.T) {
 	e := newEnv(t, fakeserver.Dataverse, nil)
 	sink := newMemSink()
-	sink.delta["contacts"] = "https://evil.example.com/api/data/v9.2/contacts?$deltatoken=1"
+	sink.marks["contacts"] = upstream.PullMark{DeltaLink: "https://evil.example.com/api/data/v9.2/contacts?$deltatoken=1"}
 	_, err := e.client.Pull(context.Background(), sink, upstream.PullOptions{Sets: []string{"contacts"}})
 	if err == nil || !strings.Contains(err.Error(), "leaves the service host") {
 		t.Errorf("err %v", err)
+	}
+}
+
+// TestPullSameSecond: without change tracking, rows changed in the same
+// second as the newest row of the last pull are not lost (modifiedon ge,
+// not gt), rows already read are not applied again, and a pull with
+// nothing new applies nothing.
+func TestPullSameSecond(t *testing.T) {
+	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	e := newEnv(t, fakeserver.Dataverse, func(_ *upstream.Config, s *fakeserver.Server) {
+		s.Clock = func() time.Time { return now }
+		s.PageSize = 3
+	})
+	for i := 0; i < 8; i++ {
+		e.srv.Put(crm.Contact, guid(i), map[string]string{"lastname": "v0"})
+	}
+	sink := newMemSink()
+	ctx := context.Background()
+	opts := upstream.PullOptions{Sets: []string{"contacts"}}
+	if _, err := e.client.Pull(ctx, sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	if sink.applied != 8 {
+		t.Fatalf("first pull applied %d, want 8", sink.applied)
+	}
+	// Same second: every contact updated, some several times.
+	for i := 0; i < 8; i++ {
+		for v := 1; v <= 1+i%3; v++ {
+			e.srv.Touch("contacts", guid(i), "lastname", fmt.Sprintf("v%d", v))
+		}
+	}
+	sink.applied = 0
+	if _, err := e.client.Pull(ctx, sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		if want := fmt.Sprintf("v%d", 1+i%3); sink.recs[guid(i)]["lastname"] != want {
+			t.Errorf("contact %d: %q, want %q", i, sink.recs[guid(i)]["lastname"], want)
+		}
+	}
+	if sink.applied != 8 {
+		t.Errorf("second pull applied %d, want 8", sink.applied)
+	}
+	sink.applied = 0
+	if _, err := e.client.Pull(ctx, sink, opts); err != nil || sink.applied != 0 {
+		t.Errorf("third pull applied %d (%v), want 0", sink.applied, err)
+	}
+	// One more second: only the changed row.
+	now = now.Add(time.Second)
+	e.srv.Touch("contacts", guid(3), "lastname", "later")
+	if _, err := e.client.Pull(ctx, sink, opts); err != nil || sink.applied != 1 || sink.recs[guid(3)]["lastname"] != "later" {
+		t.Errorf("fourth pull applied %d (%v), %v", sink.applied, err, sink.recs[guid(3)])
+	}
+}
+
+// TestPullSetsIndependently: a set the server refuses (403, 404) is
+// reported by name; the sets after it are still pulled.
+func TestPullSetsIndependently(t *testing.T) {
+	e := newEnv(t, fakeserver.Dataverse, func(_ *upstream.Config, s *fakeserver.Server) {
+		s.ChangeTracking = true
+		s.Inject = func(c fakeserver.Call) fakeserver.Fault {
+			if c.Method == "GET" && (c.Set == "appointments" || c.Set == "lists") && c.ID == "" {
+				return fakeserver.Forbidden
+			}
+			return fakeserver.None
+		}
+	})
+	e.srv.Put(crm.Contact, guid(1), map[string]string{"lastname": "Lay"})
+	e.srv.Put(crm.Task, guid(2), map[string]string{"subject": "call"})
+	sink := newMemSink()
+	st, err := e.client.Pull(context.Background(), sink, upstream.PullOptions{})
+	var pe *upstream.PullError
+	if !errors.As(err, &pe) || strings.Join(pe.Sets, ",") != "appointments,lists" || st.Failed != 2 {
+		t.Fatalf("err %v, stats %+v", err, st)
+	}
+	if !strings.Contains(err.Error(), "pull appointments: ") || !strings.Contains(err.Error(), "403") {
+		t.Errorf("message: %v", err)
+	}
+	if sink.recs[guid(1)] == nil || sink.recs[guid(2)] == nil {
+		t.Errorf("sets after the failing ones not pulled: %v", sink.recs)
+	}
+	if _, ok := sink.marks["lists"]; ok {
+		t.Errorf("a failed set's pull state was saved")
 	}
 }

@@ -113,7 +113,19 @@ type Sink interface {
 	// Delete removes a record the server deleted.
 	Delete(ctx context.Context, e crm.Entity, id string) error
 	// PullState returns where the last pull of an entity set ended.
-	PullState(ctx context.Context, entitySet string) (deltaLink string, last time.Time, err error)
+	PullState(ctx context.Context, entitySet string) (PullMark, error)
 	// SavePullState records where this pull ended.
-	SavePullState(ctx context.Context, entitySet, deltaLink string, last time.Time) error
+	SavePullState(ctx context.Context, entitySet string, m PullMark) error
+}
+
+// PullMark is where a pull of one entity set ended: the change-tracking
+// delta link, or, on a server without change tracking, the newest
+// modifiedon seen and the rows (id and row version) seen with exactly that
+// time, so that the next pull can ask for modifiedon ge it without
+// applying those rows again and without losing a row changed in the same
+// second after the pull.
+type PullMark struct {
+	DeltaLink string
+	Last      time.Time
+	Seen      []string // "id etag" of the rows read whose modifiedon is Last
 }

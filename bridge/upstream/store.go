@@ -120,6 +120,7 @@ type StoreSink struct {
 
 	Conflicts, Open   int // as for StoreQueue
 	Created, Modified int // records created and changed by the pull
+	Kept              int // records deleted upstream but edited here: kept (a conflict is recorded)
 }
 
 var _ Sink = (*StoreSink)(nil)
@@ -143,15 +144,20 @@ func (k *StoreSink) Apply(ctx context.Context, e crm.Entity, id string, fields m
 
 // Delete implements Sink.
 func (k *StoreSink) Delete(ctx context.Context, e crm.Entity, id string) error {
-	return k.Store.PullDelete(ctx, e, id)
+	kept, err := k.Store.PullDelete(ctx, e, id, k.Policy)
+	if kept {
+		k.Kept++
+	}
+	return err
 }
 
 // PullState implements Sink.
-func (k *StoreSink) PullState(ctx context.Context, set string) (string, time.Time, error) {
-	return k.Store.PullState(ctx, set)
+func (k *StoreSink) PullState(ctx context.Context, set string) (PullMark, error) {
+	delta, last, seen, err := k.Store.PullState(ctx, set)
+	return PullMark{DeltaLink: delta, Last: last, Seen: seen}, err
 }
 
 // SavePullState implements Sink.
-func (k *StoreSink) SavePullState(ctx context.Context, set, delta string, last time.Time) error {
-	return k.Store.SavePullState(ctx, set, delta, last)
+func (k *StoreSink) SavePullState(ctx context.Context, set string, m PullMark) error {
+	return k.Store.SavePullState(ctx, set, m.DeltaLink, m.Last, m.Seen)
 }

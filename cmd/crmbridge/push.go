@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -325,7 +326,18 @@ func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Co
 	sink := &upstream.StoreSink{Store: store, Policy: policy}
 	stats, err := client.Pull(ctx, sink, upstream.PullOptions{})
 	line := fmt.Sprintf("pull: %d record(s) read (%d new, %d updated), %d deleted, %d page(s), conflicts %d (%d open)",
-		stats.Applied, sink.Created, sink.Modified, stats.Deleted, stats.Pages, sink.Conflicts, sink.Open)
+		stats.Applied, sink.Created, sink.Modified, stats.Deleted-sink.Kept, stats.Pages, sink.Conflicts+sink.Kept, sink.Open)
+	if sink.Kept > 0 {
+		line += fmt.Sprintf("; %d deleted upstream but edited here: kept (see crmbridge conflicts)", sink.Kept)
+	}
+	var pe *upstream.PullError
+	if errors.As(err, &pe) {
+		line += fmt.Sprintf("; %d entity set(s) failed: %s", len(pe.Sets), strings.Join(pe.Sets, ", "))
+		for _, set := range pe.Sets {
+			e.log.Error("pull: entity set not pulled", "set", set, "err", pe.Errs[set])
+		}
+		err = partialError{fmt.Sprintf("pull: %d entity set(s) failed (%s); the others were pulled", len(pe.Sets), strings.Join(pe.Sets, ", "))}
+	}
 	if ctx.Err() != nil {
 		line += " — interrupted; run pull again"
 	}

@@ -56,6 +56,7 @@ const (
 	ConcurrentWrite          // another user changes the record first (its ETag goes stale)
 	GatewayError             // apply, then a gateway answers 502 with an HTML page (no OData error body)
 	GatewayUnavailable       // a gateway answers 503 with an HTML page; applied or not is unknown (applied here)
+	Forbidden                // 403: the user may not use this table (not applied)
 )
 
 // Call describes what a fault is being chosen for: a whole request
@@ -114,6 +115,9 @@ type Server struct {
 	// NoMetadata refuses metadata reads with 403.
 	MaxLength  map[crm.Entity]map[string]int
 	NoMetadata bool
+	// Clock, when set, gives modifiedon (cut to whole seconds): a test
+	// can make many changes within one second.
+	Clock func() time.Time
 
 	mu         sync.Mutex
 	recs       map[string]*Record // "set(id)"
@@ -242,9 +246,15 @@ func (s *Server) touch(set, id, field, value string) bool {
 	return true
 }
 
-// stamp is the modifiedon of the current version: one second per version,
-// so that times never tie.
-func (s *Server) stamp() time.Time { return s.epoch.Add(time.Duration(s.version) * time.Second) }
+// stamp is the modifiedon of the current version: Clock's time in whole
+// seconds (Dataverse's precision), or one second per version so that times
+// never tie.
+func (s *Server) stamp() time.Time {
+	if s.Clock != nil {
+		return s.Clock().UTC().Truncate(time.Second)
+	}
+	return s.epoch.Add(time.Duration(s.version) * time.Second)
+}
 
 func (s *Server) violate(format string, args ...any) {
 	s.violations = append(s.violations, fmt.Sprintf(format, args...))
@@ -343,6 +353,8 @@ func (s *Server) serve(r *http.Request, body []byte) (a answer, drop, slow bool)
 		return s.throttled(http.StatusTooManyRequests), false, false
 	case Unavailable:
 		return s.throttled(http.StatusServiceUnavailable), false, false
+	case Forbidden:
+		return errAnswer(http.StatusForbidden, "0x80040220", "Principal user is missing prv privilege"), false, false
 	}
 	a = s.exec(r.Method, rel, r.URL.Query(), r.Header, body, f == ConcurrentWrite)
 	switch f {
@@ -998,8 +1010,13 @@ func (s *Server) list(e crm.Entity, set string, q url.Values, h http.Header) ans
 		hdr.Set("Preference-Applied", "odata.track-changes")
 	} else {
 		var after time.Time
+		orEqual := false
 		if f := q.Get("$filter"); f != "" {
 			v, ok := strings.CutPrefix(f, "modifiedon gt ")
+			if !ok {
+				v, ok = strings.CutPrefix(f, "modifiedon ge ")
+				orEqual = true
+			}
 			t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
 			if !ok || err != nil {
 				s.violate("GET %s: $filter %q", set, f)
@@ -1008,7 +1025,7 @@ func (s *Server) list(e crm.Entity, set string, q url.Values, h http.Header) ans
 			after = t
 		}
 		for _, r := range s.recs {
-			if r.Entity == e && r.Modified.After(after) {
+			if r.Entity == e && (r.Modified.After(after) || orEqual && r.Modified.Equal(after)) {
 				rows = append(rows, row{s.object(r, ""), r.Version, r.Modified})
 			}
 		}
