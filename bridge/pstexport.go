@@ -312,8 +312,34 @@ func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 			meeting := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDMeeting, lid) }
 			props = append(props, pstwrite.Binary(meeting(0x0003), goid), pstwrite.Binary(meeting(0x0023), clean))
 		}
+		// Times are UTC: the time-zone definitions say so (MS-OXOCAL
+		// 2.2.1.41: PidLidAppointmentTimeZoneDefinitionStartDisplay/EndDisplay).
+		props = append(props, pstwrite.Binary(appt(0x825E), tzdefUTC()), pstwrite.Binary(appt(0x825F), tzdefUTC()))
 		if rec := f["recurrence"]; rec != "" {
-			props = append(props, pstwrite.Bool(appt(0x8223), true), pstwrite.String(appt(0x8232), rec))
+			// PidLidRecurrencePattern: the text, read back as the record's
+			// recurrence; PidLidRecurring and the blob when the rule has an
+			// Outlook form.
+			props = append(props, pstwrite.String(appt(0x8232), rec))
+			start, _ := time.Parse(time.RFC3339, f["scheduledstart"])
+			end, _ := time.Parse(time.RFC3339, f["scheduledend"])
+			// A rule Outlook cannot hold (RSCALE, hourly, ...) is not flagged
+			// recurring: a flag without its blob reads as a wrong series
+			// (readpst shows a daily one).
+			if rc, ok := parseRecurrence(rec, start, end); ok {
+				props = append(props, pstwrite.Bool(appt(0x8223), true))
+				clipEnd := time.Date(4500, 8, 31, 23, 59, 0, 0, time.UTC)
+				if !rc.end.IsZero() {
+					clipEnd = rc.end
+				}
+				props = append(props,
+					pstwrite.Binary(appt(0x8216), rc.blob()),                          // PidLidAppointmentRecur
+					pstwrite.Int32(appt(0x8231), rc.recurType),                        // PidLidRecurrenceType
+					pstwrite.Time(appt(0x8235), rc.start),                             // PidLidClipStart
+					pstwrite.Time(appt(0x8236), clipEnd),                              // PidLidClipEnd
+					pstwrite.Binary(appt(0x8260), tzdefUTC()),                         // PidLidAppointmentTimeZoneDefinitionRecur
+					pstwrite.Binary(appt(0x8233), tzStructUTC()),                      // PidLidTimeZoneStruct
+					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true)) // PidLidIsRecurring
+			}
 		}
 		str(appt(0x8234), "timezone")
 		if n, err := strconv.Atoi(f["busystatus"]); err == nil {

@@ -282,7 +282,9 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 		f["globalobjectid"] = hex.EncodeToString(a.GlobalObjectID)
 	}
 	item.SetIf(f, "uid", a.UID)
-	if a.Recurring {
+	// A pattern text without the recurring flag is a rule Outlook cannot
+	// hold as a series (crmbridge's own PSTs keep an iCalendar rule so).
+	if a.Recurring || a.RecurrencePattern != "" {
 		r := a.RecurrencePattern
 		if r == "" {
 			r = "recurring"
