@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
 
 	"github.com/emersion/go-message"
@@ -41,6 +42,7 @@ func Write(w io.Writer, rec crm.Record) error {
 	if rec.Entity != crm.Email {
 		return fmt.Errorf("%w (%q)", ErrNotEmail, rec.Entity)
 	}
+	rec = textcodec.ValidRecord(rec)
 	f := rec.Fields
 	var h mail.Header
 	if t := fieldTime(f, "senton", "receivedon"); !t.IsZero() {
@@ -48,16 +50,16 @@ func Write(w io.Writer, rec crm.Record) error {
 	}
 	from, to, cc, bcc := recipients(rec)
 	if len(from) > 0 {
-		h.SetAddressList("From", from)
+		h.Set("From", formatAddresses(from))
 	}
 	if len(to) > 0 {
-		h.SetAddressList("To", to)
+		h.Set("To", formatAddresses(to))
 	}
 	if len(cc) > 0 {
-		h.SetAddressList("Cc", cc)
+		h.Set("Cc", formatAddresses(cc))
 	}
 	if len(bcc) > 0 {
-		h.SetAddressList("Bcc", bcc)
+		h.Set("Bcc", formatAddresses(bcc))
 	}
 	if s := f["subject"]; s != "" {
 		h.Set("Subject", subjectValue(s))
@@ -194,6 +196,85 @@ func writeAlternative(mw *message.Writer, text, html string) error {
 	}
 }
 
+// formatDisposition formats a Content-Disposition with the file name, if
+// any (RFC 2183 2.3). mime.FormatMediaType applies RFC 2231 when the name
+// needs it but writes one parameter of any length; a long one is split
+// into RFC 2231 3 continuations (filename*0*=utf-8”...; filename*1*=...)
+// so that no header line exceeds 998 octets (RFC 5322 2.1.1).
+func formatDisposition(disp, name string) string {
+	if name == "" {
+		return disp
+	}
+	if v := mime.FormatMediaType(disp, map[string]string{"filename": name}); len(v) <= 200 {
+		return v
+	}
+	const attrChars = "!#$&+-.^_`|~" // RFC 2231 7 attribute-char, besides letters and digits
+	var enc []string                 // the name's octets, one escape or character each
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(attrChars, c) >= 0) {
+			enc = append(enc, string(c))
+		} else {
+			enc = append(enc, fmt.Sprintf("%%%02X", c))
+		}
+	}
+	var b strings.Builder
+	b.WriteString(disp)
+	for n := 0; len(enc) > 0; n++ {
+		k := min(len(enc), 20)
+		fmt.Fprintf(&b, "; filename*%d*=", n) // go-message folds at the space
+		if n == 0 {
+			b.WriteString("utf-8''")
+		}
+		b.WriteString(strings.Join(enc[:k], ""))
+		enc = enc[k:]
+	}
+	return b.String()
+}
+
+// formatAddresses formats an address list (RFC 5322 3.4). A display name
+// that is not printable ASCII, or that looks like an encoded word, is
+// written as B encoded words: RFC 2047 5(3) allows a Q word in a phrase
+// no specials such as '\\', which mime.QEncoding (used by
+// mail.Address.String) writes as they are and net/mail then refuses.
+func formatAddresses(addrs []*mail.Address) string {
+	parts := make([]string, len(addrs))
+	for i, a := range addrs {
+		if a.Name == "" || (isPrintableASCII(a.Name) && !strings.Contains(a.Name, "=?")) {
+			parts[i] = a.String()
+			continue
+		}
+		parts[i] = bWords(a.Name) + " " + (&mail.Address{Address: a.Address}).String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// bWords encodes s as B encoded words (RFC 2047 4.1) of at most 75
+// octets (RFC 2047 2), each ending between UTF-8 characters, separated by
+// spaces, which a reader drops between encoded words (RFC 2047 6.2).
+// Unlike mime.BEncoding it encodes ASCII text too.
+func bWords(s string) string {
+	var words []string
+	for len(s) > 0 {
+		n := min(len(s), 45) // 10 + 60 base64 + 2 = 72 octets
+		for n < len(s) && n > 1 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
+}
+
 func textHeader(h *message.Header, mt string) {
 	h.SetContentType(mt, map[string]string{"charset": "utf-8"})
 	h.Set("Content-Transfer-Encoding", "quoted-printable")
@@ -250,10 +331,6 @@ func writeAttachment(mw *message.Writer, a crm.Attachment) error {
 	if a.Inline {
 		disp = "inline"
 	}
-	dParams := map[string]string{}
-	if name != "" {
-		dParams["filename"] = name // FormatMediaType applies RFC 2231 when needed
-	}
 	if cid := headerToken(a.ContentID); cid != "" {
 		h.Set("Content-Id", "<"+cid+">")
 	}
@@ -273,7 +350,7 @@ func writeAttachment(mw *message.Writer, a crm.Attachment) error {
 		h.Set("Content-Transfer-Encoding", "base64")
 	}
 	h.Set("Content-Type", mime.FormatMediaType(mt, ctParams))
-	h.Set("Content-Disposition", mime.FormatMediaType(disp, dParams))
+	h.Set("Content-Disposition", formatDisposition(disp, name))
 	pw, err := mw.CreatePart(h)
 	if err != nil {
 		return fmt.Errorf("write attachment %q: %w", a.Name, err)
@@ -415,18 +492,5 @@ func subjectValue(s string) string {
 	if plain {
 		return s
 	}
-	const maxChunk = 45 // 60 base64 characters: 12 + 60 + 2 = 74 octets a word
-	var words []string
-	for len(s) > 0 {
-		n := min(len(s), maxChunk)
-		for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
-			n-- // a character is never split between words (RFC 2047 5)
-		}
-		if n == 0 {
-			n = min(len(s), maxChunk)
-		}
-		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
-		s = s[n:]
-	}
-	return strings.Join(words, " ") // go-message folds at the spaces
+	return bWords(s)
 }

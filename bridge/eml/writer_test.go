@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
 	"crmbridge/fixtures"
 )
@@ -333,4 +334,57 @@ func TestWriteNoHeaderInjection(t *testing.T) {
 	if name := FileName(rec); strings.ContainsAny(name, "\r\n") {
 		t.Errorf("FileName %q", name)
 	}
+}
+
+// FuzzWrite writes an email whose text values are arbitrary bytes, not
+// cleaned: Write must succeed, and the Reader must read one message
+// without warnings whose subject, body, party names and attachment name
+// are the written ones with each invalid byte as U+FFFD.
+func FuzzWrite(f *testing.F) {
+	f.Add("Re: hello", "body\nline 2", "Ann Lee", "a.pdf")
+	f.Add(strings.Repeat("\x80", 100), "caf\xe9\r\n\xff", "M\xfcller", "\xc3.txt")
+	f.Add("=?utf-8?q?x?=", "=41\r\n.\r\n", "\"q\" <x>", "=?x?=")
+	f.Fuzz(func(t *testing.T, subject, body, name, file string) {
+		rec := crm.Record{ID: "id", Entity: crm.Email, Fields: map[string]string{
+			"subject": subject, "description": body, "senton": "2024-03-18T09:00:00Z",
+		}, Parties: []crm.Party{
+			{Role: crm.RoleSender, Address: "a@example.com", Name: name},
+			{Role: crm.RoleTo, Address: "b@example.com", Name: subject},
+		}, Attachments: []crm.Attachment{attachmentOf(file, "application/octet-stream", "", false, []byte(body))}}
+		var buf bytes.Buffer
+		if err := Write(&buf, rec); err != nil {
+			t.Fatal(err)
+		}
+		incs, warns := collect(t, NewReader(bytes.NewReader(buf.Bytes()), "fuzz.eml"))
+		if len(incs) != 1 || len(warns) != 0 {
+			t.Fatalf("read back %d messages, warnings %v\n%q", len(incs), warns, buf.Bytes())
+		}
+		got := incs[0].Record
+		for k, v := range got.Fields {
+			if !utf8.ValidString(v) {
+				t.Fatalf("%s %q is not UTF-8", k, v)
+			}
+		}
+		if w := strings.TrimSpace(textcodec.ReplaceInvalid(subject)); got.Fields["subject"] != w {
+			t.Errorf("subject %q, want %q", got.Fields["subject"], w)
+		}
+		if len(got.Parties) != 2 {
+			t.Fatalf("parties %+v", got.Parties)
+		}
+		for i, w := range []string{name, subject} {
+			if strings.Contains(w, "=?") {
+				continue // the Reader decodes encoded words inside a display name again, as mail clients do
+			}
+			if w := strings.TrimSpace(textcodec.ReplaceInvalid(w)); got.Parties[i].Name != w && strings.TrimSpace(got.Parties[i].Name) != w {
+				t.Errorf("party %d name %q, want %q", i, got.Parties[i].Name, w)
+			}
+		}
+		w := normText(textcodec.ReplaceInvalid(body))
+		if strings.TrimSpace(w) == "" {
+			w = "" // item.SetIf: a blank value is no value
+		}
+		if normText(got.Fields["description"]) != w {
+			t.Errorf("description %q, want %q", got.Fields["description"], w)
+		}
+	})
 }

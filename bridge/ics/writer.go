@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,8 +74,10 @@ func (e *Encoder) Encode(recs ...crm.Record) error {
 	}
 
 	tzs := newTZSet()
+	recs = slices.Clone(recs)       // the caller's records are not modified
 	left := make([]bool, len(recs)) // left out
 	for i := range recs {
+		recs[i] = textcodec.ValidRecord(recs[i])
 		rec := &recs[i]
 		var err error
 		switch rec.Entity {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
 )
 
@@ -82,6 +83,7 @@ func (w *writer) row(fields []string) error {
 		if i > 0 {
 			w.w.WriteByte(',')
 		}
+		f = textcodec.ReplaceInvalid(f) // the file is UTF-8 (its BOM says so)
 		f = strings.ReplaceAll(strings.ReplaceAll(f, "\r\n", "\n"), "\r", "\n")
 		f = strings.ReplaceAll(f, "\n", "\r\n")
 		w.w.WriteByte('"')

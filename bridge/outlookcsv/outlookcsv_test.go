@@ -13,7 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
 )
 
@@ -282,4 +284,49 @@ func TestDisplayNameWithoutFullName(t *testing.T) {
 	if got := recs[0]["E-mail Display Name"]; got != "Ann Lee (ann@example.com)" {
 		t.Errorf("display name %q", got)
 	}
+}
+
+// FuzzWriters writes a contact and a task whose text values are arbitrary
+// bytes, not cleaned: every row must parse back with encoding/csv, and
+// every cell holds the value written, with each invalid byte as U+FFFD.
+func FuzzWriters(f *testing.F) {
+	f.Add("Lee", "Ann", "a\nb")
+	f.Add(strings.Repeat("\x80", 100), "M\xfcller", "\"q\",\r\x00\xe2\x82")
+	f.Fuzz(func(t *testing.T, last, first, note string) {
+		want := func(s string) string {
+			s = textcodec.ReplaceInvalid(s)
+			// Written as CRLF; encoding/csv gives a line end in a quoted
+			// field back as LF.
+			return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+		}
+		var buf bytes.Buffer
+		cw := NewContactWriter(&buf)
+		if err := cw.Write(crm.Record{Entity: crm.Contact, Fields: map[string]string{
+			"lastname": last, "firstname": first, "description": note, "fullname": "x",
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.Valid(buf.Bytes()) {
+			t.Fatalf("not UTF-8: %q", buf.Bytes())
+		}
+		rows := parse(t, buf.Bytes(), ContactHeader)
+		if len(rows) != 1 || rows[0]["Last Name"] != want(last) || rows[0]["First Name"] != want(first) || rows[0]["Notes"] != want(note) {
+			t.Fatalf("rows %q", rows)
+		}
+		buf.Reset()
+		tw := NewTaskWriter(&buf)
+		if err := tw.Write(crm.Record{Entity: crm.Task, Fields: map[string]string{"subject": last, "description": note}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		rows = parse(t, buf.Bytes(), TaskHeader)
+		if len(rows) != 1 || rows[0]["Subject"] != want(last) || rows[0]["Notes"] != want(note) {
+			t.Fatalf("rows %q", rows)
+		}
+	})
 }

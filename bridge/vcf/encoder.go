@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
@@ -54,7 +52,11 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if e.err != nil {
 		return e.err
 	}
-	f := validFields(rec.Fields)
+	rec = textcodec.ValidRecord(rec)
+	f := rec.Fields
+	if f == nil {
+		f = map[string]string{}
+	}
 	switch rec.Entity {
 	case crm.Contact:
 	case crm.Account:
@@ -346,29 +348,6 @@ func isPlainASCII(s string) bool {
 		}
 	}
 	return !strings.HasSuffix(s, " ") && !strings.HasPrefix(s, " ")
-}
-
-// validFields returns f, or a copy of it in which each byte of a value
-// that is not part of a valid UTF-8 sequence is U+FFFD: a vCard is UTF-8
-// (RFC 6350 3.1), and a store written before input was validated may hold
-// such bytes.
-func validFields(f map[string]string) map[string]string {
-	var out map[string]string
-	for k, v := range f {
-		if !utf8.ValidString(v) {
-			if out == nil {
-				out = maps.Clone(f)
-			}
-			out[k] = textcodec.ReplaceInvalid(v)
-		}
-	}
-	switch {
-	case out != nil:
-		return out
-	case f == nil:
-		return map[string]string{}
-	}
-	return f
 }
 
 // qp writes head followed by v quoted-printable encoded with soft line
