@@ -20,6 +20,7 @@ import (
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
 	"crmbridge/crmstore"
+	"crmbridge/internal/recovered"
 	"crmbridge/msg"
 	"crmbridge/pst"
 )
@@ -552,6 +553,7 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
+			recovered.Note(r)
 			send(next{err: fmt.Errorf("%s: internal error: %v", path, r)})
 		}
 	}()

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"crmbridge/internal/recovered"
 )
 
 // Tx is one write transaction: a batch of applied records. Statements are
@@ -150,6 +152,7 @@ func (t *Tx) savepoint(fn func() error) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
+			recovered.Note(r)
 			err = fmt.Errorf("internal error: %v", r)
 		}
 		if err != nil {

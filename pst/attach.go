@@ -7,6 +7,8 @@ import (
 	"io"
 
 	gopst "github.com/mooijtech/go-pst/v6/pkg"
+
+	"crmbridge/internal/recovered"
 )
 
 // attachments reads the attachment table (MS-PST 2.4.6, subnode 0x671) and
@@ -137,6 +139,7 @@ type safeReaderAt struct{ r io.ReaderAt }
 func (s safeReaderAt) ReadAt(p []byte, off int64) (n int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			recovered.Note(r, goPSTPath)
 			n, err = 0, panicError(r)
 		}
 	}()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	gopst "github.com/mooijtech/go-pst/v6/pkg"
+
+	"crmbridge/internal/recovered"
 )
 
 // Well-known node ids (MS-PST 2.4.1).
@@ -147,6 +149,7 @@ func openReaderCache(r io.ReaderAt, size int64, name string, cached bool) (f *Fi
 	f = &File{name: name, size: size, format: format, cache: cache}
 	defer func() {
 		if rec := recover(); rec != nil {
+			recovered.Note(rec, goPSTPath)
 			f, err = nil, fmt.Errorf("read b-trees: %w", panicError(rec))
 		}
 	}()
@@ -226,6 +229,7 @@ func entryIDNID(b []byte) uint32 {
 func (f *File) sampleCodepage() (cp int) {
 	defer func() {
 		if r := recover(); r != nil {
+			recovered.Note(r, goPSTPath)
 			cp = 0
 		}
 	}()

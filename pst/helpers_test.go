@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"crmbridge/fixtures"
+	"crmbridge/internal/recovered"
 
 	gopst "github.com/mooijtech/go-pst/v6/pkg"
 )
@@ -80,12 +81,15 @@ var (
 	pffDirs  []string
 )
 
+// TestMain removes pffexport's directories and fails the run when any
+// panic was recovered (a go-pst panic on a corrupt file included: each one
+// is a reader bug to fix or to guard before go-pst is called).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, d := range pffDirs {
 		os.RemoveAll(d)
 	}
-	os.Exit(code)
+	os.Exit(recovered.CheckMain(code, os.Stderr))
 }
 
 // pffexport runs `pffexport -m items -f all` on path into a temporary
@@ -220,4 +224,16 @@ func goPSTDataNoSkip() string {
 		return ""
 	}
 	return filepath.Join(strings.TrimSpace(string(out)), "data")
+}
+
+// noRecoveredPanic fails t, a fuzz input or a test, when a panic is
+// recovered while it runs: the readers turn panics into item errors, which
+// would otherwise pass as the expected outcome of bad input.
+func noRecoveredPanic(t *testing.T) {
+	before := recovered.Count()
+	t.Cleanup(func() {
+		if n := recovered.Count() - before; n > 0 {
+			t.Errorf("%d panic(s) recovered into errors", n)
+		}
+	})
 }

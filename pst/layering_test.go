@@ -13,7 +13,9 @@ func TestLayering(t *testing.T) {
 		t.Skipf("go list: %v", err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "crmbridge/") && dep != "crmbridge/pst" {
+		// internal/recovered, a leaf that counts recovered panics for the
+		// tests, is the one crmbridge package pst may use.
+		if strings.HasPrefix(dep, "crmbridge/") && dep != "crmbridge/pst" && dep != "crmbridge/internal/recovered" {
 			t.Errorf("pst imports %s", dep)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
+	"crmbridge/internal/recovered"
 )
 
 const (
@@ -54,6 +55,7 @@ func (m *msgParser) warnf(where, format string, args ...any) {
 func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.Incoming, warns []error, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			recovered.Note(r)
 			inc, warns, err = nil, nil, item.Errorf(pos, "cannot parse message (recovered panic: %v)", r)
 		}
 	}()

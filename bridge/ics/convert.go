@@ -18,6 +18,7 @@ import (
 	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
+	"crmbridge/internal/recovered"
 )
 
 // convert maps a VEVENT or VTODO to an Incoming record; problems that do
@@ -25,6 +26,7 @@ import (
 func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.Hash) (in *crm.Incoming, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			recovered.Note(p)
 			in, err = nil, fmt.Errorf("internal error reading %s: %v", c.Name, p)
 		}
 	}()

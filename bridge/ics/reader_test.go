@@ -333,6 +333,7 @@ func FuzzReader(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		noRecoveredPanic(t)
 		recs, errs, _ := readAll(t, string(data), "fuzz.ics")
 		for _, in := range recs {
 			checkInvariants(t, in)

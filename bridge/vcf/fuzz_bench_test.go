@@ -38,6 +38,7 @@ func FuzzReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		noRecoveredPanic(t)
 		r := NewReader(bytes.NewReader(data), "f.vcf")
 		for i := 0; ; i++ {
 			if i > len(data)+10 {

@@ -13,6 +13,7 @@ import (
 
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
+	"crmbridge/internal/recovered"
 )
 
 // Reader reads contacts from a vCard file, one card at a time. It
@@ -312,6 +313,7 @@ func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crm.Incoming,
 	pos := r.pos(line)
 	defer func() {
 		if v := recover(); v != nil {
+			recovered.Note(v)
 			inc, errs = nil, append(errs, item.Errorf(pos, "vCard skipped: internal error: %v", v))
 		}
 	}()
