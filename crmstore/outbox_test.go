@@ -255,7 +255,7 @@ func TestOutboxMergeRewrite(t *testing.T) {
 			var oldest string
 			must(t, s.db.QueryRow(`SELECT MIN(created_at) FROM outbox`).Scan(&oldest))
 			server := map[string]string{"lastname": "Doe", "jobtitle": "server", "telephone1": "", "description": "from the server"}
-			mr, err := s.OutboxMerge(ctx, c, server, `W/"5"`, tc.policy)
+			mr, err := s.OutboxMerge(ctx, c, server, `W/"5"`, time.Time{}, tc.policy)
 			must(t, err)
 			if !reflect.DeepEqual(mr.Send, tc.wantSend) || mr.Conflicts != 1 {
 				t.Fatalf("merge: %+v, want send %v and 1 conflict", mr, tc.wantSend)
@@ -453,5 +453,34 @@ func TestOutboxDoneSentIsTheBase(t *testing.T) {
 	must(t, s.CachePut(ctx, "k", "v2"))
 	if v, ok, err := s.CacheGet(ctx, "k"); v != "v2" || !ok || err != nil {
 		t.Errorf("cache: %q %v %v", v, ok, err)
+	}
+}
+
+// TestOutboxMergeNewest: after a 412 the server's version comes with its
+// modifiedon, so under PolicyNewest a field changed on both sides goes to
+// the newer change: the server's when it changed after our edit, ours
+// (and sent) when it changed before.
+func TestOutboxMergeNewest(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		offset   time.Duration
+		jobtitle string
+	}{
+		{"server newer", time.Hour, "server"},
+		{"local newer", -time.Hour, "local"},
+	} {
+		s := openTest(t)
+		id := create(t, s, crm.Contact, map[string]string{"lastname": "Doe", "jobtitle": "clerk"})
+		must(t, s.OutboxDone(ctx, id, pending(t, s, 1)[0].Seq, `W/"1"`))
+		set(t, s, id, map[string]string{"jobtitle": "local"})
+		c := pending(t, s, 1)[0]
+		mr, err := s.OutboxMerge(ctx, c, map[string]string{"lastname": "Doe", "jobtitle": "server"}, `W/"5"`,
+			time.Now().Add(tc.offset), PolicyNewest)
+		must(t, err)
+		v, _ := s.Get(ctx, id)
+		if v.Fields["jobtitle"] != tc.jobtitle || mr.Conflicts != 1 || (tc.jobtitle == "local") != (mr.Send["jobtitle"] == "local") {
+			t.Errorf("%s: jobtitle %q, merge %+v", tc.name, v.Fields["jobtitle"], mr)
+		}
 	}
 }

@@ -88,6 +88,31 @@ func (t *Tx) fillUpstreamBase(id string, fields map[string]string) error {
 	return nil
 }
 
+// mergeUpstream merges the server's version of record id (its upstream
+// fields in server, row version etag, modifiedon) into the store through
+// the three-way field merge as source "upstream", which never feeds the
+// outbox: the one path for what upstream sends, whether pulled or read
+// back after a 412. Fields never synced get the base "" first (see
+// fillUpstreamBase). A conflict left open is ErrConflict (wrapped), after
+// the rest was applied.
+func (t *Tx) mergeUpstream(e crm.Entity, id string, server map[string]string, etag string, modifiedOn time.Time, policy Policy) (Result, error) {
+	theirs := map[string]string{}
+	for k, v := range server {
+		if f, ok := crm.LookupField(e, k); ok && f.Upstream {
+			theirs[k] = v
+		}
+	}
+	if err := t.fillUpstreamBase(id, theirs); err != nil {
+		return Result{}, err
+	}
+	return t.Apply(&crm.Incoming{
+		Source:     crm.SourceRef{Kind: "upstream", Key: id, Version: etag},
+		Record:     crm.Record{ID: id, Entity: e, Fields: theirs},
+		ModifiedAt: modifiedOn,
+		Origin:     "upstream",
+	}, policy)
+}
+
 // MergeResult is what OutboxMerge did.
 type MergeResult struct {
 	Send      map[string]string // upstream fields whose store value still differs from the server's
@@ -103,7 +128,11 @@ type MergeResult struct {
 // open conflict is not sent), rewrites the record's entries up to c.Seq
 // into one update entry of those fields (keeping its in-flight mark,
 // attempts and age), and stores the server's ETag, in one transaction.
-func (s *Store) OutboxMerge(ctx context.Context, c OutboxChange, server map[string]string, etag string, policy Policy) (MergeResult, error) {
+//
+// modifiedOn is the server's modifiedon of that version (zero when
+// unknown): under PolicyNewest a field changed on both sides goes to the
+// newer change.
+func (s *Store) OutboxMerge(ctx context.Context, c OutboxChange, server map[string]string, etag string, modifiedOn time.Time, policy Policy) (MergeResult, error) {
 	var mr MergeResult
 	err := s.Update(ctx, func(t *Tx) error {
 		var n, inflight, attempts int
@@ -117,20 +146,7 @@ func (s *Store) OutboxMerge(ctx context.Context, c OutboxChange, server map[stri
 		if n == 0 {
 			return fmt.Errorf("no outbox entry of %s up to %d", c.RecordID, c.Seq)
 		}
-		theirs := map[string]string{}
-		for k, v := range server {
-			if f, ok := crm.LookupField(c.Entity, k); ok && f.Upstream {
-				theirs[k] = v
-			}
-		}
-		if err := t.fillUpstreamBase(c.RecordID, theirs); err != nil {
-			return err
-		}
-		res, err := t.Apply(&crm.Incoming{
-			Source: crm.SourceRef{Kind: "upstream", Key: c.RecordID, Version: etag},
-			Record: crm.Record{ID: c.RecordID, Entity: c.Entity, Fields: theirs},
-			Origin: "upstream",
-		}, policy)
+		res, err := t.mergeUpstream(c.Entity, c.RecordID, server, etag, modifiedOn, policy)
 		if err != nil && !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("merge server version: %w", err)
 		}
@@ -210,21 +226,7 @@ func (s *Store) PullApply(ctx context.Context, e crm.Entity, id string, fields m
 		if err != nil && err != sql.ErrNoRows {
 			return err
 		}
-		theirs := map[string]string{}
-		for k, v := range fields {
-			if f, ok := crm.LookupField(e, k); ok && f.Upstream {
-				theirs[k] = v
-			}
-		}
-		if err := t.fillUpstreamBase(id, theirs); err != nil {
-			return err
-		}
-		res, applyErr = t.Apply(&crm.Incoming{
-			Source:     crm.SourceRef{Kind: "upstream", Key: id, Version: etag},
-			Record:     crm.Record{ID: id, Entity: e, Fields: theirs},
-			ModifiedAt: modifiedOn,
-			Origin:     "upstream",
-		}, policy)
+		res, applyErr = t.mergeUpstream(e, id, fields, etag, modifiedOn, policy)
 		if applyErr != nil && !errors.Is(applyErr, ErrConflict) {
 			return applyErr
 		}

@@ -303,7 +303,7 @@ func (p *pusher) readBack(ctx context.Context, ch Change) (*item, error) {
 		// update was not applied. Send it as it is.
 		return p.item(ctx, ch, OpUpdate, ch.Fields, ch.ETag)
 	}
-	fields, err := p.q.Merge(ctx, ch, rec.Fields, rec.ETag)
+	fields, err := p.q.Merge(ctx, ch, rec.Fields, rec.ETag, rec.ModifiedOn)
 	if err != nil {
 		return nil, fmt.Errorf("merge %s %s: %w", ch.Entity, ch.RecordID, err)
 	}

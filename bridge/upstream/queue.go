@@ -75,7 +75,9 @@ type Queue interface {
 	// rewrites the record's entries up to c.Seq into that one update with
 	// the new ETag (an empty result leaves nothing to send), so that the next
 	// Pending returns the merged change.
-	Merge(ctx context.Context, c Change, server map[string]string, etag string) (map[string]string, error)
+	// modifiedOn is the server version's modifiedon (zero = unknown), for
+	// a policy that lets the newer change win.
+	Merge(ctx context.Context, c Change, server map[string]string, etag string, modifiedOn time.Time) (map[string]string, error)
 }
 
 // Dependency states: whether a record another one binds to is on the

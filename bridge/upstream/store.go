@@ -104,9 +104,9 @@ func (q *StoreQueue) Dead(ctx context.Context, id string, seq int64, msg string)
 }
 
 // Merge implements Queue.
-func (q *StoreQueue) Merge(ctx context.Context, c Change, server map[string]string, etag string) (map[string]string, error) {
+func (q *StoreQueue) Merge(ctx context.Context, c Change, server map[string]string, etag string, modifiedOn time.Time) (map[string]string, error) {
 	mr, err := q.Store.OutboxMerge(ctx, crmstore.OutboxChange{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: fromOp(c.Op),
-		Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}, server, etag, q.Policy)
+		Fields: c.Fields, Parties: c.Parties, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}, server, etag, modifiedOn, q.Policy)
 	q.Conflicts += mr.Conflicts
 	q.Open += mr.Open
 	return mr.Send, err

@@ -325,7 +325,7 @@ func (q *Queue) Dead(ctx context.Context, id string, seq int64, msg string) erro
 // sent; otherwise both changed it and Policy decides, recording a
 // conflict. The record's entries up to c.Seq become one update of the
 // fields to send, with etag.
-func (q *Queue) Merge(ctx context.Context, c upstream.Change, server map[string]string, etag string) (map[string]string, error) {
+func (q *Queue) Merge(ctx context.Context, c upstream.Change, server map[string]string, etag string, _ time.Time) (map[string]string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r, err := q.rec(c.RecordID, c.Seq)
