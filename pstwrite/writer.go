@@ -461,15 +461,23 @@ func (w *Writer) finish() error {
 			return fmt.Errorf("folder %q: %w", w.folders[i].name, err)
 		}
 	}
-	// Table templates (MS-PST 2.4.4.4.1, 2.4.4.5.1, 2.4.4.6.1): empty
-	// tables whose columns new folders copy.
+	// Table templates (MS-PST 2.4.4.4.1, 2.4.4.5.1, 2.4.4.6.1, 2.4.6.1.1,
+	// 2.4.5.3.1): empty tables whose columns new folders and messages copy.
 	for _, t := range []struct {
 		nid  uint32
 		cols []uint32
-	}{{0x60D, hierarchyCols}, {0x60E, contentsCols}, {0x60F, assocCols}, {0x610, contentsCols}} {
+	}{{0x60D, hierarchyCols}, {0x60E, contentsCols}, {0x60F, assocCols}, {0x610, contentsCols},
+		{nidAttachmentTable, attachmentCols}, {nidRecipientTable, recipientCols}} {
 		if err := w.topTable(t.nid, 0, t.cols, nil); err != nil {
 			return err
 		}
+	}
+	// MS-PST 2.4.8.4: the search management queue, the search activity list
+	// and the search domain object exist in every PST; with no search
+	// folders and nothing queued they are empty, and Outlook's own files
+	// then give them no data block.
+	for _, nid := range []uint32{0x1E1, 0x201, 0x261} {
+		w.n.addNode(nid, 0, 0, 0)
 	}
 	store := []Prop{
 		Binary(Tag(0x0FF9), w.uid[:]),                       // PidTagRecordKey
