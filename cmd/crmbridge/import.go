@@ -16,7 +16,7 @@ import (
 func importCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "import",
-		Usage:     "import PST/OST files and folders of ICS, VCF, EML and mbox files into the store",
+		Usage:     "import PST/OST and .msg files and folders of them and of ICS, VCF, EML and mbox files into the store",
 		ArgsUsage: "PATH...",
 		Description: `Reads each PATH (a file, or a folder walked recursively) and applies every
 Outlook item in it to the store as a CRM record. Files are recognised by their

@@ -1,5 +1,5 @@
-// Command crmbridge bridges Outlook data (PST/OST, vCard, iCalendar, EML,
-// mbox) and a CRM: it imports items into a local SQLite store as CRM
+// Command crmbridge bridges Outlook data (PST/OST, .msg, vCard, iCalendar,
+// EML, mbox) and a CRM: it imports items into a local SQLite store as CRM
 // records, exports CRM-side changes back to files, and pushes queued
 // changes to an upstream CRM.
 package main
