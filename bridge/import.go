@@ -485,6 +485,13 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 			}
 		}
 	}
+	var extras map[string]int
+	for _, x := range in.Record.Extras {
+		if extras == nil {
+			extras = map[string]int{}
+		}
+		extras[strings.ToUpper(x.Name)]++
+	}
 	res, err := tx.Apply(in, im.opts.Policy)
 	im.sum.Conflicts += res.Conflicts
 	if err != nil {
@@ -497,7 +504,8 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 		return nil
 	}
 	im.book.pending = append(im.book.pending, outcome{e: e, pos: in.Pos, id: res.ID,
-		created: res.Outcome == crmstore.Created, changed: res.Outcome == crmstore.Updated, again: res.Known})
+		created: res.Outcome == crmstore.Created, changed: res.Outcome == crmstore.Updated, again: res.Known,
+		extras: extras})
 	return nil
 }
 

@@ -52,6 +52,23 @@ type Record struct {
 	Attachments []Attachment
 	// Members are the e-mail addresses (or record ids) of a list's members.
 	Members []Party
+	// Extras are the values a source gave that no field holds (a fourth
+	// e-mail address, a second home phone, an X- property, a birthday
+	// without a year). They are kept, shown and exported back, never
+	// pushed upstream. nil means the source says nothing about extras.
+	Extras []Extra
+}
+
+// Extra is one value without a field: named as the source names it (the
+// vCard or iCalendar property name, "EMAIL", "TEL", "X-SKYPE", "BDAY"),
+// with its parameters (TYPE=home,fax). Value is the decoded text; for a
+// structured property (ADR, N, ORG) it keeps the components separated by
+// ';' with RFC 6350 3.4 escapes, so that it can be written back as it
+// came.
+type Extra struct {
+	Name   string            `json:"name"`
+	Value  string            `json:"value"`
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // Party is one participant of an activity. The store resolves Address to a

@@ -209,6 +209,9 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		}
 		theirs[fieldAttachments] = canonAttachments(rec.Attachments)
 	}
+	if rec.Extras != nil {
+		theirs[fieldExtras] = ""
+	}
 
 	ours := map[string]string{}
 	if !created {
@@ -216,6 +219,11 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		if ours, err = t.loadFields(e, recID, theirs); err != nil {
 			return Result{}, err
 		}
+	}
+	if rec.Extras != nil {
+		// Extras merge by union (unionExtras), then like a field.
+		rec.Extras = unionExtras(parseExtras(ours[fieldExtras]), rec.Extras)
+		theirs[fieldExtras] = canonExtras(rec.Extras)
 	}
 	base := map[string]string{}
 	if provID != 0 {
@@ -265,6 +273,11 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	for i, name := range names {
 		v := fields[i]
 		d := DecideField(v, policy, in.ModifiedAt)
+		if name == fieldExtras && v.Theirs != v.Ours {
+			// theirs is the union of ours and the source's extras
+			// (unionExtras): taking it loses nothing, whoever is newer.
+			d = Decision{Action: MergeTake}
+		}
 		if d.Writes() {
 			changes[name] = v.Theirs
 		}
@@ -450,6 +463,13 @@ func (t *Tx) loadFields(e crm.Entity, id string, want map[string]string) (map[st
 		}
 		out[fieldAttachments] = canonAttachments(as)
 	}
+	if _, ok := want[fieldExtras]; ok {
+		xs, err := t.loadExtras(id)
+		if err != nil {
+			return nil, err
+		}
+		out[fieldExtras] = canonExtras(xs)
+	}
 	return out, nil
 }
 
@@ -529,6 +549,11 @@ func (t *Tx) writeChanges(e crm.Entity, id string, old, changes map[string]strin
 	}
 	if _, ok := changes[fieldAttachments]; ok {
 		if err := t.writeAttachments(id, rec.Attachments, blobs, updateRow); err != nil {
+			return err
+		}
+	}
+	if _, ok := changes[fieldExtras]; ok {
+		if err := t.writeExtras(id, rec.Extras, updateRow); err != nil {
 			return err
 		}
 	}

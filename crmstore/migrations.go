@@ -375,4 +375,15 @@ CREATE TABLE exportfile (
 CREATE INDEX exportfile_item ON exportfile(target, item);
 CREATE INDEX activity_uid ON activity(uid);
 `,
+	// 6: extra values, the values a source gave that no column holds.
+	`
+CREATE TABLE extra (
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	ord INTEGER NOT NULL,
+	name TEXT NOT NULL,            -- as the source names it: EMAIL, TEL, X-SKYPE
+	value TEXT NOT NULL,
+	params TEXT NOT NULL DEFAULT '', -- JSON object, e.g. {"TYPE":"home,fax"}
+	PRIMARY KEY (record_id, ord)
+) WITHOUT ROWID;
+`,
 }

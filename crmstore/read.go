@@ -126,6 +126,9 @@ func (sn *Snapshot) Get(id string) (*View, error) {
 	if v.Attachments, err = t.loadAttachments(v.ID); err != nil {
 		return nil, err
 	}
+	if v.Extras, err = t.loadExtras(v.ID); err != nil {
+		return nil, err
+	}
 	ctx := t.ctx
 	for i := range v.Attachments {
 		sha := v.Attachments[i].SHA256

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -81,7 +82,16 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if rec.ID != "" {
 		e.text("UID", nil, rec.ID)
 	}
-	e.text("FN", nil, fullName(f))
+	// An FN kept as given (an extra: it says more than the name parts)
+	// is the card's FN.
+	fn, fnExtra := fullName(f), -1
+	for i, x := range rec.Extras {
+		if strings.EqualFold(x.Name, "FN") && strings.TrimSpace(x.Value) != "" {
+			fn, fnExtra = x.Value, i
+			break
+		}
+	}
+	e.text("FN", nil, fn)
 	e.structured("N", nil, f["lastname"], f["firstname"], f["middlename"], f["salutation"], f["suffix"])
 	if v := f["nickname"]; v != "" {
 		e.list("NICKNAME", nil, splitList(v))
@@ -141,6 +151,11 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if v := f["categories"]; v != "" {
 		e.list("CATEGORIES", nil, splitList(v))
 	}
+	for i, x := range rec.Extras {
+		if i != fnExtra {
+			e.extra(x)
+		}
+	}
 	if !rev.IsZero() {
 		e.raw("REV:" + rev.UTC().Format("20060102T150405Z"))
 	}
@@ -150,6 +165,50 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	e.raw("END:VCARD")
 	_, err := e.w.Write(e.buf.Bytes())
 	return err
+}
+
+// structuredProps are the properties whose extra values keep their
+// components escaped (crm.Extra).
+var structuredProps = map[string]bool{"N": true, "ADR": true, "ORG": true, "GENDER": true, "CLIENTPIDMAP": true}
+
+// extra writes an extra value back as the property it came from, with its
+// parameters. A name that is not a vCard property name (RFC 6350 3.3:
+// letters, digits, '-') cannot be written and is left out.
+func (e *Encoder) extra(x crm.Extra) {
+	name := strings.ToUpper(strings.TrimSpace(x.Name))
+	if name == "" || !validName(name) || metaProps[name] || name == "PHOTO" && strings.HasPrefix(x.Value, "data:") {
+		return
+	}
+	var params []string
+	keys := make([]string, 0, len(x.Params))
+	for k := range x.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := x.Params[k]
+		if k == "TYPE" {
+			params = append(params, e.types(strings.ToUpper(v))...)
+			continue
+		}
+		if !validName(k) {
+			continue
+		}
+		if strings.ContainsAny(v, ",;:\"") {
+			// RFC 6868: a quoted value; ^ escapes newline and quote.
+			v = `"` + strings.NewReplacer("^", "^^", "\n", "^n", `"`, "^'").Replace(v) + `"`
+		}
+		params = append(params, k+"="+v)
+	}
+	if structuredProps[name] {
+		if e.version == "2.1" {
+			e.prop21(name, params, x.Value)
+			return
+		}
+		e.fold(head(name, params) + x.Value)
+		return
+	}
+	e.text(name, params, x.Value)
 }
 
 // fullName returns FN: the full name, else one made of the name parts, the

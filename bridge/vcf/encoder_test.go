@@ -3,10 +3,13 @@ package vcf
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +39,7 @@ func fullContact() crm.Record {
 			"address1_postalcode": "10115", "address1_country": "Deutschland", "address1_postofficebox": "PF 12",
 			"address2_line1": "Gartenweg 2", "address2_city": "Potsdam", "address2_stateorprovince": "Brandenburg",
 			"address3_line1": "Elsewhere 3", "address3_city": "Köln",
-			"birthdate": "1965-07-04", "anniversary": "1604-05-12",
+			"birthdate": "1965-07-04", "anniversary": "2001-05-12",
 			"description": "Erste Zeile\nZweite Zeile mit € und einem sehr langen Text, der über die 75-Oktett-Grenze hinausgeht, ÄÖÜ äöü ß 日本語のテキストも。\\ Ende;",
 			"websiteurl":  "http://www.example.de/a,b",
 			"categories":  "Kunden,VIP",
@@ -44,7 +47,26 @@ func fullContact() crm.Record {
 		},
 		Attachments: []crm.Attachment{{Name: "photo.png", MimeType: "image/png", Size: int64(len(png)),
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(png)), nil }}},
+		// One value of each kind no column holds.
+		Extras: []crm.Extra{
+			{Name: "FN", Value: "Dr. Jürgen Karl Müller; Sohn Jr."},
+			{Name: "EMAIL", Value: "vierte@example.com", Params: map[string]string{"TYPE": "home"}},
+			{Name: "TEL", Value: "+49 30 7", Params: map[string]string{"TYPE": "home"}},
+			{Name: "ADR", Value: ";;Vierte Str. 4\\, Hof;Bonn;;;", Params: map[string]string{"TYPE": "home"}},
+			{Name: "TITLE", Value: "Prokurist"},
+			{Name: "X-SKYPE", Value: "jürgen; m", Params: map[string]string{"X-SERVICE": "a,b"}},
+			{Name: "BDAY", Value: "--0704"},
+		},
 	}
+}
+
+// sortedExtras returns xs ordered by name, value and parameters.
+func sortedExtras(xs []crm.Extra) []crm.Extra {
+	out := append([]crm.Extra(nil), xs...)
+	sort.Slice(out, func(i, j int) bool {
+		return fmt.Sprint(out[i].Name, out[i].Value, out[i].Params) < fmt.Sprint(out[j].Name, out[j].Value, out[j].Params)
+	})
+	return out
 }
 
 func encode(t *testing.T, version string, recs ...crm.Record) []byte {
@@ -100,6 +122,9 @@ func TestEncodeRoundTrip(t *testing.T) {
 				if _, ok := rec.Fields[k]; !ok {
 					t.Errorf("extra field %s = %q", k, got[k])
 				}
+			}
+			if got, want := sortedExtras(inc.Record.Extras), sortedExtras(rec.Extras); !reflect.DeepEqual(got, want) {
+				t.Errorf("extras after the round trip:\n got %+v\nwant %+v", got, want)
 			}
 			if inc.Source.Key != rec.ID || !inc.ModifiedAt.Equal(time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)) {
 				t.Errorf("key %q, modified %v", inc.Source.Key, inc.ModifiedAt)
@@ -301,6 +326,11 @@ print(json.dumps(out))
 			if a != "||||||" {
 				wantAdr = append(wantAdr, a)
 			}
+		}
+		if len(tc.rec.Extras) > 0 {
+			// fullContact's fourth address, an extra value, as written
+			// by hand there (";;Vierte Str. 4\\, Hof;Bonn;;;").
+			wantAdr = append(wantAdr, "||Vierte Str. 4, Hof|Bonn|||")
 		}
 		check("ADR", strings.Join(adrs, " / "), strings.Join(wantAdr, " / "))
 		if tc.rec.Attachments != nil && tc.version == "3.0" {

@@ -23,7 +23,41 @@ type card struct {
 	rev         time.Time
 	fields      map[string]string
 	attachments []crm.Attachment
+	// extras are the values no field holds (crm.Extra).
+	extras []crm.Extra
 }
+
+// extra keeps p's value v as an extra value, with p's parameters but not
+// its transfer encoding and charset (v is decoded text).
+func (c *card) extra(p *prop, v string) {
+	x := crm.Extra{Name: p.name, Value: v}
+	for _, pr := range p.params {
+		switch pr.name {
+		case "ENCODING", "CHARSET":
+			continue
+		}
+		if x.Params == nil {
+			x.Params = map[string]string{}
+		}
+		if old, ok := x.Params[pr.name]; ok {
+			x.Params[pr.name] = old + "," + pr.value
+		} else {
+			x.Params[pr.name] = pr.value
+		}
+	}
+	c.extras = append(c.extras, x)
+}
+
+// structuredValue is a structured property's value (ADR, N, ORG) as an
+// extra keeps it: components with their escapes, joined by ';'.
+func (c *card) structuredValue(p *prop) string {
+	return strings.Join(c.components(p), ";")
+}
+
+// metaProps are properties about the card itself, not values of the
+// contact: nothing to keep.
+var metaProps = map[string]bool{"BEGIN": true, "END": true, "VERSION": true, "PRODID": true, "UID": true, "REV": true,
+	"PROFILE": true} // RFC 2426 2.1.2: PROFILE:VCARD names the type of the directory entry
 
 // warning is a problem with one property; the card is still imported.
 type warning struct {
@@ -62,6 +96,7 @@ func mapCard(props []*prop) (*card, []warning) {
 	var warns []warning
 	var emails, tels, adrs, urls, orgs []*prop
 	var notes, nicks, cats []string
+	var fn *prop
 	f := c.fields
 	for _, p := range props {
 		switch p.name {
@@ -77,10 +112,19 @@ func mapCard(props []*prop) (*card, []warning) {
 				}
 			}
 		case "FN":
+			if _, ok := f["fullname"]; ok {
+				c.extra(p, c.textValue(p)) // a second FN
+				continue
+			}
 			item.SetIf(f, "fullname", c.textValue(p))
+			fn = p
 		case "ORG":
 			orgs = append(orgs, p)
 		case "TITLE":
+			if _, ok := f["jobtitle"]; ok {
+				c.extra(p, c.textValue(p))
+				continue
+			}
 			item.SetIf(f, "jobtitle", c.textValue(p))
 		case "EMAIL":
 			emails = append(emails, p)
@@ -109,9 +153,14 @@ func mapCard(props []*prop) (*card, []warning) {
 		case "ANNIVERSARY", "X-ANNIVERSARY", "X-MS-ANNIVERSARY", "X-EVOLUTION-ANNIVERSARY":
 			c.setDate(p, "anniversary", &warns)
 		case "X-MS-SPOUSE", "X-SPOUSE", "X-EVOLUTION-SPOUSE":
+			if _, ok := f["spousesname"]; ok {
+				c.extra(p, c.textValue(p))
+				continue
+			}
 			item.SetIf(f, "spousesname", c.textValue(p))
 		case "PHOTO":
 			if len(c.attachments) > 0 {
+				warns = append(warns, warning{p.line, errors.New("a second PHOTO is not kept")})
 				continue
 			}
 			a, err := photo(p)
@@ -119,11 +168,26 @@ func mapCard(props []*prop) (*card, []warning) {
 				warns = append(warns, warning{p.line, err})
 			} else if a != nil {
 				c.attachments = append(c.attachments, *a)
+			} else if v := strings.TrimSpace(p.raw); v != "" {
+				c.extra(p, v) // a photo by URL: kept as given, not fetched
+			}
+		default:
+			switch {
+			case metaProps[p.name]:
+			case p.isBase64():
+				// Binary (LOGO, SOUND, KEY): not a text value to keep.
+				warns = append(warns, warning{p.line, errors.New(strings.ToLower(p.name) + ": binary value not kept")})
+			default:
+				c.extra(p, c.textValue(p))
 			}
 		}
 	}
 	if len(orgs) > 0 {
-		comps := c.components(byPref(orgs)[0])
+		orgs = byPref(orgs)
+		for _, p := range orgs[1:] {
+			c.extra(p, c.structuredValue(p))
+		}
+		comps := c.components(orgs[0])
 		if len(comps) > 0 {
 			item.SetIf(f, "company", c.joinList(comps[0], ", "))
 		}
@@ -136,8 +200,11 @@ func mapCard(props []*prop) (*card, []warning) {
 	c.mapAddresses(adrs)
 	for _, p := range byPref(urls) {
 		if v := strings.TrimSpace(c.textValue(p)); v != "" {
+			if _, ok := f["websiteurl"]; ok {
+				c.extra(p, v)
+				continue
+			}
 			f["websiteurl"] = v
-			break
 		}
 	}
 	if len(notes) > 0 {
@@ -145,6 +212,21 @@ func mapCard(props []*prop) (*card, []warning) {
 	}
 	item.SetIf(f, "nickname", strings.Join(dedupe(nicks), ", "))
 	item.SetIf(f, "categories", strings.Join(dedupe(cats), ","))
+	if fn != nil {
+		// The store keeps fullname as Dataverse computes it, "first
+		// middle last"; an FN that says more or otherwise (a prefix,
+		// another order: "Mr. Michael Angstadt Jr.", "安藤 ロイド") is
+		// kept as given in an extra.
+		var parts []string
+		for _, n := range []string{"firstname", "middlename", "lastname"} {
+			if v := strings.TrimSpace(f[n]); v != "" {
+				parts = append(parts, v)
+			}
+		}
+		if derived := strings.Join(parts, " "); derived != "" && derived != f["fullname"] {
+			c.extra(fn, f["fullname"])
+		}
+	}
 	if f["fullname"] == "" {
 		var parts []string
 		for _, n := range []string{"salutation", "firstname", "middlename", "lastname", "suffix"} {
@@ -217,7 +299,8 @@ func (c *card) list(p *prop) []string {
 
 func (c *card) setDate(p *prop, field string, warns *[]warning) {
 	if strings.EqualFold(p.param("VALUE"), "text") {
-		return // "circa 1800": not a date
+		c.extra(p, c.textValue(p)) // "circa 1800": not a date, kept as given
+		return
 	}
 	v := strings.TrimSpace(c.textValue(p))
 	if v == "" {
@@ -225,7 +308,18 @@ func (c *card) setDate(p *prop, field string, warns *[]warning) {
 	}
 	d, ok := parseDate(v)
 	if !ok {
-		*warns = append(*warns, warning{p.line, errors.New(strings.ToLower(p.name) + " " + quoteShort(v) + " is not a full date; not imported")})
+		// Not a date a column can hold (1985-04, a typo): kept as given.
+		c.extra(p, v)
+		return
+	}
+	if d.Year() == noYear && !strings.HasPrefix(v, "1604") || p.param("X-APPLE-OMIT-YEAR") != "" {
+		// RFC 6350 4.3.1 --MMDD: a birthday without a year. No date
+		// column can hold it (a made-up year would be pushed as a fact).
+		c.extra(p, v)
+		return
+	}
+	if _, ok := c.fields[field]; ok {
+		c.extra(p, v) // a second birthday
 		return
 	}
 	c.fields[field] = item.FormatDate(d)
@@ -233,6 +327,7 @@ func (c *card) setDate(p *prop, field string, warns *[]warning) {
 
 func (c *card) mapEmails(ps []*prop) {
 	var addrs []string
+	var from []*prop
 	seen := map[string]bool{}
 	for _, p := range byPref(ps) {
 		a := strings.TrimSpace(c.textValue(p))
@@ -249,10 +344,12 @@ func (c *card) mapEmails(ps []*prop) {
 		}
 		seen[strings.ToLower(a)] = true
 		addrs = append(addrs, a)
+		from = append(from, p)
 	}
 	for i, a := range addrs {
-		if i == 3 {
-			break
+		if i >= 3 {
+			c.extra(from[i], a) // Dataverse has three e-mail columns
+			continue
 		}
 		c.fields["emailaddress"+string(rune('1'+i))] = a
 	}
@@ -299,6 +396,8 @@ func (c *card) mapPhones(ps []*prop) {
 		}
 		if _, taken := c.fields[slot]; !taken {
 			c.fields[slot] = v
+		} else if c.fields[slot] != v {
+			c.extra(p, v) // a second home number, a home fax...
 		}
 	}
 }
@@ -363,6 +462,7 @@ func (c *card) mapAddresses(ps []*prop) {
 			slot = "3"
 		}
 		if used[slot] {
+			c.extra(p, c.structuredValue(p)) // Dataverse has three addresses
 			continue
 		}
 		used[slot] = true

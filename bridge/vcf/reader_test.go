@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -226,13 +227,14 @@ type goldenContact struct {
 	ModifiedAt  string            `json:"modifiedAt,omitempty"`
 	Fields      map[string]string `json:"fields"`
 	Attachments []string          `json:"attachments,omitempty"`
+	Extras      []crm.Extra       `json:"extras,omitempty"`
 }
 
 func toGolden(t *testing.T, res result) golden {
 	g := golden{Errors: []string{}}
 	for _, inc := range res.incs {
 		c := goldenContact{Pos: inc.Pos, Key: inc.Source.Key, Keys: inc.Keys, Fields: inc.Record.Fields,
-			ModifiedAt: item.FormatTime(inc.ModifiedAt)}
+			ModifiedAt: item.FormatTime(inc.ModifiedAt), Extras: inc.Record.Extras}
 		for _, a := range inc.Record.Attachments {
 			rc, _ := a.Open()
 			b, _ := io.ReadAll(rc)
@@ -409,7 +411,7 @@ func TestMapping(t *testing.T) {
 		"address2_city": "Springfield", "address2_stateorprovince": "IL", "address2_postalcode": "62701", "address2_country": "USA",
 		"address1_line1": "9 Work Rd", "address1_city": "Chicago", "address1_stateorprovince": "IL", "address1_postalcode": "60601",
 		"address1_country": "USA", "address3_line1": "Other St",
-		"birthdate": "1604-04-15", "anniversary": "2009-08-08",
+		"anniversary": "2009-08-08",
 		"description": "Line 1\nLine 2, with comma; and semicolon", "websiteurl": "https://example.com",
 		"categories": "a,b,c,d",
 	}
@@ -422,6 +424,17 @@ func TestMapping(t *testing.T) {
 		if _, ok := want[k]; !ok {
 			t.Errorf("unexpected field %s = %q", k, inc.Record.Fields[k])
 		}
+	}
+	// What no column holds is kept: the year-less birthday, the fourth
+	// e-mail, a second work number, a second home address.
+	wantExtras := []crm.Extra{
+		{Name: "BDAY", Value: "--0415"},
+		{Name: "EMAIL", Value: "fourth@example.com"},
+		{Name: "TEL", Value: "+1-555-0106", Params: map[string]string{"TYPE": "work"}},
+		{Name: "ADR", Value: ";;Second home;;;;", Params: map[string]string{"TYPE": "home"}},
+	}
+	if !reflect.DeepEqual(inc.Record.Extras, wantExtras) {
+		t.Errorf("extras %+v, want %+v", inc.Record.Extras, wantExtras)
 	}
 	if inc.Source.Key != "urn:uuid:1234" || !inc.ModifiedAt.Equal(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)) ||
 		strings.Join(inc.Keys, ",") != "email:first@example.com" {
@@ -560,8 +573,13 @@ func TestLongLineBounded(t *testing.T) {
 
 func TestPartialDateReported(t *testing.T) {
 	res := readString(t, "BEGIN:VCARD\nVERSION:4.0\nFN:X\nBDAY:1985-04\nBDAY;VALUE=text:circa 1800\nEND:VCARD\n")
-	if len(res.incs) != 1 || len(res.errs) != 1 || res.errs[0].Error() != `t.vcf: line 4: bday "1985-04" is not a full date; not imported` {
-		t.Errorf("%d contacts, errors %v", len(res.incs), res.errs)
+	if len(res.incs) != 1 || len(res.errs) != 0 {
+		t.Fatalf("%d contacts, errors %v", len(res.incs), res.errs)
+	}
+	// Neither fits a date column: both are kept as given, as extras.
+	want := []crm.Extra{{Name: "BDAY", Value: "1985-04"}, {Name: "BDAY", Value: "circa 1800", Params: map[string]string{"VALUE": "text"}}}
+	if got := res.incs[0].Record.Extras; !reflect.DeepEqual(got, want) {
+		t.Errorf("extras %+v, want %+v", got, want)
 	}
 	if _, ok := res.incs[0].Record.Fields["birthdate"]; ok {
 		t.Error("a partial date was stored")

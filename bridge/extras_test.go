@@ -1,0 +1,113 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"testing"
+
+	"crmbridge/crm"
+	"crmbridge/crmstore"
+)
+
+// A card with more than the columns hold: five e-mails, two home phones
+// and a home fax, four addresses, two titles, an X- property, a birthday
+// without a year and an FN that says more than N.
+const richCard = "BEGIN:VCARD\r\nVERSION:3.0\r\n" +
+	"FN:Mr. Michael Angstadt Jr.\r\nN:Angstadt;Michael;;Mr.;Jr.\r\n" +
+	"EMAIL:m1@example.org\r\nEMAIL:m2@example.org\r\nEMAIL:m3@example.org\r\nEMAIL;TYPE=home:m4@example.org\r\nEMAIL:m5@example.org\r\n" +
+	"TEL;TYPE=home:+1 555 0001\r\nTEL;TYPE=home:+1 555 0002\r\nTEL;TYPE=home,fax:+1 555 0003\r\nTEL;TYPE=work,fax:+1 555 0004\r\nTEL:+1 555 0005\r\n" +
+	"ADR;TYPE=work:;;1 Work St;Austin;TX;78701;USA\r\nADR;TYPE=home:;;2 Home St;Austin;TX;78702;USA\r\n" +
+	"ADR:;;3 Other St;Dallas;;;\r\nADR;TYPE=home:;;4 Fourth St\\, Rear;Houston;;;\r\n" +
+	"TITLE:Engineer\r\nTITLE:Author\r\nX-SKYPE:mangstadt\r\nBDAY:--0416\r\nEND:VCARD\r\n"
+
+func extrasOf(t *testing.T, s *crmstore.Store) []crm.Extra {
+	t.Helper()
+	ids, err := s.IDs(context.Background(), []crm.Entity{crm.Contact})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("contacts %v %v", ids, err)
+	}
+	v, err := s.Get(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := append([]crm.Extra(nil), v.Extras...)
+	sort.Slice(xs, func(i, j int) bool {
+		return fmt.Sprint(xs[i].Name, xs[i].Value, xs[i].Params) < fmt.Sprint(xs[j].Name, xs[j].Value, xs[j].Params)
+	})
+	return xs
+}
+
+// Every value of the card is kept: in a column when one holds it, else as
+// an extra value; the import counts extras per property; the birthday
+// without a year never becomes a date (no made-up year goes upstream).
+// Import → export → import keeps every value, extras included.
+func TestExtrasKeptAndRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "rich.vcf")
+	if err := os.WriteFile(in, []byte(richCard), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	sum, p := importPaths(t, s, ImportOptions{}, in)
+	if len(p.errs) != 0 || len(p.warns) != 0 {
+		t.Fatalf("problems %v, warnings %v", p.errs, p.warns)
+	}
+	want := []crm.Extra{
+		{Name: "ADR", Value: ";;4 Fourth St\\, Rear;Houston;;;", Params: map[string]string{"TYPE": "home"}},
+		{Name: "BDAY", Value: "--0416"},
+		{Name: "EMAIL", Value: "m4@example.org", Params: map[string]string{"TYPE": "home"}},
+		{Name: "EMAIL", Value: "m5@example.org"},
+		{Name: "FN", Value: "Mr. Michael Angstadt Jr."},
+		// The second home number takes telephone3 (mapPhones: a number
+		// whose slot is taken); the other number and the home fax find
+		// every slot taken.
+		{Name: "TEL", Value: "+1 555 0003", Params: map[string]string{"TYPE": "home,fax"}},
+		{Name: "TEL", Value: "+1 555 0005"},
+		{Name: "TITLE", Value: "Author"},
+		{Name: "X-SKYPE", Value: "mangstadt"},
+	}
+	got := extrasOf(t, s)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("extras\n got %+v\nwant %+v", got, want)
+	}
+	wantCounts := map[string]int{"ADR": 1, "BDAY": 1, "EMAIL": 2, "FN": 1, "TEL": 2, "TITLE": 1, "X-SKYPE": 1}
+	if !reflect.DeepEqual(sum.Extras, wantCounts) || !reflect.DeepEqual(sum.Ledger[0].Extras, wantCounts) {
+		t.Errorf("extras counted %v / %v, want %v", sum.Extras, sum.Ledger[0].Extras, wantCounts)
+	}
+	ids, _ := s.IDs(context.Background(), []crm.Entity{crm.Contact})
+	v, _ := s.Get(context.Background(), ids[0])
+	for k, w := range map[string]string{
+		"salutation": "Mr.", "suffix": "Jr.", "firstname": "Michael", "lastname": "Angstadt",
+		"emailaddress3": "m3@example.org", "telephone2": "+1 555 0001", "fax": "+1 555 0004", "telephone3": "+1 555 0002",
+		"address3_line1": "3 Other St", "jobtitle": "Engineer", "birthdate": "",
+	} {
+		if v.Fields[k] != w {
+			t.Errorf("%s = %q, want %q", k, v.Fields[k], w)
+		}
+	}
+
+	// Round trip through a vCard export into a fresh store.
+	out := filepath.Join(dir, "out.vcf")
+	if _, err := Export(context.Background(), s, ExportOptions{VCF: out, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	if _, p := importPaths(t, s2, ImportOptions{}, out); len(p.errs) != 0 || len(p.warns) != 0 {
+		t.Fatalf("re-import: %v %v", p.errs, p.warns)
+	}
+	if got2 := extrasOf(t, s2); !reflect.DeepEqual(got2, want) {
+		b, _ := os.ReadFile(out)
+		t.Errorf("extras after the round trip\n got %+v\nwant %+v\n%s", got2, want, b)
+	}
+	ids2, _ := s2.IDs(context.Background(), []crm.Entity{crm.Contact})
+	v2, _ := s2.Get(context.Background(), ids2[0])
+	for k, val := range v.Fields {
+		if k != "parentcustomerid" && v2.Fields[k] != val {
+			t.Errorf("round trip: %s = %q, want %q", k, v2.Fields[k], val)
+		}
+	}
+}
