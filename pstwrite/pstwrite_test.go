@@ -2,8 +2,16 @@ package pstwrite
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"crmbridge/pst"
 )
 
 func TestWriteValidates(t *testing.T) {
@@ -97,5 +105,74 @@ func TestOwned(t *testing.T) {
 	}
 	if Owned(bytes.NewReader(readFile(t, goPSTSample(t, "support.pst")))) {
 		t.Error("Outlook's file counted as ours")
+	}
+}
+
+// TestBeyondFirstFMap writes a file of more than 128 AMap regions (32 MiB),
+// so the first FMap page (MS-PST 2.2.2.7.4) is needed, and checks it with
+// the validator and a reader.
+func TestBeyondFirstFMap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: writes 36 MiB")
+	}
+	path := filepath.Join(t.TempDir(), "big.pst")
+	w, err := Create(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := w.Folder(IPMSubtree, "Inbox", "IPF.Note")
+	const n, size = 4, 9 << 20
+	for i := range n {
+		data := bytes.Repeat([]byte{byte(i), 1, 2, 3, 4, 5, 6, 7}, size/8)
+		m := &Message{
+			Props:       []Prop{String(Tag(0x001A), "IPM.Note"), String(Tag(0x0037), fmt.Sprintf("big %d", i))},
+			Attachments: []Attachment{{Props: []Prop{Int32(Tag(0x3705), 1), String(Tag(0x3707), "big.bin")}, Data: bytes.NewReader(data)}},
+		}
+		if err := w.Add(inbox, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := readFile(t, path)
+	if len(b) < amapFirst+(fmapFirstSize+1)*amapCover {
+		t.Fatalf("only %d bytes: no FMap needed", len(b))
+	}
+	for _, err := range validate(path, true) {
+		t.Error(err)
+	}
+	f, err := pst.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := 0
+	for it, err := range f.Items(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range it.Attachments {
+			rc, err := a.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil || k != size {
+				t.Errorf("%s: attachment %d bytes, %v", it.Subject, k, err)
+			}
+		}
+		got++
+	}
+	if got != n {
+		t.Errorf("%d items read, want %d", got, n)
+	}
+	// libpff too, on a file whose messages use no named property.
+	if exec.Command("/usr/bin/python3", "-c", "import pypff").Run() == nil {
+		out, err := exec.Command("/usr/bin/python3", "-c", pypffScript, path).CombinedOutput()
+		if err != nil || strings.Count(string(out), "\n") != n {
+			t.Errorf("pypff: %v\n%s", err, out)
+		}
 	}
 }

@@ -119,6 +119,12 @@ func Create(path string, opts Options) (*Writer, error) {
 		sum := sha256.Sum256([]byte("crmbridge pst store\x00" + w.displayName))
 		copy(w.uid[:], sum[:16])
 	}
+	// libpff refuses a name-to-id map whose entry stream is empty, and
+	// Outlook's own files always hold names: register two common ones up
+	// front (PidLidEmail1EmailAddress, PidNameKeywords), which also fills
+	// the GUID and string streams.
+	w.names.id(Name{Set: PSETIDAddress, LID: 0x8083})
+	w.names.id(Name{Set: psPublicStrings, Str: "Keywords"})
 	w.folders = []*folder{
 		{nid: nidRootFolder, parent: -1},
 		{nid: nidIPMSubtree, parent: 0, name: "Top of Personal Folders"},
