@@ -80,3 +80,20 @@ func TestDependencyOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestDeadReason(t *testing.T) {
+	for msg, want := range map[string]string{
+		"400 Bad Request: 0x80044331: A validation error occurred.":                  "400 Bad Request 0x80044331",
+		"404 Not Found: 0x80040217: contact With Id = x Does Not Exist (binds to x)": "404 Not Found 0x80040217",
+		"read back: 403 Forbidden: no":                                               "403 Forbidden",
+		"binds to x, whose own change is dead: 400 Bad Request":                      "binds to a dead record",
+		"binds to x, which was deleted":                                              "binds to a deleted record",
+		"binds to x, which was never queued for the server":                          "binds to a record never queued",
+		"encode: contact has no upstream field \"x\"":                                "encode",
+		"batch: Post \"http://x\": EOF (after 8 attempts)":                           "network",
+	} {
+		if got := upstream.DeadReason(msg); got != want {
+			t.Errorf("DeadReason(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}

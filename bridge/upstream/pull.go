@@ -17,6 +17,9 @@ type PullOptions struct {
 	Sets []string
 	// PageSize is the odata.maxpagesize asked for (default 500).
 	PageSize int
+	// Progress, when set, is called with the set being read and the
+	// counts so far after each page.
+	Progress func(set string, st PullStats)
 }
 
 // PullStats counts what one Pull run did.
@@ -196,6 +199,9 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 		next = page.NextLink
 		if page.DeltaLink != "" {
 			newDelta = page.DeltaLink
+		}
+		if o.Progress != nil {
+			o.Progress(set, *st)
 		}
 	}
 	if tracking && newDelta != "" {

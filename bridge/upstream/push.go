@@ -36,6 +36,9 @@ type PushOptions struct {
 	MaxWait time.Duration
 	// Log receives one line per dead entry and per pause (default: none).
 	Log *slog.Logger
+	// Progress, when set, is called with the counts so far after each
+	// batch is settled (for a progress line).
+	Progress func(PushStats)
 }
 
 // PushStats counts what one Push run did.
@@ -49,6 +52,39 @@ type PushStats struct {
 	Adjusted  int // values or parties changed to fit Dataverse (cut, left out, organizer): logged, the store keeps them
 	Deferred  int // changes held back until a record they bind to is confirmed
 	Paused    time.Duration
+	// DeadReasons counts this run's dead entries by reason (DeadReason).
+	DeadReasons map[string]int
+}
+
+// DeadReason classifies a dead entry's message for a summary: the HTTP
+// status with the server's error code ("400 Bad Request 0x80044331"),
+// "binds to a dead record" and the like, "encode", or "network".
+func DeadReason(msg string) string {
+	switch {
+	case strings.HasPrefix(msg, "binds to "):
+		switch {
+		case strings.Contains(msg, "whose own change is dead"):
+			return "binds to a dead record"
+		case strings.Contains(msg, "which was deleted"):
+			return "binds to a deleted record"
+		}
+		return "binds to a record never queued"
+	case strings.HasPrefix(msg, "encode: "):
+		return "encode"
+	}
+	msg = strings.TrimPrefix(msg, "read back: ")
+	f := strings.Fields(msg)
+	if len(f) > 0 && len(f[0]) == 3 && f[0][0] >= '1' && f[0][0] <= '5' {
+		if n, err := strconv.Atoi(f[0]); err == nil {
+			r := f[0] + " " + http.StatusText(n)
+			if i := strings.Index(msg, ": 0x"); i >= 0 {
+				code, _, _ := strings.Cut(msg[i+2:], ":")
+				r += " " + code
+			}
+			return r
+		}
+	}
+	return "network"
 }
 
 func (s PushStats) String() string {
@@ -221,6 +257,9 @@ func (p *pusher) run(ctx context.Context) error {
 		}
 		if err := p.send(ctx, items); err != nil {
 			return err
+		}
+		if p.o.Progress != nil {
+			p.o.Progress(p.stats)
 		}
 	}
 }
@@ -631,6 +670,10 @@ func (p *pusher) dead(ctx context.Context, ch Change, msg string) error {
 		return fmt.Errorf("dead-letter %s %s: %w", ch.Entity, ch.RecordID, err)
 	}
 	p.stats.Dead++
+	if p.stats.DeadReasons == nil {
+		p.stats.DeadReasons = map[string]int{}
+	}
+	p.stats.DeadReasons[DeadReason(msg)]++
 	p.o.Log.Warn("push: entry dead", "entity", string(ch.Entity), "id", ch.RecordID, "error", msg)
 	return nil
 }

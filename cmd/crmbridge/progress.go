@@ -131,3 +131,32 @@ func (r *reporter) clear() {
 }
 
 func (r *reporter) done() { r.clear() }
+
+// progressLine is the one-line progress of push and pull: redrawn on a
+// terminal at most every 100 ms, nothing otherwise (cron, --json, --quiet).
+type progressLine struct {
+	e     *env
+	on    bool
+	last  time.Time
+	drawn bool
+}
+
+func newProgressLine(e *env, asJSON bool) *progressLine {
+	return &progressLine{e: e, on: e.tty && !e.quiet && !asJSON}
+}
+
+func (p *progressLine) draw(text string) {
+	if !p.on || time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprint(p.e.stderr, "\r\x1b[K"+text)
+	p.drawn = true
+}
+
+func (p *progressLine) clear() {
+	if p.drawn {
+		fmt.Fprint(p.e.stderr, "\r\x1b[K")
+		p.drawn = false
+	}
+}

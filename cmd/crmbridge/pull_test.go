@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -148,4 +149,71 @@ func checkStoreEqualsServer(t *testing.T, db string, srv *fakeserver.Server, kep
 			t.Errorf("%s: store %d, server %d", set, n, len(recs))
 		}
 	}
+}
+
+// TestPushPullJSON: push --json and pull --json print one summary object
+// (snake_case) with the dead entries by reason and the failed sets; on a
+// terminal push and pull draw a progress line on stderr, never with --json.
+func TestPushPullJSON(t *testing.T) {
+	_, url, inj := newFakeUpstream(t, func(s *fakeserver.Server) {
+		s.NoMetadata = true // a customised column push cannot know of
+		s.MaxLength = fakeserver.DefaultMaxLength()
+		s.MaxLength[crm.Account]["name"] = 10
+	})
+	configure(t, url)
+	db := filepath.Join(t.TempDir(), "crm.db")
+	if r := runCLI(t, false, "--db", db, "import", writeCards(t, t.TempDir(), 3)); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := runCLI(t, false, "--db", db, "new", "account", "name=Arthur Andersen LLP"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCLI(t, true, "--db", db, "push", "--json")
+	var push pushJSON
+	if err := json.Unmarshal([]byte(r.stdout), &push); err != nil || r.code != exitPartial {
+		t.Fatalf("push --json: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if push.Confirmed != 3 || push.Dead != 1 || push.DeadByReason["400 Bad Request 0x80044331"] != 1 || push.DeadInOutbox != 1 {
+		t.Errorf("push --json: %+v", push)
+	}
+	if strings.Contains(r.stderr, "\r\x1b[K") {
+		t.Errorf("progress drawn with --json: %q", r.stderr)
+	}
+	for _, key := range []string{`"sent"`, `"confirmed"`, `"merged"`, `"dead_by_reason"`} {
+		if !strings.Contains(r.stdout, key) {
+			t.Errorf("push --json lacks %s", key)
+		}
+	}
+	inj.set(func(c fakeserver.Call) fakeserver.Fault {
+		if c.Method == "GET" && c.Set == "lists" {
+			return fakeserver.Forbidden
+		}
+		return fakeserver.None
+	})
+	r = runCLI(t, false, "--db", db, "pull", "--json")
+	var pull pullJSON
+	if err := json.Unmarshal([]byte(r.stdout), &pull); err != nil || r.code != exitPartial {
+		t.Fatalf("pull --json: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if _, ok := pull.FailedSets["lists"]; !ok || len(pull.FailedSets) != 1 || pull.Read < 3 {
+		t.Errorf("pull --json: %+v", pull)
+	}
+	inj.set(nil)
+	if r := runCLI(t, false, "--db", db, "set", firstContact(t, db), "jobtitle=Progress"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r = runCLI(t, true, "--db", db, "sync")
+	if !strings.Contains(r.stderr, "\r\x1b[Kpush: sent") || !strings.Contains(r.stderr, "\r\x1b[Kpull: ") {
+		t.Errorf("no progress line on a terminal: %q", r.stderr)
+	}
+}
+
+func firstContact(t *testing.T, db string) string {
+	t.Helper()
+	live, _ := storeRecords(t, db)
+	for id := range live {
+		return id
+	}
+	t.Fatal("no contact")
+	return ""
 }

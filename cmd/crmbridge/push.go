@@ -132,7 +132,43 @@ func pushFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the first $batch request push would send (token redacted); send nothing"},
 		&cli.BoolFlag{Name: "retry-dead", Usage: "make dead entries pending again first"},
 		conflictFlag,
+		jsonSummaryFlag,
 	}
+}
+
+var jsonSummaryFlag = &cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object instead of a line"}
+
+// pushJSON is push --json's summary (snake_case, as every --json output).
+type pushJSON struct {
+	Sent          int            `json:"sent"`
+	Confirmed     int            `json:"confirmed"`
+	Retried       int            `json:"retried"`
+	ReadBack      int            `json:"read_back"`
+	Deferred      int            `json:"deferred"`
+	Adjusted      int            `json:"adjusted"`
+	Conflicts     int            `json:"conflicts"`
+	Merged        int            `json:"merged"`
+	OpenConflicts int            `json:"open_conflicts"`
+	Dead          int            `json:"dead"`
+	DeadByReason  map[string]int `json:"dead_by_reason"`
+	Waiting       int            `json:"waiting"`
+	DeadInOutbox  int            `json:"dead_in_outbox"`
+	PausedSeconds float64        `json:"paused_seconds"`
+	Interrupted   bool           `json:"interrupted"`
+}
+
+// pullJSON is pull --json's summary.
+type pullJSON struct {
+	Read          int               `json:"read"`
+	New           int               `json:"new"`
+	Updated       int               `json:"updated"`
+	Deleted       int               `json:"deleted"`
+	Kept          int               `json:"kept"`
+	Pages         int               `json:"pages"`
+	Conflicts     int               `json:"conflicts"`
+	OpenConflicts int               `json:"open_conflicts"`
+	FailedSets    map[string]string `json:"failed_sets"`
+	Interrupted   bool              `json:"interrupted"`
 }
 
 // pushSettings are the parsed push flags.
@@ -141,6 +177,7 @@ type pushSettings struct {
 	policy    crmstore.Policy
 	dryRun    bool
 	retryDead bool
+	json      bool
 }
 
 func parsePush(c *cli.Context) (pushSettings, error) {
@@ -169,7 +206,10 @@ func parsePush(c *cli.Context) (pushSettings, error) {
 		}
 		ps.cfg.MaxAttempts = n
 	}
-	ps.dryRun, ps.retryDead = c.Bool("dry-run"), c.Bool("retry-dead")
+	ps.dryRun, ps.retryDead, ps.json = c.Bool("dry-run"), c.Bool("retry-dead"), c.Bool("json")
+	if ps.dryRun && ps.json {
+		return ps, usagef("--dry-run prints the request itself: no --json")
+	}
 	return ps, nil
 }
 
@@ -200,7 +240,17 @@ at any point and run again. Failing entries are retried with backoff up to
 				return err
 			}
 			return withStore(c.Context, e, "push", writeOpts{}, func(store *crmstore.Store) (string, error) {
-				return runPush(c.Context, e, store, ps)
+				var js *pushJSON
+				if ps.json {
+					js = &pushJSON{}
+				}
+				line, err := runPush(c.Context, e, store, ps, js)
+				if js != nil {
+					if perr := e.printJSON(js); perr != nil && err == nil {
+						err = perr
+					}
+				}
+				return line, err
 			})
 		},
 	}
@@ -213,7 +263,7 @@ func pullCommand(e *env) *cli.Command {
 		Description: `Reads the changes made upstream since the last pull (OData change tracking,
 or modifiedon where the server has none) and merges them into the store field
 by field (see --conflict). Pulled changes are not queued back upstream.`,
-		Flags: []cli.Flag{configFlag, conflictFlag},
+		Flags: []cli.Flag{configFlag, conflictFlag, jsonSummaryFlag},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("pull takes no arguments")
@@ -227,7 +277,17 @@ by field (see --conflict). Pulled changes are not queued back upstream.`,
 				return err
 			}
 			return withStore(c.Context, e, "pull", writeOpts{create: true}, func(store *crmstore.Store) (string, error) {
-				return runPull(c.Context, e, store, cfg, policy)
+				var js *pullJSON
+				if c.Bool("json") {
+					js = &pullJSON{}
+				}
+				line, err := runPull(c.Context, e, store, cfg, policy, js)
+				if js != nil {
+					if perr := e.printJSON(js); perr != nil && err == nil {
+						err = perr
+					}
+				}
+				return line, err
 			})
 		},
 	}
@@ -248,12 +308,23 @@ func syncCommand(e *env) *cli.Command {
 				return usagef("sync --dry-run: use push --dry-run")
 			}
 			return withStore(c.Context, e, "sync", writeOpts{create: true}, func(store *crmstore.Store) (string, error) {
-				sum, perr := runPush(c.Context, e, store, ps)
+				type syncJSON struct {
+					Push *pushJSON `json:"push"`
+					Pull *pullJSON `json:"pull"`
+				}
+				var pushOut *pushJSON
+				var pullOut *pullJSON
+				if ps.json {
+					js := syncJSON{&pushJSON{}, &pullJSON{}}
+					pushOut, pullOut = js.Push, js.Pull
+					defer func() { _ = e.printJSON(js) }()
+				}
+				sum, perr := runPush(c.Context, e, store, ps, pushOut)
 				var pe partialError
 				if perr != nil && !errors.As(perr, &pe) {
 					return sum, perr
 				}
-				pull, err := runPull(c.Context, e, store, ps.cfg, ps.policy)
+				pull, err := runPull(c.Context, e, store, ps.cfg, ps.policy, pullOut)
 				sum += "; " + pull
 				if err != nil {
 					return sum, err
@@ -270,7 +341,9 @@ func newUpstreamClient(store *crmstore.Store, cfg upstream.Config) (*upstream.Cl
 	})
 }
 
-func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings) (string, error) {
+// runPush pushes the outbox and prints its summary line, or fills js
+// (push --json) instead when js is not nil.
+func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings, js *pushJSON) (string, error) {
 	client, err := newUpstreamClient(store, ps.cfg)
 	if err != nil {
 		return "", usageError{err}
@@ -289,7 +362,12 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 	if ps.dryRun {
 		opts.DryRun = e.stdout
 	}
+	pl := newProgressLine(e, js != nil)
+	opts.Progress = func(st upstream.PushStats) {
+		pl.draw(fmt.Sprintf("push: sent %d, confirmed %d, retried %d, dead %d", st.Sent, st.Confirmed, st.Retried, st.Dead))
+	}
 	stats, err := client.Push(ctx, q, opts)
+	pl.clear()
 	if ps.dryRun {
 		return "push --dry-run", err
 	}
@@ -297,6 +375,15 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 		stats.Sent, stats.Confirmed, stats.Retried, stats.Dead, stats.Conflicts, q.Conflicts, q.Open)
 	if stats.Paused > 0 {
 		line += fmt.Sprintf(", paused %v at the server's request", stats.Paused.Round(time.Second))
+	}
+	if js != nil {
+		*js = pushJSON{Sent: stats.Sent, Confirmed: stats.Confirmed, Retried: stats.Retried, ReadBack: stats.ReadBacks,
+			Deferred: stats.Deferred, Adjusted: stats.Adjusted, Conflicts: stats.Conflicts, Merged: q.Conflicts,
+			OpenConflicts: q.Open, Dead: stats.Dead, DeadByReason: stats.DeadReasons, PausedSeconds: stats.Paused.Seconds(),
+			Interrupted: ctx.Err() != nil}
+		if js.DeadByReason == nil {
+			js.DeadByReason = map[string]int{}
+		}
 	}
 	if ctx.Err() != nil {
 		line += " — interrupted; run push again to resume"
@@ -307,8 +394,13 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 		if st.Outbox.Dead > 0 {
 			line += fmt.Sprintf("; %d dead in the outbox", st.Outbox.Dead)
 		}
+		if js != nil {
+			js.Waiting, js.DeadInOutbox = st.Outbox.Pending+st.Outbox.InFlight, st.Outbox.Dead
+		}
 	}
-	fmt.Fprintln(e.stdout, line)
+	if js == nil {
+		fmt.Fprintln(e.stdout, line)
+	}
 	switch {
 	case err != nil:
 		return line, err
@@ -318,20 +410,36 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 	return line, nil
 }
 
-func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Config, policy crmstore.Policy) (string, error) {
+// runPull pulls and prints its summary line, or fills js (pull --json)
+// instead when js is not nil.
+func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Config, policy crmstore.Policy, js *pullJSON) (string, error) {
 	client, err := newUpstreamClient(store, cfg)
 	if err != nil {
 		return "", usageError{err}
 	}
 	sink := &upstream.StoreSink{Store: store, Policy: policy}
-	stats, err := client.Pull(ctx, sink, upstream.PullOptions{})
+	pl := newProgressLine(e, js != nil)
+	stats, err := client.Pull(ctx, sink, upstream.PullOptions{Progress: func(set string, st upstream.PullStats) {
+		pl.draw(fmt.Sprintf("pull: %s, %d record(s) read, %d deleted, %d page(s)", set, st.Applied, st.Deleted, st.Pages))
+	}})
+	pl.clear()
 	line := fmt.Sprintf("pull: %d record(s) read (%d new, %d updated), %d deleted, %d page(s), conflicts %d (%d open)",
 		stats.Applied, sink.Created, sink.Modified, stats.Deleted-sink.Kept, stats.Pages, sink.Conflicts+sink.Kept, sink.Open)
 	if sink.Kept > 0 {
 		line += fmt.Sprintf("; %d deleted upstream but edited here: kept (see crmbridge conflicts)", sink.Kept)
 	}
+	if js != nil {
+		*js = pullJSON{Read: stats.Applied, New: sink.Created, Updated: sink.Modified, Deleted: stats.Deleted - sink.Kept,
+			Kept: sink.Kept, Pages: stats.Pages, Conflicts: sink.Conflicts + sink.Kept, OpenConflicts: sink.Open,
+			FailedSets: map[string]string{}, Interrupted: ctx.Err() != nil}
+	}
 	var pe *upstream.PullError
 	if errors.As(err, &pe) {
+		if js != nil {
+			for _, set := range pe.Sets {
+				js.FailedSets[set] = pe.Errs[set].Error()
+			}
+		}
 		line += fmt.Sprintf("; %d entity set(s) failed: %s", len(pe.Sets), strings.Join(pe.Sets, ", "))
 		for _, set := range pe.Sets {
 			e.log.Error("pull: entity set not pulled", "set", set, "err", pe.Errs[set])
@@ -341,6 +449,8 @@ func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Co
 	if ctx.Err() != nil {
 		line += " — interrupted; run pull again"
 	}
-	fmt.Fprintln(e.stdout, line)
+	if js == nil {
+		fmt.Fprintln(e.stdout, line)
+	}
 	return line, err
 }
