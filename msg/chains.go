@@ -60,12 +60,17 @@ func checkChains(r io.ReaderAt, size int64, name string) error {
 		return nil
 	}
 
-	// FAT sector numbers: 109 in the header, the rest in the DIFAT chain.
+	// FAT sector numbers: the header's count of them, the first 109 in
+	// the header, the rest in the DIFAT chain (MS-CFB 2.2, 2.5). Unused
+	// slots should be FREESECT, but the count is what says how many are
+	// used.
+	numFAT := int64(le.Uint32(h[44:]))
+	if numFAT > nSec {
+		return bad("FAT", "%d FAT sectors claimed, file has %d sectors", numFAT, nSec)
+	}
 	var fatSecs []uint32
-	for i := 0; i < 109; i++ {
-		if s := le.Uint32(h[76+4*i:]); s != secFree {
-			fatSecs = append(fatSecs, s)
-		}
+	for i := 0; i < 109 && int64(len(fatSecs)) < numFAT; i++ {
+		fatSecs = append(fatSecs, le.Uint32(h[76+4*i:]))
 	}
 	buf := make([]byte, ss)
 	perSec := int(ss / 4)
@@ -81,15 +86,13 @@ func checkChains(r io.ReaderAt, size int64, name string) error {
 		if err := readSector(d, buf); err != nil {
 			return bad("DIFAT", "sector %d: %v", d, err)
 		}
-		for j := 0; j < perSec-1; j++ {
-			if s := le.Uint32(buf[4*j:]); s != secFree {
-				fatSecs = append(fatSecs, s)
-			}
+		for j := 0; j < perSec-1 && int64(len(fatSecs)) < numFAT; j++ {
+			fatSecs = append(fatSecs, le.Uint32(buf[4*j:]))
 		}
 		d = le.Uint32(buf[ss-4:])
 	}
-	if int64(len(fatSecs)) > nSec {
-		return bad("FAT", "%d FAT sectors, file has %d sectors", len(fatSecs), nSec)
+	if int64(len(fatSecs)) < numFAT {
+		return bad("FAT", "%d FAT sectors claimed, the header and DIFAT list %d", numFAT, len(fatSecs))
 	}
 	fat := make([]uint32, 0, min(int64(len(fatSecs)*perSec), nSec))
 	for _, s := range fatSecs {

@@ -268,3 +268,17 @@ func TestMSCFBAloneMissesStreamCycles(t *testing.T) {
 		t.Fatalf("our reader: %v, want an error naming %s", err, attachStream)
 	}
 }
+
+// The header's count of FAT sectors says how many DIFAT slots are used:
+// some writers leave the unused slots 0 rather than FREESECT, which must
+// not read as FAT sector 0 again and again.
+func TestUnusedDIFATSlotsZero(t *testing.T) {
+	b := fixtures.WriteMSG(mail())
+	nFAT := int(binary.LittleEndian.Uint32(b[44:]))
+	for i := nFAT; i < 109; i++ {
+		put32(b, 76+4*i, 0)
+	}
+	if err := readAll(b); err != nil {
+		t.Fatal(err)
+	}
+}
