@@ -52,7 +52,6 @@ type object struct {
 	st    *storage
 	kind  objectKind
 	props map[uint16]entry
-	depth int // embedded-message nesting
 }
 
 var (
@@ -249,7 +248,6 @@ func (o *object) Attachments() ([]pst.AttachmentObject, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.depth = o.depth
 		out = append(out, a)
 	}
 	return out, nil
@@ -276,6 +274,5 @@ func (o *object) Embedded() (pst.MessageObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.depth = o.depth + 1
 	return m, nil
 }

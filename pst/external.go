@@ -1,7 +1,6 @@
 package pst
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -53,10 +52,6 @@ type NameMap struct{ m *nameMap }
 func ParseNameMap(guids, entries, strs []byte) *NameMap {
 	return &NameMap{m: parseNameMap(guids, entries, strs)}
 }
-
-// ErrExternal is returned (wrapped) by ReadMessage for a message whose
-// structure cannot be read.
-var ErrExternal = errors.New("pst: cannot read message")
 
 // ReadMessage builds the Item of a message held outside a PST, with the
 // same property decoding and mapping as a message read from a PST. names
