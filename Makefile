@@ -2,10 +2,13 @@
 GO          ?= go
 BIN         := bin/crmbridge
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
+GOVULNCHECK ?= $(shell command -v govulncheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/govulncheck)
+# govulncheck's vulnerability database: a URL or file:///path of an offline copy.
+GOVULNDB    ?= https://vuln.go.dev
 GOPST_DATA   = $(shell $(GO) list -m -f '{{.Dir}}' github.com/mooijtech/go-pst/v6)/data
 DEMO_DB     ?= .tmp/demo/crm.db
 
-.PHONY: build test vet staticcheck demo bench clean upstream upstream-install upstream-start upstream-stop
+.PHONY: build test vet staticcheck govulncheck tidy demo bench clean upstream upstream-install upstream-start upstream-stop
 
 # SAP CAP test server (upstream-cap/), a real OData v4 server for the push /
 # pull integration tests. Test-time only. Its pid, URL and log go to .tmp/.
@@ -26,11 +29,28 @@ staticcheck:
 	@[ -x "$(STATICCHECK)" ] || { echo 'installing staticcheck'; $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2; }
 	$(STATICCHECK) ./...
 
+# govulncheck needs its vulnerability database; where that cannot be
+# reached (no network and no offline copy in GOVULNDB) the step says so and
+# is skipped rather than failed. Any other failure, a vulnerability found
+# included, fails.
+govulncheck:
+	@[ -x "$(GOVULNCHECK)" ] || { echo 'installing govulncheck'; $(GO) install golang.org/x/vuln/cmd/govulncheck@v1.9.0; }
+	@out="$$($(GOVULNCHECK) -db '$(GOVULNDB)' ./... 2>&1)"; rc=$$?; \
+	if [ $$rc -ne 0 ] && printf '%s' "$$out" | grep -q 'fetching vulnerabilities'; then \
+		echo "govulncheck: SKIPPED: the vulnerability database $(GOVULNDB) is unreachable ($$(printf '%s' "$$out" | tail -1))"; \
+	else \
+		printf '%s\n' "$$out"; exit $$rc; \
+	fi
+
+# go.mod and go.sum must be what go mod tidy makes them.
+tidy:
+	$(GO) mod tidy -diff
+
 # The test command that README and .ci/run give. When node, npm and the
 # CAP packages are there (.ci/run or make upstream installs them), a CAP
 # server is started for the tests and stopped afterwards, even when they
 # fail; otherwise the CAP integration tests skip.
-test: vet staticcheck
+test: tidy vet staticcheck govulncheck
 	test -z "$$(gofmt -l . | grep -v '^.tmp/')" || { gofmt -l . ; echo 'gofmt: files above need formatting'; exit 1; }
 	@cap_url=""; started=""; \
 	if [ -n "$$CRMBRIDGE_CAP_URL" ]; then \

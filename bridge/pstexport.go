@@ -64,10 +64,10 @@ const (
 	tagAttachContentID    = 0x3712
 	tagAttachFlags        = 0x3714
 	tagDisplayType        = 0x3900
-	tagSmtpAddress        = 0x39FE
+	tagSMTPAddress        = 0x39FE
 	tagInternetCodepage   = 0x3FDE
-	tagSenderSmtp         = 0x5D01
-	tagSentReprSmtp       = 0x5D02
+	tagSenderSMTP         = 0x5D01
+	tagSentReprSMTP       = 0x5D02
 	tagRecipientFlags     = 0x5FFD
 	tagRecipientTrack     = 0x5FFF
 )
@@ -164,9 +164,9 @@ func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 			case crm.RoleSender:
 				props = append(props,
 					pstwrite.String(tag(tagSenderName), p.Name), pstwrite.String(tag(tagSenderEmail), p.Address),
-					pstwrite.String(tag(tagSenderAddrType), "SMTP"), pstwrite.String(tag(tagSenderSmtp), p.Address),
+					pstwrite.String(tag(tagSenderAddrType), "SMTP"), pstwrite.String(tag(tagSenderSMTP), p.Address),
 					pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
-					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSmtp), p.Address))
+					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSMTP), p.Address))
 			case crm.RoleTo, crm.RoleCc, crm.RoleBcc:
 				typ := p.Role - crm.RoleTo + 1 // MAPI_TO 1, MAPI_CC 2, MAPI_BCC 3
 				m.Recipients = append(m.Recipients, pstRecipient(p, typ, 0, 0))
@@ -358,7 +358,7 @@ func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 			case crm.RoleOrganizer:
 				m.Recipients = append(m.Recipients, pstRecipient(p, 1, 0x3, 0)) // recipSendable | recipOrganizer
 				props = append(props, pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
-					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSmtp), p.Address))
+					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSMTP), p.Address))
 			case crm.RoleRequired, crm.RoleOptional:
 				typ := 1
 				if p.Role == crm.RoleOptional {
@@ -398,7 +398,7 @@ func pstRecipient(p crm.Party, typ int, flags, track int32) []pstwrite.Prop {
 		pstwrite.String(tag(tagDisplayName), name),
 		pstwrite.String(tag(tagAddrType), "SMTP"),
 		pstwrite.String(tag(tagEmailAddress), p.Address),
-		pstwrite.String(tag(tagSmtpAddress), p.Address),
+		pstwrite.String(tag(tagSMTPAddress), p.Address),
 		pstwrite.Binary(tag(tagEntryID), oneOff(name, "SMTP", p.Address)),
 		pstwrite.Int32(tag(tagObjectType), 6),  // MAPI_MAILUSER
 		pstwrite.Int32(tag(tagDisplayType), 0), // DT_MAILUSER

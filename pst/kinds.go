@@ -161,10 +161,10 @@ func (f *File) appointment(b *bag, class string, recips []Recipient) *Appointmen
 	}
 	if a.OrganizerName == "" && a.OrganizerAddress == "" {
 		a.OrganizerName = b.str(tagSentRepresentingName)
-		a.OrganizerAddress = smtpOf(b.str(tagSentRepresentingSmtp), b.str(tagSentRepresentingEmail), b.str(tagSentRepresentingAddrType))
+		a.OrganizerAddress = smtpOf(b.str(tagSentRepresentingSMTP), b.str(tagSentRepresentingEmail), b.str(tagSentRepresentingAddrType))
 		if a.OrganizerName == "" {
 			a.OrganizerName = b.str(tagSenderName)
-			a.OrganizerAddress = smtpOf(b.str(tagSenderSmtpAddress), b.str(tagSenderEmailAddress), b.str(tagSenderAddrType))
+			a.OrganizerAddress = smtpOf(b.str(tagSenderSMTPAddress), b.str(tagSenderEmailAddress), b.str(tagSenderAddrType))
 		}
 	}
 	return a

@@ -221,7 +221,7 @@ func (f *File) recipients(b *bag) ([]Recipient, error) {
 		if fl, ok := r.int(tagRecipientFlags); ok {
 			rc.Organizer = fl&0x2 != 0
 		}
-		rc.Address = smtpOf(r.str(tagSmtpAddress), r.str(tagEmailAddress), rc.AddressType)
+		rc.Address = smtpOf(r.str(tagSMTPAddress), r.str(tagEmailAddress), rc.AddressType)
 		out = append(out, rc)
 	}
 	return out, nil
@@ -251,11 +251,11 @@ func (f *File) email(b *bag, recips []Recipient) *Email {
 		Received:   b.time(tagMessageDeliveryTime),
 	}
 	e.SenderName = b.str(tagSenderName)
-	e.SenderAddress = smtpOf(b.str(tagSenderSmtpAddress), b.str(tagSenderEmailAddress), b.str(tagSenderAddrType))
+	e.SenderAddress = smtpOf(b.str(tagSenderSMTPAddress), b.str(tagSenderEmailAddress), b.str(tagSenderAddrType))
 	if !strings.Contains(e.SenderAddress, "@") {
 		if a := headerAddress(e.Headers, "From"); a != "" {
 			e.SenderAddress = a
-		} else if a := smtpOf(b.str(tagSentRepresentingSmtp), b.str(tagSentRepresentingEmail), b.str(tagSentRepresentingAddrType)); strings.Contains(a, "@") || e.SenderAddress == "" {
+		} else if a := smtpOf(b.str(tagSentRepresentingSMTP), b.str(tagSentRepresentingEmail), b.str(tagSentRepresentingAddrType)); strings.Contains(a, "@") || e.SenderAddress == "" {
 			e.SenderAddress = a
 		}
 	}

@@ -75,12 +75,12 @@ const (
 	tagOtherAddressState          = 0x3A62
 	tagOtherAddressStreet         = 0x3A63
 	tagOtherAddressPOBox          = 0x3A64
-	tagSmtpAddress                = 0x39FE
+	tagSMTPAddress                = 0x39FE
 	tagInternetCodepage           = 0x3FDE
 	tagMessageCodepage            = 0x3FFD
 	tagMessageLocaleID            = 0x3FF1
-	tagSenderSmtpAddress          = 0x5D01
-	tagSentRepresentingSmtp       = 0x5D02
+	tagSenderSMTPAddress          = 0x5D01
+	tagSentRepresentingSMTP       = 0x5D02
 	tagRecipientFlags             = 0x5FFD
 	tagRecipientTrackStatus       = 0x5FFF
 	tagLtpRowID                   = 0x67F2
