@@ -8,7 +8,7 @@ GOVULNDB    ?= https://vuln.go.dev
 GOPST_DATA   = $(shell $(GO) list -m -f '{{.Dir}}' github.com/mooijtech/go-pst/v6)/data
 DEMO_DB     ?= .tmp/demo/crm.db
 
-.PHONY: build test vet staticcheck govulncheck tidy demo bench clean upstream upstream-install upstream-start upstream-stop
+.PHONY: man build test vet staticcheck govulncheck tidy demo bench clean upstream upstream-install upstream-start upstream-stop
 
 # SAP CAP test server (upstream-cap/), a real OData v4 server for the push /
 # pull integration tests. Test-time only. Its pid, URL and log go to .tmp/.
@@ -21,6 +21,10 @@ NODE_HEALTH    = node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),
 
 build:
 	$(GO) build -o $(BIN) ./cmd/crmbridge
+
+# The manual page, generated from the command definitions.
+man: build
+	$(BIN) man > crmbridge.1
 
 vet:
 	$(GO) vet ./...

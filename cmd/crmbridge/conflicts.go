@@ -22,7 +22,7 @@ func conflictsCommand(e *env) *cli.Command {
 			Name:      "resolve",
 			Usage:     "settle a conflict by taking the local or the incoming value",
 			ArgsUsage: "ID --take local|incoming",
-			Flags:     []cli.Flag{&cli.StringFlag{Name: "take", Required: true, Usage: "local or incoming"}},
+			Flags:     []cli.Flag{&cli.StringFlag{Name: "take", Usage: "local or incoming (required)"}},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {
 					return usagef("conflicts resolve: give one conflict ID")
@@ -32,6 +32,9 @@ func conflictsCommand(e *env) *cli.Command {
 					return usagef("conflicts resolve: %q is not a conflict ID", c.Args().First())
 				}
 				take := c.String("take")
+				if !c.IsSet("take") {
+					return usagef("conflicts resolve: give --take local or --take incoming")
+				}
 				if take != "local" && take != "incoming" {
 					return usagef("--take must be local or incoming")
 				}
@@ -41,6 +44,9 @@ func conflictsCommand(e *env) *cli.Command {
 			},
 		}},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return unknownCommand(c.Args().First(), c.Command.Subcommands)
+			}
 			store, err := e.openStore(c.Context)
 			if err != nil {
 				return err

@@ -132,9 +132,9 @@ func linkCommand(e *env) *cli.Command {
 		Name:      "link",
 		Usage:     "set what an activity is regarding: a contact, account, lead or opportunity",
 		ArgsUsage: "ACTIVITY-ID --regarding ID",
-		Flags:     []cli.Flag{&cli.StringFlag{Name: "regarding", Required: true, Usage: "record the activity is regarding"}},
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "regarding", Usage: "record the activity is regarding (required)"}},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
+			if c.NArg() != 1 || c.String("regarding") == "" {
 				return usagef("link: give one activity ID and --regarding ID")
 			}
 			return withTx(c.Context, e, "link", writeOpts{}, func(tx *crmstore.Tx) (string, error) {

@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -91,6 +90,16 @@ type env struct {
 	lockTimeout    time.Duration
 	defaultPath    bool  // dbPath is the default, not --db or CRMBRIDGE_DB
 	dbErr          error // why there is no store path (returned by openStore)
+	unknown        error // an unknown command was given (CommandNotFound)
+}
+
+// unknownCommand is the usage error for a command name that is not one,
+// with a did-you-mean.
+func unknownCommand(name string, cmds []*cli.Command) error {
+	if s := suggest(name, commandNames(cmds)); s != "" {
+		return usagef("unknown command %q (did you mean %s?)", name, s)
+	}
+	return usagef("unknown command %q (see crmbridge --help)", name)
 }
 
 // defaultDB is the default store path: $XDG_DATA_HOME/crmbridge/crm.db,
@@ -114,14 +123,15 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 		Usage:                 "bridge Outlook data and a CRM through a local store",
 		Writer:                stdout,
 		ErrWriter:             stderr,
-		EnableBashCompletion:  false,
-		HideHelpCommand:       true,
+		Version:               versionString(),
+		EnableBashCompletion:  true,
+		HideHelpCommand:       true, // our own helpCommand: urfave's is a shared global that grows per run
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Usage: "store file (default $XDG_DATA_HOME/crmbridge/crm.db)", EnvVars: []string{"CRMBRIDGE_DB"}},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors and the summary"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-			&cli.DurationFlag{Name: "lock-timeout", Value: 30 * time.Second, Usage: "how long a write command waits for another to finish"},
+			&cli.StringFlag{Name: "lock-timeout", Value: "30s", Usage: "how long a write command waits for another to finish (with a unit: 30s, 5m)"},
 		},
 		Before: func(c *cli.Context) error {
 			e.dbPath = c.String("db")
@@ -133,7 +143,10 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 				}
 			}
 			e.quiet = c.Bool("quiet")
-			e.lockTimeout = c.Duration("lock-timeout")
+			var err error
+			if e.lockTimeout, err = parseLockTimeout(c.String("lock-timeout")); err != nil {
+				return err
+			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 				return usagef("--log-level: %v", err)
@@ -144,11 +157,9 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 			e.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 			return nil
 		},
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
-		},
+		OnUsageError: usageWithSuggestion,
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(stderr, "crmbridge: unknown command %q (see crmbridge --help)\n", name)
+			e.unknown = unknownCommand(name, c.App.Commands)
 		},
 		Commands: []*cli.Command{
 			importCommand(e),
@@ -167,12 +178,22 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 			syncCommand(e),
 			checkCommand(e),
 			backupCommand(e),
+			versionCommand(e),
+			helpCommand(),
 		},
 	}
+	app.Commands = append(app.Commands, completionCommand(e, func() *cli.App { return app }), manCommand(e, func() *cli.App { return app }))
 	for _, cmd := range app.Commands {
+		cmd.HideHelpCommand = true
 		cmd.OnUsageError = app.OnUsageError
 		if cmd.CustomHelpTemplate == "" {
 			cmd.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+		}
+		for _, sub := range cmd.Subcommands {
+			sub.OnUsageError = app.OnUsageError
+			if sub.CustomHelpTemplate == "" {
+				sub.CustomHelpTemplate = cmd.CustomHelpTemplate
+			}
 		}
 	}
 	return app, e
@@ -183,11 +204,10 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY bool) int {
 	app, e := newApp(stdout, stderr, isTTY)
 	args = interspersed(app, args)
-	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
-		fmt.Fprintf(stderr, "crmbridge: unknown command %q (see crmbridge --help)\n", args[1])
-		return exitUsage
-	}
 	err := app.RunContext(ctx, args)
+	if err == nil && e.unknown != nil {
+		err = e.unknown
+	}
 	code := exitCode(err)
 	if err != nil {
 		var pe partialError
