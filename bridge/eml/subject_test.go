@@ -44,3 +44,23 @@ func TestSubjectByteForByte(t *testing.T) {
 		}
 	}
 }
+
+// The same record gives the same bytes: multipart boundaries come from
+// the content, not from a random source.
+func TestWriteByteStable(t *testing.T) {
+	for i, rec := range sampleRecords() {
+		var a, b bytes.Buffer
+		if err := Write(&a, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(&b, rec); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Errorf("record %d: two writes differ", i)
+		}
+		if strings.Contains(a.String(), "multipart/") && !strings.Contains(a.String(), `boundary="=_`) {
+			t.Errorf("record %d: boundary not derived:\n%s", i, a.String())
+		}
+	}
+}

@@ -85,11 +85,12 @@ func Write(w io.Writer, rec crm.Record) error {
 			other = append(other, a)
 		}
 	}
-	body := func(mw *message.Writer) error { return writeText(mw, text, html, related) }
+	b := newBoundaries(rec)
+	body := func(mw *message.Writer) error { return writeText(mw, b, text, html, related) }
 	if len(other) == 0 {
-		return writeTop(w, h, text, html, related)
+		return writeTop(w, b, h, text, html, related)
 	}
-	h.SetContentType("multipart/mixed", nil)
+	h.SetContentType("multipart/mixed", b.next(nil))
 	mw, err := message.CreateWriter(w, h.Header)
 	if err != nil {
 		return fmt.Errorf("write header: %w", err)
@@ -107,12 +108,12 @@ func Write(w io.Writer, rec crm.Record) error {
 
 // writeTop writes a message without separate attachments: its body is the
 // top-level entity.
-func writeTop(w io.Writer, h mail.Header, text, html string, related []crm.Attachment) error {
+func writeTop(w io.Writer, b *boundaries, h mail.Header, text, html string, related []crm.Attachment) error {
 	switch {
 	case len(related) > 0:
-		h.SetContentType("multipart/related", map[string]string{"type": alternativeOrHTML(text)})
+		h.SetContentType("multipart/related", b.next(map[string]string{"type": alternativeOrHTML(text)}))
 	case text != "" && html != "":
-		h.SetContentType("multipart/alternative", nil)
+		h.SetContentType("multipart/alternative", b.next(nil))
 	case html != "":
 		return writeLeaf(w, h.Header, "text/html", html)
 	default:
@@ -123,7 +124,7 @@ func writeTop(w io.Writer, h mail.Header, text, html string, related []crm.Attac
 		return fmt.Errorf("write header: %w", err)
 	}
 	if len(related) > 0 {
-		if err := writeAlternative(mw, text, html); err != nil {
+		if err := writeAlternative(mw, b, text, html); err != nil {
 			return err
 		}
 		for _, a := range related {
@@ -150,17 +151,17 @@ func alternativeOrHTML(text string) string {
 }
 
 // writeText writes the body as one part of a multipart/mixed message.
-func writeText(mw *message.Writer, text, html string, related []crm.Attachment) error {
+func writeText(mw *message.Writer, b *boundaries, text, html string, related []crm.Attachment) error {
 	if len(related) == 0 {
-		return writeAlternative(mw, text, html)
+		return writeAlternative(mw, b, text, html)
 	}
 	var h message.Header
-	h.SetContentType("multipart/related", map[string]string{"type": alternativeOrHTML(text)})
+	h.SetContentType("multipart/related", b.next(map[string]string{"type": alternativeOrHTML(text)}))
 	pw, err := mw.CreatePart(h)
 	if err != nil {
 		return fmt.Errorf("write related part: %w", err)
 	}
-	if err := writeAlternative(pw, text, html); err != nil {
+	if err := writeAlternative(pw, b, text, html); err != nil {
 		return err
 	}
 	for _, a := range related {
@@ -173,11 +174,11 @@ func writeText(mw *message.Writer, text, html string, related []crm.Attachment) 
 
 // writeAlternative writes text and HTML as multipart/alternative, or the
 // one that is present as a single part.
-func writeAlternative(mw *message.Writer, text, html string) error {
+func writeAlternative(mw *message.Writer, b *boundaries, text, html string) error {
 	switch {
 	case text != "" && html != "":
 		var h message.Header
-		h.SetContentType("multipart/alternative", nil)
+		h.SetContentType("multipart/alternative", b.next(nil))
 		pw, err := mw.CreatePart(h)
 		if err != nil {
 			return fmt.Errorf("write alternative part: %w", err)
@@ -493,4 +494,46 @@ func subjectValue(s string) string {
 		return s
 	}
 	return bWords(s)
+}
+
+// boundaries gives the multipart boundaries of one message, derived from
+// its content, so that the same record is written as the same bytes
+// (go-message would pick random ones). RFC 2046 5.1.1: a boundary must
+// not occur in the parts it separates; "=_" never occurs in
+// quoted-printable or base64 output, which every text and attachment part
+// is, and the digest makes a clash with an embedded message's text
+// practically impossible.
+type boundaries struct {
+	seed string
+	n    int
+}
+
+func newBoundaries(rec crm.Record) *boundaries {
+	h := sha256.New()
+	keys := make([]string, 0, len(rec.Fields))
+	for k := range rec.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Fprintf(h, "%q\n", rec.ID)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%q=%q\n", k, rec.Fields[k])
+	}
+	for _, p := range rec.Parties {
+		fmt.Fprintf(h, "%d %q %q\n", p.Role, p.Address, p.Name)
+	}
+	for _, a := range rec.Attachments {
+		fmt.Fprintf(h, "%q %q %q %d %q\n", a.Name, a.MimeType, a.ContentID, a.Size, a.SHA256)
+	}
+	return &boundaries{seed: hex.EncodeToString(h.Sum(nil))[:24]}
+}
+
+// next returns params with the next boundary added.
+func (b *boundaries) next(params map[string]string) map[string]string {
+	if params == nil {
+		params = map[string]string{}
+	}
+	b.n++
+	params["boundary"] = fmt.Sprintf("=_%s_%d", b.seed, b.n)
+	return params
 }
