@@ -111,6 +111,11 @@ func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 		return nil, false, nil
 	}
 	props = append(props, pstwrite.String(tag(tagMessageClass), class))
+	if r.Entity != crm.Email {
+		// MSGFLAG_READ: contacts, appointments, tasks and lists are not
+		// "unread" (an e-mail sets its own flags below).
+		props = append(props, pstwrite.Int32(tag(tagMessageFlags), 0x01))
+	}
 	// The item's source version on re-import is its last-modification time.
 	if !v.ModifiedAt.IsZero() {
 		props = append(props, pstwrite.Time(tag(tagLastModTime), v.ModifiedAt))
