@@ -25,7 +25,7 @@ import (
 //	go test -run '^$' -bench 'VCF100k|Mbox10k' -benchtime 1x -count 5 ./bridge
 //
 // The whole-process figures (wall time and peak RSS of the crmbridge
-// binary) come from bench/vcf100k.sh.
+// binary) come from bench/bench.sh.
 
 const (
 	benchContacts = 100_000

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# make bench: every performance figure of DESIGN.md side by side with its
+# anchor, measured in one run as whole processes with /usr/bin/time (wall
+# seconds and peak RSS). Each pair alternates A B A B ... RUNS times and the
+# table shows medians and the ratio of the medians. Nothing is asserted: the
+# targets are printed next to the figures, for a person to read.
+#
+#   bench/bench.sh                  the default figures (about 5 minutes here)
+#   RUNS=5 bench/bench.sh           more runs per pair
+#   N=20000 MBOX_N=10000 bench/bench.sh   smaller inputs
+#   BENCH_FULL=1 bench/bench.sh     also 1,000,000 contacts and the 1,000,000-record
+#                                   store (status, list, show)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-3}
+big_runs=${BIG_RUNS:-1}
+n=${N:-100000}
+mbox_n=${MBOX_N:-50000}
+bin=bin/crmbridge
+pst=$(go list -m -f '{{.Dir}}' github.com/mooijtech/go-pst/v6)/data/enron.pst
+for tool in readpst gzip /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool not found (apt-get install pst-utils gzip time)" >&2; exit 1; }
+done
+go build -o "$bin" ./cmd/crmbridge
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+rows="$work/rows"
+: >"$rows"
+
+# measure NAME CMD...: run CMD once, append "wall_seconds max_rss_kb" to
+# $work/NAME. The command's output goes to $work/NAME.log.
+measure() {
+	local name=$1; shift
+	/usr/bin/time -f '%e %M' -o "$work/t" "$@" >"$work/$name.log" 2>&1 || {
+		echo "bench: $name failed:" >&2; tail -5 "$work/$name.log" >&2; exit 1; }
+	cat "$work/t" >>"$work/$name"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+wall() { awk '{print $1}' "$work/$1" | median; }
+rss() { awk '{print $2/1024}' "$work/$1" | median; }
+# row LABEL A ANCHOR-LABEL B TARGET: one line of the table, A and B named
+# measurements (B may be empty for a figure without an anchor).
+row() {
+	local a b ratio="-" bl="-" bw="-"
+	a=$(wall "$2")
+	if [ -n "$4" ]; then
+		b=$(wall "$4"); bl=$3; bw=$b
+		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", (b > 0) ? a/b : 0}')
+	fi
+	printf '%-44s %8.2f %8.1f | %-28s %8s | %6s | %s\n' "$1" "$a" "$(rss "$2")" "$bl" "$bw" "$ratio" "$5" >>"$rows"
+}
+fresh() { rm -rf "$work/$1"; mkdir -m 700 "$work/$1"; }
+
+echo "bench: enron.pst import against readpst -S ($runs runs each)"
+for _ in $(seq "$runs"); do
+	fresh store; rm -rf "$work/rp"; mkdir "$work/rp"
+	measure pst_import "$bin" --quiet --db "$work/store/crm.db" import "$pst"
+	measure readpst_S readpst -S -q -o "$work/rp" "$pst"
+	measure pst_reimport "$bin" --quiet --db "$work/store/crm.db" import "$pst"
+done
+row "import enron.pst (fresh store)" pst_import "readpst -S (fresh folder)" readpst_S "<= 0.5, RSS <= 32 MiB"
+row "re-import enron.pst (unchanged)" pst_reimport "import enron.pst" pst_import "<= 0.05"
+
+echo "bench: enron.pst export --all --eml against readpst -e ($runs runs each)"
+for _ in $(seq "$runs"); do
+	rm -rf "$work/eml" "$work/rpe"; mkdir "$work/eml" "$work/rpe"
+	measure eml_export "$bin" --quiet --db "$work/store/crm.db" export --all --eml "$work/eml"
+	measure readpst_e readpst -e -q -o "$work/rpe" "$pst"
+done
+row "export --all --eml (enron's mails)" eml_export "readpst -e" readpst_e "<= 1"
+
+echo "bench: $n generated contacts in one VCF ($big_runs run(s) each)"
+go run ./fixtures/cmd/gen -kind vcf -n "$n" -seed 1 -o "$work/big.vcf"
+for _ in $(seq "$big_runs"); do
+	fresh vstore; rm -f "$work/out.vcf"
+	measure vcf_import "$bin" --quiet --db "$work/vstore/crm.db" import "$work/big.vcf"
+	measure vcf_gzip sh -c 'gzip -6 -c "$1" >/dev/null' sh "$work/big.vcf"
+	measure vcf_export "$bin" --quiet --db "$work/vstore/crm.db" export --all --vcf "$work/out.vcf"
+	measure vcf_out_gzip sh -c 'gzip -6 -c "$1" >/dev/null' sh "$work/out.vcf"
+done
+cards=$(grep -c '^BEGIN:VCARD' "$work/out.vcf")
+[ "$cards" = "$n" ] || { echo "bench: export wrote $cards cards, want $n" >&2; exit 1; }
+row "import $n contacts (one VCF)" vcf_import "gzip -6 of the VCF" vcf_gzip "<= 2, RSS <= 64 MiB"
+row "export --all --vcf $n contacts" vcf_export "gzip -6 of the output" vcf_out_gzip "<= 1"
+# Read commands on the store just built: one process each, three times.
+id=$("$bin" --db "$work/vstore/crm.db" list contacts --limit 1 --json | grep -o '"id": *"[0-9a-f-]*"' | head -1 | grep -o '[0-9a-f-]\{36\}')
+for _ in 1 2 3; do
+	measure st_status "$bin" --db "$work/vstore/crm.db" status
+	measure st_list "$bin" --db "$work/vstore/crm.db" list contacts --limit 50
+	measure st_show "$bin" --db "$work/vstore/crm.db" show "$id"
+done
+row "status ($n-record store)" st_status "" "" "<= 0.1 at 1,000,000 records"
+row "list contacts --limit 50 ($n records)" st_list "" "" "<= 0.1 at 1,000,000 records"
+row "show ID ($n records)" st_show "" "" "<= 0.1 at 1,000,000 records"
+
+echo "bench: $mbox_n generated messages in one mbox ($big_runs run(s) each)"
+go run ./fixtures/cmd/gen -kind mbox -n "$mbox_n" -seed 1 -o "$work/big.mbox"
+for _ in $(seq "$big_runs"); do
+	fresh mstore
+	measure mbox_import "$bin" --quiet --db "$work/mstore/crm.db" import "$work/big.mbox"
+	measure mbox_gzip sh -c 'gzip -6 -c "$1" >/dev/null' sh "$work/big.mbox"
+done
+row "import $mbox_n messages (one mbox)" mbox_import "gzip -6 of the mbox" mbox_gzip "<= 2"
+
+if [ -n "${BENCH_FULL:-}" ]; then
+	m=$((n * 10))
+	echo "bench: BENCH_FULL: $m contacts (1 run)"
+	go run ./fixtures/cmd/gen -kind vcf -n "$m" -seed 2 -o "$work/huge.vcf"
+	fresh hstore
+	measure huge_import "$bin" --quiet --db "$work/hstore/crm.db" import "$work/huge.vcf"
+	row "import $m contacts (one VCF)" huge_import "import $n contacts" vcf_import "<= 11"
+	id=$("$bin" --db "$work/hstore/crm.db" list contacts --limit 1 --json | grep -o '"id": *"[0-9a-f-]*"' | head -1 | grep -o '[0-9a-f-]\{36\}')
+	for _ in 1 2 3; do
+		measure h_status "$bin" --db "$work/hstore/crm.db" status
+		measure h_list "$bin" --db "$work/hstore/crm.db" list contacts --limit 50
+		measure h_show "$bin" --db "$work/hstore/crm.db" show "$id"
+	done
+	row "status ($m-record store)" h_status "" "" "<= 0.1"
+	row "list contacts --limit 50 ($m records)" h_list "" "" "<= 0.1"
+	row "show ID ($m records)" h_show "" "" "<= 0.1"
+fi
+
+echo
+printf 'crmbridge %s; %s CPUs; enron.pst %s bytes; medians of %s (small) / %s (large) runs, pairs alternated\n' \
+	"$(git rev-parse --short HEAD 2>/dev/null || echo '?')" "$(nproc)" "$(stat -c %s "$pst")" "$runs" "$big_runs"
+printf '%-44s %8s %8s | %-28s %8s | %6s | %s\n' "crmbridge" "wall s" "RSS MiB" "anchor" "wall s" "ratio" "target"
+cat "$rows"
+
+echo
+echo "bench: push of 10,000 outbox entries to the fake server (Go benchmark)"
+go test -run '^$' -bench 'PushStore/fake/batch=(100|1000)$' -benchtime 1x ./cmd/crmbridge | grep -E 'Benchmark|entries' || true
