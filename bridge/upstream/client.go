@@ -103,6 +103,18 @@ func (c *Client) changeRequest(ctx context.Context, ch Change, op Op, fields map
 		if err != nil {
 			return change{}, err
 		}
+		if ch.Entity == crm.List && op == OpCreate {
+			// Dataverse only: a plain OData service has no createdfromcode.
+			_, dataverse, err := c.whoAmI(ctx)
+			if err != nil {
+				return change{}, err
+			}
+			if dataverse {
+				if body, err = withListType(body); err != nil {
+					return change{}, err
+				}
+			}
+		}
 		for k, v := range out.sent {
 			if fd, ok := crm.LookupField(ch.Entity, k); ok && fd.Kind == crm.Ref && v != "" {
 				out.deps = append(out.deps, strings.ToLower(v))

@@ -131,6 +131,9 @@ type Server struct {
 	ts         *httptest.Server
 
 	whoAmIs, metadataReads int
+
+	listType map[string]string          // list id → createdfromcode
+	members  map[string]map[string]bool // list id → member ids
 }
 
 // New returns a server of the given style.
@@ -208,6 +211,12 @@ func (s *Server) Put(e crm.Entity, id string, fields map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.version++
+	fields = maps.Clone(fields)
+	if e == crm.List {
+		// Another user picks the member type when creating a list.
+		s.setListType(id, fields["createdfromcode"])
+		delete(fields, "createdfromcode")
+	}
 	r := &Record{Entity: e, ID: id, Fields: maps.Clone(fields), Version: s.version, Modified: s.stamp()}
 	s.recs[upstream.EntitySet(e)+"("+id+")"] = r
 	s.changes = append(s.changes, change{s.version, upstream.EntitySet(e), id, false})
@@ -228,6 +237,7 @@ func (s *Server) Remove(set, id string) {
 	defer s.mu.Unlock()
 	if _, ok := s.recs[set+"("+id+")"]; ok {
 		delete(s.recs, set+"("+id+")")
+		s.dropMembers(set, id)
 		s.version++
 		s.changes = append(s.changes, change{s.version, set, id, true})
 	}
@@ -590,6 +600,9 @@ func (s *Server) exec(method, rel string, query url.Values, h http.Header, body 
 	if a, ok := s.serveFunction(method, rel); ok {
 		return a
 	}
+	if a, ok := s.serveMembers(method, rel, body); ok {
+		return a
+	}
 	set, id, ok := splitPath(rel)
 	e, known := upstream.EntityOfSet(set)
 	if !ok || !known {
@@ -630,6 +643,7 @@ func (s *Server) exec(method, rel string, query url.Values, h http.Header, body 
 			return errAnswer(http.StatusPreconditionFailed, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
 		}
 		delete(s.recs, key)
+		s.dropMembers(set, id)
 		s.version++
 		s.changes = append(s.changes, change{s.version, set, id, true})
 		s.writes = append(s.writes, Write{Version: s.version, Set: set, ID: id, Kind: "delete"})
@@ -645,6 +659,17 @@ func (s *Server) patch(e crm.Entity, set, id string, rec *Record, h http.Header,
 	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); mt != "application/json" {
 		s.violate("PATCH %s(%s): Content-Type %q", set, id, h.Get("Content-Type"))
 		return errAnswer(http.StatusUnsupportedMediaType, "0x0", "JSON only")
+	}
+	var fromCode string
+	if e == crm.List && s.Style == Dataverse {
+		var err error
+		if body, fromCode, err = cutCreatedFromCode(body); err != nil {
+			s.violate("PATCH %s(%s): %v", set, id, err)
+			return errAnswer(http.StatusBadRequest, "0x80048d19", err.Error())
+		}
+		if rec != nil && fromCode != "" && fromCode != s.listType[id] {
+			return errAnswer(http.StatusBadRequest, "0x80040203", "createdfromcode cannot be changed once the list is created")
+		}
 	}
 	fields, decoded, hasParties, err := decodeBody(e, body)
 	if err != nil {
@@ -703,6 +728,9 @@ func (s *Server) patch(e crm.Entity, set, id string, rec *Record, h http.Header,
 		create = true
 		rec = &Record{Entity: e, ID: id, Fields: map[string]string{}}
 		s.recs[set+"("+id+")"] = rec
+		if e == crm.List {
+			s.setListType(id, fromCode)
+		}
 		s.creates[id]++
 	}
 	s.version++
