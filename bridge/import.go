@@ -12,6 +12,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -435,6 +436,9 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 			}
 			n.in.Source.Key = key
 		}
+		// DESIGN.md "Identity": items identical in every field are one
+		// record, even without an e-mail address or UID.
+		n.in.Keys = append(n.in.Keys, contentKey(&n.in.Record))
 		if n.in.ModifiedAt.IsZero() {
 			// No time in the item (a card without REV): the file's own
 			// modification time bounds when it last changed.
@@ -465,6 +469,37 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 		return items, failed, err
 	}
 	return items, failed, nil
+}
+
+// contentKey returns the identity key of a record's whole content: its
+// entity, every non-empty field but the Outlook folder, its parties,
+// attachments (name, type, size) and extra values.
+func contentKey(r *crm.Record) string {
+	h := sha256.New()
+	io.WriteString(h, string(r.Entity))
+	names := make([]string, 0, len(r.Fields))
+	for k, v := range r.Fields {
+		if v != "" && k != "folder" && k != "parentcustomerid" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(h, "\x00%s=%q", k, r.Fields[k])
+	}
+	for _, p := range r.Parties {
+		fmt.Fprintf(h, "\x01%d %q %q %q", p.Role, strings.ToLower(p.Address), p.Name, p.Status)
+	}
+	for _, p := range r.Members {
+		fmt.Fprintf(h, "\x02%q %q", strings.ToLower(p.Address), p.Name)
+	}
+	for _, a := range r.Attachments {
+		fmt.Fprintf(h, "\x03%q %q %d %q", a.Name, a.MimeType, a.Size, a.SHA256)
+	}
+	for _, x := range r.Extras {
+		fmt.Fprintf(h, "\x04%q %q %v", x.Name, x.Value, x.Params)
+	}
+	return "content:" + hex.EncodeToString(h.Sum(nil))[:40]
 }
 
 // commitTx commits a batch; tests replace it to make a commit fail.

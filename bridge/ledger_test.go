@@ -222,3 +222,15 @@ func FuzzImportLedger(f *testing.F) {
 		checkLedger(t, s, sum)
 	})
 }
+
+// Cards identical in every field merge even without an e-mail address or
+// UID; a card that differs in one field does not.
+func TestIdenticalItemsMerge(t *testing.T) {
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Jones\r\nN:Jones;Bob;;;\r\nTEL:+1 555 0100\r\nEND:VCARD\r\n"
+	other := strings.Replace(card, "0100", "0101", 1)
+	_, sum := ledgerImport(t, "same.vcf", card+card+card+other)
+	l := sum.Ledger[0]
+	if l.Found != 4 || l.Created != 2 || l.Merged != 2 {
+		t.Fatalf("ledger %d found, %d created, %d merged", l.Found, l.Created, l.Merged)
+	}
+}

@@ -157,15 +157,31 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			recID = rec.ID
 		}
 	}
+	var dups []duplicate
 	if recID == "" {
 		for _, k := range in.Keys {
-			err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`, string(e), k).Scan(&recID)
-			if err == nil {
-				break
+			var id string
+			err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`, string(e), k).Scan(&id)
+			if err == sql.ErrNoRows {
+				continue
 			}
-			if err != sql.ErrNoRows {
+			if err != nil {
 				return Result{}, fmt.Errorf("look up key: %w", err)
 			}
+			// DESIGN.md "Identity": a person matched by e-mail address is
+			// the same person only when the names agree; otherwise a
+			// second contact, and a possible duplicate for review.
+			if agree, err := t.namesAgree(e, id, rec.Fields, k); err != nil {
+				return Result{}, err
+			} else if !agree {
+				dups = append(dups, duplicate{other: id, reason: "same " + k + ", different names"})
+				continue
+			}
+			recID = id
+			break
+		}
+		if recID != "" {
+			dups = nil
 		}
 	}
 	created := recID == ""
@@ -315,6 +331,12 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		res.Changed = append(res.Changed, name)
 	}
 	sort.Strings(res.Changed)
+
+	for _, d := range dups {
+		if err := t.addDuplicate(recID, d.other, d.reason); err != nil {
+			return Result{}, err
+		}
+	}
 
 	// Provenance, merge base and identity keys.
 	if provID == 0 {

@@ -386,4 +386,17 @@ CREATE TABLE extra (
 	PRIMARY KEY (record_id, ord)
 ) WITHOUT ROWID;
 `,
+	// 7: possible duplicates: two records identity would have merged
+	// but did not (same e-mail address, names that disagree), for review.
+	`
+CREATE TABLE duplicate (
+	a TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE, -- the newer record
+	b TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	reason TEXT NOT NULL,
+	at TEXT NOT NULL,
+	settled TEXT NOT NULL DEFAULT '',  -- '', 'merged' or 'dismissed'
+	settled_at TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+`,
 }

@@ -354,8 +354,10 @@ func TestFirstVersionFromAnotherSource(t *testing.T) {
 	a := apply(t, s, outlookJeff("v1", "Jeff", "Smith", t0), PolicyNewest)
 	card := func(key string, at time.Time) *crm.Incoming {
 		return &crm.Incoming{
-			Source:     crm.SourceRef{Kind: "vcf", Key: key, Version: "1"},
-			Record:     crm.Record{Entity: crm.Contact, Fields: map[string]string{"lastname": "Smyth", "emailaddress1": "jeff@example.com"}},
+			Source: crm.SourceRef{Kind: "vcf", Key: key, Version: "1"},
+			// "J. Smith": a name that agrees with "Jeff Smith" (identity
+			// merges by e-mail only then), with a value of its own.
+			Record:     crm.Record{Entity: crm.Contact, Fields: map[string]string{"firstname": "J.", "lastname": "Smith", "emailaddress1": "jeff@example.com"}},
 			Keys:       []string{"email:jeff@example.com"},
 			ModifiedAt: at,
 		}
@@ -363,13 +365,13 @@ func TestFirstVersionFromAnotherSource(t *testing.T) {
 	if r := apply(t, s, card("old", t0.Add(-time.Hour)), PolicyNewest); r.Conflicts != 0 || r.Outcome != Unchanged {
 		t.Fatalf("older card: %+v", r)
 	}
-	if got := fields(t, s, a.ID)["lastname"]; got != "Smith" {
-		t.Fatalf("older card overwrote lastname: %q", got)
+	if got := fields(t, s, a.ID)["firstname"]; got != "Jeff" {
+		t.Fatalf("older card overwrote firstname: %q", got)
 	}
 	if r := apply(t, s, card("new", t0.Add(time.Hour)), PolicyNewest); r.Conflicts != 0 || r.Outcome != Updated {
 		t.Fatalf("newer card: %+v", r)
 	}
-	if got := fields(t, s, a.ID); got["lastname"] != "Smyth" || got["fullname"] != "Jeff Smyth" {
+	if got := fields(t, s, a.ID); got["firstname"] != "J." || got["fullname"] != "J. Smith" {
 		t.Fatalf("newer card: %v", got)
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM conflict`); n != 0 {

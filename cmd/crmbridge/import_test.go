@@ -55,3 +55,34 @@ func TestImportJSONLedger(t *testing.T) {
 		t.Errorf("entities: %s", r.stdout)
 	}
 }
+
+// Two cards with different N and FN sharing one e-mail address are two
+// contacts and a possible duplicate, which duplicates lists and merge
+// settles.
+func TestDuplicatesCommand(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "two.vcf")
+	cards := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Forrest Hoge\r\nN:Hoge;Forrest;;;\r\nEMAIL:fh@example.com\r\nTEL:+1 555 0100\r\nEND:VCARD\r\n" +
+		"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:boogie\r\nN:boogie;;;;\r\nEMAIL:fh@example.com\r\nTEL:+1 555 0199\r\nEND:VCARD\r\n"
+	if err := os.WriteFile(path, []byte(cards), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "crm.db")
+	if r := runCLI(t, false, "--db", db, "import", path); r.code != 0 || !strings.Contains(r.stdout, "contact: 2 found, 2 created") {
+		t.Fatalf("import: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r := runCLI(t, false, "--db", db, "duplicates", "--json")
+	var ds []struct{ A, B, NameA, NameB string }
+	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || len(ds) != 1 {
+		t.Fatalf("duplicates: %v %s", err, r.stdout)
+	}
+	if r := runCLI(t, false, "--db", db, "duplicates", "merge", ds[0].B, ds[0].A); r.code != 0 {
+		t.Fatalf("merge: %d %s", r.code, r.stderr)
+	}
+	if st := statusJSON(t, db); st.Records["contact"] != 1 {
+		t.Fatalf("after merge: %v", st.Records)
+	}
+	if r := runCLI(t, false, "--db", db, "duplicates", "dismiss", ds[0].B, ds[0].A); r.code == 0 {
+		t.Fatalf("a settled pair dismissed: %s", r.stdout)
+	}
+}

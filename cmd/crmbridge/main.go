@@ -171,6 +171,7 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 			deleteCommand(e),
 			linkCommand(e),
 			conflictsCommand(e),
+			duplicatesCommand(e),
 			exportCommand(e),
 			configCommand(e),
 			pushCommand(e),
