@@ -62,6 +62,11 @@ func TestGolden(t *testing.T) {
 	for _, tc := range []struct{ golden, path string }{
 		{"iso-2022-jp", "testdata/iso-2022-jp.eml"},
 		{"koi8-r", "testdata/koi8-r.eml"},
+		// MIME damage (RFC 2045 5.2, RFC 2046 5.1.1): the text body is the
+		// first text part a reader would show.
+		{"missing-boundary", "testdata/missing-boundary.eml"},
+		{"unterminated-inner", "testdata/unterminated-inner.eml"},
+		{"invalid-content-type", "testdata/invalid-content-type.eml"},
 		{"corpus-rfc822-attachment", filepath.Join(corpus, "mikel__mail__spec_fixtures_emails_attachment_emails_attachment_message_rfc822.eml")},
 		{"corpus-unknown-charset", filepath.Join(corpus, "jhillyerd__enmime__testdata_low-quality_unk-charset-part.raw.eml")},
 	} {

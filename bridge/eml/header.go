@@ -121,6 +121,9 @@ func parseAddressList(raw string) ([]*mail.Address, error) {
 	if v == "" {
 		return nil, nil
 	}
+	// RFC 5322 4.4: an obsolete source route ("<@relay:user@host>") is
+	// to be ignored; net/mail does not know the syntax.
+	v = reRoute.ReplaceAllString(v, "<")
 	p := mail.AddressParser{WordDecoder: wordDecoder}
 	list, err := p.ParseList(v)
 	if err == nil {
@@ -134,9 +137,67 @@ func parseAddressList(raw string) ([]*mail.Address, error) {
 				}
 			}
 		}
-		return list, nil
+		return checkAddresses(list, true), nil
 	}
-	return lenientAddresses(v), fmt.Errorf("address list %q: %w", truncate(v, 80), err)
+	return checkAddresses(lenientAddresses(v), false), fmt.Errorf("address list %q: %w", truncate(v, 80), err)
+}
+
+// checkAddresses drops obsolete source routes (RFC 5322 4.4 obs-route:
+// "<@relay1,@relay2:user@example.com>" is user@example.com) and checks each
+// address against the addr-spec of RFC 5322 3.4.1. An address that fails
+// ("<Undisclosed-Recipient:@host;>", "joe@", "x@y@z") is never kept as an
+// address: it becomes (or is added to) the display name of an entry whose
+// Address is empty, for the caller to report.
+//
+// strict says that net/mail's parser read the list: it unquotes a quoted
+// local part ("a b"@x gives a b@x), which is then quoted again.
+func checkAddresses(list []*mail.Address, strict bool) []*mail.Address {
+	for _, a := range list {
+		addr := strings.TrimSpace(a.Address)
+		if strings.HasPrefix(addr, "@") {
+			if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+				addr = addr[i+1:]
+			}
+		}
+		if validAddrSpec(addr) {
+			a.Address = addr
+			continue
+		}
+		if q := quoteLocal(addr); strict && q != addr && validAddrSpec(q) {
+			a.Address = q // net/mail unquotes a quoted local part: "a b"@x
+			continue
+		}
+		if bad := strings.Trim(a.Address, " <>;,"); a.Name == "" {
+			a.Name = bad
+		} else if bad != "" {
+			a.Name += " <" + bad + ">" // the whole value stays readable
+		}
+		a.Address = ""
+	}
+	return list
+}
+
+var reRoute = regexp.MustCompile(`<\s*@[^<>:"]*:`)
+
+// quoteLocal returns addr with its local part as an RFC 5322 quoted-string.
+func quoteLocal(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i <= 0 || strings.HasPrefix(addr, `"`) {
+		return addr
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(addr[:i]) + `"` + addr[i:]
+}
+
+// validAddrSpec reports whether s is an RFC 5322 3.4.1 addr-spec
+// (local-part "@" domain, UTF-8 allowed as RFC 6532 says), as net/mail's
+// strict parser reads it.
+func validAddrSpec(s string) bool {
+	if s == "" || !strings.Contains(s, "@") {
+		return false
+	}
+	a, err := mail.ParseAddress("<" + s + ">")
+	return err == nil && a.Address != ""
 }
 
 // lenientAddresses splits v at commas outside quotes, angle brackets and
@@ -195,7 +256,7 @@ func lenientAddress(piece string) *mail.Address {
 		name = strings.TrimSpace(strings.Trim(name, "()"))
 	}
 	addr = strings.Trim(strings.TrimSpace(addr), `"';:<>`)
-	if addr == "" || !strings.Contains(addr, "@") {
+	if addr == "" {
 		return nil
 	}
 	name = strings.Trim(name, `"' `)

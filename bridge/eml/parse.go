@@ -92,7 +92,7 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 	}{{"To", crm.RoleTo}, {"Cc", crm.RoleCc}, {"Bcc", crm.RoleBcc}} {
 		for _, a := range m.addresses(h, hr.key) {
 			rec.Parties = append(rec.Parties, crm.Party{Role: hr.role, Address: a.Address, Name: a.Name})
-			if hr.role == crm.RoleTo {
+			if hr.role == crm.RoleTo && a.Address != "" {
 				to = append(to, a.Address)
 			}
 		}
@@ -220,6 +220,11 @@ func (m *msgParser) addresses(h textproto.Header, key string) []*mail.Address {
 	list, err := parseAddressList(strings.Join(vals, ", "))
 	if err != nil {
 		m.warnf("header "+key, "%v (kept %d address(es))", err, len(list))
+	}
+	for _, a := range list {
+		if a.Address == "" {
+			m.warnf("header "+key, "%q is not an address (RFC 5322 3.4.1): kept as a name only", truncate(a.Name, 80))
+		}
 	}
 	return list
 }
@@ -372,11 +377,16 @@ func (m *msgParser) walk(h textproto.Header, body []byte, path string, depth int
 	if err != nil {
 		m.warnf(where, "Content-Type: %v", err)
 	}
-	if mt == "" || !strings.Contains(mt, "/") {
+	if mt == "" || !validMediaType(mt) {
 		if ct != "" {
 			m.warnf(where, "invalid Content-Type %q read as text/plain", truncate(ct, 60))
 		}
+		// RFC 2045 5.2: an invalid Content-Type is text/plain;
+		// charset=us-ascii, its parameters discarded: a "name=" there
+		// does not make the body an attachment. The charset is kept as
+		// a hint only (us-ascii reads the same).
 		mt = "text/plain"
+		params = map[string]string{"charset": params["charset"]}
 	}
 	if strings.HasPrefix(mt, "multipart/") {
 		boundary := params["boundary"]
@@ -393,6 +403,26 @@ func (m *msgParser) walk(h textproto.Header, body []byte, path string, depth int
 		}
 	}
 	m.leaf(h, mt, params, body, where)
+}
+
+// validMediaType reports whether mt is "type/subtype" with both parts
+// RFC 2045 5.1 tokens.
+func validMediaType(mt string) bool {
+	typ, sub, ok := strings.Cut(mt, "/")
+	return ok && isToken(typ) && isToken(sub)
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // leaf turns a non-multipart entity into the plain or HTML body or an
@@ -413,6 +443,12 @@ func (m *msgParser) leaf(h textproto.Header, mt string, params map[string]string
 	if disp != "attachment" && name == "" && (mt == "text/plain" || mt == "text/html") {
 		if mt == "text/plain" && !m.hasPlain || mt == "text/html" && !m.hasHTML {
 			text, err := decodeCharset(params["charset"], data)
+			if strings.TrimSpace(text) == "" {
+				// An empty text part (a multipart whose delimiters are
+				// missing, read as text) shows nothing: the body is the
+				// first text part a reader would show.
+				return
+			}
 			if err != nil {
 				m.warnf(where, "%v (read as windows-1252)", err)
 			}

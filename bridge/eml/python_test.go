@@ -66,7 +66,7 @@ func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
 func partyAddrs(rec crm.Record, role int) []string {
 	var out []string
 	for _, p := range rec.Parties {
-		if p.Role == role {
+		if p.Role == role && p.Address != "" { // a name-only party has no address to compare
 			out = append(out, strings.ToLower(p.Address))
 		}
 	}

@@ -102,3 +102,48 @@ func TestObsoleteZones(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressValidation checks RFC 5322 3.4.1 and 4.4: obsolete source
+// routes are dropped, and whatever stands between < and > that is not an
+// addr-spec is kept as a display name with a warning, never as an address.
+func TestAddressValidation(t *testing.T) {
+	for _, tc := range []struct {
+		to    string
+		want  string // parties as name|address joined by ";"
+		warns int
+	}{
+		{"<@route.example:a@x.example>", "|a@x.example", 0},
+		{"Ann <@r1.example,@r2.example:ann@x.example>, bob@x.example", "Ann|ann@x.example;|bob@x.example", 0},
+		{"<Undisclosed-Recipient:@host;>", "Undisclosed-Recipient:@host|", 2},
+		{"undisclosed-recipients:;", "", 0},
+		{`"Joe" <joe@>, x@y@z`, "Joe <joe@>|;x@y@z|", 3},
+		{"Ann <ann@x.example>, <not an address>", "Ann|ann@x.example;not an address|", 2},
+		{`"a b"@x.example, user@[192.0.2.1]`, `|"a b"@x.example;|user@[192.0.2.1]`, 0},
+	} {
+		t.Run(tc.to, func(t *testing.T) {
+			incs, warns := collect(t, NewReader(strings.NewReader("From: s@example.com\r\nTo: "+tc.to+"\r\n\r\nbody\r\n"), "t.eml"))
+			if len(incs) != 1 {
+				t.Fatalf("%d messages", len(incs))
+			}
+			var got []string
+			var to []string
+			for _, p := range incs[0].Record.Parties {
+				if p.Role == crm.RoleTo {
+					got = append(got, p.Name+"|"+p.Address)
+					if p.Address != "" {
+						to = append(to, p.Address)
+					}
+				}
+			}
+			if strings.Join(got, ";") != tc.want {
+				t.Errorf("parties %q, want %q", strings.Join(got, ";"), tc.want)
+			}
+			if f := incs[0].Record.Fields["torecipients"]; f != strings.Join(to, ",") {
+				t.Errorf("torecipients %q", f)
+			}
+			if len(warns) != tc.warns {
+				t.Errorf("warnings %v, want %d", warns, tc.warns)
+			}
+		})
+	}
+}

@@ -5,9 +5,11 @@ Usage: pyemail.py eml FILE...   one JSON object per file
        pyemail.py mbox FILE...  {"file": ..., "count": N} per file
 
 Attachments follow the same rule as the Go reader (see parse.go walk): the
-first text/plain and the first text/html part without a file name and not
-marked "attachment" are the bodies; every other leaf part, and every
-message/* part, is an attachment. Python's own decoding (get_payload with
+first non-empty text/plain and the first non-empty text/html part without a
+file name and not marked "attachment" are the bodies (an empty one is
+neither body nor attachment); the parameters of an invalid Content-Type are
+discarded (RFC 2045 5.2); every other leaf part, and every message/* part,
+is an attachment. Python's own decoding (get_payload with
 decode=True) gives the bytes that are hashed.
 """
 import email
@@ -53,6 +55,21 @@ def addresses(msg, name):
     return [a.lower() for _, a in email.utils.getaddresses(vals) if "@" in a]
 
 
+def filename(part):
+    """get_filename, except that the parameters of an invalid Content-Type
+    are discarded (RFC 2045 5.2), which Python does not do."""
+    fn = part.get_param("filename", None, "content-disposition")
+    if fn is None:
+        raw = part.get("content-type")
+        mt = str(raw).split(";")[0].strip().lower() if raw is not None else ""
+        if raw is not None and mt != part.get_content_type():
+            return None  # Python read the type as text/plain: invalid
+        fn = part.get_param("name", None, "content-type")
+    if fn is None:
+        return None
+    return email.utils.collapse_rfc2231_value(fn).strip()
+
+
 def walk(part, seen, out):
     ctype = part.get_content_type()
     if part.is_multipart():
@@ -64,15 +81,17 @@ def walk(part, seen, out):
         return
     if ctype.startswith("multipart/"):
         ctype = "text/plain"  # multipart without a usable boundary
-    fname = part.get_filename()
+    fname = filename(part)
     if fname is not None:
         fname = decode(fname)
     disp = part.get_content_disposition()
+    payload = part.get_payload(decode=True)
     if disp != "attachment" and fname is None and ctype in ("text/plain", "text/html"):
         if ctype not in seen:
+            if payload is None or not payload.strip():
+                return  # an empty text part shows nothing: not the body
             seen.add(ctype)
             return
-    payload = part.get_payload(decode=True)
     sha = hashlib.sha256(payload).hexdigest() if payload is not None else None
     out.append({"name": fname, "type": ctype, "sha": sha})
 
