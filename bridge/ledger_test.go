@@ -234,3 +234,28 @@ func TestIdenticalItemsMerge(t *testing.T) {
 		t.Fatalf("ledger %d found, %d created, %d merged", l.Found, l.Created, l.Merged)
 	}
 }
+
+// Two versions of one UID in two files: the second would end before the
+// first's start; it is refused as one item not imported, and the first
+// version stays.
+func TestVersionEndingBeforeStartRefused(t *testing.T) {
+	dir := t.TempDir()
+	v1 := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:m1\r\nDTSTAMP:20260101T000000Z\r\nSEQUENCE:0\r\n" +
+		"DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:Meet\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	v2 := strings.NewReplacer("DTSTART:20260105T100000Z\r\n", "", "DTEND:20260105T110000Z", "DTEND:20260105T090000Z",
+		"SEQUENCE:0", "SEQUENCE:1", "DTSTAMP:20260101", "DTSTAMP:20260102").Replace(v1)
+	p1, p2 := filepath.Join(dir, "1.ics"), filepath.Join(dir, "2.ics")
+	os.WriteFile(p1, []byte(v1), 0o600)
+	os.WriteFile(p2, []byte(v2), 0o600)
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, p1)
+	sum, p := importPaths(t, s, ImportOptions{}, p2)
+	if l := sum.Ledger[0]; !l.Balanced() || l.NotImported != 1 || len(p.errs) != 1 || !strings.Contains(p.errs[0].Error(), "2.ics") {
+		t.Fatalf("ledger %+v, problems %v", l, p.errs)
+	}
+	ls, _ := s.List(context.Background(), crmstore.ListFilter{Entities: []crm.Entity{crm.Appointment}})
+	v, _ := s.Get(context.Background(), ls[0].ID)
+	if len(ls) != 1 || v.Fields["scheduledend"] != "2026-01-05T11:00:00Z" || v.Fields["scheduledstart"] != "2026-01-05T10:00:00Z" {
+		t.Fatalf("appointments %d, %v", len(ls), v.Fields)
+	}
+}

@@ -312,6 +312,9 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		}
 	}
 
+	if err := t.checkSpan(e, recID, created, ours, changes); err != nil {
+		return Result{}, err
+	}
 	changedAt := t.now
 	if !in.ModifiedAt.IsZero() {
 		changedAt = fmtTime(inAt)
@@ -403,6 +406,44 @@ func (t *Tx) touch(e crm.Entity, id, op string, changed []string, fromUpstream, 
 		VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM journal), ?)`, id, string(e), op, string(names), t.now)
 	if err != nil {
 		return fmt.Errorf("queue change: %w", err)
+	}
+	return nil
+}
+
+// ErrEndsBeforeStart refuses a version of an appointment that would end
+// before it starts once merged; the store keeps the previous version.
+var ErrEndsBeforeStart = errors.New("would end before it starts")
+
+// checkSpan refuses a merge that leaves an appointment ending before it
+// starts (DESIGN.md "Identity": such a version is refused and reported,
+// the previous version kept), whichever versions the two times come from.
+func (t *Tx) checkSpan(e crm.Entity, id string, created bool, ours, changes map[string]string) error {
+	if e != crm.Appointment {
+		return nil
+	}
+	_, cs := changes["scheduledstart"]
+	_, ce := changes["scheduledend"]
+	if !cs && !ce {
+		return nil
+	}
+	final := map[string]string{}
+	if !created {
+		cur, err := t.loadFields(e, id, map[string]string{"scheduledstart": "", "scheduledend": ""})
+		if err != nil {
+			return err
+		}
+		final = cur
+	}
+	for _, k := range []string{"scheduledstart", "scheduledend"} {
+		if v, ok := changes[k]; ok {
+			final[k] = v
+		}
+	}
+	start, err1 := time.Parse(time.RFC3339Nano, final["scheduledstart"])
+	end, err2 := time.Parse(time.RFC3339Nano, final["scheduledend"])
+	if err1 == nil && err2 == nil && end.Before(start) {
+		return fmt.Errorf("appointment %s refused: it %w (start %s, end %s); the previous version is kept",
+			id, ErrEndsBeforeStart, final["scheduledstart"], final["scheduledend"])
 	}
 	return nil
 }

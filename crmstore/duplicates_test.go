@@ -2,6 +2,7 @@ package crmstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,47 @@ func TestMergeDuplicate(t *testing.T) {
 	}
 	if ds, _ := s.Duplicates(context.Background(), true); len(ds) != 1 || ds[0].Settled != "merged" {
 		t.Fatalf("duplicates %+v", ds)
+	}
+}
+
+// A version of an appointment that would end before it starts once
+// merged is refused; the previous version stays.
+func TestRefuseEndBeforeStart(t *testing.T) {
+	s := openTest(t)
+	ev := func(version, start, end string) *crm.Incoming {
+		f := map[string]string{"subject": "Meet"}
+		if start != "" {
+			f["scheduledstart"] = start
+		}
+		if end != "" {
+			f["scheduledend"] = end
+		}
+		return &crm.Incoming{
+			Source: crm.SourceRef{Kind: "ics", Key: "uid-1", Version: version},
+			Record: crm.Record{Entity: crm.Appointment, Fields: f},
+			Keys:   []string{"uid:uid-1"},
+		}
+	}
+	r := apply(t, s, ev("1", "2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z"), PolicyNewest)
+	// A later version moves only the end, to before the start.
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		_, err := tx.Apply(ev("2", "2026-01-05T10:00:00Z", "2026-01-05T09:00:00Z"), PolicyNewest)
+		return err
+	})
+	if !errors.Is(err, ErrEndsBeforeStart) {
+		t.Fatalf("apply: %v", err)
+	}
+	if got := fields(t, s, r.ID); got["scheduledend"] != "2026-01-05T11:00:00Z" {
+		t.Fatalf("previous version not kept: %v", got)
+	}
+	// A new record that ends before it starts is refused too.
+	err = s.Update(context.Background(), func(tx *Tx) error {
+		in := ev("1", "2026-02-05T10:00:00Z", "2026-02-05T09:00:00Z")
+		in.Source.Key, in.Keys = "uid-2", []string{"uid:uid-2"}
+		_, err := tx.Apply(in, PolicyNewest)
+		return err
+	})
+	if !errors.Is(err, ErrEndsBeforeStart) {
+		t.Fatalf("new record: %v", err)
 	}
 }
