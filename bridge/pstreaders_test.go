@@ -215,32 +215,44 @@ walk(f.root_folder)
 	}
 
 	if _, err := exec.LookPath("readpst"); err == nil {
-		dir := t.TempDir()
-		b, err := exec.Command("readpst", "-S", "-o", dir, out).CombinedOutput()
-		if err != nil {
-			t.Fatalf("readpst: %v\n%s", err, b)
-		}
-		files := 0
-		item := regexp.MustCompile(`^[0-9]+$`)
-		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && item.MatchString(d.Name()) {
-				files++
+		// readpst -S: e-mails, contacts and appointments become one file
+		// each; it has no output for tasks and distribution lists and counts
+		// them skipped. Twice in about a dozen runs, each on a fresh export
+		// under load, readpst skipped one appointment more; 20 reruns on saved
+		// exports were all exact, and a0bf5a1 saw readpst -e vary on one file.
+		// A mismatch is read once more (the same bytes) before it fails, and
+		// the first result is logged.
+		run := func() (files, skipped int) {
+			dir := t.TempDir()
+			b, err := exec.Command("readpst", "-S", "-o", dir, out).CombinedOutput()
+			if err != nil {
+				t.Fatalf("readpst: %v\n%s", err, b)
 			}
-			return nil
-		})
-		skipped := 0
-		for _, m := range regexp.MustCompile(`items done, (\d+) items skipped`).FindAllStringSubmatch(string(b), -1) {
-			var n int
-			fmt.Sscan(m[1], &n)
-			skipped += n
+			item := regexp.MustCompile(`^[0-9]+$`)
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && item.MatchString(d.Name()) {
+					files++
+				}
+				return nil
+			})
+			for _, m := range regexp.MustCompile(`items done, (\d+) items skipped`).FindAllStringSubmatch(string(b), -1) {
+				var n int
+				fmt.Sscan(m[1], &n)
+				skipped += n
+			}
+			return files, skipped
 		}
-		// readpst writes e-mails, contacts and appointments; it has no
-		// output for tasks and distribution lists and counts them skipped.
-		if w := want["email"] + want["contact"] + want["appointment"]; files != w {
-			t.Errorf("readpst wrote %d items, the store holds %d e-mails, contacts and appointments", files, w)
+		wantFiles, wantSkipped := want["email"]+want["contact"]+want["appointment"], want["task"]+want["list"]
+		files, skipped := run()
+		if files != wantFiles || skipped != wantSkipped {
+			t.Logf("readpst, first run: %d written, %d skipped; reading again", files, skipped)
+			files, skipped = run()
 		}
-		if w := want["task"] + want["list"]; skipped != w {
-			t.Errorf("readpst skipped %d items, the store holds %d tasks and lists", skipped, w)
+		if files != wantFiles {
+			t.Errorf("readpst wrote %d items, the store holds %d e-mails, contacts and appointments", files, wantFiles)
+		}
+		if skipped != wantSkipped {
+			t.Errorf("readpst skipped %d items, the store holds %d tasks and lists", skipped, wantSkipped)
 		}
 	}
 }
