@@ -64,3 +64,35 @@ func TestWriteByteStable(t *testing.T) {
 		}
 	}
 }
+
+// What an e-mail record knows beyond RFC 5322 goes out in headers Outlook
+// and Thunderbird read; the received time comes back through our reader.
+func TestWriteState(t *testing.T) {
+	rec := crm.Record{ID: "01a22b1e-8161-7571-b7c8-ccfa5cf7cae9", Entity: crm.Email,
+		Fields: map[string]string{"subject": "s", "description": "body", "senton": "2026-01-02T03:04:05Z", "receivedon": "2026-01-02T03:05:06Z",
+			"prioritycode": "2", "sensitivity": "2", "categories": "Red, Blue,Ünïcode", "folder": "Inbox/Projects"},
+		Parties: []crm.Party{{Role: crm.RoleSender, Address: "a@example.com"}}}
+	var b bytes.Buffer
+	if err := Write(&b, rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Delivery-Date: Fri, 02 Jan 2026 03:05:06 +0000\r\n", "Importance: high\r\n", "X-Priority: 1 (Highest)\r\n",
+		"Sensitivity: Private\r\n", "Keywords: Red, Blue, =?utf-8?b?w5xuw69jb2Rl?=\r\n", "X-Folder: Inbox/Projects\r\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	incs, _ := collect(t, NewReader(bytes.NewReader(b.Bytes()), "s.eml"))
+	if got := incs[0].Record.Fields["receivedon"]; got != "2026-01-02T03:05:06Z" {
+		t.Errorf("receivedon read back %q", got)
+	}
+	rec.Fields["folder"] = "a\r\nX-Injected: yes"
+	rec.Fields["categories"] = "x\ny"
+	b.Reset()
+	if err := Write(&b, rec); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "X-Injected") || strings.Contains(b.String(), "Keywords") {
+		t.Errorf("a value with a line break went into a header:\n%s", b.String())
+	}
+}

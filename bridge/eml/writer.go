@@ -75,6 +75,7 @@ func Write(w io.Writer, rec crm.Record) error {
 	if ids := trimIDs(msgIDs(f["references"])); len(ids) > 0 {
 		h.SetMsgIDList("References", ids)
 	}
+	writeState(&h, f)
 
 	text, html := f["description"], f["descriptionhtml"]
 	var related, other []crm.Attachment
@@ -536,4 +537,68 @@ func (b *boundaries) next(params map[string]string) map[string]string {
 	b.n++
 	params["boundary"] = fmt.Sprintf("=_%s_%d", b.seed, b.n)
 	return params
+}
+
+// writeState writes what an e-mail record knows beyond the RFC 5322
+// fields, in headers Outlook and Thunderbird read: when it arrived
+// (Delivery-Date, RFC 2156; our reader takes it as receivedon), its
+// priority (Importance, RFC 2156, which Outlook reads, and X-Priority,
+// which Thunderbird reads), its sensitivity (Sensitivity, RFC 2156), its
+// categories (Keywords, RFC 5322 3.6.5: Outlook's categories, Thunderbird's
+// tags) and the Outlook folder it came from (X-Folder, as in the Enron
+// corpus and readpst's output). Values with line breaks or controls are
+// left out rather than let into a header.
+func writeState(h *mail.Header, f map[string]string) {
+	if t := fieldTime(f, "receivedon"); !t.IsZero() {
+		h.Set("Delivery-Date", t.Format(time.RFC1123Z))
+	}
+	switch strings.TrimSpace(f["prioritycode"]) {
+	case "0":
+		h.Set("Importance", "low")
+		h.Set("X-Priority", "5 (Lowest)")
+	case "2":
+		h.Set("Importance", "high")
+		h.Set("X-Priority", "1 (Highest)")
+	}
+	switch strings.TrimSpace(f["sensitivity"]) {
+	case "1":
+		h.Set("Sensitivity", "Personal")
+	case "2":
+		h.Set("Sensitivity", "Private")
+	case "3":
+		h.Set("Sensitivity", "Company-Confidential")
+	}
+	var cats []string
+	for _, c := range strings.Split(f["categories"], ",") {
+		if c = strings.TrimSpace(c); c != "" && headerSafe(c) {
+			cats = append(cats, c)
+		}
+	}
+	if len(cats) > 0 {
+		h.Set("Keywords", subjectValueList(cats))
+	}
+	if fo := strings.TrimSpace(f["folder"]); fo != "" && headerSafe(fo) {
+		h.Set("X-Folder", subjectValue(fo))
+	}
+}
+
+// headerSafe reports whether s has no control character (CR and LF
+// included) to carry into a header.
+func headerSafe(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// subjectValueList writes each phrase as subjectValue does, separated by
+// commas (Keywords is a list of phrases).
+func subjectValueList(ps []string) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = subjectValue(p)
+	}
+	return strings.Join(out, ", ")
 }
