@@ -275,15 +275,39 @@ func TestKillAndResume(t *testing.T) {
 	}
 	want := statusJSON(t, ref)
 
+	// Kill twice, each time once the import has visibly written something
+	// more (the store exists, then its write-ahead log has grown), so the
+	// kills land mid-import however fast or loaded the machine is; an
+	// import that finishes first is fine too (the resume then finds
+	// everything done).
 	db := filepath.Join(t.TempDir(), "killed.db")
-	for _, delay := range []time.Duration{150 * time.Millisecond, 350 * time.Millisecond} { // the whole import takes about 0.6 s
+	written := func() int64 {
+		var n int64
+		for _, p := range []string{db, db + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	for round := 0; round < 2; round++ {
+		before := written()
 		c := cmd(db)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay)
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+	wait:
+		for written() <= before {
+			select {
+			case <-done:
+				break wait
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
 		c.Process.Signal(syscall.SIGKILL)
-		c.Wait()
+		<-done
 	}
 	mid := statusJSON(t, db)
 	if out, err := cmd(db).CombinedOutput(); err != nil {
