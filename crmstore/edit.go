@@ -122,33 +122,9 @@ func (t *Tx) EntityOf(id string) (crm.Entity, error) {
 	return crm.Entity(e), nil
 }
 
-// ExpandID returns the full id of the record whose id is id or starts with
-// it (at least 8 characters).
+// ExpandID returns the full id of the record id names: a full id, a short
+// id (see ShortID) or a unique prefix of either, at least 8 characters. An
+// id naming several records gives an *AmbiguousError listing them.
 func (t *Tx) ExpandID(id string) (string, error) {
-	if len(id) == 36 {
-		return id, nil
-	}
-	if len(id) < 8 {
-		return "", fmt.Errorf("record id %q is too short (give at least 8 characters)", id)
-	}
-	rows, err := t.query(`SELECT id FROM record WHERE id >= ? AND id < ? LIMIT 2`, id, id+"\xff")
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return "", err
-		}
-		ids = append(ids, s)
-	}
-	switch len(ids) {
-	case 0:
-		return "", fmt.Errorf("%w: %s", ErrNotFound, id)
-	case 1:
-		return ids[0], nil
-	}
-	return "", fmt.Errorf("record id prefix %s is ambiguous", id)
+	return resolveID(t, id)
 }

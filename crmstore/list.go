@@ -13,6 +13,7 @@ import (
 // Summary is one line of a record listing.
 type Summary struct {
 	ID         string     `json:"id"`
+	ShortID    string     `json:"short_id"`
 	Entity     crm.Entity `json:"entity"`
 	Title      string     `json:"title"`
 	Detail     string     `json:"detail,omitempty"`
@@ -63,6 +64,7 @@ func (s *Store) List(ctx context.Context, f ListFilter) ([]Summary, error) {
 				return nil, err
 			}
 			sm.Entity = crm.Entity(ent)
+			sm.ShortID = ShortID(sm.ID)
 			sm.ModifiedAt, _ = time.Parse(time.RFC3339Nano, mod)
 			out = append(out, sm)
 		}

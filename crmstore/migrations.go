@@ -399,4 +399,6 @@ CREATE TABLE duplicate (
 	PRIMARY KEY (a, b)
 ) WITHOUT ROWID;
 `,
+	// 8: short ids (ShortID, the last 12 hex digits) looked up by index.
+	`CREATE INDEX record_tail ON record(substr(id, 25));`,
 }

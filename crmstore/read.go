@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -71,30 +70,12 @@ func (sn *Snapshot) Get(id string) (*View, error) {
 	id = strings.ToLower(strings.TrimSpace(id))
 	var v View
 	var ent, created, modified string
-	q := `SELECT id, entity, created_at, modified_at, deleted FROM record WHERE id = ?`
-	args := []any{id}
-	if len(id) >= 8 && len(id) < 36 {
-		q = `SELECT id, entity, created_at, modified_at, deleted FROM record WHERE id >= ? AND id < ? LIMIT 2`
-		args = []any{id, id + "\xff"}
-	}
-	rows, err := t.query(q, args...)
+	full, err := resolveID(t, id)
 	if err != nil {
 		return nil, err
 	}
-	n := 0
-	for rows.Next() {
-		n++
-		if err := rows.Scan(&v.ID, &ent, &created, &modified, &v.Deleted); err != nil {
-			rows.Close()
-			return nil, err
-		}
-	}
-	rows.Close()
-	switch {
-	case n == 0:
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	case n > 1:
-		return nil, fmt.Errorf("id prefix %s is ambiguous", id)
+	if err := t.queryRow(`SELECT id, entity, created_at, modified_at, deleted FROM record WHERE id = ?`, full).Scan(&v.ID, &ent, &created, &modified, &v.Deleted); err != nil {
+		return nil, err
 	}
 	v.Entity = crm.Entity(ent)
 	v.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)

@@ -67,3 +67,50 @@ func TestHelpParses(t *testing.T) {
 		}
 	}
 }
+
+// list prints short ids that every id-taking command accepts; an id
+// naming several records exits 2 listing them, on every command.
+func TestShortIDsEverywhere(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "crm.db")
+	var full []string
+	for _, n := range []string{"Lee", "Kim", "Ode"} {
+		r := runCLI(t, false, "--db", db, "new", "contact", "lastname="+n)
+		if r.code != 0 {
+			t.Fatalf("new: %d %s", r.code, r.stderr)
+		}
+		full = append(full, strings.TrimSpace(r.stdout))
+	}
+	r := runCLI(t, false, "--db", db, "new", "task", "subject=Call")
+	task := strings.TrimSpace(r.stdout)
+	r = runCLI(t, false, "--db", db, "list", "contacts")
+	for _, id := range full {
+		if !strings.Contains(r.stdout, id[24:]) || strings.Contains(r.stdout, id) {
+			t.Errorf("list does not show the short id %s: %s", id[24:], r.stdout)
+		}
+	}
+	short := full[0][24:]
+	for _, args := range [][]string{
+		{"show", short},
+		{"set", short, "jobtitle=CTO"},
+		{"link", task[24:], "--regarding", short},
+	} {
+		if r := runCLI(t, false, append([]string{"--db", db}, args...)...); r.code != 0 {
+			t.Errorf("%v: exit %d %s", args, r.code, r.stderr)
+		}
+	}
+	// The three contacts were made within a second: their first 8
+	// characters are one UUIDv7 timestamp, unless a 65 s boundary fell
+	// between them; take two that share it.
+	prefix := full[1][:8]
+	if full[0][:8] == prefix || full[2][:8] == prefix {
+		for _, args := range [][]string{{"show", prefix}, {"set", prefix, "jobtitle=x"}, {"delete", prefix}, {"link", prefix, "--regarding", short}} {
+			r := runCLI(t, false, append([]string{"--db", db}, args...)...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, "ambiguous") || !strings.Contains(r.stderr, full[1]) {
+				t.Errorf("%v: exit %d, want 2 listing %s: %s", args, r.code, full[1], r.stderr)
+			}
+		}
+	}
+	if r := runCLI(t, false, "--db", db, "delete", short); r.code != 0 {
+		t.Errorf("delete by short id: %d %s", r.code, r.stderr)
+	}
+}

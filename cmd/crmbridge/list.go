@@ -71,7 +71,7 @@ func listCommand(e *env) *cli.Command {
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			for _, r := range recs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Entity, oneLine(r.Title, 60), oneLine(r.Detail, 40), r.When)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ShortID, r.Entity, oneLine(r.Title, 60), oneLine(r.Detail, 40), r.When)
 			}
 			return w.Flush()
 		},

@@ -70,7 +70,7 @@ func exitCode(err error) int {
 		return exitLocked
 	case crmstore.IsCorrupt(err):
 		return exitDamaged
-	case errors.Is(err, crmstore.ErrNoDir):
+	case errors.Is(err, crmstore.ErrNoDir), errors.Is(err, crmstore.ErrAmbiguous):
 		return exitUsage
 	case errors.As(err, &ue):
 		return exitUsage

@@ -178,7 +178,7 @@ func TestImportPSTAndReimport(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != st.Records[crm.Email] {
 		t.Fatalf("list: %v, %d entries, want %d", err, len(list), st.Records[crm.Email])
 	}
-	r = runCLI(t, false, "--db", db, "show", list[0].ID[:13])
+	r = runCLI(t, false, "--db", db, "show", list[0].ShortID)
 	if r.code != 0 || !strings.Contains(r.stdout, list[0].ID) || !strings.Contains(r.stdout, "source") {
 		t.Fatalf("show: %d %s %s", r.code, r.stdout, r.stderr)
 	}

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"crmbridge/crm"
+	"crmbridge/crmstore"
 
 	"github.com/urfave/cli/v2"
 )
@@ -39,7 +40,7 @@ func showCommand(e *env) *cli.Command {
 				return e.printJSON(v)
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(w, "id\t%s\nentity\t%s\n", v.ID, v.Entity)
+			fmt.Fprintf(w, "id\t%s (short %s)\nentity\t%s\n", v.ID, crmstore.ShortID(v.ID), v.Entity)
 			if v.Deleted {
 				fmt.Fprintln(w, "deleted\tyes")
 			}
