@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,5 +113,33 @@ func TestShortIDsEverywhere(t *testing.T) {
 	}
 	if r := runCLI(t, false, "--db", db, "delete", short); r.code != 0 {
 		t.Errorf("delete by short id: %d %s", r.code, r.stderr)
+	}
+}
+
+// show --json uses snake_case keys with the record's fields under
+// "fields" and lists as [] (it printed Go field names and null).
+func TestShowJSONSchema(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "crm.db")
+	r := runCLI(t, false, "--db", db, "new", "contact", "lastname=Lee", "emailaddress1=lee@example.com")
+	id := strings.TrimSpace(r.stdout)
+	r = runCLI(t, false, "--db", db, "show", "--json", id)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("show --json: %d %v\n%s", r.code, err, r.stdout)
+	}
+	want := []string{"id", "short_id", "entity", "deleted", "created_at", "modified_at", "fields", "parties", "members", "attachments", "extras", "sources", "keys"}
+	for _, k := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("show --json lacks %q: %s", k, r.stdout)
+		}
+		if got[k] == nil {
+			t.Errorf("show --json: %q is null", k)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("show --json has keys beyond the schema: %s", r.stdout)
+	}
+	if f, _ := got["fields"].(map[string]any); f["lastname"] != "Lee" || got["id"] != id || got["short_id"] != id[24:] {
+		t.Errorf("show --json values: %s", r.stdout)
 	}
 }

@@ -37,7 +37,7 @@ func showCommand(e *env) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return e.printJSON(v)
+				return e.printJSON(toRecordJSON(v))
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(w, "id\t%s (short %s)\nentity\t%s\n", v.ID, crmstore.ShortID(v.ID), v.Entity)
