@@ -1,66 +1,57 @@
 package eml
 
 import (
-	"html"
 	"strings"
+
+	"golang.org/x/net/html"
 )
 
-// htmlToText derives plain text from an HTML body: it drops tags, comments
-// and the content of head, script, style and title, turns block ends and
-// <br> into line breaks, decodes entities and collapses runs of white space.
-// It is a summary for the description field, not a renderer.
+// htmlToText derives plain text from an HTML body with the HTML5
+// tokenizer of golang.org/x/net/html: it drops tags, comments and the
+// content of head, script, style and title (raw text: a "<" inside a
+// script starts no tag), turns block starts and ends and <br> into line
+// breaks and table cells into tabs, decodes entities (the tokenizer does)
+// and collapses runs of white space. It is a summary for the description
+// field, not a renderer.
 func htmlToText(s string) string {
 	var b strings.Builder
 	skip := "" // name of the element whose content is being dropped
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '<')
-		if i < 0 {
+	z := html.NewTokenizer(strings.NewReader(s))
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken: // io.EOF: a strings.Reader has no other error
+			return collapse(b.String())
+		case html.TextToken:
 			if skip == "" {
-				b.WriteString(flatten(s))
+				b.WriteString(flatten(string(z.Text())))
 			}
-			break
-		}
-		if skip == "" {
-			b.WriteString(flatten(s[:i]))
-		}
-		s = s[i:]
-		if strings.HasPrefix(s, "<!--") {
-			end := strings.Index(s[4:], "-->")
-			if end < 0 {
-				break
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			nameBytes, _ := z.TagName()
+			name := string(nameBytes)
+			if skip != "" {
+				if tt == html.EndTagToken && name == skip {
+					skip = ""
+				}
+				continue
 			}
-			s = s[4+end+3:]
-			continue
-		}
-		end := strings.IndexByte(s, '>')
-		if end < 0 {
-			break
-		}
-		tag := s[1:end]
-		s = s[end+1:]
-		closing := strings.HasPrefix(tag, "/")
-		name := strings.ToLower(strings.TrimLeft(tag, "/!?"))
-		if j := strings.IndexAny(name, " \t\r\n/"); j >= 0 {
-			name = name[:j]
-		}
-		if skip != "" {
-			if closing && name == skip {
-				skip = ""
+			switch name {
+			case "head", "script", "style", "title":
+				if tt == html.StartTagToken {
+					skip = name
+				}
+			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "hr", "ul", "ol":
+				b.WriteByte('\n')
+			case "td", "th":
+				b.WriteByte('\t')
 			}
-			continue
-		}
-		switch name {
-		case "head", "script", "style", "title":
-			if !closing && !strings.HasSuffix(tag, "/") {
-				skip = name
-			}
-		case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "hr", "ul", "ol":
-			b.WriteByte('\n')
-		case "td", "th":
-			b.WriteByte('\t')
 		}
 	}
-	text := html.UnescapeString(b.String())
+}
+
+// collapse collapses white space within lines and runs of blank lines,
+// with no-break spaces taken as spaces.
+func collapse(text string) string {
 	text = strings.ReplaceAll(text, "\u00a0", " ")
 	// Collapse white space within lines and runs of blank lines.
 	lines := strings.Split(strings.ReplaceAll(text, "\r", ""), "\n")

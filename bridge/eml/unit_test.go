@@ -126,6 +126,13 @@ func TestHTMLToText(t *testing.T) {
 		{"a\nb   c<!-- hidden -->d", "a b cd"},
 		{"<table><tr><td>1</td><td>2</td></tr></table>", "1 2"},
 		{"unclosed <b", "unclosed"},
+		// script and style are raw text: a "<" inside them starts no tag.
+		{"x<script>if (a<b && c>d) { document.write('<p>no</p>') }</script>y<style>p>b{color:red}</style>z", "xyz"},
+		{"caf&eacute; &lt;tag&gt; &#8364;&#x20AC; &amp;amp; &bogus;", "café <tag> €€ &amp; &bogus;"},
+		{"<ul><li>one<li>two</ul>after", "one\ntwo\nafter"},
+		{"a<br/>b<BR>c<p>d</p>e", "a\nb\nc\nd\ne"},
+		{"<div>x</div>\n\n\n<div>y</div>", "x\n\ny"}, // a block start and end each break the line
+		{"<p>a</p><p></p><p></p><p>b</p>", "a\n\nb"},
 	} {
 		if got := htmlToText(tc.in); got != tc.want {
 			t.Errorf("htmlToText(%q) = %q, want %q", tc.in, got, tc.want)
