@@ -30,6 +30,7 @@ type OutboxChange struct {
 	Op       string            // OutboxCreate, OutboxUpdate or OutboxDelete
 	Fields   map[string]string // current values of the changed upstream fields (nil for a delete)
 	Parties  []crm.Party       // activities: the current parties when they changed (nil = unchanged)
+	Members  []crm.Party       // lists: the current members when they changed (nil = unchanged)
 	ETag     string            // last ETag seen for the record ("" = none)
 	Attempts int               // failed attempts so far
 	Unknown  bool              // an entry is in flight: its outcome is unknown
@@ -42,7 +43,8 @@ type OutboxChange struct {
 // record, create when the record was never confirmed upstream, else
 // update; Fields hold the record's current values of every changed field
 // that is a Dataverse attribute (Field.Upstream), and Parties the current
-// party list when "_parties" changed. Entries that change no upstream
+// party list when "_parties" changed (Members the list's members when
+// "_members" changed). Entries that change no upstream
 // field of a confirmed record are dropped here: there is nothing to send.
 func (s *Store) OutboxPending(ctx context.Context, limit int) ([]OutboxChange, error) {
 	if limit <= 0 {
@@ -186,7 +188,17 @@ func (t *Tx) coalesce(id string, e crm.Entity) (c OutboxChange, keep bool, err e
 		}
 		c.Parties = ps
 	}
-	if c.Op == OutboxUpdate && len(c.Fields) == 0 && c.Parties == nil {
+	if names[fieldMembers] && e == crm.List {
+		ms, err := t.loadParties(`SELECT 0, address, name, '', COALESCE(contact_id, '') FROM listmember WHERE list_id = ? ORDER BY ord`, id)
+		if err != nil {
+			return c, false, err
+		}
+		if ms == nil {
+			ms = []crm.Party{} // changed to none: the server's members go
+		}
+		c.Members = ms
+	}
+	if c.Op == OutboxUpdate && len(c.Fields) == 0 && c.Parties == nil && c.Members == nil {
 		if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ? AND seq <= ?`, id, c.Seq); err != nil {
 			return c, false, fmt.Errorf("drop local-only changes of %s: %w", id, err)
 		}

@@ -484,3 +484,35 @@ func TestOutboxMergeNewest(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxMembers: a list's members go with its change when they
+// changed, resolved to the contacts holding their addresses; a change of
+// other fields only leaves them out; a change of members only is kept.
+func TestOutboxMembers(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	ct := create(t, s, crm.Contact, map[string]string{"lastname": "Ann", "emailaddress1": "ann@example.com"})
+	for _, c := range pending(t, s, 10) {
+		must(t, s.OutboxDone(ctx, c.RecordID, c.Seq, `W/"1"`))
+	}
+	src := crm.SourceRef{Kind: "msg", Key: "dl1", Version: "1"}
+	res := apply(t, s, &crm.Incoming{Source: src, Record: crm.Record{Entity: crm.List, Fields: map[string]string{"listname": "Friends"},
+		Members: []crm.Party{{Address: "Ann@Example.com", Name: "Ann"}, {Address: "nobody@example.com"}}}}, PolicyNewest)
+	c := pending(t, s, 10)[0]
+	if c.RecordID != res.ID || c.Op != OutboxCreate || len(c.Members) != 2 || c.Members[0].ContactID != ct || c.Members[1].ContactID != "" {
+		t.Fatalf("create with members: %+v (contact %s)", c, ct)
+	}
+	must(t, s.OutboxDone(ctx, res.ID, c.Seq, `W/"1"`))
+	set(t, s, res.ID, map[string]string{"description": "x"})
+	if c = pending(t, s, 10)[0]; c.Members != nil {
+		t.Errorf("members sent although unchanged: %+v", c.Members)
+	}
+	must(t, s.OutboxDone(ctx, res.ID, c.Seq, `W/"2"`))
+	src.Version = "2"
+	apply(t, s, &crm.Incoming{Source: src, Record: crm.Record{Entity: crm.List, Fields: map[string]string{"listname": "Friends", "description": "x"},
+		Members: []crm.Party{{Address: "ann@example.com", Name: "Ann"}}}}, PolicyNewest)
+	cs := pending(t, s, 10)
+	if len(cs) != 1 || cs[0].Op != OutboxUpdate || len(cs[0].Fields) != 0 || len(cs[0].Members) != 1 || cs[0].Members[0].ContactID != ct {
+		t.Fatalf("members-only change: %+v", cs)
+	}
+}

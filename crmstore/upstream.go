@@ -188,6 +188,9 @@ func (s *Store) OutboxMerge(ctx context.Context, c OutboxChange, server map[stri
 		if c.Parties != nil {
 			names = append(names, fieldParties)
 		}
+		if c.Members != nil {
+			names = append(names, fieldMembers)
+		}
 		js, _ := json.Marshal(names)
 		if names == nil {
 			js = []byte("[]")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/crm"
@@ -95,5 +96,95 @@ func TestSyncMembers(t *testing.T) {
 	}
 	if v := e.srv.Violations(); len(v) != 0 {
 		t.Errorf("violations: %v", v)
+	}
+}
+
+// TestPushListMembers: a list queued with its members (before the member
+// contacts in journal order) reaches the server as a contact list holding
+// exactly the members that resolve to a contact; the address-only member
+// is reported, not sent; a later change of members adds and removes; a
+// push with nothing queued sends nothing. Under lost answers and 503s on
+// every other request the same end state is reached.
+func TestPushListMembers(t *testing.T) {
+	for _, faults := range []bool{false, true} {
+		t.Run(map[bool]string{false: "clean", true: "faults"}[faults], func(t *testing.T) {
+			ctx := context.Background()
+			n := 0
+			e := newEnv(t, fakeserver.Dataverse, func(_ *upstream.Config, s *fakeserver.Server) {
+				if faults {
+					s.Inject = func(c fakeserver.Call) fakeserver.Fault {
+						if c.Meta && c.Set != "AddListMembersList" || c.Batch && c.Part == 0 {
+							return fakeserver.None
+						}
+						n++
+						switch n % 4 {
+						case 1:
+							return fakeserver.DropAfter
+						case 3:
+							return fakeserver.ServerError
+						}
+						return fakeserver.None
+					}
+				}
+			})
+			c1, c2, c3, list := guid(1), guid(2), guid(3), guid(10)
+			e.srv.Put(crm.Contact, c3, map[string]string{"lastname": "Three"})
+			q := e.queue()
+			q.Add(crm.List, list, upstream.OpCreate, map[string]string{"listname": "Friends"}, []crm.Party{
+				{Address: "one@example.com", ContactID: c1},
+				{Address: "two@example.com", ContactID: c2},
+				{Address: "nobody@example.com"},
+			})
+			q.Add(crm.Contact, c1, upstream.OpCreate, map[string]string{"lastname": "One"}, nil)
+			q.Add(crm.Contact, c2, upstream.OpCreate, map[string]string{"lastname": "Two"}, nil)
+			o := e.opts()
+			o.MaxWait = time.Hour
+			st, err := e.client.Push(ctx, q, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Len() != 0 || st.Dead != 0 {
+				t.Fatalf("left %d entries, %d dead: %v", q.Len(), st.Dead, q.DeadLetters())
+			}
+			if got := e.srv.ListType(list); got != "2" {
+				t.Errorf("createdfromcode %q, want 2", got)
+			}
+			if got := e.srv.Members(list); !slices.Equal(got, []string{c1, c2}) {
+				t.Errorf("members %v, want %v", got, []string{c1, c2})
+			}
+			// The address-only member is reported on each attempt (once
+			// without faults).
+			if st.Adjusted != 1 && !faults || st.Adjusted < 1 {
+				t.Errorf("adjusted %d, want 1 (the address-only member)", st.Adjusted)
+			}
+			if !faults && st.MembersAdded != 2 {
+				t.Errorf("members added %d, want 2", st.MembersAdded)
+			}
+
+			q.Add(crm.List, list, upstream.OpUpdate, nil, []crm.Party{{Address: "two@example.com", ContactID: c2}, {ContactID: c3}})
+			if _, err := e.client.Push(ctx, q, o); err != nil {
+				t.Fatal(err)
+			}
+			if q.Len() != 0 {
+				t.Fatalf("left %d entries: %v", q.Len(), q.DeadLetters())
+			}
+			if got := e.srv.Members(list); !slices.Equal(got, []string{c2, c3}) {
+				t.Errorf("members %v, want %v", got, []string{c2, c3})
+			}
+			if l, _ := e.srv.Record("lists", list); l.Version == 0 {
+				t.Error("list not on the server")
+			}
+
+			before := e.srv.Requests()
+			if st, err := e.client.Push(ctx, q, o); err != nil || st.Sent != 0 {
+				t.Fatalf("empty push: %+v, %v", st, err)
+			}
+			if d := e.srv.Requests() - before; d != 0 {
+				t.Errorf("empty push sent %d requests", d)
+			}
+			if v := e.srv.Violations(); len(v) != 0 {
+				t.Errorf("violations: %v", v)
+			}
+		})
 	}
 }

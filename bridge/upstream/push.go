@@ -50,8 +50,11 @@ type PushStats struct {
 	Conflicts int // 412/428 answers resolved by a read-back and merge
 	ReadBacks int // records read back before deciding what to send
 	Adjusted  int // values or parties changed to fit Dataverse (cut, left out, organizer): logged, the store keeps them
-	Deferred  int // changes held back until a record they bind to is confirmed
-	Paused    time.Duration
+	// MembersAdded and MembersRemoved count list members added to and
+	// removed from lists on the server.
+	MembersAdded, MembersRemoved int
+	Deferred                     int // changes held back until a record they bind to is confirmed
+	Paused                       time.Duration
 	// DeadReasons counts this run's dead entries by reason (DeadReason).
 	DeadReasons map[string]int
 }
@@ -271,6 +274,10 @@ func (p *pusher) prepare(ctx context.Context, ch Change) (*item, error) {
 	unknown := ch.Unknown && p.known[ch.RecordID] != ch.Seq
 	needRead := unknown || (ch.Op == OpCreate && ch.Attempts > 0) || (ch.Op == OpUpdate && ch.ETag == "")
 	if !needRead {
+		if ch.Entity == crm.List && ch.Op == OpUpdate && len(ch.Fields) == 0 && ch.Members != nil {
+			// Only the members changed: no PATCH of the list itself.
+			return nil, p.done(ctx, ch, ch.ETag, map[string]string{})
+		}
 		return p.item(ctx, ch, ch.Op, ch.Fields, ch.ETag)
 	}
 	return p.readBack(ctx, ch)
@@ -656,6 +663,15 @@ func (p *pusher) sameParties(ctx context.Context, ch Change, server []crm.Party)
 }
 
 func (p *pusher) done(ctx context.Context, ch Change, etag string, sent map[string]string) error {
+	if ch.Entity == crm.List && ch.Members != nil && ch.Op != OpDelete {
+		// The list is on the server: now its members. The entry stays
+		// until they are, so a failure is retried from the top (SyncMembers
+		// starts from the server's members, so a replay is harmless).
+		ok, err := p.syncMembers(ctx, ch)
+		if err != nil || !ok {
+			return err
+		}
+	}
 	if err := p.q.Done(ctx, ch.RecordID, ch.Seq, etag, sent); err != nil {
 		return fmt.Errorf("confirm %s %s: %w", ch.Entity, ch.RecordID, err)
 	}
@@ -796,4 +812,36 @@ func (p *pusher) dryRun(ctx context.Context) error {
 		return nil
 	}
 	return p.c.WriteBatchRequest(w, reqs)
+}
+
+// syncMembers makes the server's members of list ch exactly its members
+// that resolve to a contact; members known only by address are reported
+// (a warning each, counted as adjusted) and not sent. It returns false
+// when the change was retried, dead-lettered or paused instead.
+func (p *pusher) syncMembers(ctx context.Context, ch Change) (bool, error) {
+	var ids []string
+	for _, m := range ch.Members {
+		if m.ContactID == "" {
+			p.stats.Adjusted++
+			p.o.Log.Warn("push: list member is no contact: not sent", "id", ch.RecordID, "address", m.Address)
+			continue
+		}
+		ids = append(ids, strings.ToLower(m.ContactID))
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.c.cfg.timeout())
+	st, err := p.c.SyncMembers(rctx, ch.RecordID, ids)
+	cancel()
+	if err == nil {
+		p.stats.MembersAdded += st.Added
+		p.stats.MembersRemoved += st.Removed
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return false, p.failed(ctx, ch, &se.Response, "members: ")
+	}
+	return false, p.retry(ctx, ch, "members: "+err.Error())
 }

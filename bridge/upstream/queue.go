@@ -37,6 +37,7 @@ type Change struct {
 	Op       Op                // OpCreate, OpUpdate, OpDelete
 	Fields   map[string]string // changed upstream fields only (crmstore.Field.Upstream), canonical text values
 	Parties  []crm.Party       // activities: full party list when it changed (nil = unchanged)
+	Members  []crm.Party       // lists: full member list when it changed (nil = unchanged)
 	ETag     string            // last ETag seen for the record ("" = none)
 	Attempts int               // failed attempts so far
 	Unknown  bool              // the last attempt's outcome is unknown: read back before re-sending

@@ -59,6 +59,7 @@ type memEntry struct {
 	op      upstream.Op
 	fields  map[string]string
 	parties []crm.Party
+	members []crm.Party
 }
 
 type memRec struct {
@@ -85,7 +86,7 @@ func (q *Queue) now() time.Time {
 }
 
 // Add appends an outbox entry and returns its sequence number. fields and
-// parties are copied.
+// parties are copied. For a list, parties are its members.
 func (q *Queue) Add(e crm.Entity, id string, op upstream.Op, fields map[string]string, parties []crm.Party) int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -102,7 +103,11 @@ func (q *Queue) Add(e crm.Entity, id string, op upstream.Op, fields map[string]s
 	if parties != nil {
 		ps = append([]crm.Party{}, parties...)
 	}
-	r.entries = append(r.entries, memEntry{seq: q.seq, op: op, fields: maps.Clone(fields), parties: ps})
+	me := memEntry{seq: q.seq, op: op, fields: maps.Clone(fields), parties: ps}
+	if e == crm.List {
+		me.members, me.parties = ps, nil
+	}
+	r.entries = append(r.entries, me)
 	return q.seq
 }
 
@@ -189,10 +194,13 @@ func coalesce(r *memRec) upstream.Change {
 		if e.parties != nil {
 			c.Parties = e.parties
 		}
+		if e.members != nil {
+			c.Members = e.members
+		}
 		c.Seq = e.seq
 	}
 	if c.Op == upstream.OpDelete {
-		c.Fields, c.Parties = nil, nil
+		c.Fields, c.Parties, c.Members = nil, nil, nil
 	}
 	return c
 }
@@ -358,7 +366,7 @@ func (q *Queue) Merge(ctx context.Context, c upstream.Change, server map[string]
 		i++
 	}
 	oldHead := r.entries[0].seq
-	merged := memEntry{seq: c.Seq, op: upstream.OpUpdate, fields: maps.Clone(send), parties: c.Parties}
+	merged := memEntry{seq: c.Seq, op: upstream.OpUpdate, fields: maps.Clone(send), parties: c.Parties, members: c.Members}
 	r.entries = append([]memEntry{merged}, r.entries[i:]...)
 	if oldHead != c.Seq {
 		q.insertOrder(r)
