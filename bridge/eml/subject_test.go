@@ -96,3 +96,30 @@ func TestWriteState(t *testing.T) {
 		t.Errorf("a value with a line break went into a header:\n%s", b.String())
 	}
 }
+
+// Attachment names go into headers without controls or bidi overrides,
+// and a very long one keeps every header line within 998 octets.
+func TestWriteAttachmentNameSafe(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"report\u202egnp.exe", "reportgnp.exe"},
+		{"a\x00b\r\nc.txt", "abc.txt"},
+		{"\u2066x\u2069.pdf", "x.pdf"},
+		{strings.Repeat("ü", 5000) + ".pdf", strings.Repeat("ü", 125) + ".pdf"},
+	} {
+		rec := crm.Record{ID: "01a22b1e-8161-7571-b7c8-ccfa5cf7cae9", Entity: crm.Email,
+			Fields:      map[string]string{"subject": "s", "description": "body"},
+			Parties:     []crm.Party{{Role: crm.RoleSender, Address: "a@example.com"}},
+			Attachments: []crm.Attachment{attachmentOf(tc.name, "application/pdf", "", false, []byte("%PDF"))}}
+		var b bytes.Buffer
+		if err := Write(&b, rec); err != nil {
+			t.Fatal(err)
+		}
+		if n := longestLine(b.Bytes()); n > 998 {
+			t.Errorf("%.20q: a line of %d octets", tc.name, n)
+		}
+		incs, _ := collect(t, NewReader(bytes.NewReader(b.Bytes()), "a.eml"))
+		if as := incs[0].Record.Attachments; len(as) != 1 || as[0].Name != tc.want {
+			t.Errorf("%.20q: read back %+v, want name %.30q", tc.name, as, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -322,7 +323,7 @@ func writeAttachment(mw *message.Writer, a crm.Attachment) error {
 	if _, _, err := mime.ParseMediaType(mt); err != nil || !strings.Contains(mt, "/") || strings.HasPrefix(mt, "multipart/") {
 		mt = "application/octet-stream"
 	}
-	name := strings.TrimSpace(a.Name)
+	name := headerFileName(a.Name)
 	var h message.Header
 	ctParams := map[string]string{}
 	if name != "" {
@@ -601,4 +602,41 @@ func subjectValueList(ps []string) string {
 		out[i] = subjectValue(p)
 	}
 	return strings.Join(out, ", ")
+}
+
+// maxHeaderName bounds an attachment name in headers: 255 bytes is the
+// longest file name common file systems take, and it keeps the
+// Content-Type and Content-Disposition lines (RFC 2231 percent-encoding
+// triples a byte) within RFC 5322's 998 octets.
+const maxHeaderName = 255
+
+// headerFileName makes an attachment name safe for the name= and
+// filename= parameters: valid UTF-8, no control characters (CR and LF
+// included) and no bidirectional overrides or isolates (which can show
+// "txt.exe" as "exe.txt", CVE-2021-42574), cut to maxHeaderName bytes at
+// a character boundary, keeping the extension.
+func headerFileName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+			return -1
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	s = strings.TrimSpace(s)
+	if len(s) <= maxHeaderName {
+		return s
+	}
+	ext := path.Ext(s)
+	if len(ext) > 16 || !utf8.ValidString(ext) {
+		ext = ""
+	}
+	base := s[:len(s)-len(ext)]
+	cut := maxHeaderName - len(ext)
+	for cut > 0 && !utf8.RuneStart(base[cut]) {
+		cut--
+	}
+	return base[:cut] + ext
 }
