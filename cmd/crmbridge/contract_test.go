@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,5 +142,23 @@ func TestShowJSONSchema(t *testing.T) {
 	}
 	if f, _ := got["fields"].(map[string]any); f["lastname"] != "Lee" || got["id"] != id || got["short_id"] != id[24:] {
 		t.Errorf("show --json values: %s", r.stdout)
+	}
+}
+
+// import --quiet prints nothing on success, and the summary when some
+// item failed.
+func TestImportQuiet(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	good := filepath.Join(dir, "a.vcf")
+	os.WriteFile(good, []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Lee;Ann;;;\r\nFN:Ann Lee\r\nEND:VCARD\r\n"), 0o644)
+	db := filepath.Join(dir, "crm.db")
+	if r := runCLI(t, false, "--quiet", "--db", db, "import", good); r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("--quiet import on success: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "b.vcf")
+	os.WriteFile(bad, []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Bo;;;\r\nFN:Bo Doe\r\n"), 0o644)
+	if r := runCLI(t, false, "--quiet", "--db", db, "import", bad); r.code != exitPartial || !strings.Contains(r.stdout, "import:") {
+		t.Errorf("--quiet import with a problem: exit %d, stdout %q", r.code, r.stdout)
 	}
 }

@@ -65,7 +65,8 @@ func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOp
 			if jerr := e.printJSON(importJSON(sum, interrupted)); jerr != nil && err == nil {
 				err = jerr
 			}
-		} else {
+		} else if !e.quiet || err != nil {
+			// --quiet: nothing on success (cron mails any output).
 			fmt.Fprintln(e.stdout, "import: "+summary)
 		}
 		return summary, err
