@@ -188,3 +188,26 @@ func TestPushListMembers(t *testing.T) {
 		})
 	}
 }
+
+// TestPushListMembersCAP: a server without WhoAmI (a plain OData service)
+// gets the list without createdfromcode and no member requests; the entry
+// is done.
+func TestPushListMembersCAP(t *testing.T) {
+	e := newEnv(t, fakeserver.CAP, nil)
+	q := e.queue()
+	list := guid(10)
+	q.Add(crm.List, list, upstream.OpCreate, map[string]string{"listname": "Friends"}, []crm.Party{{Address: "a@example.com", ContactID: guid(1)}})
+	st, err := e.client.Push(context.Background(), q, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != 0 || st.Dead != 0 || st.MembersAdded != 0 {
+		t.Fatalf("left %d, %+v: %v", q.Len(), st, q.DeadLetters())
+	}
+	if _, ok := e.srv.Record("lists", list); !ok {
+		t.Error("list not on the server")
+	}
+	if v := e.srv.Violations(); len(v) != 0 {
+		t.Errorf("violations: %v", v)
+	}
+}

@@ -819,6 +819,13 @@ func (p *pusher) dryRun(ctx context.Context) error {
 // (a warning each, counted as adjusted) and not sent. It returns false
 // when the change was retried, dead-lettered or paused instead.
 func (p *pusher) syncMembers(ctx context.Context, ch Change) (bool, error) {
+	if _, dataverse, err := p.c.whoAmI(ctx); err != nil {
+		return false, p.retry(ctx, ch, err.Error())
+	} else if !dataverse {
+		// A plain OData service (CAP) has no list member actions.
+		p.o.Log.Warn("push: the server has no list members: members not sent", "id", ch.RecordID)
+		return true, nil
+	}
 	var ids []string
 	for _, m := range ch.Members {
 		if m.ContactID == "" {

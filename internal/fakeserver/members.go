@@ -85,6 +85,9 @@ func (s *Server) serveMembers(method, rel string, body []byte) (answer, bool) {
 	if u, err := url.PathUnescape(rel); err == nil {
 		rel = u
 	}
+	if s.Style != Dataverse && (rel == "AddListMembersList" || strings.HasPrefix(rel, "lists(") && strings.Contains(rel, ")/")) {
+		return errAnswer(http.StatusNotFound, "404", "Invalid resource path"), true
+	}
 	switch {
 	case rel == "AddListMembersList":
 		if method != http.MethodPost {
