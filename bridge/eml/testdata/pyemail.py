@@ -12,6 +12,7 @@ discarded (RFC 2045 5.2); every other leaf part, and every message/* part,
 is an attachment. Python's own decoding (get_payload with
 decode=True) gives the bytes that are hashed.
 """
+import datetime
 import email
 import email.header
 import email.utils
@@ -96,10 +97,27 @@ def walk(part, seen, out):
     out.append({"name": fname, "type": ctype, "sha": sha})
 
 
+def utc_date(msg):
+    v = raw_values(msg, "date")
+    if not v:
+        return None
+    try:
+        d = email.utils.parsedate_to_datetime(to_text(v[0]))
+    except Exception:
+        return None
+    if d is None or d.tzinfo is None:
+        return None
+    return d.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def describe(msg):
     atts = []
     walk(msg, set(), atts)
+    mid = raw_values(msg, "message-id")
     return {
+        "cc": addresses(msg, "cc"),
+        "date": utc_date(msg),
+        "messageid": to_text(mid[0]).strip() if mid else "",
         "subject": " ".join(decode(raw_values(msg, "subject")[0]).split()) if raw_values(msg, "subject") else "",
         "from": addresses(msg, "from"),
         "to": addresses(msg, "to"),
