@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"crmbridge/internal/recovered"
 )
 
 // FuzzOpenWalk opens arbitrary bytes as a PST and walks every item and
@@ -30,7 +32,7 @@ func FuzzOpenWalk(f *testing.F) {
 		f.Add(h)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		noRecoveredPanic(t)
+		recovered.FailOnPanic(t)
 		pf, err := OpenReader(bytes.NewReader(data), int64(len(data)), "fuzz.pst")
 		if err != nil {
 			if pf != nil {
@@ -90,7 +92,7 @@ func FuzzRTF(f *testing.F) {
 	f.Add([]byte(`{\rtf1\ansi\ansicpg1252\fromhtml1 {\*\htmltag64 <html>}\htmlrtf {\htmlrtf0 Hi \'e9\u233?}}`))
 	f.Add([]byte("\x10\x00\x00\x00\x04\x00\x00\x00MELA\x00\x00\x00\x00{\\rtf1 x}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		noRecoveredPanic(t)
+		recovered.FailOnPanic(t)
 		if out, err := decompressRTF(data); err == nil {
 			raw := int(binary.LittleEndian.Uint32(data[4:]))
 			if len(out) > raw {

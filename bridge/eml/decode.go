@@ -34,17 +34,6 @@ func decodeTransfer(cte string, b []byte) ([]byte, error) {
 	return b, fmt.Errorf("unknown Content-Transfer-Encoding %q (kept undecoded)", truncate(cte, 40))
 }
 
-var b64val = func() (t [256]int8) {
-	for i := range t {
-		t[i] = -1
-	}
-	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	for i := 0; i < len(alpha); i++ {
-		t[alpha[i]] = int8(i)
-	}
-	return t
-}()
-
 // decodeBase64 decodes base64, skipping every byte outside the alphabet
 // and stopping at the first padding that ends a quantum, like Python's
 // binascii.a2b_base64 in its default (non-strict) mode.
@@ -63,7 +52,7 @@ func decodeBase64(b []byte) []byte {
 			}
 			continue
 		}
-		v := b64val[c]
+		v := textcodec.Base64Value[c]
 		if v < 0 {
 			continue
 		}

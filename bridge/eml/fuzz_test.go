@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"crmbridge/crm"
+	"crmbridge/internal/recovered"
 )
 
 // corpusSeeds returns the files of ../shared/corpus/<sub> (none when the
@@ -77,7 +78,7 @@ func FuzzEML(f *testing.F) {
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: in\n\n--b--\n"))
 	f.Add([]byte("Subject: =?utf-8?q?caf=C3=A9?= =?bogus?b?AAAA?=\nFrom: \"=?iso-8859-1?q?J=F6rg?=\" <j@x>, broken <\nDate: 31 Feb 99 25:61\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		noRecoveredPanic(t)
+		recovered.FailOnPanic(t)
 		incs, errs := collectNoFail(NewReader(bytes.NewReader(data), "fuzz.eml"))
 		checkErrors(t, errs)
 		if len(incs) > 1 {
@@ -116,7 +117,7 @@ func FuzzMbox(f *testing.F) {
 	f.Add([]byte("From a Mon Jan  1 10:00:00 2024\nSubject: one\nContent-Length: 3\n\nabc\nFrom b Mon Jan  1 10:00:00 2024\nSubject: two\n\n>From x\n"))
 	f.Add([]byte("From -\nContent-Length: 99999\n\nx\n\nFrom -\nA: b\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		noRecoveredPanic(t)
+		recovered.FailOnPanic(t)
 		r := NewMboxReader(bytes.NewReader(data), "fuzz.mbox")
 		r.MaxMessageSize = 1 << 20
 		incs, errs := collectNoFail(r)

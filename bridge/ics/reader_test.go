@@ -12,6 +12,7 @@ import (
 
 	"crmbridge/bridge/item"
 	"crmbridge/fixtures"
+	"crmbridge/internal/recovered"
 )
 
 // TestVTimezoneRules checks the offset computed from VTIMEZONE rules
@@ -333,7 +334,7 @@ func FuzzReader(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		noRecoveredPanic(t)
+		recovered.FailOnPanic(t)
 		recs, errs, _ := readAll(t, string(data), "fuzz.ics")
 		for _, in := range recs {
 			checkInvariants(t, in)

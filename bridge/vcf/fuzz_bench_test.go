@@ -12,6 +12,7 @@ import (
 
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
+	"crmbridge/internal/recovered"
 )
 
 // FuzzReader feeds arbitrary bytes to the Reader: it must never panic,
@@ -38,7 +39,7 @@ func FuzzReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		noRecoveredPanic(t)
+		recovered.FailOnPanic(t)
 		r := NewReader(bytes.NewReader(data), "f.vcf")
 		for i := 0; ; i++ {
 			if i > len(data)+10 {

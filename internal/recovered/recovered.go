@@ -103,3 +103,24 @@ func CheckMain(code int, w io.Writer) int {
 	}
 	return code
 }
+
+// TB is the part of testing.TB that FailOnPanic needs (this package does
+// not import testing: production code calls Note).
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+}
+
+// FailOnPanic fails t, a test or one fuzz input, when a panic is recovered
+// while it runs: the readers turn panics into item errors, which would
+// otherwise pass as the expected outcome of bad input.
+func FailOnPanic(t TB) {
+	t.Helper()
+	before := Count()
+	t.Cleanup(func() {
+		if n := Count() - before; n > 0 {
+			t.Errorf("%d panic(s) recovered into errors", n)
+		}
+	})
+}

@@ -213,7 +213,10 @@ func lookupCharset(label string) (encoding.Encoding, bool) {
 	return ce.enc, ce.stateful
 }
 
-var b64val = func() (t [256]int8) {
+// Base64Value maps a byte to its value in the base64 alphabet (RFC 4648
+// table 1), or -1 for a byte outside it: for the lenient decoders of UTF-7
+// here and of mail bodies in eml.
+var Base64Value = func() (t [256]int8) {
 	for i := range t {
 		t[i] = -1
 	}
@@ -245,8 +248,8 @@ func decodeUTF7(b []byte) []byte {
 		var acc uint32
 		bits := 0
 		var units []uint16
-		for ; j < len(b) && b64val[b[j]] >= 0; j++ {
-			acc = acc<<6 | uint32(b64val[b[j]])
+		for ; j < len(b) && Base64Value[b[j]] >= 0; j++ {
+			acc = acc<<6 | uint32(Base64Value[b[j]])
 			bits += 6
 			if bits >= 16 {
 				bits -= 16
