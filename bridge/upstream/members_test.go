@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,10 +21,10 @@ import (
 // when repeated.
 func TestSyncMembers(t *testing.T) {
 	ctx := context.Background()
-	var drop bool
+	var drop atomic.Bool // read by the server's handler goroutines
 	e := newEnv(t, fakeserver.Dataverse, func(_ *upstream.Config, s *fakeserver.Server) {
 		s.Inject = func(c fakeserver.Call) fakeserver.Fault {
-			if drop && c.Method == http.MethodPost {
+			if drop.Load() && c.Method == http.MethodPost {
 				return fakeserver.DropAfter
 			}
 			return fakeserver.None
@@ -83,11 +84,11 @@ func TestSyncMembers(t *testing.T) {
 	// converges (adding an existing member is harmless, removing a missing
 	// one is done).
 	e.srv.AddMember(list, c3)
-	drop = true
+	drop.Store(true)
 	if _, err := e.client.SyncMembers(ctx, list, []string{c1, c2}); err == nil {
 		t.Fatal("sync with dropped answers: no error")
 	}
-	drop = false
+	drop.Store(false)
 	if _, err := e.client.SyncMembers(ctx, list, []string{c1, c2}); err != nil {
 		t.Fatal(err)
 	}
