@@ -166,7 +166,7 @@ func TestSameMailFromPSTAndEML(t *testing.T) {
 	}
 	src := filepath.Join(fixtures.GoPSTData(t), "support.pst")
 	out := t.TempDir()
-	if b, err := exec.Command(readpst, "-e", "-q", "-o", out, src).CombinedOutput(); err != nil {
+	if b, err := exec.Command(readpst, "-j", "1", "-e", "-q", "-o", out, src).CombinedOutput(); err != nil {
 		t.Fatalf("readpst: %v\n%s", err, b)
 	}
 	s := newStore(t)

@@ -63,7 +63,7 @@ func TestRecurrenceReadByReadpst(t *testing.T) {
 	if _, err := writePST(out, seq, omit, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := exec.Command("readpst", "-S", "-o", dir, out).CombinedOutput(); err != nil {
+	if b, err := exec.Command("readpst", "-j", "1", "-S", "-o", dir, out).CombinedOutput(); err != nil {
 		t.Fatalf("readpst: %v\n%s", err, b)
 	}
 	got := map[string]string{} // subject -> RRULE readpst wrote

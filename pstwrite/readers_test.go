@@ -167,7 +167,7 @@ func TestReadpst(t *testing.T) {
 	items := fixture(250, 80, false) // more rows than one row-matrix block holds
 	path := writeFixture(t, t.TempDir(), items)
 	out := t.TempDir()
-	cmd := exec.Command(readpst, "-S", "-o", out, path)
+	cmd := exec.Command(readpst, "-j", "1", "-S", "-o", out, path)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("readpst: %v\n%s", err, b)

@@ -204,7 +204,7 @@ func TestMboxReadpst(t *testing.T) {
 	}
 	pst := filepath.Join(fixtures.GoPSTData(t), "enron.pst")
 	dir := t.TempDir()
-	if out, err := exec.Command(readpst, "-q", "-o", dir, pst).CombinedOutput(); err != nil {
+	if out, err := exec.Command(readpst, "-j", "1", "-q", "-o", dir, pst).CombinedOutput(); err != nil {
 		t.Fatalf("readpst: %v\n%s", err, out)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.mbox"))
