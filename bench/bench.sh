@@ -51,6 +51,20 @@ row() {
 	printf '%-44s %8.2f %8.1f | %-28s %8s | %6s | %s\n' "$1" "$a" "$(rss "$2")" "$bl" "$bw" "$ratio" "$5" >>"$rows"
 }
 fresh() { rm -rf "$work/$1"; mkdir -m 700 "$work/$1"; }
+# reads STORE RECORDS PREFIX TARGET: status, list --limit 50 and show of one
+# contact on the store in $work/STORE, one process each, three times.
+reads() {
+	local db="$work/$1/crm.db" id
+	id=$("$bin" --db "$db" list contacts --limit 1 --json | grep -o '"id": *"[0-9a-f-]*"' | head -1 | grep -o '[0-9a-f-]\{36\}')
+	for _ in 1 2 3; do
+		measure "$3_status" "$bin" --db "$db" status
+		measure "$3_list" "$bin" --db "$db" list contacts --limit 50
+		measure "$3_show" "$bin" --db "$db" show "$id"
+	done
+	row "status ($2-record store)" "$3_status" "" "" "$4"
+	row "list contacts --limit 50 ($2 records)" "$3_list" "" "" "$4"
+	row "show ID ($2 records)" "$3_show" "" "" "$4"
+}
 
 echo "bench: enron.pst import against readpst -S ($runs runs each)"
 for _ in $(seq "$runs"); do
@@ -83,16 +97,7 @@ cards=$(grep -c '^BEGIN:VCARD' "$work/out.vcf")
 [ "$cards" = "$n" ] || { echo "bench: export wrote $cards cards, want $n" >&2; exit 1; }
 row "import $n contacts (one VCF)" vcf_import "gzip -6 of the VCF" vcf_gzip "<= 2, RSS <= 64 MiB"
 row "export --all --vcf $n contacts" vcf_export "gzip -6 of the output" vcf_out_gzip "<= 1"
-# Read commands on the store just built: one process each, three times.
-id=$("$bin" --db "$work/vstore/crm.db" list contacts --limit 1 --json | grep -o '"id": *"[0-9a-f-]*"' | head -1 | grep -o '[0-9a-f-]\{36\}')
-for _ in 1 2 3; do
-	measure st_status "$bin" --db "$work/vstore/crm.db" status
-	measure st_list "$bin" --db "$work/vstore/crm.db" list contacts --limit 50
-	measure st_show "$bin" --db "$work/vstore/crm.db" show "$id"
-done
-row "status ($n-record store)" st_status "" "" "<= 0.1 at 1,000,000 records"
-row "list contacts --limit 50 ($n records)" st_list "" "" "<= 0.1 at 1,000,000 records"
-row "show ID ($n records)" st_show "" "" "<= 0.1 at 1,000,000 records"
+reads vstore "$n" st "<= 0.1 at 1,000,000 records"
 
 echo "bench: $mbox_n generated messages in one mbox ($big_runs run(s) each)"
 go run ./fixtures/cmd/gen -kind mbox -n "$mbox_n" -seed 1 -o "$work/big.mbox"
@@ -110,15 +115,7 @@ if [ -n "${BENCH_FULL:-}" ]; then
 	fresh hstore
 	measure huge_import "$bin" --quiet --db "$work/hstore/crm.db" import "$work/huge.vcf"
 	row "import $m contacts (one VCF)" huge_import "import $n contacts" vcf_import "<= 11"
-	id=$("$bin" --db "$work/hstore/crm.db" list contacts --limit 1 --json | grep -o '"id": *"[0-9a-f-]*"' | head -1 | grep -o '[0-9a-f-]\{36\}')
-	for _ in 1 2 3; do
-		measure h_status "$bin" --db "$work/hstore/crm.db" status
-		measure h_list "$bin" --db "$work/hstore/crm.db" list contacts --limit 50
-		measure h_show "$bin" --db "$work/hstore/crm.db" show "$id"
-	done
-	row "status ($m-record store)" h_status "" "" "<= 0.1"
-	row "list contacts --limit 50 ($m records)" h_list "" "" "<= 0.1"
-	row "show ID ($m records)" h_show "" "" "<= 0.1"
+	reads hstore "$m" h "<= 0.1"
 fi
 
 echo

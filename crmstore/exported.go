@@ -134,20 +134,7 @@ func (sn *Snapshot) SameUID(entities []crm.Entity, uid string) ([]string, error)
 }
 
 func (sn *Snapshot) ids(q string, args ...any) ([]string, error) {
-	rows, err := sn.t.tx.QueryContext(sn.t.ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(sn.t.tx.QueryContext(sn.t.ctx, q, args...))
 }
 
 func placeholders(n int) string {

@@ -65,7 +65,12 @@ func (s *Store) IDs(ctx context.Context, entities []crm.Entity) ([]string, error
 }
 
 func (s *Store) ids(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	return scanIDs(s.db.QueryContext(ctx, q, args...))
+}
+
+// scanIDs reads the first column of every row as a record id and closes
+// the rows.
+func scanIDs(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}

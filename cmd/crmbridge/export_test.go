@@ -47,10 +47,7 @@ func TestExportSIGTERM(t *testing.T) {
 		t.Skip("-short")
 	}
 	src := filepath.Join(fixtures.GoPSTData(t), "enron.pst")
-	exe := filepath.Join(t.TempDir(), "crmbridge")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildCLI(t)
 	db := filepath.Join(t.TempDir(), "crm.db")
 	if out, err := exec.Command(exe, "--db", db, "--quiet", "import", src).CombinedOutput(); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)

@@ -260,12 +260,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Skip("-short")
 	}
 	src := filepath.Join(fixtures.GoPSTData(t), "enron.pst")
-	// A separate binary built without -race: the race detector slows the
-	// pure-Go SQLite by two orders of magnitude.
-	exe := filepath.Join(t.TempDir(), "crmbridge")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildCLI(t)
 	cmd := func(db string) *exec.Cmd {
 		return exec.Command(exe, "--db", db, "--quiet", "import", "--batch", "50", src)
 	}
@@ -325,4 +320,17 @@ func TestKillAndResume(t *testing.T) {
 	if got.Outbox.Pending != want.Outbox.Pending {
 		t.Errorf("outbox %d after resume, %d uninterrupted", got.Outbox.Pending, want.Outbox.Pending)
 	}
+}
+
+// buildCLI builds crmbridge into a temporary folder for tests that run it
+// as a real process (to kill or signal it). The binary is built without
+// -race: the race detector slows the pure-Go SQLite by two orders of
+// magnitude.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "crmbridge")
+	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return exe
 }

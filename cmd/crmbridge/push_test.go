@@ -443,11 +443,7 @@ func TestPushKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	// A separate binary built without -race (see TestKillAndResume).
-	exe := filepath.Join(t.TempDir(), "crmbridge")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildCLI(t)
 	srv, url, inj := newFakeUpstream(t)
 	cfgDir := configure(t, url)
 	f := &faults{rng: rand.New(rand.NewPCG(3, 4)), left: 15, p: 0.05,
