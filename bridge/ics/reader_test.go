@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -353,4 +354,51 @@ func corpusDirIfPresent() string {
 		return ""
 	}
 	return dir
+}
+
+// TestObservanceRuleOnsets checks the observance rules through rrule-go
+// against dates read off a calendar.
+func TestObservanceRuleOnsets(t *testing.T) {
+	d := func(y int, m time.Month, day, h int) time.Time { return time.Date(y, m, day, h, 0, 0, 0, time.UTC) }
+	tests := []struct {
+		rule  string
+		start time.Time
+		from  int // seconds east of UTC before the onset
+		year  int
+		want  []time.Time
+	}{
+		// Outlook's 1601 DTSTART: rrule-go alone stops 292 years after it.
+		{"FREQ=YEARLY;BYDAY=2SU;BYMONTH=3", d(1601, 1, 1, 2), -5 * 3600, 2025, []time.Time{d(2025, 3, 9, 2)}},
+		// No BYMONTH: DTSTART's month.
+		{"FREQ=YEARLY;BYDAY=-1SU", d(1996, 10, 27, 3), 7200, 2025, []time.Time{d(2025, 10, 26, 3)}},
+		{"FREQ=YEARLY;BYMONTH=4;BYDAY=1SU;COUNT=3", d(1987, 4, 5, 2), -5 * 3600, 1989, []time.Time{d(1989, 4, 2, 2)}},
+		{"FREQ=YEARLY;BYMONTH=4;BYDAY=1SU;COUNT=3", d(1987, 4, 5, 2), -5 * 3600, 1990, nil},
+		// A DATE UNTIL includes its day.
+		{"FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU;UNTIL=20061029", d(1967, 10, 29, 2), -4 * 3600, 2006, []time.Time{d(2006, 10, 29, 2)}},
+		{"FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU;UNTIL=20061029", d(1967, 10, 29, 2), -4 * 3600, 2007, nil},
+		// A UTC UNTIL is compared in local time: 02:00 CET is 01:00Z.
+		{"FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU;UNTIL=20100328T010000Z", d(1981, 3, 29, 2), 3600, 2010, []time.Time{d(2010, 3, 28, 2)}},
+		{"FREQ=YEARLY;BYMONTH=10;BYMONTHDAY=-1", d(2000, 10, 31, 3), 3600, 2025, []time.Time{d(2025, 10, 31, 3)}},
+		{"FREQ=YEARLY;INTERVAL=2;BYMONTH=3;BYDAY=1SU", d(2020, 3, 1, 2), 0, 2021, nil},
+		{"FREQ=YEARLY;INTERVAL=2;BYMONTH=3;BYDAY=1SU", d(2020, 3, 1, 2), 0, 2022, []time.Time{d(2022, 3, 6, 2)}},
+		{"FREQ=YEARLY;INTERVAL=2;BYMONTH=3;BYDAY=1SU", d(2020, 3, 1, 2), 0, 2030, []time.Time{d(2030, 3, 3, 2)}},
+		{"FREQ=YEARLY;INTERVAL=2;BYMONTH=3;BYDAY=1SU", d(2020, 3, 1, 2), 0, 2031, nil},
+		{"FREQ=YEARLY;INTERVAL=3;BYMONTH=11;BYDAY=1SU", d(1601, 1, 1, 2), 0, 2026, nil},                            // 425 years: not a multiple of 3
+		{"FREQ=YEARLY;INTERVAL=3;BYMONTH=11;BYDAY=1SU", d(1601, 1, 1, 2), 0, 2027, []time.Time{d(2027, 11, 7, 2)}}, // 426
+	}
+	for _, tt := range tests {
+		r, err := parseObsRule(tt.rule, tt.start, tt.from)
+		if err != nil {
+			t.Errorf("%s: %v", tt.rule, err)
+			continue
+		}
+		if got := r.onsets(tt.year); !slices.Equal(got, tt.want) {
+			t.Errorf("%s from %s, onsets in %d = %v, want %v", tt.rule, tt.start, tt.year, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"FREQ=DAILY", "FREQ=HOURLY;BYMONTH=3", "FREQ=YEARLY;BYMONTH=13", "FREQ=YEARLY;INTERVAL=5000"} {
+		if _, err := parseObsRule(bad, d(2000, 1, 1, 0), 0); err == nil {
+			t.Errorf("%s: accepted, want an error", bad)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-ical"
+	"github.com/teambition/rrule-go"
 )
 
 // zone turns a wall-clock time ("naive": its fields read in time.UTC) into
@@ -44,7 +45,7 @@ func (z *vtimezone) onsets(i, y int) []time.Time {
 		return on
 	}
 	o := &z.obs[i]
-	on := o.rule.onsets(y, o.start)
+	on := o.rule.onsets(y)
 	if z.cache == nil {
 		z.cache = make(map[onsetKey][]time.Time)
 	}
@@ -58,30 +59,16 @@ func (z *vtimezone) onsets(i, y int) []time.Time {
 type observance struct {
 	start    time.Time // DTSTART, naive local time (in the "from" offset)
 	from, to int       // TZOFFSETFROM, TZOFFSETTO in seconds east of UTC
-	rule     *yearlyRule
+	rule     *obsRule
 	rdates   []time.Time // naive
 }
 
-// yearlyRule is the subset of RRULE that time zone observances use:
-// FREQ=YEARLY with BYMONTH, BYDAY (with or without ordinal), BYMONTHDAY,
-// INTERVAL, UNTIL and COUNT.
-type yearlyRule struct {
-	interval  int
-	months    []time.Month
-	days      []weekdayNum
-	monthDays []int
-	until     time.Time // naive; zero: none
-	untilUTC  bool
-	lastYear  int // from COUNT; 0: none
+// obsRule is an observance's RRULE, expanded by rrule-go over naive local
+// times (DTSTART as written, read in time.UTC).
+type obsRule struct {
+	opt rrule.ROption
+	r   *rrule.RRule // from DTSTART as written
 }
-
-type weekdayNum struct {
-	n  int // 0: every such weekday; 1..5 or -1..-5
-	wd time.Weekday
-}
-
-var weekdays = map[string]time.Weekday{"SU": time.Sunday, "MO": time.Monday, "TU": time.Tuesday,
-	"WE": time.Wednesday, "TH": time.Thursday, "FR": time.Friday, "SA": time.Saturday}
 
 // parseVTimezone reads a VTIMEZONE component. It fails when no observance
 // is usable.
@@ -135,7 +122,7 @@ func parseObservance(c *ical.Component) (observance, error) {
 		o.from = o.to
 	}
 	if p := c.Props.Get(ical.PropRecurrenceRule); p != nil {
-		r, err := parseYearlyRule(p.Value, st)
+		r, err := parseObsRule(p.Value, st, o.from)
 		if err != nil {
 			return o, fmt.Errorf("RRULE: %w", err)
 		}
@@ -178,145 +165,84 @@ func parseUTCOffset(s string) (int, bool) {
 	return off, true
 }
 
-func parseYearlyRule(v string, start time.Time) (*yearlyRule, error) {
-	r := &yearlyRule{interval: 1}
-	freq := ""
-	count := 0
-	for _, part := range strings.Split(strings.ToUpper(v), ";") {
-		k, val, _ := strings.Cut(part, "=")
-		switch k {
-		case "FREQ":
-			freq = val
-		case "INTERVAL":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > 1000 {
-				return nil, fmt.Errorf("bad INTERVAL %q", val)
-			}
-			r.interval = n
-		case "COUNT":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("bad COUNT %q", val)
-			}
-			count = n
-		case "UNTIL":
-			t, _, utc, err := parseNaive(val)
-			if err != nil {
-				return nil, fmt.Errorf("bad UNTIL %q", val)
-			}
-			if len(val) == 8 { // a date: the whole day is included
-				t = t.Add(24*time.Hour - time.Second)
-			}
-			r.until, r.untilUTC = t, utc
-		case "BYMONTH":
-			for _, s := range strings.Split(val, ",") {
-				n, err := strconv.Atoi(s)
-				if err != nil || n < 1 || n > 12 {
-					return nil, fmt.Errorf("bad BYMONTH %q", val)
-				}
-				r.months = append(r.months, time.Month(n))
-			}
-		case "BYMONTHDAY":
-			for _, s := range strings.Split(val, ",") {
-				n, err := strconv.Atoi(s)
-				if err != nil || n == 0 || n < -31 || n > 31 {
-					return nil, fmt.Errorf("bad BYMONTHDAY %q", val)
-				}
-				r.monthDays = append(r.monthDays, n)
-			}
-		case "BYDAY":
-			for _, s := range strings.Split(val, ",") {
-				s = strings.TrimSpace(s)
-				if len(s) < 2 {
-					return nil, fmt.Errorf("bad BYDAY %q", val)
-				}
-				wd, ok := weekdays[s[len(s)-2:]]
-				if !ok {
-					return nil, fmt.Errorf("bad BYDAY %q", val)
-				}
-				n := 0
-				if num := s[:len(s)-2]; num != "" {
-					var err error
-					n, err = strconv.Atoi(strings.TrimPrefix(num, "+"))
-					if err != nil || n == 0 || n < -5 || n > 5 {
-						return nil, fmt.Errorf("bad BYDAY %q", val)
-					}
-				}
-				r.days = append(r.days, weekdayNum{n, wd})
-			}
+// parseObsRule reads an observance's RRULE (../rfc/5545:3.8.5.3) with
+// start, its DTSTART, as the first onset. A UTC UNTIL is moved to local time
+// by from, the offset in effect before the onset (../rfc/5545:3.6.5: "the
+// UNTIL rule part MUST be specified in UTC time"); a DATE UNTIL includes its
+// whole day. Only YEARLY and MONTHLY rules are taken: a time zone changes
+// its offset a few times a year, and a finer rule would only cost time.
+func parseObsRule(v string, start time.Time, from int) (*obsRule, error) {
+	opt, err := rrule.StrToROptionInLocation(strings.ToUpper(strings.TrimSpace(v)), time.UTC)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Freq != rrule.YEARLY && opt.Freq != rrule.MONTHLY {
+		return nil, fmt.Errorf("FREQ=%s not supported in a time zone", opt.Freq)
+	}
+	if opt.Interval > 1000 {
+		return nil, fmt.Errorf("bad INTERVAL %d", opt.Interval)
+	}
+	if !opt.Until.IsZero() {
+		_, date, utc, err := parseNaive(untilValue(v))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("bad UNTIL: %w", err)
+		case date:
+			opt.Until = opt.Until.Add(24*time.Hour - time.Second)
+		case utc:
+			opt.Until = opt.Until.Add(time.Duration(from) * time.Second)
 		}
 	}
-	if freq != "YEARLY" {
-		return nil, fmt.Errorf("FREQ=%s not supported in a time zone", freq)
+	if opt.Freq == rrule.YEARLY && len(opt.Byweekday) > 0 && len(opt.Bymonth) == 0 && len(opt.Byyearday) == 0 && len(opt.Byweekno) == 0 {
+		// "BYDAY=-1SU" alone is the year's last Sunday (../rfc/5545:3.3.10);
+		// an observance means the last Sunday of its DTSTART's month, as
+		// the producers that leave BYMONTH out intend.
+		opt.Bymonth = []int{int(start.Month())}
 	}
-	if len(r.months) == 0 {
-		r.months = []time.Month{start.Month()}
+	if opt.Until.IsZero() {
+		// rrule-go ends a rule without UNTIL 2^63 ns (292 years) after
+		// DTSTART, and Outlook starts its observances in 1601.
+		opt.Until = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 	}
-	if count > 0 {
-		// Observance rules give one onset per month listed per year.
-		per := len(r.months)
-		r.lastYear = start.Year() + ((count+per-1)/per-1)*r.interval
+	opt.Dtstart = start
+	r, err := rrule.NewRRule(*opt)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &obsRule{opt: *opt, r: r}, nil
+}
+
+// untilValue returns the UNTIL part of an RRULE value.
+func untilValue(v string) string {
+	for _, part := range strings.Split(v, ";") {
+		if k, val, _ := strings.Cut(part, "="); strings.EqualFold(strings.TrimSpace(k), "UNTIL") {
+			return val
+		}
+	}
+	return ""
 }
 
 // onsets returns the rule's onsets (naive local time) in year y.
-func (r *yearlyRule) onsets(y int, start time.Time) []time.Time {
-	if y < start.Year() || (y-start.Year())%r.interval != 0 || (r.lastYear != 0 && y > r.lastYear) {
-		return nil
-	}
-	h, mi, s := start.Clock()
-	var out []time.Time
-	for _, m := range r.months {
-		first := time.Date(y, m, 1, h, mi, s, 0, time.UTC)
-		ndays := first.AddDate(0, 1, -1).Day()
-		var days []int
-		switch {
-		case len(r.days) > 0:
-			for _, wd := range r.days {
-				var cands []int
-				for d := 1 + (int(wd.wd)-int(first.Weekday())+7)%7; d <= ndays; d += 7 {
-					cands = append(cands, d)
-				}
-				switch {
-				case wd.n > 0 && wd.n <= len(cands):
-					cands = cands[wd.n-1 : wd.n]
-				case wd.n < 0 && -wd.n <= len(cands):
-					cands = cands[len(cands)+wd.n : len(cands)+wd.n+1]
-				case wd.n != 0:
-					cands = nil
-				}
-				for _, d := range cands {
-					if len(r.monthDays) == 0 || containsDay(r.monthDays, d, ndays) {
-						days = append(days, d)
-					}
-				}
-			}
-		case len(r.monthDays) > 0:
-			for d := 1; d <= ndays; d++ {
-				if containsDay(r.monthDays, d, ndays) {
-					days = append(days, d)
-				}
-			}
-		default:
-			if start.Day() <= ndays {
-				days = []int{start.Day()}
-			}
-		}
-		for _, d := range days {
-			out = append(out, time.Date(y, m, d, h, mi, s, 0, time.UTC))
+//
+// rrule-go walks every year from DTSTART, and Outlook writes 1601: so a
+// rule without COUNT is started again from the last year before y that the
+// interval reaches, keeping DTSTART's month, day and time. A YEARLY or
+// MONTHLY rule's set in a year depends only on that year, its BY parts and
+// DTSTART's month, day and time, so the onsets in y are the same. A
+// February 29 DTSTART is not moved (the other years have none).
+func (r *obsRule) onsets(y int) []time.Time {
+	rr := r.r
+	st := r.opt.Dtstart
+	iv := max(r.opt.Interval, 1)
+	if r.opt.Count == 0 && y-st.Year() > iv && !(st.Month() == time.February && st.Day() == 29) {
+		k := (y - 1 - st.Year()) / iv * iv
+		opt := r.opt
+		opt.Dtstart = st.AddDate(k, 0, 0)
+		if moved, err := rrule.NewRRule(opt); err == nil {
+			rr = moved
 		}
 	}
-	return out
-}
-
-func containsDay(list []int, d, ndays int) bool {
-	for _, x := range list {
-		if x == d || (x < 0 && ndays+1+x == d) {
-			return true
-		}
-	}
-	return false
+	return rr.Between(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Second), true)
 }
 
 // offsetAt returns the UTC offset in effect at naive local time t: that of
@@ -351,7 +277,7 @@ func (z *vtimezone) offsetAt(t time.Time) int {
 		if o.rule != nil {
 			for _, y := range []int{t.Year() - 1, t.Year()} {
 				for _, on := range z.onsets(i, y) {
-					if on.Before(o.start) || !o.rule.before(on, o.from) {
+					if on.Before(o.start) {
 						continue
 					}
 					consider(on, o)
@@ -368,17 +294,6 @@ func (z *vtimezone) offsetAt(t time.Time) int {
 		return z.obs[earliest].from
 	}
 	return bestOff
-}
-
-// before reports whether onset on is not after the rule's UNTIL.
-func (r *yearlyRule) before(on time.Time, from int) bool {
-	if r.until.IsZero() {
-		return true
-	}
-	if r.untilUTC {
-		return !on.Add(-time.Duration(from) * time.Second).After(r.until)
-	}
-	return !on.After(r.until)
 }
 
 func (z *vtimezone) toUTC(n time.Time) time.Time {

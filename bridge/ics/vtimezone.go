@@ -99,12 +99,12 @@ func yearlyRuleOf(local time.Time, loc *time.Location, from, to int) (string, bo
 	}
 	wd := [...]string{"SU", "MO", "TU", "WE", "TH", "FR", "SA"}[local.Weekday()]
 	rule := fmt.Sprintf("FREQ=YEARLY;BYMONTH=%d;BYDAY=%d%s", int(local.Month()), n, wd)
-	r, err := parseYearlyRule(rule, local)
+	r, err := parseObsRule(rule, local, from)
 	if err != nil {
 		return "", false
 	}
 	for y := local.Year() + 1; y <= local.Year()+3; y++ {
-		ons := r.onsets(y, local)
+		ons := r.onsets(y)
 		if len(ons) != 1 {
 			return "", false
 		}
