@@ -109,6 +109,7 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 	}
 	item.SetIf(fields, "references", strings.Join(msgIDs(strings.Join(h.Values("References"), " ")), " "))
 	fields["directioncode"] = "false"
+	m.readState(h, fields)
 
 	var date time.Time
 	if v := h.Get("Date"); v != "" {

@@ -546,8 +546,9 @@ func (b *boundaries) next(params map[string]string) map[string]string {
 // priority (Importance, RFC 2156, which Outlook reads, and X-Priority,
 // which Thunderbird reads), its sensitivity (Sensitivity, RFC 2156), its
 // categories (Keywords, RFC 5322 3.6.5: Outlook's categories, Thunderbird's
-// tags) and the Outlook folder it came from (X-Folder, as in the Enron
-// corpus and readpst's output). Values with line breaks or controls are
+// tags), the Outlook folder it came from (X-Folder, as in the Enron
+// corpus and readpst's output) and whether it was sent or received
+// (writeDirection). readState reads every one of them back. Values with line breaks or controls are
 // left out rather than let into a header.
 func writeState(h *mail.Header, f map[string]string) {
 	if t := fieldTime(f, "receivedon"); !t.IsZero() {
@@ -557,6 +558,9 @@ func writeState(h *mail.Header, f map[string]string) {
 	case "0":
 		h.Set("Importance", "low")
 		h.Set("X-Priority", "5 (Lowest)")
+	case "1":
+		h.Set("Importance", "normal")
+		h.Set("X-Priority", "3 (Normal)")
 	case "2":
 		h.Set("Importance", "high")
 		h.Set("X-Priority", "1 (Highest)")
@@ -581,6 +585,7 @@ func writeState(h *mail.Header, f map[string]string) {
 	if fo := strings.TrimSpace(f["folder"]); fo != "" && headerSafe(fo) {
 		h.Set("X-Folder", subjectValue(fo))
 	}
+	writeDirection(h, f)
 }
 
 // headerSafe reports whether s has no control character (CR and LF
