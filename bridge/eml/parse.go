@@ -223,6 +223,7 @@ func (m *msgParser) addresses(h textproto.Header, key string) []*mail.Address {
 		m.warnf("header "+key, "%v (kept %d address(es))", err, len(list))
 	}
 	for _, a := range list {
+		a.Address = decapsulateEX(a.Address)
 		if a.Address == "" {
 			m.warnf("header "+key, "%q is not an address (RFC 5322 3.4.1): kept as a name only", truncate(a.Name, 80))
 		}

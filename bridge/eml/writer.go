@@ -424,13 +424,17 @@ func fieldTime(f map[string]string, names ...string) time.Time {
 }
 
 // recipients returns the From, To, Cc and Bcc addresses of rec: its
-// parties, with the sender and torecipients fields as fallbacks.
+// parties, with the sender and torecipients fields as fallbacks. An
+// Exchange X.500 address is IMCEA-encapsulated (encapsulateEX).
 func recipients(rec crm.Record) (from, to, cc, bcc []*mail.Address) {
 	for _, p := range rec.Parties {
 		if strings.TrimSpace(p.Address) == "" {
 			continue
 		}
 		a := &mail.Address{Name: p.Name, Address: headerToken(p.Address)}
+		if dn := strings.TrimSpace(p.Address); isX500(dn) {
+			a.Address = encapsulateEX(dn)
+		}
 		switch p.Role {
 		case crm.RoleSender:
 			from = append(from, a)
