@@ -179,6 +179,7 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 			syncCommand(e),
 			checkCommand(e),
 			backupCommand(e),
+			forgetCommand(e),
 			versionCommand(e),
 			helpCommand(),
 		},

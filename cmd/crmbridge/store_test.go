@@ -31,6 +31,8 @@ func storeCommands(dir string) [][]string {
 		{"sync"},
 		{"check"},
 		{"backup", filepath.Join(dir, "backup.db")},
+		{"forget", filepath.Join(dir, "one.vcf")},
+		{"forget", "--dry-run", filepath.Join(dir, "one.vcf")},
 	}
 }
 
