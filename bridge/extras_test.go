@@ -111,3 +111,83 @@ func TestExtrasKeptAndRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// extrasByEntity returns the extras of every record of entity e in s,
+// sorted, keyed by the record's subject.
+func extrasByEntity(t *testing.T, s *crmstore.Store, e crm.Entity) map[string][]crm.Extra {
+	t.Helper()
+	ids, err := s.IDs(context.Background(), []crm.Entity{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]crm.Extra{}
+	for _, id := range ids {
+		v, err := s.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs := append([]crm.Extra(nil), v.Extras...)
+		sort.Slice(xs, func(i, j int) bool {
+			return fmt.Sprint(xs[i].Name, xs[i].Value, xs[i].Params) < fmt.Sprint(xs[j].Name, xs[j].Value, xs[j].Params)
+		})
+		out[v.Fields["subject"]] = xs
+	}
+	return out
+}
+
+// An event and a task with values no field holds keep them as extras
+// through import → ICS export → import, and the import counts them per
+// property.
+func TestICSExtrasRoundTrip(t *testing.T) {
+	const cal = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" +
+		"BEGIN:VEVENT\r\nUID:ev1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240105T090000Z\r\nDTEND:20240105T100000Z\r\n" +
+		"SUMMARY:Review\r\nX-GOOGLE-CONFERENCE:https://meet.example/abc\r\nURL:https://example.org/ev1\r\n" +
+		"ORGANIZER;CN=Boss:mailto:boss@example.org\r\n" +
+		"ATTENDEE;CN=Ann;PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:ann@example.org\r\n" +
+		"BEGIN:VALARM\r\nACTION:AUDIO\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n" +
+		"BEGIN:VTODO\r\nUID:td1\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:Do\r\nX-APPLE-SORT-ORDER:42\r\nEND:VTODO\r\n" +
+		"END:VCALENDAR\r\n"
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.ics")
+	if err := os.WriteFile(in, []byte(cal), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	sum, p := importPaths(t, s, ImportOptions{}, in)
+	if len(p.errs) != 0 || len(p.warns) != 0 {
+		t.Fatalf("problems %v, warnings %v", p.errs, p.warns)
+	}
+	want := map[crm.Entity]map[string][]crm.Extra{
+		crm.Appointment: {"Review": {
+			{Name: "ATTENDEE", Value: "mailto:ann@example.org", Params: map[string]string{"RSVP": "TRUE"}},
+			{Name: "URL", Value: "https://example.org/ev1"},
+			{Name: "VALARM", Value: "ACTION:AUDIO\r\nTRIGGER:-PT15M"},
+			{Name: "X-GOOGLE-CONFERENCE", Value: "https://meet.example/abc"},
+		}},
+		crm.Task: {"Do": {{Name: "X-APPLE-SORT-ORDER", Value: "42"}}},
+	}
+	for e, w := range want {
+		if got := extrasByEntity(t, s, e); !reflect.DeepEqual(got, w) {
+			t.Errorf("%s extras\n got %q\nwant %q", e, got, w)
+		}
+	}
+	wantCounts := map[string]int{"ATTENDEE": 1, "URL": 1, "VALARM": 1, "X-GOOGLE-CONFERENCE": 1, "X-APPLE-SORT-ORDER": 1}
+	if !reflect.DeepEqual(sum.Extras, wantCounts) {
+		t.Errorf("extras counted %v, want %v", sum.Extras, wantCounts)
+	}
+
+	out := filepath.Join(dir, "out.ics")
+	if _, err := Export(context.Background(), s, ExportOptions{ICS: out, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	if _, p := importPaths(t, s2, ImportOptions{}, out); len(p.errs) != 0 || len(p.warns) != 0 {
+		t.Fatalf("re-import: %v %v", p.errs, p.warns)
+	}
+	for e, w := range want {
+		if got := extrasByEntity(t, s2, e); !reflect.DeepEqual(got, w) {
+			b, _ := os.ReadFile(out)
+			t.Errorf("%s extras after the round trip\n got %q\nwant %q\n%s", e, got, w, b)
+		}
+	}
+}

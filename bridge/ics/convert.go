@@ -210,6 +210,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		fmt.Fprintf(sum, "\x00%s\x00%s", f["scheduledstart"], f["scheduledend"])
 	}
 	in.Record.Attachments = r.attachments(c, line)
+	in.Record.Extras = r.extras(c, f)
 	// Parameter values and raw lines are not decoded by propText.
 	for k, v := range f {
 		f[k] = textcodec.String(v)

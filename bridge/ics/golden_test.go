@@ -24,6 +24,7 @@ type goldenItem struct {
 	Entity     crm.Entity        `json:",omitempty"`
 	Fields     map[string]string `json:",omitempty"`
 	Parties    []crm.Party       `json:",omitempty"`
+	Extras     []crm.Extra       `json:",omitempty"`
 	Source     *crm.SourceRef    `json:",omitempty"`
 	Keys       []string          `json:",omitempty"`
 	ModifiedAt *time.Time        `json:",omitempty"`
@@ -58,7 +59,7 @@ func golden(t *testing.T, path string) []goldenItem {
 		}
 		checkInvariants(t, in)
 		g := goldenItem{Entity: in.Record.Entity, Fields: in.Record.Fields, Parties: in.Record.Parties,
-			Source: &in.Source, Keys: in.Keys, Pos: in.Pos}
+			Extras: in.Record.Extras, Source: &in.Source, Keys: in.Keys, Pos: in.Pos}
 		if !in.ModifiedAt.IsZero() {
 			m := in.ModifiedAt
 			g.ModifiedAt = &m

@@ -122,7 +122,7 @@ func (e *Encoder) Encode(recs ...crm.Record) error {
 		if rec.Entity == crm.Appointment {
 			c, err = encodeEvent(rec, stamp, nil, true, warn)
 		} else {
-			c, err = encodeTodo(rec, stamp)
+			c, err = encodeTodo(rec, stamp, warn)
 		}
 		var b []byte
 		if err == nil {
@@ -364,6 +364,7 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 		c.Props.Add(p)
 	}
 	addAlarm(c, f["reminder"])
+	addExtras(c, rec, warn)
 	if withAttachments {
 		if err := addAttachments(c, rec); err != nil {
 			return nil, err
@@ -408,7 +409,7 @@ func addAttachments(c *ical.Component, rec *crm.Record) error {
 	return nil
 }
 
-func encodeTodo(rec *crm.Record, stamp time.Time) (*ical.Component, error) {
+func encodeTodo(rec *crm.Record, stamp time.Time, warn func(error)) (*ical.Component, error) {
 	f := rec.Fields
 	c := ical.NewComponent(ical.CompToDo)
 	c.Props.SetText(ical.PropUID, uidOf(rec))
@@ -443,6 +444,7 @@ func encodeTodo(rec *crm.Record, stamp time.Time) (*ical.Component, error) {
 	setClass(c, f["sensitivity"])
 	setCategories(c, f["categories"])
 	addAlarm(c, f["reminder"])
+	addExtras(c, rec, warn)
 	if err := addAttachments(c, rec); err != nil {
 		return nil, err
 	}

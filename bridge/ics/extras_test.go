@@ -1,0 +1,105 @@
+package ics
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"sort"
+	"testing"
+
+	"crmbridge/crm"
+)
+
+// An event and a task with values no field holds: X- properties, URL,
+// GEO, an unknown CLASS, an event STATUS other than CANCELLED, TRANSP
+// beside the Outlook busy status, attendee and organizer parameters,
+// an attachment by URI, a plain-text X-ALT-DESC, a second alarm and a
+// first alarm that says more than a reminder.
+const extrasCal = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nX-WR-CALNAME:Work\r\n" +
+	"BEGIN:VEVENT\r\nUID:ev1\r\nDTSTAMP:20240101T000000Z\r\nSEQUENCE:2\r\n" +
+	"DTSTART:20240105T090000Z\r\nDTEND:20240105T100000Z\r\nSUMMARY:Review\r\n" +
+	"X-GOOGLE-CONFERENCE:https://meet.example/abc\r\nURL:https://example.org/ev1\r\nGEO:37.386013;-122.082932\r\n" +
+	"CLASS:X-SECRET\r\nSTATUS:TENTATIVE\r\nTRANSP:TRANSPARENT\r\nX-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE\r\n" +
+	"CREATED:20231201T120000Z\r\nX-ALT-DESC:plain\\, alt\r\n" +
+	"ORGANIZER;CN=Boss;SENT-BY=\"mailto:sec@example.org\":mailto:boss@example.org\r\n" +
+	"ATTENDEE;CN=Ann;ROLE=CHAIR;PARTSTAT=ACCEPTED;RSVP=TRUE;CUTYPE=INDIVIDUAL:mailto:ann@example.org\r\n" +
+	"ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION:mailto:bob@example.org\r\n" +
+	"ATTACH;FMTTYPE=application/pdf:https://example.org/agenda.pdf\r\n" +
+	"BEGIN:VALARM\r\nACTION:AUDIO\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n" +
+	"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT1H\r\nEND:VALARM\r\n" +
+	"END:VEVENT\r\n" +
+	"BEGIN:VTODO\r\nUID:td1\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:Do\r\nSTATUS:NEEDS-ACTION\r\n" +
+	"X-APPLE-SORT-ORDER:42\r\nCLASS:PRIVATE\r\n" +
+	"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\n" +
+	"END:VTODO\r\nEND:VCALENDAR\r\n"
+
+func sortedExtras(xs []crm.Extra) []crm.Extra {
+	xs = append([]crm.Extra(nil), xs...)
+	sort.Slice(xs, func(i, j int) bool {
+		return fmt.Sprint(xs[i].Name, xs[i].Value, xs[i].Params) < fmt.Sprint(xs[j].Name, xs[j].Value, xs[j].Params)
+	})
+	return xs
+}
+
+func TestExtras(t *testing.T) {
+	wantEvent := []crm.Extra{
+		{Name: "ATTACH", Value: "https://example.org/agenda.pdf", Params: map[string]string{"FMTTYPE": "application/pdf"}},
+		{Name: "ATTENDEE", Value: "mailto:ann@example.org", Params: map[string]string{"ROLE": "CHAIR", "RSVP": "TRUE", "CUTYPE": "INDIVIDUAL"}},
+		{Name: "CLASS", Value: "X-SECRET"},
+		{Name: "CREATED", Value: "20231201T120000Z"},
+		{Name: "GEO", Value: "37.386013;-122.082932"},
+		{Name: "ORGANIZER", Value: "mailto:boss@example.org", Params: map[string]string{"SENT-BY": "mailto:sec@example.org"}},
+		{Name: "STATUS", Value: "TENTATIVE"},
+		{Name: "TRANSP", Value: "TRANSPARENT"},
+		{Name: "URL", Value: "https://example.org/ev1"},
+		{Name: "VALARM", Value: "ACTION:AUDIO\r\nTRIGGER:-PT15M"},
+		{Name: "VALARM", Value: "ACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT1H"},
+		{Name: "X-ALT-DESC", Value: "plain\\, alt"},
+		{Name: "X-GOOGLE-CONFERENCE", Value: "https://meet.example/abc"},
+	}
+	wantTodo := []crm.Extra{{Name: "X-APPLE-SORT-ORDER", Value: "42"}}
+
+	check := func(stage string, recs []*crm.Incoming) {
+		t.Helper()
+		if len(recs) != 2 {
+			t.Fatalf("%s: %d items", stage, len(recs))
+		}
+		for i, want := range [][]crm.Extra{wantEvent, wantTodo} {
+			if got := sortedExtras(recs[i].Record.Extras); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: %s extras\n got %q\nwant %q", stage, recs[i].Record.Entity, got, want)
+			}
+		}
+		ev := recs[0].Record.Fields
+		if ev["reminder"] != "-PT15M" || ev["busystatus"] != "1" || ev["sensitivity"] != "" {
+			t.Errorf("%s: reminder %q busystatus %q sensitivity %q", stage, ev["reminder"], ev["busystatus"], ev["sensitivity"])
+		}
+		if td := recs[1].Record.Fields; td["reminder"] != "-PT5M" || td["sensitivity"] != "2" {
+			t.Errorf("%s: task reminder %q sensitivity %q", stage, td["reminder"], td["sensitivity"])
+		}
+	}
+	recs, errs, fatal := readAll(t, extrasCal, "x.ics")
+	if fatal != nil || len(errs) != 0 {
+		t.Fatal(fatal, errs)
+	}
+	check("read", recs)
+
+	// Written back and read again: every extra comes back as it was.
+	var out []crm.Record
+	for _, in := range recs {
+		out = append(out, in.Record)
+	}
+	var buf bytes.Buffer
+	enc := NewEncoder(&buf)
+	enc.Warn = func(rec *crm.Record, err error) { t.Errorf("warn %s: %v", rec.Entity, err) }
+	if err := enc.Encode(out...); err != nil {
+		t.Fatal(err)
+	}
+	recs2, errs, fatal := readAll(t, buf.String(), "out.ics")
+	if fatal != nil || len(errs) != 0 {
+		t.Fatal(fatal, errs)
+	}
+	check("round trip", recs2)
+	if t.Failed() {
+		t.Logf("%s", buf.Bytes())
+	}
+}
