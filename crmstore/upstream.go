@@ -399,6 +399,18 @@ func (s *Store) CachePut(ctx context.Context, key, value string) error {
 	})
 }
 
+// UpstreamIDs returns the ids of the live records of entity e that are
+// known to exist upstream (a confirmed push or a pull stored their ETag),
+// sorted.
+func (s *Store) UpstreamIDs(ctx context.Context, e crm.Entity) ([]string, error) {
+	ids, err := scanIDs(s.db.QueryContext(ctx, `SELECT u.record_id FROM upstream u JOIN record r ON r.id = u.record_id
+		WHERE r.entity = ? AND r.deleted = 0 ORDER BY u.record_id`, string(e)))
+	if err != nil {
+		return nil, fmt.Errorf("records of %s known upstream: %w", e, err)
+	}
+	return ids, nil
+}
+
 // ETag returns the last ETag stored for record id ("" when none).
 func (s *Store) ETag(ctx context.Context, id string) (string, error) {
 	var etag string

@@ -23,7 +23,8 @@ package upstream_test
 //     known ETag reads the record back first (and handles a 428 like a 412).
 //  4. Change tracking: Dataverse honours Prefer: odata.track-changes and
 //     ends with an @odata.deltaLink; CAP ignores it. Pull falls back to
-//     $filter=modifiedon gt <last> (which cannot see deletions).
+//     $filter=modifiedon ge <last>, and sees deletions by listing the
+//     set's keys ($select=<key>) after each poll.
 //  5. Lookups: Dataverse computes _<attr>_value read-only properties; the CAP
 //     model declares _<attr>_value as the foreign key of unmanaged
 //     associations named like Dataverse's navigation properties, so
@@ -276,8 +277,14 @@ func TestCAPPull(t *testing.T) {
 	if _, err := c.Push(ctx, q, upstream.PushOptions{}); err != nil || q.Len() != 0 {
 		t.Fatalf("push: %v, left %d %v", err, q.Len(), q.DeadLetters())
 	}
+	// Deleted by another user: CAP has no deltas, the keys listing sees it.
+	resp, err := c.Do(ctx, upstream.Request{Method: http.MethodDelete, Path: "leads(" + ids[0] + ")", Header: http.Header{"If-Match": {"*"}}})
+	if err != nil || resp.Status != http.StatusNoContent {
+		t.Fatalf("delete on CAP: %v %+v", err, resp)
+	}
 	st, err = c.Pull(ctx, sink, upstream.PullOptions{Sets: []string{"leads"}})
-	if err != nil || st.Applied != 1 || sink.recs[ids[1]]["subject"] != "changed" {
-		t.Errorf("second pull: %v %+v %v", err, st, sink.recs[ids[1]])
+	if err != nil || st.Applied != 1 || sink.recs[ids[1]]["subject"] != "changed" || st.Listed != 1 ||
+		st.Deleted != 1 || len(sink.deleted) != 1 || sink.deleted[0] != ids[0] {
+		t.Errorf("second pull: %v %+v %v, deleted %v", err, st, sink.recs[ids[1]], sink.deleted)
 	}
 }

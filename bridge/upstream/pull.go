@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
+
+	"crmbridge/crm"
 )
 
 // PullOptions tune one Pull run.
@@ -26,7 +29,8 @@ type PullOptions struct {
 type PullStats struct {
 	Applied int // records handed to Sink.Apply
 	Deleted int // records handed to Sink.Delete
-	Pages   int // pages read
+	Pages   int // pages read (keys-only listings included)
+	Listed  int // entity sets whose keys were listed to find deletes (no change tracking)
 	Tracked int // entity sets read with change tracking
 	Polled  int // entity sets read with $filter=modifiedon ge <last>
 	Failed  int // entity sets that failed (see *PullError)
@@ -65,9 +69,13 @@ func (e *PullError) Unwrap() []error {
 // @odata.deltaLink, which it saves for the next pull; on a server that does
 // not track changes (SAP CAP) it falls back to $filter=modifiedon ge
 // <last>, skipping the rows it already read at exactly <last> (so that a
-// row changed within the same second is never lost), which cannot see
-// deletions. Every page link must stay on the service's host: the bearer
-// token is never sent elsewhere.
+// row changed within the same second is never lost). A poll cannot see
+// deletions: when the sink is a KnownSink, a poll is followed by a
+// keys-only listing of the set ($select=<key>, one request per 5,000
+// rows), and every record the sink knows upstream that the listing lacks
+// is handed to Delete; a full read (the first pull, or after an expired
+// delta token) serves as that listing itself. Every page link must stay on
+// the service's host: the bearer token is never sent elsewhere.
 //
 // Each entity set is pulled on its own: a set that fails (a 403 for a table
 // the user may not read, a 404 for one the server lacks) is reported in a
@@ -138,6 +146,10 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 	newDelta := ""
 	maxMod := mark.Last
 	atMax := append([]string(nil), mark.Seen...)
+	// full is true while the read is of the whole set (no delta, no
+	// filter): then the ids read are every row the server holds.
+	full := next == c.setURL(set, nil)
+	ids := map[string]bool{}
 	for next != "" {
 		prefer := fmt.Sprintf("odata.maxpagesize=%d", o.PageSize)
 		if tracking {
@@ -150,6 +162,7 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 		if resp.Status == http.StatusGone && delta != "" {
 			// Expired delta token: start over with a full read.
 			delta, next = "", c.setURL(set, nil)
+			full, ids = true, map[string]bool{}
 			continue
 		}
 		if resp.Status != http.StatusOK {
@@ -177,6 +190,7 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 				return fmt.Errorf("record without a %s key", KeyAttribute(e))
 			}
 			id = strings.ToLower(id)
+			ids[id] = true
 			fields, etag, mod, err := DecodeRecord(e, obj)
 			if err != nil {
 				return err
@@ -209,8 +223,83 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 	} else {
 		st.Polled++
 	}
+	if ks, ok := sink.(KnownSink); ok && (full || newDelta == "") {
+		// Deletes a delta cannot carry: a full read lists every row, so
+		// a record known upstream and not in it was deleted (before the
+		// first tracked read, or on a server without change tracking);
+		// after a modifiedon poll, the keys are listed on their own.
+		if !full {
+			if ids, err = c.listKeys(ctx, set, e, st); err != nil {
+				return fmt.Errorf("list keys: %w", err)
+			}
+			st.Listed++
+		}
+		if err := c.pullDeletes(ctx, ks, e, ids, st); err != nil {
+			return err
+		}
+	}
 	if err := sink.SavePullState(ctx, set, PullMark{DeltaLink: newDelta, Last: maxMod, Seen: atMax}); err != nil {
 		return fmt.Errorf("save pull state: %w", err)
+	}
+	return nil
+}
+
+// keysPageSize is the page size asked for a keys-only listing: the most
+// Dataverse gives ("you can specify a max page size up to 5,000",
+// https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results).
+const keysPageSize = 5000
+
+// listKeys reads the ids of every row of set: GET <set>?$select=<key>
+// (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns),
+// one request per page of keysPageSize.
+func (c *Client) listKeys(ctx context.Context, set string, e crm.Entity, st *PullStats) (map[string]bool, error) {
+	key := KeyAttribute(e)
+	ids := map[string]bool{}
+	next := c.setURL(set, url.Values{"$select": {key}})
+	for next != "" {
+		resp, err := c.getURL(ctx, next, fmt.Sprintf("odata.maxpagesize=%d", keysPageSize))
+		if err != nil {
+			return nil, err
+		}
+		if resp.Status != http.StatusOK {
+			return nil, &StatusError{Op: "GET " + set + " keys", Response: *resp}
+		}
+		st.Pages++
+		var page struct {
+			Value    []map[string]json.RawMessage `json:"value"`
+			NextLink string                       `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(resp.Body, &page); err != nil {
+			return nil, fmt.Errorf("page: %w", err)
+		}
+		for _, obj := range page.Value {
+			var id string
+			if err := json.Unmarshal(obj[key], &id); err != nil || !IsGUID(id) {
+				return nil, fmt.Errorf("row without a %s key", key)
+			}
+			ids[strings.ToLower(id)] = true
+		}
+		next = page.NextLink
+	}
+	return ids, nil
+}
+
+// pullDeletes hands the sink a delete for every record it knows upstream
+// in entity e that the server's complete listing ids lacks.
+func (c *Client) pullDeletes(ctx context.Context, ks KnownSink, e crm.Entity, ids map[string]bool, st *PullStats) error {
+	known, err := ks.UpstreamIDs(ctx, e)
+	if err != nil {
+		return fmt.Errorf("records known upstream: %w", err)
+	}
+	sort.Strings(known)
+	for _, id := range known {
+		if ids[strings.ToLower(id)] {
+			continue
+		}
+		if err := ks.Delete(ctx, e, id); err != nil {
+			return fmt.Errorf("delete %s: %w", id, err)
+		}
+		st.Deleted++
 	}
 	return nil
 }

@@ -18,17 +18,18 @@ import (
 type memSink struct {
 	recs    map[string]map[string]string
 	etags   map[string]string
+	ents    map[string]crm.Entity
 	deleted []string
 	marks   map[string]upstream.PullMark
 	applied int
 }
 
 func newMemSink() *memSink {
-	return &memSink{recs: map[string]map[string]string{}, etags: map[string]string{}, marks: map[string]upstream.PullMark{}}
+	return &memSink{recs: map[string]map[string]string{}, etags: map[string]string{}, ents: map[string]crm.Entity{}, marks: map[string]upstream.PullMark{}}
 }
 
 func (s *memSink) Apply(_ context.Context, e crm.Entity, id string, f map[string]string, etag string, _ time.Time) error {
-	s.recs[id], s.etags[id] = maps.Clone(f), etag
+	s.recs[id], s.etags[id], s.ents[id] = maps.Clone(f), etag, e
 	s.applied++
 	return nil
 }
@@ -36,7 +37,21 @@ func (s *memSink) Apply(_ context.Context, e crm.Entity, id string, f map[string
 func (s *memSink) Delete(_ context.Context, e crm.Entity, id string) error {
 	s.deleted = append(s.deleted, id)
 	delete(s.recs, id)
+	delete(s.etags, id)
+	delete(s.ents, id)
 	return nil
+}
+
+// UpstreamIDs implements upstream.KnownSink: the records applied (and not
+// deleted since).
+func (s *memSink) UpstreamIDs(_ context.Context, e crm.Entity) ([]string, error) {
+	var out []string
+	for id, ent := range s.ents {
+		if ent == e {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func (s *memSink) PullState(_ context.Context, set string) (upstream.PullMark, error) {
@@ -80,7 +95,7 @@ func TestPull(t *testing.T) {
 		if st.Applied != 1 || sink.recs[guid(2)]["lastname"] != "changed" {
 			t.Errorf("tracking %v: second pull %+v", tracking, st)
 		}
-		if tracking && (st.Deleted != 1 || sink.deleted[0] != guid(5)) {
+		if st.Deleted != 1 || len(sink.deleted) != 1 || sink.deleted[0] != guid(5) {
 			t.Errorf("delete not pulled: %+v %v", st, sink.deleted)
 		}
 		if v := e.srv.Violations(); len(v) > 0 {
@@ -181,5 +196,57 @@ func TestPullSetsIndependently(t *testing.T) {
 	}
 	if _, ok := sink.marks["lists"]; ok {
 		t.Errorf("a failed set's pull state was saved")
+	}
+}
+
+// TestPullDeletesWithoutTracking: a record deleted upstream reaches the
+// sink even when the server does not track changes (a keys-only listing
+// after each modifiedon poll), and, with change tracking, when it was
+// deleted before the first (full) read. A second pull deletes nothing.
+// The listing costs one request per page of keys.
+func TestPullDeletesWithoutTracking(t *testing.T) {
+	for _, tracking := range []bool{false, true} {
+		e := newEnv(t, fakeserver.Dataverse, func(_ *upstream.Config, s *fakeserver.Server) {
+			s.ChangeTracking = tracking
+			s.PageSize = 4
+		})
+		for i := 0; i < 10; i++ {
+			e.srv.Put(crm.Contact, guid(i), map[string]string{"lastname": fmt.Sprint("L", i)})
+		}
+		sink := newMemSink()
+		// Known upstream (pushed earlier), deleted there before any pull.
+		sink.ents[guid(50)], sink.etags[guid(50)] = crm.Contact, `W/"1"`
+		sink.ents[guid(51)], sink.etags[guid(51)] = crm.Task, `W/"1"` // another set: not touched
+		ctx := context.Background()
+		opts := upstream.PullOptions{Sets: []string{"contacts"}}
+		st, err := e.client.Pull(ctx, sink, opts)
+		if err != nil || st.Applied != 10 || st.Deleted != 1 || strings.Join(sink.deleted, ",") != guid(50) {
+			t.Fatalf("tracking %v: first pull %v %+v, deleted %v", tracking, err, st, sink.deleted)
+		}
+		e.srv.Remove("contacts", guid(3))
+		e.srv.Remove("contacts", guid(7))
+		e.srv.Touch("contacts", guid(1), "lastname", "changed")
+		sink.deleted = nil
+		before := e.srv.Requests()
+		st, err = e.client.Pull(ctx, sink, opts)
+		if err != nil || st.Applied != 1 || st.Deleted != 2 || strings.Join(sink.deleted, ",") != guid(3)+","+guid(7) {
+			t.Errorf("tracking %v: second pull %v %+v, deleted %v", tracking, err, st, sink.deleted)
+		}
+		// Without tracking: one page of changes, then the 8 keys in 2 pages.
+		want := 3
+		if tracking {
+			want = 1 // one delta page
+		}
+		if n := e.srv.Requests() - before; n != want {
+			t.Errorf("tracking %v: second pull cost %d requests, want %d", tracking, n, want)
+		}
+		sink.deleted = nil
+		st, err = e.client.Pull(ctx, sink, opts)
+		if err != nil || st.Applied != 0 || st.Deleted != 0 || len(sink.recs) != 8 || sink.ents[guid(51)] != crm.Task {
+			t.Errorf("tracking %v: third pull %v %+v, deleted %v", tracking, err, st, sink.deleted)
+		}
+		if v := e.srv.Violations(); len(v) > 0 {
+			t.Errorf("violations %v", v)
+		}
 	}
 }

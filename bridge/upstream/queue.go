@@ -121,6 +121,17 @@ type Sink interface {
 	SavePullState(ctx context.Context, entitySet string, m PullMark) error
 }
 
+// KnownSink is a Sink that can tell which of its records of an entity
+// the server held when they were last synced (pushed or pulled). Pull
+// uses it to see deletes that no delta carries: a record known upstream
+// that a complete listing of its entity set lacks was deleted there.
+type KnownSink interface {
+	Sink
+	// UpstreamIDs returns the ids of the records of entity e (not
+	// deleted locally) known to exist upstream.
+	UpstreamIDs(ctx context.Context, e crm.Entity) ([]string, error)
+}
+
 // PullMark is where a pull of one entity set ended: the change-tracking
 // delta link, or, on a server without change tracking, the newest
 // modifiedon seen and the rows (id and row version) seen with exactly that

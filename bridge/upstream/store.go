@@ -123,7 +123,12 @@ type StoreSink struct {
 	Kept              int // records deleted upstream but edited here: kept (a conflict is recorded)
 }
 
-var _ Sink = (*StoreSink)(nil)
+var _ KnownSink = (*StoreSink)(nil)
+
+// UpstreamIDs implements KnownSink.
+func (k *StoreSink) UpstreamIDs(ctx context.Context, e crm.Entity) ([]string, error) {
+	return k.Store.UpstreamIDs(ctx, e)
+}
 
 // Apply implements Sink.
 func (k *StoreSink) Apply(ctx context.Context, e crm.Entity, id string, fields map[string]string, etag string, mod time.Time) error {

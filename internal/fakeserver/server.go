@@ -992,11 +992,36 @@ func (s *Server) object(r *Record, expand string) map[string]any {
 
 // list answers a collection read: with change tracking (Prefer:
 // odata.track-changes, $deltatoken) when enabled, else with an optional
-// $filter=modifiedon gt <time>; paged by $skiptoken.
+// $filter=modifiedon gt <time>; paged by $skiptoken, at most PageSize rows
+// a page and fewer when Prefer: odata.maxpagesize asks
+// (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results).
+// $select returns only the columns named, with the key and the ETag
+// ("Dataverse returns the primary key and @odata.etag whether you select
+// them or not"; an unknown column is a 400:
+// https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns).
 func (s *Server) list(e crm.Entity, set string, q url.Values, h http.Header) answer {
 	page := s.PageSize
 	if page <= 0 {
 		page = 50
+	}
+	for _, p := range strings.Split(h.Get("Prefer"), ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "odata.maxpagesize="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 && n <= 5000 {
+				page = min(page, n)
+			}
+		}
+	}
+	var sel map[string]bool
+	if v := q.Get("$select"); v != "" {
+		sel = map[string]bool{"@odata.etag": true, upstream.KeyAttribute(e): true}
+		for _, c := range strings.Split(v, ",") {
+			c = strings.TrimSpace(c)
+			if _, ok := crm.LookupField(e, c); !ok && c != upstream.KeyAttribute(e) && c != "modifiedon" {
+				s.violate("GET %s: $select of unknown column %q", set, c)
+				return errAnswer(http.StatusBadRequest, "0x80060888", "Could not find a property named '"+c+"' on type 'Microsoft.Dynamics.CRM."+string(e)+"'.")
+			}
+			sel[c] = true
+		}
 	}
 	type row struct {
 		obj     map[string]any
@@ -1070,6 +1095,13 @@ func (s *Server) list(e crm.Entity, set string, q url.Values, h http.Header) ans
 	end := min(off+page, len(rows))
 	vals := make([]map[string]any, 0, end-off)
 	for _, r := range rows[off:end] {
+		if sel != nil && r.obj["@odata.context"] == nil {
+			for k := range r.obj {
+				if !sel[k] && !sel[strings.TrimSuffix(strings.TrimPrefix(k, "_"), "_value")] {
+					delete(r.obj, k)
+				}
+			}
+		}
 		vals = append(vals, r.obj)
 	}
 	out := map[string]any{"@odata.context": "$metadata#" + set, "value": vals}

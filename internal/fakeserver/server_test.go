@@ -151,3 +151,25 @@ func TestDataverseRules(t *testing.T) {
 		t.Errorf("metadata without privilege: %d", resp.StatusCode)
 	}
 }
+
+// TestSelectAndPageSize: $select keeps the columns named plus the key and
+// the ETag; an unknown column is refused; Prefer: odata.maxpagesize
+// makes pages smaller.
+func TestSelectAndPageSize(t *testing.T) {
+	s := New(Dataverse)
+	base := s.Start()
+	defer s.Close()
+	s.Put(crm.Contact, id1, map[string]string{"lastname": "Lay", "firstname": "Ken"})
+	s.Put(crm.Contact, "00000002-0000-4000-8000-000000000002", map[string]string{"lastname": "Skilling"})
+	resp, body := do(t, "GET", base+"contacts?$select=contactid", map[string]string{"Prefer": "odata.maxpagesize=1"}, "")
+	if resp.StatusCode != 200 || strings.Contains(body, "Lay") || strings.Contains(body, "modifiedon") ||
+		!strings.Contains(body, `"contactid":"`+id1+`"`) || !strings.Contains(body, "@odata.etag") || !strings.Contains(body, "@odata.nextLink") {
+		t.Errorf("keys only, one a page: %d %s", resp.StatusCode, body)
+	}
+	if _, body := do(t, "GET", base+"contacts?$select=lastname", nil, ""); !strings.Contains(body, "Lay") || strings.Contains(body, "Ken") {
+		t.Errorf("one column: %s", body)
+	}
+	if resp, _ := do(t, "GET", base+"contacts?$select=shoesize", nil, ""); resp.StatusCode != 400 {
+		t.Errorf("unknown column: %d", resp.StatusCode)
+	}
+}
