@@ -27,6 +27,11 @@ func embeddedAttachment(a *pst.Attachment) crm.Attachment {
 		name += ".eml"
 	}
 	rec := in.Record
+	// eml.Write does not write the transport headers, but its boundaries
+	// hash every field: without them the same message gives the same
+	// bytes whether it comes from Outlook's PST or from ours (where
+	// pstEmbedded wrote it without them).
+	delete(rec.Fields, "headers")
 	return crm.Attachment{
 		Name:     name,
 		MimeType: "message/rfc822",

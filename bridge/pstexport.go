@@ -75,6 +75,11 @@ const (
 // pstMessage maps a record to an Outlook item for pstwrite, the inverse of
 // FromPST. ok is false for record types a PST does not hold.
 func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
+	return pstMessageAt(v, 0)
+}
+
+// pstMessageAt is pstMessage for a message attached depth levels deep.
+func pstMessageAt(v *crmstore.View, depth int) (m *pstwrite.Message, ok bool, err error) {
 	r := v.Record
 	f := r.Fields
 	var props []pstwrite.Prop
@@ -184,7 +189,7 @@ func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 			}
 		}
 		for _, a := range r.Attachments {
-			pa, err := pstAttachment(a)
+			pa, err := pstAttachment(a, depth)
 			if err != nil {
 				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
 			}
@@ -373,7 +378,7 @@ func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 			}
 		}
 		for _, a := range r.Attachments {
-			pa, err := pstAttachment(a)
+			pa, err := pstAttachment(a, depth)
 			if err != nil {
 				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
 			}
@@ -452,8 +457,10 @@ func appointmentGOID(hexID, uid string) []byte {
 }
 
 // pstAttachment maps an attachment; its content is read when the message
-// is written.
-func pstAttachment(a crm.Attachment) (pstwrite.Attachment, error) {
+// is written. An attached e-mail (message/rfc822, as the import keeps a
+// PST's embedded message) becomes an embedded message again
+// (pstEmbedded).
+func pstAttachment(a crm.Attachment, depth int) (pstwrite.Attachment, error) {
 	tag := pstwrite.Tag
 	props := []pstwrite.Prop{
 		pstwrite.Int32(tag(tagAttachMethod), 1), // afByValue
@@ -468,6 +475,11 @@ func pstAttachment(a crm.Attachment) (pstwrite.Attachment, error) {
 		props = append(props, pstwrite.Int32(tag(tagAttachFlags), 4)) // attRenderedInBody... ATT_MHTML_REF
 	}
 	pa := pstwrite.Attachment{Props: props}
+	if m, ok := pstEmbedded(a, depth); ok {
+		props[0] = pstwrite.Int32(tag(tagAttachMethod), 5) // afEmbeddedMessage
+		pa.Embedded = m
+		return pa, nil
+	}
 	if a.Open != nil {
 		rc, err := a.Open()
 		if err != nil {

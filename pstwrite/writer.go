@@ -39,6 +39,9 @@ type Message struct {
 type Attachment struct {
 	Props []Prop
 	Data  io.Reader
+	// Embedded, when set instead of Data, is a message attached as a
+	// message (give PidTagAttachMethod 5, afEmbeddedMessage, in Props).
+	Embedded *Message
 }
 
 type folder struct {
@@ -194,6 +197,7 @@ const (
 	tagMessageSize   = 0x0E08
 	tagAttachData    = 0x3701
 	tagAttachSize    = 0x0E20
+	typeObject       = 0x000D // PtypObject
 	msgflagRead      = 0x01
 	msgflagHasAttach = 0x10
 )
@@ -217,72 +221,10 @@ func (w *Writer) add(fo *folder, m *Message) error {
 	nid := w.nextMsg<<5 | nidTypeMessage
 	w.nextMsg++
 	var nd node
-	props, err := w.resolve(m.Props)
+	props, flags, err := w.message(&nd, m, 0)
 	if err != nil {
 		return err
 	}
-	for i, p := range props {
-		// A subject that begins with U+0001 would read as a prefix marker
-		// (0x01 and the prefix length, which readers strip): give it an
-		// explicit marker of its own.
-		if p.id == tagSubject && p.typ == TypeString && len(p.v) >= 2 && p.v[0] == 1 && p.v[1] == 0 {
-			props[i].v = append([]byte{1, 0, 1, 0}, p.v...)
-		}
-	}
-	// Recipient table (MS-PST 2.4.5.3): every message has one.
-	rows := make([]tcRow, len(m.Recipients))
-	cols := slices.Clone(recipientCols)
-	for i, r := range m.Recipients {
-		rp, err := w.resolve(r)
-		if err != nil {
-			return err
-		}
-		rows[i] = tcRow{id: uint32(i), cells: map[uint32][]byte{}}
-		for _, p := range rp {
-			rows[i].cells[p.tag()] = p.v
-			cols = append(cols, p.tag())
-		}
-	}
-	if err := w.subTable(&nd, nidRecipientTable, cols, rows); err != nil {
-		return fmt.Errorf("recipients: %w", err)
-	}
-	var size uint64
-	if len(m.Attachments) > 0 {
-		var arows []tcRow
-		for i, a := range m.Attachments {
-			anid, asize, row, err := w.attachment(&nd, a)
-			if err != nil {
-				return fmt.Errorf("attachment %d: %w", i+1, err)
-			}
-			size += asize
-			row.id = anid
-			arows = append(arows, row)
-		}
-		if err := w.subTable(&nd, nidAttachmentTable, attachmentCols, arows); err != nil {
-			return fmt.Errorf("attachment table: %w", err)
-		}
-	}
-	flags := uint32(0)
-	for i, p := range props {
-		if p.tag() == tagMessageFlags<<16|uint32(TypeInt32) {
-			flags = binary.LittleEndian.Uint32(p.v)
-			props = slices.Delete(props, i, i+1)
-			break
-		}
-	}
-	if len(m.Attachments) > 0 {
-		flags |= msgflagHasAttach
-	}
-	hasSize := false
-	for _, p := range props {
-		size += uint64(len(p.v))
-		hasSize = hasSize || p.id == tagMessageSize
-	}
-	extra := []tagged{{id: tagMessageFlags, typ: TypeInt32, v: binary.LittleEndian.AppendUint32(nil, flags)}}
-	if !hasSize {
-		extra = append(extra, tagged{id: tagMessageSize, typ: TypeInt32, v: binary.LittleEndian.AppendUint32(nil, uint32(min(size, 0x7FFFFFFF)))})
-	}
-	props = mergeTagged(props, extra)
 	blocks, err := w.pc(props, &nd)
 	if err != nil {
 		return err
@@ -312,6 +254,82 @@ func (w *Writer) add(fo *folder, m *Message) error {
 		fo.unread++
 	}
 	return nil
+}
+
+// maxEmbedded bounds how deep messages may be attached to messages.
+const maxEmbedded = 8
+
+// message writes the recipient table, the attachment table and the
+// attachments of m as subnodes of nd and returns the message's own
+// properties, ready for its PC, and its flags. depth counts the embedded
+// messages m is inside.
+func (w *Writer) message(nd *node, m *Message, depth int) ([]tagged, uint32, error) {
+	props, err := w.resolve(m.Props)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, p := range props {
+		// A subject that begins with U+0001 would read as a prefix marker
+		// (0x01 and the prefix length, which readers strip): give it an
+		// explicit marker of its own.
+		if p.id == tagSubject && p.typ == TypeString && len(p.v) >= 2 && p.v[0] == 1 && p.v[1] == 0 {
+			props[i].v = append([]byte{1, 0, 1, 0}, p.v...)
+		}
+	}
+	// Recipient table (MS-PST 2.4.5.3): every message has one.
+	rows := make([]tcRow, len(m.Recipients))
+	cols := slices.Clone(recipientCols)
+	for i, r := range m.Recipients {
+		rp, err := w.resolve(r)
+		if err != nil {
+			return nil, 0, err
+		}
+		rows[i] = tcRow{id: uint32(i), cells: map[uint32][]byte{}}
+		for _, p := range rp {
+			rows[i].cells[p.tag()] = p.v
+			cols = append(cols, p.tag())
+		}
+	}
+	if err := w.subTable(nd, nidRecipientTable, cols, rows); err != nil {
+		return nil, 0, fmt.Errorf("recipients: %w", err)
+	}
+	var size uint64
+	if len(m.Attachments) > 0 {
+		var arows []tcRow
+		for i, a := range m.Attachments {
+			anid, asize, row, err := w.attachment(nd, a, depth)
+			if err != nil {
+				return nil, 0, fmt.Errorf("attachment %d: %w", i+1, err)
+			}
+			size += asize
+			row.id = anid
+			arows = append(arows, row)
+		}
+		if err := w.subTable(nd, nidAttachmentTable, attachmentCols, arows); err != nil {
+			return nil, 0, fmt.Errorf("attachment table: %w", err)
+		}
+	}
+	flags := uint32(0)
+	for i, p := range props {
+		if p.tag() == tagMessageFlags<<16|uint32(TypeInt32) {
+			flags = binary.LittleEndian.Uint32(p.v)
+			props = slices.Delete(props, i, i+1)
+			break
+		}
+	}
+	if len(m.Attachments) > 0 {
+		flags |= msgflagHasAttach
+	}
+	hasSize := false
+	for _, p := range props {
+		size += uint64(len(p.v))
+		hasSize = hasSize || p.id == tagMessageSize
+	}
+	extra := []tagged{{id: tagMessageFlags, typ: TypeInt32, v: binary.LittleEndian.AppendUint32(nil, flags)}}
+	if !hasSize {
+		extra = append(extra, tagged{id: tagMessageSize, typ: TypeInt32, v: binary.LittleEndian.AppendUint32(nil, uint32(min(size, 0x7FFFFFFF)))})
+	}
+	return mergeTagged(props, extra), flags, nil
 }
 
 // mergeTagged adds extra to sorted props, keeping them sorted by id.
@@ -348,7 +366,7 @@ func (w *Writer) subObject(nd *node, nid uint32, blocks [][]byte, own *node) err
 
 // attachment writes an attachment object (MS-PST 2.4.6.2) as a subnode of
 // the message and returns its NID, content size and attachment table row.
-func (w *Writer) attachment(nd *node, a Attachment) (uint32, uint64, tcRow, error) {
+func (w *Writer) attachment(nd *node, a Attachment, depth int) (uint32, uint64, tcRow, error) {
 	anid := nd.subNID(nidTypeAttachment)
 	var own node
 	props, err := w.resolve(a.Props)
@@ -356,7 +374,35 @@ func (w *Writer) attachment(nd *node, a Attachment) (uint32, uint64, tcRow, erro
 		return 0, 0, tcRow{}, err
 	}
 	var size uint64
-	if a.Data != nil {
+	if a.Embedded != nil {
+		if depth >= maxEmbedded {
+			return 0, 0, tcRow{}, fmt.Errorf("pstwrite: messages nested deeper than %d", maxEmbedded)
+		}
+		// MS-PST 2.4.6.2: an afEmbeddedMessage attachment's
+		// PidTagAttachDataObject (PtypObject, MS-PST 2.3.3.5) is an HNID
+		// to the subnode NID of the message and its size; the message is
+		// a PC whose recipient and attachment tables are subnodes of that
+		// subnode.
+		var mnd node
+		mp, _, err := w.message(&mnd, a.Embedded, depth+1)
+		if err != nil {
+			return 0, 0, tcRow{}, fmt.Errorf("embedded message: %w", err)
+		}
+		blocks, err := w.pc(mp, &mnd)
+		if err != nil {
+			return 0, 0, tcRow{}, err
+		}
+		snid := own.subNID(nidTypeMessage)
+		if err := w.subObject(&own, snid, blocks, &mnd); err != nil {
+			return 0, 0, tcRow{}, err
+		}
+		for _, b := range blocks {
+			size += uint64(len(b))
+		}
+		obj := binary.LittleEndian.AppendUint32(nil, snid)
+		obj = binary.LittleEndian.AppendUint32(obj, uint32(min(size, 0x7FFFFFFF)))
+		props = mergeTagged(props, []tagged{{id: tagAttachData, typ: typeObject, v: obj}})
+	} else if a.Data != nil {
 		head := make([]byte, maxHeapAlloc+1)
 		k, err := io.ReadFull(a.Data, head)
 		switch {
