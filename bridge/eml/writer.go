@@ -37,8 +37,10 @@ var ErrNotEmail = errors.New("eml: record is not an email")
 // other attachments follow in multipart/mixed, base64-encoded and named
 // with an RFC 2231 filename* parameter (and an RFC 2047 name= for older
 // readers). An attached message (message/rfc822) is written unencoded with
-// CRLF line ends, as RFC 2046 5.2.1 requires. Each attachment's Open is
-// called once and its reader closed.
+// CRLF line ends, as RFC 2046 5.2.1 requires. A record holding a
+// delivery-status, disposition (read receipt) or feedback report is
+// written as an RFC 6522 multipart/report (writeReport), its report part
+// as text. Each attachment's Open is called once and its reader closed.
 func Write(w io.Writer, rec crm.Record) error {
 	if rec.Entity != crm.Email {
 		return fmt.Errorf("%w (%q)", ErrNotEmail, rec.Entity)
@@ -88,6 +90,9 @@ func Write(w io.Writer, rec crm.Record) error {
 		}
 	}
 	b := newBoundaries(rec)
+	if report, rt, orig, rest, ok := reportParts(other); ok {
+		return writeReport(w, b, h, text, html, related, report, rt, orig, rest)
+	}
 	body := func(mw *message.Writer) error { return writeText(mw, b, text, html, related) }
 	if len(other) == 0 {
 		return writeTop(w, b, h, text, html, related)
@@ -348,6 +353,17 @@ func writeAttachment(mw *message.Writer, a crm.Attachment) error {
 		h.Set("Content-Transfer-Encoding", "binary")
 		if longestLine(b) <= 998 {
 			h.Set("Content-Transfer-Encoding", "8bit")
+		}
+	} else if textual(mt) {
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return fmt.Errorf("read attachment %q: %w", a.Name, err)
+		}
+		b = crlf(b)
+		content = bytes.NewReader(b)
+		h.Set("Content-Transfer-Encoding", "base64")
+		if enc := textEncoding(b); enc != "" {
+			h.Set("Content-Transfer-Encoding", enc)
 		}
 	} else {
 		h.Set("Content-Transfer-Encoding", "base64")
