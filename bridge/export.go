@@ -16,7 +16,7 @@ type ExportOptions struct {
 	VCF    string // vCard file, or a folder with Split
 	ICS    string // iCalendar file: appointments and tasks (a folder with Split)
 	EMLDir string // folder: one .eml per email activity
-	CSV    string // Outlook CSV: <base>-contacts.csv and <base>-tasks.csv next to it
+	CSV    string // Outlook CSV: <base>-contacts.csv, <base>-tasks.csv and <base>-journal.csv (phone calls, letters, faxes) next to it
 	PST    string // Outlook PST: e-mails, contacts, lists, appointments, tasks
 	// All writes every record of a directory target, not only those
 	// changed since the target's watermark, and rewrites a single-file
@@ -168,8 +168,8 @@ func Export(ctx context.Context, store *crmstore.Store, opts ExportOptions) ([]E
 }
 
 // unexportable reports, for each type asked for with --type, that no
-// target given holds it (phone calls, letters and faxes have no file
-// format; a contact needs --vcf or --csv): never silently nothing.
+// target given holds it (phone calls, letters and faxes need --csv; a
+// contact needs --vcf or --csv): never silently nothing.
 func (x *exporter) unexportable(targets []*target) error {
 	for _, e := range x.opts.Types {
 		held := false
@@ -189,7 +189,7 @@ func (x *exporter) unexportable(targets []*target) error {
 		for _, k := range []struct {
 			flag string
 			ents []crm.Entity
-		}{{"--vcf", []crm.Entity{crm.Contact}}, {"--csv", []crm.Entity{crm.Contact, crm.Account, crm.Task}},
+		}{{"--vcf", []crm.Entity{crm.Contact}}, {"--csv", []crm.Entity{crm.Contact, crm.Account, crm.Task, crm.PhoneCall, crm.Letter, crm.Fax}},
 			{"--ics", []crm.Entity{crm.Appointment, crm.Task}}, {"--eml", []crm.Entity{crm.Email}}, {"--pst", pstEntities}} {
 			for _, ke := range k.ents {
 				if ke == e {

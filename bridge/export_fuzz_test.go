@@ -37,7 +37,7 @@ func fuzzRecords(data []byte) []*crmstore.View {
 	pieces := bytes.Split(data, []byte{0xff})
 	piece := func(i int) string { return string(pieces[i%len(pieces)]) }
 	var out []*crmstore.View
-	for ei, e := range []crm.Entity{crm.Contact, crm.Account, crm.Appointment, crm.Task, crm.Email, crm.List} {
+	for ei, e := range []crm.Entity{crm.Contact, crm.Account, crm.Appointment, crm.Task, crm.Email, crm.List, crm.PhoneCall, crm.Letter, crm.Fax} {
 		v := &crmstore.View{Record: crm.Record{ID: fmt.Sprintf("01a22b2e-0000-7000-8000-%012d", ei), Entity: e, Fields: map[string]string{}},
 			ModifiedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 		for i, f := range crm.Fields(e) {
@@ -56,7 +56,7 @@ func fuzzRecords(data []byte) []*crmstore.View {
 }
 
 // FuzzExportWriters drives every export writer (vCard 2.1/3.0/4.0 file and
-// vdir, iCalendar file and vdir, EML, both Outlook CSVs, PST messages) with
+// vdir, iCalendar file and vdir, EML, the three Outlook CSVs, PST messages) with
 // arbitrary field values, as stored and as the export cleans them: none
 // may panic, loop or produce unbounded output, and a single-file target
 // always writes a whole file.

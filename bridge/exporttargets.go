@@ -188,11 +188,25 @@ func (x *exporter) targets() ([]*target, error) {
 			}
 			return n, tw.Flush()
 		}
-		if err := add(contacts); err != nil {
-			return nil, err
+		// Phone calls, letters and faxes have no Outlook item of their
+		// own: they go as journal entries (Outlook's record of calls,
+		// letters and faxes, MS-OXOJRNL).
+		journal := &target{kind: "csv", user: base + "-journal.csv", ents: outlookcsv.JournalEntities}
+		journal.writeFile = func(w io.Writer, recs iter.Seq[*crmstore.View], _, _ func(*crmstore.View, error)) (int, error) {
+			jw := outlookcsv.NewJournalWriter(w)
+			n := 0
+			for v := range recs {
+				if err := jw.Write(v.Record); err != nil {
+					return n, err
+				}
+				n++
+			}
+			return n, jw.Flush()
 		}
-		if err := add(tasks); err != nil {
-			return nil, err
+		for _, tg := range []*target{contacts, tasks, journal} {
+			if err := add(tg); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if opts.PST != "" {

@@ -34,9 +34,17 @@ func TestExportPartialExit1(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "a.vcf")); !strings.Contains(string(b), "FN:Ann Lee") {
 		t.Fatalf("vcf: %s", b)
 	}
+	r = runCLI(t, false, "--db", db, "export", "--type", "phonecall", "--vcf", filepath.Join(dir, "p.vcf"))
+	if r.code != exitPartial || !strings.Contains(r.stderr, "phonecall (1 record(s) not exported; give --csv)") {
+		t.Fatalf("--type phonecall --vcf: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	// Phone calls, letters and faxes go to the Outlook journal CSV.
 	r = runCLI(t, false, "--db", db, "export", "--type", "phonecall", "--csv", filepath.Join(dir, "o.csv"))
-	if r.code != exitPartial || !strings.Contains(r.stderr, "phonecall (1 record(s) not exported") {
-		t.Fatalf("--type phonecall: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "o-journal.csv: 1 record(s) written") {
+		t.Fatalf("--type phonecall --csv: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "o-journal.csv")); !strings.Contains(string(b), `"Called Ann","Phone call"`) {
+		t.Fatalf("journal csv: %s", b)
 	}
 }
 
