@@ -322,32 +322,40 @@ func pstMessageAt(v *crmstore.View, depth int) (m *pstwrite.Message, ok bool, er
 			meeting := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDMeeting, lid) }
 			props = append(props, pstwrite.Binary(meeting(0x0003), goid), pstwrite.Binary(meeting(0x0023), clean))
 		}
-		// Times are UTC: the time-zone definitions say so (MS-OXOCAL
-		// 2.2.1.41: PidLidAppointmentTimeZoneDefinitionStartDisplay/EndDisplay).
-		props = append(props, pstwrite.Binary(appt(0x825E), tzdefUTC()), pstwrite.Binary(appt(0x825F), tzdefUTC()))
+		// The record's zone (its "timezone" field, UTC when it has none):
+		// PidLidAppointmentTimeZoneDefinitionStartDisplay/EndDisplay
+		// (MS-OXOCAL 2.2.1.41) say which zone Outlook shows the times in.
+		zone := recordZone(f["timezone"])
+		start, _ := time.Parse(time.RFC3339, f["scheduledstart"])
+		end, _ := time.Parse(time.RFC3339, f["scheduledend"])
+		year := start.In(zone.loc).Year()
+		props = append(props, pstwrite.Binary(appt(0x825E), zone.tzDefinition(year, false)), pstwrite.Binary(appt(0x825F), zone.tzDefinition(year, false)))
 		if rec := f["recurrence"]; rec != "" {
 			// PidLidRecurrencePattern: the text, read back as the record's
 			// recurrence; PidLidRecurring and the blob when the rule has an
 			// Outlook form.
 			props = append(props, pstwrite.String(appt(0x8232), rec))
-			start, _ := time.Parse(time.RFC3339, f["scheduledstart"])
-			end, _ := time.Parse(time.RFC3339, f["scheduledend"])
 			// A rule Outlook cannot hold (RSCALE, hourly, ...) is not flagged
 			// recurring: a flag without its blob reads as a wrong series
 			// (readpst shows a daily one).
-			if rc, ok := parseRecurrence(rec, start, end); ok {
+			if rc, ok := parseRecurrence(rec, start, end, zone.loc); ok {
 				props = append(props, pstwrite.Bool(appt(0x8223), true))
+				// PidLidClipStart/End (MS-OXOCAL 2.2.1.14-15): the first and
+				// last day at 00:00 local time, in UTC.
+				local := func(d time.Time) time.Time {
+					return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, zone.loc)
+				}
 				clipEnd := time.Date(4500, 8, 31, 23, 59, 0, 0, time.UTC)
 				if !rc.end.IsZero() {
-					clipEnd = rc.end
+					clipEnd = local(rc.end)
 				}
 				props = append(props,
 					pstwrite.Binary(appt(0x8216), rc.blob()),                          // PidLidAppointmentRecur
 					pstwrite.Int32(appt(0x8231), rc.recurType),                        // PidLidRecurrenceType
-					pstwrite.Time(appt(0x8235), rc.start),                             // PidLidClipStart
+					pstwrite.Time(appt(0x8235), local(rc.start)),                      // PidLidClipStart
 					pstwrite.Time(appt(0x8236), clipEnd),                              // PidLidClipEnd
-					pstwrite.Binary(appt(0x8260), tzdefUTC()),                         // PidLidAppointmentTimeZoneDefinitionRecur
-					pstwrite.Binary(appt(0x8233), tzStructUTC()),                      // PidLidTimeZoneStruct
+					pstwrite.Binary(appt(0x8260), zone.tzDefinition(year, true)),      // PidLidAppointmentTimeZoneDefinitionRecur
+					pstwrite.Binary(appt(0x8233), zone.tzStruct(year)),                // PidLidTimeZoneStruct
 					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true)) // PidLidIsRecurring
 			}
 		}

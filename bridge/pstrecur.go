@@ -6,15 +6,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/teambition/rrule-go"
 )
 
 // Outlook's recurrence blob (MS-OXOCAL 2.2.1.44). The record's times are
-// UTC and its recurrence an iCalendar RRULE (with EXDATEs), so the series
-// is written in UTC and the appointment's time-zone definitions say UTC
-// (tzdefUTC): Outlook shows each occurrence at the right instant.
+// UTC and its recurrence an iCalendar RRULE (with EXDATEs) that repeats
+// in the wall time of the record's zone (RFC 5545 3.3.10: DTSTART's
+// TZID), so the series is laid out in that zone's local time, and the
+// time-zone properties (psttz.go) give Outlook the zone's rules: every
+// occurrence lands at the same local time on both sides of a DST change.
 const (
 	recurFreqDaily   = 0x200A
 	recurFreqWeekly  = 0x200B
@@ -41,8 +42,9 @@ func minutes1601(t time.Time) uint32 {
 	return uint32((t.Unix() + 11644473600) / 60)
 }
 
+// midnight is the date of t in t's own location, as 00:00 UTC: how the
+// blob holds local dates (minutes since 1601 of the local wall time).
 func midnight(t time.Time) time.Time {
-	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
@@ -61,10 +63,11 @@ type recurrence struct {
 }
 
 // parseRecurrence maps the record's "recurrence" text (RRULE and EXDATE
-// lines, RFC 5545 3.8.5) to an Outlook series starting at start. ok is
-// false for what Outlook cannot express (RSCALE, BYSETPOS alone, several
-// BYMONTHDAY or BYMONTH values, sub-daily rules, ...).
-func parseRecurrence(text string, start, end time.Time) (*recurrence, bool) {
+// lines, RFC 5545 3.8.5) to an Outlook series starting at start, laid out
+// in the wall time of loc. ok is false for what Outlook cannot express
+// (RSCALE, BYSETPOS alone, several BYMONTHDAY or BYMONTH values,
+// sub-daily rules, ...).
+func parseRecurrence(text string, start, end time.Time, loc *time.Location) (*recurrence, bool) {
 	var rule string
 	var exdates []string
 	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
@@ -111,7 +114,7 @@ func parseRecurrence(text string, start, end time.Time) (*recurrence, bool) {
 	if d, ok := icalDOW[parts["WKST"]]; ok {
 		r.firstDOW = d
 	}
-	start = start.UTC()
+	start = start.In(loc)
 	startDay := midnight(start)
 	var mask uint32
 	var nth uint32
@@ -213,7 +216,7 @@ func parseRecurrence(text string, start, end time.Time) (*recurrence, bool) {
 	}
 	r.firstDateTime = first
 	r.start = startDay
-	r.startMin = uint32(start.Sub(startDay) / time.Minute)
+	r.startMin = uint32(start.Hour()*60 + start.Minute())
 	if !end.IsZero() && end.After(start) {
 		r.duration = uint32(end.Sub(start) / time.Minute)
 	}
@@ -238,12 +241,18 @@ func parseRecurrence(text string, start, end time.Time) (*recurrence, bool) {
 		if parts["COUNT"] != "" {
 			r.endType = endAfterN
 		}
-		r.end = midnight(occ[len(occ)-1])
+		r.end = midnight(occ[len(occ)-1].In(loc))
 	default:
 		r.endType, r.count = endNever, 10 // Outlook's value for a series without end
 	}
 	for _, x := range exdates {
+		// A UTC EXDATE names the occurrence by its instant: its date is
+		// the local one. A local or floating one, or a date, is the date.
 		x = strings.TrimSpace(x)
+		if t, err := time.Parse("20060102T150405Z", x); err == nil {
+			r.deleted = append(r.deleted, midnight(t.In(loc)))
+			continue
+		}
 		if len(x) < 8 {
 			continue
 		}
@@ -307,30 +316,3 @@ func (r *recurrence) blob() []byte {
 	b = le.AppendUint32(b, 0) // ReservedBlock2Size
 	return b
 }
-
-// tzdefUTC is a TZDEFINITION (MS-OXOCAL 2.2.1.41) for UTC: one rule, no
-// daylight saving time.
-func tzdefUTC() []byte {
-	le := binary.LittleEndian
-	key := utf16.Encode([]rune("UTC"))
-	b := []byte{0x02, 0x01}
-	b = le.AppendUint16(b, uint16(6+2*len(key))) // cbHeader
-	b = le.AppendUint16(b, 0x0002)               // wReserved
-	b = le.AppendUint16(b, uint16(len(key)))
-	for _, c := range key {
-		b = le.AppendUint16(b, c)
-	}
-	b = le.AppendUint16(b, 1) // cRules
-	// TZRULE: versions, reserved 0x003E, flags (TZRULE_FLAG_EFFECTIVE_TZREG
-	// | TZRULE_FLAG_RECUR_CURRENT_TZREG), wYear, 14 reserved bytes, biases
-	// 0, standard and daylight dates zero (no DST).
-	b = append(b, 0x02, 0x01)
-	b = le.AppendUint16(b, 0x003E)
-	b = le.AppendUint16(b, 0x0003)
-	b = le.AppendUint16(b, 1601)
-	b = append(b, make([]byte, 14+12+32)...)
-	return b
-}
-
-// tzStructUTC is PidLidTimeZoneStruct (MS-OXOCAL 2.2.1.39) for UTC.
-func tzStructUTC() []byte { return make([]byte, 48) }
