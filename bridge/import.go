@@ -44,6 +44,15 @@ type Reporter interface {
 	EndFile(path string, skipped bool)
 }
 
+// FileCounter is implemented by a Reporter that shows progress over the
+// whole run (file N of M): Plan is called once, before any file, with the
+// files and bytes found under the paths; NextFile before each of them,
+// whether it is read, unchanged or not a data file.
+type FileCounter interface {
+	Plan(files int, bytes int64)
+	NextFile(path string, size int64)
+}
+
 // NopReporter reports nothing.
 type NopReporter struct{}
 
@@ -56,9 +65,12 @@ func (NopReporter) EndFile(string, bool)            {}
 
 // ImportOptions control Import.
 type ImportOptions struct {
-	Policy    crmstore.Policy
-	Force     bool // read files even when their fingerprint is unchanged
-	BatchSize int  // records per transaction (default 500)
+	Policy crmstore.Policy
+	Force  bool // read files even when their fingerprint is unchanged
+	// Recheck reads again the unchanged files whose problems the store
+	// remembers (they are skipped otherwise, see Summary.FilesKnown).
+	Recheck   bool
+	BatchSize int // records per transaction (default 500)
 	Reporter  Reporter
 	// Detail keeps, in each file's ledger, the record every merged item
 	// went into (FileLedger.MergedInto).
@@ -92,8 +104,12 @@ type MergeReporter interface {
 type Summary struct {
 	Files          int // files read
 	FilesUnchanged int // skipped: same fingerprint as last time
-	FilesSkipped   []string
-	FilesFailed    int // files that could not be read at all
+	// FilesKnown counts the unchanged files skipped with problems the store
+	// remembers from an earlier run (part of FilesUnchanged): they are not
+	// reported again and do not fail the run.
+	FilesKnown   int
+	FilesSkipped []string
+	FilesFailed  int // files that could not be read at all
 	// Entities sums the files' ledgers per entity.
 	Entities map[crm.Entity]*Counts
 	// Ledger accounts for the items of each file read.
@@ -139,6 +155,9 @@ func (s *Summary) Failed() bool {
 func (s *Summary) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d file(s) read, %d unchanged", s.Files, s.FilesUnchanged)
+	if s.FilesKnown > 0 {
+		fmt.Fprintf(&b, " (%d with known problems: crmbridge status lists them, import --recheck reads them again)", s.FilesKnown)
+	}
 	if len(s.FilesSkipped) > 0 {
 		fmt.Fprintf(&b, ", %d skipped (not a known format)", len(s.FilesSkipped))
 	}
@@ -184,6 +203,9 @@ type Importer struct {
 	sum      *Summary
 	accounts map[string]string // lower-case company name → account id
 	book     *ledgerBook       // the ledger of the file being read
+	// fileProblems collects the problems of the file being read, for the
+	// store to remember (crmstore.SourceFile.Problems); nil between files.
+	fileProblems *[]string
 }
 
 // Import reads every path (files, or folders walked recursively) and
@@ -206,6 +228,14 @@ func Import(ctx context.Context, store *crmstore.Store, paths []string, opts Imp
 		sum: &Summary{Entities: map[crm.Entity]*Counts{}}}
 	start := time.Now()
 	defer func() { im.sum.Duration = time.Since(start) }()
+	if fc, ok := rep.(FileCounter); ok {
+		n, size := 0, int64(0)
+		walkFiles(ctx, paths, func(path string, fi fs.FileInfo) {
+			n++
+			size += fi.Size()
+		})
+		fc.Plan(n, size)
+	}
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
 			return im.sum, err
@@ -227,11 +257,8 @@ func Import(ctx context.Context, store *crmstore.Store, paths []string, opts Imp
 				im.problem(fmt.Errorf("%s: %w", path, err))
 				return nil
 			}
-			if d.IsDir() {
-				if path != p && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
+			if skipDir(p, path, d) {
+				return filepath.SkipDir
 			}
 			if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") {
 				return nil
@@ -245,26 +272,64 @@ func Import(ctx context.Context, store *crmstore.Store, paths []string, opts Imp
 	return im.sum, nil
 }
 
+// skipDir reports whether the walk of root skips folder path: hidden
+// folders below root.
+func skipDir(root, path string, d fs.DirEntry) bool {
+	return d.IsDir() && path != root && strings.HasPrefix(d.Name(), ".")
+}
+
+// walkFiles calls fn for every file Import would consider under paths, in
+// the same order, without reading any (errors are left to Import).
+func walkFiles(ctx context.Context, paths []string, fn func(string, fs.FileInfo)) {
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || ctx.Err() != nil {
+			continue
+		}
+		if !fi.IsDir() {
+			fn(p, fi)
+			continue
+		}
+		filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || ctx.Err() != nil {
+				return nil
+			}
+			if skipDir(p, path, d) {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			if fi, err := d.Info(); err == nil {
+				fn(path, fi)
+			}
+			return nil
+		})
+	}
+}
+
 func (im *Importer) problem(err error) {
 	im.sum.Problems++
 	im.rep.Problem(err)
+	if im.fileProblems != nil {
+		*im.fileProblems = append(*im.fileProblems, err.Error())
+	}
 }
 
 // file imports one file. Only a store failure or cancellation is returned;
 // everything else is reported.
 func (im *Importer) file(ctx context.Context, path string, explicit bool) error {
+	if fc, ok := im.rep.(FileCounter); ok {
+		var size int64
+		if fi, err := os.Stat(path); err == nil {
+			size = fi.Size()
+		}
+		fc.NextFile(path, size)
+	}
 	format, err := DetectFile(path)
 	if err != nil {
 		im.problem(fmt.Errorf("%s: %w", path, err))
 		im.sum.FilesFailed++
-		return nil
-	}
-	if format == FormatUnknown {
-		im.sum.FilesSkipped = append(im.sum.FilesSkipped, path)
-		im.rep.Skipped(path)
-		if explicit {
-			im.problem(fmt.Errorf("%s: not a PST, OST, .msg, vCard, iCalendar, EML or mbox file", path))
-		}
 		return nil
 	}
 	abs, err := filepath.Abs(path)
@@ -277,23 +342,53 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 		im.sum.FilesFailed++
 		return nil
 	}
+	if format == FormatUnknown {
+		im.sum.FilesSkipped = append(im.sum.FilesSkipped, path)
+		if explicit {
+			im.rep.Skipped(path)
+			im.problem(fmt.Errorf("%s: not a PST, OST, .msg, vCard, iCalendar, EML or mbox file", path))
+			return nil
+		}
+		// A file in a folder that holds no data (a README, .DS_Store) is
+		// noted once: remembered by fingerprint, silent while unchanged.
+		prev, err := im.store.SourceFile(ctx, abs)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if prev != nil && prev.Kind == crmstore.KindNone && prev.Size == fi.Size() && prev.MTime.Equal(fi.ModTime()) {
+			return nil
+		}
+		im.rep.Skipped(path)
+		return im.store.Update(context.WithoutCancel(ctx), func(tx *crmstore.Tx) error {
+			return tx.SetSourceFile(crmstore.SourceFile{Path: abs, Size: fi.Size(), MTime: fi.ModTime(), Kind: crmstore.KindNone})
+		})
+	}
 	fp := crmstore.SourceFile{Path: abs, Size: fi.Size(), MTime: fi.ModTime(), Kind: string(format)}
 	if !im.opts.Force {
 		prev, err := im.store.SourceFile(ctx, abs)
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
-		if prev != nil && prev.Failed == 0 && prev.Size == fp.Size && prev.MTime.Equal(fp.MTime) {
+		// A file with problems is read again only when it changed, or
+		// with --recheck: its problems are remembered, not reported on
+		// every run.
+		known := prev != nil && (prev.Failed > 0 || len(prev.Problems) > 0)
+		usable := prev != nil && prev.Kind == fp.Kind && (!known || !im.opts.Recheck)
+		unchanged := func() error {
 			im.sum.FilesUnchanged++
+			if known {
+				im.sum.FilesKnown++
+			}
 			im.rep.EndFile(path, true)
 			return nil
 		}
-		if prev != nil && prev.Failed == 0 && prev.Size == fp.Size {
+		if usable && prev.Size == fp.Size && prev.MTime.Equal(fp.MTime) {
+			return unchanged()
+		}
+		if usable && prev.Size == fp.Size {
 			// Touched but maybe not changed: the content decides.
 			if fp.SHA256, err = hashFile(path); err == nil && fp.SHA256 == prev.SHA256 {
-				im.sum.FilesUnchanged++
-				im.rep.EndFile(path, true)
-				return nil
+				return unchanged()
 			}
 		}
 	}
@@ -306,11 +401,14 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 	}
 	im.rep.StartFile(path, format, fi.Size())
 	im.sum.Files++
+	var problems []string
+	im.fileProblems = &problems
 	items, failed, err := im.readFile(ctx, path, abs, format, fi.ModTime())
+	im.fileProblems = nil
 	if err != nil {
 		return err
 	}
-	fp.Items, fp.Failed = items, failed
+	fp.Items, fp.Failed, fp.Problems = items, failed, problems
 	tx, err := im.store.Begin(context.WithoutCancel(ctx))
 	if err != nil {
 		return err

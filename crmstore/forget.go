@@ -433,7 +433,12 @@ func (t *Tx) deleteConflicts(where string, arg any) (int, error) {
 
 // forgetProblems removes the remembered problems of the file at path.
 func (t *Tx) forgetProblems(path string) (int, error) {
-	return 0, nil
+	res, err := t.exec(`DELETE FROM sourceproblem WHERE path = ?`, path)
+	if err != nil {
+		return 0, fmt.Errorf("forget %s: %w", path, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // errDryRun rolls back a dry run's transaction.

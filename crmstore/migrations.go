@@ -401,4 +401,15 @@ CREATE TABLE duplicate (
 `,
 	// 8: short ids (ShortID, the last 12 hex digits) looked up by index.
 	`CREATE INDEX record_tail ON record(substr(id, 25));`,
+	// 9: the problems of each imported file, remembered while the file is
+	// unchanged (an unchanged file with known problems is not read again
+	// and does not fail later runs; status lists them).
+	`
+CREATE TABLE sourceproblem (
+	path TEXT NOT NULL,            -- sourcefile.path
+	ord INTEGER NOT NULL,
+	message TEXT NOT NULL,         -- "contacts.vcf: line 230: ..."
+	PRIMARY KEY (path, ord)
+) WITHOUT ROWID;
+`,
 }

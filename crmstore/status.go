@@ -9,17 +9,20 @@ import (
 
 // Status summarizes the store.
 type Status struct {
-	Path        string             `json:"path"`
-	Schema      int                `json:"schema_version"`
-	Records     map[crm.Entity]int `json:"records"`
-	Sources     map[string]int     `json:"sources"` // provenance rows per source kind
-	Files       int                `json:"files_imported"`
-	Outbox      OutboxStatus       `json:"outbox"`
-	Conflicts   int                `json:"conflicts_open"`
-	JournalSeq  int64              `json:"journal_seq"`
-	LastRun     *Run               `json:"last_run,omitempty"`
-	Attachments int                `json:"attachments"`
-	BlobBytes   int64              `json:"attachment_bytes"`
+	Path    string             `json:"path"`
+	Schema  int                `json:"schema_version"`
+	Records map[crm.Entity]int `json:"records"`
+	Sources map[string]int     `json:"sources"` // provenance rows per source kind
+	Files   int                `json:"files_imported"`
+	// KnownProblems are the remembered problems of imported files that
+	// were unchanged since (import --recheck reads them again).
+	KnownProblems []SourceProblem `json:"known_problems"`
+	Outbox        OutboxStatus    `json:"outbox"`
+	Conflicts     int             `json:"conflicts_open"`
+	JournalSeq    int64           `json:"journal_seq"`
+	LastRun       *Run            `json:"last_run,omitempty"`
+	Attachments   int             `json:"attachments"`
+	BlobBytes     int64           `json:"attachment_bytes"`
 }
 
 // OutboxStatus counts outbox entries by state. OldestPending is when the
@@ -68,7 +71,7 @@ func (s *Store) Status(ctx context.Context) (*Status, error) {
 	}
 	rows.Close()
 	row := s.db.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM sourcefile),
+		(SELECT COUNT(*) FROM sourcefile WHERE kind <> 'none'),
 		(SELECT COUNT(*) FROM outbox WHERE state = 'pending'),
 		(SELECT COUNT(*) FROM outbox WHERE state = 'inflight'),
 		(SELECT COUNT(*) FROM outbox WHERE state = 'dead'),
@@ -85,6 +88,9 @@ func (s *Store) Status(ctx context.Context) (*Status, error) {
 		if t, err := time.Parse(time.RFC3339Nano, oldest); err == nil {
 			st.Outbox.OldestPending = &t
 		}
+	}
+	if st.KnownProblems, err = s.KnownProblems(ctx); err != nil {
+		return nil, err
 	}
 	runs, err := s.Runs(ctx, 1)
 	if err != nil {

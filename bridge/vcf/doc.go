@@ -5,7 +5,10 @@
 // parameters, bare parameter types (TEL;CELL;VOICE), base64 photos spread
 // over continuation lines, CR-only and mixed line endings. Lines it cannot
 // parse, cards without END:VCARD and text outside any card are reported as
-// *item.Error with the file name and line, never dropped silently. The
+// *item.Error with the file name and line, never dropped silently: a
+// problem with a value of a card that is still read (a line or value
+// skipped, a value not kept) is a warning (item.Error.Kept), as in package
+// ics; a card lost is not. The
 // Encoder writes contacts (and accounts) back as vCard 2.1, 3.0 or 4.0 with
 // correct escaping of structured values and lines folded at 75 octets.
 // go-vcard is not used for decoding: it unescapes values before splitting

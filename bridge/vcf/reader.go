@@ -102,7 +102,7 @@ func (r *Reader) flushJunk() {
 	if r.junkLines > 1 {
 		what = strconv.Itoa(r.junkLines) + " lines"
 	}
-	r.pending = append(r.pending, item.Errorf(r.pos(r.junkStart),
+	r.pending = append(r.pending, item.Warnf(r.pos(r.junkStart),
 		"%s outside BEGIN:VCARD/END:VCARD skipped", what))
 	r.junkLines = 0
 }
@@ -159,18 +159,18 @@ func (r *Reader) readCard(begin physLine) {
 			} else if i := strings.IndexAny(text, ";:"); i > 0 && i < 80 {
 				name = text[:i]
 			}
-			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "value of %s longer than %d bytes skipped; the rest of the card is kept", name, maxValue))
+			r.pending = append(r.pending, item.Warnf(r.pos(l.num), "value of %s longer than %d bytes skipped; the rest of the card is kept", name, maxValue))
 			continue
 		}
 		if perr != nil {
-			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "cannot parse line %s: %v", quoteShort(text), perr))
+			r.pending = append(r.pending, item.Warnf(r.pos(l.num), "cannot parse line %s: %v", quoteShort(text), perr))
 			continue
 		}
 		if p.name == "BEGIN" && strings.EqualFold(strings.TrimSpace(p.raw), "VCARD") {
 			// vCard 2.1 allows a nested card (AGENT); vobject reads it as a
 			// child of this card. We keep the outer card and skip the inner.
 			if depth == 0 {
-				r.pending = append(r.pending, item.Errorf(r.pos(l.num), "nested vCard skipped"))
+				r.pending = append(r.pending, item.Warnf(r.pos(l.num), "nested vCard skipped"))
 			}
 			depth++
 			continue
@@ -186,7 +186,7 @@ func (r *Reader) readCard(begin physLine) {
 			continue
 		}
 		if size+len(text) > maxCard {
-			r.pending = append(r.pending, item.Errorf(r.pos(l.num), "value of %s skipped: the card's values pass %d bytes; the rest of the card is kept", p.name, maxCard))
+			r.pending = append(r.pending, item.Warnf(r.pos(l.num), "value of %s skipped: the card's values pass %d bytes; the rest of the card is kept", p.name, maxCard))
 			continue
 		}
 		size += len(text)
@@ -319,7 +319,7 @@ func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crm.Incoming,
 	}()
 	c, warns := mapCard(props)
 	for _, w := range warns {
-		errs = append(errs, item.Errorf(r.pos(w.line), "%v", w.err))
+		errs = append(errs, item.Warnf(r.pos(w.line), "%v", w.err))
 	}
 	inc = &crm.Incoming{
 		Source: crm.SourceRef{

@@ -88,11 +88,16 @@ records and targets are written, and the exit status is 1.`,
 							line += fmt.Sprintf(", %d left out", r.Omitted)
 						}
 					}
-					fmt.Fprintln(e.stdout, line)
 					lines = append(lines, line)
 				}
 				if err == nil && rep.problems > 0 {
 					err = partialError{fmt.Sprintf("export: %d problem(s); see the messages above", rep.problems)}
+				}
+				if !e.quiet || err != nil {
+					// --quiet: nothing on success (cron mails any output).
+					for _, line := range lines {
+						fmt.Fprintln(e.stdout, line)
+					}
 				}
 				return strings.Join(lines, "; "), err
 			})

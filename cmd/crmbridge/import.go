@@ -21,10 +21,16 @@ func importCommand(e *env) *cli.Command {
 		Description: `Reads each PATH (a file, or a folder walked recursively) and applies every
 Outlook item in it to the store as a CRM record. Files are recognised by their
 content. Re-importing an unchanged file changes nothing; a changed file updates
-only what changed, field by field (see --conflict).`,
+only what changed, field by field (see --conflict).
+
+The problems of a file (items or values lost) are remembered while the file is
+unchanged: a later run does not read it or report them again, and exits 0
+(crmbridge status lists them; --recheck reads such files again). A file in a
+folder that holds no data crmbridge reads (README.txt) is noted once.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "conflict", Value: "newest", Usage: "when a field changed on both sides: newest, local, incoming or fail"},
 			&cli.BoolFlag{Name: "force", Usage: "read files even when unchanged since the last import"},
+			&cli.BoolFlag{Name: "recheck", Usage: "read again unchanged files whose problems are remembered (crmbridge status lists them)"},
 			&cli.IntFlag{Name: "batch", Value: 500, Usage: "records per transaction"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary and each file's item ledger as JSON"},
 		},
@@ -37,7 +43,7 @@ only what changed, field by field (see --conflict).`,
 				return usageError{err}
 			}
 			return runImport(c.Context, e, c.Args().Slice(), bridge.ImportOptions{
-				Policy: policy, Force: c.Bool("force"), BatchSize: c.Int("batch"), Detail: c.Bool("json"),
+				Policy: policy, Force: c.Bool("force"), Recheck: c.Bool("recheck"), BatchSize: c.Int("batch"), Detail: c.Bool("json"),
 			}, c.Bool("json"))
 		},
 	}
@@ -77,6 +83,7 @@ func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOp
 type importResult struct {
 	FilesRead      int                           `json:"files_read"`
 	FilesUnchanged int                           `json:"files_unchanged"`
+	FilesKnown     int                           `json:"files_known_problems"`
 	FilesSkipped   []string                      `json:"files_skipped"`
 	FilesFailed    int                           `json:"files_failed"`
 	Entities       map[crm.Entity]*bridge.Counts `json:"entities"`
@@ -91,7 +98,7 @@ type importResult struct {
 }
 
 func importJSON(s *bridge.Summary, interrupted bool) importResult {
-	r := importResult{FilesRead: s.Files, FilesUnchanged: s.FilesUnchanged, FilesSkipped: s.FilesSkipped,
+	r := importResult{FilesRead: s.Files, FilesUnchanged: s.FilesUnchanged, FilesKnown: s.FilesKnown, FilesSkipped: s.FilesSkipped,
 		FilesFailed: s.FilesFailed, Entities: s.Entities, Files: s.Ledger, Extras: s.Extras, Accounts: s.Accounts,
 		Conflicts: s.Conflicts, Problems: s.Problems, Warnings: s.Warnings, Interrupted: interrupted,
 		Seconds: s.Duration.Seconds()}

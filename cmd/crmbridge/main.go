@@ -129,7 +129,7 @@ func newApp(stdout, stderr io.Writer, isTTY bool) (*cli.App, *env) {
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Usage: "store file (default $XDG_DATA_HOME/crmbridge/crm.db)", EnvVars: []string{"CRMBRIDGE_DB"}},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors (import: its summary only when something failed)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors; import, export, push, pull, sync and forget print nothing on success"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "lock-timeout", Value: "30s", Usage: "how long a write command waits for another to finish (with a unit: 30s, 5m)"},
 		},

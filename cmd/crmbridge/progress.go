@@ -25,11 +25,17 @@ type reporter struct {
 	lastDraw time.Time
 	drawn    bool
 	problems int
+	// A run over many files: file N of M, bytes of the files before this
+	// one out of all (bridge.FileCounter).
+	fileN, files        int
+	bytesDone, bytesAll int64
+	curSize             int64
 }
 
 var (
 	_ bridge.Reporter      = (*reporter)(nil)
 	_ bridge.MergeReporter = (*reporter)(nil)
+	_ bridge.FileCounter   = (*reporter)(nil)
 )
 
 func newReporter(e *env) *reporter {
@@ -40,6 +46,14 @@ func newReporter(e *env) *reporter {
 		}
 	}
 	return &reporter{e: e, width: w}
+}
+
+func (r *reporter) Plan(files int, bytes int64) { r.files, r.bytesAll = files, bytes }
+
+func (r *reporter) NextFile(path string, size int64) {
+	r.fileN++
+	r.bytesDone += r.curSize
+	r.curSize = size
 }
 
 func (r *reporter) StartFile(path string, format bridge.Format, size int64) {
@@ -109,15 +123,20 @@ func (r *reporter) draw(force bool) {
 	const width = 24
 	spin := r.items / 50 % width
 	bar := strings.Repeat("·", spin) + "█" + strings.Repeat("·", width-1-spin)
-	line := fmt.Sprintf("%s [%s] %d items %.0f/s", filepath.Base(r.file), bar, r.items, rate)
-	// One screen line: a wrapped line cannot be redrawn with \r.
+	var prefix string
+	if r.files > 1 {
+		prefix = fmt.Sprintf("file %d of %d, %s of %s · ", r.fileN, r.files, byteSize(r.bytesDone), byteSize(r.bytesAll))
+	}
+	rest := fmt.Sprintf(" [%s] %d items %.0f/s", bar, r.items, rate)
+	// One screen line: a wrapped line cannot be redrawn with \r. The file
+	// name gives way first (to 8 characters), then the end of the line.
+	name := []rune(filepath.Base(r.file))
+	if avail := r.width - 1 - len([]rune(prefix)) - len([]rune(rest)); len(name) > avail {
+		name = append(name[:min(max(avail-1, 8), len(name))], '…')
+	}
+	line := prefix + string(name) + rest
 	if rs := []rune(line); len(rs) > r.width-1 {
-		name := []rune(filepath.Base(r.file))
-		keep := max(len(name)-(len(rs)-(r.width-1))-1, 8)
-		line = string(name[:min(keep, len(name))]) + "…" + line[len(filepath.Base(r.file)):]
-		if rs := []rune(line); len(rs) > r.width-1 {
-			line = string(rs[:r.width-1])
-		}
+		line = string(rs[:r.width-1])
 	}
 	fmt.Fprint(r.e.stderr, "\r\x1b[K"+line)
 	r.drawn = true
@@ -159,4 +178,18 @@ func (p *progressLine) clear() {
 		fmt.Fprint(p.e.stderr, "\r\x1b[K")
 		p.drawn = false
 	}
+}
+
+// byteSize writes n bytes for people: 512 B, 1.5 kB, 20.3 MB, 1.1 GB.
+func byteSize(n int64) string {
+	const k = 1000
+	switch {
+	case n < k:
+		return fmt.Sprintf("%d B", n)
+	case n < k*k:
+		return fmt.Sprintf("%.1f kB", float64(n)/k)
+	case n < k*k*k:
+		return fmt.Sprintf("%.1f MB", float64(n)/(k*k))
+	}
+	return fmt.Sprintf("%.1f GB", float64(n)/(k*k*k))
 }

@@ -398,7 +398,8 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 			js.Waiting, js.DeadInOutbox = st.Outbox.Pending+st.Outbox.InFlight, st.Outbox.Dead
 		}
 	}
-	if js == nil {
+	if js == nil && (!e.quiet || err != nil || stats.Dead > 0) {
+		// --quiet: nothing on success (cron mails any output).
 		fmt.Fprintln(e.stdout, line)
 	}
 	switch {
@@ -449,7 +450,7 @@ func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Co
 	if ctx.Err() != nil {
 		line += " — interrupted; run pull again"
 	}
-	if js == nil {
+	if js == nil && (!e.quiet || err != nil) {
 		fmt.Fprintln(e.stdout, line)
 	}
 	return line, err

@@ -69,6 +69,16 @@ func printStatus(e *env, st *crmstore.Status) {
 	}
 	fmt.Fprintf(w, "outbox\t%s\n", ob)
 	fmt.Fprintf(w, "conflicts\t%d open\n", st.Conflicts)
+	if n := len(st.KnownProblems); n > 0 {
+		fmt.Fprintf(w, "known problems\t%d of unchanged imported files (import --recheck reads them again)\n", n)
+		const show = 10
+		for _, p := range st.KnownProblems[:min(n, show)] {
+			fmt.Fprintf(w, "\t%s\n", oneLine(p.Message, 160))
+		}
+		if n > show {
+			fmt.Fprintf(w, "\t... %d more (status --json lists every one)\n", n-show)
+		}
+	}
 	if r := st.LastRun; r != nil {
 		state := "running or killed"
 		if !r.FinishedAt.IsZero() {
