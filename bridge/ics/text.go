@@ -3,13 +3,13 @@ package ics
 import (
 	"encoding/base64"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-ical"
 
 	"crmbridge/bridge/internal/textcodec"
+	"crmbridge/crm"
 )
 
 // text returns the decoded text of the first property name of c.
@@ -42,62 +42,9 @@ func (r *Reader) propText(p *ical.Prop) string {
 	return strings.ReplaceAll(textcodec.Unescape(s, `"`), "\r\n", "\n")
 }
 
-// parseDuration reads an RFC 5545 duration (../rfc/5545:3.3.6), leniently:
-// surrounding space, a week count after "T" ("PT1W") and mixed weeks and
-// days are accepted.
-func parseDuration(v string) (time.Duration, error) {
-	s := strings.ToUpper(strings.TrimSpace(v))
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	if !strings.HasPrefix(s, "P") || len(s) < 3 {
-		return 0, fmt.Errorf("bad duration %q", trunc(v))
-	}
-	s = s[1:]
-	var d time.Duration
-	timePart := false
-	for s != "" {
-		if s[0] == 'T' {
-			timePart = true
-			s = s[1:]
-			continue
-		}
-		i := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == 0 || i == len(s) || i > 9 {
-			return 0, fmt.Errorf("bad duration %q", trunc(v))
-		}
-		n, _ := strconv.Atoi(s[:i])
-		var unit time.Duration
-		switch s[i] {
-		case 'W':
-			unit = 7 * 24 * time.Hour
-		case 'D':
-			unit = 24 * time.Hour
-		case 'H':
-			unit = time.Hour
-		case 'M':
-			if !timePart {
-				return 0, fmt.Errorf("bad duration %q: months are not durations", trunc(v))
-			}
-			unit = time.Minute
-		case 'S':
-			unit = time.Second
-		default:
-			return 0, fmt.Errorf("bad duration %q", trunc(v))
-		}
-		d += time.Duration(n) * unit
-		s = s[i+1:]
-	}
-	if neg {
-		d = -d
-	}
-	return d, nil
-}
+// parseDuration reads an RFC 5545 duration (crm.ParseDuration, which
+// reads stored reminders too).
+func parseDuration(v string) (time.Duration, error) { return crm.ParseDuration(v) }
 
 // decodeBase64 decodes a base64 value, ignoring white space and missing
 // padding.

@@ -332,6 +332,21 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 			setRaw(c, "X-MICROSOFT-CDO-BUSYSTATUS", name)
 		}
 	}
+	addParties(c, rec)
+	addAlarm(c, f["reminder"])
+	addExtras(c, rec, warn)
+	if withAttachments {
+		if err := addAttachments(c, rec); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// addParties writes the organizer (a task's owner) and the attendees
+// of an event or a task (RFC 5545 3.6.1 and 3.6.2 allow both in VEVENT
+// and VTODO), each with its role and participation status.
+func addParties(c *ical.Component, rec *crm.Record) {
 	for _, pt := range rec.Parties {
 		var p *ical.Prop
 		switch pt.Role {
@@ -363,14 +378,6 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 		p.Value = "mailto:" + strings.Map(dropControl, addr)
 		c.Props.Add(p)
 	}
-	addAlarm(c, f["reminder"])
-	addExtras(c, rec, warn)
-	if withAttachments {
-		if err := addAttachments(c, rec); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // maxAttachment bounds the size of one attachment written inline.
@@ -443,6 +450,7 @@ func encodeTodo(rec *crm.Record, stamp time.Time, warn func(error)) (*ical.Compo
 	}
 	setClass(c, f["sensitivity"])
 	setCategories(c, f["categories"])
+	addParties(c, rec)
 	addAlarm(c, f["reminder"])
 	addExtras(c, rec, warn)
 	if err := addAttachments(c, rec); err != nil {

@@ -84,17 +84,7 @@ func (jw *JournalWriter) Write(rec crm.Record) error {
 	if row[jw.w.index["Duration"]] == "" {
 		set("Duration", "0 minutes")
 	}
-	var contacts []string
-	for _, p := range rec.Parties {
-		n := strings.TrimSpace(p.Name)
-		if n == "" {
-			n = strings.TrimSpace(p.Address)
-		}
-		if n != "" {
-			contacts = append(contacts, strings.ReplaceAll(n, ";", ","))
-		}
-	}
-	set("Contacts", strings.Join(contacts, ";"))
+	set("Contacts", partyNames(rec.Parties))
 	set("Categories", strings.Join(splitList(f["categories"]), ";"))
 	var notes []string
 	for _, l := range []struct{ label, field string }{

@@ -236,11 +236,12 @@ func (tw *TaskWriter) Write(rec crm.Record) error {
 	set("Start Date", localDate(f["scheduledstart"], loc))
 	set("Due Date", localDate(f["scheduledend"], loc))
 	set("Reminder On/Off", "False")
-	if t, err := time.Parse(time.RFC3339, f["reminder"]); err == nil {
+	if t, ok := reminderTime(f); ok {
 		set("Reminder On/Off", "True")
 		set("Reminder Date", mdy(t.In(loc)))
 		set("Reminder Time", t.In(loc).Format("3:04:05 PM"))
 	}
+	set("Contacts", partyNames(rec.Parties))
 	completed := f["statecode"] == "1"
 	if completed {
 		set("Date Completed", localDate(f["actualend"], loc))
@@ -320,4 +321,40 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// reminderTime is when a task's reminder goes off: the stored time, or a
+// stored duration ("-PT15M", from an iCalendar TRIGGER) from the start,
+// which a TRIGGER is relative to (RFC 5545 3.8.6.3); Outlook's columns
+// hold a date and a time only.
+func reminderTime(f map[string]string) (time.Time, bool) {
+	rem := strings.TrimSpace(f["reminder"])
+	if t, err := time.Parse(time.RFC3339, rem); err == nil {
+		return t, true
+	}
+	d, err := crm.ParseDuration(rem)
+	if err != nil {
+		return time.Time{}, false
+	}
+	start, err := time.Parse(time.RFC3339, f["scheduledstart"])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return start.Add(d), true
+}
+
+// partyNames lists the parties by name (else address), ";"-separated as
+// Outlook writes its Contacts column; a ";" inside a name becomes ",".
+func partyNames(ps []crm.Party) string {
+	var names []string
+	for _, p := range ps {
+		n := strings.TrimSpace(p.Name)
+		if n == "" {
+			n = strings.TrimSpace(p.Address)
+		}
+		if n != "" {
+			names = append(names, strings.ReplaceAll(n, ";", ","))
+		}
+	}
+	return strings.Join(names, ";")
 }
