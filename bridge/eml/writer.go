@@ -79,6 +79,7 @@ func Write(w io.Writer, rec crm.Record) error {
 		h.SetMsgIDList("References", ids)
 	}
 	writeState(&h, f)
+	addKeptHeaders(&h, f["headers"])
 
 	text, html := f["description"], f["descriptionhtml"]
 	var related, other []crm.Attachment
