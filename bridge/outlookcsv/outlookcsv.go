@@ -195,8 +195,11 @@ func (cw *ContactWriter) Write(rec crm.Record) error {
 			set(col+" Display Name", addr)
 		}
 	}
+	set("Notes", withExtraNotes(f["description"], cw.w.placeExtras(row, rec.Extras)))
 	// Outlook's values for columns we hold no data for.
-	set("Gender", "Unspecified")
+	if row[cw.w.index["Gender"]] == "" {
+		set("Gender", "Unspecified")
+	}
 	set("Priority", "Normal")
 	set("Private", "False")
 	set("Sensitivity", "Normal")
@@ -258,7 +261,7 @@ func (tw *TaskWriter) Write(rec crm.Record) error {
 	set("Total Work", "0 hours")
 	set("Actual Work", "0 hours")
 	set("Categories", strings.Join(splitList(f["categories"]), ";"))
-	set("Notes", f["description"])
+	set("Notes", withExtraNotes(f["description"], extraLines(rec.Extras)))
 	set("Priority", map[string]string{"0": "Low", "2": "High"}[f["prioritycode"]])
 	if row[tw.w.index["Priority"]] == "" {
 		set("Priority", "Normal")
