@@ -96,7 +96,17 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if v := f["nickname"]; v != "" {
 		e.list("NICKNAME", nil, splitList(v))
 	}
-	if f["company"] != "" || f["department"] != "" {
+	// An ORG kept whole (an extra: units below the department) whose
+	// first components are the company and department is the card's ORG.
+	orgExtra := -1
+	for i, x := range rec.Extras {
+		if strings.EqualFold(x.Name, "ORG") && len(x.Params) == 0 &&
+			strings.HasPrefix(x.Value, escapeText(f["company"])+";"+escapeText(f["department"])+";") {
+			orgExtra = i
+			break
+		}
+	}
+	if orgExtra < 0 && (f["company"] != "" || f["department"] != "") {
 		e.structured("ORG", nil, f["company"], f["department"])
 	}
 	if v := f["jobtitle"]; v != "" {
@@ -153,7 +163,7 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	}
 	for i, x := range rec.Extras {
 		if i != fnExtra {
-			e.extra(x)
+			e.extra(x) // the ORG extra (orgExtra) in the ORG's place
 		}
 	}
 	if !rev.IsZero() {
@@ -199,6 +209,21 @@ func (e *Encoder) extra(x crm.Extra) {
 			v = `"` + strings.NewReplacer("^", "^^", "\n", "^n", `"`, "^'").Replace(v) + `"`
 		}
 		params = append(params, k+"="+v)
+	}
+	if mt, b64, ok := dataURI(x.Value); ok {
+		// A binary value (map.go binaryExtra): inline as each version
+		// writes binary values (as photo does).
+		typ := strings.ToUpper(mt[strings.IndexByte(mt, '/')+1:])
+		switch e.version {
+		case "4.0":
+			e.fold(head(name, params) + x.Value)
+		case "3.0":
+			e.fold(head(name, append(params, "ENCODING=b", "TYPE="+typ)) + b64)
+		default:
+			e.fold(head(name, append(params, "TYPE="+typ, "ENCODING=BASE64")) + b64)
+			e.buf.WriteString("\r\n")
+		}
+		return
 	}
 	if structuredProps[name] {
 		if e.version == "2.1" {
@@ -461,4 +486,19 @@ func (e *Encoder) photo(as []crm.Attachment) error {
 		return nil
 	}
 	return nil
+}
+
+// dataURI splits an RFC 2397 base64 data: URI with a media type
+// ("data:image/png;base64,iVBOR...") into the type and the base64 text.
+func dataURI(v string) (mediaType, b64 string, ok bool) {
+	rest, ok := strings.CutPrefix(v, "data:")
+	if !ok {
+		return "", "", false
+	}
+	head, b64, ok := strings.Cut(rest, ",")
+	mt, enc, _ := strings.Cut(head, ";")
+	if !ok || !strings.EqualFold(enc, "base64") || !strings.Contains(mt, "/") || strings.ContainsAny(mt, " \t\r\n:") {
+		return "", "", false
+	}
+	return mt, b64, true
 }

@@ -3,8 +3,10 @@ package vcf
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -175,8 +177,11 @@ func mapCard(props []*prop) (*card, []warning) {
 			switch {
 			case metaProps[p.name]:
 			case p.isBase64():
-				// Binary (LOGO, SOUND, KEY): not a text value to keep.
-				warns = append(warns, warning{p.line, errors.New(strings.ToLower(p.name) + ": binary value not kept")})
+				// Binary (LOGO, SOUND, KEY, X-MS-CARDPICTURE): kept as an
+				// RFC 2397 data: URI, as vCard 4.0 writes it.
+				if err := c.binaryExtra(p); err != nil {
+					warns = append(warns, warning{p.line, fmt.Errorf("%s: %w, not kept", strings.ToLower(p.name), err)})
+				}
 			default:
 				c.extra(p, c.textValue(p))
 			}
@@ -188,6 +193,11 @@ func mapCard(props []*prop) (*card, []warning) {
 			c.extra(p, c.structuredValue(p))
 		}
 		comps := c.components(orgs[0])
+		if strings.Join(append([]string{}, comps[min(2, len(comps)):]...), "") != "" {
+			// Units below the department (RFC 6350 6.6.4) have no column:
+			// the whole ORG is kept too.
+			c.extra(orgs[0], c.structuredValue(orgs[0]))
+		}
 		if len(comps) > 0 {
 			item.SetIf(f, "company", c.joinList(comps[0], ", "))
 		}
@@ -674,4 +684,39 @@ func imageExt(mimeType string) string {
 		return sub
 	}
 	return "bin"
+}
+
+// binaryExtra keeps a base64 value of p as an extra whose value is an
+// RFC 2397 data: URI ("data:image/png;base64,..."); the media type comes
+// from MEDIATYPE or TYPE (a subtype such as PNG, or a full type), and
+// that TYPE is not kept as a parameter.
+func (c *card) binaryExtra(p *prop) error {
+	b, err := p.bytes()
+	if err != nil {
+		return fmt.Errorf("bad base64: %w", err)
+	}
+	mt, typeIsMedia := strings.ToLower(p.param("MEDIATYPE")), false
+	if mt == "" {
+		if t := strings.ToLower(strings.Trim(p.param("TYPE"), `"`)); t != "" {
+			typeIsMedia = true
+			switch {
+			case strings.Contains(t, "/"):
+				mt = t
+			case p.name == "SOUND":
+				mt = "audio/" + t
+			case p.name == "KEY":
+				mt = "application/" + t
+			default:
+				mt = "image/" + t
+			}
+		}
+	}
+	c.extra(p, "data:"+mt+";base64,"+base64.StdEncoding.EncodeToString(b))
+	if x := &c.extras[len(c.extras)-1]; typeIsMedia {
+		delete(x.Params, "TYPE")
+		if len(x.Params) == 0 {
+			x.Params = nil
+		}
+	}
+	return nil
 }
