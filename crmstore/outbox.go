@@ -31,9 +31,13 @@ type OutboxChange struct {
 	Fields   map[string]string // current values of the changed upstream fields (nil for a delete)
 	Parties  []crm.Party       // activities: the current parties when they changed (nil = unchanged)
 	Members  []crm.Party       // lists: the current members when they changed (nil = unchanged)
-	ETag     string            // last ETag seen for the record ("" = none)
-	Attempts int               // failed attempts so far
-	Unknown  bool              // an entry is in flight: its outcome is unknown
+	// MemberBase is, with Members, the contact ids the server held when
+	// the list was last synced (nil = not known: make the server's
+	// members exactly Members).
+	MemberBase []string
+	ETag       string // last ETag seen for the record ("" = none)
+	Attempts   int    // failed attempts so far
+	Unknown    bool   // an entry is in flight: its outcome is unknown
 }
 
 // OutboxPending returns up to limit changes ready to go upstream, one per
@@ -197,6 +201,11 @@ func (t *Tx) coalesce(id string, e crm.Entity) (c OutboxChange, keep bool, err e
 			ms = []crm.Party{} // changed to none: the server's members go
 		}
 		c.Members = ms
+		if base, ok, err := t.memberBase(id); err != nil {
+			return c, false, err
+		} else if ok {
+			c.MemberBase = base
+		}
 	}
 	if c.Op == OutboxUpdate && len(c.Fields) == 0 && c.Parties == nil && c.Members == nil {
 		if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ? AND seq <= ?`, id, c.Seq); err != nil {
@@ -233,7 +242,8 @@ func (s *Store) OutboxDone(ctx context.Context, id string, seq int64, etag strin
 // OutboxDoneSent is OutboxDone when push knows the values the server now
 // holds: sent (the values of the request's body, which may differ from the
 // store's: a value cut to the column's length, a date Dataverse cannot hold
-// left out). They become the upstream merge base, so that a later pull
+// left out; for a list, "_members" holds the JSON array of the member
+// contact ids the server was given, its member merge base). They become the upstream merge base, so that a later pull
 // reading the cut value back, or null for a field never sent, is not taken
 // for a change made upstream. A changed field missing from sent keeps its
 // base. nil sent means the store's current values were sent.
@@ -276,6 +286,27 @@ func (s *Store) OutboxDoneSent(ctx context.Context, id string, seq int64, etag s
 			return nil
 		}
 		e := crm.Entity(ent)
+		if _, ok := names[fieldMembers]; ok && e == crm.List {
+			// The members the server now holds from this change: the
+			// member merge base.
+			var ids []string
+			if js, ok := sent[fieldMembers]; ok {
+				if err := json.Unmarshal([]byte(js), &ids); err != nil {
+					return fmt.Errorf("members sent for %s: %w", id, err)
+				}
+			} else if sent == nil {
+				cs, err := t.memberContacts(id)
+				if err != nil {
+					return err
+				}
+				ids = sortedSet(cs)
+			}
+			if ids != nil || sent == nil {
+				if err := t.setMemberBase(id, etag, ids); err != nil {
+					return err
+				}
+			}
+		}
 		for n := range names {
 			if f, ok := crm.LookupField(e, n); (!ok || !f.Upstream) && !(n == fieldParties && e.IsActivity()) {
 				delete(names, n)

@@ -38,14 +38,19 @@ func (t *Tx) writeParties(table, idcol, id string, ps []crm.Party, withRole, exi
 	rows := make([][]any, len(ps))
 	for i, p := range ps {
 		addr := strings.TrimSpace(p.Address)
-		t.touchAddr(addr)
 		if withRole {
+			t.touchAddr(addr)
 			rows[i] = []any{id, i, p.Role, addr, p.Name, p.Status}
-		} else {
-			rows[i] = []any{id, i, addr, p.Name}
+			continue
 		}
+		// A member known by its contact (pulled from upstream) stays
+		// bound to it; others resolve by address (resolveParties).
+		if p.ContactID == "" {
+			t.touchAddr(addr)
+		}
+		rows[i] = []any{id, i, addr, p.Name, nullIfEmpty(p.ContactID)}
 	}
-	head := `INSERT INTO listmember (list_id, ord, address, name)`
+	head := `INSERT INTO listmember (list_id, ord, address, name, contact_id)`
 	if withRole {
 		head = `INSERT INTO activityparty (activity_id, ord, role, address, name, status)`
 	}

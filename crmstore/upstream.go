@@ -328,6 +328,9 @@ func (t *Tx) queueRecreate(e crm.Entity, id string) error {
 	if e.IsActivity() {
 		names = append(names, fieldParties)
 	}
+	if e == crm.List {
+		names = append(names, fieldMembers)
+	}
 	js, _ := json.Marshal(names)
 	_, err := t.exec(`INSERT INTO outbox (record_id, entity, op, fields, journal_seq, created_at)
 		VALUES (?, ?, 'create', ?, (SELECT COALESCE(MAX(seq), 0) FROM journal), ?)`, id, string(e), string(js), t.now)

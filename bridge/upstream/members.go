@@ -26,6 +26,10 @@ func withListType(body []byte) ([]byte, error) {
 	return json.Marshal(obj)
 }
 
+// SentMembers is the key of Queue.Done's sent map that carries a list's
+// member contact ids as synced (a JSON array): the member merge base.
+const SentMembers = "_members"
+
 // MemberStats is what SyncMembers did.
 type MemberStats struct {
 	Added, Removed int
@@ -66,15 +70,19 @@ func (c *Client) ListMembers(ctx context.Context, listID string) ([]string, erro
 	return out, nil
 }
 
-// SyncMembers makes the server's members of list listID exactly the
-// contacts want: it reads the server's members, adds the missing ones in
-// one AddListMembersList (an unbound action:
+// SyncMembers brings the server's members of list listID to the contacts
+// want. With base nil it makes them exactly want. With a base (the
+// members the server held at the last sync) it adds only the members
+// want gained since the base and removes only those it lost, so members
+// another user added or removed on the server meanwhile stay as they are
+// (pull merges them into the store). It reads the server's members, adds
+// the missing ones in one AddListMembersList (an unbound action:
 // https://learn.microsoft.com/previous-versions/dynamicscrm-2016/developers-guide/mt607641(v=crm.8))
 // and removes the others with RemoveMemberList, bound to the list
 // (https://learn.microsoft.com/dotnet/api/microsoft.crm.sdk.messages.removememberlistrequest).
 // It is safe to repeat after an unknown outcome: it starts from what the
 // server holds, and a 404 for a member already gone counts as done.
-func (c *Client) SyncMembers(ctx context.Context, listID string, want []string) (MemberStats, error) {
+func (c *Client) SyncMembers(ctx context.Context, listID string, want, base []string) (MemberStats, error) {
 	var st MemberStats
 	have, err := c.ListMembers(ctx, listID)
 	if err != nil {
@@ -92,9 +100,16 @@ func (c *Client) SyncMembers(ctx context.Context, listID string, want []string) 
 	for _, id := range have {
 		haveSet[id] = true
 	}
+	var baseSet map[string]bool
+	if base != nil {
+		baseSet = map[string]bool{}
+		for _, id := range base {
+			baseSet[strings.ToLower(id)] = true
+		}
+	}
 	var add []map[string]any
 	for _, id := range sortedSet(wantSet) {
-		if !haveSet[id] {
+		if !haveSet[id] && (baseSet == nil || !baseSet[id]) {
 			add = append(add, map[string]any{"contactid": id, "@odata.type": "Microsoft.Dynamics.CRM.contact"})
 		}
 	}
@@ -113,8 +128,8 @@ func (c *Client) SyncMembers(ctx context.Context, listID string, want []string) 
 		st.Added = len(add)
 	}
 	for _, id := range have {
-		if wantSet[id] {
-			continue
+		if wantSet[id] || baseSet != nil && !baseSet[id] {
+			continue // wanted, or gained on the server since the base
 		}
 		body, _ := json.Marshal(map[string]string{"EntityId": id})
 		resp, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "lists(" + list + ")/Microsoft.Dynamics.CRM.RemoveMemberList", Body: body})

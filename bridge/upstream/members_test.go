@@ -53,7 +53,7 @@ func TestSyncMembers(t *testing.T) {
 	}
 	for i, s := range steps {
 		before := e.srv.Requests()
-		st, err := e.client.SyncMembers(ctx, list, s.want)
+		st, err := e.client.SyncMembers(ctx, list, s.want, nil)
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
@@ -71,7 +71,7 @@ func TestSyncMembers(t *testing.T) {
 	}
 
 	// A member that is no contact on the server: 404, nothing added.
-	_, err := e.client.SyncMembers(ctx, list, []string{c1, guid(99)})
+	_, err := e.client.SyncMembers(ctx, list, []string{c1, guid(99)}, nil)
 	var se *upstream.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusNotFound {
 		t.Fatalf("missing contact: err = %v, want a 404 StatusError", err)
@@ -85,11 +85,11 @@ func TestSyncMembers(t *testing.T) {
 	// one is done).
 	e.srv.AddMember(list, c3)
 	drop.Store(true)
-	if _, err := e.client.SyncMembers(ctx, list, []string{c1, c2}); err == nil {
+	if _, err := e.client.SyncMembers(ctx, list, []string{c1, c2}, nil); err == nil {
 		t.Fatal("sync with dropped answers: no error")
 	}
 	drop.Store(false)
-	if _, err := e.client.SyncMembers(ctx, list, []string{c1, c2}); err != nil {
+	if _, err := e.client.SyncMembers(ctx, list, []string{c1, c2}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.srv.Members(list); !slices.Equal(got, []string{c1, c2}) {

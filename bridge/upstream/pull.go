@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +35,10 @@ type PullStats struct {
 	Tracked int // entity sets read with change tracking
 	Polled  int // entity sets read with $filter=modifiedon ge <last>
 	Failed  int // entity sets that failed (see *PullError)
+	// Lists counts the marketing lists whose members were read;
+	// MembersAdded and MembersRemoved the members the sink added and
+	// removed; MembersUnknown the members whose contact it lacks.
+	Lists, MembersAdded, MembersRemoved, MembersUnknown int
 }
 
 // PullError lists the entity sets a pull could not read, each with its
@@ -91,20 +96,29 @@ func (c *Client) Pull(ctx context.Context, sink Sink, o PullOptions) (PullStats,
 		o.PageSize = 500
 	}
 	var pe *PullError
-	for _, set := range sets {
-		err := c.pullSet(ctx, sink, set, o, &st)
-		if err == nil {
-			continue
-		}
-		if ctx.Err() != nil {
-			return st, fmt.Errorf("pull %s: %w", set, err)
-		}
+	fail := func(set string, err error) {
 		if pe == nil {
 			pe = &PullError{Errs: map[string]error{}}
 		}
 		pe.Sets = append(pe.Sets, set)
 		pe.Errs[set] = err
 		st.Failed++
+	}
+	for _, set := range sets {
+		err := c.pullSet(ctx, sink, set, o, &st)
+		if err == nil {
+			if ms, ok := sink.(MemberSink); ok && set == EntitySet(crm.List) {
+				err = c.pullMembers(ctx, ms, o, &st)
+				set = membersSet
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return st, fmt.Errorf("pull %s: %w", set, err)
+		}
+		fail(set, err)
 	}
 	if pe != nil {
 		return st, pe
@@ -240,6 +254,49 @@ func (c *Client) pullSet(ctx context.Context, sink Sink, set string, o PullOptio
 	}
 	if err := sink.SavePullState(ctx, set, PullMark{DeltaLink: newDelta, Last: maxMod, Seen: atMax}); err != nil {
 		return fmt.Errorf("save pull state: %w", err)
+	}
+	return nil
+}
+
+// membersSet names the list members in a *PullError: the entity set of
+// Dataverse's listmember table.
+const membersSet = "listmembers"
+
+// pullMembers reads the members of every list the sink knows upstream
+// and hands them to it, on a server with list members (Dataverse: WhoAmI
+// answers); a plain OData service has none.
+func (c *Client) pullMembers(ctx context.Context, ms MemberSink, o PullOptions, st *PullStats) error {
+	_, dataverse, err := c.whoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	if !dataverse {
+		return nil
+	}
+	lists, err := ms.UpstreamIDs(ctx, crm.List)
+	if err != nil {
+		return fmt.Errorf("lists known upstream: %w", err)
+	}
+	for _, id := range lists {
+		ids, err := c.ListMembers(ctx, id)
+		var se *StatusError
+		if errors.As(err, &se) && se.Status == http.StatusNotFound {
+			continue // the list is gone: the next pull of lists sees it
+		}
+		if err != nil {
+			return err
+		}
+		mp, err := ms.ApplyMembers(ctx, id, ids)
+		if err != nil {
+			return fmt.Errorf("members of list %s: %w", id, err)
+		}
+		st.Lists++
+		st.MembersAdded += mp.Added
+		st.MembersRemoved += mp.Removed
+		st.MembersUnknown += len(mp.Unknown)
+		if o.Progress != nil {
+			o.Progress(membersSet, *st)
+		}
 	}
 	return nil
 }

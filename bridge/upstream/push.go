@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -667,9 +668,17 @@ func (p *pusher) done(ctx context.Context, ch Change, etag string, sent map[stri
 		// The list is on the server: now its members. The entry stays
 		// until they are, so a failure is retried from the top (SyncMembers
 		// starts from the server's members, so a replay is harmless).
-		ok, err := p.syncMembers(ctx, ch)
+		ids, ok, err := p.syncMembers(ctx, ch)
 		if err != nil || !ok {
 			return err
+		}
+		if ids != nil {
+			sent = maps.Clone(sent)
+			if sent == nil {
+				sent = map[string]string{}
+			}
+			js, _ := json.Marshal(ids)
+			sent[SentMembers] = string(js)
 		}
 	}
 	if err := p.q.Done(ctx, ch.RecordID, ch.Seq, etag, sent); err != nil {
@@ -814,19 +823,21 @@ func (p *pusher) dryRun(ctx context.Context) error {
 	return p.c.WriteBatchRequest(w, reqs)
 }
 
-// syncMembers makes the server's members of list ch exactly its members
-// that resolve to a contact; members known only by address are reported
-// (a warning each, counted as adjusted) and not sent. It returns false
-// when the change was retried, dead-lettered or paused instead.
-func (p *pusher) syncMembers(ctx context.Context, ch Change) (bool, error) {
+// syncMembers brings the server's members of list ch to its members that
+// resolve to a contact, from the member merge base (SyncMembers); members
+// known only by address are reported (a warning each, counted as
+// adjusted) and not sent. It returns the contact ids synced (nil when the
+// server has no members), and false when the change was retried,
+// dead-lettered or paused instead.
+func (p *pusher) syncMembers(ctx context.Context, ch Change) ([]string, bool, error) {
 	if _, dataverse, err := p.c.whoAmI(ctx); err != nil {
-		return false, p.retry(ctx, ch, err.Error())
+		return nil, false, p.retry(ctx, ch, err.Error())
 	} else if !dataverse {
 		// A plain OData service (CAP) has no list member actions.
 		p.o.Log.Warn("push: the server has no list members: members not sent", "id", ch.RecordID)
-		return true, nil
+		return nil, true, nil
 	}
-	var ids []string
+	ids := []string{}
 	for _, m := range ch.Members {
 		if m.ContactID == "" {
 			p.stats.Adjusted++
@@ -836,19 +847,19 @@ func (p *pusher) syncMembers(ctx context.Context, ch Change) (bool, error) {
 		ids = append(ids, strings.ToLower(m.ContactID))
 	}
 	rctx, cancel := context.WithTimeout(ctx, p.c.cfg.timeout())
-	st, err := p.c.SyncMembers(rctx, ch.RecordID, ids)
+	st, err := p.c.SyncMembers(rctx, ch.RecordID, ids, ch.MemberBase)
 	cancel()
 	if err == nil {
 		p.stats.MembersAdded += st.Added
 		p.stats.MembersRemoved += st.Removed
-		return true, nil
+		return ids, true, nil
 	}
 	if ctx.Err() != nil {
-		return false, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
-		return false, p.failed(ctx, ch, &se.Response, "members: ")
+		return nil, false, p.failed(ctx, ch, &se.Response, "members: ")
 	}
-	return false, p.retry(ctx, ch, "members: "+err.Error())
+	return nil, false, p.retry(ctx, ch, "members: "+err.Error())
 }

@@ -38,9 +38,14 @@ type Change struct {
 	Fields   map[string]string // changed upstream fields only (crmstore.Field.Upstream), canonical text values
 	Parties  []crm.Party       // activities: full party list when it changed (nil = unchanged)
 	Members  []crm.Party       // lists: full member list when it changed (nil = unchanged)
-	ETag     string            // last ETag seen for the record ("" = none)
-	Attempts int               // failed attempts so far
-	Unknown  bool              // the last attempt's outcome is unknown: read back before re-sending
+	// MemberBase is, with Members, the member contact ids the server held
+	// when the list was last synced (its merge base; nil = not known).
+	// Push adds and removes only what changed since: members the server
+	// gained or lost meanwhile are pull's to merge.
+	MemberBase []string
+	ETag       string // last ETag seen for the record ("" = none)
+	Attempts   int    // failed attempts so far
+	Unknown    bool   // the last attempt's outcome is unknown: read back before re-sending
 }
 
 // Queue is the outbox as push sees it. The store implements it (StoreQueue);
@@ -62,7 +67,9 @@ type Queue interface {
 	// in one transaction. sent holds the field values the server now has
 	// from this change (they may differ from the store's when cut to fit a
 	// column): they become the upstream merge base. nil = the changed
-	// fields' current values.
+	// fields' current values. For a list whose members were synced,
+	// sent[SentMembers] is the JSON array of the member contact ids
+	// sent: the member merge base.
 	Done(ctx context.Context, recordID string, seq int64, etag string, sent map[string]string) error
 	// Retry records a failed attempt: attempts+1, not before at, the error
 	// text.
@@ -130,6 +137,23 @@ type KnownSink interface {
 	// UpstreamIDs returns the ids of the records of entity e (not
 	// deleted locally) known to exist upstream.
 	UpstreamIDs(ctx context.Context, e crm.Entity) ([]string, error)
+}
+
+// MemberSink is a KnownSink that takes the members of marketing lists.
+// Pull reads the members of every list the sink knows upstream (one
+// request per list and 5,000 members: a member change does not show in
+// the list's own change tracking) and hands them over.
+type MemberSink interface {
+	KnownSink
+	// ApplyMembers merges the contact ids the server holds as members
+	// of list listID into the sink.
+	ApplyMembers(ctx context.Context, listID string, contactIDs []string) (MemberPull, error)
+}
+
+// MemberPull is what MemberSink.ApplyMembers did with one list.
+type MemberPull struct {
+	Added, Removed int      // members added to and removed from the sink's list
+	Unknown        []string // members whose contact the sink does not have: not added
 }
 
 // PullMark is where a pull of one entity set ended: the change-tracking

@@ -78,7 +78,7 @@ func (q *StoreQueue) Pending(ctx context.Context, limit int) ([]Change, error) {
 	out := make([]Change, len(cs))
 	for i, c := range cs {
 		out[i] = Change{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: toOp(c.Op),
-			Fields: c.Fields, Parties: c.Parties, Members: c.Members, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}
+			Fields: c.Fields, Parties: c.Parties, Members: c.Members, MemberBase: c.MemberBase, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}
 	}
 	return out, nil
 }
@@ -106,7 +106,7 @@ func (q *StoreQueue) Dead(ctx context.Context, id string, seq int64, msg string)
 // Merge implements Queue.
 func (q *StoreQueue) Merge(ctx context.Context, c Change, server map[string]string, etag string, modifiedOn time.Time) (map[string]string, error) {
 	mr, err := q.Store.OutboxMerge(ctx, crmstore.OutboxChange{Seq: c.Seq, RecordID: c.RecordID, Entity: c.Entity, Op: fromOp(c.Op),
-		Fields: c.Fields, Parties: c.Parties, Members: c.Members, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}, server, etag, modifiedOn, q.Policy)
+		Fields: c.Fields, Parties: c.Parties, Members: c.Members, MemberBase: c.MemberBase, ETag: c.ETag, Attempts: c.Attempts, Unknown: c.Unknown}, server, etag, modifiedOn, q.Policy)
 	q.Conflicts += mr.Conflicts
 	q.Open += mr.Open
 	return mr.Send, err
@@ -123,7 +123,13 @@ type StoreSink struct {
 	Kept              int // records deleted upstream but edited here: kept (a conflict is recorded)
 }
 
-var _ KnownSink = (*StoreSink)(nil)
+var _ MemberSink = (*StoreSink)(nil)
+
+// ApplyMembers implements MemberSink.
+func (k *StoreSink) ApplyMembers(ctx context.Context, listID string, ids []string) (MemberPull, error) {
+	mm, err := k.Store.PullMembers(ctx, listID, ids)
+	return MemberPull{Added: mm.Added, Removed: mm.Removed, Unknown: mm.Unknown}, err
+}
 
 // UpstreamIDs implements KnownSink.
 func (k *StoreSink) UpstreamIDs(ctx context.Context, e crm.Entity) ([]string, error) {

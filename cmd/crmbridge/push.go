@@ -159,16 +159,21 @@ type pushJSON struct {
 
 // pullJSON is pull --json's summary.
 type pullJSON struct {
-	Read          int               `json:"read"`
-	New           int               `json:"new"`
-	Updated       int               `json:"updated"`
-	Deleted       int               `json:"deleted"`
-	Kept          int               `json:"kept"`
-	Pages         int               `json:"pages"`
-	Conflicts     int               `json:"conflicts"`
-	OpenConflicts int               `json:"open_conflicts"`
-	FailedSets    map[string]string `json:"failed_sets"`
-	Interrupted   bool              `json:"interrupted"`
+	Read          int `json:"read"`
+	New           int `json:"new"`
+	Updated       int `json:"updated"`
+	Deleted       int `json:"deleted"`
+	Kept          int `json:"kept"`
+	Pages         int `json:"pages"`
+	Conflicts     int `json:"conflicts"`
+	OpenConflicts int `json:"open_conflicts"`
+	// List members the pull added to and removed from the store's lists,
+	// and those not added because their contact is not in the store.
+	MembersAdded   int               `json:"members_added"`
+	MembersRemoved int               `json:"members_removed"`
+	MembersUnknown int               `json:"members_unknown"`
+	FailedSets     map[string]string `json:"failed_sets"`
+	Interrupted    bool              `json:"interrupted"`
 }
 
 // pushSettings are the parsed push flags.
@@ -429,9 +434,16 @@ func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Co
 	if sink.Kept > 0 {
 		line += fmt.Sprintf("; %d deleted upstream but edited here: kept (see crmbridge conflicts)", sink.Kept)
 	}
+	if stats.MembersAdded+stats.MembersRemoved+stats.MembersUnknown > 0 {
+		line += fmt.Sprintf("; list members: %d added, %d removed", stats.MembersAdded, stats.MembersRemoved)
+		if stats.MembersUnknown > 0 {
+			line += fmt.Sprintf(", %d not added (their contact is not in the store)", stats.MembersUnknown)
+		}
+	}
 	if js != nil {
 		*js = pullJSON{Read: stats.Applied, New: sink.Created, Updated: sink.Modified, Deleted: stats.Deleted - sink.Kept,
 			Kept: sink.Kept, Pages: stats.Pages, Conflicts: sink.Conflicts + sink.Kept, OpenConflicts: sink.Open,
+			MembersAdded: stats.MembersAdded, MembersRemoved: stats.MembersRemoved, MembersUnknown: stats.MembersUnknown,
 			FailedSets: map[string]string{}, Interrupted: ctx.Err() != nil}
 	}
 	var pe *upstream.PullError

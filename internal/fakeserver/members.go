@@ -55,6 +55,14 @@ func (s *Server) ListType(listID string) string {
 	return s.listType[strings.ToLower(listID)]
 }
 
+// SetListType sets list id's createdfromcode as another user's create
+// would (2 = a contact list).
+func (s *Server) SetListType(listID, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setListType(listID, code)
+}
+
 // AddMember adds a member as another user would (no checks).
 func (s *Server) AddMember(listID, memberID string) {
 	s.mu.Lock()

@@ -5,6 +5,7 @@ package memqueue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"sort"
@@ -201,6 +202,12 @@ func coalesce(r *memRec) upstream.Change {
 	}
 	if c.Op == upstream.OpDelete {
 		c.Fields, c.Parties, c.Members = nil, nil, nil
+	}
+	if js, ok := r.base[upstream.SentMembers]; ok && c.Members != nil {
+		_ = json.Unmarshal([]byte(js), &c.MemberBase)
+		if c.MemberBase == nil {
+			c.MemberBase = []string{}
+		}
 	}
 	return c
 }
