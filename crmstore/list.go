@@ -16,8 +16,8 @@ type Summary struct {
 	ShortID    string     `json:"short_id"`
 	Entity     crm.Entity `json:"entity"`
 	Title      string     `json:"title"`
-	Detail     string     `json:"detail,omitempty"`
-	When       string     `json:"when,omitempty"`
+	Detail     string     `json:"detail"`
+	When       string     `json:"when"`
 	ModifiedAt time.Time  `json:"modified_at"`
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -48,6 +49,7 @@ logical names (firstname, lastname, emailaddress1, subject, scheduledend, ...);
 an unknown field or a bad value is refused with the list of valid ones, and
 a value that is not UTF-8 text with the offset of its first bad byte.
 Times: 2026-11-25T14:00:00Z, "2026-11-25 14:00" (local) or 2026-11-25.`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the new record's id, short id and type as JSON"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return usagef("new: give a record type (%s)", creatableNames())
@@ -70,7 +72,11 @@ Times: 2026-11-25T14:00:00Z, "2026-11-25 14:00" (local) or 2026-11-25.`,
 				id, err = tx.Create(ent, fields, "cli")
 				return fmt.Sprintf("new %s %s", ent, id), err
 			})
-			if err == nil {
+			switch {
+			case err != nil:
+			case c.Bool("json"):
+				err = e.printJSON(editJSON{ID: id, ShortID: crmstore.ShortID(id), Entity: ent, Changed: fieldNames(fields)})
+			default:
 				fmt.Fprintln(e.stdout, id)
 			}
 			return err
@@ -83,6 +89,7 @@ func setCommand(e *env) *cli.Command {
 		Name:      "set",
 		Usage:     "change fields of a record",
 		ArgsUsage: "ID field=value...",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the record's id and the fields changed as JSON"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return usagef("set: give a record ID and at least one field=value")
@@ -98,7 +105,14 @@ func setCommand(e *env) *cli.Command {
 				}
 				changed, err := tx.Set(id, fields, "cli")
 				line := fmt.Sprintf("%s: %d field(s) changed %v", id, len(changed), changed)
-				if err == nil && !e.quiet {
+				switch {
+				case err != nil:
+				case c.Bool("json"):
+					if changed == nil {
+						changed = []string{}
+					}
+					err = e.printJSON(editJSON{ID: id, ShortID: crmstore.ShortID(id), Entity: ent, Changed: changed})
+				case !e.quiet:
 					fmt.Fprintln(e.stdout, line)
 				}
 				return line, err
@@ -162,4 +176,22 @@ func resolveID(tx *crmstore.Tx, id string) (string, crm.Entity, error) {
 	}
 	ent, err := tx.EntityOf(full)
 	return full, ent, err
+}
+
+// editJSON is new --json and set --json: the record and the fields given
+// (new) or changed (set).
+type editJSON struct {
+	ID      string     `json:"id"`
+	ShortID string     `json:"short_id"`
+	Entity  crm.Entity `json:"entity"`
+	Changed []string   `json:"changed"`
+}
+
+func fieldNames(f map[string]string) []string {
+	names := make([]string, 0, len(f))
+	for k := range f {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }

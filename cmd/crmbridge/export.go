@@ -41,6 +41,7 @@ records and targets are written, and the exit status is 1.`,
 			&cli.BoolFlag{Name: "split", Usage: "one file per record (per UID for calendars) in a folder (classic Outlook imports only the first card of a .vcf; khal and vdirsyncer read such folders)"},
 			&cli.StringFlag{Name: "vcard-version", Value: "3.0", Usage: "2.1, 3.0 or 4.0"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite or remove files crmbridge did not write, or that changed since"},
+			&cli.BoolFlag{Name: "json", Usage: "print what each target got as JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			opts := bridge.ExportOptions{
@@ -67,7 +68,8 @@ records and targets are written, and the exit status is 1.`,
 			// Export reads a snapshot without the write lock; it takes the
 			// lock only to record what it wrote.
 			return withStore(c.Context, e, "export", writeOpts{lockLater: true}, func(store *crmstore.Store) (string, error) {
-				rep := &exportReporter{e: e}
+				asJSON := c.Bool("json")
+				rep := &exportReporter{e: e, quiet: asJSON}
 				opts.Reporter = rep
 				res, err := bridge.Export(c.Context, store, opts)
 				rep.clear()
@@ -93,7 +95,16 @@ records and targets are written, and the exit status is 1.`,
 				if err == nil && rep.problems > 0 {
 					err = partialError{fmt.Sprintf("export: %d problem(s); see the messages above", rep.problems)}
 				}
-				if !e.quiet || err != nil {
+				if asJSON {
+					js := exportJSON{Targets: []exportTargetJSON{}, Problems: rep.problems, Warnings: rep.warnings}
+					for _, r := range res {
+						js.Targets = append(js.Targets, exportTargetJSON{Target: r.Target, Path: r.Path, Records: r.Records,
+							Removed: r.Removed, Omitted: r.Omitted, Unchanged: r.Skipped, Failed: r.Failed})
+					}
+					if jerr := e.printJSON(js); jerr != nil && err == nil {
+						err = jerr
+					}
+				} else if !e.quiet || err != nil {
 					// --quiet: nothing on success (cron mails any output).
 					for _, line := range lines {
 						fmt.Fprintln(e.stdout, line)
@@ -105,12 +116,31 @@ records and targets are written, and the exit status is 1.`,
 	}
 }
 
+// exportJSON is export --json.
+type exportJSON struct {
+	Targets  []exportTargetJSON `json:"targets"`
+	Problems int                `json:"problems"`
+	Warnings int                `json:"warnings"`
+}
+
+type exportTargetJSON struct {
+	Target    string `json:"target"`
+	Path      string `json:"path"`
+	Records   int    `json:"records"`
+	Removed   int    `json:"removed"`
+	Omitted   int    `json:"omitted"`
+	Unchanged bool   `json:"unchanged"`
+	Failed    bool   `json:"failed"`
+}
+
 // exportReporter shows export progress as one line redrawn on a terminal,
 // and problems and warnings through slog.
 type exportReporter struct {
 	e        *env
+	quiet    bool // no progress line (--json)
 	target   string
 	problems int
+	warnings int
 	lastDraw time.Time
 	drawn    bool
 }
@@ -122,7 +152,7 @@ func (r *exportReporter) Progress(target string, done, total int) {
 		r.target = target
 		r.e.log.Debug("exporting", slog.String("target", target), slog.Int("records", total))
 	}
-	if !r.e.tty || r.e.quiet || (done < total && time.Since(r.lastDraw) < 100*time.Millisecond) {
+	if !r.e.tty || r.e.quiet || r.quiet || (done < total && time.Since(r.lastDraw) < 100*time.Millisecond) {
 		return
 	}
 	r.lastDraw = time.Now()
@@ -131,6 +161,7 @@ func (r *exportReporter) Progress(target string, done, total int) {
 }
 
 func (r *exportReporter) Warning(err error) {
+	r.warnings++
 	r.clear()
 	r.e.log.Warn("exported with a change", slog.String("warning", err.Error()))
 }
