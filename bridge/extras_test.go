@@ -11,6 +11,7 @@ import (
 
 	"crmbridge/crm"
 	"crmbridge/crmstore"
+	"crmbridge/pst"
 )
 
 // A card with more than the columns hold: five e-mails, two home phones
@@ -189,5 +190,32 @@ func TestICSExtrasRoundTrip(t *testing.T) {
 			b, _ := os.ReadFile(out)
 			t.Errorf("%s extras after the round trip\n got %q\nwant %q\n%s", e, got, w, b)
 		}
+	}
+}
+
+// An Outlook contact's values without a column (the home fax beside a
+// business fax, the assistant's phone, profession, manager, assistant, a
+// street of four lines) are extras named as Outlook's vCard export names
+// them.
+func TestPSTContactExtras(t *testing.T) {
+	it := &pst.Item{Kind: pst.KindContact, Class: "IPM.Contact", Subject: "Ann Lee", Contact: &pst.Contact{
+		GivenName: "Ann", Surname: "Lee", BusinessFax: "+1 555 0001", HomeFax: "+1 555 0002",
+		AssistantPhone: "+1 555 0003", Profession: "Surveyor", Manager: "Bob", Assistant: "Cy",
+		HomeAddress: pst.PostalAddress{Street: "Flat 2\r\nBlock C\r\nHigh St 1\r\nRear", City: "Leeds"},
+	}}
+	in := FromPST("x.pst", it)
+	want := []crm.Extra{
+		{Name: "TEL", Value: "+1 555 0002", Params: map[string]string{"TYPE": "home,fax"}},
+		{Name: "X-MS-TEL", Value: "+1 555 0003", Params: map[string]string{"TYPE": "assistant"}},
+		{Name: "ROLE", Value: "Surveyor"},
+		{Name: "X-MS-MANAGER", Value: "Bob"},
+		{Name: "X-MS-ASSISTANT", Value: "Cy"},
+		{Name: "X-MS-STREET", Value: "Flat 2\r\nBlock C\r\nHigh St 1\r\nRear", Params: map[string]string{"TYPE": "home"}},
+	}
+	if !reflect.DeepEqual(in.Record.Extras, want) {
+		t.Errorf("extras\n got %q\nwant %q", in.Record.Extras, want)
+	}
+	if f := in.Record.Fields; f["fax"] != "+1 555 0001" || f["address2_line3"] != "High St 1" {
+		t.Errorf("fax %q line3 %q", f["fax"], f["address2_line3"])
 	}
 }

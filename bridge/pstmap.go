@@ -209,6 +209,22 @@ func pstContact(it *pst.Item) *crm.Incoming {
 		fax = c.HomeFax
 	}
 	item.SetIf(f, "fax", fax)
+	var extras []crm.Extra
+	// Values without a column are extras named as a vCard names them
+	// (what Outlook's own vCard export writes), so that every writer
+	// treats them as it treats a card's.
+	extra := func(name, v string, params map[string]string) {
+		if strings.TrimSpace(v) != "" {
+			extras = append(extras, crm.Extra{Name: name, Value: v, Params: params})
+		}
+	}
+	if c.BusinessFax != "" {
+		extra("TEL", c.HomeFax, map[string]string{"TYPE": "home,fax"})
+	}
+	extra("X-MS-TEL", c.AssistantPhone, map[string]string{"TYPE": "assistant"})
+	extra("ROLE", c.Profession, nil)
+	extra("X-MS-MANAGER", c.Manager, nil)
+	extra("X-MS-ASSISTANT", c.Assistant, nil)
 	item.SetIf(f, "pager", c.Pager)
 	item.SetIf(f, "jobtitle", c.JobTitle)
 	item.SetIf(f, "department", c.Department)
@@ -226,6 +242,10 @@ func pstContact(it *pst.Item) *crm.Incoming {
 				item.SetIf(f, p+"line"+strconv.Itoa(i+1), strings.TrimSpace(l))
 			}
 		}
+		if len(lines) > 3 {
+			// A street of more lines than the three columns: kept whole.
+			extra("X-MS-STREET", a.Street, map[string]string{"TYPE": []string{"work", "home", "other"}[n]})
+		}
 		item.SetIf(f, p+"city", a.City)
 		item.SetIf(f, p+"stateorprovince", a.State)
 		item.SetIf(f, p+"postalcode", a.PostalCode)
@@ -233,7 +253,7 @@ func pstContact(it *pst.Item) *crm.Incoming {
 		item.SetIf(f, p+"postofficebox", a.POBox)
 	}
 	return &crm.Incoming{
-		Record: crm.Record{Entity: crm.Contact, Fields: f},
+		Record: crm.Record{Entity: crm.Contact, Fields: f, Extras: extras},
 		Keys:   item.ContactKeys(c.Emails[0].Address),
 	}
 }

@@ -15,6 +15,8 @@ import (
 //     isdn → "ISDN", pager → "Pager", textphone → "TTY/TDD Phone",
 //     cell → "Mobile Phone", any other number → "Other Phone", then
 //     "Callback";
+//   - X-MS-TEL (Outlook's vCard name for its other numbers) by TYPE:
+//     assistant, callback, company (main), radio, telex, tty/tdd;
 //   - URL → "Web Page", ROLE → "Profession", X-MS-MANAGER/X-MANAGER →
 //     "Manager's Name",
 //     X-MS-ASSISTANT/X-ASSISTANT → "Assistant's Name",
@@ -47,6 +49,11 @@ var telColumns = []struct {
 	{nil, "Callback"},
 }
 
+// msTelColumns are the columns of X-MS-TEL extras by TYPE.
+var msTelColumns = map[string]string{"assistant": "Assistant's Phone", "callback": "Callback",
+	"company": "Company Main Phone", "radio": "Radio Phone", "telex": "Telex", "tty/tdd": "TTY/TDD Phone",
+	"primary": "Primary Phone"}
+
 // namedColumns are the columns of other extras, by property name.
 var namedColumns = map[string]string{
 	"URL": "Web Page", "ROLE": "Profession", "X-MS-MANAGER": "Manager's Name", "X-MANAGER": "Manager's Name",
@@ -72,6 +79,10 @@ func (w *writer) placeExtras(row []string, xs []crm.Extra) []string {
 	for _, x := range xs {
 		placed := false
 		switch name := strings.ToUpper(x.Name); {
+		case name == "X-MS-TEL":
+			// Outlook's vCard export names its other numbers so.
+			col := msTelColumns[strings.ToLower(strings.TrimSpace(x.Params["TYPE"]))]
+			placed = col != "" && put(col, x.Value)
 		case name == "TEL":
 			types := map[string]bool{}
 			for _, t := range strings.Split(strings.ToLower(x.Params["TYPE"]), ",") {

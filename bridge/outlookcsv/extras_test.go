@@ -28,6 +28,8 @@ func TestContactExtras(t *testing.T) {
 		{Name: "X-MS-MANAGER", Value: "Bob"},
 		{Name: "GENDER", Value: "F"},
 		{Name: "X-SKYPE", Value: "ann.lee"},
+		{Name: "X-MS-TEL", Value: "+1 555 0010", Params: map[string]string{"TYPE": "assistant"}},
+		{Name: "X-MS-TEL", Value: "+1 555 0011", Params: map[string]string{"TYPE": "telex"}},
 	}}
 	var buf bytes.Buffer
 	w := NewContactWriter(&buf)
@@ -42,7 +44,7 @@ func TestContactExtras(t *testing.T) {
 		"Home Phone": "+1 555 0001", "Home Phone 2": "+1 555 0002", "Home Fax": "+1 555 0003",
 		"Business Fax": "+1 555 0009", "Other Fax": "+1 555 0004", "Business Phone 2": "+1 555 0006",
 		"Car Phone": "+1 555 0007", "Other Phone": "+1 555 0008", "Web Page": "https://ann.example.org/",
-		"Manager's Name": "Bob", "Gender": "Female",
+		"Manager's Name": "Bob", "Gender": "Female", "Assistant's Phone": "+1 555 0010", "Telex": "+1 555 0011",
 		"Notes": "met at the fair\n\n" + NotesMarker + "\nEMAIL;TYPE=home: a4@example.org\n" +
 			"TEL;TYPE=fax: +1 555 0005\nTITLE: Author\nX-SKYPE: ann.lee",
 	}
