@@ -490,10 +490,19 @@ func (m *msgParser) walkMultipart(body []byte, boundary, path string, depth int)
 	if path == "" {
 		where = "body"
 	}
-	parts, found, closed := splitMultipart(body, boundary)
+	parts, found, closed, pre := splitMultipart(body, boundary)
 	if !found {
 		m.warnf(where, "multipart boundary %q not found: body read as text/plain", truncate(boundary, 40))
 		m.leaf(textproto.Header{}, "text/plain", map[string]string{}, body, where)
+		return
+	}
+	if closed && len(parts) == 0 && len(bytes.TrimSpace(pre)) > 0 {
+		// The close delimiter came before any delimiter (the first one
+		// mangled): no body part, only the preamble, which holds all the
+		// text there is. Read as text/plain, as Python's email package
+		// does, rather than dropped.
+		m.warnf(where, "multipart has no body part before its close delimiter: preamble read as text/plain")
+		m.leaf(textproto.Header{}, "text/plain", map[string]string{}, pre, where)
 		return
 	}
 	if !closed {
@@ -518,8 +527,9 @@ func (m *msgParser) walkMultipart(body []byte, boundary, path string, depth int)
 // splitMultipart returns the parts of a multipart body between delimiter
 // lines "--boundary" (white space may follow; the line break before a
 // delimiter belongs to it). found reports whether any delimiter was seen,
-// closed whether the close delimiter "--boundary--" was.
-func splitMultipart(body []byte, boundary string) (parts [][]byte, found, closed bool) {
+// closed whether the close delimiter "--boundary--" was; pre is the
+// preamble, the text before the first delimiter line.
+func splitMultipart(body []byte, boundary string) (parts [][]byte, found, closed bool, pre []byte) {
 	delim := []byte("--" + boundary)
 	start := -1 // start of the current part, -1 in the preamble
 	for off := 0; off < len(body); {
@@ -538,6 +548,9 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, found, closed
 				rest = rest[2:]
 			}
 			if len(bytes.Trim(rest, " \t")) == 0 {
+				if !found {
+					pre = bytes.TrimRight(body[:off], "\r\n")
+				}
 				found = true
 				if start >= 0 && start < off {
 					// (a delimiter right after a delimiter is an empty
@@ -552,11 +565,11 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, found, closed
 					parts = append(parts, body[start:partEnd])
 				}
 				if isClose {
-					return parts, true, true
+					return parts, true, true, pre
 				}
 				start = next
 				if len(parts) >= maxParts {
-					return parts, true, false
+					return parts, true, false, pre
 				}
 			}
 		}
@@ -573,7 +586,7 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, found, closed
 		}
 		parts = append(parts, last)
 	}
-	return parts, found, false
+	return parts, found, false, pre
 }
 
 // defaultName names an attachment that has no file name: the subject of an

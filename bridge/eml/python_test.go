@@ -22,15 +22,17 @@ const python = "/usr/bin/python3"
 
 // pyMessage is what testdata/pyemail.py prints for one EML file.
 type pyMessage struct {
-	File        string   `json:"file"`
-	Subject     string   `json:"subject"`
-	From        []string `json:"from"`
-	To          []string `json:"to"`
-	Cc          []string `json:"cc"`
-	Date        *string  `json:"date"`
-	MessageID   string   `json:"messageid"`
-	Count       int      `json:"count"`
-	Subjects    []string `json:"subjects"`
+	File        string    `json:"file"`
+	Subject     string    `json:"subject"`
+	From        []string  `json:"from"`
+	To          []string  `json:"to"`
+	Cc          []string  `json:"cc"`
+	Date        *string   `json:"date"`
+	MessageID   string    `json:"messageid"`
+	Text        *string   `json:"text"` // the first text/plain body, decoded; nil without one
+	Count       int       `json:"count"`
+	Subjects    []string  `json:"subjects"`
+	Texts       []*string `json:"texts"` // mbox: each message's text/plain body
 	Attachments []struct {
 		Name *string `json:"name"`
 		Type string  `json:"type"`

@@ -147,3 +147,25 @@ func TestAddressValidation(t *testing.T) {
 		})
 	}
 }
+
+// A multipart whose first delimiter line is mangled and whose close
+// delimiter is intact has no body part at all (RFC 2046 5.1.1: the text
+// before the first delimiter is the preamble). What it holds is the only
+// text there is: it is the body, read as text/plain, as Python's email
+// package reads it, not dropped.
+func TestCloseDelimiterOnly(t *testing.T) {
+	const msg = "From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/alternative; boundary=\"--b1\"\r\n\r\n" +
+		"----b**1\r\nContent-Type: text/html;\r\n\r\nHello\r\n\r\n----b1--\r\n"
+	incs, errs := collect(t, NewReader(strings.NewReader(msg), "x.eml"))
+	if len(incs) != 1 {
+		t.Fatalf("%d messages, %v", len(incs), errs)
+	}
+	want := "----b**1\r\nContent-Type: text/html;\r\n\r\nHello\r\n"
+	if got := incs[0].Record.Fields["description"]; strings.TrimSpace(got) != strings.TrimSpace(want) {
+		t.Errorf("body %q, want %q", got, want)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "no body part") {
+		t.Errorf("warnings %v, want one about no body part", errs)
+	}
+}

@@ -2,7 +2,8 @@
 mailbox packages, for bridge/eml's comparison tests.
 
 Usage: pyemail.py eml FILE...   one JSON object per file
-       pyemail.py mbox FILE...  {"file": ..., "count": N} per file
+       pyemail.py mbox FILE...  {"file": ..., "count": N, "subjects": [...],
+                                "texts": [...]} per file
 
 Attachments follow the same rule as the Go reader (see parse.go walk): the
 first non-empty text/plain and the first non-empty text/html part without a
@@ -92,9 +93,27 @@ def walk(part, seen, out):
             if payload is None or not payload.strip():
                 return  # an empty text part shows nothing: not the body
             seen.add(ctype)
+            if ctype == "text/plain":
+                seen.add(("text", body_text(part, payload)))
             return
     sha = hashlib.sha256(payload).hexdigest() if payload is not None else None
     out.append({"name": fname, "type": ctype, "sha": sha})
+
+
+def body_text(part, payload):
+    """The text of a body part: its declared charset when Python knows
+    it, invalid bytes replaced (as the email package's get_content does),
+    else UTF-8 when valid, else windows-1252 (the Go reader's rule)."""
+    cs = part.get_content_charset()
+    if cs:
+        try:
+            return payload.decode(cs, "replace")
+        except LookupError:
+            pass
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("cp1252", "replace")
 
 
 def utc_date(msg):
@@ -112,9 +131,12 @@ def utc_date(msg):
 
 def describe(msg):
     atts = []
-    walk(msg, set(), atts)
+    seen = set()
+    walk(msg, seen, atts)
     mid = raw_values(msg, "message-id")
+    text = [x[1] for x in seen if isinstance(x, tuple)]
     return {
+        "text": text[0] if text else None,
         "cc": addresses(msg, "cc"),
         "date": utc_date(msg),
         "messageid": to_text(mid[0]).strip() if mid else "",
@@ -135,12 +157,13 @@ def main():
             d["file"] = f
         else:
             mb = mailbox.mbox(f, create=False)
-            subjects = []
+            subjects, texts = [], []
             for key in mb.keys():
                 m = mb.get_message(key)
                 v = raw_values(m, "subject")
                 subjects.append(" ".join(decode(v[0]).split()) if v else "")
-            d = {"file": f, "count": len(subjects), "subjects": subjects}
+                texts.append(describe(m)["text"])
+            d = {"file": f, "count": len(subjects), "subjects": subjects, "texts": texts}
         print(json.dumps(d))
 
 
