@@ -211,7 +211,15 @@ func (x *exporter) targets() ([]*target, error) {
 	}
 	if opts.PST != "" {
 		tg := &target{kind: "pst", user: opts.PST, ents: pstEntities, owned: pstOwned}
-		tg.writePath = writePST
+		tg.writePath = func(path string, recs iter.Seq[*crmstore.View], omit func(*crmstore.View, error), failed func() error) (int, error) {
+			// A series master and its modified occurrences share a UID:
+			// the occurrences go into the series (MS-OXOCAL 2.2.1.44.2).
+			group := sameUID([]crm.Entity{crm.Appointment})
+			return writePST(path, recs, omit, failed, func(v *crmstore.View) ([]*crmstore.View, error) {
+				_, ms, err := group(x.sn, v)
+				return ms, err
+			})
+		}
 		if err := add(tg); err != nil {
 			return nil, err
 		}

@@ -753,11 +753,17 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 // pstSource reads a PST walk as an item.Reader of CRM records, leaving out
 // items with no CRM counterpart (sticky notes, journal entries).
 type pstSource struct {
-	name string
-	next func() (*pst.Item, error, bool)
+	name    string
+	next    func() (*pst.Item, error, bool)
+	pending []*crm.Incoming // the modified occurrences of the last series
 }
 
 func (p *pstSource) Next() (*crm.Incoming, error) {
+	if len(p.pending) > 0 {
+		in := p.pending[0]
+		p.pending = p.pending[1:]
+		return in, nil
+	}
 	for {
 		it, err, ok := p.next()
 		switch {
@@ -767,6 +773,9 @@ func (p *pstSource) Next() (*crm.Incoming, error) {
 			return nil, err
 		}
 		if in := FromPST(p.name, it); in != nil {
+			if it.Appointment != nil {
+				p.pending = pstOccurrences(in, it)
+			}
 			return in, nil
 		}
 	}

@@ -42,7 +42,7 @@ func pstEmbedded(a crm.Attachment, depth int) (*pstwrite.Message, bool) {
 	// MessageHeaders), and the import turns the message back into the
 	// same file without them (embeddedAttachment).
 	delete(inc.Record.Fields, "headers")
-	m, ok, err := pstMessageAt(&crmstore.View{Record: inc.Record}, depth+1)
+	m, ok, err := pstMessageAt(&crmstore.View{Record: inc.Record}, depth+1, nil)
 	if err != nil || !ok {
 		return nil, false
 	}

@@ -25,8 +25,26 @@ func writeViews(t *testing.T, path string, vs ...*crmstore.View) {
 		}
 	})
 	omit := func(v *crmstore.View, err error) { t.Errorf("%s omitted: %v", v.Fields["subject"], err) }
-	if _, err := writePST(path, seq, omit, func() error { return nil }); err != nil {
+	if _, err := writePST(path, seq, omit, func() error { return nil }, sameUIDIn(vs)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// sameUIDIn finds a record's series among vs, as the export finds it in
+// the store: the records with its uid, masters first.
+func sameUIDIn(vs []*crmstore.View) seriesFunc {
+	return func(v *crmstore.View) ([]*crmstore.View, error) {
+		var ms []*crmstore.View
+		for _, x := range vs {
+			if x.Fields["uid"] != "" && x.Fields["uid"] == v.Fields["uid"] {
+				if x.Fields["recurrenceid"] == "" {
+					ms = append([]*crmstore.View{x}, ms...)
+				} else {
+					ms = append(ms, x)
+				}
+			}
+		}
+		return ms, nil
 	}
 }
 

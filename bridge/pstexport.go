@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,11 +76,14 @@ const (
 // pstMessage maps a record to an Outlook item for pstwrite, the inverse of
 // FromPST. ok is false for record types a PST does not hold.
 func pstMessage(v *crmstore.View) (m *pstwrite.Message, ok bool, err error) {
-	return pstMessageAt(v, 0)
+	return pstMessageAt(v, 0, nil)
 }
 
 // pstMessageAt is pstMessage for a message attached depth levels deep.
-func pstMessageAt(v *crmstore.View, depth int) (m *pstwrite.Message, ok bool, err error) {
+// members are the records of an appointment's UID (its series) when v is
+// a series master: the modified and canceled occurrences among them go
+// into the series (foldExceptions).
+func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pstwrite.Message, ok bool, err error) {
 	r := v.Record
 	f := r.Fields
 	var props []pstwrite.Prop
@@ -339,6 +343,14 @@ func pstMessageAt(v *crmstore.View, depth int) (m *pstwrite.Message, ok bool, er
 			// recurring: a flag without its blob reads as a wrong series
 			// (readpst shows a daily one).
 			if rc, ok := parseRecurrence(rec, start, end, zone.loc); ok {
+				rc.foldExceptions(v, members)
+				for _, e := range rc.exceptions {
+					a, err := exceptionAttachment(e, depth)
+					if err != nil {
+						return nil, true, fmt.Errorf("occurrence %s: %w", e.origUTC.Format(time.RFC3339), err)
+					}
+					m.Attachments = append(m.Attachments, a)
+				}
 				props = append(props, pstwrite.Bool(appt(0x8223), true))
 				// PidLidClipStart/End (MS-OXOCAL 2.2.1.14-15): the first and
 				// last day at 00:00 local time, in UTC.
@@ -592,12 +604,17 @@ func pstOwned(path string) bool {
 	return pstwrite.Owned(fh)
 }
 
+// seriesFunc returns the live records of v's iCalendar UID (a series
+// master and its modified occurrences), nil when there are none.
+type seriesFunc func(v *crmstore.View) ([]*crmstore.View, error)
+
 // writePST writes the records recs yields as a PST at path (through a
 // temporary file that pstwrite renames at Close). A record it cannot
 // build a message for is told to omit and left out; an error (of the
 // file, or from failed: recs stopped early) leaves path as it was. It
-// returns the records written.
-func writePST(path string, recs iter.Seq[*crmstore.View], omit func(*crmstore.View, error), failed func() error) (int, error) {
+// returns the records written, counting the modified occurrences written
+// inside their series (series finds them; nil: none are).
+func writePST(path string, recs iter.Seq[*crmstore.View], omit func(*crmstore.View, error), failed func() error, series seriesFunc) (int, error) {
 	w, err := pstwrite.Create(path, pstwrite.Options{DisplayName: "crmbridge"})
 	if err != nil {
 		return 0, err
@@ -610,7 +627,20 @@ func writePST(path string, recs iter.Seq[*crmstore.View], omit func(*crmstore.Vi
 	n, seen := 0, 0
 	for v := range recs {
 		seen++
-		m, ok, err := pstMessage(v)
+		var members []*crmstore.View
+		if series != nil && v.Entity == crm.Appointment && (v.Fields["recurrence"] != "" || v.Fields["recurrenceid"] != "") {
+			if members, err = series(v); err != nil {
+				return n, err
+			}
+			if v.Fields["recurrenceid"] != "" && foldedIntoSeries(v, members) {
+				n++ // written with its series
+				continue
+			}
+			if seriesMaster(v, members) != v {
+				members = nil // a second master of the UID keeps no occurrences
+			}
+		}
+		m, ok, err := pstMessageAt(v, 0, members)
 		if err != nil {
 			omit(v, err)
 			continue
@@ -635,4 +665,37 @@ func writePST(path string, recs iter.Seq[*crmstore.View], omit func(*crmstore.Vi
 		return 0, fmt.Errorf("none of its %d record(s) could be written", seen)
 	}
 	return n, w.Close()
+}
+
+// foldedIntoSeries reports whether the occurrence v is written inside its
+// series master (one of members) rather than as an appointment of its own:
+// the decision foldExceptions makes when the master is written.
+func foldedIntoSeries(v *crmstore.View, members []*crmstore.View) bool {
+	ms := seriesMaster(v, members)
+	if ms == nil {
+		return false
+	}
+	start, _ := time.Parse(time.RFC3339, ms.Fields["scheduledstart"])
+	end, _ := time.Parse(time.RFC3339, ms.Fields["scheduledend"])
+	rc, ok := parseRecurrence(ms.Fields["recurrence"], start, end, recordZone(ms.Fields["timezone"]).loc)
+	if !ok {
+		return false
+	}
+	return slices.ContainsFunc(rc.foldExceptions(ms, members), func(x *crmstore.View) bool { return x.ID == v.ID })
+}
+
+// seriesMaster is the series master among members for v's UID: the first
+// (members come oldest first) appointment with a recurrence and no
+// recurrence id; when v itself is such a record and in members, the one
+// equal to v is returned as v.
+func seriesMaster(v *crmstore.View, members []*crmstore.View) *crmstore.View {
+	for _, ms := range members {
+		if ms.Entity == crm.Appointment && ms.Fields["recurrenceid"] == "" && ms.Fields["recurrence"] != "" && ms.Fields["uid"] == v.Fields["uid"] && v.Fields["uid"] != "" {
+			if ms.ID == v.ID {
+				return v
+			}
+			return ms
+		}
+	}
+	return nil
 }

@@ -164,6 +164,9 @@ func formatAddress(name, addr string) string {
 func pstAttachments(it *pst.Item) []crm.Attachment {
 	out := []crm.Attachment{}
 	for _, a := range it.Attachments {
+		if isOccurrence(it, a) {
+			continue // a record of its own (pstOccurrences)
+		}
 		if a.Open == nil {
 			if a.Message != nil {
 				out = append(out, embeddedAttachment(a))
@@ -369,4 +372,56 @@ func pstDistList(it *pst.Item) *crm.Incoming {
 		}
 	}
 	return &crm.Incoming{Record: rec}
+}
+
+// isOccurrence reports whether a is an exception attachment of the
+// recurring appointment it (MS-OXOCAL 2.2.10.1): an embedded appointment
+// with the original start of the occurrence it replaces.
+func isOccurrence(it *pst.Item, a *pst.Attachment) bool {
+	return it.Appointment != nil && a.Message != nil && a.Message.Appointment != nil &&
+		!a.Message.Appointment.ExceptionReplaceTime.IsZero() &&
+		strings.HasPrefix(strings.ToLower(a.Message.Class), "ipm.ole.class.{00061055-0000-0000-c000-000000000046}")
+}
+
+// pstOccurrences maps the modified occurrences of a recurring appointment
+// (its exception attachments) to appointment records of their own, as an
+// iCalendar source gives them (RFC 5545 3.8.4.4 RECURRENCE-ID): the
+// series' UID, the original start as recurrenceid, what the occurrence
+// has (times, subject, location, attendees) from its embedded message,
+// what it does not have from the series. The store links them to the
+// series by UID.
+func pstOccurrences(master *crm.Incoming, it *pst.Item) []*crm.Incoming {
+	var out []*crm.Incoming
+	for _, a := range it.Attachments {
+		if !isOccurrence(it, a) {
+			continue
+		}
+		m := a.Message
+		in := pstAppointment(m)
+		f := in.Record.Fields
+		for k, v := range master.Record.Fields {
+			if _, ok := f[k]; !ok && k != "recurrence" && k != "description" && k != "descriptionhtml" {
+				f[k] = v
+			}
+		}
+		if m.Subject == "" {
+			item.SetIf(f, "subject", master.Record.Fields["subject"])
+		}
+		delete(f, "recurrence")
+		uid := master.Record.Fields["uid"]
+		item.SetIf(f, "uid", uid)
+		item.SetIf(f, "globalobjectid", master.Record.Fields["globalobjectid"])
+		recID := m.Appointment.ExceptionReplaceTime
+		f["recurrenceid"] = item.FormatTime(recID)
+		if len(in.Record.Parties) == 0 {
+			in.Record.Parties = master.Record.Parties
+		}
+		in.Keys = item.EventKeys(uid, recID)
+		in.Source = master.Source
+		in.Source.Key = master.Source.Key + "/" + recID.UTC().Format("20060102T150405Z")
+		in.ModifiedAt = master.ModifiedAt
+		in.Pos = master.Pos + ": occurrence " + recID.UTC().Format(time.RFC3339)
+		out = append(out, in)
+	}
+	return out
 }

@@ -37,9 +37,37 @@ func TestPSTExportReadByOthers(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "all.pst")
 	export(t, s, ExportOptions{All: true, PST: out})
 	vs := views(t, s)
+	// Modified occurrences of a series the blob can hold are written
+	// inside the series (exception attachments), not as items.
+	sn, err := s.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := sameUID([]crm.Entity{crm.Appointment})
+	folded := map[string]bool{}
+	var occurrences []string
+	for _, v := range vs {
+		if v.Entity != crm.Appointment || v.Fields["recurrenceid"] == "" {
+			continue
+		}
+		_, members, err := group(sn, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if foldedIntoSeries(v, members) {
+			folded[v.ID] = true
+			occurrences = append(occurrences, firstLine(v.Fields["subject"])+"|"+v.Fields["scheduledstart"]+"|"+v.Fields["scheduledend"])
+		}
+	}
+	sn.Close()
+	t.Logf("%d modified occurrences go into their series", len(folded))
+	items := len(vs) - len(folded)
 	want := map[string]int{}
 	var senders, contacts, appts, tasks []string
 	for _, v := range vs {
+		if folded[v.ID] {
+			continue
+		}
 		want[string(v.Entity)]++
 		switch v.Entity {
 		case crm.Appointment:
@@ -73,14 +101,23 @@ func TestPSTExportReadByOthers(t *testing.T) {
 	}
 	kinds := map[pst.Kind]string{pst.KindEmail: "email", pst.KindContact: "contact", pst.KindAppointment: "appointment", pst.KindTask: "task", pst.KindDistList: "list"}
 	got := map[string]int{}
+	ownOccurrences := 0
 	for it, err := range f.Items(context.Background()) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		got[kinds[it.Kind]]++
+		for _, a := range it.Attachments {
+			if isOccurrence(it, a) {
+				ownOccurrences++
+			}
+		}
 	}
 	f.Close()
 	check("crmbridge/pst", got)
+	if ownOccurrences != len(folded) {
+		t.Errorf("crmbridge/pst found %d exception attachments, want %d", ownOccurrences, len(folded))
+	}
 
 	// go-pst v6: messages per folder, in total.
 	fh, err := os.Open(out)
@@ -108,8 +145,8 @@ func TestPSTExportReadByOthers(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if total != len(vs) {
-		t.Errorf("go-pst found %d messages, the store holds %d records", total, len(vs))
+	if total != items {
+		t.Errorf("go-pst found %d messages, the store holds %d records (%d of them occurrences in a series)", total, len(vs), len(folded))
 	}
 
 	if _, err := exec.LookPath("pffexport"); err == nil {
@@ -120,7 +157,7 @@ func TestPSTExportReadByOthers(t *testing.T) {
 		dirKind := map[string]string{"Message": "email", "Contact": "contact", "Appointment": "appointment", "Task": "task", "DistributionList": "list"}
 		re := regexp.MustCompile(`^([A-Za-z]+)[0-9]{5}$`)
 		got := map[string]int{}
-		var gotSenders, gotContacts, gotAppts, gotTasks []string
+		var gotSenders, gotContacts, gotAppts, gotTasks, gotOccurrences []string
 		// pffexport prints times as "Jun 22, 2011 05:30:00.000000000 UTC".
 		when := func(s string) string {
 			t, err := time.Parse("Jan 02, 2006 15:04:05.000000000 MST", s)
@@ -157,6 +194,14 @@ func TestPSTExportReadByOthers(t *testing.T) {
 			case "appointment":
 				a := read("OutlookHeaders.txt") + read("Appointment.txt")
 				gotAppts = append(gotAppts, field(a, "Subject")+"|"+when(field(a, "Start time"))+"|"+when(field(a, "End time")))
+				// Exception attachments: the occurrence as an appointment.
+				subs, _ := filepath.Glob(filepath.Join(p, "Attachments", "Attachment*", "Appointment*"))
+				for _, sp := range subs {
+					b1, _ := os.ReadFile(filepath.Join(sp, "OutlookHeaders.txt"))
+					b2, _ := os.ReadFile(filepath.Join(sp, "Appointment.txt"))
+					a := string(b1) + string(b2)
+					gotOccurrences = append(gotOccurrences, field(a, "Subject")+"|"+when(field(a, "Start time"))+"|"+when(field(a, "End time")))
+				}
 			case "task":
 				a := read("OutlookHeaders.txt") + read("Task.txt")
 				pct := field(a, "Percentage complete")
@@ -176,7 +221,7 @@ func TestPSTExportReadByOthers(t *testing.T) {
 		for _, c := range []struct {
 			what       string
 			want, have []string
-		}{{"contacts", contacts, gotContacts}, {"appointments", appts, gotAppts}, {"tasks", tasks, gotTasks}} {
+		}{{"contacts", contacts, gotContacts}, {"appointments", appts, gotAppts}, {"tasks", tasks, gotTasks}, {"occurrences", occurrences, gotOccurrences}} {
 			slices.Sort(c.want)
 			slices.Sort(c.have)
 			if !slices.Equal(c.want, c.have) {

@@ -58,6 +58,9 @@ type recurrence struct {
 	endType, count     uint32
 	start, end         time.Time // first and last occurrence dates (00:00 UTC); end zero: no end
 	deleted            []time.Time
+	exceptions         []exception // modified occurrences, by start
+	loc                *time.Location
+	rule               *rrule.RRule
 	startMin, duration uint32 // start within the day and length, in minutes
 	recurType          int32  // PidLidRecurrenceType
 }
@@ -231,6 +234,7 @@ func parseRecurrence(text string, start, end time.Time, loc *time.Location) (*re
 	if err != nil {
 		return nil, false
 	}
+	r.loc, r.rule = loc, rr
 	switch {
 	case parts["COUNT"] != "" || parts["UNTIL"] != "":
 		occ := rr.All()
@@ -277,8 +281,8 @@ func weekFirst(startDay time.Time, firstDOW, weeks uint32) uint32 {
 }
 
 // blob encodes PidLidAppointmentRecur: a RecurrencePattern (MS-OXOCAL
-// 2.2.1.44.1) and the appointment fields of 2.2.1.44.2, without modified
-// instances.
+// 2.2.1.44.1) and the appointment fields of 2.2.1.44.2 with the modified
+// instances (ExceptionInfo, ExtendedException).
 func (r *recurrence) blob() []byte {
 	le := binary.LittleEndian
 	b := make([]byte, 0, 128)
@@ -300,7 +304,10 @@ func (r *recurrence) blob() []byte {
 	for _, d := range r.deleted {
 		b = le.AppendUint32(b, minutes1601(d))
 	}
-	b = le.AppendUint32(b, 0) // ModifiedInstanceCount
+	b = le.AppendUint32(b, uint32(len(r.exceptions))) // ModifiedInstanceCount
+	for _, e := range r.exceptions {
+		b = le.AppendUint32(b, minutes1601(midnight(e.start)))
+	}
 	b = le.AppendUint32(b, minutes1601(r.start))
 	if r.end.IsZero() {
 		b = le.AppendUint32(b, endDateNever)
@@ -311,8 +318,14 @@ func (r *recurrence) blob() []byte {
 	b = le.AppendUint32(b, 0x3009) // WriterVersion2
 	b = le.AppendUint32(b, r.startMin)
 	b = le.AppendUint32(b, r.startMin+r.duration)
-	b = le.AppendUint16(b, 0) // ExceptionCount
+	b = le.AppendUint16(b, uint16(len(r.exceptions))) // ExceptionCount
+	for _, e := range r.exceptions {
+		b = e.info(b)
+	}
 	b = le.AppendUint32(b, 0) // ReservedBlock1Size
+	for _, e := range r.exceptions {
+		b = e.extended(b)
+	}
 	b = le.AppendUint32(b, 0) // ReservedBlock2Size
 	return b
 }

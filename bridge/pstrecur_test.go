@@ -60,7 +60,7 @@ func TestRecurrenceReadByReadpst(t *testing.T) {
 		}
 	})
 	omit := func(v *crmstore.View, err error) { t.Errorf("%s omitted: %v", v.Fields["subject"], err) }
-	if _, err := writePST(out, seq, omit, func() error { return nil }); err != nil {
+	if _, err := writePST(out, seq, omit, func() error { return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := exec.Command("readpst", "-j", "1", "-S", "-o", dir, out).CombinedOutput(); err != nil {

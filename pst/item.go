@@ -171,13 +171,15 @@ type Appointment struct {
 	OrganizerName, OrganizerAddress string
 	Attendees                       []Recipient
 	Recurring                       bool
-	RecurrencePattern               string // PidLidRecurrencePattern, a description
-	RecurrenceBlob                  []byte // PidLidAppointmentRecur, raw
-	GlobalObjectID                  []byte // PidLidGlobalObjectId
-	CleanGlobalObjectID             []byte // PidLidCleanGlobalObjectId
-	UID                             string // iCalendar UID per MS-OXCICAL 2.1.3.1.1.20.26; "" without a global object id (use the item's EntryID)
-	TimeZone                        string // PidLidTimeZoneDescription
-	TimeZoneBlob                    []byte // PidLidAppointmentTimeZoneDefinitionStartDisplay, else PidLidTimeZoneStruct
+	RecurrencePattern               string    // PidLidRecurrencePattern, a description
+	RecurrenceBlob                  []byte    // PidLidAppointmentRecur, raw
+	TimeZoneRecur                   []byte    // PidLidAppointmentTimeZoneDefinitionRecur, raw: the zone of the blob's local times
+	ExceptionReplaceTime            time.Time // PidLidExceptionReplaceTime: of an exception (a modified occurrence), its original start
+	GlobalObjectID                  []byte    // PidLidGlobalObjectId
+	CleanGlobalObjectID             []byte    // PidLidCleanGlobalObjectId
+	UID                             string    // iCalendar UID per MS-OXCICAL 2.1.3.1.1.20.26; "" without a global object id (use the item's EntryID)
+	TimeZone                        string    // PidLidTimeZoneDescription
+	TimeZoneBlob                    []byte    // PidLidAppointmentTimeZoneDefinitionStartDisplay, else PidLidTimeZoneStruct
 	BusyStatus                      int
 	MeetingRequest                  bool // a meeting request/response/cancellation message (IPM.Schedule.Meeting.*)
 	MeetingStatus                   int  // PidLidAppointmentStateFlags (1 meeting, 2 received, 4 canceled)

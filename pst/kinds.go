@@ -115,19 +115,21 @@ func (f *File) task(b *bag) *Task {
 func (f *File) appointment(b *bag, class string, recips []Recipient) *Appointment {
 	ap := func(l uint32) uint16 { return f.lid(psetidAppt, l) }
 	a := &Appointment{
-		Start:               b.time(ap(lidAppointmentStartWhole)),
-		End:                 b.time(ap(lidAppointmentEndWhole)),
-		AllDay:              b.bool(ap(lidAppointmentSubType)),
-		Location:            b.str(ap(lidLocation)),
-		Recurring:           b.bool(ap(lidRecurring)),
-		RecurrencePattern:   b.str(ap(lidRecurrencePattern)),
-		RecurrenceBlob:      b.bytes(ap(lidAppointmentRecur)),
-		GlobalObjectID:      b.bytes(f.lid(psetidMeeting, lidGlobalObjectID)),
-		CleanGlobalObjectID: b.bytes(f.lid(psetidMeeting, lidCleanGlobalObjectID)),
-		TimeZone:            b.str(ap(lidTimeZoneDescription)),
-		TimeZoneBlob:        b.bytes(ap(lidTZDefStartDisplay)),
-		MeetingRequest:      strings.HasPrefix(strings.ToLower(class), "ipm.schedule.meeting"),
-		ReminderSet:         b.bool(f.lid(psetidCommon, lidReminderSet)),
+		Start:                b.time(ap(lidAppointmentStartWhole)),
+		End:                  b.time(ap(lidAppointmentEndWhole)),
+		AllDay:               b.bool(ap(lidAppointmentSubType)),
+		Location:             b.str(ap(lidLocation)),
+		Recurring:            b.bool(ap(lidRecurring)),
+		RecurrencePattern:    b.str(ap(lidRecurrencePattern)),
+		RecurrenceBlob:       b.bytes(ap(lidAppointmentRecur)),
+		TimeZoneRecur:        b.bytes(ap(lidTZDefRecur)),
+		ExceptionReplaceTime: b.time(ap(lidExceptionReplaceTime)),
+		GlobalObjectID:       b.bytes(f.lid(psetidMeeting, lidGlobalObjectID)),
+		CleanGlobalObjectID:  b.bytes(f.lid(psetidMeeting, lidCleanGlobalObjectID)),
+		TimeZone:             b.str(ap(lidTimeZoneDescription)),
+		TimeZoneBlob:         b.bytes(ap(lidTZDefStartDisplay)),
+		MeetingRequest:       strings.HasPrefix(strings.ToLower(class), "ipm.schedule.meeting"),
+		ReminderSet:          b.bool(f.lid(psetidCommon, lidReminderSet)),
 	}
 	if a.Start.IsZero() {
 		a.Start = b.time(f.lid(psetidCommon, lidCommonStart))

@@ -119,6 +119,8 @@ const (
 	lidTimeZoneDescription   = 0x8234
 	lidRecurrencePattern     = 0x8232
 	lidTZDefStartDisplay     = 0x825E
+	lidTZDefRecur            = 0x8260
+	lidExceptionReplaceTime  = 0x8228
 
 	// PSETID_Meeting
 	lidGlobalObjectID      = 0x0003

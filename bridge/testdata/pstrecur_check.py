@@ -178,6 +178,21 @@ def main():
         for i in range(folder.number_of_sub_folders):
             walk(folder.get_sub_folder(i))
 
+    def check_attachments(m, c, r):
+        """MS-OXOCAL 2.2.10.1.1: one hidden afException attachment per
+        exception, its PidTagExceptionReplaceTime the original start."""
+        want = sorted(dt.datetime.fromisoformat(o["orig"]).replace(tzinfo=zoneinfo.ZoneInfo(c["tzid"])).astimezone(dt.timezone.utc).replace(tzinfo=None) for o in c.get("overrides", []))
+        got = []
+        for i in range(m.number_of_attachments):
+            a = m.get_attachment(i)
+            e = {x.entry_type: x for x in a.record_sets[0].entries}
+            if 0x7FFD in e and e[0x7FFD].data_as_integer & 2 and 0x7FFE in e and e[0x7FFE].data_as_boolean:
+                if int.from_bytes(e[0x3705].data, "little") != 5:
+                    print("%s: exception attachment with method %s" % (c["subject"], e[0x3705].data))
+                got.append(e[0x7FF9].data_as_datetime.replace(tzinfo=None, microsecond=0))
+        if sorted(got) != want:
+            print("%s: exception attachments for %s, want %s" % (c["subject"], [str(x) for x in sorted(got)], [str(x) for x in want]))
+
     def check(m, c):
         blob = tzdef = None
         for e in m.record_sets[0].entries:
@@ -192,12 +207,13 @@ def main():
             print("%s: no recurrence blob or recurrence time zone" % c["subject"])
             return
         r = decode_recur(blob)
+        check_attachments(m, c, r)
         rule = [x for x in tzdef if x["flags"] & 1][0]
         zone = zoneinfo.ZoneInfo(c["tzid"])
         start = dt.datetime.fromisoformat(c["start"]).replace(tzinfo=zone)
         rs = rrule.rruleset()
         rs.rrule(rrule.rrulestr(c["rule"], dtstart=start))
-        for x in c.get("exdates", []):
+        for x in c.get("exdates", []) + c.get("cancels", []):
             rs.exdate(dt.datetime.fromisoformat(x).replace(tzinfo=zone))
         want = [x.astimezone(dt.timezone.utc).replace(tzinfo=None) for x in rs[:60]]
         mods = {dt.datetime.fromisoformat(o["orig"]).replace(tzinfo=zone).astimezone(dt.timezone.utc).replace(tzinfo=None): o for o in c.get("overrides", [])}
@@ -221,7 +237,8 @@ def main():
             we = dt.datetime.fromisoformat(o["end"]).replace(tzinfo=zone).astimezone(dt.timezone.utc).replace(tzinfo=None)
             if to_utc(e["start"], rule) != ws or to_utc(e["end"], rule) != we:
                 print("%s: exception %s at %s-%s, want %s-%s" % (c["subject"], e["orig"], to_utc(e["start"], rule), to_utc(e["end"], rule), ws, we))
-            if o.get("subject") and e.get("subject") != o["subject"]:
+            # No ARO_SUBJECT: the occurrence has the series' subject.
+            if o.get("subject") and e.get("subject", c["subject"]) != o["subject"]:
                 print("%s: exception subject %r, want %r" % (c["subject"], e.get("subject"), o["subject"]))
             mdates = [x.date() for x in r["modified"]]
             if e["start"].date() not in mdates:
