@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"crmbridge/crm"
 )
 
 // A mail with header fields no column holds: a list header, a folded
@@ -84,4 +86,34 @@ func TestHeaderFields(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
 	}
+}
+
+// FuzzKeptHeaders writes a message whose stored header block is raw
+// bytes: the output reads back as one message without warnings, no line
+// is longer than 998 octets, and the subject column still wins.
+func FuzzKeptHeaders(f *testing.F) {
+	f.Add("X-A: 1\r\n b\r\nReceived: from x; Tue, 2 Jan 2024 10:00:01 +0000\r\n")
+	f.Add("Subject: other\nContent-Type: text/html\nDKIM-Signature: v=1\nX-B:\x00\n:bad\n \tcont\nX-C: \xff\xfe")
+	f.Add("X-Long: " + strings.Repeat("a", 1200) + "\r\nList-Id: <l.example>\r\n")
+	f.Fuzz(func(t *testing.T, block string) {
+		rec := crm.Record{ID: "id", Entity: crm.Email, Fields: map[string]string{
+			"subject": "Hello", "description": "body", "senton": "2024-03-18T09:00:00Z", "headers": block,
+		}, Parties: []crm.Party{{Role: crm.RoleSender, Address: "a@example.com"}}}
+		var buf bytes.Buffer
+		if err := Write(&buf, rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range bytes.Split(buf.Bytes(), []byte("\r\n")) {
+			if len(l) > 998 {
+				t.Fatalf("line of %d octets", len(l))
+			}
+		}
+		incs, warns := collect(t, NewReader(bytes.NewReader(buf.Bytes()), "fuzz.eml"))
+		if len(incs) != 1 || len(warns) != 0 {
+			t.Fatalf("read back %d messages, warnings %v\n%q", len(incs), warns, buf.Bytes())
+		}
+		if got := incs[0].Record.Fields; got["subject"] != "Hello" || got["description"] != "body" {
+			t.Fatalf("subject %q description %q\n%q", got["subject"], got["description"], buf.Bytes())
+		}
+	})
 }

@@ -254,7 +254,7 @@ func addExtras(c *ical.Component, rec *crm.Record, warn func(error)) {
 		if x.Name == ical.CompAlarm {
 			a := ical.NewComponent(ical.CompAlarm)
 			for _, line := range strings.Split(x.Value, "\r\n") {
-				if p, err := parseLine(line); err == nil {
+				if p, err := parseLine(line); err == nil && p.Name != "BEGIN" && p.Name != "END" && paramsSafe(p.Params) {
 					a.Props.Add(p)
 				}
 			}
@@ -273,10 +273,11 @@ func addExtras(c *ical.Component, rec *crm.Record, warn func(error)) {
 			c.Children = append(c.Children, a)
 			continue
 		}
-		if !isToken(x.Name) {
+		if !isToken(x.Name) || strings.EqualFold(x.Name, "BEGIN") || strings.EqualFold(x.Name, "END") {
 			tell(x, "not a property name")
 			continue
 		}
+		x.Name = strings.ToUpper(x.Name)
 		if strings.ContainsAny(x.Value, "\r\n") {
 			tell(x, "line break in the value")
 			continue

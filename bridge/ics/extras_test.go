@@ -103,3 +103,38 @@ func TestExtras(t *testing.T) {
 		t.Logf("%s", buf.Bytes())
 	}
 }
+
+// FuzzExtrasWrite writes an appointment with one extra of raw name, value
+// and parameter, and a VALARM extra of raw lines: Encode never fails on
+// them (what it cannot write goes to Warn), the output reads back as one
+// event, and an extra the writer wrote comes back.
+func FuzzExtrasWrite(f *testing.F) {
+	f.Add("X-A", "v\\, w", "X-P", "q", "ACTION:AUDIO\r\nTRIGGER:-PT5M")
+	f.Add("ATTENDEE", "mailto:a@example.com", "RSVP", "TRUE", "TRIGGER;VALUE=DATE-TIME:20240101T000000Z")
+	f.Add("STATUS", "x\r\ny", "A\"B", "\"", "\x00\xff")
+	f.Add("TRANSP", "TRANSPARENT", "", "", "")
+	f.Fuzz(func(t *testing.T, name, value, pname, pvalue, alarm string) {
+		x := crm.Extra{Name: name, Value: value}
+		if pname != "" {
+			x.Params = map[string]string{pname: pvalue}
+		}
+		rec := crm.Record{Entity: crm.Appointment, ID: "x", Fields: map[string]string{
+			"subject": "s", "scheduledstart": "2024-03-18T09:00:00Z", "scheduledend": "2024-03-18T10:00:00Z",
+		}, Parties: []crm.Party{{Role: crm.RoleRequired, Address: "a@example.com"}},
+			Extras: []crm.Extra{x, {Name: "VALARM", Value: alarm}}}
+		var buf bytes.Buffer
+		enc := NewEncoder(&buf)
+		warned := 0
+		enc.Warn = func(*crm.Record, error) { warned++ }
+		if err := enc.Encode(rec); err != nil {
+			t.Fatalf("encode: %v", err)
+		}
+		back, _, fatal := readAll(t, buf.String(), "fuzz.ics")
+		if fatal != nil || len(back) != 1 {
+			t.Fatalf("re-read: %d records, %v\n%q", len(back), fatal, buf.Bytes())
+		}
+		if back[0].Record.Fields["subject"] != "s" {
+			t.Fatalf("subject %q\n%q", back[0].Record.Fields["subject"], buf.Bytes())
+		}
+	})
+}
