@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"crmbridge/bridge/item"
+	"crmbridge/bridge/upstream"
 	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/internal/recovered"
@@ -201,8 +202,9 @@ type Importer struct {
 	opts     ImportOptions
 	rep      Reporter
 	sum      *Summary
-	accounts map[string]string // lower-case company name → account id
-	book     *ledgerBook       // the ledger of the file being read
+	accounts map[string]string             // lower-case company name → account id
+	limits   map[crm.Entity]map[string]int // Dataverse column limits (checkFit)
+	book     *ledgerBook                   // the ledger of the file being read
 	// fileProblems collects the problems of the file being read, for the
 	// store to remember (crmstore.SourceFile.Problems); nil between files.
 	fileProblems *[]string
@@ -636,10 +638,42 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 		im.problem(perr)
 		return nil
 	}
+	im.checkFit(in, res)
 	im.book.pending = append(im.book.pending, outcome{e: e, pos: in.Pos, id: res.ID,
 		created: res.Outcome == crmstore.Created, changed: res.Outcome == crmstore.Updated, again: res.Known,
 		extras: extras})
 	return nil
+}
+
+// checkFit warns about each value this item brought into the store that
+// Dataverse cannot hold as it is (longer than its column, a date before
+// 1753): the store keeps it whole, push will send it cut or leave it out
+// (DESIGN.md "Content Dataverse accepts": the import reports both). The
+// limits are those push last read from the server, else the built-in
+// table.
+func (im *Importer) checkFit(in *crm.Incoming, res crmstore.Result) {
+	if len(res.Changed) == 0 {
+		return
+	}
+	e := in.Record.Entity
+	if im.limits == nil {
+		im.limits = map[crm.Entity]map[string]int{}
+	}
+	limits, ok := im.limits[e]
+	if !ok {
+		limits = upstream.KnownMaxLengths(context.Background(), im.store, e)
+		im.limits[e] = limits
+	}
+	changed := map[string]string{}
+	for _, f := range res.Changed {
+		if v, ok := in.Record.Fields[f]; ok {
+			changed[f] = v
+		}
+	}
+	for _, u := range upstream.CheckFit(e, changed, limits) {
+		im.sum.Warnings++
+		im.rep.Warning(fmt.Errorf("%s: %s", in.Pos, u))
+	}
 }
 
 // booked moves the pending outcomes of a committed transaction into the

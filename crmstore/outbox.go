@@ -307,6 +307,13 @@ func (s *Store) OutboxDoneSent(ctx context.Context, id string, seq int64, etag s
 				}
 			}
 		}
+		for n := range sent {
+			// Sent though unchanged here (an activity's description
+			// carrying its long subject): the server holds it now.
+			if f, ok := crm.LookupField(e, n); ok && f.Upstream {
+				names[n] = ""
+			}
+		}
 		for n := range names {
 			if f, ok := crm.LookupField(e, n); (!ok || !f.Upstream) && !(n == fieldParties && e.IsActivity()) {
 				delete(names, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -33,6 +34,29 @@ func (s *Store) Get(ctx context.Context, id string) (*View, error) {
 	}
 	defer sn.Close()
 	return sn.Get(id)
+}
+
+// CurrentFields returns the current values of the named fields (columns
+// only) of record id; a name the record's entity lacks is left out. It is
+// for push, which needs the value of an unchanged field now and then (an
+// activity's subject decides what its description carries upstream).
+func (s *Store) CurrentFields(ctx context.Context, id string, names []string) (map[string]string, error) {
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sn.Close()
+	var ent string
+	if err := sn.t.queryRow(`SELECT entity FROM record WHERE id = ?`, id).Scan(&ent); err != nil {
+		return nil, fmt.Errorf("fields of %s: %w", id, err)
+	}
+	want := map[string]string{}
+	for _, n := range names {
+		if _, ok := crm.LookupField(crm.Entity(ent), n); ok {
+			want[n] = ""
+		}
+	}
+	return sn.t.loadFields(crm.Entity(ent), id, want)
 }
 
 // Snapshot is a consistent read-only view of the store for reading many

@@ -93,7 +93,7 @@ func (c *Client) changeRequest(ctx context.Context, ch Change, op Op, fields map
 		if op == OpUpdate && etag == "" {
 			return change{}, errors.New("update without an ETag")
 		}
-		out.sent, out.notes = c.fit(ctx, ch.Entity, fields)
+		out.sent, out.notes = c.fit(ctx, ch.Entity, fields, ch.Context)
 		parties, pnotes, err := c.parties(ctx, ch.Entity, ch.Parties)
 		if err != nil {
 			return change{}, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -217,13 +218,88 @@ func (c *Client) maxLengths(ctx context.Context, e crm.Entity) map[string]int {
 		return m // ask again later
 	}
 	// Read, or refused for good (no privilege, no metadata on this
-	// server: the built-in table stands in): keep it for limitsMaxAge.
+	// server: the built-in table stands in): keep it for limitsMaxAge,
+	// and as the limits an import checks against (KnownMaxLengths).
 	if c.cache != nil && m != nil {
 		b, _ := json.Marshal(cached{At: time.Now().UTC(), Limits: m})
 		_ = c.cache.CachePut(ctx, key, string(b))
+		_ = c.cache.CachePut(ctx, latestLimitsKey(e), string(b))
 	}
 	c.facts.limits[e] = m
 	return m
+}
+
+func latestLimitsKey(e crm.Entity) string { return "maxlength latest " + string(e) }
+
+// KnownMaxLengths returns the string column limits of entity e that a
+// push would meet: those push last read from the server's metadata (kept
+// in cache, whatever their age), else the built-in table. It asks the
+// server nothing: an import uses it to report values push will have to
+// cut.
+func KnownMaxLengths(ctx context.Context, cache Cache, e crm.Entity) map[string]int {
+	if cache != nil {
+		if v, ok, _ := cache.CacheGet(ctx, latestLimitsKey(e)); ok {
+			var cv struct {
+				Limits map[string]int `json:"limits"`
+			}
+			if json.Unmarshal([]byte(v), &cv) == nil && cv.Limits != nil {
+				return cv.Limits
+			}
+		}
+	}
+	return builtinMaxLength[e]
+}
+
+// Unfit is a value Dataverse cannot hold as it is: a string longer than
+// its column (MaxLength > 0), or a date before 1753-01-01.
+type Unfit struct {
+	Entity    crm.Entity
+	Field     string
+	Value     string
+	Length    int // UTF-16 code units, for a string
+	MaxLength int // the column's limit; 0 for a date
+}
+
+// String says what push does with the value.
+func (u Unfit) String() string {
+	if u.MaxLength == 0 {
+		return fmt.Sprintf("%s.%s: %s is before 1753-01-01, the earliest date Dataverse holds: kept here, not sent upstream",
+			u.Entity, u.Field, u.Value)
+	}
+	what := "sent upstream cut to fit"
+	if u.Field == "subject" && u.Entity.IsActivity() {
+		what = "sent upstream cut to fit, the whole subject at the head of the description"
+	}
+	return fmt.Sprintf("%s.%s: %d characters, the Dataverse column holds %d: kept whole here, %s", u.Entity, u.Field, u.Length, u.MaxLength, what)
+}
+
+// CheckFit returns the values of fields (canonical text values of entity
+// e) that Dataverse cannot hold as they are, against the column limits
+// (see KnownMaxLengths), sorted by field name.
+func CheckFit(e crm.Entity, fields map[string]string, limits map[string]int) []Unfit {
+	var out []Unfit
+	for _, k := range sortedKeys(fields) {
+		v := fields[k]
+		fd, ok := crm.LookupField(e, k)
+		if !ok || v == "" || !fd.Upstream {
+			continue
+		}
+		switch fd.Kind {
+		case crm.Text:
+			if max, ok := limits[k]; ok && utf16Len(v) > max {
+				out = append(out, Unfit{Entity: e, Field: k, Value: v, Length: utf16Len(v), MaxLength: max})
+			}
+		case crm.Date, crm.Time:
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				t, err = time.Parse(time.DateOnly, v)
+			}
+			if err == nil && t.Before(minDate) {
+				out = append(out, Unfit{Entity: e, Field: k, Value: v})
+			}
+		}
+	}
+	return out
 }
 
 // minDate is the earliest value a Dataverse date and time column holds
@@ -236,41 +312,62 @@ var minDate = time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC)
 // it changed: a string longer than its column's MaxLength (counted in
 // UTF-16 code units, as nvarchar does) is cut to fit, a date before
 // minDate is left out. The store keeps the full values either way.
-func (c *Client) fit(ctx context.Context, e crm.Entity, fields map[string]string) (map[string]string, []string) {
+//
+// An activity's subject longer than its column also goes whole at the
+// head of the description ("<subject>\n\n<description>"), where
+// Dataverse has room, whenever the subject or the description is sent;
+// other holds the store's values of those two the change does not carry
+// (see FieldReader).
+func (c *Client) fit(ctx context.Context, e crm.Entity, fields, other map[string]string) (map[string]string, []string) {
 	var limits map[string]int
-	var notes []string
-	out := make(map[string]string, len(fields))
 	for k, v := range fields {
-		fd, ok := crm.LookupField(e, k)
-		if !ok || v == "" {
-			out[k] = v
-			continue
+		if fd, ok := crm.LookupField(e, k); ok && fd.Kind == crm.Text && v != "" {
+			limits = c.maxLengths(ctx, e)
+			break
 		}
-		switch fd.Kind {
-		case crm.Text:
-			if limits == nil {
-				limits = c.maxLengths(ctx, e)
-			}
-			if max, ok := limits[k]; ok && utf16Len(v) > max {
-				out[k] = cutUTF16(v, max)
-				notes = append(notes, fmt.Sprintf("%s.%s: %d characters, the column holds %d: sent cut to fit, the full value stays in the store",
-					e, k, utf16Len(v), max))
-				continue
-			}
-		case crm.Date, crm.Time:
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				t, err = time.Parse(time.DateOnly, v)
-			}
-			if err == nil && t.Before(minDate) {
-				notes = append(notes, fmt.Sprintf("%s.%s: %s is before 1753-01-01, the earliest date Dataverse holds: kept in the store, not sent", e, k, v))
-				continue
-			}
-		}
+	}
+	out := make(map[string]string, len(fields)+1)
+	for k, v := range fields {
 		out[k] = v
+	}
+	var notes []string
+	_, subjChanged := fields["subject"]
+	_, descChanged := fields["description"]
+	if e.IsActivity() && (subjChanged || descChanged) {
+		subj, ok := fields["subject"]
+		if !ok {
+			subj = other["subject"]
+		}
+		if limits == nil && subj != "" {
+			limits = c.maxLengths(ctx, e)
+		}
+		if max, ok := limits["subject"]; ok && utf16Len(subj) > max {
+			desc, ok := fields["description"]
+			if !ok {
+				desc = other["description"]
+			}
+			switch {
+			case desc == "":
+				desc = subj
+			case !strings.HasPrefix(desc, subj):
+				desc = subj + "\n\n" + desc
+			}
+			out["description"] = desc
+		}
+	}
+	for _, u := range CheckFit(e, out, limits) {
+		if u.MaxLength == 0 {
+			delete(out, u.Field)
+		} else {
+			out[u.Field] = cutUTF16(u.Value, u.MaxLength)
+		}
+		notes = append(notes, u.String())
 	}
 	return out, notes
 }
+
+// subjectContext lists the fields the subject rule of fit reads.
+var subjectContext = []string{"subject", "description"}
 
 func utf16Len(s string) int {
 	n := 0
@@ -411,4 +508,13 @@ func (c *Client) parties(ctx context.Context, e crm.Entity, ps []crm.Party) ([]w
 		}
 	}
 	return out, notes, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }

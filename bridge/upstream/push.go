@@ -272,6 +272,9 @@ func (p *pusher) run(ctx context.Context) error {
 // the last outcome is unknown, a create failed before, or an update has no
 // ETag. It returns nil when nothing is to be sent now.
 func (p *pusher) prepare(ctx context.Context, ch Change) (*item, error) {
+	if err := p.addContext(ctx, &ch); err != nil {
+		return nil, err
+	}
 	unknown := ch.Unknown && p.known[ch.RecordID] != ch.Seq
 	needRead := unknown || (ch.Op == OpCreate && ch.Attempts > 0) || (ch.Op == OpUpdate && ch.ETag == "")
 	if !needRead {
@@ -315,6 +318,33 @@ func (p *pusher) item(ctx context.Context, ch Change, op Op, fields map[string]s
 	return it, nil
 }
 
+// addContext reads into ch.Context the store's subject or description
+// when an activity's change carries only the other (see fit).
+func (p *pusher) addContext(ctx context.Context, ch *Change) error {
+	fr, ok := p.q.(FieldReader)
+	if !ok || !ch.Entity.IsActivity() || ch.Op == OpDelete {
+		return nil
+	}
+	_, s := ch.Fields["subject"]
+	_, d := ch.Fields["description"]
+	if s == d {
+		return nil
+	}
+	if s {
+		// The description is needed only when the subject is too long.
+		max, ok := p.c.maxLengths(ctx, ch.Entity)["subject"]
+		if !ok || utf16Len(ch.Fields["subject"]) <= max {
+			return nil
+		}
+	}
+	cur, err := fr.CurrentFields(ctx, ch.RecordID, subjectContext)
+	if err != nil {
+		return fmt.Errorf("fields of %s %s: %w", ch.Entity, ch.RecordID, err)
+	}
+	ch.Context = cur
+	return nil
+}
+
 // readBack reads ch's record from the server and decides: done, dead, or
 // what to send with which ETag.
 func (p *pusher) readBack(ctx context.Context, ch Change) (*item, error) {
@@ -356,7 +386,7 @@ func (p *pusher) readBack(ctx context.Context, ch Change) (*item, error) {
 	}
 	// A value the server holds cut to fit (or never got: a date Dataverse
 	// cannot hold) is what we would send: nothing to do for it.
-	fitted, _ := p.c.fit(ctx, ch.Entity, fields)
+	fitted, _ := p.c.fit(ctx, ch.Entity, fields, ch.Context)
 	for k := range fields {
 		if v, ok := fitted[k]; !ok || v == rec.Fields[k] {
 			delete(fields, k)

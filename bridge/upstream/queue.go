@@ -44,8 +44,12 @@ type Change struct {
 	// gained or lost meanwhile are pull's to merge.
 	MemberBase []string
 	ETag       string // last ETag seen for the record ("" = none)
-	Attempts   int    // failed attempts so far
-	Unknown    bool   // the last attempt's outcome is unknown: read back before re-sending
+	// Context holds current values of fields the change does not carry
+	// that decide what is sent (an activity's subject and description:
+	// see FieldReader); push fills it.
+	Context  map[string]string
+	Attempts int  // failed attempts so far
+	Unknown  bool // the last attempt's outcome is unknown: read back before re-sending
 }
 
 // Queue is the outbox as push sees it. The store implements it (StoreQueue);
@@ -86,6 +90,14 @@ type Queue interface {
 	// modifiedOn is the server version's modifiedon (zero = unknown), for
 	// a policy that lets the newer change win.
 	Merge(ctx context.Context, c Change, server map[string]string, etag string, modifiedOn time.Time) (map[string]string, error)
+}
+
+// FieldReader is implemented by a Queue that can read a record's current
+// field values. Push uses it for an activity whose subject or description
+// changed alone: a subject too long for its column goes whole at the head
+// of the description, so each needs the other.
+type FieldReader interface {
+	CurrentFields(ctx context.Context, id string, names []string) (map[string]string, error)
 }
 
 // Dependency states: whether a record another one binds to is on the

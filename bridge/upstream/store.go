@@ -20,7 +20,13 @@ type StoreQueue struct {
 	Open      int // conflicts left open (PolicyFail)
 }
 
+// CurrentFields implements FieldReader.
+func (q *StoreQueue) CurrentFields(ctx context.Context, id string, names []string) (map[string]string, error) {
+	return q.Store.CurrentFields(ctx, id, names)
+}
+
 var (
+	_ FieldReader  = (*StoreQueue)(nil)
 	_ Queue        = (*StoreQueue)(nil)
 	_ Cache        = (*StoreQueue)(nil)
 	_ Dependencies = (*StoreQueue)(nil)

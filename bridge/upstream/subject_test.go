@@ -1,0 +1,95 @@
+package upstream_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"crmbridge/bridge/upstream"
+	"crmbridge/crm"
+	"crmbridge/crmstore"
+	"crmbridge/internal/fakeserver"
+)
+
+// TestLongSubjectIntoDescription: an activity subject longer than its
+// column (200) goes cut into subject and whole at the head of the
+// description, on create, when only the description changes, and when
+// only the subject changes; the store keeps its own values; a pull reads
+// back nothing new and the next push sends nothing.
+func TestLongSubjectIntoDescription(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeserver.Dataverse, func(_ *upstream.Config, s *fakeserver.Server) { s.ChangeTracking = true })
+	s, err := crmstore.Open(ctx, filepath.Join(t.TempDir(), "crm.db"), crmstore.Options{Create: true, Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	long := strings.Repeat("Budget review for the northern region ", 7) // 266 characters
+	var id string
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Update(ctx, func(tx *crmstore.Tx) error {
+		id, err = tx.Create(crm.Task, map[string]string{"subject": long, "description": "Bring the figures.", "statecode": "0"}, "cli")
+		return err
+	}))
+	q := &upstream.StoreQueue{Store: s, Policy: crmstore.PolicyNewest}
+	sink := &upstream.StoreSink{Store: s, Policy: crmstore.PolicyNewest}
+	push := func(step string) upstream.PushStats {
+		t.Helper()
+		st, err := e.client.Push(ctx, q, e.opts())
+		if err != nil || st.Dead != 0 {
+			t.Fatalf("%s: push %v %+v", step, err, st)
+		}
+		return st
+	}
+	check := func(step, subject, desc string) {
+		t.Helper()
+		r, ok := e.srv.Record("tasks", id)
+		if !ok {
+			t.Fatalf("%s: not on the server", step)
+		}
+		if r.Fields["subject"] != subject[:200] || r.Fields["description"] != subject+"\n\n"+desc {
+			t.Errorf("%s: server subject %q, description %q", step, r.Fields["subject"], r.Fields["description"])
+		}
+		v, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Fields["subject"] != subject || v.Fields["description"] != desc {
+			t.Errorf("%s: store subject %q, description %q", step, v.Fields["subject"], v.Fields["description"])
+		}
+	}
+	edit := func(f map[string]string) {
+		t.Helper()
+		must(s.Update(ctx, func(tx *crmstore.Tx) error { _, err := tx.Set(id, f, "cli"); return err }))
+	}
+	if st := push("create"); st.Adjusted != 1 {
+		t.Errorf("create: adjusted %d, want 1 (the subject)", st.Adjusted)
+	}
+	check("create", long, "Bring the figures.")
+	edit(map[string]string{"description": "Bring the 2024 figures."})
+	push("description")
+	check("description", long, "Bring the 2024 figures.")
+	long2 := "Revised: " + long
+	edit(map[string]string{"subject": long2})
+	push("subject")
+	check("subject", long2, "Bring the 2024 figures.")
+
+	st, err := e.client.Pull(ctx, sink, upstream.PullOptions{Sets: []string{"tasks"}})
+	if err != nil || sink.Modified != 0 || sink.Conflicts != 0 {
+		t.Errorf("pull: %v %+v, %d modified, %d conflicts", err, st, sink.Modified, sink.Conflicts)
+	}
+	check("pull", long2, "Bring the 2024 figures.")
+	before := e.srv.Requests()
+	if ps := push("again"); ps.Sent != 0 || e.srv.Requests() != before {
+		t.Errorf("push after pull: %+v", ps)
+	}
+	if v := e.srv.Violations(); len(v) != 0 {
+		t.Errorf("violations: %v", v)
+	}
+}
