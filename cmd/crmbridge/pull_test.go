@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func TestPullMissesNothing(t *testing.T) {
 				srv.Put(crm.Task, fmt.Sprintf("7a1e2d3c-0000-4000-8000-%012d", i), map[string]string{"subject": fmt.Sprintf("Task %d", i), "statecode": "0", "statuscode": "2"})
 			}
 			srv.Put(crm.List, "8b1e2d3c-0000-4000-8000-000000000001", map[string]string{"listname": "Customers"})
+			srv.SetListType("8b1e2d3c-0000-4000-8000-000000000001", "2") // of contacts
+			srv.AddMember("8b1e2d3c-0000-4000-8000-000000000001", ids[0])
+			srv.AddMember("8b1e2d3c-0000-4000-8000-000000000001", "6f1e2d3c-0000-4000-8000-000000000001")
 			for v := 1; v <= 3; v++ {
 				srv.Touch("contacts", ids[0], "jobtitle", fmt.Sprintf("title %d", v))
 				srv.Touch("contacts", ids[1], "telephone1", fmt.Sprintf("+1 555 010%d", v))
@@ -139,6 +143,25 @@ func checkStoreEqualsServer(t *testing.T, db string, srv *fakeserver.Server, kep
 		}
 		if n != len(recs) {
 			t.Errorf("%s: store %d, server %d", set, n, len(recs))
+		}
+		if e != crm.List {
+			continue
+		}
+		for id := range recs {
+			v, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range v.Members {
+				if m.ContactID != "" {
+					got = append(got, m.ContactID)
+				}
+			}
+			slices.Sort(got)
+			if want := srv.Members(id); !slices.Equal(got, want) {
+				t.Errorf("lists(%s) members: store %v, server %v", id, got, want)
+			}
 		}
 	}
 }
