@@ -48,6 +48,9 @@ dismiss A B" records that they are two people.`,
 			}),
 		},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return unknownCommand(c.Args().First(), c.Command.Subcommands)
+			}
 			store, err := e.openStore(c.Context)
 			if err != nil {
 				return err

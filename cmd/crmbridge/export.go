@@ -44,6 +44,9 @@ records and targets are written, and the exit status is 1.`,
 			&cli.BoolFlag{Name: "json", Usage: "print what each target got as JSON"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("export takes no arguments: the targets are flags (--vcf, --ics, --eml, --csv, --pst)")
+			}
 			opts := bridge.ExportOptions{
 				VCF: c.String("vcf"), ICS: c.String("ics"), EMLDir: c.String("eml"), CSV: c.String("csv"), PST: c.String("pst"),
 				All: c.Bool("all"), Split: c.Bool("split"), VCardVersion: c.String("vcard-version"), Force: c.Bool("force"),
