@@ -369,6 +369,27 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 					pstwrite.Binary(appt(0x8260), zone.tzDefinition(year, true)),      // PidLidAppointmentTimeZoneDefinitionRecur
 					pstwrite.Binary(appt(0x8233), zone.tzStruct(year)),                // PidLidTimeZoneStruct
 					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true)) // PidLidIsRecurring
+			} else if k, ok := keptRecurrence(f); ok {
+				// Outlook's own series, kept from the PST it came from.
+				local := func(d time.Time) time.Time {
+					return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, zone.loc)
+				}
+				clipEnd := time.Date(4500, 8, 31, 23, 59, 0, 0, time.UTC)
+				if !k.end.IsZero() {
+					clipEnd = local(k.end)
+				}
+				tz, tzs := k.tz, tzStructOf(k.tz)
+				if tz == nil || tzs == nil {
+					tz, tzs = zone.tzDefinition(year, true), zone.tzStruct(year)
+				}
+				props = append(props, pstwrite.Bool(appt(0x8223), true),
+					pstwrite.Binary(appt(0x8216), k.blob),
+					pstwrite.Int32(appt(0x8231), k.recurType),
+					pstwrite.Time(appt(0x8235), local(k.start)),
+					pstwrite.Time(appt(0x8236), clipEnd),
+					pstwrite.Binary(appt(0x8260), tz),
+					pstwrite.Binary(appt(0x8233), tzs),
+					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true))
 			}
 		}
 		str(appt(0x8234), "timezone")

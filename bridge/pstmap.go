@@ -315,6 +315,12 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 		f["recurrence"] = r
 	}
 	item.SetIf(f, "timezone", a.TimeZone)
+	// Outlook's own form of the series and its zone, written back as they
+	// are when the record's pattern is still Outlook's description.
+	if len(a.RecurrenceBlob) > 0 {
+		f["recurrenceblob"] = hex.EncodeToString(a.RecurrenceBlob)
+		item.SetIf(f, "timezoneblob", hex.EncodeToString(a.TimeZoneRecur))
+	}
 	f["busystatus"] = strconv.Itoa(a.BusyStatus)
 	if a.ReminderSet {
 		f["reminder"] = fmt.Sprintf("-PT%dM", a.ReminderMinutes)

@@ -186,7 +186,9 @@ var entities = map[Entity][]Field{
 		f("isalldayevent", Bool),
 		f("globalobjectid", Text),
 		local("uid", Text),
-		local("recurrence", Text), // RRULE/EXDATE/RDATE lines, or Outlook's pattern
+		local("recurrence", Text),     // RRULE/EXDATE/RDATE lines, or Outlook's pattern
+		local("recurrenceblob", Text), // Outlook's PidLidAppointmentRecur (hex), kept from a PST
+		local("timezoneblob", Text),   // the zone of that blob's local times: PidLidAppointmentTimeZoneDefinitionRecur (hex)
 		local("recurrenceid", Time),
 		local("seriesid", Ref), // master of an exception
 		local("timezone", Text),

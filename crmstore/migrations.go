@@ -412,4 +412,11 @@ CREATE TABLE sourceproblem (
 	PRIMARY KEY (path, ord)
 ) WITHOUT ROWID;
 `,
+	// 10: an appointment's recurrence as Outlook holds it, kept from a PST
+	// so that the series is written back exactly (MS-OXOCAL 2.2.1.44,
+	// 2.2.1.41).
+	`
+ALTER TABLE activity ADD COLUMN recurrenceblob TEXT;
+ALTER TABLE activity ADD COLUMN timezoneblob TEXT;
+`,
 }

@@ -1,0 +1,111 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+)
+
+// A series imported from a PST keeps Outlook's blob (recurrenceblob) and
+// the zone of its local times (timezoneblob) beside Outlook's description
+// of the pattern (recurrence). While the recurrence is that description,
+// not an iCalendar rule, the export writes the blob back as it came.
+
+// keptSeries is a kept blob, ready to write.
+type keptSeries struct {
+	blob, tz   []byte
+	recurType  int32
+	start, end time.Time // first and last day (local dates as UTC); end zero: no end
+}
+
+// keptRecurrence returns the series kept on the record, ok false when
+// there is none or it is not one the export can write unchanged: a blob
+// with modified instances needs the exception attachments Outlook wrote
+// with it, which the import made records of their own.
+func keptRecurrence(f map[string]string) (keptSeries, bool) {
+	b, err := hex.DecodeString(f["recurrenceblob"])
+	if err != nil || len(b) < 22 || !bytes.HasPrefix(b, []byte{0x04, 0x30, 0x04, 0x30}) {
+		return keptSeries{}, false
+	}
+	le := binary.LittleEndian
+	// MS-OXOCAL 2.2.1.44.1: PatternTypeSpecific is 0, 4 or 8 bytes by
+	// PatternType.
+	p := 22
+	switch le.Uint16(b[6:]) {
+	case 0x0000: // day
+	case 0x0003, 0x000B: // month nth, Hijri month nth
+		p += 8
+	default: // week, month, month end, Hijri month (end)
+		p += 4
+	}
+	u32 := func() (uint32, bool) {
+		if p+4 > len(b) {
+			return 0, false
+		}
+		v := le.Uint32(b[p:])
+		p += 4
+		return v, true
+	}
+	p += 12 // EndType, OccurrenceCount, FirstDOW
+	deleted, ok := u32()
+	if !ok || uint64(deleted)*4 > uint64(len(b)) {
+		return keptSeries{}, false
+	}
+	p += 4 * int(deleted)
+	modified, ok := u32()
+	if !ok || modified != 0 {
+		return keptSeries{}, false
+	}
+	first, ok1 := u32()
+	last, ok2 := u32()
+	if !ok1 || !ok2 {
+		return keptSeries{}, false
+	}
+	k := keptSeries{blob: b, start: minutesTime(first)}
+	if last != endDateNever {
+		k.end = minutesTime(last)
+	}
+	k.recurType = map[uint16]int32{recurFreqDaily: 1, recurFreqWeekly: 2, recurFreqMonthly: 3, recurFreqYearly: 4}[le.Uint16(b[4:])]
+	if tz, err := hex.DecodeString(f["timezoneblob"]); err == nil && len(tz) > 0 {
+		k.tz = tz
+	}
+	return k, true
+}
+
+// minutesTime is the time m minutes after 1601-01-01 00:00 UTC.
+func minutesTime(m uint32) time.Time {
+	return time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute)
+}
+
+// tzStructOf is PidLidTimeZoneStruct (MS-OXOCAL 2.2.1.39) of a
+// TZDEFINITION (2.2.1.41): the fields of its rule marked
+// TZRULE_FLAG_RECUR_CURRENT_TZREG, else of its last rule; nil when the
+// definition cannot be read.
+func tzStructOf(def []byte) []byte {
+	le := binary.LittleEndian
+	if len(def) < 6 {
+		return nil
+	}
+	p := 4 + int(le.Uint16(def[2:]))
+	if p > len(def) || p < 6 {
+		return nil
+	}
+	n := int(le.Uint16(def[p-2:]))
+	var rule []byte
+	for i := 0; i < n && p+66 <= len(def); i, p = i+1, p+66 {
+		rule = def[p : p+66]
+		if le.Uint16(rule[4:])&0x0001 != 0 {
+			break
+		}
+	}
+	if rule == nil {
+		return nil
+	}
+	year := rule[6:8]
+	b := append([]byte(nil), rule[22:34]...) // lBias, lStandardBias, lDaylightBias
+	b = append(b, year...)                   // wStandardYear
+	b = append(b, rule[34:50]...)            // stStandardDate
+	b = append(b, year...)                   // wDaylightYear
+	return append(b, rule[50:66]...)         // stDaylightDate
+}

@@ -1,0 +1,113 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"crmbridge/fixtures"
+	"crmbridge/pst"
+	"crmbridge/pstwrite"
+)
+
+// appointmentBlobs reads, per subject, the recurrence blob and the
+// recurrence time zone of every appointment in the PST at path.
+func appointmentBlobs(t *testing.T, path string) map[string][2][]byte {
+	t.Helper()
+	f, err := pst.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][2][]byte{}
+	for it, err := range f.Items(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := it.Appointment; a != nil && len(a.RecurrenceBlob) > 0 {
+			out[it.Subject] = [2][]byte{a.RecurrenceBlob, a.TimeZoneRecur}
+		}
+	}
+	return out
+}
+
+// TestPSTRecurrenceBlobKept: a series from a PST whose pattern the record
+// holds only as Outlook's description ("every 2nd Tuesday ...") keeps
+// Outlook's blob and its time zone through PST -> store -> PST, byte for
+// byte. The source is a PST of our own with a blob as Outlook writes one.
+func TestPSTRecurrenceBlobKept(t *testing.T) {
+	// A monthly series, 2nd Tuesday, 10:00-11:00 local, from 2024-01-09,
+	// 6 occurrences, in W. Europe Standard Time.
+	z := recordZone("Europe/Berlin")
+	rc := &recurrence{freq: recurFreqMonthly, pattern: patternMonthNth, period: 1, specific: []uint32{0x04, 2},
+		firstDOW: 0, endType: endAfterN, count: 6,
+		start: time.Date(2024, 1, 9, 0, 0, 0, 0, time.UTC), end: time.Date(2024, 6, 11, 0, 0, 0, 0, time.UTC),
+		startMin: 600, duration: 60}
+	rc.firstDateTime = minutes1601(time.Date(1601, time.Month(1+(uint32(2024-1601)*12)%1), 1, 0, 0, 0, 0, time.UTC))
+	blob := rc.blob()
+	tzRecur := z.tzDefinition(2024, true)
+	appt := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAppointment, lid) }
+	src := filepath.Join(t.TempDir(), "src.pst")
+	w, err := pstwrite.Create(src, pstwrite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, _ := w.Folder(pstwrite.IPMSubtree, "Calendar", "IPF.Appointment")
+	start := time.Date(2024, 1, 9, 9, 0, 0, 0, time.UTC)
+	if err := w.Add(cal, &pstwrite.Message{Props: []pstwrite.Prop{
+		pstwrite.String(pstwrite.Tag(0x001A), "IPM.Appointment"),
+		pstwrite.String(pstwrite.Tag(0x0037), "jour fixe"),
+		pstwrite.Time(pstwrite.Tag(0x3008), start),
+		pstwrite.Time(appt(0x820D), start), pstwrite.Time(appt(0x820E), start.Add(time.Hour)),
+		pstwrite.Bool(appt(0x8223), true),
+		pstwrite.String(appt(0x8232), "every 2nd Tuesday of every 1 month(s) from 10:00 to 11:00"),
+		pstwrite.String(appt(0x8234), "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"),
+		pstwrite.Binary(appt(0x8216), blob),
+		pstwrite.Binary(appt(0x8260), tzRecur),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, src)
+	out := filepath.Join(t.TempDir(), "out.pst")
+	export(t, s, ExportOptions{All: true, PST: out})
+	got := appointmentBlobs(t, out)["jour fixe"]
+	if !bytes.Equal(got[0], blob) {
+		t.Errorf("recurrence blob\n%x, want\n%x", got[0], blob)
+	}
+	if !bytes.Equal(got[1], tzRecur) {
+		t.Errorf("recurrence time zone\n%x, want\n%x", got[1], tzRecur)
+	}
+}
+
+// TestPSTRecurrenceBlobKeptCorpus: every recurring appointment of the
+// corpus PSTs keeps its blob and recurrence time zone through
+// PST -> store -> PST.
+func TestPSTRecurrenceBlobKeptCorpus(t *testing.T) {
+	files := fixtures.CorpusFiles(t, "pst")
+	files = append(files, filepath.Join(fixtures.GoPSTData(t), "support.pst"))
+	n := 0
+	for _, src := range files {
+		want := appointmentBlobs(t, src)
+		if len(want) == 0 {
+			continue
+		}
+		s := newStore(t)
+		importPaths(t, s, ImportOptions{}, src)
+		out := filepath.Join(t.TempDir(), "out.pst")
+		export(t, s, ExportOptions{All: true, PST: out})
+		got := appointmentBlobs(t, out)
+		for subj, w := range want {
+			n++
+			if !bytes.Equal(got[subj][0], w[0]) || !bytes.Equal(got[subj][1], w[1]) {
+				t.Errorf("%s: %q: blob %x tz %x, want %x tz %x", filepath.Base(src), subj, got[subj][0], got[subj][1], w[0], w[1])
+			}
+		}
+	}
+	t.Logf("%d recurring appointments", n)
+}
