@@ -45,7 +45,7 @@ func TestPSTRecurrenceBlobKept(t *testing.T) {
 		firstDOW: 0, endType: endAfterN, count: 6,
 		start: time.Date(2024, 1, 9, 0, 0, 0, 0, time.UTC), end: time.Date(2024, 6, 11, 0, 0, 0, 0, time.UTC),
 		startMin: 600, duration: 60}
-	rc.firstDateTime = minutes1601(time.Date(1601, time.Month(1+(uint32(2024-1601)*12)%1), 1, 0, 0, 0, 0, time.UTC))
+	rc.firstDateTime = 0 // MS-OXOCAL 2.2.1.44.1: months since 1601 modulo a period of 1: January 1601
 	blob := rc.blob()
 	tzRecur := z.tzDefinition(2024, true)
 	appt := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAppointment, lid) }
