@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -227,83 +226,6 @@ func TestSeedExampleThroughFiles(t *testing.T) {
 	cs, _ := s.Conflicts(context.Background(), true)
 	if len(cs) != 1 || cs[0].Field != "firstname" || cs[0].Winner != "local" || cs[0].IncomingValue != "Johnny" {
 		t.Fatalf("conflicts: %+v", cs)
-	}
-}
-
-// roundTripFields are the fields each format carries, compared after
-// import → export --all → import into a fresh store.
-var roundTripFields = map[crm.Entity][]string{
-	crm.Contact: {"firstname", "middlename", "lastname", "emailaddress1", "emailaddress2", "emailaddress3",
-		"telephone1", "telephone2", "mobilephone", "fax", "jobtitle", "company", "birthdate", "description", "websiteurl",
-		"address1_line1", "address1_city", "address1_postalcode", "address1_country"},
-	crm.Appointment: {"subject", "location", "scheduledstart", "scheduledend", "isalldayevent", "description", "statecode"},
-	crm.Task:        {"subject", "scheduledend", "actualend", "percentcomplete", "prioritycode", "statecode", "description"},
-	crm.Email:       {"subject", "messageid", "inreplyto", "senton", "sender"},
-}
-
-// Import the corpus, export everything, import the export into a fresh
-// store: the same records (with the same ids where the source gave none
-// of its own; else the same UID or Message-ID) and the same fields. Every
-// difference is listed.
-func TestExportRoundTrip(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
-	}
-	paths := []string{fixtures.CorpusDir(t, "vcf"), fixtures.CorpusDir(t, "ics"), fixtures.CorpusDir(t, "eml")}
-	a := newStore(t)
-	importPaths(t, a, ImportOptions{}, paths...)
-	out := t.TempDir()
-	opts := ExportOptions{All: true, VCF: filepath.Join(out, "c.vcf"), ICS: filepath.Join(out, "cal.ics"), EMLDir: filepath.Join(out, "mail")}
-	exportNoStartOnly(t, a, opts)
-	b := newStore(t)
-	_, p := importPaths(t, b, ImportOptions{}, out)
-	for _, err := range p.errs {
-		t.Errorf("re-import of the export: %v", err)
-	}
-	ctx := context.Background()
-	var diffs []string
-	for e, fields := range roundTripFields {
-		idsA, _ := a.IDs(ctx, []crm.Entity{e})
-		idsB, _ := b.IDs(ctx, []crm.Entity{e})
-		if len(idsA) < len(idsB) {
-			diffs = append(diffs, fmt.Sprintf("%s: %d records before, %d after", e, len(idsA), len(idsB)))
-		}
-		byKey := map[string]*crmstore.View{}
-		for _, id := range idsB {
-			v, _ := b.Get(ctx, id)
-			for _, k := range v.Keys {
-				byKey[k] = v
-			}
-		}
-		for _, id := range idsA {
-			va, _ := a.Get(ctx, id)
-			if e == crm.Appointment && va.Fields["scheduledstart"] == "" {
-				continue // not exported (TestExportOmits)
-			}
-			vb, err := b.Get(ctx, id) // same id, or else the same identity key
-			for _, k := range va.Keys {
-				if err == nil {
-					break
-				}
-				if vb = byKey[k]; vb != nil {
-					err = nil
-				}
-			}
-			if err != nil {
-				diffs = append(diffs, fmt.Sprintf("%s %s %q: missing after the round trip", e, id, va.Fields["subject"]+va.Fields["fullname"]))
-				continue
-			}
-			for _, f := range fields {
-				// A value gained (a Date header the writer adds) is no loss.
-				if x, y := norm(va.Fields[f]), norm(vb.Fields[f]); x != y && x != "" {
-					diffs = append(diffs, fmt.Sprintf("%s %s: %s %q → %q", e, id, f, x, y))
-				}
-			}
-		}
-	}
-	sort.Strings(diffs)
-	for _, d := range diffs {
-		t.Error(d)
 	}
 }
 

@@ -124,6 +124,13 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 	if t := receivedDate(h, envelope); !t.IsZero() {
 		fields["receivedon"] = item.FormatTime(t)
 	}
+	// actualend is when the mail was sent, else received, as the PST
+	// mapping sets it.
+	if v := fields["senton"]; v != "" {
+		fields["actualend"] = v
+	} else {
+		item.SetIf(fields, "actualend", fields["receivedon"])
+	}
 	// The header block as it was in the file (not the cleaned copy).
 	hdrLen := len(raw)
 	if body != nil {

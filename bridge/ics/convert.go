@@ -36,6 +36,11 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 
 	uid := strings.TrimSpace(r.text(c, ical.PropUID))
 	item.SetIf(f, "uid", uid)
+	if c.Name == ical.CompEvent && isGlobalObjectID(uid) {
+		// MS-OXCICAL 2.1.3.1.1.20.26: Outlook (and our writer) writes an
+		// appointment's PidLidGlobalObjectId as its UID, in hex.
+		f["globalobjectid"] = strings.ToLower(uid)
+	}
 	item.SetIf(f, "subject", r.text(c, ical.PropSummary))
 	item.SetIf(f, "description", r.text(c, ical.PropDescription))
 	for _, p := range c.Props.Values("X-ALT-DESC") {
