@@ -50,8 +50,8 @@ var roundTripLosses = map[string]string{
 		"(TZID=Eastern) cannot be placed in time",
 	"ics appointment timezone": "a zone name that is neither IANA nor Windows (a localised display name, \"tzone://Microsoft/Custom\", " +
 		"\"1\") has no VTIMEZONE crmbridge can vouch for: the times are written in UTC, the instants kept, the name lost",
-	"ics appointment reminder": "an offset too large for any calendar (-PT1525252321M is 2,900 years) is not a reminder; RFC 5545 " +
-		"durations beyond Go's ±292 years are not written",
+	"ics appointment reminder": "an offset too large for any calendar (-PT1525252321M is 2,900 years) is not a reminder: a duration whose " +
+		"count has more than 9 digits is not written (it would overflow Go's ±292-year durations)",
 	"ics task sensitivity": "iCalendar CLASS has PUBLIC, PRIVATE and CONFIDENTIAL only (RFC 5545 3.8.1.3): Outlook's personal (1) is " +
 		"written PRIVATE, as Outlook does, and reads back as private (2)",
 }
