@@ -172,20 +172,22 @@ func sourceKey(k string) string {
 	return k
 }
 
-// receivedDate is when the message arrived: the date of the topmost
-// Received header (RFC 5321 4.4: the text after its last ';'), else the
-// Delivery-Date header, else the mbox envelope's date.
+// receivedDate is when the message arrived: the Delivery-Date header
+// (RFC 2156, written by the delivering agent, and by our writer from the
+// record's receivedon), else the date of the topmost Received header
+// (RFC 5321 4.4: the text after its last ';'), else the mbox envelope's
+// date.
 func receivedDate(h textproto.Header, envelope time.Time) time.Time {
+	if v := h.Get("Delivery-Date"); v != "" {
+		if t, err := parseDate(v); err == nil {
+			return t
+		}
+	}
 	if v := h.Get("Received"); v != "" {
 		if i := strings.LastIndexByte(v, ';'); i >= 0 {
 			if t, err := parseDate(v[i+1:]); err == nil {
 				return t
 			}
-		}
-	}
-	if v := h.Get("Delivery-Date"); v != "" {
-		if t, err := parseDate(v); err == nil {
-			return t
 		}
 	}
 	return envelope
