@@ -13,9 +13,12 @@ import (
 
 // FuzzWriteRead turns raw bytes into messages (fields separated by 0xFF:
 // subject, body, recipient address, attachment content, four per
-// message), writes them, checks the file with the validator and reads it
-// back with crmbridge's pst reader: every message, with the same subject,
-// body, recipient and attachment bytes. A panic anywhere is a failure.
+// message; a message with an attachment also gets an embedded message,
+// subject the recipient, body the subject, with the same attachment),
+// writes them, checks the file with the validator and reads it back with
+// crmbridge's pst reader: every message, with the same subject, body,
+// recipient and attachment bytes, and its embedded message. A panic
+// anywhere is a failure.
 func FuzzWriteRead(f *testing.F) {
 	f.Add([]byte("Hello\xffBody text\xffbob@example.com\xffattachment"))
 	f.Add([]byte("\xff\xff\xff"))
@@ -55,7 +58,12 @@ func FuzzWriteRead(f *testing.F) {
 				m.Recipients = [][]Prop{{Int32(Tag(0x0C15), 1), String(Tag(0x3001), wt.to), String(Tag(0x3002), "SMTP"), String(Tag(0x3003), wt.to)}}
 			}
 			if len(wt.attach) > 0 {
-				m.Attachments = []Attachment{{Props: []Prop{Int32(Tag(0x3705), 1), String(Tag(0x3707), "a.bin")}, Data: bytes.NewReader(wt.attach)}}
+				file := func() Attachment {
+					return Attachment{Props: []Prop{Int32(Tag(0x3705), 1), String(Tag(0x3707), "a.bin")}, Data: bytes.NewReader(wt.attach)}
+				}
+				inner := &Message{Props: []Prop{String(Tag(0x001A), "IPM.Note"), String(Tag(0x0037), wt.to), String(Tag(0x1000), wt.subject)},
+					Attachments: []Attachment{file()}}
+				m.Attachments = []Attachment{file(), {Props: []Prop{Int32(Tag(0x3705), 5)}, Embedded: inner}}
 			}
 			if err := w.Add(inbox, m); err != nil {
 				t.Fatal(err)
@@ -93,17 +101,33 @@ func FuzzWriteRead(f *testing.F) {
 			if to != textOf(wt.to) {
 				t.Errorf("item %d: recipient %q, want %q", n, to, textOf(wt.to))
 			}
-			var got []byte
-			for _, a := range it.Attachments {
+			content := func(a *pst.Attachment) []byte {
+				if a.Open == nil {
+					return nil
+				}
 				rc, err := a.Open()
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, _ = io.ReadAll(rc)
-				rc.Close()
+				defer rc.Close()
+				b, _ := io.ReadAll(rc)
+				return b
+			}
+			var got []byte
+			if len(it.Attachments) > 0 {
+				got = content(it.Attachments[0])
 			}
 			if !bytes.Equal(got, wt.attach) {
 				t.Errorf("item %d: attachment of %d bytes, want %d", n, len(got), len(wt.attach))
+			}
+			if len(wt.attach) > 0 {
+				if len(it.Attachments) != 2 || it.Attachments[1].Message == nil {
+					t.Fatalf("item %d: %d attachments, no embedded message", n, len(it.Attachments))
+				}
+				em := it.Attachments[1].Message
+				if em.Subject != textOf(wt.to) || em.Body != textOf(wt.subject) || len(em.Attachments) != 1 || !bytes.Equal(content(em.Attachments[0]), wt.attach) {
+					t.Errorf("item %d: embedded message %q %q with %d attachments", n, em.Subject, em.Body, len(em.Attachments))
+				}
 			}
 		}
 		if n != len(wants) {
