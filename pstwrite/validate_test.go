@@ -34,7 +34,10 @@ import (
 //     blocks) overlap, the AMap bits are set exactly for those extents, and
 //     cbAMapFree equals the free space they leave;
 //   - the heap of every top-level node opens with bSig 0xEC and a known
-//     client signature.
+//     client signature; subnodes that are objects too: attachment objects
+//     and embedded messages (exception attachments among them) are PCs,
+//     recipient and attachment tables TCs, and every embedded message has
+//     its recipient table.
 //
 // With strict false (for files Outlook wrote) the cbAMapFree check is
 // skipped: Outlook leaves it stale.
@@ -182,6 +185,42 @@ func heapNode(nid uint32) bool {
 		return true
 	case 0x01:
 		return nid == nidMessageStore || nid == nidNameToIDMap || (nid >= 0x60D && nid <= 0x610)
+	}
+	return false
+}
+
+// subnodeSig is the heap client signature a subnode with this NID must
+// have, 0 when it is not an object (LTP values, row matrices).
+func subnodeSig(nid uint32) byte {
+	switch {
+	case nid == nidRecipientTable || nid == nidAttachmentTable:
+		return sigTC
+	case nid&0x1F == nidTypeMessage || nid&0x1F == nidTypeAttachment:
+		return sigPC
+	}
+	return 0
+}
+
+// hasSubnode reports whether the subnode tree at bid holds nid (level-0
+// SLBLOCKs and SIBLOCKs above them).
+func (v *validator) hasSubnode(bid uint64, nid uint32) bool {
+	b := v.data(bid)
+	if bid == 0 || len(b) < 8 || b[0] != 0x02 {
+		return false
+	}
+	cnt, size := int(le.Uint16(b[2:])), 24
+	if b[1] == 1 {
+		size = 16
+	}
+	for i := 0; i < cnt && 8+size*(i+1) <= len(b); i++ {
+		e := b[8+size*i:]
+		if b[1] == 1 {
+			if v.hasSubnode(le.Uint64(e[8:]), nid) {
+				return true
+			}
+		} else if le.Uint32(e) == nid {
+			return true
+		}
 	}
 	return false
 }
@@ -383,7 +422,19 @@ func (v *validator) subTree(bid uint64, maxLevel int, what string) {
 		}
 		sw := fmt.Sprintf("%s: subnode %#x", what, nid)
 		v.dataTree(le.Uint64(e[8:]), 2, sw)
-		if s := le.Uint64(e[16:]); s != 0 {
+		// Subnodes that are objects (MS-PST 2.4.5, 2.4.6): attachment
+		// objects and embedded messages are PCs, recipient and attachment
+		// tables TCs; an embedded message has a recipient table of its own.
+		if want := subnodeSig(uint32(nid)); want != 0 && v.crypt == 0 {
+			if blk := v.firstLeaf(le.Uint64(e[8:])); len(blk) < 4 || blk[2] != hnSig || blk[3] != want {
+				v.errf("%s: not a heap with client signature %#x", sw, want)
+			}
+		}
+		s := le.Uint64(e[16:])
+		if nid&0x1F == nidTypeMessage && !v.hasSubnode(s, nidRecipientTable) {
+			v.errf("%s: embedded message without a recipient table", sw)
+		}
+		if s != 0 {
 			v.subTree(s, 1, sw+" subnodes")
 		}
 	}
