@@ -125,13 +125,9 @@ func (c *Client) changeRequest(ctx context.Context, ch Change, op Op, fields map
 				out.deps = append(out.deps, w.ID)
 			}
 		}
-		for _, m := range ch.Members {
-			if m.ContactID != "" {
-				// Members are added once the list is confirmed: every
-				// member contact must be on the server by then.
-				out.deps = append(out.deps, strings.ToLower(m.ContactID))
-			}
-		}
+		// Members are added once the list is confirmed: every member
+		// contact must be on the server by then.
+		out.deps = append(out.deps, memberDeps(ch)...)
 		out.Method, out.Body = http.MethodPatch, body
 		if op == OpCreate {
 			out.Header.Set("If-None-Match", "*")

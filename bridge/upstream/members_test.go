@@ -212,3 +212,28 @@ func TestPushListMembersCAP(t *testing.T) {
 		t.Errorf("violations: %v", v)
 	}
 }
+
+// TestPushMembersWaitForContacts: a members-only change of a list already
+// on the server, queued before the create of its new member contact, waits
+// for that contact instead of going dead on a 404.
+func TestPushMembersWaitForContacts(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeserver.Dataverse, nil)
+	c1, list := guid(1), guid(10)
+	q := e.queue()
+	q.Add(crm.List, list, upstream.OpCreate, map[string]string{"listname": "Friends"}, nil)
+	o := e.opts()
+	o.MaxWait = time.Hour
+	if _, err := e.client.Push(ctx, q, o); err != nil || q.Len() != 0 {
+		t.Fatalf("list: %v, left %d", err, q.Len())
+	}
+	q.Add(crm.List, list, upstream.OpUpdate, nil, []crm.Party{{Address: "one@example.com", ContactID: c1}})
+	q.Add(crm.Contact, c1, upstream.OpCreate, map[string]string{"lastname": "One"}, nil)
+	st, err := e.client.Push(ctx, q, o)
+	if err != nil || st.Dead != 0 || q.Len() != 0 {
+		t.Fatalf("push: %v %+v, left %d: %v", err, st, q.Len(), q.DeadLetters())
+	}
+	if got := e.srv.Members(list); !slices.Equal(got, []string{c1}) {
+		t.Errorf("members %v, want [%s]", got, c1)
+	}
+}

@@ -279,7 +279,12 @@ func (p *pusher) prepare(ctx context.Context, ch Change) (*item, error) {
 	needRead := unknown || (ch.Op == OpCreate && ch.Attempts > 0) || (ch.Op == OpUpdate && ch.ETag == "")
 	if !needRead {
 		if ch.Entity == crm.List && ch.Op == OpUpdate && len(ch.Fields) == 0 && ch.Members != nil {
-			// Only the members changed: no PATCH of the list itself.
+			// Only the members changed: no PATCH of the list itself, but
+			// every member contact must be on the server first.
+			it := &item{ch: ch, op: OpUpdate, deps: memberDeps(ch)}
+			if v, err := p.depsVerdict(ctx, it, nil, nil); err != nil || v == depsHandled {
+				return nil, err
+			}
 			return nil, p.done(ctx, ch, ch.ETag, map[string]string{})
 		}
 		return p.item(ctx, ch, ch.Op, ch.Fields, ch.ETag)
@@ -677,6 +682,18 @@ func (p *pusher) failed(ctx context.Context, ch Change, resp *Response, prefix s
 	}
 	// 400, 401, 403, 404 on an update, 422 and any other 4xx: permanent.
 	return p.dead(ctx, ch, prefix+resp.ErrorMessage())
+}
+
+// memberDeps returns the member contacts of list change ch: the records
+// its member requests bind to.
+func memberDeps(ch Change) []string {
+	var out []string
+	for _, m := range ch.Members {
+		if m.ContactID != "" {
+			out = append(out, strings.ToLower(m.ContactID))
+		}
+	}
+	return out
 }
 
 // sameParties reports whether the server's parties are those push would

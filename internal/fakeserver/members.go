@@ -30,7 +30,11 @@ import (
 //     This server answers 404 for a member not in the list (the client
 //     must treat that as done).
 //   - The members of a contact list are read through the list's
-//     listcontact_association collection: GET lists(<id>)/listcontact_association.
+//     listcontact_association collection (the list–contact many-to-many
+//     relationship of the list table:
+//     https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/list#BKMK_listcontact_association):
+//     GET lists(<id>)/listcontact_association. A list of another member
+//     type (accounts, leads) has no contacts there.
 //   - Deleting a contact removes it from every list.
 
 // memberTypes are the createdfromcode values and their member entity.

@@ -991,7 +991,11 @@ func (s *Server) object(r *Record, expand string) map[string]any {
 }
 
 // list answers a collection read: with change tracking (Prefer:
-// odata.track-changes, $deltatoken) when enabled, else with an optional
+// odata.track-changes, $deltatoken) when enabled — the first read gives
+// every row and an @odata.deltaLink, a delta read the rows changed since
+// and, for a row deleted since, {"@odata.context": "…/$deletedEntity",
+// "id": …} (https://learn.microsoft.com/power-apps/developer/data-platform/use-change-tracking-synchronize-data-external-systems) —
+// else with an optional
 // $filter=modifiedon gt <time>; paged by $skiptoken, at most PageSize rows
 // a page and fewer when Prefer: odata.maxpagesize asks
 // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results).
