@@ -639,9 +639,15 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 		return nil
 	}
 	im.checkFit(in, res)
+	if res.Note != "" {
+		// Applied in part or not at all, by rule (an older iTIP version, a
+		// COUNTER): merged, and said.
+		im.sum.Warnings++
+		im.rep.Warning(fmt.Errorf("%s: %s %s: %s", in.Pos, e, res.ID, res.Note))
+	}
 	im.book.pending = append(im.book.pending, outcome{e: e, pos: in.Pos, id: res.ID,
 		created: res.Outcome == crmstore.Created, changed: res.Outcome == crmstore.Updated, again: res.Known,
-		extras: extras})
+		extras: extras, note: res.Note})
 	return nil
 }
 
@@ -684,7 +690,7 @@ func (im *Importer) booked() {
 	if mr != nil {
 		for _, o := range b.pending {
 			if !o.created {
-				mr.Merged(MergedItem{Pos: o.pos, Entity: o.e, ID: o.id, Changed: o.changed, Again: o.again})
+				mr.Merged(MergedItem{Pos: o.pos, Entity: o.e, ID: o.id, Changed: o.changed, Again: o.again, Note: o.note})
 			}
 		}
 	}

@@ -44,6 +44,9 @@ type MergedItem struct {
 	// be a record of another item or source (a duplicate, the same mail
 	// from a PST and an EML).
 	Again bool `json:"again"`
+	// Note says why the item was not applied, or only in part (an older
+	// iTIP version, a COUNTER).
+	Note string `json:"note,omitempty"`
 }
 
 // EntityUnknown files the items a reader lost before it knew what they
@@ -87,6 +90,7 @@ type outcome struct {
 	changed bool
 	again   bool
 	extras  map[string]int
+	note    string
 }
 
 // ledgerBook keeps the ledger of the file being read: outcomes of the open
@@ -137,7 +141,7 @@ func (b *ledgerBook) committed() {
 				s.Unchanged++
 			}
 			if b.detail {
-				b.l.MergedInto = append(b.l.MergedInto, MergedItem{Pos: o.pos, Entity: o.e, ID: o.id, Changed: o.changed, Again: o.again})
+				b.l.MergedInto = append(b.l.MergedInto, MergedItem{Pos: o.pos, Entity: o.e, ID: o.id, Changed: o.changed, Again: o.again, Note: o.note})
 			}
 		}
 		for f, n := range o.extras {

@@ -128,4 +128,9 @@ type Incoming struct {
 	// Pos is where the item was read ("mail.pst: Inbox: item 3"), for
 	// messages only.
 	Pos string
+	// Schedule is the iTIP version of an iCalendar item (method, SEQUENCE,
+	// DTSTAMP); nil for items without one. The store applies versions of
+	// one item in Schedule.Compare order and treats REPLY, COUNTER and
+	// CANCEL as RFC 5546 says (see crmstore.Tx.Apply).
+	Schedule *Schedule
 }

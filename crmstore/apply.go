@@ -67,6 +67,10 @@ type Result struct {
 	// Known is true when this source item (same kind and key) was
 	// applied before: a later or the same version of it, not a new item.
 	Known bool
+	// Note says why a version was not applied, or only in part (an older
+	// iTIP version, a COUNTER, a REPLY of someone not invited); "" when
+	// it was applied as given.
+	Note string
 }
 
 // ErrConflict is returned (wrapped) by Apply under PolicyFail when a
@@ -134,7 +138,11 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 	}
 	err = t.savepoint(func() error {
 		var err error
-		res, err = t.apply(in, policy, provID, recID)
+		if scheduled(in) && !in.Schedule.Changes() {
+			res, err = t.applyAnswer(in, provID, recID)
+		} else {
+			res, err = t.apply(in, policy, provID, recID)
+		}
 		return err
 	})
 	if err == nil && res.Open > 0 {
@@ -182,6 +190,25 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		}
 		if recID != "" {
 			dups = nil
+		}
+	}
+	schedNewer := false
+	if recID != "" && scheduled(in) {
+		// iTIP (schedule.go): an older version changes nothing; a CANCEL
+		// changes only the state.
+		note, newer, err := t.compareVersion(in, recID)
+		schedNewer = newer
+		if err != nil {
+			return Result{}, err
+		}
+		if note != "" {
+			if _, err := t.saveProvenance(provID, recID, in, origin); err != nil {
+				return Result{}, err
+			}
+			return Result{ID: recID, Outcome: Unchanged, Known: provID != 0, Note: note}, nil
+		}
+		if in.Schedule.Method == crm.MethodCancel {
+			cancelOnly(rec)
 		}
 	}
 	created := recID == ""
@@ -271,8 +298,9 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	for i, name := range names {
 		b, hasBase := base[name]
 		fields[i] = FieldVersions{Base: b, HasBase: hasBase, Ours: ours[name], Theirs: theirs[name]}
-		needState = needState || !created && needsLocalTime(fields[i])
+		needState = needState || !created && (needsLocalTime(fields[i]) || schedNewer && fields[i].Theirs != fields[i].Ours)
 	}
+	needState = needState || !created && groupsNeedLocalTime(names, fields)
 	if needState {
 		states, err := t.loadFieldStates(recID)
 		if err != nil {
@@ -286,9 +314,19 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			fields[i].LocalAt, fields[i].LocalBy = st.at, st.by
 		}
 	}
+	group, groupBy := decideGroups(names, fields, policy, in.ModifiedAt)
 	for i, name := range names {
 		v := fields[i]
 		d := DecideField(v, policy, in.ModifiedAt)
+		by := v.LocalBy
+		if gd, ok := group[name]; ok {
+			d, by = gd, groupBy[name]
+		}
+		if schedNewer && v.Theirs != v.Ours && fromICalendar(by) {
+			// Among iCalendar versions of one event the iTIP order
+			// decides, not their clocks (schedule.go).
+			d = Decision{Action: MergeTake}
+		}
 		if name == fieldExtras && v.Theirs != v.Ours {
 			// theirs is the union of ours and the source's extras
 			// (unionExtras): taking it loses nothing, whoever is newer.
@@ -312,7 +350,7 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		}
 	}
 
-	if err := t.checkSpan(e, recID, created, ours, changes); err != nil {
+	if err := t.checkSpan(e, recID, created, changes); err != nil {
 		return Result{}, err
 	}
 	changedAt := t.now
@@ -342,16 +380,9 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	}
 
 	// Provenance, merge base and identity keys.
-	if provID == 0 {
-		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at
-			RETURNING id`,
-			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now).Scan(&provID)
-		if err != nil {
-			return Result{}, fmt.Errorf("insert provenance: %w", err)
-		}
-	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ? WHERE id = ?`, recID, in.Source.Version, origin, t.now, provID); err != nil {
-		return Result{}, fmt.Errorf("update provenance: %w", err)
+	provID, err := t.saveProvenance(provID, recID, in, origin)
+	if err != nil {
+		return Result{}, err
 	}
 	var baseRows [][]any
 	for _, name := range names {
@@ -367,6 +398,16 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	for _, k := range in.Keys {
 		if _, err := t.exec(`INSERT OR IGNORE INTO recordkey (entity, key, record_id) VALUES (?,?,?)`, string(e), k, recID); err != nil {
 			return Result{}, fmt.Errorf("store key: %w", err)
+		}
+	}
+	if scheduled(in) {
+		replied, err := t.saveSchedule(in, recID, origin, changedAt)
+		if err != nil {
+			return Result{}, err
+		}
+		if replied && !created {
+			changes[fieldParties] = ""
+			res.Changed = sortedKeys(changes)
 		}
 	}
 	switch {
@@ -385,6 +426,23 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		}
 	}
 	return res, nil
+}
+
+// saveProvenance records that the source item in (kind, key) gave its
+// version to record recID; provID is its row, 0 when new.
+func (t *Tx) saveProvenance(provID int64, recID string, in *crm.Incoming, origin string) (int64, error) {
+	if provID == 0 {
+		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?,?,?,?,?,?)
+			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at
+			RETURNING id`,
+			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now).Scan(&provID)
+		if err != nil {
+			return 0, fmt.Errorf("insert provenance: %w", err)
+		}
+	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ? WHERE id = ?`, recID, in.Source.Version, origin, t.now, provID); err != nil {
+		return 0, fmt.Errorf("update provenance: %w", err)
+	}
+	return provID, nil
 }
 
 // touch bumps the record's modified time and queues the change upstream
@@ -412,38 +470,47 @@ func (t *Tx) touch(e crm.Entity, id, op string, changed []string, fromUpstream, 
 
 // ErrEndsBeforeStart refuses a version of an appointment that would end
 // before it starts once merged; the store keeps the previous version.
-var ErrEndsBeforeStart = errors.New("would end before it starts")
+var ErrEndsBeforeStart = crm.ErrEndsBeforeStart
 
-// checkSpan refuses a merge that leaves an appointment ending before it
-// starts (DESIGN.md "Identity": such a version is refused and reported,
-// the previous version kept), whichever versions the two times come from.
-func (t *Tx) checkSpan(e crm.Entity, id string, created bool, ours, changes map[string]string) error {
+// spanFields are the fields crm.CheckSpan checks.
+var spanFields = []string{"isalldayevent", "scheduledend", "scheduledstart"}
+
+// checkSpan refuses a change that leaves an appointment's times breaking
+// crm.CheckSpan (DESIGN.md "Identity": a version that would end before it
+// starts is refused and reported, the previous version kept; all-day and
+// timed are never mixed), whichever versions or edits the values come
+// from.
+func (t *Tx) checkSpan(e crm.Entity, id string, created bool, changes map[string]string) error {
 	if e != crm.Appointment {
 		return nil
 	}
-	_, cs := changes["scheduledstart"]
-	_, ce := changes["scheduledend"]
-	if !cs && !ce {
+	touched := false
+	for _, k := range spanFields {
+		_, ok := changes[k]
+		touched = touched || ok
+	}
+	if !touched {
 		return nil
 	}
 	final := map[string]string{}
 	if !created {
-		cur, err := t.loadFields(e, id, map[string]string{"scheduledstart": "", "scheduledend": ""})
+		want := map[string]string{}
+		for _, k := range spanFields {
+			want[k] = ""
+		}
+		cur, err := t.loadFields(e, id, want)
 		if err != nil {
 			return err
 		}
 		final = cur
 	}
-	for _, k := range []string{"scheduledstart", "scheduledend"} {
+	for _, k := range spanFields {
 		if v, ok := changes[k]; ok {
 			final[k] = v
 		}
 	}
-	start, err1 := time.Parse(time.RFC3339Nano, final["scheduledstart"])
-	end, err2 := time.Parse(time.RFC3339Nano, final["scheduledend"])
-	if err1 == nil && err2 == nil && end.Before(start) {
-		return fmt.Errorf("appointment %s refused: it %w (start %s, end %s); the previous version is kept",
-			id, ErrEndsBeforeStart, final["scheduledstart"], final["scheduledend"])
+	if err := crm.CheckSpan(final); err != nil {
+		return fmt.Errorf("appointment %s refused: %w; the previous version is kept", id, err)
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ func (t *Tx) Set(id string, fields map[string]string, origin string) ([]string, 
 		if err := t.deriveFullName(e, id, false, old, changes); err != nil {
 			return err
 		}
+		if err := t.checkSpan(e, id, false, changes); err != nil {
+			return err
+		}
 		if err := t.writeChanges(e, id, old, changes, &crm.Record{}, nil, origin, t.now, true); err != nil {
 			return err
 		}

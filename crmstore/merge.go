@@ -1,6 +1,9 @@
 package crmstore
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // FieldVersions is what the three-way merge knows of one field
 // (DESIGN.md "Change tracking and merge"): the value the source gave last
@@ -109,4 +112,87 @@ func DecideField(v FieldVersions, policy Policy, inAt time.Time) Decision {
 		}
 	}
 	return d
+}
+
+// mergeGroups are fields that merge as one value: an appointment's start,
+// end, all-day flag and zone are one span, and taking some of them from
+// one version and the rest from another mixes all-day and timed (an
+// all-day event with a 21:00Z start, an end from another day).
+var mergeGroups = [][]string{{"isalldayevent", "scheduledend", "scheduledstart", "timezone"}}
+
+// groupVersions joins the versions of a group's fields that the source
+// gives (names and fields as apply holds them, names sorted) into one
+// FieldVersions: values joined in group order (each digested, as bases
+// are), HasBase when every one has a base, LocalAt and LocalBy of the
+// newest local change among them. ok is false when the source gives none.
+func groupVersions(group, names []string, fields []FieldVersions) (v FieldVersions, members []int, ok bool) {
+	var base, ours, theirs []string
+	v.HasBase = true
+	oursEmpty := true
+	for _, g := range group {
+		i := indexOf(names, g)
+		if i < 0 {
+			continue // the source says nothing of it: the store's stays
+		}
+		f := fields[i]
+		members = append(members, i)
+		base, ours, theirs = append(base, f.Base), append(ours, digest(f.Ours)), append(theirs, digest(f.Theirs))
+		v.HasBase = v.HasBase && f.HasBase
+		oursEmpty = oursEmpty && f.Ours == ""
+		if f.LocalAt.After(v.LocalAt) {
+			v.LocalAt, v.LocalBy = f.LocalAt, f.LocalBy
+		}
+	}
+	if len(members) == 0 {
+		return v, nil, false
+	}
+	v.Base = digest(strings.Join(base, "\x00"))
+	v.Theirs = digest(strings.Join(theirs, "\x00"))
+	if !oursEmpty {
+		v.Ours = digest(strings.Join(ours, "\x00"))
+	}
+	return v, members, true
+}
+
+func indexOf(names []string, n string) int {
+	for i, s := range names {
+		if s == n {
+			return i
+		}
+	}
+	return -1
+}
+
+// decideGroups returns the decision for each field of a merge group the
+// source gives: DecideField of the group's joined versions, so that the
+// group is kept whole or taken whole; and, for each, who made the newest
+// local change of its group.
+func decideGroups(names []string, fields []FieldVersions, policy Policy, inAt time.Time) (map[string]Decision, map[string]string) {
+	out, by := map[string]Decision{}, map[string]string{}
+	for _, g := range mergeGroups {
+		v, members, ok := groupVersions(g, names, fields)
+		if !ok {
+			continue
+		}
+		d := DecideField(v, policy, inAt)
+		for _, i := range members {
+			by[names[i]] = v.LocalBy
+			if fields[i].Theirs == fields[i].Ours {
+				out[names[i]] = Decision{Action: MergeKeep}
+			} else {
+				out[names[i]] = d
+			}
+		}
+	}
+	return out, by
+}
+
+// groupsNeedLocalTime reports whether decideGroups would look at LocalAt.
+func groupsNeedLocalTime(names []string, fields []FieldVersions) bool {
+	for _, g := range mergeGroups {
+		if v, _, ok := groupVersions(g, names, fields); ok && needsLocalTime(v) {
+			return true
+		}
+	}
+	return false
 }

@@ -419,4 +419,23 @@ CREATE TABLE sourceproblem (
 ALTER TABLE activity ADD COLUMN recurrenceblob TEXT;
 ALTER TABLE activity ADD COLUMN timezoneblob TEXT;
 `,
+	// 11: iTIP (RFC 5546): the scheduling version (SEQUENCE, DTSTAMP) of
+	// the event version each appointment or task holds, so that an older
+	// version read later changes nothing; and each attendee's latest REPLY,
+	// which outlives a REQUEST of the SEQUENCE it answers read after it.
+	`
+CREATE TABLE schedule (
+	record_id TEXT PRIMARY KEY REFERENCES record(id) ON DELETE CASCADE,
+	sequence INTEGER NOT NULL,
+	stamp TEXT NOT NULL            -- DTSTAMP, RFC 3339 UTC; '' unknown
+) WITHOUT ROWID;
+CREATE TABLE reply (
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE,
+	address TEXT NOT NULL,         -- the attendee, lower case
+	status TEXT NOT NULL,          -- PARTSTAT
+	sequence INTEGER NOT NULL,
+	stamp TEXT NOT NULL,
+	PRIMARY KEY (record_id, address)
+) WITHOUT ROWID;
+`,
 }

@@ -102,15 +102,31 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 				end.t = start.t.AddDate(0, 0, 1) // ../rfc/5545:3.6.1 a DATE start lasts one day
 			}
 		}
+		if hasStart && hasEnd && start.date && !end.date {
+			// ../rfc/5545:3.6.1 DTEND has DTSTART's value type. A DATE
+			// start is an all-day event: it lasts to the end of DTEND's
+			// day, whole days (never an all-day event ending at 03:59Z).
+			r.warn(line, "DTEND is a DATE-TIME but DTSTART a DATE: read as all-day, to the end of DTEND's day")
+			n, _, _, _ := parseNaive(c.Props.Get(ical.PropDateTimeEnd).Value)
+			d := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
+			if !n.Equal(d) {
+				d = d.AddDate(0, 0, 1)
+			}
+			end.t, end.date = d, true
+		}
 		if hasStart && hasEnd && end.t.Before(start.t) {
 			r.warn(line, "event ends before it starts; end set to start")
 			end.t = start.t
 		}
 		if allDay && hasStart && !start.date {
-			// X-MICROSOFT-CDO-ALLDAYEVENT with date-times: the local dates.
+			// X-MICROSOFT-CDO-ALLDAYEVENT with date-times: the local dates;
+			// without DTEND, one day (as a DATE start).
 			start.t = localMidnight(c.Props.Get(ical.PropDateTimeStart).Value)
+			end.t = start.t.AddDate(0, 0, 1)
 			if p := c.Props.Get(ical.PropDateTimeEnd); p != nil {
-				end.t = localMidnight(p.Value)
+				if e := localMidnight(p.Value); !e.Before(start.t) {
+					end.t = e
+				}
 			}
 		}
 		if hasStart {
@@ -119,7 +135,11 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		if hasEnd {
 			f["scheduledend"] = item.FormatTime(end.t)
 		}
-		f["isalldayevent"] = strconv.FormatBool(allDay)
+		if hasStart {
+			// Without DTSTART (a REPLY or CANCEL may leave it out) the
+			// item says nothing of the span: no all-day flag either.
+			f["isalldayevent"] = strconv.FormatBool(allDay)
+		}
 		if start.tzid != "" {
 			f["timezone"] = start.tzid
 		}
@@ -228,7 +248,13 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		h := sha256.Sum256([]byte(ident))
 		in.Source.Key = "sha:" + hex.EncodeToString(h[:16])
 	}
+	if r.method != "" {
+		// The same component as a REQUEST and as a CANCEL are two
+		// versions.
+		fmt.Fprintf(sum, "\x00METHOD:%s", r.method)
+	}
 	in.Source.Version = "sha256:" + hexSum(sum)
+	in.Schedule = r.schedule(c, line)
 	for _, name := range []string{ical.PropLastModified, ical.PropDateTimeStamp} {
 		if p := c.Props.Get(name); p != nil {
 			if t, _, _, err := parseNaive(p.Value); err == nil {
@@ -238,6 +264,26 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		}
 	}
 	return in, nil
+}
+
+// schedule returns the iTIP version of c (RFC 5546 2.1.5): the calendar's
+// METHOD, the SEQUENCE (RFC 5545 3.8.7.4: a non-negative integer, 0 when
+// absent) and the DTSTAMP (3.8.7.2, a UTC date-time).
+func (r *Reader) schedule(c *ical.Component, line int) *crm.Schedule {
+	s := &crm.Schedule{Method: r.method}
+	if v := strings.TrimSpace(r.text(c, ical.PropSequence)); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			s.Sequence = n
+		} else {
+			r.warn(line, "SEQUENCE %q is not a non-negative integer, read as 0", trunc(v))
+		}
+	}
+	if p := c.Props.Get(ical.PropDateTimeStamp); p != nil {
+		if t, _, _, err := parseNaive(p.Value); err == nil {
+			s.Stamp = t.UTC()
+		}
+	}
+	return s
 }
 
 // localMidnight is midnight UTC of the date in a DATE-TIME value.

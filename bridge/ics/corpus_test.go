@@ -120,8 +120,11 @@ func checkInvariants(t testing.TB, in *crm.Incoming) {
 			t.Errorf("%s: attachment %+v", in.Pos, a)
 		}
 	}
-	if s, e := rec.Fields["scheduledstart"], rec.Fields["scheduledend"]; rec.Entity == crm.Appointment && s != "" && e != "" && e < s {
-		t.Errorf("%s: ends %s before it starts %s", in.Pos, e, s)
+	if rec.Entity == crm.Appointment {
+		// The store refuses a span that breaks it: the reader never gives one.
+		if err := crm.CheckSpan(rec.Fields); err != nil {
+			t.Errorf("%s: %v", in.Pos, err)
+		}
 	}
 }
 

@@ -29,6 +29,7 @@ type goldenItem struct {
 	Keys       []string          `json:",omitempty"`
 	ModifiedAt *time.Time        `json:",omitempty"`
 	Pos        string            `json:",omitempty"`
+	Schedule   *crm.Schedule     `json:",omitempty"`
 }
 
 func golden(t *testing.T, path string) []goldenItem {
@@ -59,7 +60,7 @@ func golden(t *testing.T, path string) []goldenItem {
 		}
 		checkInvariants(t, in)
 		g := goldenItem{Entity: in.Record.Entity, Fields: in.Record.Fields, Parties: in.Record.Parties,
-			Extras: in.Record.Extras, Source: &in.Source, Keys: in.Keys, Pos: in.Pos}
+			Extras: in.Record.Extras, Source: &in.Source, Keys: in.Keys, Pos: in.Pos, Schedule: in.Schedule}
 		if !in.ModifiedAt.IsZero() {
 			m := in.ModifiedAt
 			g.ModifiedAt = &m

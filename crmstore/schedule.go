@@ -1,0 +1,299 @@
+package crmstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"crmbridge/crm"
+)
+
+// iTIP (RFC 5546) in the store. An appointment or task read from an
+// iCalendar message carries its scheduling version (crm.Schedule). The
+// rules, whatever order the messages are read in, in one run or many:
+//
+//   - A version of the event (PUBLISH, REQUEST, ADD, CANCEL, no METHOD)
+//     older than the one the record holds (crm.Schedule.Compare: lower
+//     SEQUENCE, or equal SEQUENCE and earlier DTSTAMP) changes nothing:
+//     Apply returns Unchanged with a Note. A newer one takes every field
+//     an older iCalendar version set (their clocks do not matter) and
+//     merges the others as any version does; the same version (or one
+//     without DTSTAMP) merges as any version does. The record remembers
+//     the newest version applied.
+//   - A CANCEL of an event the store holds changes only its state
+//     (statecode 2 canceled, statuscode 4); with RECURRENCE-ID it is the
+//     occurrence's record (an exception) that is canceled.
+//   - A REPLY changes only the replying attendees' PARTSTAT, and only when
+//     it answers the event's current SEQUENCE or a later one; an
+//     attendee's later reply wins over an earlier one. Replies are kept, so
+//     that a REQUEST of the SEQUENCE a reply answers, read after the reply,
+//     does not undo it.
+//   - COUNTER, DECLINECOUNTER and REFRESH change nothing (a proposal or a
+//     request): Unchanged with a Note.
+//   - A REPLY, COUNTER, DECLINECOUNTER or REFRESH for an event the store
+//     does not hold is refused with ErrUnknownEvent: there is nothing to
+//     apply it to, and it is not an event to create.
+
+// ErrUnknownEvent refuses an attendee's REPLY (or a COUNTER, REFRESH,
+// DECLINECOUNTER) for an event the store does not hold.
+var ErrUnknownEvent = errors.New("the store holds no event with this UID")
+
+// scheduled reports whether in is an iTIP version of an item the rules
+// above apply to.
+func scheduled(in *crm.Incoming) bool {
+	e := in.Record.Entity
+	return in.Schedule != nil && (e == crm.Appointment || e == crm.Task)
+}
+
+// storedSchedule returns the version the record holds; ok is false when it
+// holds none (created before, or from a source without one).
+func (t *Tx) storedSchedule(id string) (s crm.Schedule, ok bool, err error) {
+	var stamp string
+	err = t.queryRow(`SELECT sequence, stamp FROM schedule WHERE record_id = ?`, id).Scan(&s.Sequence, &stamp)
+	if err == sql.ErrNoRows {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, fmt.Errorf("load schedule: %w", err)
+	}
+	s.Stamp, _ = time.Parse(time.RFC3339Nano, stamp)
+	return s, true, nil
+}
+
+// compareVersion compares a version of an event the store holds as id
+// with the version the record holds: note says why it is older ("" when
+// it is not); newer is true when it is newer, or the record holds none.
+func (t *Tx) compareVersion(in *crm.Incoming, id string) (note string, newer bool, err error) {
+	cur, ok, err := t.storedSchedule(id)
+	if err != nil {
+		return "", false, err
+	}
+	if !ok {
+		return "", true, nil
+	}
+	switch in.Schedule.Compare(cur) {
+	case -1:
+		return fmt.Sprintf("older version (%s) than the one held (%s), not applied", in.Schedule, cur), false, nil
+	case 1:
+		return "", true, nil
+	}
+	return "", false, nil
+}
+
+// fromICalendar reports whether a field state's origin is an iCalendar
+// source ("ics", "ics:/path/file.ics"). A version of an event newer by
+// iTIP order takes the fields an older iCalendar version (or a REPLY)
+// set, whatever their DTSTAMPs say; fields set by another source (a CLI
+// edit, the upstream, a PST) are merged by the conflict policy.
+func fromICalendar(by string) bool {
+	return by == "ics" || strings.HasPrefix(by, "ics:")
+}
+
+// cancelOnly leaves of a CANCEL of an event the store holds only what a
+// cancellation changes: the state.
+func cancelOnly(rec *crm.Record) {
+	f := map[string]string{}
+	for _, k := range []string{"statecode", "statuscode"} {
+		if v, ok := rec.Fields[k]; ok {
+			f[k] = v
+		}
+	}
+	rec.Fields, rec.Parties, rec.Attachments, rec.Extras, rec.Members = f, nil, nil, nil, nil
+}
+
+// saveSchedule remembers the version an applied event version gave the
+// record (never lowering it), then applies again the replies that answer
+// that SEQUENCE or a later one: a REQUEST rewrites the attendees with its
+// own PARTSTATs, which a reply read before it must not lose.
+func (t *Tx) saveSchedule(in *crm.Incoming, id, origin, at string) (bool, error) {
+	cur, ok, err := t.storedSchedule(id)
+	if err != nil {
+		return false, err
+	}
+	s := *in.Schedule
+	if !ok || s.Compare(cur) > 0 || s.Sequence == cur.Sequence && cur.Stamp.IsZero() {
+		if _, err := t.exec(`INSERT INTO schedule (record_id, sequence, stamp) VALUES (?,?,?)
+			ON CONFLICT (record_id) DO UPDATE SET sequence = excluded.sequence, stamp = excluded.stamp`,
+			id, s.Sequence, fmtTime(s.Stamp)); err != nil {
+			return false, fmt.Errorf("store schedule: %w", err)
+		}
+	} else {
+		s = cur
+	}
+	rows, err := t.query(`SELECT address, status FROM reply WHERE record_id = ? AND sequence >= ?`, id, s.Sequence)
+	if err != nil {
+		return false, fmt.Errorf("load replies: %w", err)
+	}
+	statuses := map[string]string{}
+	for rows.Next() {
+		var a, st string
+		if err := rows.Scan(&a, &st); err != nil {
+			rows.Close()
+			return false, err
+		}
+		statuses[a] = st
+	}
+	rows.Close()
+	if len(statuses) == 0 {
+		return false, nil
+	}
+	changed, _, err := t.setStatuses(in.Record.Entity, id, statuses, origin, at)
+	return changed, err
+}
+
+// applyAnswer applies a REPLY, COUNTER, DECLINECOUNTER or REFRESH (see
+// the rules above) to the record its keys name.
+func (t *Tx) applyAnswer(in *crm.Incoming, provID int64, recID string) (Result, error) {
+	e := in.Record.Entity
+	origin := in.Origin
+	if origin == "" {
+		origin = in.Source.Kind
+	}
+	s := in.Schedule
+	if recID == "" {
+		for _, k := range in.Keys {
+			if !strings.HasPrefix(k, "uid:") {
+				continue // a content key names the message, not the event
+			}
+			err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`, string(e), k).Scan(&recID)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return Result{}, fmt.Errorf("look up key: %w", err)
+			}
+			break
+		}
+	}
+	if recID == "" {
+		uid := in.Record.Fields["uid"]
+		return Result{}, fmt.Errorf("%s for %s UID %q: %w; not applied (import the invitation, then this file again)", s.Method, e, uid, ErrUnknownEvent)
+	}
+	res := Result{ID: recID, Outcome: Unchanged, Known: provID != 0}
+	var notes []string
+	if s.Method != crm.MethodReply {
+		notes = append(notes, fmt.Sprintf("%s from %s: a proposal or request, the event is not changed", s, attendeeList(in.Record.Parties)))
+	} else {
+		cur, held, err := t.storedSchedule(recID)
+		if err != nil {
+			return Result{}, err
+		}
+		statuses := map[string]string{}
+		for _, p := range in.Record.Parties {
+			a := strings.ToLower(strings.TrimSpace(p.Address))
+			if p.Role == crm.RoleOrganizer || a == "" || p.Status == "" {
+				continue
+			}
+			var prevSeq int
+			var prevStamp string
+			err := t.queryRow(`SELECT sequence, stamp FROM reply WHERE record_id = ? AND address = ?`, recID, a).Scan(&prevSeq, &prevStamp)
+			if err != nil && err != sql.ErrNoRows {
+				return Result{}, fmt.Errorf("load reply: %w", err)
+			}
+			if err == nil {
+				prev := crm.Schedule{Sequence: prevSeq}
+				prev.Stamp, _ = time.Parse(time.RFC3339Nano, prevStamp)
+				if s.Compare(prev) < 0 {
+					notes = append(notes, fmt.Sprintf("REPLY of %s (%s) is older than the one held (%s), not applied", a, s, prev))
+					continue
+				}
+			}
+			if _, err := t.exec(`INSERT INTO reply (record_id, address, status, sequence, stamp) VALUES (?,?,?,?,?)
+				ON CONFLICT (record_id, address) DO UPDATE SET status = excluded.status, sequence = excluded.sequence, stamp = excluded.stamp`,
+				recID, a, p.Status, s.Sequence, fmtTime(s.Stamp)); err != nil {
+				return Result{}, fmt.Errorf("store reply: %w", err)
+			}
+			if held && s.Sequence < cur.Sequence {
+				// RFC 5546 2.1.5: it answers a version the organizer has
+				// since replaced.
+				notes = append(notes, fmt.Sprintf("REPLY of %s answers SEQUENCE %d, the event is at %d: not applied", a, s.Sequence, cur.Sequence))
+				continue
+			}
+			statuses[a] = p.Status
+		}
+		at := t.now
+		if !s.Stamp.IsZero() {
+			at = fmtTime(s.Stamp)
+		}
+		changed, missing, err := t.setStatuses(e, recID, statuses, origin, at)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, a := range missing {
+			notes = append(notes, fmt.Sprintf("REPLY of %s, who is not an attendee of the event: kept, applied if a later version invites them", a))
+		}
+		if changed {
+			res.Outcome, res.Changed = Updated, []string{fieldParties}
+		}
+	}
+	res.Note = strings.Join(notes, "; ")
+	if _, err := t.saveProvenance(provID, recID, in, origin); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+func attendeeList(ps []crm.Party) string {
+	var as []string
+	for _, p := range ps {
+		if p.Role != crm.RoleOrganizer && p.Address != "" {
+			as = append(as, p.Address)
+		}
+	}
+	if len(as) == 0 {
+		return "an unnamed attendee"
+	}
+	return strings.Join(as, ", ")
+}
+
+// setStatuses sets the PARTSTAT of the record's attendees by lower-case
+// address, journals the change of its parties and queues it upstream. It
+// returns the addresses that are no attendee of the record.
+func (t *Tx) setStatuses(e crm.Entity, id string, statuses map[string]string, origin, at string) (changed bool, missing []string, err error) {
+	if len(statuses) == 0 {
+		return false, nil, nil
+	}
+	ps, err := t.loadParties(`SELECT role, address, name, status, COALESCE(contact_id, '') FROM activityparty WHERE activity_id = ? ORDER BY ord`, id)
+	if err != nil {
+		return false, nil, err
+	}
+	old := canonParties(ps)
+	found := map[string]bool{}
+	for i, p := range ps {
+		a := strings.ToLower(strings.TrimSpace(p.Address))
+		st, ok := statuses[a]
+		if !ok || p.Role != crm.RoleRequired && p.Role != crm.RoleOptional {
+			continue
+		}
+		found[a] = true
+		if p.Status == st {
+			continue
+		}
+		if _, err := t.exec(`UPDATE activityparty SET status = ? WHERE activity_id = ? AND ord = ?`, st, id, i); err != nil {
+			return false, nil, fmt.Errorf("update attendee status: %w", err)
+		}
+		ps[i].Status, changed = st, true
+	}
+	for a := range statuses {
+		if !found[a] {
+			missing = append(missing, a)
+		}
+	}
+	sort.Strings(missing)
+	if !changed {
+		return false, missing, nil
+	}
+	if err := t.execRows(`INSERT INTO journal (at, record_id, entity, field, old, new, origin)`, "",
+		[][]any{{t.now, id, string(e), fieldParties, nullIfEmpty(digest(old)), nullIfEmpty(digest(canonParties(ps))), origin}}); err != nil {
+		return false, nil, fmt.Errorf("journal: %w", err)
+	}
+	if _, err := t.exec(`INSERT INTO fieldstate (record_id, field, modified_at, modified_by) VALUES (?,?,?,?)
+		ON CONFLICT (record_id, field) DO UPDATE SET modified_at = excluded.modified_at, modified_by = excluded.modified_by`,
+		id, fieldParties, at, origin); err != nil {
+		return false, nil, fmt.Errorf("field state: %w", err)
+	}
+	return true, missing, t.touch(e, id, "update", []string{fieldParties}, false, true)
+}
