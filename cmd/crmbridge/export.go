@@ -15,8 +15,9 @@ import (
 
 func exportCommand(e *env) *cli.Command {
 	return &cli.Command{
-		Name:  "export",
-		Usage: "write CRM records as files Outlook and other clients import (vCard, iCalendar, EML, Outlook CSV, PST)",
+		Name:      "export",
+		Usage:     "write CRM records as files Outlook and other clients import (vCard, iCalendar, EML, Outlook CSV, PST)",
+		ArgsUsage: "--vcf|--ics|--eml|--csv|--pst PATH",
 		Description: `A single file (--vcf, --ics, --csv, --pst) always holds every live record it
 selects: it is rewritten whole when anything it selects changed since the last
 export to it (changes that came from that file do not count), and left alone

@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 
 	"crmbridge/fixtures"
 )
@@ -120,20 +123,16 @@ func variants(words []string) [][]string {
 	return out
 }
 
-// Every crmbridge command line README shows runs, in README's order,
-// against one store with the files it names, and exits as README says: 0,
-// or a status its comment names. A command or flag that does not exist
-// fails (exit 2); so does a placeholder the test does not know.
-func TestREADMECommandsRun(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmds := readmeCommands(t, string(readme))
-	if len(cmds) < 30 {
-		t.Fatalf("only %d commands found in README: the extraction is broken", len(cmds))
-	}
+// cliFixture is a store with records of every kind the documented
+// commands name, the files they read and a fake upstream, and the values
+// of the placeholders (ID, SOURCE, ...) README and the helps use.
+type cliFixture struct {
+	t       *testing.T
+	dir, db string
+	subst   func(w string, words []string) (string, bool)
+}
 
+func newCLIFixture(t *testing.T) *cliFixture {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
@@ -166,6 +165,9 @@ func TestREADMECommandsRun(t *testing.T) {
 		if len(ids) > 0 {
 			return
 		}
+		if r := runCLI(t, false, "--db", db, "import", exports); r.code != 0 {
+			t.Fatalf("set-up import: %d %s", r.code, r.stderr)
+		}
 		byTitle := map[string]string{}
 		for _, what := range []string{"contacts", "activities"} {
 			for _, s := range listJSON(t, db, what) {
@@ -180,18 +182,21 @@ func TestREADMECommandsRun(t *testing.T) {
 				t.Fatalf("no record for %s in %v", k, byTitle)
 			}
 		}
-		// An open conflict for "conflicts resolve 3": a CRM edit, then
-		// the file changes the same field, imported with --conflict fail.
-		if r := runCLI(t, false, "--db", db, "set", ids["a2"], "jobtitle=Boss"); r.code != 0 {
+	}
+	// conflictID makes an open conflict for "conflicts resolve 3" and
+	// returns its id: a CRM edit, then the file changes the same field,
+	// imported with --conflict fail.
+	round := 0
+	conflictID := func() string {
+		round++
+		if r := runCLI(t, false, "--db", db, "set", ids["a2"], fmt.Sprintf("jobtitle=Boss %d", round)); r.code != 0 {
 			t.Fatalf("set-up edit: %d %s", r.code, r.stderr)
 		}
-		os.WriteFile(filepath.Join(exports, "people.vcf"), []byte(strings.Replace(
-			string(must(os.ReadFile(filepath.Join(exports, "people.vcf")))), "TITLE:Engineer", "TITLE:Lead", 1)), 0o600)
+		os.WriteFile(filepath.Join(exports, "people.vcf"), []byte(regexp.MustCompile(`TITLE:[^\r]*`).ReplaceAllString(
+			string(must(os.ReadFile(filepath.Join(exports, "people.vcf")))), fmt.Sprintf("TITLE:Lead %d", round))), 0o600)
 		if r := runCLI(t, false, "--db", db, "import", "--conflict", "fail", exports); r.code != 1 {
 			t.Fatalf("set-up conflict: %d %s %s", r.code, r.stdout, r.stderr)
 		}
-	}
-	conflictID := func() string {
 		r := runCLI(t, false, "--db", db, "conflicts", "--open", "--json")
 		m := regexp.MustCompile(`"id": (\d+)`).FindStringSubmatch(r.stdout)
 		if m == nil {
@@ -199,13 +204,14 @@ func TestREADMECommandsRun(t *testing.T) {
 		}
 		return m[1]
 	}
+	backups := 0
 	subst := func(w string, words []string) (string, bool) {
 		switch w {
 		case "mail.pst":
 			return filepath.Join(fixtures.GoPSTData(t), "support.pst"), true
 		case "mail.msg":
 			return msgFile, true
-		case "~/exports/":
+		case "~/exports/", "PATH...":
 			return exports, true
 		case "~/exports/old.vcf":
 			return filepath.Join(exports, "old.vcf"), true
@@ -213,17 +219,42 @@ func TestREADMECommandsRun(t *testing.T) {
 			return filepath.Join(exports, "tasks.ics"), true
 		case "out.vcf", "out.ics", "outlook.csv", "outlook.pst", "mail/":
 			return filepath.Join(out, w), true
-		case "/safe/crm-2026-11-30.db":
-			return filepath.Join(dir, "backup.db"), true
+		case "/safe/crm-2026-11-30.db", "FILE":
+			backups++
+			return filepath.Join(dir, fmt.Sprintf("backup-%d.db", backups)), true
 		case "base_url=https://org.crm.dynamics.com/api/data/v9.2/":
 			return "base_url=" + url, true
+		case "PATH": // export --vcf|--ics|--eml|--csv|--pst PATH
+			for _, x := range words {
+				switch x {
+				case "--eml":
+					return filepath.Join(out, "mail"), true
+				case "--vcf", "--ics", "--csv", "--pst":
+					return filepath.Join(out, "usage."+x[2:]), true
+				}
+			}
+		case "key=value...":
+			return "timeout=20s", true
+		case "TYPE":
+			return "contact", true
+		case "field=value...":
+			if words[0] == "new" {
+				return "lastname=Usage", true
+			}
+			return "jobtitle=Usage", true
 		case "9c41e07b52d3", "ID":
 			idsOf()
+			if words[0] == "link" {
+				return ids["a1"], true
+			}
+			if words[0] == "conflicts" {
+				return conflictID(), true
+			}
 			return ids["contact"], true
 		case "CONTACT-ID": // not the contact README deletes: a link to a deleted record does not push
 			idsOf()
 			return ids["a1"], true
-		case "TASK-ID":
+		case "TASK-ID", "ACTIVITY-ID":
 			idsOf()
 			return ids["task"], true
 		case "A", "B":
@@ -241,33 +272,104 @@ func TestREADMECommandsRun(t *testing.T) {
 		}
 		return w, !placeholder.MatchString(w)
 	}
+	if r := runCLI(t, false, "config", "set", "base_url="+url, "token_env=CRM_TOKEN", "timeout=10s"); r.code != 0 {
+		t.Fatalf("config set: %d %s", r.code, r.stderr)
+	}
+	return &cliFixture{t: t, dir: dir, db: db, subst: subst}
+}
 
-	for _, c := range cmds {
-		words := shellWords(c.text)[1:]
-		for _, v := range variants(words) {
-			args := make([]string, len(v))
-			ok := true
-			for i, w := range v {
-				var known bool
-				if args[i], known = subst(w, v); !known {
-					t.Errorf("README.md:%d: %s: no value for the placeholder %s (add it to the test)", c.line, c.text, w)
-					ok = false
-				}
-			}
-			if !ok {
-				continue
-			}
-			r := runCLI(t, false, append([]string{"--db", db}, args...)...)
-			allowed := false
-			for _, x := range c.exits {
-				allowed = allowed || r.code == x
-			}
-			if !allowed {
-				t.Errorf("README.md:%d: crmbridge %s: exit %d, README says %v\nstdout: %s\nstderr: %s",
-					c.line, strings.Join(v, " "), r.code, c.exits, lastLines(r.stdout, 5), lastLines(r.stderr, 10))
+// run runs every variant of a documented command line (see variants) and
+// reports an exit status not in exits.
+func (f *cliFixture) run(where, text string, words []string, exits []int) {
+	t := f.t
+	for _, v := range variants(words) {
+		args := make([]string, len(v))
+		ok := true
+		for i, w := range v {
+			var known bool
+			if args[i], known = f.subst(w, v); !known {
+				t.Errorf("%s: %s: no value for the placeholder %s (add it to newCLIFixture)", where, text, w)
+				ok = false
 			}
 		}
+		if !ok {
+			continue
+		}
+		r := runCLI(t, false, append([]string{"--db", f.db}, args...)...)
+		if !slices.Contains(exits, r.code) {
+			t.Errorf("%s: crmbridge %s: exit %d, the documentation says %v\nstdout: %s\nstderr: %s",
+				where, strings.Join(v, " "), r.code, exits, lastLines(r.stdout, 5), lastLines(r.stderr, 10))
+		}
 	}
+}
+
+// Every crmbridge command line README shows runs, in README's order,
+// against one store with the files it names, and exits as README says: 0,
+// or a status its comment names. A command or flag that does not exist
+// fails (exit 2); so does a placeholder the test does not know.
+func TestREADMECommandsRun(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := readmeCommands(t, string(readme))
+	if len(cmds) < 30 {
+		t.Fatalf("only %d commands found in README: the extraction is broken", len(cmds))
+	}
+	f := newCLIFixture(t)
+	for _, c := range cmds {
+		f.run(fmt.Sprintf("README.md:%d", c.line), c.text, shellWords(c.text)[1:], c.exits)
+	}
+}
+
+// Every command's and subcommand's usage line, as its --help shows it
+// ("crmbridge link [command options] ACTIVITY-ID --regarding ID"), runs
+// with its placeholders filled in and exits 0; delete runs last.
+func TestHelpUsageLinesRun(t *testing.T) {
+	f := newCLIFixture(t)
+	app, _ := newApp(nil, nil, false)
+	var lines [][]string
+	var last [][]string
+	var walk func(prefix []string, cmds []*cli.Command)
+	walk = func(prefix []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			if c.Hidden {
+				continue
+			}
+			words := append(append([]string{}, prefix...), c.Name)
+			if c.Action != nil {
+				line := append(words, dropOptional(strings.Fields(c.ArgsUsage))...)
+				if c.Name == "delete" {
+					last = append(last, line)
+				} else {
+					lines = append(lines, line)
+				}
+			}
+			walk(words, c.Subcommands)
+		}
+	}
+	walk(nil, app.Commands)
+	if len(lines) < 20 {
+		t.Fatalf("only %d usage lines", len(lines))
+	}
+	for _, words := range append(lines, last...) {
+		f.run("--help of "+strings.Join(words[:1], " "), strings.Join(words, " "), words, []int{0})
+	}
+}
+
+// dropOptional leaves out the bracketed parts of a usage line, which may
+// span words: "[set key=value...]", "[COMMAND [SUBCOMMAND]]".
+func dropOptional(words []string) []string {
+	var out []string
+	depth := 0
+	for _, w := range words {
+		if depth == 0 && !strings.HasPrefix(w, "[") {
+			out = append(out, w)
+			continue
+		}
+		depth += strings.Count(w, "[") - strings.Count(w, "]")
+	}
+	return out
 }
 
 func must[T any](v T, err error) T {
@@ -289,7 +391,8 @@ func TestExtraArgumentsAreUsageErrors(t *testing.T) {
 	needs := map[string][]string{"export": {"--vcf", filepath.Join(dir, "o.vcf")}}
 	app, _ := newApp(nil, nil, false)
 	for _, c := range app.Commands {
-		if c.ArgsUsage != "" || c.Hidden || c.Name == "help" {
+		// No positional arguments: no usage, or flags only (export).
+		if c.ArgsUsage != "" && !strings.HasPrefix(c.ArgsUsage, "--") || c.Hidden || c.Name == "help" {
 			continue
 		}
 		args := append(append([]string{"--db", db, c.Name}, needs[c.Name]...), "stray")
