@@ -1,0 +1,198 @@
+package ics
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"crmbridge/crm"
+	"crmbridge/fixtures"
+)
+
+// pythonDiffersICS lists, per corpus file and field ("file: field"), where
+// we deliberately read an event differently from Python's icalendar, and
+// why. A listed difference that no longer occurs fails the test, so the
+// list stays true.
+var pythonDiffersICS = map[string]string{
+	// RFC 5545 3.3.11: TEXT escapes are \\ \; \, \N \n only.
+	"ical4j__ical4j__src_test_resources_samples_valid_sunbird_sample.ics: summary": `the SUMMARY escapes a double quote (\"), which is no TEXT escape: we read the quote the writer meant, Python keeps the backslash`,
+	// Our fixture of Outlook's all-day form.
+	"allday.ics: all-day": "X-MICROSOFT-CDO-ALLDAYEVENT:TRUE with midnight-to-midnight date-times is all-day for Outlook and for us; Python's icalendar knows no X- property",
+	// RFC 5545 3.1.4: the content is UTF-8.
+	"mozilla__releases-comm-central__calendar_test_unit_data_importLatin1.ics: summary": "the file is Latin-1, not UTF-8: we read the invalid bytes as Windows-1252 (å), Python's icalendar replaces them with U+FFFD",
+}
+
+// TestCorpusFieldsPython compares, for every VEVENT of every corpus file
+// (and of our own testdata fixtures) Python's icalendar reads, the values we read with Python's: summary,
+// location, all-day-ness (Python: DTSTART is a DATE), the organizer's
+// address and each attendee's address and PARTSTAT (addresses without
+// "mailto:", case-insensitive). Components are matched by UID and SUMMARY
+// as TestCorpusTimesPython matches them, which compares start, end and
+// recurrence-id as UTC instants. Each difference must be explained in
+// pythonDiffersICS.
+func TestCorpusFieldsPython(t *testing.T) {
+	files := fixtures.CorpusFiles(t, "ics")
+	pythonCounts(t, nil) // skips without Python or its icalendar
+	// Our own fixtures too: the corpus has few meetings.
+	own, _ := filepath.Glob("testdata/*.ics")
+	files = append(files, own...)
+	raw, err := exec.Command(python, append([]string{"testdata/values.py"}, files...)...).Output()
+	if err != nil {
+		t.Fatalf("values.py: %v", err)
+	}
+	var py map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &py); err != nil {
+		t.Fatal(err)
+	}
+	diffs := map[string][]string{} // "file: field" → differences
+	compared, events := 0, 0
+	given := map[string]int{} // field → events where Python has a value
+	for _, path := range files {
+		name := filepath.Base(path)
+		var comps []map[string]any
+		if json.Unmarshal(py[path], &comps) != nil {
+			continue // Python refuses the file (see TestCorpusCounts)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, _, _ := readAll(t, string(data), name)
+		byUID := map[string][]*crm.Incoming{}
+		for _, in := range recs {
+			if in.Record.Entity == crm.Appointment {
+				byUID[in.Record.Fields["uid"]] = append(byUID[in.Record.Fields["uid"]], in)
+			}
+		}
+		for _, c := range comps {
+			if c["name"] != "VEVENT" {
+				continue
+			}
+			uid, _ := c["UID"].(string)
+			uid = strings.TrimSpace(uid)
+			sum, _ := c["SUMMARY"].(string)
+			// The event of that UID with that SUMMARY, else the only one
+			// left of that UID (a SUMMARY read differently).
+			cands := byUID[uid]
+			i := -1
+			for j, in := range cands {
+				if in.Record.Fields["subject"] == sum {
+					i = j
+					break
+				}
+			}
+			if i < 0 && len(cands) == 1 {
+				i = 0
+			}
+			if i < 0 {
+				diffs[name+": match"] = append(diffs[name+": match"], fmt.Sprintf("UID %q SUMMARY %q: Python reads an event we do not", uid, sum))
+				continue
+			}
+			in := cands[i]
+			byUID[uid] = append(cands[:i:i], cands[i+1:]...)
+			events++
+			for field, d := range compareEvent(in, c, given) {
+				compared++
+				if d != "" {
+					diffs[name+": "+field] = append(diffs[name+": "+field], fmt.Sprintf("UID %q: %s", uid, d))
+				}
+			}
+		}
+	}
+	keys := make([]string, 0, len(diffs))
+	for k := range diffs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		reason, known := pythonDiffersICS[k]
+		if !known {
+			t.Errorf("%s differs from Python:\n  %s", k, strings.Join(diffs[k], "\n  "))
+			continue
+		}
+		t.Logf("%s differs from Python as expected (%s):\n  %s", k, reason, strings.Join(diffs[k], "\n  "))
+	}
+	for k, reason := range pythonDiffersICS {
+		if _, ok := diffs[k]; !ok {
+			t.Errorf("%s is listed in pythonDiffersICS (%s) but now agrees: remove it", k, reason)
+		}
+	}
+	if events < 500 {
+		t.Errorf("only %d events compared", events)
+	}
+	t.Logf("%d events, %d values compared; Python gives a value for %v", events, compared, given)
+	for _, f := range []string{"location", "all-day", "organizer", "attendees"} {
+		if given[f] < 10 {
+			t.Errorf("only %d events with a value for %s", given[f], f)
+		}
+	}
+}
+
+// compareEvent compares one event's values with Python's reading c; each
+// field compared maps to "" when they agree, else the difference.
+func compareEvent(in *crm.Incoming, c map[string]any, given map[string]int) map[string]string {
+	f := in.Record.Fields
+	out := map[string]string{}
+	cmp := func(field, ours, theirs string) {
+		out[field] = ""
+		if theirs != "" && theirs != "false" {
+			given[field]++
+		}
+		if ours != theirs {
+			out[field] = fmt.Sprintf("%s %q, Python %q", field, ours, theirs)
+		}
+	}
+	loc, _ := c["LOCATION"].(string)
+	cmp("location", f["location"], loc)
+	sum, _ := c["SUMMARY"].(string)
+	cmp("summary", f["subject"], sum)
+	if start, ok := c["DTSTART"].(string); ok {
+		cmp("all-day", f["isalldayevent"], fmt.Sprint(len(start) == 10))
+	}
+	var org string
+	if o, ok := c["ORGANIZER"].([]any); ok && len(o) > 0 {
+		org = calAddress(fmt.Sprint(o[0]))
+	}
+	var ours []string
+	ourOrg := ""
+	for _, p := range in.Record.Parties {
+		a := strings.ToLower(p.Address)
+		if p.Role == crm.RoleOrganizer {
+			if ourOrg == "" {
+				ourOrg = a
+			}
+			continue
+		}
+		ours = append(ours, a+" "+p.Status)
+	}
+	cmp("organizer", ourOrg, org)
+	var theirs []string
+	if as, ok := c["ATTENDEE"].([]any); ok {
+		for _, a := range as {
+			v, _ := a.([]any)
+			if len(v) < 4 {
+				continue
+			}
+			theirs = append(theirs, calAddress(fmt.Sprint(v[0]))+" "+strings.ToUpper(fmt.Sprint(v[3])))
+		}
+	}
+	sort.Strings(ours)
+	sort.Strings(theirs)
+	cmp("attendees", strings.Join(ours, ", "), strings.Join(theirs, ", "))
+	return out
+}
+
+// calAddress is a CAL-ADDRESS as we store a party's address: without
+// "mailto:", lower case.
+func calAddress(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 7 && strings.EqualFold(s[:7], "mailto:") {
+		s = s[7:]
+	}
+	return strings.ToLower(strings.TrimSpace(s))
+}
