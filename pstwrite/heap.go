@@ -3,7 +3,6 @@ package pstwrite
 import (
 	"encoding/binary"
 	"errors"
-	"slices"
 )
 
 // Heap-on-node constants (MS-PST 2.3.1).
@@ -17,10 +16,12 @@ const (
 )
 
 // heap builds a heap-on-node (MS-PST 2.3.1) in memory: allocations are
-// packed into blocks of at most 8176 bytes, each with its page map.
+// packed into blocks of at most 8176 bytes, each with its page map. A
+// block's allocations are kept back to back in one buffer (a large table
+// holds hundreds of thousands of small values: no slice per value).
 type heap struct {
-	blocks [][][]byte // allocations per block
-	used   []int      // bytes of allocations per block
+	data [][]byte   // allocations per block, back to back
+	ends [][]uint16 // end of each allocation in data
 }
 
 // hid is a heap id (MS-PST 2.3.1.1): block index, 1-based allocation index.
@@ -42,8 +43,8 @@ func headerSize(i int) int {
 
 // room is the space left in block i for one more allocation of n bytes.
 func (h *heap) fits(i, n int) bool {
-	cnt := len(h.blocks[i]) + 1
-	size := headerSize(i) + h.used[i] + n
+	cnt := len(h.ends[i]) + 1
+	size := headerSize(i) + len(h.data[i]) + n
 	size += size & 1      // page map is 2-byte aligned
 	size += 4 + 2*(cnt+1) // HNPAGEMAP
 	return size <= maxBlockData && cnt < 2048
@@ -54,15 +55,15 @@ func (h *heap) alloc(p []byte) (hid, error) {
 	if len(p) > maxHeapAlloc {
 		return 0, errors.New("pstwrite: heap allocation too large")
 	}
-	i := len(h.blocks) - 1
+	i := len(h.data) - 1
 	if i < 0 || !h.fits(i, len(p)) {
-		h.blocks = append(h.blocks, nil)
-		h.used = append(h.used, 0)
+		h.data = append(h.data, make([]byte, 0, min(maxBlockData, 2*len(p)+64)))
+		h.ends = append(h.ends, nil)
 		i++
 	}
-	h.blocks[i] = append(h.blocks[i], slices.Clone(p))
-	h.used[i] += len(p)
-	return makeHID(i, len(h.blocks[i])), nil
+	h.data[i] = append(h.data[i], p...)
+	h.ends[i] = append(h.ends[i], uint16(len(h.data[i])))
+	return makeHID(i, len(h.ends[i])), nil
 }
 
 // fillLevel maps free bytes to the 4-bit fill level (MS-PST 2.3.1.2).
@@ -78,25 +79,26 @@ func fillLevel(free int) byte {
 
 // encode returns the heap's blocks with their headers and page maps.
 func (h *heap) encode(clientSig byte, userRoot hid) [][]byte {
-	if len(h.blocks) == 0 {
-		h.blocks, h.used = [][][]byte{nil}, []int{0}
+	if len(h.data) == 0 {
+		h.data, h.ends = [][]byte{nil}, [][]uint16{nil}
 	}
-	out := make([][]byte, len(h.blocks))
-	free := make([]int, len(h.blocks))
-	for i, allocs := range h.blocks {
+	out := make([][]byte, len(h.data))
+	free := make([]int, len(h.data))
+	for i, data := range h.data {
 		hs := headerSize(i)
 		b := make([]byte, hs, maxBlockData)
+		b = append(b, data...)
 		offs := []uint16{uint16(hs)}
-		for _, a := range allocs {
-			b = append(b, a...)
-			offs = append(offs, uint16(len(b)))
+		for _, e := range h.ends[i] {
+			offs = append(offs, uint16(hs)+e)
 		}
+		h.data[i], h.ends[i] = nil, nil // encoded: the copy is in b
 		if len(b)&1 == 1 {
 			b = append(b, 0)
 		}
 		ibHnpm := len(b)
 		pm := make([]byte, 4+2*len(offs))
-		binary.LittleEndian.PutUint16(pm[0:], uint16(len(allocs)))
+		binary.LittleEndian.PutUint16(pm[0:], uint16(len(offs)-1))
 		for k, o := range offs {
 			binary.LittleEndian.PutUint16(pm[4+2*k:], o)
 		}

@@ -23,3 +23,5 @@ func goPSTSample(t testing.TB, name string) string {
 	}
 	return p
 }
+
+func getenv(k string) string { return os.Getenv(k) }

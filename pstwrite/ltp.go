@@ -130,6 +130,20 @@ type tcRow struct {
 // tc encodes a table context (MS-PST 2.3.4) with the given columns (row
 // id and version are added) and rows.
 func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) ([][]byte, error) {
+	return w.tcStream(cols, len(rows), func(yield func(tcRow) bool) error {
+		for _, r := range rows {
+			if !yield(r) {
+				break
+			}
+		}
+		return nil
+	}, nd)
+}
+
+// tcStream is tc for n rows that rows yields one at a time (in order):
+// a row matrix in a subnode is written block by block as rows come, so
+// that only the row index and the heap's values stay in memory.
+func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool) error, nd *node) ([][]byte, error) {
 	seen := map[uint32]bool{tagLtpRowID: true, tagLtpRowVer: true}
 	var others []uint32
 	for _, c := range cols {
@@ -178,8 +192,23 @@ func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) ([][]byte, error) {
 	rowSize := rgib[3]
 
 	var h heap
-	matrix := make([]byte, 0, rowSize*len(rows))
-	for ri, r := range rows {
+	// MS-PST 2.3.4.4: a row matrix that fits a heap allocation is one;
+	// a larger one is in a subnode, where rows never span blocks: each
+	// block holds floor(8176 / row size) rows, and every block but the
+	// last is padded to 8176 bytes, so that row i is at (i / per) * 8176 +
+	// (i % per) * row size of the stream (go-pst reads it so).
+	inHeap := n*rowSize <= maxHeapAlloc
+	per := maxBlockData / rowSize
+	var t dataTree
+	var matrix []byte
+	index := make([][]byte, 0, n)
+	var ferr error
+	ri := 0
+	err := rows(func(r tcRow) bool {
+		if ri >= n {
+			ferr = fmt.Errorf("pstwrite: more than %d rows", n)
+			return false
+		}
 		row := make([]byte, rowSize)
 		ceb := row[rgib[2]:]
 		for _, d := range descs {
@@ -200,53 +229,56 @@ func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) ([][]byte, error) {
 			} else {
 				hnid, err := w.value(&h, nd, v)
 				if err != nil {
-					return nil, err
+					ferr = err
+					return false
 				}
 				binary.LittleEndian.PutUint32(row[d.ib:], hnid)
 			}
 			ceb[d.ibit/8] |= 0x80 >> (d.ibit % 8)
 		}
 		matrix = append(matrix, row...)
+		rec := make([]byte, 8)
+		binary.LittleEndian.PutUint32(rec[0:], r.id)
+		binary.LittleEndian.PutUint32(rec[4:], uint32(ri))
+		index = append(index, rec)
+		ri++
+		if !inHeap && (ri%per == 0 || ri == n) {
+			if ri < n {
+				matrix = append(matrix, make([]byte, maxBlockData-len(matrix))...)
+			}
+			if err := t.add(w.n, matrix); err != nil {
+				ferr = err
+				return false
+			}
+			matrix = matrix[:0]
+		}
+		return true
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err == nil && ri != n {
+		err = fmt.Errorf("pstwrite: %d rows, want %d", ri, n)
+	}
+	if err != nil {
+		return nil, err
 	}
 	var hnidRows uint32
 	switch {
-	case len(rows) == 0:
-	case len(matrix) <= maxHeapAlloc:
+	case n == 0:
+	case inHeap:
 		id, err := h.alloc(matrix)
 		if err != nil {
 			return nil, err
 		}
 		hnidRows = id
 	default:
-		// MS-PST 2.3.4.4: in a subnode, rows never span blocks: each block
-		// holds floor(8176 / row size) rows, and every block but the last is
-		// padded to 8176 bytes, so that row i is at (i / per) * 8176 +
-		// (i % per) * row size of the stream (go-pst reads it so).
-		per := maxBlockData / rowSize
-		var t dataTree
-		for i := 0; i < len(rows); i += per {
-			j := min(i+per, len(rows))
-			chunk := matrix[i*rowSize : j*rowSize]
-			if j < len(rows) {
-				chunk = append(chunk[:len(chunk):len(chunk)], make([]byte, maxBlockData-len(chunk))...)
-			}
-			if err := t.add(w.n, chunk); err != nil {
-				return nil, err
-			}
-		}
 		bid, err := t.finish(w.n)
 		if err != nil {
 			return nil, err
 		}
 		hnidRows = nd.subNID(nidTypeLTP)
 		nd.subs = append(nd.subs, subnode{nid: hnidRows, data: bid})
-	}
-	index := make([][]byte, len(rows))
-	for i, r := range rows {
-		rec := make([]byte, 8)
-		binary.LittleEndian.PutUint32(rec[0:], r.id)
-		binary.LittleEndian.PutUint32(rec[4:], uint32(i))
-		index[i] = rec
 	}
 	slices.SortFunc(index, func(a, b []byte) int { return bytes.Compare(rev4(a), rev4(b)) })
 	for i := 1; i < len(index); i++ {

@@ -50,7 +50,7 @@ type folder struct {
 	name     string
 	class    string
 	children []int
-	rows     []tcRow
+	rows     []int64 // offsets of its contents-table rows in the spill file
 	count    int
 	unread   int
 }
@@ -68,6 +68,7 @@ type Writer struct {
 	uid         GUID
 	displayName string
 	sent        int
+	spill       *rowSpill
 	err         error
 	done        bool
 }
@@ -112,7 +113,13 @@ func Create(path string, opts Options) (*Writer, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	w := &Writer{path: path, tmp: f.Name(), f: f, n: n, nextFolder: 0x404, nextMsg: 0x10000, sent: -1}
+	spill, err := newRowSpill(filepath.Dir(path))
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	w := &Writer{path: path, tmp: f.Name(), f: f, n: n, nextFolder: 0x404, nextMsg: 0x10000, sent: -1, spill: spill}
 	w.displayName = opts.DisplayName
 	if w.displayName == "" {
 		w.displayName = "Personal Folders"
@@ -248,7 +255,11 @@ func (w *Writer) add(fo *folder, m *Message) error {
 			row.cells[p.tag()] = p.v
 		}
 	}
-	fo.rows = append(fo.rows, row)
+	off, err := w.spill.put(row)
+	if err != nil {
+		return err
+	}
+	fo.rows = append(fo.rows, off)
 	fo.count++
 	if flags&msgflagRead == 0 {
 		fo.unread++
@@ -477,6 +488,7 @@ func (w *Writer) Close() error {
 		return fmt.Errorf("write %s: %w", w.path, err)
 	}
 	w.done = true
+	w.spill.close()
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		os.Remove(w.tmp)
@@ -503,6 +515,7 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	w.spill.close()
 	w.f.Close()
 	os.Remove(w.tmp)
 }
@@ -652,7 +665,12 @@ func (w *Writer) writeFolder(i int) error {
 	if err := w.topTable(base|nidTypeHierarchy, 0, hierarchyCols, hrows); err != nil {
 		return err
 	}
-	if err := w.topTable(base|nidTypeContents, 0, contentsCols, fo.rows); err != nil {
+	var nd node
+	blocks, err := w.tcStream(contentsCols, len(fo.rows), w.spill.rows(fo.rows), &nd)
+	if err != nil {
+		return err
+	}
+	if err := w.topNode(base|nidTypeContents, 0, blocks, &nd); err != nil {
 		return err
 	}
 	fo.rows = nil
