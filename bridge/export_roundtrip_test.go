@@ -52,6 +52,10 @@ var roundTripLosses = map[string]string{
 		"\"1\") has no VTIMEZONE crmbridge can vouch for: the times are written in UTC, the instants kept, the name lost",
 	"ics appointment reminder": "an offset too large for any calendar (-PT1525252321M is 2,900 years) is not a reminder: a duration whose " +
 		"count has more than 9 digits is not written (it would overflow Go's ±292-year durations)",
+	"ics appointment recurrenceblob": "Outlook's binary recurrence pattern (PidLidAppointmentRecur, MS-OXOCAL 2.2.1.44), kept for " +
+		"the PST writer: iCalendar carries the series as RRULE/EXDATE (the recurrence field), not MAPI bytes",
+	"ics appointment timezoneblob": "the MAPI time-zone definition of that pattern (PidLidAppointmentTimeZoneDefinitionRecur), kept " +
+		"for the PST writer: iCalendar carries the zone as TZID and VTIMEZONE (the timezone field)",
 	"ics task sensitivity": "iCalendar CLASS has PUBLIC, PRIVATE and CONFIDENTIAL only (RFC 5545 3.8.1.3): Outlook's personal (1) is " +
 		"written PRIVATE, as Outlook does, and reads back as private (2)",
 }
