@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"crmbridge/crmstore"
+	"crmbridge/fixtures"
 )
 
 // storeContent is every live record of the store at db as comparable
@@ -209,5 +210,37 @@ func TestForgetJSONAndQuiet(t *testing.T) {
 	}
 	if n := len(storeContent(t, db)); n != 0 {
 		t.Errorf("%d records left", n)
+	}
+}
+
+// A real PST forgotten after a folder of cards: the store equals one that
+// imported the cards only (the PST's mails, meetings and contacts gone, the
+// accounts its contacts made too, the cards' contacts as they were).
+func TestForgetPST(t *testing.T) {
+	pstFile := filepath.Join(fixtures.GoPSTData(t), "support.pst")
+	dir := t.TempDir()
+	cards := filepath.Join(dir, "a.vcf")
+	os.WriteFile(cards, []byte(forgetA), 0o600)
+	only := filepath.Join(dir, "only.db")
+	if r := runCLI(t, false, "--db", only, "import", cards); r.code != 0 {
+		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	both := filepath.Join(dir, "both.db")
+	for _, f := range []string{cards, pstFile} {
+		if r := runCLI(t, false, "--db", both, "import", f); r.code != 0 {
+			t.Fatalf("import %s: %d %s", f, r.code, r.stderr)
+		}
+	}
+	if len(storeContent(t, both)) <= len(storeContent(t, only)) {
+		t.Fatal("the PST brought nothing")
+	}
+	if r := runCLI(t, false, "--db", both, "forget", pstFile); r.code != 0 {
+		t.Fatalf("forget: %d %s", r.code, r.stderr)
+	}
+	if got, want := storeContent(t, both), storeContent(t, only); !reflect.DeepEqual(got, want) {
+		t.Errorf("after forget:\n%s\nwithout the PST:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if r := runCLI(t, false, "--db", both, "check"); r.code != 0 {
+		t.Errorf("check: %d %s", r.code, r.stdout)
 	}
 }
