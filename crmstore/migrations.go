@@ -438,4 +438,7 @@ CREATE TABLE reply (
 	PRIMARY KEY (record_id, address)
 ) WITHOUT ROWID;
 `,
+	// 12: a run's outcome as data (the JSON object the command prints
+	// with --json), for status --json.
+	`ALTER TABLE run ADD COLUMN result TEXT NOT NULL DEFAULT '';`,
 }

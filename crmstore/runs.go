@@ -2,6 +2,7 @@ package crmstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -14,6 +15,9 @@ type Run struct {
 	FinishedAt time.Time `json:"finished_at"`
 	ExitCode   int       `json:"exit_code"`
 	Summary    string    `json:"summary"`
+	// Result is the run's outcome as the JSON object the command prints
+	// with --json; {} for a command that has none.
+	Result json.RawMessage `json:"result"`
 }
 
 // StartRun records the start of a write command and returns its id.
@@ -25,15 +29,17 @@ func (s *Store) StartRun(ctx context.Context, command string) (int64, error) {
 	return r.LastInsertId()
 }
 
-// FinishRun records the end of a run.
-func (s *Store) FinishRun(ctx context.Context, id int64, exitCode int, summary string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE run SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?`, s.stamp(), exitCode, summary, id)
+// FinishRun records the end of a run: its exit status, summary line and
+// result (a JSON object, or nil).
+func (s *Store) FinishRun(ctx context.Context, id int64, exitCode int, summary string, result json.RawMessage) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE run SET finished_at = ?, exit_code = ?, summary = ?, result = ? WHERE id = ?`,
+		s.stamp(), exitCode, summary, string(result), id)
 	return err
 }
 
 // Runs returns the last n runs, newest first.
 func (s *Store) Runs(ctx context.Context, n int) ([]Run, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, command, started_at, finished_at, COALESCE(exit_code, -1), summary FROM run ORDER BY id DESC LIMIT ?`, n)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, command, started_at, finished_at, COALESCE(exit_code, -1), summary, result FROM run ORDER BY id DESC LIMIT ?`, n)
 	if err != nil {
 		return nil, err
 	}
@@ -41,9 +47,13 @@ func (s *Store) Runs(ctx context.Context, n int) ([]Run, error) {
 	var out []Run
 	for rows.Next() {
 		var r Run
-		var st, fin string
-		if err := rows.Scan(&r.ID, &r.Command, &st, &fin, &r.ExitCode, &r.Summary); err != nil {
+		var st, fin, res string
+		if err := rows.Scan(&r.ID, &r.Command, &st, &fin, &r.ExitCode, &r.Summary, &res); err != nil {
 			return nil, err
+		}
+		r.Result = json.RawMessage("{}")
+		if len(res) > 0 && res[0] == '{' && json.Valid([]byte(res)) {
+			r.Result = json.RawMessage(res)
 		}
 		r.StartedAt, _ = time.Parse(time.RFC3339Nano, st)
 		r.FinishedAt, _ = time.Parse(time.RFC3339Nano, fin)

@@ -70,6 +70,7 @@ Times: 2026-11-25T14:00:00Z, "2026-11-25 14:00" (local) or 2026-11-25.`,
 			err = withTx(c.Context, e, "new", writeOpts{create: true}, func(tx *crmstore.Tx) (string, error) {
 				var err error
 				id, err = tx.Create(ent, fields, "cli")
+				e.runResult = editJSON{ID: id, ShortID: crmstore.ShortID(id), Entity: ent, Changed: fieldNames(fields)}
 				return fmt.Sprintf("new %s %s", ent, id), err
 			})
 			switch {
@@ -105,13 +106,14 @@ func setCommand(e *env) *cli.Command {
 				}
 				changed, err := tx.Set(id, fields, "cli")
 				line := fmt.Sprintf("%s: %d field(s) changed %v", id, len(changed), changed)
+				if changed == nil {
+					changed = []string{}
+				}
+				e.runResult = editJSON{ID: id, ShortID: crmstore.ShortID(id), Entity: ent, Changed: changed}
 				switch {
 				case err != nil:
 				case c.Bool("json"):
-					if changed == nil {
-						changed = []string{}
-					}
-					err = e.printJSON(editJSON{ID: id, ShortID: crmstore.ShortID(id), Entity: ent, Changed: changed})
+					err = e.printJSON(e.runResult)
 				case !e.quiet:
 					fmt.Fprintln(e.stdout, line)
 				}

@@ -99,12 +99,13 @@ records and targets are written, and the exit status is 1.`,
 				if err == nil && rep.problems > 0 {
 					err = partialError{fmt.Sprintf("export: %d problem(s); see the messages above", rep.problems)}
 				}
+				js := exportJSON{Targets: []exportTargetJSON{}, Problems: rep.problems, Warnings: rep.warnings}
+				for _, r := range res {
+					js.Targets = append(js.Targets, exportTargetJSON{Target: r.Target, Path: r.Path, Records: r.Records,
+						Removed: r.Removed, Omitted: r.Omitted, Unchanged: r.Skipped, Failed: r.Failed})
+				}
+				e.runResult = js
 				if asJSON {
-					js := exportJSON{Targets: []exportTargetJSON{}, Problems: rep.problems, Warnings: rep.warnings}
-					for _, r := range res {
-						js.Targets = append(js.Targets, exportTargetJSON{Target: r.Target, Path: r.Path, Records: r.Records,
-							Removed: r.Removed, Omitted: r.Omitted, Unchanged: r.Skipped, Failed: r.Failed})
-					}
 					if jerr := e.printJSON(js); jerr != nil && err == nil {
 						err = jerr
 					}

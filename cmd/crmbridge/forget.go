@@ -57,8 +57,9 @@ changes nothing.`,
 					return "", err
 				}
 				line := forgetLine(rep, dry)
+				e.runResult = forgetJSON{ForgetReport: rep, DryRun: dry}
 				if asJSON {
-					return line, e.printJSON(forgetJSON{ForgetReport: rep, DryRun: dry})
+					return line, e.printJSON(e.runResult)
 				}
 				if !e.quiet {
 					fmt.Fprintln(e.stdout, line)

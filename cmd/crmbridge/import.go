@@ -67,8 +67,9 @@ func runImport(ctx context.Context, e *env, paths []string, opts bridge.ImportOp
 		case sum.Failed():
 			err = partialError{fmt.Sprintf("import finished with %d problem(s)", sum.Problems)}
 		}
+		e.runResult = importJSON(sum, interrupted)
 		if asJSON {
-			if jerr := e.printJSON(importJSON(sum, interrupted)); jerr != nil && err == nil {
+			if jerr := e.printJSON(e.runResult); jerr != nil && err == nil {
 				err = jerr
 			}
 		} else if !e.quiet || err != nil {

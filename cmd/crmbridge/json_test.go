@@ -240,3 +240,41 @@ func listJSON(t *testing.T, db, what string) []listEntry {
 	}
 	return out
 }
+
+// status --json gives the last run's outcome as data, not only as a
+// sentence: last_run.result is the object the command prints with --json.
+func TestStatusLastRunResult(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	vcf := filepath.Join(dir, "a.vcf")
+	os.WriteFile(vcf, []byte(jsonFixtureVCF), 0o600)
+	db := filepath.Join(dir, "crm.db")
+	if r := runCLI(t, false, "--db", db, "import", vcf); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	var st struct {
+		LastRun struct {
+			Command string `json:"command"`
+			Result  struct {
+				FilesRead int `json:"files_read"`
+				Entities  map[string]struct {
+					Created int `json:"created"`
+				} `json:"entities"`
+			} `json:"result"`
+		} `json:"last_run"`
+	}
+	r := runCLI(t, false, "--db", db, "status", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.LastRun.Result.FilesRead != 1 || st.LastRun.Result.Entities["contact"].Created != 2 {
+		t.Errorf("last_run.result after import: %+v\n%s", st.LastRun, r.stdout)
+	}
+	if r := runCLI(t, false, "--db", db, "delete", listJSON(t, db, "contacts")[0].ID); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r = runCLI(t, false, "--db", db, "status", "--json")
+	if !strings.Contains(r.stdout, `"result": {}`) {
+		t.Errorf("a command without --json output records {}:\n%s", r.stdout)
+	}
+}

@@ -91,6 +91,9 @@ type env struct {
 	defaultPath    bool  // dbPath is the default, not --db or CRMBRIDGE_DB
 	dbErr          error // why there is no store path (returned by openStore)
 	unknown        error // an unknown command was given (CommandNotFound)
+	// runResult is what a write command's run records as its result (its
+	// --json object), set inside withStore's fn.
+	runResult any
 }
 
 // unknownCommand is the usage error for a command name that is not one,

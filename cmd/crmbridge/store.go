@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,13 +53,18 @@ func withStore(ctx context.Context, e *env, command string, o writeOpts, fn func
 		store.Fail(err)
 		return err
 	}
+	e.runResult = nil
 	summary, err := fn(store)
 	if ctx.Err() != nil && err != nil && !errors.Is(err, context.Canceled) {
 		// A store call cut short by the interrupt: report it as one.
 		err = fmt.Errorf("%w (%v)", context.Canceled, err)
 	}
 	store.Fail(err)
-	if ferr := store.FinishRun(context.WithoutCancel(ctx), runID, exitCode(err), summary); ferr != nil {
+	var result json.RawMessage
+	if e.runResult != nil {
+		result, _ = json.Marshal(e.runResult)
+	}
+	if ferr := store.FinishRun(context.WithoutCancel(ctx), runID, exitCode(err), summary, result); ferr != nil {
 		e.log.Warn("record run", slog.Any("err", ferr))
 	}
 	return err
