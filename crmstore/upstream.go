@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"crmbridge/crm"
@@ -104,6 +105,17 @@ func (t *Tx) mergeUpstream(e crm.Entity, id string, server map[string]string, et
 	}
 	if err := t.fillUpstreamBase(id, theirs); err != nil {
 		return Result{}, err
+	}
+	if subj, ok := theirs["subject"]; ok && e.IsActivity() && subj != "" {
+		// The server holds the subject cut and the whole one at the head
+		// of the description (crm.JoinSubject, as push sends it): the
+		// description's own text is what follows.
+		cur, err := t.loadFields(e, id, map[string]string{"subject": ""})
+		if err == nil && cur["subject"] != subj && strings.HasPrefix(cur["subject"], subj) {
+			if d, ok := theirs["description"]; ok {
+				theirs["description"] = crm.SplitSubject(cur["subject"], d)
+			}
+		}
 	}
 	return t.Apply(&crm.Incoming{
 		Source:     crm.SourceRef{Kind: "upstream", Key: id, Version: etag},

@@ -314,10 +314,11 @@ var minDate = time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC)
 // minDate is left out. The store keeps the full values either way.
 //
 // An activity's subject longer than its column also goes whole at the
-// head of the description ("<subject>\n\n<description>"), where
-// Dataverse has room, whenever the subject or the description is sent;
-// other holds the store's values of those two the change does not carry
-// (see FieldReader).
+// head of the description (crm.JoinSubject), where Dataverse has room,
+// whenever the subject or the description is sent; a changed subject
+// sends the description too (with the subject, or without one placed
+// there before). other holds the store's values of those two the change
+// does not carry (see FieldReader).
 func (c *Client) fit(ctx context.Context, e crm.Entity, fields, other map[string]string) (map[string]string, []string) {
 	var limits map[string]int
 	for k, v := range fields {
@@ -341,17 +342,15 @@ func (c *Client) fit(ctx context.Context, e crm.Entity, fields, other map[string
 		if limits == nil && subj != "" {
 			limits = c.maxLengths(ctx, e)
 		}
-		if max, ok := limits["subject"]; ok && utf16Len(subj) > max {
-			desc, ok := fields["description"]
-			if !ok {
-				desc = other["description"]
-			}
-			switch {
-			case desc == "":
-				desc = subj
-			case !strings.HasPrefix(desc, subj):
-				desc = subj + "\n\n" + desc
-			}
+		desc, ok := fields["description"]
+		if !ok {
+			desc, ok = other["description"]
+		}
+		if ok && subjectTooLong(subj, limits) {
+			out["description"] = crm.JoinSubject(subj, desc)
+		} else if ok {
+			// A changed subject that fits: the description goes without
+			// a subject placed there before.
 			out["description"] = desc
 		}
 	}
@@ -364,6 +363,11 @@ func (c *Client) fit(ctx context.Context, e crm.Entity, fields, other map[string
 		notes = append(notes, u.String())
 	}
 	return out, notes
+}
+
+func subjectTooLong(subject string, limits map[string]int) bool {
+	max, ok := limits["subject"]
+	return ok && utf16Len(subject) > max
 }
 
 // subjectContext lists the fields the subject rule of fit reads.

@@ -315,6 +315,19 @@ func (p *pusher) item(ctx context.Context, ch Change, op Op, fields map[string]s
 	if it.sent == nil && op != OpDelete {
 		it.sent = map[string]string{}
 	}
+	if desc, ok := it.sent["description"]; ok && ch.Entity.IsActivity() {
+		// The merge base is the description without the subject placed
+		// at its head (pull takes it off the same way), so that an edit
+		// upstream below it is not taken for a conflict.
+		subj, ok := fields["subject"]
+		if !ok {
+			subj = ch.Context["subject"]
+		}
+		if subjectTooLong(subj, p.c.maxLengths(ctx, ch.Entity)) {
+			it.sent = maps.Clone(it.sent)
+			it.sent["description"] = crm.SplitSubject(subj, desc)
+		}
+	}
 	if op != OpDelete {
 		// Ask for the record back, so the new ETag comes with the answer.
 		req.Header.Set("Prefer", "return=representation")
@@ -334,13 +347,6 @@ func (p *pusher) addContext(ctx context.Context, ch *Change) error {
 	_, d := ch.Fields["description"]
 	if s == d {
 		return nil
-	}
-	if s {
-		// The description is needed only when the subject is too long.
-		max, ok := p.c.maxLengths(ctx, ch.Entity)["subject"]
-		if !ok || utf16Len(ch.Fields["subject"]) <= max {
-			return nil
-		}
 	}
 	cur, err := fr.CurrentFields(ctx, ch.RecordID, subjectContext)
 	if err != nil {

@@ -89,6 +89,28 @@ func TestLongSubjectIntoDescription(t *testing.T) {
 	if ps := push("again"); ps.Sent != 0 || e.srv.Requests() != before {
 		t.Errorf("push after pull: %+v", ps)
 	}
+	// Another user edits the description below the subject: the store
+	// takes the edit, not the subject placed above it.
+	e.srv.Touch("tasks", id, "description", long2+"\n\nEdited upstream.")
+	sink.Modified = 0
+	if _, err := e.client.Pull(ctx, sink, upstream.PullOptions{Sets: []string{"tasks"}}); err != nil || sink.Modified != 1 {
+		t.Errorf("pull of an upstream edit: %v, %d modified", err, sink.Modified)
+	}
+	check("upstream edit", long2, "Edited upstream.")
+	// The subject made short: the description goes up without it.
+	edit(map[string]string{"subject": "Budget review"})
+	push("short subject")
+	if r, _ := e.srv.Record("tasks", id); r.Fields["subject"] != "Budget review" || r.Fields["description"] != "Edited upstream." {
+		t.Errorf("short subject: server subject %q, description %q", r.Fields["subject"], r.Fields["description"])
+	}
+	sink.Modified = 0
+	if _, err := e.client.Pull(ctx, sink, upstream.PullOptions{Sets: []string{"tasks"}}); err != nil || sink.Modified != 0 {
+		t.Errorf("pull after the short subject: %v, %d modified", err, sink.Modified)
+	}
+	before = e.srv.Requests()
+	if ps := push("last"); ps.Sent != 0 || e.srv.Requests() != before {
+		t.Errorf("last push: %+v", ps)
+	}
 	if v := e.srv.Violations(); len(v) != 0 {
 		t.Errorf("violations: %v", v)
 	}
