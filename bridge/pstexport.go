@@ -369,8 +369,16 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 					pstwrite.Binary(appt(0x8260), zone.tzDefinition(year, true)),      // PidLidAppointmentTimeZoneDefinitionRecur
 					pstwrite.Binary(appt(0x8233), zone.tzStruct(year)),                // PidLidTimeZoneStruct
 					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true)) // PidLidIsRecurring
-			} else if k, ok := keptRecurrence(f); ok {
-				// Outlook's own series, kept from the PST it came from.
+			} else if k, ex, ok := keptSeriesOf(v, members, zone.loc); ok {
+				// Outlook's own series, kept from the PST it came from, with
+				// the exception attachments of its modified instances.
+				for _, e := range ex {
+					a, err := exceptionAttachment(e, depth)
+					if err != nil {
+						return nil, true, fmt.Errorf("occurrence %s: %w", e.origUTC.Format(time.RFC3339), err)
+					}
+					m.Attachments = append(m.Attachments, a)
+				}
 				local := func(d time.Time) time.Time {
 					return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, zone.loc)
 				}
@@ -698,11 +706,25 @@ func foldedIntoSeries(v *crmstore.View, members []*crmstore.View) bool {
 	}
 	start, _ := time.Parse(time.RFC3339, ms.Fields["scheduledstart"])
 	end, _ := time.Parse(time.RFC3339, ms.Fields["scheduledend"])
-	rc, ok := parseRecurrence(ms.Fields["recurrence"], start, end, recordZone(ms.Fields["timezone"]).loc)
+	loc := recordZone(ms.Fields["timezone"]).loc
+	rc, ok := parseRecurrence(ms.Fields["recurrence"], start, end, loc)
 	if !ok {
-		return false
+		_, ex, ok := keptSeriesOf(ms, members, loc)
+		return ok && slices.ContainsFunc(ex, func(e exception) bool { return e.v.ID == v.ID })
 	}
 	return slices.ContainsFunc(rc.foldExceptions(ms, members), func(x *crmstore.View) bool { return x.ID == v.ID })
+}
+
+// keptSeriesOf is the series kept from a PST on master (keptRecurrence)
+// with its modified instances matched to their occurrence records; ok
+// false when there is none or an instance has lost its record.
+func keptSeriesOf(master *crmstore.View, members []*crmstore.View, loc *time.Location) (keptSeries, []exception, bool) {
+	k, ok := keptRecurrence(master.Fields)
+	if !ok {
+		return k, nil, false
+	}
+	ex, ok := k.fold(master, members, loc)
+	return k, ex, ok
 }
 
 // seriesMaster is the series master among members for v's UID: the first

@@ -5,6 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"time"
+
+	"crmbridge/bridge/item"
+	"crmbridge/crm"
+	"crmbridge/crmstore"
 )
 
 // A series imported from a PST keeps Outlook's blob (recurrenceblob) and
@@ -17,12 +21,14 @@ type keptSeries struct {
 	blob, tz   []byte
 	recurType  int32
 	start, end time.Time // first and last day (local dates as UTC); end zero: no end
+	// The blob's modified instances (ExceptionInfo): original start, new
+	// start and end, local wall times as UTC.
+	modified []struct{ orig, start, end time.Time }
 }
 
 // keptRecurrence returns the series kept on the record, ok false when
-// there is none or it is not one the export can write unchanged: a blob
-// with modified instances needs the exception attachments Outlook wrote
-// with it, which the import made records of their own.
+// there is none or it cannot be read. A blob with modified instances is
+// written only with their exception attachments (fold).
 func keptRecurrence(f map[string]string) (keptSeries, bool) {
 	b, err := hex.DecodeString(f["recurrenceblob"])
 	if err != nil || len(b) < 22 || !bytes.HasPrefix(b, []byte{0x04, 0x30, 0x04, 0x30}) {
@@ -54,15 +60,54 @@ func keptRecurrence(f map[string]string) (keptSeries, bool) {
 	}
 	p += 4 * int(deleted)
 	modified, ok := u32()
-	if !ok || modified != 0 {
+	if !ok || uint64(modified)*4 > uint64(len(b)) {
 		return keptSeries{}, false
 	}
+	p += 4 * int(modified)
 	first, ok1 := u32()
 	last, ok2 := u32()
 	if !ok1 || !ok2 {
 		return keptSeries{}, false
 	}
 	k := keptSeries{blob: b, start: minutesTime(first)}
+	// MS-OXOCAL 2.2.1.44.2: ReaderVersion2, WriterVersion2, StartTimeOffset,
+	// EndTimeOffset, ExceptionCount, then one ExceptionInfo per exception.
+	p += 16
+	if p+2 > len(b) {
+		return keptSeries{}, false
+	}
+	count := int(le.Uint16(b[p:]))
+	p += 2
+	for range count {
+		start, ok1 := u32()
+		end, ok2 := u32()
+		orig, ok3 := u32()
+		if !ok1 || !ok2 || !ok3 || p+2 > len(b) {
+			return keptSeries{}, false
+		}
+		flags := le.Uint16(b[p:])
+		p += 2
+		for _, f := range []uint16{0x0001, 0x0002, 0x0004, 0x0008, 0x0010, 0x0020, 0x0040, 0x0080, 0x0100} {
+			if flags&f == 0 {
+				continue
+			}
+			if f == 0x0001 || f == 0x0010 { // Subject, Location: two lengths, 8-bit text
+				if p+4 > len(b) {
+					return keptSeries{}, false
+				}
+				p += 4 + int(le.Uint16(b[p+2:]))
+			} else {
+				p += 4
+			}
+		}
+		if p > len(b) {
+			return keptSeries{}, false
+		}
+		k.modified = append(k.modified, struct{ orig, start, end time.Time }{minutesTime(orig), minutesTime(start), minutesTime(end)})
+	}
+	if len(k.modified) != int(modified) {
+		return keptSeries{}, false
+	}
 	if last != endDateNever {
 		k.end = minutesTime(last)
 	}
@@ -73,9 +118,11 @@ func keptRecurrence(f map[string]string) (keptSeries, bool) {
 	return k, true
 }
 
-// minutesTime is the time m minutes after 1601-01-01 00:00 UTC.
+// minutesTime is the time m minutes after 1601-01-01 00:00 UTC (the
+// inverse of minutes1601; a time.Duration cannot span the four
+// centuries).
 func minutesTime(m uint32) time.Time {
-	return time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute)
+	return time.Unix(int64(m)*60-11644473600, 0).UTC()
 }
 
 // tzStructOf is PidLidTimeZoneStruct (MS-OXOCAL 2.2.1.39) of a
@@ -108,4 +155,34 @@ func tzStructOf(def []byte) []byte {
 	b = append(b, rule[34:50]...)            // stStandardDate
 	b = append(b, year...)                   // wDaylightYear
 	return append(b, rule[50:66]...)         // stDaylightDate
+}
+
+// fold matches the blob's modified instances with the occurrence records
+// among members (what the import made of their exception attachments):
+// each must have one with the same original start, start and end. It
+// returns them as exceptions to attach, ok false when one has none (the
+// occurrence was changed or removed since: the blob no longer says what
+// the series is).
+func (k keptSeries) fold(master *crmstore.View, members []*crmstore.View, loc *time.Location) ([]exception, bool) {
+	utc := func(wall time.Time) time.Time {
+		return time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), 0, 0, loc).UTC()
+	}
+	var out []exception
+	for _, m := range k.modified {
+		found := false
+		for _, v := range members {
+			f := v.Fields
+			if v.ID == master.ID || v.Entity != crm.Appointment || f["uid"] != master.Fields["uid"] || f["recurrenceid"] != item.FormatTime(utc(m.orig)) ||
+				f["scheduledstart"] != item.FormatTime(utc(m.start)) || f["scheduledend"] != item.FormatTime(utc(m.end)) {
+				continue
+			}
+			out = append(out, exception{v: v, orig: m.orig, start: m.start, end: m.end, origUTC: utc(m.orig), subject: f["subject"]})
+			found = true
+			break
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return out, true
 }

@@ -389,6 +389,10 @@ func isOccurrence(it *pst.Item, a *pst.Attachment) bool {
 		strings.HasPrefix(strings.ToLower(a.Message.Class), "ipm.ole.class.{00061055-0000-0000-c000-000000000046}")
 }
 
+// seriesOnly are the fields of a series that an occurrence does not
+// share: its pattern (as text and as Outlook's blob) and its body.
+var seriesOnly = map[string]bool{"recurrence": true, "recurrenceblob": true, "timezoneblob": true, "description": true, "descriptionhtml": true}
+
 // pstOccurrences maps the modified occurrences of a recurring appointment
 // (its exception attachments) to appointment records of their own, as an
 // iCalendar source gives them (RFC 5545 3.8.4.4 RECURRENCE-ID): the
@@ -406,14 +410,18 @@ func pstOccurrences(master *crm.Incoming, it *pst.Item) []*crm.Incoming {
 		in := pstAppointment(m)
 		f := in.Record.Fields
 		for k, v := range master.Record.Fields {
-			if _, ok := f[k]; !ok && k != "recurrence" && k != "description" && k != "descriptionhtml" {
+			if _, ok := f[k]; !ok && !seriesOnly[k] {
 				f[k] = v
 			}
 		}
 		if m.Subject == "" {
 			item.SetIf(f, "subject", master.Record.Fields["subject"])
 		}
-		delete(f, "recurrence")
+		for k := range seriesOnly {
+			if k != "description" && k != "descriptionhtml" {
+				delete(f, k)
+			}
+		}
 		uid := master.Record.Fields["uid"]
 		item.SetIf(f, "uid", uid)
 		item.SetIf(f, "globalobjectid", master.Record.Fields["globalobjectid"])

@@ -111,3 +111,81 @@ func TestPSTRecurrenceBlobKeptCorpus(t *testing.T) {
 	}
 	t.Logf("%d recurring appointments", n)
 }
+
+// TestPSTRecurrenceBlobKeptWithExceptions: a series from a PST with a
+// modified occurrence keeps its blob byte for byte, and the occurrence
+// (a record of its own in the store) goes back as its exception
+// attachment. The source PST is our own: an Outlook-style series (the
+// pattern as Outlook's description) with one exception.
+func TestPSTRecurrenceBlobKeptWithExceptions(t *testing.T) {
+	c := seriesCase{Subject: "planning", TZID: "Europe/Berlin", Start: "2024-03-04T09:00", Rule: "FREQ=WEEKLY;BYDAY=MO;COUNT=6",
+		Overrides: []override{{Orig: "2024-03-11T09:00", Start: "2024-03-12T10:00", End: "2024-03-12T11:00", Subject: "planning (moved)", Location: "Room 1"}}}
+	vs := c.views(t)
+	m, _, err := pstMessageAt(vs[0], 0, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Outlook keeps its description of the pattern, not an iCalendar rule.
+	m.Props = append(m.Props, pstwrite.String(pstwrite.LID(pstwrite.PSETIDAppointment, 0x8232), "every Monday from 09:00 to 10:00"))
+	src := filepath.Join(t.TempDir(), "src.pst")
+	w, err := pstwrite.Create(src, pstwrite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, _ := w.Folder(pstwrite.IPMSubtree, "Calendar", "IPF.Appointment")
+	if err := w.Add(cal, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := appointmentBlobs(t, src)["planning"]
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, src)
+	if n := len(views(t, s)); n != 2 {
+		t.Fatalf("%d records imported, want the series and its occurrence", n)
+	}
+	out := filepath.Join(t.TempDir(), "out.pst")
+	export(t, s, ExportOptions{All: true, PST: out})
+	got := appointmentBlobs(t, out)["planning"]
+	if !bytes.Equal(got[0], want[0]) || !bytes.Equal(got[1], want[1]) {
+		t.Errorf("blob %x tz %x, want %x tz %x", got[0], got[1], want[0], want[1])
+	}
+	f, err := pst.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	items, occ := 0, 0
+	for it, err := range f.Items(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		items++
+		for _, a := range it.Attachments {
+			if isOccurrence(it, a) {
+				occ++
+				if a.Message.Subject != "planning (moved)" {
+					t.Errorf("occurrence subject %q", a.Message.Subject)
+				}
+			}
+		}
+	}
+	if items != 1 || occ != 1 {
+		t.Errorf("%d items with %d exception attachments, want 1 and 1", items, occ)
+	}
+}
+
+// TestMinutesTime: blob times (minutes since 1601) read back as the
+// times written, in this century and at the blob's "no end" date.
+func TestMinutesTime(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2024, 3, 11, 9, 0, 0, 0, time.UTC),
+		time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(4500, 8, 31, 23, 59, 0, 0, time.UTC),
+	} {
+		if got := minutesTime(minutes1601(tm)); !got.Equal(tm) {
+			t.Errorf("%s: read back as %s", tm, got)
+		}
+	}
+}

@@ -91,8 +91,8 @@ def decode_recur(b):
                 n2 = u16(); e["subject"] = b[p:p + 2 * n2].decode("utf-16-le"); p += 2 * n2
             if e["flags"] & 0x10:
                 n2 = u16(); e["location"] = b[p:p + 2 * n2].decode("utf-16-le"); p += 2 * n2
-        skip = u32()  # ReservedBlockEE2
-        p += skip
+            skip = u32()  # ReservedBlockEE2: present only with a subject or location
+            p += skip
     skip = u32()  # ReservedBlock2
     p += skip
     if p != len(b):
