@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +204,44 @@ func chainCut(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// A contact's string properties in the contact range (MS-OXPROPS
+// 0x3A00-0x3AFF) that no column holds are kept as extras, from a PST and
+// from a .msg alike; one whose value a column holds is not a new value.
+func TestPSTAndMSGContactOtherProps(t *testing.T) {
+	props := []mprop{
+		{0x001A, "IPM.Contact"}, {0x0037, "Ann Lee"}, {0x3001, "Ann Lee"},
+		{0x3A06, "Ann"}, {0x3A11, "Lee"},
+		{0x3A43, "Sailing"},     // PidTagHobbies
+		{0x3A1B, "+1 555 0002"}, // PidTagBusiness2TelephoneNumber
+		{0x3A0A, "A.L."},        // PidTagInitials
+		{0x3A20, "Ann Lee"},     // PidTagTransmittableDisplayName: the full name again
+		{0x3A7E, "custom"},      // no name we know
+	}
+	want := []crm.Extra{
+		{Name: "X-MS-INITIALS", Value: "A.L."},
+		{Name: "X-MS-BUSINESS2TELEPHONENUMBER", Value: "+1 555 0002"},
+		{Name: "X-MS-HOBBIES", Value: "Sailing"},
+		{Name: "X-MS-0X3A7E", Value: "custom"},
+	}
+	dir := t.TempDir()
+	pstPath, msgPath := writeBoth(t, dir, props, nil, []byte("x"))
+	for _, path := range []string{pstPath, msgPath} {
+		s := newStore(t)
+		if _, p := importPaths(t, s, ImportOptions{}, path); len(p.errs) != 0 {
+			t.Fatalf("%s: %v", path, p.errs)
+		}
+		ids, err := s.IDs(context.Background(), []crm.Entity{crm.Contact})
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("%s: contacts %v %v", path, ids, err)
+		}
+		v, err := s.Get(context.Background(), ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(v.Extras, want) {
+			t.Errorf("%s: extras\n got %q\nwant %q", filepath.Base(path), v.Extras, want)
+		}
+	}
 }

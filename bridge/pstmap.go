@@ -228,6 +228,20 @@ func pstContact(it *pst.Item) *crm.Incoming {
 	extra("ROLE", c.Profession, nil)
 	extra("X-MS-MANAGER", c.Manager, nil)
 	extra("X-MS-ASSISTANT", c.Assistant, nil)
+	// The other string contact properties (pst.Contact.Other), named
+	// X-MS-<MS-OXPROPS name>; a value a column already holds (the
+	// transmittable display name is the full name) is not a new value.
+	held := map[string]bool{}
+	for _, v := range f {
+		held[v] = true
+	}
+	for _, p := range c.Other {
+		for _, v := range p.Values {
+			if !held[v] {
+				extra("X-MS-"+strings.ToUpper(p.Name), v, nil)
+			}
+		}
+	}
 	item.SetIf(f, "pager", c.Pager)
 	item.SetIf(f, "jobtitle", c.JobTitle)
 	item.SetIf(f, "department", c.Department)

@@ -141,6 +141,9 @@ type Contact struct {
 	WebPage                                                                   string
 	BusinessAddress, HomeAddress, OtherAddress                                PostalAddress
 	Birthday, Anniversary                                                     time.Time // the calendar date the user sees, at 00:00 UTC
+	// Other are the string contact properties (ids 0x3A00-0x3AFF) that no
+	// field above holds: Children, Hobbies, Business Phone 2, Initials...
+	Other []Property
 }
 
 // EmailAddress is one of a contact's three e-mail addresses.

@@ -77,7 +77,10 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 	}
 	switch it.Kind {
 	case KindContact:
+		b.read = map[uint16]bool{}
 		it.Contact = f.contact(b)
+		it.Contact.Other = b.unreadStrings(contactFirst, contactLast)
+		b.read = nil
 	case KindTask:
 		it.Task = f.task(b)
 	case KindAppointment:

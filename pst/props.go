@@ -38,6 +38,9 @@ type bag struct {
 	lds   []gopst.LocalDescriptor
 	cp    int    // code page of 8-bit strings
 	ext   Object // an object held outside a PST (a .msg): props, hon and lds are unused
+	// read, when not nil, records every property id asked for (raw): what
+	// the mapping read, so that the rest can be kept (unreadStrings).
+	read map[uint16]bool
 }
 
 // nodeBag reads the property context of a top-level node (folder, message,
@@ -267,6 +270,9 @@ func (emptyReader) ReadAt([]byte, int64) (int, error) { return 0, io.EOF }
 // raw returns the bytes of property id: the inline data of small values, or
 // the whole variable-size value. Errors read as absent.
 func (b *bag) raw(id uint16) ([]byte, gopst.Property, bool) {
+	if b != nil && b.read != nil {
+		b.read[id] = true
+	}
 	if b != nil && b.ext != nil {
 		typ, v, ok := b.ext.Property(id)
 		return v, gopst.Property{ID: id, Type: gopst.PropertyType(typ)}, ok

@@ -59,6 +59,17 @@ var namedColumns = map[string]string{
 	"URL": "Web Page", "ROLE": "Profession", "X-MS-MANAGER": "Manager's Name", "X-MANAGER": "Manager's Name",
 	"X-MS-ASSISTANT": "Assistant's Name", "X-ASSISTANT": "Assistant's Name", "X-MS-SPOUSE": "Spouse",
 	"X-SPOUSE": "Spouse",
+	// Outlook contact properties without a column in the store
+	// (bridge/pstmap.go: X-MS-<MS-OXPROPS name>).
+	"X-MS-BUSINESS2TELEPHONENUMBER": "Business Phone 2", "X-MS-HOME2TELEPHONENUMBER": "Home Phone 2",
+	"X-MS-CARTELEPHONENUMBER": "Car Phone", "X-MS-RADIOTELEPHONENUMBER": "Radio Phone",
+	"X-MS-CALLBACKTELEPHONENUMBER": "Callback", "X-MS-ISDNNUMBER": "ISDN", "X-MS-TELEXNUMBER": "Telex",
+	"X-MS-TTYTDDPHONENUMBER": "TTY/TDD Phone", "X-MS-COMPANYMAINTELEPHONENUMBER": "Company Main Phone",
+	"X-MS-PRIMARYTELEPHONENUMBER": "Primary Phone", "X-MS-PRIMARYFAXNUMBER": "Other Fax",
+	"X-MS-OFFICELOCATION": "Office Location", "X-MS-INITIALS": "Initials", "X-MS-LANGUAGE": "Language",
+	"X-MS-LOCATION": "Location", "X-MS-HOBBIES": "Hobby", "X-MS-CHILDRENSNAMES": "Children",
+	"X-MS-GOVERNMENTIDNUMBER": "Government ID Number", "X-MS-ACCOUNT": "Account",
+	"X-MS-REFERREDBYNAME": "Referred By", "X-MS-ORGANIZATIONALIDNUMBER": "Organizational ID Number",
 }
 
 // placeExtras puts xs into the empty columns of row that hold them and
