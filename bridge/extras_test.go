@@ -199,7 +199,7 @@ func TestICSExtrasRoundTrip(t *testing.T) {
 // them.
 func TestPSTContactExtras(t *testing.T) {
 	it := &pst.Item{Kind: pst.KindContact, Class: "IPM.Contact", Subject: "Ann Lee", Contact: &pst.Contact{
-		GivenName: "Ann", Surname: "Lee", BusinessFax: "+1 555 0001", HomeFax: "+1 555 0002",
+		DisplayName: "Dr. Ann Lee", GivenName: "Ann", Surname: "Lee", BusinessFax: "+1 555 0001", HomeFax: "+1 555 0002",
 		AssistantPhone: "+1 555 0003", Profession: "Surveyor", Manager: "Bob", Assistant: "Cy",
 		HomeAddress: pst.PostalAddress{Street: "Flat 2\r\nBlock C\r\nHigh St 1\r\nRear", City: "Leeds"},
 	}}
@@ -210,6 +210,7 @@ func TestPSTContactExtras(t *testing.T) {
 		{Name: "ROLE", Value: "Surveyor"},
 		{Name: "X-MS-MANAGER", Value: "Bob"},
 		{Name: "X-MS-ASSISTANT", Value: "Cy"},
+		{Name: "FN", Value: "Dr. Ann Lee"},
 		{Name: "X-MS-STREET", Value: "Flat 2\r\nBlock C\r\nHigh St 1\r\nRear", Params: map[string]string{"TYPE": "home"}},
 	}
 	if !reflect.DeepEqual(in.Record.Extras, want) {

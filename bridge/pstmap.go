@@ -231,6 +231,14 @@ func pstContact(it *pst.Item) *crm.Incoming {
 	// The other string contact properties (pst.Contact.Other), named
 	// X-MS-<MS-OXPROPS name>; a value a column already holds (the
 	// transmittable display name is the full name) is not a new value.
+	// The store derives fullname from the name parts, "first middle
+	// last", as Dataverse does; a display name that says more or
+	// otherwise ("Dr. Ann Lee", "Lee, Ann") is kept as given, as a
+	// vCard's FN is (bridge/vcf map.go).
+	if derived := strings.Join(strings.Fields(c.GivenName+" "+c.MiddleName+" "+c.Surname), " "); derived != "" &&
+		strings.TrimSpace(c.DisplayName) != "" && strings.TrimSpace(c.DisplayName) != derived {
+		extra("FN", c.DisplayName, nil)
+	}
 	held := map[string]bool{}
 	for _, v := range f {
 		held[v] = true
