@@ -157,7 +157,8 @@ func withExtraNotes(notes string, lines []string) string {
 	return strings.TrimRight(notes, "\r\n") + "\n\n" + s
 }
 
-// extraLines are xs as Notes lines: a task row has no column for any.
+// extraLines are xs as Notes lines: a task or journal row has no column
+// for any.
 func extraLines(xs []crm.Extra) []string {
 	var out []string
 	for _, x := range xs {

@@ -69,3 +69,18 @@ func TestTaskExtras(t *testing.T) {
 		t.Errorf("Notes %q", got)
 	}
 }
+
+func TestJournalExtras(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewJournalWriter(&buf)
+	if err := w.Write(crm.Record{Entity: crm.PhoneCall, Fields: map[string]string{"subject": "Call", "description": "talked"},
+		Extras: []crm.Extra{{Name: "X-A", Value: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := parse(t, buf.Bytes(), JournalHeader)[0]["Notes"]; got != "talked\n\n"+NotesMarker+"\nX-A: 1" {
+		t.Errorf("Notes %q", got)
+	}
+}

@@ -106,7 +106,7 @@ func (jw *JournalWriter) Write(rec crm.Record) error {
 		}
 		notes = append(notes, d)
 	}
-	set("Notes", strings.Join(notes, "\n"))
+	set("Notes", withExtraNotes(strings.Join(notes, "\n"), extraLines(rec.Extras)))
 	sens := map[string]string{"1": "Personal", "2": "Private", "3": "Confidential"}[f["sensitivity"]]
 	if sens == "" {
 		sens = "Normal"
