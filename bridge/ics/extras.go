@@ -63,8 +63,7 @@ var partyParams = set(ical.ParamCommonName, ical.ParamParticipationStatus, "EMAI
 
 // extras returns the values of c that no field, party or attachment
 // holds, in the order of the file.
-func (r *Reader) extras(c *ical.Component, f map[string]string) []crm.Extra {
-	var out []crm.Extra
+func (r *Reader) extras(c *ical.Component, f map[string]string) (out []crm.Extra) {
 	mapped := mappedProps[c.Name]
 	names := make([]string, 0, len(c.Props))
 	for n := range c.Props {
@@ -115,6 +114,7 @@ func (r *Reader) extras(c *ical.Component, f map[string]string) []crm.Extra {
 			out = append(out, r.propExtra(p))
 		}
 	}
+	defer func() { out = dedupeExtras(out) }()
 	first := true
 	for _, a := range c.Children {
 		if a.Name != ical.CompAlarm {
@@ -171,7 +171,11 @@ func plainAlarm(a *ical.Component) bool {
 // decoded text, escaped again).
 func (r *Reader) propExtra(p *ical.Prop) crm.Extra {
 	x := crm.Extra{Name: p.Name, Value: textcodec.String(p.Value)}
-	decode := p.Params.Get("ENCODING") != "" || p.Params.Get("CHARSET") != ""
+	// A text transfer encoding (vCalendar 1.0 quoted-printable) or a
+	// charset is undone; a binary value (ENCODING=BASE64, RFC 5545
+	// 3.3.1, such as an RFC 7986 IMAGE) stays as written, base64 text.
+	enc := strings.ToUpper(p.Params.Get("ENCODING"))
+	decode := enc == "QUOTED-PRINTABLE" || p.Params.Get("CHARSET") != "" && enc != "BASE64" && enc != "B"
 	if decode {
 		x.Value = escapeText(r.propText(p))
 	}
@@ -190,7 +194,11 @@ func (r *Reader) propExtra(p *ical.Prop) crm.Extra {
 // partyExtra is what an ATTENDEE or ORGANIZER says beyond its party: the
 // parameters no party field holds, on the property's value.
 func partyExtra(p *ical.Prop, organizer bool) (crm.Extra, bool) {
-	x := crm.Extra{Name: p.Name, Value: textcodec.String(p.Value)}
+	v := textcodec.String(strings.TrimSpace(p.Value))
+	if len(v) >= 7 && strings.EqualFold(v[:7], "mailto:") {
+		v = "mailto:" + v[7:] // the scheme is case-insensitive (RFC 3986 3.1), as the writer writes it
+	}
+	x := crm.Extra{Name: p.Name, Value: v}
 	for k, vs := range p.Params {
 		if partyParams[k] {
 			continue
@@ -353,4 +361,20 @@ func transpOf(busy string) string {
 		return "TRANSPARENT"
 	}
 	return "OPAQUE"
+}
+
+// dedupeExtras drops an extra equal to one before it (name, value and
+// parameters): a value given twice (two STATUS:CONFIRMED lines) is one
+// value, as the store's union of extras also has it.
+func dedupeExtras(xs []crm.Extra) []crm.Extra {
+	seen := map[string]bool{}
+	out := xs[:0]
+	for _, x := range xs {
+		k := fmt.Sprintf("%s\x00%s\x00%v", x.Name, x.Value, x.Params) // %v prints maps sorted
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
