@@ -64,10 +64,14 @@ var roundTripLosses = map[string]string{
 // format: listed so that the test says which and fails once one is
 // fixed (then remove it here). Each names the code it is in.
 var roundTripOpen = map[string]string{
-	"ics appointment extras": "OPEN (bridge/ics extras, the extras work): some extras (STATUS:TENTATIVE, a second DTSTAMP kept as " +
-		"X:DTSTAMP, ATTENDEE values with MAILTO: in capitals) are not read back as the same extras",
-	"ics task extras":    "OPEN (bridge/ics extras): a binary IMAGE value kept as raw bytes is written as UTF-8 with U+FFFD",
-	"vcf contact extras": "OPEN (bridge/vcf extras): one TEL extra (+1-919-676-9564) does not come back as the same extra",
+	// (MAILTO: in capitals and the binary IMAGE are fixed: bridge/ics extras.go.)
+	"ics appointment extras": "OPEN (bridge/ics extras): a nested component other than VALARM (an invalid sample's BEGIN:X " +
+		"holding two DTSTAMPs) is kept as an extra but cannot be written inside a VEVENT (RFC 5545 3.6.1): export reports it; " +
+		"one record merged from several corpus files loses its STATUS:TENTATIVE extra, not yet explained (each file alone keeps it: " +
+		"bridge/ics TestExtrasCorpusRoundTrip)",
+	"vcf contact extras": "OPEN (bridge/vcf extras): one TEL extra (+1-919-676-9564, merged from several RFC 2426 example cards " +
+		"whose other copy is the fax column) does not come back as the same extra; probably read into a free phone column on " +
+		"re-import, not checked",
 }
 
 // TestExportRoundTrip imports the corpus (vCard, iCalendar, EML, .msg
