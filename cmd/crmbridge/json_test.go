@@ -45,6 +45,7 @@ func jsonCommands(dir, db, id, vcf string) map[string][]string {
 		"pull":       {"pull", "--json"},
 		"sync":       {"sync", "--json"},
 		"forget":     {"forget", "--dry-run", "--json", vcf},
+		"config":     {"config", "--json"},
 	}
 }
 
@@ -109,7 +110,7 @@ func TestJSONOutputMatchesSchema(t *testing.T) {
 	}
 	sort.Strings(names)
 	// Run them in an order where each has something to say.
-	order := []string{"import", "conflicts", "duplicates", "show", "list", "set", "new", "export", "push", "pull", "sync", "forget", "check", "status"}
+	order := []string{"import", "conflicts", "duplicates", "show", "list", "set", "new", "export", "config", "push", "pull", "sync", "forget", "check", "status"}
 	if len(order) != len(names) {
 		t.Fatalf("order %v does not cover %v", order, names)
 	}
@@ -122,6 +123,9 @@ func TestJSONOutputMatchesSchema(t *testing.T) {
 		}
 		for _, e := range schema.validate(name, []byte(r.stdout)) {
 			t.Errorf("%v: %s", args, e)
+		}
+		if strings.Contains(r.stdout, pushToken) {
+			t.Errorf("%v: the token is in the output", args)
 		}
 		if t.Failed() || testing.Verbose() {
 			t.Logf("%s --json:\n%s", name, r.stdout)

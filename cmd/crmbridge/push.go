@@ -61,7 +61,7 @@ itself), timeouts, batch size and attempts.
    batch_size    requests per $batch, 1..1000
    max_attempts  attempts before an entry goes dead
 The token itself is never written to the config.`,
-		Flags: []cli.Flag{configFlag},
+		Flags: []cli.Flag{configFlag, &cli.BoolFlag{Name: "json", Usage: "print the effective settings as JSON (never the token)"}},
 		Action: func(c *cli.Context) error {
 			path, err := configPath(c)
 			if err != nil {
@@ -82,6 +82,9 @@ The token itself is never written to the config.`,
 					fmt.Fprintf(e.stdout, "wrote %s\n", path)
 				}
 				return nil
+			}
+			if c.Bool("json") {
+				return printConfigJSON(e, path)
 			}
 			return printConfig(e, path)
 		},
