@@ -314,4 +314,23 @@ func TestITIPReported(t *testing.T) {
 	if n != 2 || fields["statecode"] != "3" || occ["statecode"] != "2" || occ["statuscode"] != "4" || occ["scheduledstart"] != "2026-01-12T10:00:00Z" {
 		t.Errorf("%d records; series %v; occurrence %v", n, fields, occ)
 	}
+
+	// Cancelling the whole event (no RECURRENCE-ID) cancels every
+	// occurrence the store holds apart too (RFC 5546 3.2.5).
+	moved := write("moved.ics", itipMsg("REQUEST", 3, "20260105T100000Z", "RECURRENCE-ID:20260119T100000Z", "DTSTART:20260119T140000Z", "DTEND:20260119T150000Z", "SUMMARY:Plan v2", orgLine, bobNeeds))
+	all := write("cancel-all.ics", itipMsg("CANCEL", 4, "20260106T090000Z", orgLine, bobNeeds))
+	if _, p = importPaths(t, s, ImportOptions{}, moved); len(p.errs) != 0 {
+		t.Fatal(p.errs)
+	}
+	if occ, _, _ := appointmentState(t, s, "2026-01-19T10:00:00Z"); occ["statecode"] != "3" {
+		t.Fatalf("moved occurrence %v", occ)
+	}
+	if _, p = importPaths(t, s, ImportOptions{}, all); len(p.errs) != 0 {
+		t.Fatal(p.errs)
+	}
+	fields, _, n = appointmentState(t, s, "")
+	occ, _, _ = appointmentState(t, s, "2026-01-19T10:00:00Z")
+	if n != 3 || fields["statecode"] != "2" || fields["subject"] != "Plan v2" || occ["statecode"] != "2" || occ["statuscode"] != "4" || occ["scheduledstart"] != "2026-01-19T14:00:00Z" {
+		t.Errorf("%d records; series %v; moved occurrence %v", n, fields, occ)
+	}
 }

@@ -409,6 +409,11 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			changes[fieldParties] = ""
 			res.Changed = sortedKeys(changes)
 		}
+		if in.Schedule.Method == crm.MethodCancel {
+			if err := t.cancelOccurrences(e, recID, origin); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	switch {
 	case created:

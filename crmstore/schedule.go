@@ -24,8 +24,9 @@ import (
 //     without DTSTAMP) merges as any version does. The record remembers
 //     the newest version applied.
 //   - A CANCEL of an event the store holds changes only its state
-//     (statecode 2 canceled, statuscode 4); with RECURRENCE-ID it is the
-//     occurrence's record (an exception) that is canceled.
+//     (statecode 2 canceled, statuscode 4), and that of the occurrences it
+//     holds apart (exceptions of the same UID); with RECURRENCE-ID it is
+//     the occurrence's record that is canceled.
 //   - A REPLY changes only the replying attendees' PARTSTAT, and only when
 //     it answers the event's current SEQUENCE or a later one; an
 //     attendee's later reply wins over an earlier one. Replies are kept, so
@@ -102,6 +103,41 @@ func cancelOnly(rec *crm.Record) {
 		}
 	}
 	rec.Fields, rec.Parties, rec.Attachments, rec.Extras, rec.Members = f, nil, nil, nil, nil
+}
+
+// cancelOccurrences cancels the occurrences held apart (exceptions: same
+// UID, a RECURRENCE-ID) of a series whose master id was just cancelled:
+// a CANCEL without RECURRENCE-ID cancels the whole event (RFC 5546
+// 3.2.5). A cancelled occurrence has nothing to cancel.
+func (t *Tx) cancelOccurrences(e crm.Entity, id, origin string) error {
+	if e != crm.Appointment {
+		return nil
+	}
+	cur, err := t.loadFields(e, id, map[string]string{"uid": "", "recurrenceid": ""})
+	if err != nil || cur["uid"] == "" || cur["recurrenceid"] != "" {
+		return err
+	}
+	rows, err := t.query(`SELECT a.id FROM activity a JOIN record r ON r.id = a.id AND r.deleted = 0
+		WHERE a.activitytypecode = 'appointment' AND a.uid = ? AND a.recurrenceid IS NOT NULL AND a.id != ? AND COALESCE(a.statecode, '') != '2'`, cur["uid"], id)
+	if err != nil {
+		return fmt.Errorf("find occurrences: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, o)
+	}
+	rows.Close()
+	for _, o := range ids {
+		if _, err := t.Set(o, map[string]string{"statecode": "2", "statuscode": "4"}, origin); err != nil {
+			return fmt.Errorf("cancel occurrence %s: %w", o, err)
+		}
+	}
+	return nil
 }
 
 // saveSchedule remembers the version an applied event version gave the
