@@ -20,8 +20,9 @@ type CheckReport struct {
 // header, SQLite's integrity_check (every page, b-tree and index entry),
 // foreign keys, and crmbridge's own invariants: every outbox entry points
 // at a record, every activity party and list member at a record or an
-// address, the journal's sequence has no gaps. Unlike Open it reports a
-// damaged store rather than refusing it; err is for a file it could not
+// address, the journal's sequence has no gaps, and the tally status reads
+// matches the rows. Unlike Open it reports a damaged store rather than
+// refusing it; err is for a file it could not
 // read at all. A sound store is recorded as verified (see Open).
 func Check(ctx context.Context, path string) (*CheckReport, error) {
 	rep := &CheckReport{Path: path, Problems: []string{}}
@@ -109,4 +110,15 @@ var invariants = []struct{ name, query string }{
 	{"journal gap", `SELECT 'after seq ' || j.seq || ' next is ' || (SELECT MIN(seq) FROM journal WHERE seq > j.seq)
 		FROM journal j WHERE j.seq < (SELECT MAX(seq) FROM journal) AND NOT EXISTS (SELECT 1 FROM journal k WHERE k.seq = j.seq + 1)`},
 	{"journal start", `SELECT 'first seq is ' || MIN(seq) FROM journal HAVING MIN(seq) != 1`},
+	// The tally (migration 13) is what status reads instead of counting.
+	{"tally", `WITH actual(name, n) AS (
+			SELECT 'record:' || entity, COUNT(*) FROM record WHERE deleted = 0 GROUP BY entity
+			UNION ALL SELECT 'source:' || kind, COUNT(*) FROM provenance GROUP BY kind
+			UNION ALL SELECT 'outbox:' || state, COUNT(*) FROM outbox GROUP BY state
+			UNION ALL SELECT 'attachment', COUNT(*) FROM attachment
+			UNION ALL SELECT 'blob_bytes', COALESCE(SUM(size), 0) FROM blob),
+		names(name) AS (SELECT name FROM actual UNION SELECT name FROM tally)
+		SELECT names.name || ': counted ' || COALESCE(t.n, 0) || ', actual ' || COALESCE(a.n, 0)
+		FROM names LEFT JOIN actual a ON a.name = names.name LEFT JOIN tally t ON t.name = names.name
+		WHERE COALESCE(a.n, 0) != COALESCE(t.n, 0)`},
 }

@@ -441,4 +441,81 @@ CREATE TABLE reply (
 	// 12: a run's outcome as data (the JSON object the command prints
 	// with --json), for status --json.
 	`ALTER TABLE run ADD COLUMN result TEXT NOT NULL DEFAULT '';`,
+	// 13: what status counts, kept by triggers in the transaction of each
+	// change (a COUNT(*) reads every row: seconds at 1,000,000 records);
+	// the oldest outbox entry per state by index; and an index per entity
+	// table in list's order (entity, title, id), so that list --limit
+	// reads only the rows it prints. check compares the tally with the
+	// rows (invariant "tally").
+	`
+CREATE TABLE tally (
+	name TEXT PRIMARY KEY,  -- record:<entity> (not deleted), source:<kind>, outbox:<state>, attachment, blob_bytes
+	n INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO tally SELECT 'record:' || entity, COUNT(*) FROM record WHERE deleted = 0 GROUP BY entity;
+INSERT INTO tally SELECT 'source:' || kind, COUNT(*) FROM provenance GROUP BY kind;
+INSERT INTO tally SELECT 'outbox:' || state, COUNT(*) FROM outbox GROUP BY state;
+INSERT INTO tally SELECT 'attachment', COUNT(*) FROM attachment;
+INSERT INTO tally SELECT 'blob_bytes', COALESCE(SUM(size), 0) FROM blob;
+
+CREATE TRIGGER tally_record_insert AFTER INSERT ON record WHEN NEW.deleted = 0 BEGIN
+	INSERT INTO tally VALUES ('record:' || NEW.entity, 1) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER tally_record_delete AFTER DELETE ON record WHEN OLD.deleted = 0 BEGIN
+	UPDATE tally SET n = n - 1 WHERE name = 'record:' || OLD.entity;
+END;
+CREATE TRIGGER tally_record_update AFTER UPDATE OF entity, deleted ON record
+	WHEN (OLD.deleted = 0) != (NEW.deleted = 0) OR OLD.entity != NEW.entity BEGIN
+	UPDATE tally SET n = n - 1 WHERE name = 'record:' || OLD.entity AND OLD.deleted = 0;
+	INSERT INTO tally SELECT 'record:' || NEW.entity, 1 WHERE NEW.deleted = 0 ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+
+CREATE TRIGGER tally_provenance_insert AFTER INSERT ON provenance BEGIN
+	INSERT INTO tally VALUES ('source:' || NEW.kind, 1) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER tally_provenance_delete AFTER DELETE ON provenance BEGIN
+	UPDATE tally SET n = n - 1 WHERE name = 'source:' || OLD.kind;
+END;
+CREATE TRIGGER tally_provenance_update AFTER UPDATE OF kind ON provenance WHEN OLD.kind != NEW.kind BEGIN
+	UPDATE tally SET n = n - 1 WHERE name = 'source:' || OLD.kind;
+	INSERT INTO tally VALUES ('source:' || NEW.kind, 1) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+
+CREATE TRIGGER tally_outbox_insert AFTER INSERT ON outbox BEGIN
+	INSERT INTO tally VALUES ('outbox:' || NEW.state, 1) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER tally_outbox_delete AFTER DELETE ON outbox BEGIN
+	UPDATE tally SET n = n - 1 WHERE name = 'outbox:' || OLD.state;
+END;
+CREATE TRIGGER tally_outbox_update AFTER UPDATE OF state ON outbox WHEN OLD.state != NEW.state BEGIN
+	UPDATE tally SET n = n - 1 WHERE name = 'outbox:' || OLD.state;
+	INSERT INTO tally VALUES ('outbox:' || NEW.state, 1) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+
+CREATE TRIGGER tally_attachment_insert AFTER INSERT ON attachment BEGIN
+	INSERT INTO tally VALUES ('attachment', 1) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER tally_attachment_delete AFTER DELETE ON attachment BEGIN
+	UPDATE tally SET n = n - 1 WHERE name = 'attachment';
+END;
+
+CREATE TRIGGER tally_blob_insert AFTER INSERT ON blob BEGIN
+	INSERT INTO tally VALUES ('blob_bytes', NEW.size) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER tally_blob_delete AFTER DELETE ON blob BEGIN
+	UPDATE tally SET n = n - OLD.size WHERE name = 'blob_bytes';
+END;
+CREATE TRIGGER tally_blob_update AFTER UPDATE OF size ON blob BEGIN
+	UPDATE tally SET n = n - OLD.size + NEW.size WHERE name = 'blob_bytes';
+END;
+
+CREATE INDEX outbox_state ON outbox(state, created_at);
+
+CREATE INDEX contact_title ON contact(COALESCE(fullname, trim(COALESCE(firstname, '') || ' ' || COALESCE(lastname, ''))), id);
+CREATE INDEX account_title ON account(COALESCE(name, ''), id);
+CREATE INDEX lead_title ON lead(COALESCE(fullname, subject, ''), id);
+CREATE INDEX opportunity_title ON opportunity(COALESCE(name, ''), id);
+CREATE INDEX list_title ON list(COALESCE(listname, ''), id);
+CREATE INDEX activity_title ON activity(activitytypecode, COALESCE(subject, ''), id);
+`,
 }

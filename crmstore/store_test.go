@@ -22,8 +22,42 @@ func openTest(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		checkTally(t, s)
+		s.Close()
+	})
 	return s
+}
+
+// checkTally fails t when the tally status reads (kept by triggers) does
+// not match the rows: every test's store is checked at its end, whatever
+// the test did to it.
+func checkTally(t *testing.T, s *Store) {
+	t.Helper()
+	if s.db == nil {
+		return // closed by the test
+	}
+	for _, inv := range invariants {
+		if inv.name != "tally" {
+			continue
+		}
+		rows, err := s.db.Query(inv.query)
+		if err != nil {
+			t.Errorf("tally: %v", err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var what string
+			if err := rows.Scan(&what); err != nil {
+				t.Errorf("tally: %v", err)
+				return
+			}
+			t.Errorf("tally: %s", what)
+		}
+		return
+	}
+	t.Error("no tally invariant")
 }
 
 func apply(t *testing.T, s *Store, in *crm.Incoming, p Policy) Result {
