@@ -334,3 +334,32 @@ func TestITIPReported(t *testing.T) {
 		t.Errorf("%d records; series %v; moved occurrence %v", n, fields, occ)
 	}
 }
+
+// TestITIPExportReimport checks the round trip of a scheduled event:
+// crmbridge's export holds no SEQUENCE of its own (its DTSTAMP is the
+// export time), so importing it again, edited elsewhere or not, is not an
+// "older version": it merges as any version does.
+func TestITIPExportReimport(t *testing.T) {
+	dir := t.TempDir()
+	req := filepath.Join(dir, "req.ics")
+	os.WriteFile(req, []byte(itipMsg("REQUEST", 2, "20260102T090000Z", "DTSTART:20260105T100000Z", "DTEND:20260105T110000Z", "SUMMARY:Plan", orgLine, bobNeeds)), 0o600)
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, req)
+	out := filepath.Join(t.TempDir(), "cal.ics")
+	if _, err := Export(context.Background(), s, ExportOptions{ICS: out, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(t.TempDir(), "edited.ics")
+	os.WriteFile(edited, []byte(strings.Replace(string(data), "SUMMARY:Plan", "SUMMARY:Plan (edited)", 1)), 0o600)
+	_, p := importPaths(t, s, ImportOptions{}, out, edited)
+	if len(p.errs) != 0 || len(p.warns) != 0 {
+		t.Errorf("problems %v, warnings %v", p.errs, p.warns)
+	}
+	if f, _, n := appointmentState(t, s, ""); n != 1 || f["subject"] != "Plan (edited)" {
+		t.Errorf("%d appointments, %v", n, f)
+	}
+}

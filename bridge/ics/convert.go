@@ -269,7 +269,14 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 // schedule returns the iTIP version of c (RFC 5546 2.1.5): the calendar's
 // METHOD, the SEQUENCE (RFC 5545 3.8.7.4: a non-negative integer, 0 when
 // absent) and the DTSTAMP (3.8.7.2, a UTC date-time).
+//
+// A calendar crmbridge exported (PRODID ProdID) has none: the Encoder
+// writes no SEQUENCE and the export time as DTSTAMP, which would make
+// the export of a SEQUENCE 2 event an older version of it.
 func (r *Reader) schedule(c *ical.Component, line int) *crm.Schedule {
+	if r.prodid == ProdID {
+		return nil
+	}
 	s := &crm.Schedule{Method: r.method}
 	if v := strings.TrimSpace(r.text(c, ical.PropSequence)); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {

@@ -53,6 +53,7 @@ type Reader struct {
 	stray    int  // consecutive lines outside any VCALENDAR
 	method   string
 	version  string
+	prodid   string
 	floating zone // for times without TZID and Z
 	tzs      map[string]*vtimezone
 	tzErrs   map[string]error
@@ -187,6 +188,8 @@ func (r *Reader) step() error {
 		r.method = strings.ToUpper(strings.TrimSpace(prop.Value))
 	case ical.PropVersion:
 		r.version = strings.TrimSpace(prop.Value)
+	case ical.PropProductID:
+		r.prodid = strings.TrimSpace(prop.Value)
 	case "X-WR-TIMEZONE":
 		if loc, err := wintz.Location(prop.Value); err == nil {
 			r.floating = locZone{loc}
@@ -216,7 +219,7 @@ func (r *Reader) strayLine() error {
 
 func (r *Reader) beginCalendar() {
 	r.inCal, r.sawCal, r.stray = true, true, 0
-	r.method, r.version, r.floating = "", "", nil
+	r.method, r.version, r.prodid, r.floating = "", "", "", nil
 	r.tzs, r.tzErrs = map[string]*vtimezone{}, map[string]error{}
 }
 
