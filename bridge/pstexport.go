@@ -176,9 +176,19 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		for _, p := range r.Parties {
 			switch p.Role {
 			case crm.RoleSender:
+				// MS-OXOMSG 2.2.1.50-57: the author is the represented
+				// mailbox; the sending one is the same unless the mail was
+				// sent on the author's behalf (the SENDER extra).
+				sn, sa := p.Name, p.Address
+				for _, x := range r.Extras {
+					if x.Name == crm.ExtraSender && x.Value != "" {
+						sn, sa = x.Params["CN"], x.Value
+						break
+					}
+				}
 				props = append(props,
-					pstwrite.String(tag(tagSenderName), p.Name), pstwrite.String(tag(tagSenderEmail), p.Address),
-					pstwrite.String(tag(tagSenderAddrType), "SMTP"), pstwrite.String(tag(tagSenderSMTP), p.Address),
+					pstwrite.String(tag(tagSenderName), sn), pstwrite.String(tag(tagSenderEmail), sa),
+					pstwrite.String(tag(tagSenderAddrType), "SMTP"), pstwrite.String(tag(tagSenderSMTP), sa),
 					pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
 					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSMTP), p.Address))
 			case crm.RoleTo, crm.RoleCc, crm.RoleBcc:

@@ -125,6 +125,9 @@ func pstEmail(it *pst.Item) *crm.Incoming {
 		f["sender"] = formatAddress(e.SenderName, e.SenderAddress)
 		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleSender, Address: e.SenderAddress, Name: e.SenderName})
 	}
+	if e.OnBehalfAddress != "" {
+		rec.Extras = append(rec.Extras, crm.SenderExtra(e.OnBehalfName, e.OnBehalfAddress))
+	}
 	var to []string
 	for _, r := range e.Recipients {
 		role := crm.RoleTo

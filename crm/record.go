@@ -71,6 +71,22 @@ type Extra struct {
 	Params map[string]string `json:"params,omitempty"`
 }
 
+// ExtraSender names the extra value of an e-mail that holds the mailbox
+// that sent it on behalf of its author (RFC 5322 3.6.2 Sender, MAPI
+// PidTagSender* beside PidTagSentRepresenting*): the author is the sender
+// party, and Dataverse has no role for the other.
+const ExtraSender = "SENDER"
+
+// SenderExtra returns the ExtraSender value for a mailbox; the display
+// name goes in the CN parameter.
+func SenderExtra(name, address string) Extra {
+	x := Extra{Name: ExtraSender, Value: address}
+	if name != "" && name != address {
+		x.Params = map[string]string{"CN": name}
+	}
+	return x
+}
+
 // Party is one participant of an activity. The store resolves Address to a
 // contact (case-insensitively) and fills ContactID when one matches;
 // an unresolved party keeps its address and name.

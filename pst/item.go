@@ -106,10 +106,14 @@ type Item struct {
 // travel as mail).
 type Email struct {
 	MessageID, InReplyTo, References, Headers string
-	SenderName, SenderAddress                 string // SMTP address when one can be found
-	Recipients                                []Recipient
-	Sent, Received                            time.Time // PidTagClientSubmitTime, PidTagMessageDeliveryTime
-	Outgoing                                  bool      // unsent, sent by the user, or in Sent Items
+	SenderName, SenderAddress                 string // the author (From): PidTagSentRepresenting*, else PidTagSender*; SMTP address when one can be found
+	// OnBehalfName and OnBehalfAddress are the mailbox that sent the
+	// message for the author (PidTagSender*, RFC 5322 3.6.2 Sender), set
+	// only when it is another mailbox than the author's.
+	OnBehalfName, OnBehalfAddress string
+	Recipients                    []Recipient
+	Sent, Received                time.Time // PidTagClientSubmitTime, PidTagMessageDeliveryTime
+	Outgoing                      bool      // unsent, sent by the user, or in Sent Items
 }
 
 // Recipient types (PidTagRecipientType, MS-OXOMSG 2.2.3.1 and MS-OXOCAL

@@ -265,6 +265,15 @@ func (f *File) email(b *bag, recips []Recipient) *Email {
 	if e.SenderName == "" {
 		e.SenderName = b.str(tagSentRepresentingName)
 	}
+	// MS-OXOMSG 2.2.1.50-57: PidTagSentRepresenting* is the mailbox the
+	// message is sent for (the author, RFC 5322 From) and PidTagSender* the
+	// one that sent it (Sender), which differ in a mail sent on behalf of
+	// someone. The author is From; the sending mailbox is kept apart.
+	if rep := smtpOf(b.str(tagSentRepresentingSMTP), b.str(tagSentRepresentingEmail), b.str(tagSentRepresentingAddrType)); strings.Contains(rep, "@") &&
+		strings.Contains(e.SenderAddress, "@") && !strings.EqualFold(rep, e.SenderAddress) {
+		e.OnBehalfName, e.OnBehalfAddress = e.SenderName, e.SenderAddress
+		e.SenderName, e.SenderAddress = b.str(tagSentRepresentingName), rep
+	}
 	if fl, ok := b.int(tagMessageFlags); ok && fl&(mfUnsent|mfFromMe) != 0 {
 		e.Outgoing = true
 	}

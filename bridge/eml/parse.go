@@ -85,6 +85,11 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleSender, Address: from[0].Address, Name: from[0].Name})
 	}
 	item.SetIf(fields, "sender", sender)
+	// RFC 5322 3.6.2: a Sender other than the author is the mailbox that
+	// sent the mail on the author's behalf; no field holds it.
+	if snd := m.addresses(h, "Sender"); len(snd) > 0 && snd[0].Address != "" && !strings.EqualFold(snd[0].Address, senderAddr) {
+		rec.Extras = append(rec.Extras, crm.SenderExtra(snd[0].Name, snd[0].Address))
+	}
 	var to []string
 	for _, hr := range []struct {
 		key  string

@@ -80,6 +80,16 @@ func Write(w io.Writer, rec crm.Record) error {
 	}
 	writeState(&h, f)
 	addKeptHeaders(&h, f["headers"])
+	if !h.Has("Sender") {
+		for _, x := range rec.Extras {
+			// RFC 5322 3.6.2: the mailbox that sent the message for the
+			// author in From.
+			if x.Name == crm.ExtraSender && x.Value != "" {
+				h.Set("Sender", formatAddresses([]*mail.Address{{Name: x.Params["CN"], Address: x.Value}}))
+				break
+			}
+		}
+	}
 
 	text, html := f["description"], f["descriptionhtml"]
 	var related, other []crm.Attachment
