@@ -26,7 +26,8 @@ import (
 // (PST, vCard, iCalendar, EML) as one PST and has every independent reader
 // count its items: each must find exactly the store's e-mails, contacts,
 // appointments, tasks and lists. pffexport's text dump must also give
-// every e-mail's sender and every contact's names and first address as
+// every e-mail's author and sending mailbox (sent representing, sender)
+// and every contact's names and first address as
 // the store holds them.
 func TestPSTExportReadByOthers(t *testing.T) {
 	if testing.Short() {
@@ -77,9 +78,17 @@ func TestPSTExportReadByOthers(t *testing.T) {
 		case crm.Task:
 			tasks = append(tasks, firstLine(v.Fields["subject"])+"|"+v.Fields["scheduledend"]+"|"+v.Fields["percentcomplete"])
 		case crm.Email:
+			// The author (sender party) and, for a mail sent on its behalf,
+			// the sending mailbox (SENDER extra), else the author again.
 			for _, p := range v.Parties {
 				if p.Role == crm.RoleSender && p.Address != "" {
-					senders = append(senders, p.Address)
+					sender := p.Address
+					for _, x := range v.Extras {
+						if x.Name == crm.ExtraSender {
+							sender = x.Value
+						}
+					}
+					senders = append(senders, p.Address+" via "+sender)
 				}
 			}
 		case crm.Contact:
@@ -185,8 +194,9 @@ func TestPSTExportReadByOthers(t *testing.T) {
 			read := func(name string) string { b, _ := os.ReadFile(filepath.Join(p, name)); return string(b) }
 			switch dirKind[m[1]] {
 			case "email":
-				if a := field(read("OutlookHeaders.txt"), "Sender email address"); a != "" {
-					gotSenders = append(gotSenders, a)
+				h := read("OutlookHeaders.txt")
+				if a := field(h, "Sent representing email address"); a != "" {
+					gotSenders = append(gotSenders, a+" via "+field(h, "Sender email address"))
 				}
 			case "contact":
 				c := read("Contact.txt")
