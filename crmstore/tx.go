@@ -33,8 +33,40 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{s: s, ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}, now: s.stamp(),
-		addrs: map[string]bool{}}, nil
+	t := &Tx{s: s, ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}, now: s.stamp(),
+		addrs: map[string]bool{}}
+	if err := t.sizeCache(); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return t, nil
+}
+
+// Page cache bounds, in pages of 4 KiB (SQLite's default cache is 2 MiB).
+const (
+	minCachePages = 512
+	maxCachePages = 2048
+)
+
+// sizeCache sets the connection's page cache to a quarter of the store's
+// pages, between 2 and 8 MiB. A batch inserts into indexes with random keys
+// (identity keys, e-mail addresses, titles), whose pages are spread over
+// the whole store: with the default 2 MiB the cache spills dirty pages to
+// the WAL inside the transaction and reads them back, several page writes
+// and reads per record once the store outgrows it (20,000 contacts: 238,000
+// pwrite and 154,000 pread calls, against 101,000 and 49,000 with 8 MiB).
+// A small store keeps a small cache: peak RSS grows with the store, up to
+// the bound, not with every write.
+func (t *Tx) sizeCache() error {
+	var pages int64
+	if err := t.tx.QueryRowContext(t.ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	n := min(max(pages/4, minCachePages), maxCachePages)
+	if _, err := t.tx.ExecContext(t.ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, n)); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return nil
 }
 
 // stmt returns a prepared statement for query, preparing it once per Tx.
