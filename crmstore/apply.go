@@ -297,6 +297,13 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	needState := false
 	for i, name := range names {
 		b, hasBase := base[name]
+		if !hasBase && provID != 0 {
+			// The source gave this record before and said nothing of the
+			// field: its base is empty, so a value it gives now is its
+			// change (a conflict when the CRM changed it too), not a
+			// first meeting decided without one.
+			b, hasBase = digest(""), true
+		}
 		fields[i] = FieldVersions{Base: b, HasBase: hasBase, Ours: ours[name], Theirs: theirs[name]}
 		needState = needState || !created && (needsLocalTime(fields[i]) || schedNewer && fields[i].Theirs != fields[i].Ours)
 	}

@@ -145,7 +145,20 @@ func TestMergeDifferentFields(t *testing.T) {
 // The old client's flaw fixed: a CRM-side change made later than the
 // Outlook change is not overwritten by the older Outlook value, and the
 // conflict is recorded.
+//
+// The same holds when the source's earlier version did not give the field
+// at all (v1 without a first name): a source that knew the record and
+// said nothing of a field had it empty, so a value it gives now is its
+// change, and the CRM's value is the other. Before, that field had no
+// merge base, the policy decided without recording a conflict, and under
+// --conflict fail the source's value was dropped without a word.
 func TestMergeOlderChangeDoesNotWin(t *testing.T) {
+	for _, v1First := range []string{"Jeff", ""} {
+		testMergeOlderChangeDoesNotWin(t, v1First)
+	}
+}
+
+func testMergeOlderChangeDoesNotWin(t *testing.T, v1First string) {
 	for _, tc := range []struct {
 		policy     Policy
 		outlookAt  time.Duration // after t0; the CRM change is at t0+2h
@@ -159,10 +172,14 @@ func TestMergeOlderChangeDoesNotWin(t *testing.T) {
 		{PolicyIncoming, time.Hour, "John", "incoming", false},
 		{PolicyFail, 3 * time.Hour, "Jack", "none", true},
 	} {
-		t.Run(string(tc.policy)+"/"+tc.outlookAt.String(), func(t *testing.T) {
+		t.Run("v1="+v1First+"/"+string(tc.policy)+"/"+tc.outlookAt.String(), func(t *testing.T) {
 			s := openTest(t)
 			t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-			res := apply(t, s, outlookJeff("v1", "Jeff", "Smith", t0), PolicyNewest)
+			v1 := outlookJeff("v1", v1First, "Smith", t0)
+			if v1First == "" {
+				delete(v1.Record.Fields, "firstname")
+			}
+			res := apply(t, s, v1, PolicyNewest)
 			s.now = func() time.Time { return t0.Add(2 * time.Hour) }
 			set(t, s, res.ID, map[string]string{"firstname": "Jack"})
 			tx, _ := s.Begin(context.Background())
