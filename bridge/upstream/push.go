@@ -395,6 +395,13 @@ func (p *pusher) readBack(ctx context.Context, ch Change) (*item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("merge %s %s: %w", ch.Entity, ch.RecordID, err)
 	}
+	// The merge may have taken the server's subject or description: the
+	// store values read before it would send the old one back over the
+	// server's change.
+	ch.Context = nil
+	if err := p.addContext(ctx, &ch); err != nil {
+		return nil, err
+	}
 	// A value the server holds cut to fit (or never got: a date Dataverse
 	// cannot hold) is what we would send: nothing to do for it.
 	fitted, _ := p.c.fit(ctx, ch.Entity, fields, ch.Context)

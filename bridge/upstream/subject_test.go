@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"crmbridge/bridge/upstream"
 	"crmbridge/crm"
@@ -113,5 +114,78 @@ func TestLongSubjectIntoDescription(t *testing.T) {
 	}
 	if v := e.srv.Violations(); len(v) != 0 {
 		t.Errorf("violations: %v", v)
+	}
+}
+
+// TestSubjectChangeKeepsServerDescription: an activity whose subject alone
+// changed here while another user edited its description upstream ends
+// with both changes on both sides. The subject's PATCH is lost (outcome
+// unknown), the other user edits the description just before push reads
+// the record back; push merges the server's description into the store
+// and sends the subject again. It used to send with it the description the
+// store held before that merge, putting the old text back over the other
+// user's edit (TestPushRandomStore failed about one run in three).
+func TestSubjectChangeKeepsServerDescription(t *testing.T) {
+	ctx := context.Background()
+	var id string
+	armed, dropped, touched := false, false, false
+	e := newEnv(t, fakeserver.Dataverse, func(cfg *upstream.Config, s *fakeserver.Server) {
+		cfg.BatchSize = 1 // plain requests: a $batch part cannot be dropped alone
+		s.Inject = func(c fakeserver.Call) fakeserver.Fault {
+			switch {
+			case !armed || c.ID != id:
+			case c.Method == "PATCH" && !dropped:
+				dropped = true
+				return fakeserver.DropBefore
+			case c.Method == "GET" && dropped && !touched:
+				touched = true
+				return fakeserver.ConcurrentWrite // the description becomes "srv-N"
+			}
+			return fakeserver.None
+		}
+	})
+	s, err := crmstore.Open(ctx, filepath.Join(t.TempDir(), "crm.db"), crmstore.Options{Create: true, Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update(ctx, func(tx *crmstore.Tx) error {
+		id, err = tx.Create(crm.Task, map[string]string{"subject": "Budget", "description": "Bring the figures."}, "cli")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	q := &upstream.StoreQueue{Store: s, Policy: crmstore.PolicyNewest}
+	if st, err := e.client.Push(ctx, q, e.opts()); err != nil || st.Dead != 0 {
+		t.Fatalf("create: %v %+v", err, st)
+	}
+	if err := s.Update(ctx, func(tx *crmstore.Tx) error {
+		_, err := tx.Set(id, map[string]string{"subject": "Budget 2025"}, "cli")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	armed = true
+	for range 5 {
+		if _, err := e.client.Push(ctx, q, e.opts()); err != nil {
+			t.Fatalf("subject: %v", err)
+		}
+		if st, _ := s.Status(ctx); st.Outbox.Pending+st.Outbox.InFlight+st.Outbox.Dead == 0 {
+			break
+		}
+		e.clock.Sleep(ctx, time.Hour)
+	}
+	if !dropped || !touched {
+		t.Fatalf("the PATCH was dropped %v, the record read back during another user's edit %v: the test did not set up its case", dropped, touched)
+	}
+	r, _ := e.srv.Record("tasks", id)
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Fields["subject"] != "Budget 2025" || !strings.HasPrefix(r.Fields["description"], "srv-") ||
+		v.Fields["subject"] != r.Fields["subject"] || v.Fields["description"] != r.Fields["description"] {
+		t.Errorf("server %q / %q, store %q / %q; want Budget 2025 and the other user's description on both",
+			r.Fields["subject"], r.Fields["description"], v.Fields["subject"], v.Fields["description"])
 	}
 }
