@@ -171,6 +171,9 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		if f["directioncode"] == "true" {
 			flags |= 0x20 // MSGFLAG_FROMME (MS-OXCMSG 2.2.1.6)
 		}
+		if f["statecode"] == "0" && f["statuscode"] == "1" {
+			flags |= 0x08 // MSGFLAG_UNSENT: a draft
+		}
 		props = append(props, pstwrite.Int32(tag(tagMessageFlags), flags))
 		var names [5][]string
 		for _, p := range r.Parties {

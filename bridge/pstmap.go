@@ -109,11 +109,16 @@ func pstEmail(it *pst.Item) *crm.Incoming {
 	item.SetIf(f, "senton", item.FormatTime(e.Sent))
 	item.SetIf(f, "receivedon", item.FormatTime(e.Received))
 	f["directioncode"] = strconv.FormatBool(e.Outgoing)
-	// Dataverse email: statecode 1 (completed), statuscode 3 sent / 4 received.
+	// Dataverse email: statecode 1 (completed), statuscode 3 sent / 4
+	// received; a draft (MSGFLAG_UNSENT) is statecode 0 (open), statuscode
+	// 1 (draft).
 	f["statecode"] = "1"
-	if e.Outgoing {
+	switch {
+	case e.Unsent:
+		f["statecode"], f["statuscode"] = "0", "1"
+	case e.Outgoing:
 		f["statuscode"] = "3"
-	} else {
+	default:
 		f["statuscode"] = "4"
 	}
 	end := e.Sent

@@ -114,6 +114,7 @@ type Email struct {
 	Recipients                    []Recipient
 	Sent, Received                time.Time // PidTagClientSubmitTime, PidTagMessageDeliveryTime
 	Outgoing                      bool      // unsent, sent by the user, or in Sent Items
+	Unsent                        bool      // a draft: MSGFLAG_UNSENT (MS-OXCMSG 2.2.1.6)
 }
 
 // Recipient types (PidTagRecipientType, MS-OXOMSG 2.2.3.1 and MS-OXOCAL

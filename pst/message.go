@@ -276,6 +276,7 @@ func (f *File) email(b *bag, recips []Recipient) *Email {
 	}
 	if fl, ok := b.int(tagMessageFlags); ok && fl&(mfUnsent|mfFromMe) != 0 {
 		e.Outgoing = true
+		e.Unsent = fl&mfUnsent != 0
 	}
 	return e
 }
