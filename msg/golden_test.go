@@ -101,20 +101,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it, then review it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s differs from the reviewed golden file; got:\n%s", path, got)
-			}
+			fixtures.Golden(t, filepath.Join("testdata", tc.golden), got, *update)
 		})
 	}
 }

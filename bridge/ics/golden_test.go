@@ -1,7 +1,6 @@
 package ics
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +13,7 @@ import (
 
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
+	"crmbridge/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -88,19 +88,6 @@ func TestGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = append(got, '\n')
-		gpath := path + ".golden.json"
-		if *update {
-			if err := os.WriteFile(gpath, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(gpath)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from %s (go test -update, then review the diff):\n%s", path, gpath, got)
-		}
+		fixtures.Golden(t, path+".golden.json", got, *update)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
+	"crmbridge/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -177,20 +178,7 @@ func TestTaskWriter(t *testing.T) {
 
 func TestGolden(t *testing.T) {
 	for name, out := range map[string][]byte{"contacts.csv": writeContacts(t), "tasks.csv": writeTasks(t)} {
-		path := filepath.Join("testdata", name)
-		if *update {
-			if err := os.WriteFile(path, out, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run with -update)", err)
-		}
-		if !bytes.Equal(out, want) {
-			t.Errorf("%s differs; got:\n%s", path, out)
-		}
+		fixtures.Golden(t, filepath.Join("testdata", name), out, *update)
 	}
 }
 

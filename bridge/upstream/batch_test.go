@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"crmbridge/crm"
+	"crmbridge/fixtures"
 )
 
 // Hand-written $batch answers in each server's style (CRLF line ends).
@@ -171,17 +171,7 @@ func TestEncodeBody(t *testing.T) {
 		json.Unmarshal(b, &v)
 		got, _ := json.MarshalIndent(v, "", "  ")
 		got = append(got, '\n')
-		golden := filepath.Join("testdata", "body-"+tc.name+".json")
-		if *update {
-			os.WriteFile(golden, got, 0o644)
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run with -update)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s body:\n%s\nwant:\n%s", tc.name, got, want)
-		}
+		fixtures.Golden(t, filepath.Join("testdata", "body-"+tc.name+".json"), got, *update)
 	}
 	bad := []struct {
 		e      crm.Entity

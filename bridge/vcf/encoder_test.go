@@ -17,6 +17,7 @@ import (
 
 	"crmbridge/bridge/internal/textcodec"
 	"crmbridge/crm"
+	"crmbridge/fixtures"
 
 	"github.com/emersion/go-vcard"
 )
@@ -143,20 +144,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 func TestEncodeGolden(t *testing.T) {
 	for _, v := range []string{"2.1", "3.0", "4.0"} {
 		out := encode(t, v, fullContact())
-		path := filepath.Join("testdata", "encode-"+v+".vcf")
-		if *update {
-			if err := os.WriteFile(path, out, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run with -update)", err)
-		}
-		if !bytes.Equal(out, want) {
-			t.Errorf("%s differs; got:\n%s", path, out)
-		}
+		fixtures.Golden(t, filepath.Join("testdata", "encode-"+v+".vcf"), out, *update)
 	}
 }
 

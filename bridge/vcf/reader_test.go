@@ -256,19 +256,7 @@ func checkGolden(t *testing.T, goldenPath string, g golden) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(goldenPath)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs; got:\n%s", goldenPath, got)
-	}
+	fixtures.Golden(t, goldenPath, got, *update)
 }
 
 // TestGoldenOutlook21 reads a hand-written Outlook-style vCard 2.1 file:
