@@ -2,6 +2,9 @@ package crm
 
 import (
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -69,6 +72,18 @@ type Extra struct {
 	Name   string            `json:"name"`
 	Value  string            `json:"value"`
 	Params map[string]string `json:"params,omitempty"`
+}
+
+// String shows x as NAME;PARAM=value: value, parameters sorted (as
+// `show` lists it and a CSV export's notes hold it).
+func (x Extra) String() string {
+	var b strings.Builder
+	b.WriteString(x.Name)
+	for _, k := range slices.Sorted(maps.Keys(x.Params)) {
+		b.WriteString(";" + k + "=" + x.Params[k])
+	}
+	b.WriteString(": " + x.Value)
+	return b.String()
 }
 
 // ExtraSender names the extra value of an e-mail that holds the mailbox

@@ -1,7 +1,6 @@
 package outlookcsv
 
 import (
-	"sort"
 	"strings"
 
 	"crmbridge/crm"
@@ -123,26 +122,10 @@ func (w *writer) placeExtras(row []string, xs []crm.Extra) []string {
 			placed = put(namedColumns[name], x.Value)
 		}
 		if !placed {
-			notes = append(notes, extraLine(x))
+			notes = append(notes, x.String())
 		}
 	}
 	return notes
-}
-
-// extraLine is x as NAME;PARAM=value: value, parameters sorted.
-func extraLine(x crm.Extra) string {
-	var b strings.Builder
-	b.WriteString(x.Name)
-	keys := make([]string, 0, len(x.Params))
-	for k := range x.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b.WriteString(";" + k + "=" + x.Params[k])
-	}
-	b.WriteString(": " + x.Value)
-	return b.String()
 }
 
 // withExtraNotes is notes followed by the marker and lines, if any.
@@ -162,7 +145,7 @@ func withExtraNotes(notes string, lines []string) string {
 func extraLines(xs []crm.Extra) []string {
 	var out []string
 	for _, x := range xs {
-		out = append(out, extraLine(x))
+		out = append(out, x.String())
 	}
 	return out
 }

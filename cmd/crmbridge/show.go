@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"crmbridge/crm"
@@ -66,7 +64,7 @@ func showCommand(e *env) *cli.Command {
 				fmt.Fprintf(w, "member\t%s <%s>\n", m.Name, m.Address)
 			}
 			for _, x := range v.Extras {
-				fmt.Fprintf(w, "extra\t%s\n", oneLine(extraString(x), 100))
+				fmt.Fprintf(w, "extra\t%s\n", oneLine(x.String(), 100))
 			}
 			for _, a := range v.Attachments {
 				fmt.Fprintf(w, "attachment\t%s (%s, %d bytes, sha256 %s)\n", a.Name, a.MimeType, a.Size, a.SHA256)
@@ -78,20 +76,4 @@ func showCommand(e *env) *cli.Command {
 			return w.Flush()
 		},
 	}
-}
-
-// extraString shows an extra value as NAME;PARAM=value: value.
-func extraString(x crm.Extra) string {
-	var b strings.Builder
-	b.WriteString(x.Name)
-	keys := make([]string, 0, len(x.Params))
-	for k := range x.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b.WriteString(";" + k + "=" + x.Params[k])
-	}
-	b.WriteString(": " + x.Value)
-	return b.String()
 }
