@@ -248,12 +248,12 @@ at any point and run again. Failing entries are retried with backoff up to
 				return err
 			}
 			return withStore(c.Context, e, "push", writeOpts{}, func(store *crmstore.Store) (string, error) {
-				var js *pushJSON
-				if ps.json {
-					js = &pushJSON{}
+				js := &pushJSON{}
+				line, err := runPush(c.Context, e, store, ps, js, ps.json)
+				if !ps.dryRun {
+					e.runResult = js
 				}
-				line, err := runPush(c.Context, e, store, ps, js)
-				if js != nil {
+				if ps.json {
 					if perr := e.printJSON(js); perr != nil && err == nil {
 						err = perr
 					}
@@ -285,12 +285,10 @@ by field (see --conflict). Pulled changes are not queued back upstream.`,
 				return err
 			}
 			return withStore(c.Context, e, "pull", writeOpts{create: true}, func(store *crmstore.Store) (string, error) {
-				var js *pullJSON
+				js := &pullJSON{}
+				line, err := runPull(c.Context, e, store, cfg, policy, js, c.Bool("json"))
+				e.runResult = js
 				if c.Bool("json") {
-					js = &pullJSON{}
-				}
-				line, err := runPull(c.Context, e, store, cfg, policy, js)
-				if js != nil {
 					if perr := e.printJSON(js); perr != nil && err == nil {
 						err = perr
 					}
@@ -320,19 +318,17 @@ func syncCommand(e *env) *cli.Command {
 					Push *pushJSON `json:"push"`
 					Pull *pullJSON `json:"pull"`
 				}
-				var pushOut *pushJSON
-				var pullOut *pullJSON
+				js := syncJSON{&pushJSON{}, &pullJSON{}}
+				e.runResult = js
 				if ps.json {
-					js := syncJSON{&pushJSON{}, &pullJSON{}}
-					pushOut, pullOut = js.Push, js.Pull
 					defer func() { _ = e.printJSON(js) }()
 				}
-				sum, perr := runPush(c.Context, e, store, ps, pushOut)
+				sum, perr := runPush(c.Context, e, store, ps, js.Push, ps.json)
 				var pe partialError
 				if perr != nil && !errors.As(perr, &pe) {
 					return sum, perr
 				}
-				pull, err := runPull(c.Context, e, store, ps.cfg, ps.policy, pullOut)
+				pull, err := runPull(c.Context, e, store, ps.cfg, ps.policy, js.Pull, ps.json)
 				sum += "; " + pull
 				if err != nil {
 					return sum, err
@@ -349,9 +345,10 @@ func newUpstreamClient(store *crmstore.Store, cfg upstream.Config) (*upstream.Cl
 	})
 }
 
-// runPush pushes the outbox and prints its summary line, or fills js
-// (push --json) instead when js is not nil.
-func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings, js *pushJSON) (string, error) {
+// runPush pushes the outbox and fills js with its outcome (the run's
+// recorded result); it prints the summary line unless asJSON (push --json
+// prints js instead).
+func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings, js *pushJSON, asJSON bool) (string, error) {
 	client, err := newUpstreamClient(store, ps.cfg)
 	if err != nil {
 		return "", usageError{err}
@@ -370,7 +367,7 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 	if ps.dryRun {
 		opts.DryRun = e.stdout
 	}
-	pl := newProgressLine(e, js != nil)
+	pl := newProgressLine(e, asJSON)
 	opts.Progress = func(st upstream.PushStats) {
 		pl.draw(fmt.Sprintf("push: sent %d, confirmed %d, retried %d, dead %d", st.Sent, st.Confirmed, st.Retried, st.Dead))
 	}
@@ -384,14 +381,12 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 	if stats.Paused > 0 {
 		line += fmt.Sprintf(", paused %v at the server's request", stats.Paused.Round(time.Second))
 	}
-	if js != nil {
-		*js = pushJSON{Sent: stats.Sent, Confirmed: stats.Confirmed, Retried: stats.Retried, ReadBack: stats.ReadBacks,
-			Deferred: stats.Deferred, Adjusted: stats.Adjusted, Conflicts: stats.Conflicts, Merged: q.Conflicts,
-			OpenConflicts: q.Open, Dead: stats.Dead, DeadByReason: stats.DeadReasons, PausedSeconds: stats.Paused.Seconds(),
-			Interrupted: ctx.Err() != nil}
-		if js.DeadByReason == nil {
-			js.DeadByReason = map[string]int{}
-		}
+	*js = pushJSON{Sent: stats.Sent, Confirmed: stats.Confirmed, Retried: stats.Retried, ReadBack: stats.ReadBacks,
+		Deferred: stats.Deferred, Adjusted: stats.Adjusted, Conflicts: stats.Conflicts, Merged: q.Conflicts,
+		OpenConflicts: q.Open, Dead: stats.Dead, DeadByReason: stats.DeadReasons, PausedSeconds: stats.Paused.Seconds(),
+		Interrupted: ctx.Err() != nil}
+	if js.DeadByReason == nil {
+		js.DeadByReason = map[string]int{}
 	}
 	if ctx.Err() != nil {
 		line += " — interrupted; run push again to resume"
@@ -402,11 +397,9 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 		if st.Outbox.Dead > 0 {
 			line += fmt.Sprintf("; %d dead in the outbox", st.Outbox.Dead)
 		}
-		if js != nil {
-			js.Waiting, js.DeadInOutbox = st.Outbox.Pending+st.Outbox.InFlight, st.Outbox.Dead
-		}
+		js.Waiting, js.DeadInOutbox = st.Outbox.Pending+st.Outbox.InFlight, st.Outbox.Dead
 	}
-	if js == nil && (!e.quiet || err != nil || stats.Dead > 0) {
+	if !asJSON && (!e.quiet || err != nil || stats.Dead > 0) {
 		// --quiet: nothing on success (cron mails any output).
 		fmt.Fprintln(e.stdout, line)
 	}
@@ -419,15 +412,15 @@ func runPush(ctx context.Context, e *env, store *crmstore.Store, ps pushSettings
 	return line, nil
 }
 
-// runPull pulls and prints its summary line, or fills js (pull --json)
-// instead when js is not nil.
-func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Config, policy crmstore.Policy, js *pullJSON) (string, error) {
+// runPull pulls and fills js with its outcome (the run's recorded result);
+// it prints the summary line unless asJSON (pull --json prints js instead).
+func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Config, policy crmstore.Policy, js *pullJSON, asJSON bool) (string, error) {
 	client, err := newUpstreamClient(store, cfg)
 	if err != nil {
 		return "", usageError{err}
 	}
 	sink := &upstream.StoreSink{Store: store, Policy: policy}
-	pl := newProgressLine(e, js != nil)
+	pl := newProgressLine(e, asJSON)
 	stats, err := client.Pull(ctx, sink, upstream.PullOptions{Progress: func(set string, st upstream.PullStats) {
 		pl.draw(fmt.Sprintf("pull: %s, %d record(s) read, %d deleted, %d page(s)", set, st.Applied, st.Deleted, st.Pages))
 	}})
@@ -443,18 +436,14 @@ func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Co
 			line += fmt.Sprintf(", %d not added (their contact is not in the store)", stats.MembersUnknown)
 		}
 	}
-	if js != nil {
-		*js = pullJSON{Read: stats.Applied, New: sink.Created, Updated: sink.Modified, Deleted: stats.Deleted - sink.Kept,
-			Kept: sink.Kept, Pages: stats.Pages, Conflicts: sink.Conflicts + sink.Kept, OpenConflicts: sink.Open,
-			MembersAdded: stats.MembersAdded, MembersRemoved: stats.MembersRemoved, MembersUnknown: stats.MembersUnknown,
-			FailedSets: map[string]string{}, Interrupted: ctx.Err() != nil}
-	}
+	*js = pullJSON{Read: stats.Applied, New: sink.Created, Updated: sink.Modified, Deleted: stats.Deleted - sink.Kept,
+		Kept: sink.Kept, Pages: stats.Pages, Conflicts: sink.Conflicts + sink.Kept, OpenConflicts: sink.Open,
+		MembersAdded: stats.MembersAdded, MembersRemoved: stats.MembersRemoved, MembersUnknown: stats.MembersUnknown,
+		FailedSets: map[string]string{}, Interrupted: ctx.Err() != nil}
 	var pe *upstream.PullError
 	if errors.As(err, &pe) {
-		if js != nil {
-			for _, set := range pe.Sets {
-				js.FailedSets[set] = pe.Errs[set].Error()
-			}
+		for _, set := range pe.Sets {
+			js.FailedSets[set] = pe.Errs[set].Error()
 		}
 		line += fmt.Sprintf("; %d entity set(s) failed: %s", len(pe.Sets), strings.Join(pe.Sets, ", "))
 		for _, set := range pe.Sets {
@@ -465,7 +454,7 @@ func runPull(ctx context.Context, e *env, store *crmstore.Store, cfg upstream.Co
 	if ctx.Err() != nil {
 		line += " — interrupted; run pull again"
 	}
-	if js == nil && (!e.quiet || err != nil) {
+	if !asJSON && (!e.quiet || err != nil) {
 		fmt.Fprintln(e.stdout, line)
 	}
 	return line, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -313,6 +315,40 @@ func TestPullChangeTracking(t *testing.T) {
 	if r := runCLI(t, false, "--db", db, "sync"); r.code != 0 || !strings.Contains(r.stdout, "confirmed 3") {
 		t.Fatalf("sync: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	// Every run records the object it prints with --json, printed or not.
+	lastResult := func(want string) {
+		t.Helper()
+		r := runCLI(t, false, "--db", db, "status", "--json")
+		var st struct {
+			LastRun struct {
+				Result json.RawMessage `json:"result"`
+			} `json:"last_run"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+			t.Fatal(err)
+		}
+		// The keys given must have the values given (the others, such
+		// as pages, depend on the server).
+		var got, exp map[string]any
+		json.Unmarshal(st.LastRun.Result, &got)
+		if err := json.Unmarshal([]byte(want), &exp); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range exp {
+			if sub, ok := v.(map[string]any); ok {
+				g, _ := got[k].(map[string]any)
+				for k2, v2 := range sub {
+					if !reflect.DeepEqual(g[k2], v2) {
+						t.Errorf("last_run.result.%s.%s = %v, want %v (%s)", k, k2, g[k2], v2, st.LastRun.Result)
+					}
+				}
+			} else if !reflect.DeepEqual(got[k], v) {
+				t.Errorf("last_run.result.%s = %v, want %v (%s)", k, got[k], v, st.LastRun.Result)
+			}
+		}
+	}
+	lastResult(`{"push": {"sent": 3, "confirmed": 3, "dead": 0, "interrupted": false, "waiting": 0},
+		"pull": {"new": 0, "deleted": 0, "interrupted": false}}`)
 	live, _ := storeRecords(t, db)
 	var ids []string
 	for id := range live {
@@ -326,6 +362,7 @@ func TestPullChangeTracking(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "(1 new, 1 updated), 1 deleted") {
 		t.Fatalf("pull: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	lastResult(`{"new": 1, "updated": 1, "deleted": 1, "kept": 0, "interrupted": false}`)
 	after, _ := storeRecords(t, db)
 	if _, ok := after[ids[0]]; ok {
 		t.Error("record deleted upstream is still live")
@@ -343,6 +380,7 @@ func TestPullChangeTracking(t *testing.T) {
 	if r := runCLI(t, false, "--db", db, "push"); r.code != 0 || !strings.Contains(r.stdout, "confirmed 1") {
 		t.Fatalf("push: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	lastResult(`{"sent": 1, "confirmed": 1, "dead": 0}`)
 	if got, _ := srv.Record("contacts", newID); got.Fields["jobtitle"] != "Local" || srv.Creates(newID) != 0 {
 		t.Errorf("server after pushing the pulled record: %+v, %d creates", got, srv.Creates(newID))
 	}
