@@ -1,7 +1,6 @@
 package pstwrite
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -127,9 +126,12 @@ type tcRow struct {
 	cells map[uint32][]byte
 }
 
-// tc encodes a table context (MS-PST 2.3.4) with the given columns (row
-// id and version are added) and rows.
-func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) ([][]byte, error) {
+// tc writes a table context (MS-PST 2.3.4) with the given columns (row
+// id and version are added) and rows, in row id order, and returns its
+// data BID.
+func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) (uint64, error) {
+	rows = slices.Clone(rows)
+	slices.SortStableFunc(rows, func(a, b tcRow) int { return cmpU32(a.id, b.id) })
 	return w.tcStream(cols, len(rows), func(yield func(tcRow) bool) error {
 		for _, r := range rows {
 			if !yield(r) {
@@ -140,10 +142,11 @@ func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) ([][]byte, error) {
 	}, nd)
 }
 
-// tcStream is tc for n rows that rows yields one at a time (in order):
-// a row matrix in a subnode is written block by block as rows come, so
-// that only the row index and the heap's values stay in memory.
-func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool) error, nd *node) ([][]byte, error) {
+// tcStream is tc for n rows that rows yields one at a time, in increasing
+// row id order: the row matrix (in a subnode) is written block by block
+// as rows come, and the heap with the rows' values and the row index BTH
+// is streamed too, so memory does not grow with the number of rows.
+func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool) error, nd *node) (uint64, error) {
 	seen := map[uint32]bool{tagLtpRowID: true, tagLtpRowVer: true}
 	var others []uint32
 	for _, c := range cols {
@@ -192,6 +195,8 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 	rowSize := rgib[3]
 
 	var h heap
+	h.stream(w.n)
+	index := bthWriter{h: &h, cbKey: 4, cbEnt: 4}
 	// MS-PST 2.3.4.4: a row matrix that fits a heap allocation is one;
 	// a larger one is in a subnode, where rows never span blocks: each
 	// block holds floor(8176 / row size) rows, and every block but the
@@ -201,9 +206,8 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 	per := maxBlockData / rowSize
 	var t dataTree
 	var matrix []byte
-	index := make([][]byte, 0, n)
 	var ferr error
-	ri := 0
+	ri, lastID := 0, uint32(0)
 	err := rows(func(r tcRow) bool {
 		if ri >= n {
 			ferr = fmt.Errorf("pstwrite: more than %d rows", n)
@@ -237,10 +241,19 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 			ceb[d.ibit/8] |= 0x80 >> (d.ibit % 8)
 		}
 		matrix = append(matrix, row...)
-		rec := make([]byte, 8)
+		// MS-PST 2.3.4.3: the row index, a BTH of row id → row index.
+		if ri > 0 && r.id <= lastID {
+			ferr = fmt.Errorf("pstwrite: row id %#x after %#x in a table", r.id, lastID)
+			return false
+		}
+		lastID = r.id
+		var rec [8]byte
 		binary.LittleEndian.PutUint32(rec[0:], r.id)
 		binary.LittleEndian.PutUint32(rec[4:], uint32(ri))
-		index = append(index, rec)
+		if err := index.add(0, rec[:]); err != nil {
+			ferr = err
+			return false
+		}
 		ri++
 		if !inHeap && (ri%per == 0 || ri == n) {
 			if ri < n {
@@ -261,7 +274,7 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 		err = fmt.Errorf("pstwrite: %d rows, want %d", ri, n)
 	}
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	var hnidRows uint32
 	switch {
@@ -269,26 +282,20 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 	case inHeap:
 		id, err := h.alloc(matrix)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		hnidRows = id
 	default:
 		bid, err := t.finish(w.n)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		hnidRows = nd.subNID(nidTypeLTP)
 		nd.subs = append(nd.subs, subnode{nid: hnidRows, data: bid})
 	}
-	slices.SortFunc(index, func(a, b []byte) int { return bytes.Compare(rev4(a), rev4(b)) })
-	for i := 1; i < len(index); i++ {
-		if bytes.Equal(index[i][:4], index[i-1][:4]) {
-			return nil, fmt.Errorf("pstwrite: row id %#x twice in a table", binary.LittleEndian.Uint32(index[i]))
-		}
-	}
-	rowIndex, err := h.bth(4, 4, index)
+	rowIndex, err := index.finish()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	info := make([]byte, 22+8*len(order))
 	info[0] = sigTC
@@ -310,11 +317,7 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 	}
 	root, err := h.alloc(info)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	return h.encode(sigTC, root), nil
+	return h.finishStream(sigTC, root)
 }
-
-// rev4 returns the 4-byte little-endian key of a row index record in
-// big-endian order, so byte order sorts numerically.
-func rev4(r []byte) []byte { return []byte{r[3], r[2], r[1], r[0]} }

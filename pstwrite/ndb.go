@@ -47,48 +47,57 @@ const (
 // SLBLOCK, SIBLOCK) rather than node data (MS-PST 2.2.2.2).
 const bidInternal = 0x2
 
-type bbtEntry struct {
-	bid, ib uint64
-	cb      uint16
-}
-
-type nbtEntry struct {
-	nid       uint32
-	data, sub uint64
-	parent    uint32
-}
-
 // ndb writes the node database: blocks are appended in file order, and the
 // allocation map of each 248 KiB region is written when the region is
 // full; the B-trees and the header are written by finish.
 //
-// Memory: 24 bytes per block (BBT entry) and 24 per node (NBT entry), one
-// byte per AMap region (for the FMaps), and the bitmap of the region being
-// filled. Those lists are what a B-tree needs sorted at the end; for a
-// 2 GB file of small messages they stay in the tens of megabytes.
+// Memory: the BBT and NBT entries go to temporary files (entrySpill) and
+// the B-trees are written from them a page at a time, so what stays is
+// one byte per AMap region (for the FMaps), the bitmap of the region being
+// filled, and the NBT entries of folders (not of messages).
 type ndb struct {
 	f        *os.File
 	bw       *bufio.Writer
 	pos      uint64 // offset of the next byte bw writes
 	nextBID  uint64
 	nextPage uint64
-	bbt      []bbtEntry
-	nbt      []nbtEntry
-	region   int64  // AMap region being filled, -1 before the first
-	bits     []byte // its allocation bitmap
-	freeRun  []byte // per region: longest free run in 64-byte units, capped at 255
-	amapFree uint64 // free bytes in finished regions
+	bbt      *entrySpill
+	nbt      *entrySpill
+	rgnid    [32]uint32 // per NID type, the next NID index the file would allocate (MS-PST 2.2.2.6: Outlook's files hold indexes, e.g. 0x10011 for messages, not whole NIDs)
+	region   int64      // AMap region being filled, -1 before the first
+	bits     []byte     // its allocation bitmap
+	freeRun  []byte     // per region: longest free run in 64-byte units, capped at 255
+	amapFree uint64     // free bytes in finished regions
 }
 
-func newNDB(f *os.File) (*ndb, error) {
+// newNDB starts the node database in f; its temporary files go to dir.
+func newNDB(f *os.File, dir string) (*ndb, error) {
 	n := &ndb{f: f, bw: bufio.NewWriterSize(f, 1<<16), nextBID: 4, nextPage: 1, region: -1, bits: make([]byte, pageDataSize)}
+	for t := range n.rgnid {
+		n.rgnid[t] = 0x400
+	}
+	var err error
+	if n.bbt, err = newEntrySpill(dir, 24); err != nil {
+		return nil, err
+	}
+	if n.nbt, err = newEntrySpill(dir, 32); err != nil {
+		n.bbt.close()
+		return nil, err
+	}
 	// The header and the space before the first AMap: written as zeros now,
 	// the header at the end.
 	if _, err := n.bw.Write(make([]byte, amapFirst)); err != nil {
+		n.close()
 		return nil, err
 	}
 	n.pos = amapFirst
 	return n, nil
+}
+
+// close removes the temporary files.
+func (n *ndb) close() {
+	n.bbt.close()
+	n.nbt.close()
 }
 
 func regionStart(r int64) uint64 { return amapFirst + uint64(r)*amapCover }
@@ -278,7 +287,14 @@ func (n *ndb) writeBlock(data []byte, internal bool) (uint64, error) {
 	if err := n.writeRaw(buf); err != nil {
 		return 0, err
 	}
-	n.bbt = append(n.bbt, bbtEntry{bid: bid, ib: off, cb: uint16(len(data))})
+	// BBTENTRY (MS-PST 2.2.2.7.7.3): BREF, cb, cRef (set when written).
+	var e entry
+	binary.LittleEndian.PutUint64(e[0:], bid)
+	binary.LittleEndian.PutUint64(e[8:], off)
+	binary.LittleEndian.PutUint16(e[16:], uint16(len(data)))
+	if err := n.bbt.add(e); err != nil {
+		return 0, err
+	}
 	return bid, nil
 }
 
@@ -312,6 +328,16 @@ func (t *dataTree) add(n *ndb, chunk []byte) error {
 	t.sizes = append(t.sizes, uint32(len(chunk)))
 	t.total += uint64(len(chunk))
 	return nil
+}
+
+// set records block i of the stream, written out of order.
+func (t *dataTree) set(i int, bid uint64, size int) {
+	for len(t.bids) <= i {
+		t.bids = append(t.bids, 0)
+		t.sizes = append(t.sizes, 0)
+	}
+	t.bids[i], t.sizes[i] = bid, uint32(size)
+	t.total += uint64(size)
 }
 
 func (t *dataTree) finish(n *ndb) (uint64, error) {
@@ -442,103 +468,47 @@ func cmpU32(a, b uint32) int {
 }
 
 // addNode records a top-level node for the NBT.
-func (n *ndb) addNode(nid uint32, data, sub uint64, parent uint32) {
-	n.nbt = append(n.nbt, nbtEntry{nid: nid, data: data, sub: sub, parent: parent})
-}
-
-// btEntry is a page entry before encoding: its key and encoded bytes.
-type btEntry struct {
-	key uint64
-	b   []byte
-}
-
-// writeBTree writes a B-tree (MS-PST 2.2.2.7.7) bottom-up from sorted leaf
-// entries and returns the root page's BID and offset.
-func (n *ndb) writeBTree(ptype byte, leaves []btEntry, leafSize, leafMax int) (bid, ib uint64, err error) {
-	level := 0
-	entries, size, perPage := leaves, leafSize, leafMax
-	for {
-		var parents []btEntry
-		for i := 0; i < len(entries) || (i == 0 && len(entries) == 0); i += perPage {
-			j := min(i+perPage, len(entries))
-			p := make([]byte, pageSize)
-			for k, e := range entries[i:j] {
-				copy(p[size*k:], e.b)
-			}
-			p[btEntriesSize] = byte(j - i)
-			p[btEntriesSize+1] = byte(perPage)
-			p[btEntriesSize+2] = byte(size)
-			p[btEntriesSize+3] = byte(level)
-			off, err := n.alloc(pageSize, pageSize)
-			if err != nil {
-				return 0, 0, err
-			}
-			pbid := n.nextPage
-			n.nextPage++
-			pageTrailer(p, ptype, computeSig(off, pbid), pbid)
-			if err := n.writeRaw(p); err != nil {
-				return 0, 0, err
-			}
-			var key uint64
-			if j > i {
-				key = entries[i].key
-			}
-			e := make([]byte, 24)
-			binary.LittleEndian.PutUint64(e[0:], key)
-			binary.LittleEndian.PutUint64(e[8:], pbid)
-			binary.LittleEndian.PutUint64(e[16:], off)
-			parents = append(parents, btEntry{key: key, b: e})
-			if len(entries) == 0 {
-				break
-			}
-		}
-		if len(parents) == 1 {
-			return pbidOf(parents[0]), offOf(parents[0]), nil
-		}
-		entries, size, perPage = parents, 24, btIntMax
-		level++
+func (n *ndb) addNode(nid uint32, data, sub uint64, parent uint32) error {
+	// NBTENTRY (MS-PST 2.2.2.7.7.4): nid (8 bytes), bidData, bidSub,
+	// nidParent, 4 bytes of padding (written as zeros).
+	var e entry
+	binary.LittleEndian.PutUint64(e[0:], uint64(nid))
+	binary.LittleEndian.PutUint64(e[8:], data)
+	binary.LittleEndian.PutUint64(e[16:], sub)
+	binary.LittleEndian.PutUint32(e[24:], parent)
+	if err := n.nbt.add(e); err != nil {
+		return err
 	}
+	if t, idx := nid&0x1F, nid>>5; idx+1 > n.rgnid[t] {
+		n.rgnid[t] = idx + 1
+	}
+	return nil
 }
-
-func pbidOf(e btEntry) uint64 { return binary.LittleEndian.Uint64(e.b[8:]) }
-func offOf(e btEntry) uint64  { return binary.LittleEndian.Uint64(e.b[16:]) }
 
 // finish writes the B-trees, the last AMap, the FMaps and the header.
-func (n *ndb) finish(uid uint32, rgnid [32]uint32) error {
-	slices.SortFunc(n.nbt, func(a, b nbtEntry) int { return cmpU32(a.nid, b.nid) })
-	for i := 1; i < len(n.nbt); i++ {
-		if n.nbt[i].nid == n.nbt[i-1].nid {
-			return fmt.Errorf("pstwrite: node %#x written twice", n.nbt[i].nid)
-		}
-	}
-	nl := make([]btEntry, len(n.nbt))
-	for i, e := range n.nbt {
-		b := make([]byte, 32)
-		binary.LittleEndian.PutUint64(b[0:], uint64(e.nid))
-		binary.LittleEndian.PutUint64(b[8:], e.data)
-		binary.LittleEndian.PutUint64(b[16:], e.sub)
-		binary.LittleEndian.PutUint32(b[24:], e.parent)
-		nl[i] = btEntry{key: uint64(e.nid), b: b}
-	}
-	n.nbt = nil
-	nbtBID, nbtIB, err := n.writeBTree(ptypeNBT, nl, 32, nbtLeafMax)
+func (n *ndb) finish(uid uint32) error {
+	// NBT then BBT, each from its entries in key order, a page at a time.
+	// The BBT's own pages are pages, not blocks: writing it does not
+	// change it.
+	nbt := btreeWriter{n: n, ptype: ptypeNBT}
+	err := n.nbt.sorted(func(e []byte) error { return nbt.add(0, binary.LittleEndian.Uint64(e), e) })
 	if err != nil {
 		return err
 	}
-	nl = nil
-	// The BBT lists every block; its own pages are pages, not blocks, so
-	// writing it does not change it. Blocks were written in BID order.
-	refs := n.blockRefs()
-	bl := make([]btEntry, len(n.bbt))
-	for i, e := range n.bbt {
-		b := make([]byte, 24)
-		binary.LittleEndian.PutUint64(b[0:], e.bid)
-		binary.LittleEndian.PutUint64(b[8:], e.ib)
-		binary.LittleEndian.PutUint16(b[16:], e.cb)
-		binary.LittleEndian.PutUint16(b[18:], refs)
-		bl[i] = btEntry{key: e.bid, b: b}
+	nbtBID, nbtIB, err := nbt.finish()
+	if err != nil {
+		return err
 	}
-	bbtBID, bbtIB, err := n.writeBTree(ptypeBBT, bl, 24, bbtLeafMax)
+	bbt := btreeWriter{n: n, ptype: ptypeBBT}
+	refs := n.blockRefs()
+	err = n.bbt.sorted(func(e []byte) error {
+		binary.LittleEndian.PutUint16(e[18:], refs)
+		return bbt.add(0, binary.LittleEndian.Uint64(e), e)
+	})
+	if err != nil {
+		return err
+	}
+	bbtBID, bbtIB, err := bbt.finish()
 	if err != nil {
 		return err
 	}
@@ -565,7 +535,7 @@ func (n *ndb) finish(uid uint32, rgnid [32]uint32) error {
 			return err
 		}
 	}
-	h := n.header(uid, rgnid, end, regions, nbtBID, nbtIB, bbtBID, bbtIB)
+	h := n.header(uid, n.rgnid, end, regions, nbtBID, nbtIB, bbtBID, bbtIB)
 	_, err = n.f.WriteAt(h, 0)
 	return err
 }

@@ -1,7 +1,6 @@
 package pstwrite
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -12,15 +11,18 @@ import (
 // rowSpill keeps the contents-table rows of every folder in a temporary
 // file until Close writes the tables: a folder's table is written once,
 // with all its rows, and holding them in memory would make memory grow
-// with the number of messages. In memory stay 8 bytes per row (its
-// offset in the file).
+// with the number of messages. The rows of one folder are a chain: each
+// record holds the offset of the next row of its folder, filled in when
+// that row comes, so a folder needs only its first and last offsets.
 type rowSpill struct {
 	f    *os.File
 	name string // still to remove at close (a system that cannot remove an open file)
-	w    *bufio.Writer
-	off  int64
-	buf  []byte
+	buf  []byte // records not yet written, from file offset base
+	base int64
+	enc  []byte
 }
+
+const spillBuf = 64 << 10
 
 // newRowSpill creates the spill file in dir (beside the PST being
 // written); it is removed at once, so nothing is left behind whatever
@@ -30,20 +32,26 @@ func newRowSpill(dir string) (*rowSpill, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &rowSpill{f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	s := &rowSpill{f: f, buf: make([]byte, 0, spillBuf)}
 	if os.Remove(f.Name()) != nil {
 		s.name = f.Name()
 	}
 	return s, nil
 }
 
-// put appends r and returns its offset. The encoding: row id, number of
-// cells (uint32 each), then per cell its tag, length and value, cells by
-// tag so that the same row is the same bytes.
-func (s *rowSpill) put(r tcRow) (int64, error) {
+// Record layout: total length (uint32), offset of the folder's next row
+// (int64, -1 for none yet), row id, number of cells (uint32 each), then per
+// cell its tag, length and value, cells by tag so that the same row is the
+// same bytes.
+const spillHead = 4 + 8 + 4 + 4
+
+// put appends r after the row at prev (-1 when r is its folder's first)
+// and returns r's offset.
+func (s *rowSpill) put(r tcRow, prev int64) (int64, error) {
 	le := binary.LittleEndian
-	b := s.buf[:0]
+	b := s.enc[:0]
 	b = le.AppendUint32(b, 0) // total length, set below
+	b = le.AppendUint64(b, ^uint64(0))
 	b = le.AppendUint32(b, r.id)
 	b = le.AppendUint32(b, uint32(len(r.cells)))
 	tags := make([]uint32, 0, len(r.cells))
@@ -58,51 +66,73 @@ func (s *rowSpill) put(r tcRow) (int64, error) {
 		b = append(b, v...)
 	}
 	le.PutUint32(b, uint32(len(b)))
-	s.buf = b
-	off := s.off
-	if _, err := s.w.Write(b); err != nil {
-		return 0, fmt.Errorf("spill rows: %w", err)
+	s.enc = b
+	off := s.base + int64(len(s.buf))
+	if prev >= 0 {
+		// Link the previous row of the folder to this one: in the buffer,
+		// or in the file when already written.
+		if prev >= s.base {
+			le.PutUint64(s.buf[prev-s.base+4:], uint64(off))
+		} else if _, err := s.f.WriteAt(le.AppendUint64(nil, uint64(off)), prev+4); err != nil {
+			return 0, fmt.Errorf("spill rows: %w", err)
+		}
 	}
-	s.off += int64(len(b))
+	s.buf = append(s.buf, b...)
+	if len(s.buf) >= spillBuf {
+		if err := s.flush(); err != nil {
+			return 0, err
+		}
+	}
 	return off, nil
 }
 
-// rows yields the rows at offs, in that order.
-func (s *rowSpill) rows(offs []int64) func(yield func(tcRow) bool) error {
+func (s *rowSpill) flush() error {
+	if _, err := s.f.WriteAt(s.buf, s.base); err != nil {
+		return fmt.Errorf("spill rows: %w", err)
+	}
+	s.base += int64(len(s.buf))
+	s.buf = s.buf[:0]
+	return nil
+}
+
+// rows yields n rows of the chain starting at first.
+func (s *rowSpill) rows(first int64, n int) func(yield func(tcRow) bool) error {
 	return func(yield func(tcRow) bool) error {
-		if err := s.w.Flush(); err != nil {
-			return fmt.Errorf("spill rows: %w", err)
+		if err := s.flush(); err != nil {
+			return err
 		}
 		le := binary.LittleEndian
-		var head [4]byte
+		var head [spillHead]byte
 		var b []byte
-		for _, off := range offs {
+		off := first
+		for range n {
 			if _, err := s.f.ReadAt(head[:], off); err != nil {
 				return fmt.Errorf("read spilled rows: %w", err)
 			}
-			n := int(le.Uint32(head[:]))
-			if n < 12 {
+			size := int(le.Uint32(head[:]))
+			if size < spillHead {
 				return fmt.Errorf("read spilled rows: bad record at %d", off)
 			}
-			b = slices.Grow(b[:0], n)[:n]
+			b = slices.Grow(b[:0], size)[:size]
 			if _, err := s.f.ReadAt(b, off); err != nil && err != io.EOF {
 				return fmt.Errorf("read spilled rows: %w", err)
 			}
-			r := tcRow{id: le.Uint32(b[4:]), cells: map[uint32][]byte{}}
-			cnt := int(le.Uint32(b[8:]))
-			p := 12
+			r := tcRow{id: le.Uint32(b[12:]), cells: map[uint32][]byte{}}
+			cnt := int(le.Uint32(b[16:]))
+			p := spillHead
 			for range cnt {
-				if p+8 > n {
+				if p+8 > size {
 					return fmt.Errorf("read spilled rows: bad record at %d", off)
 				}
 				tag, l := le.Uint32(b[p:]), int(le.Uint32(b[p+4:]))
 				p += 8
-				if p+l > n {
+				if p+l > size {
 					return fmt.Errorf("read spilled rows: bad record at %d", off)
 				}
 				r.cells[tag] = b[p : p+l : p+l]
 				p += l
 			}
+			off = int64(le.Uint64(b[4:]))
 			if !yield(r) {
 				return nil
 			}

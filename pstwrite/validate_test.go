@@ -37,10 +37,32 @@ import (
 //     client signature; subnodes that are objects too: attachment objects
 //     and embedded messages (exception attachments among them) are PCs,
 //     recipient and attachment tables TCs, and every embedded message has
-//     its recipient table.
+//     its recipient table;
+//   - the heap blocks of every top-level heap node (MS-PST 2.3.1): each
+//     block's page map inside the block, allocation offsets increasing and
+//     ending before the page map, the header each block index must have
+//     (HNHDR, HNPAGEHDR, HNBITMAPHDR every 128 from block 8), hidUserRoot
+//     an allocation of the heap, and (strict) the fill levels in block 0
+//     and every HNBITMAPHDR matching the blocks' free space;
+//   - every top-level table context (MS-PST 2.3.4): its row index BTH
+//     (keys strictly increasing over all levels, leaves at level 0) has one
+//     entry per row of the row matrix, and maps each row id to the row
+//     holding that id.
 //
-// With strict false (for files Outlook wrote) the cbAMapFree check is
-// skipped: Outlook leaves it stale.
+// With strict false (for files Outlook wrote) the cbAMapFree and fill
+// level checks are skipped: Outlook leaves them stale.
+// bbtEntry and nbtEntry are the leaf entries of the B-trees as read.
+type bbtEntry struct {
+	bid, ib uint64
+	cb      uint16
+}
+
+type nbtEntry struct {
+	nid       uint32
+	data, sub uint64
+	parent    uint32
+}
+
 func validate(path string, strict bool) []error {
 	d, err := os.ReadFile(path)
 	if err != nil {
@@ -159,6 +181,11 @@ func (v *validator) run() {
 			if blk := v.firstLeaf(ne.data); v.crypt == 0 && heapNode(ne.nid) && len(blk) >= 4 {
 				if blk[2] != hnSig || (blk[3] != sigPC && blk[3] != sigTC && blk[3] != sigBTH) {
 					v.errf("node %#x: heap signature %#x %#x", ne.nid, blk[2], blk[3])
+				} else {
+					blocks := v.leaves(ne.data, nil)
+					if v.heap(blocks, fmt.Sprintf("node %#x", ne.nid)) && blk[3] == sigTC {
+						v.table(blocks, ne.sub, fmt.Sprintf("table %#x", ne.nid))
+					}
 				}
 			}
 		}
@@ -375,6 +402,186 @@ func (v *validator) dataTree(bid uint64, maxLevel int, what string) uint64 {
 		v.errf("%s: XBLOCK %#x: lcbTotal %d, children hold %d", what, bid, total, sum)
 	}
 	return sum
+}
+
+// leaves appends the data blocks of the data tree at bid, in order.
+func (v *validator) leaves(bid uint64, out [][]byte) [][]byte {
+	b := v.data(bid)
+	if bid&bidInternal == 0 || len(b) < 8 {
+		return append(out, b)
+	}
+	for i := range int(le.Uint16(b[2:])) {
+		if 8+8*i+8 <= len(b) {
+			out = v.leaves(le.Uint64(b[8+8*i:]), out)
+		}
+	}
+	return out
+}
+
+// heap checks the blocks of a heap-on-node (MS-PST 2.3.1) and reports
+// whether their page maps can be read.
+func (v *validator) heap(blocks [][]byte, what string) bool {
+	free := make([]int, len(blocks))
+	allocs := map[uint32]bool{}
+	for i, b := range blocks {
+		hs := 2
+		switch {
+		case i == 0:
+			hs = 12
+		case i >= 8 && (i-8)%128 == 0:
+			hs = 66
+		}
+		ib := int(le.Uint16(b))
+		if len(b) < hs || ib < hs || ib+4 > len(b) {
+			v.errf("%s: heap block %d: page map at %d of %d bytes", what, i, ib, len(b))
+			return false
+		}
+		cnt := int(le.Uint16(b[ib:]))
+		if ib+4+2*(cnt+1) > len(b) {
+			v.errf("%s: heap block %d: %d allocations overrun the block", what, i, cnt)
+			return false
+		}
+		prev := hs
+		for k := range cnt + 1 {
+			o := int(le.Uint16(b[ib+4+2*k:]))
+			if o < prev || o > ib {
+				v.errf("%s: heap block %d: allocation offset %d after %d (page map at %d)", what, i, o, prev, ib)
+				return false
+			}
+			prev = o
+			if k > 0 {
+				allocs[uint32(i)<<16|uint32(k)<<5] = true
+			}
+		}
+		free[i] = maxBlockData - len(b)
+	}
+	if root := le.Uint32(blocks[0][4:]); root != 0 && !allocs[root] {
+		v.errf("%s: hidUserRoot %#x is no allocation", what, root)
+	}
+	if !v.strict {
+		return true
+	}
+	check := func(i, at, count int) {
+		for k := 0; k < count && i+k < len(blocks); k++ {
+			got := blocks[i][at+k/2] >> (4 * (k % 2)) & 0xF
+			if want := fillLevel(free[i+k]); got != want {
+				v.errf("%s: heap block %d: fill level of block %d is %d, want %d", what, i, i+k, got, want)
+			}
+		}
+	}
+	check(0, 8, 8)
+	for i := 8; i < len(blocks); i += 128 {
+		check(i, 2, 128)
+	}
+	return true
+}
+
+// alloc returns heap allocation id of blocks (page maps already checked).
+func heapAlloc(blocks [][]byte, id uint32) []byte {
+	i, k := int(id>>16), int(id>>5&0x7FF)
+	if id&0x1F != 0 || i >= len(blocks) || k == 0 {
+		return nil
+	}
+	b := blocks[i]
+	ib := int(le.Uint16(b))
+	if k > int(le.Uint16(b[ib:])) {
+		return nil
+	}
+	return b[le.Uint16(b[ib+4+2*(k-1):]):le.Uint16(b[ib+4+2*k:])]
+}
+
+// subnodeData returns the data tree BID of subnode nid in the tree at sub.
+func (v *validator) subnodeData(sub uint64, nid uint32) uint64 {
+	b := v.data(sub)
+	if sub == 0 || len(b) < 8 || b[0] != 0x02 {
+		return 0
+	}
+	cnt, size := int(le.Uint16(b[2:])), 24
+	if b[1] == 1 {
+		size = 16
+	}
+	for i := 0; i < cnt && 8+size*(i+1) <= len(b); i++ {
+		e := b[8+size*i:]
+		if b[1] == 1 {
+			if d := v.subnodeData(le.Uint64(e[8:]), nid); d != 0 {
+				return d
+			}
+		} else if le.Uint32(e) == nid {
+			return le.Uint64(e[8:])
+		}
+	}
+	return 0
+}
+
+// table checks a table context's row index against its row matrix.
+func (v *validator) table(blocks [][]byte, sub uint64, what string) {
+	info := heapAlloc(blocks, le.Uint32(blocks[0][4:]))
+	if len(info) < 22 || info[0] != sigTC {
+		v.errf("%s: no TCINFO", what)
+		return
+	}
+	rowSize := int(le.Uint16(info[8:])) // rgib[TCI_bm]: end of the row
+	hidIndex, hnidRows := le.Uint32(info[10:]), le.Uint32(info[14:])
+	// The row matrix: a heap allocation, or a subnode whose blocks each hold
+	// whole rows (MS-PST 2.3.4.4).
+	var rows [][]byte
+	var matrix [][]byte
+	switch {
+	case hnidRows == 0:
+	case hnidRows&0x1F == 0:
+		matrix = [][]byte{heapAlloc(blocks, hnidRows)}
+	default:
+		d := v.subnodeData(sub, hnidRows)
+		if d == 0 {
+			v.errf("%s: row matrix subnode %#x missing", what, hnidRows)
+			return
+		}
+		matrix = v.leaves(d, nil)
+	}
+	for _, m := range matrix {
+		for len(m) >= rowSize && rowSize > 0 {
+			rows = append(rows, m[:rowSize])
+			m = m[rowSize:]
+		}
+	}
+	// A padded block leaves zero rows at its end: real rows have a version.
+	for len(rows) > 0 && le.Uint32(rows[len(rows)-1][4:]) == 0 {
+		rows = rows[:len(rows)-1]
+	}
+	var entries int
+	first, prev := true, uint32(0)
+	var walk func(id uint32, level int)
+	walk = func(id uint32, level int) {
+		b := heapAlloc(blocks, id)
+		const size = 8 // 4-byte key and 4-byte row index, or HID above the leaves
+		for len(b) >= size {
+			key, val := le.Uint32(b), le.Uint32(b[4:])
+			if !first && key <= prev && level == 0 {
+				v.errf("%s: row index key %#x after %#x", what, key, prev)
+			}
+			if level > 0 {
+				walk(val, level-1)
+			} else {
+				first, prev = false, key
+				entries++
+				if int(val) >= len(rows) || le.Uint32(rows[val]) != key {
+					v.errf("%s: row index maps row id %#x to row %d, which does not hold it", what, key, val)
+				}
+			}
+			b = b[size:]
+		}
+	}
+	hdr := heapAlloc(blocks, hidIndex)
+	if len(hdr) != 8 || hdr[0] != sigBTH || hdr[1] != 4 || hdr[2] != 4 {
+		v.errf("%s: row index is no BTH of 4-byte keys and values", what)
+		return
+	}
+	if root := le.Uint32(hdr[4:]); root != 0 {
+		walk(root, int(hdr[3]))
+	}
+	if entries != len(rows) {
+		v.errf("%s: row index has %d entries, the row matrix %d rows", what, entries, len(rows))
+	}
 }
 
 func (v *validator) firstLeaf(bid uint64) []byte {

@@ -50,7 +50,7 @@ type folder struct {
 	name     string
 	class    string
 	children []int
-	rows     []int64 // offsets of its contents-table rows in the spill file
+	rows     [2]int64 // offsets of its first and last contents-table rows in the spill file
 	count    int
 	unread   int
 }
@@ -107,7 +107,7 @@ func Create(path string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	n, err := newNDB(f)
+	n, err := newNDB(f, filepath.Dir(path))
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
@@ -115,6 +115,7 @@ func Create(path string, opts Options) (*Writer, error) {
 	}
 	spill, err := newRowSpill(filepath.Dir(path))
 	if err != nil {
+		n.close()
 		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", path, err)
@@ -244,7 +245,9 @@ func (w *Writer) add(fo *folder, m *Message) error {
 	if err != nil {
 		return err
 	}
-	w.n.addNode(nid, data, sub, fo.nid)
+	if err := w.n.addNode(nid, data, sub, fo.nid); err != nil {
+		return err
+	}
 	row := tcRow{id: nid, cells: map[uint32][]byte{}}
 	want := map[uint32]bool{}
 	for _, c := range contentsCols {
@@ -255,11 +258,18 @@ func (w *Writer) add(fo *folder, m *Message) error {
 			row.cells[p.tag()] = p.v
 		}
 	}
-	off, err := w.spill.put(row)
+	prev := int64(-1)
+	if fo.count > 0 {
+		prev = fo.rows[1]
+	}
+	off, err := w.spill.put(row, prev)
 	if err != nil {
 		return err
 	}
-	fo.rows = append(fo.rows, off)
+	if fo.count == 0 {
+		fo.rows[0] = off
+	}
+	fo.rows[1] = off
 	fo.count++
 	if flags&msgflagRead == 0 {
 		fo.unread++
@@ -353,20 +363,16 @@ func mergeTagged(props, extra []tagged) []tagged {
 // subTable writes a table context as subnode nid of nd.
 func (w *Writer) subTable(nd *node, nid uint32, cols []uint32, rows []tcRow) error {
 	var own node
-	blocks, err := w.tc(cols, rows, &own)
+	data, err := w.tc(cols, rows, &own)
 	if err != nil {
 		return err
 	}
-	return w.subObject(nd, nid, blocks, &own)
+	return w.subObject(nd, nid, data, &own)
 }
 
-// subObject writes blocks as the data of subnode nid of nd, with the
-// subnodes of own as its subnode tree.
-func (w *Writer) subObject(nd *node, nid uint32, blocks [][]byte, own *node) error {
-	data, err := w.n.writeData(blocks)
-	if err != nil {
-		return err
-	}
+// subObject makes data subnode nid of nd, with the subnodes of own as its
+// subnode tree.
+func (w *Writer) subObject(nd *node, nid uint32, data uint64, own *node) error {
 	sub, err := w.n.writeSubnodes(own.subs)
 	if err != nil {
 		return err
@@ -404,7 +410,11 @@ func (w *Writer) attachment(nd *node, a Attachment, depth int) (uint32, uint64, 
 			return 0, 0, tcRow{}, err
 		}
 		snid := own.subNID(nidTypeMessage)
-		if err := w.subObject(&own, snid, blocks, &mnd); err != nil {
+		data, err := w.n.writeData(blocks)
+		if err != nil {
+			return 0, 0, tcRow{}, err
+		}
+		if err := w.subObject(&own, snid, data, &mnd); err != nil {
 			return 0, 0, tcRow{}, err
 		}
 		for _, b := range blocks {
@@ -446,7 +456,11 @@ func (w *Writer) attachment(nd *node, a Attachment, depth int) (uint32, uint64, 
 	if err != nil {
 		return 0, 0, tcRow{}, err
 	}
-	if err := w.subObject(nd, anid, blocks, &own); err != nil {
+	data, err := w.n.writeData(blocks)
+	if err != nil {
+		return 0, 0, tcRow{}, err
+	}
+	if err := w.subObject(nd, anid, data, &own); err != nil {
 		return 0, 0, tcRow{}, err
 	}
 	row := tcRow{cells: map[uint32][]byte{}}
@@ -489,6 +503,7 @@ func (w *Writer) Close() error {
 	}
 	w.done = true
 	w.spill.close()
+	w.n.close()
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		os.Remove(w.tmp)
@@ -516,6 +531,7 @@ func (w *Writer) Abort() {
 	}
 	w.done = true
 	w.spill.close()
+	w.n.close()
 	w.f.Close()
 	os.Remove(w.tmp)
 }
@@ -542,7 +558,9 @@ func (w *Writer) finish() error {
 	// folders and nothing queued they are empty, and Outlook's own files
 	// then give them no data block.
 	for _, nid := range []uint32{0x1E1, 0x201, 0x261} {
-		w.n.addNode(nid, 0, 0, 0)
+		if err := w.n.addNode(nid, 0, 0, 0); err != nil {
+			return err
+		}
 	}
 	store := []Prop{
 		Binary(Tag(0x0FF9), w.uid[:]),                       // PidTagRecordKey
@@ -561,7 +579,7 @@ func (w *Writer) finish() error {
 	if err := w.topPC(nidNameToIDMap, 0, w.names.props()); err != nil {
 		return fmt.Errorf("name-to-id map: %w", err)
 	}
-	return w.n.finish(binary.LittleEndian.Uint32(w.uid[:4]), w.rgnid())
+	return w.n.finish(binary.LittleEndian.Uint32(w.uid[:4]))
 }
 
 func sentMask(w *Writer) int {
@@ -569,23 +587,6 @@ func sentMask(w *Writer) int {
 		return 0x10
 	}
 	return 0
-}
-
-// rgnid gives, per NID type, the next NID index the file would allocate
-// (MS-PST 2.2.2.6; Outlook's files hold indexes here, e.g. 0x10011 for
-// messages, not whole NIDs).
-func (w *Writer) rgnid() [32]uint32 {
-	var r [32]uint32
-	for t := range r {
-		r[t] = 0x400
-	}
-	for _, e := range w.n.nbt {
-		t, idx := e.nid&0x1F, e.nid>>5
-		if idx+1 > r[t] {
-			r[t] = idx + 1
-		}
-	}
-	return r
 }
 
 func (w *Writer) topPC(nid, parent uint32, props []Prop) error {
@@ -598,29 +599,29 @@ func (w *Writer) topPC(nid, parent uint32, props []Prop) error {
 	if err != nil {
 		return err
 	}
-	return w.topNode(nid, parent, blocks, &nd)
-}
-
-func (w *Writer) topTable(nid, parent uint32, cols []uint32, rows []tcRow) error {
-	var nd node
-	blocks, err := w.tc(cols, rows, &nd)
-	if err != nil {
-		return err
-	}
-	return w.topNode(nid, parent, blocks, &nd)
-}
-
-func (w *Writer) topNode(nid, parent uint32, blocks [][]byte, nd *node) error {
 	data, err := w.n.writeData(blocks)
 	if err != nil {
 		return err
 	}
+	return w.topNode(nid, parent, data, &nd)
+}
+
+func (w *Writer) topTable(nid, parent uint32, cols []uint32, rows []tcRow) error {
+	var nd node
+	data, err := w.tc(cols, rows, &nd)
+	if err != nil {
+		return err
+	}
+	return w.topNode(nid, parent, data, &nd)
+}
+
+// topNode adds node nid with its data and the subnodes of nd.
+func (w *Writer) topNode(nid, parent uint32, data uint64, nd *node) error {
 	sub, err := w.n.writeSubnodes(nd.subs)
 	if err != nil {
 		return err
 	}
-	w.n.addNode(nid, data, sub, parent)
-	return nil
+	return w.n.addNode(nid, data, sub, parent)
 }
 
 // folderProps are the properties of folder i, also its hierarchy table row.
@@ -666,13 +667,12 @@ func (w *Writer) writeFolder(i int) error {
 		return err
 	}
 	var nd node
-	blocks, err := w.tcStream(contentsCols, len(fo.rows), w.spill.rows(fo.rows), &nd)
+	data, err := w.tcStream(contentsCols, fo.count, w.spill.rows(fo.rows[0], fo.count), &nd)
 	if err != nil {
 		return err
 	}
-	if err := w.topNode(base|nidTypeContents, 0, blocks, &nd); err != nil {
+	if err := w.topNode(base|nidTypeContents, 0, data, &nd); err != nil {
 		return err
 	}
-	fo.rows = nil
 	return w.topTable(base|nidTypeAssocContents, 0, assocCols, nil)
 }
