@@ -15,7 +15,6 @@
 // number of messages (TestMemoryBounded: the same heap for 4,000 and
 // 40,000). The file format bounds the rest: 64-bit offsets and BIDs, data
 // trees up to an XXBLOCK (4 GiB per stream: lcbTotal is 32 bits), so a
-// PST of several GB is
-// written as a small one is. The same calls give the same bytes. It knows
+// PST of several GB is written as a small one is. The same calls give the same bytes. It knows
 // nothing of the CRM store or the bridge.
 package pstwrite
