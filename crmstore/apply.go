@@ -270,19 +270,10 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	}
 	base := map[string]string{}
 	if provID != 0 {
-		rows, err := t.query(`SELECT field, value FROM base WHERE provenance_id = ?`, provID)
-		if err != nil {
-			return Result{}, fmt.Errorf("load base: %w", err)
+		var err error
+		if base, err = t.loadBase(provID); err != nil {
+			return Result{}, err
 		}
-		for rows.Next() {
-			var f, v string
-			if err := rows.Scan(&f, &v); err != nil {
-				rows.Close()
-				return Result{}, err
-			}
-			base[f] = v
-		}
-		rows.Close()
 	}
 
 	res := Result{ID: recID, Outcome: Unchanged, Known: provID != 0}
@@ -386,18 +377,28 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		}
 	}
 
-	// Provenance, merge base and identity keys.
+	// Provenance, merge base and identity keys. A source's first version
+	// is one base row (baseAll); a later one writes the fields it changed.
+	newProv := provID == 0
 	provID, err := t.saveProvenance(provID, recID, in, origin)
 	if err != nil {
 		return Result{}, err
 	}
 	var baseRows [][]any
-	for _, name := range names {
-		d := digest(theirs[name])
-		if b, ok := base[name]; ok && b == d {
-			continue
+	if newProv && len(names) > 0 {
+		all := make(map[string]string, len(names))
+		for _, name := range names {
+			all[name] = digest(theirs[name])
 		}
-		baseRows = append(baseRows, []any{provID, name, d})
+		baseRows = append(baseRows, []any{provID, baseAll, encodeBaseAll(all)})
+	} else {
+		for _, name := range names {
+			d := digest(theirs[name])
+			if b, ok := base[name]; ok && b == d {
+				continue
+			}
+			baseRows = append(baseRows, []any{provID, name, d})
+		}
 	}
 	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
 		return Result{}, fmt.Errorf("store merge base: %w", err)

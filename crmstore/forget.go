@@ -400,13 +400,9 @@ func (t *Tx) valueWithout(id, f, origin string) (v string, ok bool, st *restored
 		st = &restoredState{at: at, by: by}
 	}
 	if err == sql.ErrNoRows {
-		var creator int
-		err = t.queryRow(`SELECT b.value, p.seen_at, p.origin,
-			EXISTS (SELECT 1 FROM fieldstate s WHERE s.record_id = p.record_id AND s.field = '*' AND s.modified_by = p.origin)
-			FROM base b JOIN provenance p ON p.id = b.provenance_id
-			WHERE p.record_id = ? AND p.origin <> ? AND b.field = ? ORDER BY p.seen_at DESC, p.id DESC LIMIT 1`, id, origin, f).Scan(&nv, &at, &by, &creator)
-		if err == nil && creator == 0 {
-			st = &restoredState{at: at, by: by}
+		var found bool
+		if nv.String, found, st, err = t.lastBase(id, f, origin); err == nil && !found {
+			err = sql.ErrNoRows
 		}
 	}
 	if err == sql.ErrNoRows {
@@ -419,6 +415,50 @@ func (t *Tx) valueWithout(id, f, origin string) (v string, ok bool, st *restored
 		return "", false, nil, nil
 	}
 	return nv.String, true, st, nil
+}
+
+// lastBase returns the merge base of field f from the source of record id
+// seen last, among those whose origin is not origin; st is nil when that
+// source created the record (its base is the creation state).
+func (t *Tx) lastBase(id, f, origin string) (v string, found bool, st *restoredState, err error) {
+	type prov struct {
+		id        int64
+		at, by    string
+		isCreator bool
+	}
+	rows, err := t.query(`SELECT p.id, p.seen_at, p.origin,
+		EXISTS (SELECT 1 FROM fieldstate s WHERE s.record_id = p.record_id AND s.field = '*' AND s.modified_by = p.origin)
+		FROM provenance p WHERE p.record_id = ? AND p.origin <> ? ORDER BY p.seen_at DESC, p.id DESC`, id, origin)
+	if err != nil {
+		return "", false, nil, err
+	}
+	var provs []prov
+	for rows.Next() {
+		var p prov
+		if err := rows.Scan(&p.id, &p.at, &p.by, &p.isCreator); err != nil {
+			rows.Close()
+			return "", false, nil, err
+		}
+		provs = append(provs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", false, nil, err
+	}
+	for _, p := range provs {
+		v, ok, err := t.baseValue(p.id, f)
+		if err != nil {
+			return "", false, nil, err
+		}
+		if !ok {
+			continue
+		}
+		if !p.isCreator {
+			st = &restoredState{at: p.at, by: p.by}
+		}
+		return v, true, st, nil
+	}
+	return "", false, nil, nil
 }
 
 // deleteConflicts removes the conflict records matching where.

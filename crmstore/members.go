@@ -22,14 +22,17 @@ const fieldMemberIDs = "_memberids"
 // memberBase returns the member merge base of list id; ok is false when
 // none was recorded (a list never synced with members).
 func (t *Tx) memberBase(id string) (ids []string, ok bool, err error) {
-	var js string
-	err = t.queryRow(`SELECT b.value FROM base b JOIN provenance p ON p.id = b.provenance_id
-		WHERE p.kind = 'upstream' AND p.key = ? AND b.field = ?`, id, fieldMemberIDs).Scan(&js)
+	var provID int64
+	err = t.queryRow(`SELECT id FROM provenance WHERE kind = 'upstream' AND key = ?`, id).Scan(&provID)
 	if err == sql.ErrNoRows {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("member base of %s: %w", id, err)
+	}
+	js, found, err := t.baseValue(provID, fieldMemberIDs)
+	if err != nil || !found {
+		return nil, false, err
 	}
 	if err := json.Unmarshal([]byte(js), &ids); err != nil {
 		return nil, false, fmt.Errorf("member base of %s: %w", id, err)

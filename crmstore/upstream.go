@@ -79,9 +79,15 @@ func (t *Tx) fillUpstreamBase(id string, fields map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("upstream provenance of %s: %w", id, err)
 	}
+	have, err := t.loadBase(provID)
+	if err != nil {
+		return fmt.Errorf("upstream merge base of %s: %w", id, err)
+	}
 	rows := make([][]any, 0, len(fields))
 	for _, n := range sortedKeys(fields) {
-		rows = append(rows, []any{provID, n, ""})
+		if _, ok := have[n]; !ok {
+			rows = append(rows, []any{provID, n, ""})
+		}
 	}
 	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO NOTHING`, rows); err != nil {
 		return fmt.Errorf("upstream merge base of %s: %w", id, err)

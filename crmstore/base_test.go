@@ -1,0 +1,93 @@
+package crmstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"crmbridge/crm"
+)
+
+// baseRows returns the merge base rows of source (kind, key), field to value.
+func baseRows(t *testing.T, s *Store, kind, key string) map[string]string {
+	t.Helper()
+	rows, err := s.db.Query(`SELECT b.field, b.value FROM base b JOIN provenance p ON p.id = b.provenance_id WHERE p.kind = ? AND p.key = ?`, kind, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var f, v string
+		if err := rows.Scan(&f, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[f] = v
+	}
+	return out
+}
+
+// A source's first version is one merge base row (every field it gave, as
+// one JSON object); a later version adds rows for the fields it changed,
+// which override that row: the three-way merge reads the same base either
+// way.
+func TestBaseOneRowForANewSource(t *testing.T) {
+	s := openTest(t)
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	res := apply(t, s, outlookJeff("v1", "Jeff", "Smith", t0), PolicyNewest)
+	got := baseRows(t, s, "pst", "jeff-entry")
+	want := `{"emailaddress1":"jeff@example.com","firstname":"Jeff","lastname":"Smith"}`
+	if len(got) != 1 || got[baseAll] != want {
+		t.Fatalf("base of a new source: %q, want one row %s", got, want)
+	}
+	// The CRM changes the last name; the source the first name: both stay.
+	s.now = func() time.Time { return t0.Add(2 * time.Hour) }
+	set(t, s, res.ID, map[string]string{"lastname": "Rodman"})
+	if r := apply(t, s, outlookJeff("v2", "John", "Smith", t0.Add(time.Hour)), PolicyNewest); r.Conflicts != 0 || r.Outcome != Updated {
+		t.Fatalf("v2: %+v", r)
+	}
+	got = baseRows(t, s, "pst", "jeff-entry")
+	if len(got) != 2 || got["firstname"] != "John" || got[baseAll] != want {
+		t.Fatalf("base after v2: %q", got)
+	}
+	if f := fields(t, s, res.ID); f["firstname"] != "John" || f["lastname"] != "Rodman" {
+		t.Fatalf("after v2: %q", f)
+	}
+	// Now the source changes the last name too: its base (Smith, from the
+	// first row) differs from both sides, a conflict the newer CRM edit wins.
+	if r := apply(t, s, outlookJeff("v3", "John", "Smyth", t0.Add(90*time.Minute)), PolicyNewest); r.Conflicts != 1 {
+		t.Fatalf("v3: %+v, want one conflict", r)
+	}
+	if f := fields(t, s, res.ID); f["lastname"] != "Rodman" {
+		t.Fatalf("after v3: %q", f)
+	}
+	// A version that changes nothing it gave before is unchanged, with no
+	// conflict, though the CRM changed a field: base John = theirs John.
+	if r := apply(t, s, outlookJeff("v4", "John", "Smyth", t0.Add(3*time.Hour)), PolicyNewest); r.Conflicts != 0 || r.Outcome != Unchanged {
+		t.Fatalf("v4: %+v", r)
+	}
+}
+
+// A record created by a pull has its upstream merge base in one row; a
+// later pull gives fields never synced the base "" (fillUpstreamBase), but
+// not those that row holds: a local edit of a field the server did not
+// change is kept, with no conflict.
+func TestPullBaseRowKeepsLocalEdit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	id := "0a0b0c0d-0000-4000-8000-00000000abce"
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	if _, err := s.PullApply(ctx, crm.Contact, id, map[string]string{"lastname": "Pulled", "jobtitle": "Boss"}, `W/"3"`, t0, PolicyNewest); err != nil {
+		t.Fatal(err)
+	}
+	s.now = func() time.Time { return t0.Add(2 * time.Hour) }
+	set(t, s, id, map[string]string{"jobtitle": "Chief"})
+	res, err := s.PullApply(ctx, crm.Contact, id, map[string]string{"lastname": "Pulled2", "jobtitle": "Boss", "department": "Sales"}, `W/"4"`, t0.Add(time.Hour), PolicyNewest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fields(t, s, id)
+	if res.Conflicts != 0 || f["jobtitle"] != "Chief" || f["lastname"] != "Pulled2" || f["department"] != "Sales" {
+		t.Fatalf("second pull: %+v, fields %q", res, f)
+	}
+}
