@@ -185,59 +185,82 @@ func TestITIPOrder(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			for _, perm := range permutations(len(c.msgs)) {
-				for _, oneRun := range []bool{false, true} {
-					dir := t.TempDir()
-					var paths []string
-					for i, m := range c.first {
-						p := filepath.Join(dir, fmt.Sprintf("a%d.ics", i))
-						os.WriteFile(p, []byte(m), 0o600)
-						paths = append(paths, p)
-					}
-					for k, i := range perm {
-						p := filepath.Join(dir, fmt.Sprintf("b%d-msg%d.ics", k, i))
-						os.WriteFile(p, []byte(c.msgs[i]), 0o600)
-						paths = append(paths, p)
-					}
-					s := newStore(t)
-					runs := [][]string{paths}
-					if !oneRun {
-						runs = nil
-						for _, p := range paths {
-							runs = append(runs, []string{p})
-						}
-					}
-					found, created, merged := 0, 0, 0
-					for _, r := range runs {
-						sum, p := importPaths(t, s, ImportOptions{}, r...)
-						if len(p.errs) > 0 {
-							t.Fatalf("order %v: problems %v", perm, p.errs)
-						}
-						for _, l := range sum.Ledger {
-							if !l.Balanced() {
-								t.Errorf("order %v: ledger not balanced: %+v", perm, l)
-							}
-							found, created, merged = found+l.Found, created+l.Created, merged+l.Merged
-						}
-					}
-					if n := len(c.first) + len(c.msgs); found != n || created != 1 || merged != n-1 {
-						t.Errorf("order %v (one run %v): found %d, created %d, merged %d; want %d, 1, %d", perm, oneRun, found, created, merged, n, n-1)
-					}
-					fields, people, n := appointmentState(t, s, "")
-					if n != 1 {
-						t.Errorf("order %v: %d appointments, want 1", perm, n)
-					}
-					for k, want := range c.fields {
-						if fields[k] != want {
-							t.Errorf("order %v (one run %v): %s = %q, want %q", perm, oneRun, k, fields[k], want)
-						}
-					}
-					if fmt.Sprint(people) != fmt.Sprint(c.people) {
-						t.Errorf("order %v (one run %v): parties %q, want %q", perm, oneRun, people, c.people)
-					}
+			checkOrders(t, icsFiles(c.first), icsFiles(c.msgs), c.fields, c.people)
+		})
+	}
+}
+
+// itipFile is one file of an order test: its extension and content.
+type itipFile struct {
+	ext  string
+	data []byte
+}
+
+func icsFiles(msgs []string) []itipFile {
+	var out []itipFile
+	for _, m := range msgs {
+		out = append(out, itipFile{".ics", []byte(m)})
+	}
+	return out
+}
+
+// checkOrders imports first, then msgs in every order, each file in its
+// own run and all in one run, and checks that the store ends with one
+// appointment with these fields and parties, every item counted (one
+// created, the others merged) and each ledger balanced.
+func checkOrders(t *testing.T, first, msgs []itipFile, want map[string]string, wantPeople []string) {
+	t.Helper()
+	for _, perm := range permutations(len(msgs)) {
+		for _, oneRun := range []bool{false, true} {
+			dir := t.TempDir()
+			var paths []string
+			for i, m := range first {
+				p := filepath.Join(dir, fmt.Sprintf("a%d%s", i, m.ext))
+				os.WriteFile(p, m.data, 0o600)
+				paths = append(paths, p)
+			}
+			for k, i := range perm {
+				p := filepath.Join(dir, fmt.Sprintf("b%d-msg%d%s", k, i, msgs[i].ext))
+				os.WriteFile(p, msgs[i].data, 0o600)
+				paths = append(paths, p)
+			}
+			s := newStore(t)
+			runs := [][]string{paths}
+			if !oneRun {
+				runs = nil
+				for _, p := range paths {
+					runs = append(runs, []string{p})
 				}
 			}
-		})
+			found, created, merged := 0, 0, 0
+			for _, r := range runs {
+				sum, p := importPaths(t, s, ImportOptions{}, r...)
+				if len(p.errs) > 0 {
+					t.Fatalf("order %v: problems %v", perm, p.errs)
+				}
+				for _, l := range sum.Ledger {
+					if !l.Balanced() {
+						t.Errorf("order %v: ledger not balanced: %+v", perm, l)
+					}
+					found, created, merged = found+l.Found, created+l.Created, merged+l.Merged
+				}
+			}
+			if n := len(first) + len(msgs); found != n || created != 1 || merged != n-1 {
+				t.Errorf("order %v (one run %v): found %d, created %d, merged %d; want %d, 1, %d", perm, oneRun, found, created, merged, n, n-1)
+			}
+			fields, people, n := appointmentState(t, s, "")
+			if n != 1 {
+				t.Errorf("order %v: %d appointments, want 1", perm, n)
+			}
+			for k, w := range want {
+				if fields[k] != w {
+					t.Errorf("order %v (one run %v): %s = %q, want %q", perm, oneRun, k, fields[k], w)
+				}
+			}
+			if fmt.Sprint(people) != fmt.Sprint(wantPeople) {
+				t.Errorf("order %v (one run %v): parties %q, want %q", perm, oneRun, people, wantPeople)
+			}
+		}
 	}
 }
 

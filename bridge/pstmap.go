@@ -381,7 +381,64 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 	rec.Attachments = pstAttachments(it)
 	// The same meeting from another file, or as a meeting request and as
 	// the calendar item, is one record through its UID.
-	return &crm.Incoming{Record: rec, Keys: item.EventKeys(a.UID, time.Time{})}
+	in := &crm.Incoming{Record: rec, Keys: item.EventKeys(a.UID, time.Time{})}
+	var partstat string
+	in.Schedule, partstat = outlookSchedule(it.Class, a, meeting)
+	if in.Schedule != nil && !in.Schedule.Changes() {
+		// An answer names one attendee, its sender (MS-OXCICAL
+		// 2.1.3.1.1.20.1: the ATTENDEE of a REPLY is the responder), with
+		// the participation its class says; the recipients are the
+		// organizer it is sent to.
+		in.Record.Parties = nil
+		if it.Email != nil && it.Email.SenderAddress != "" {
+			in.Record.Parties = []crm.Party{{Role: crm.RoleRequired, Address: it.Email.SenderAddress, Name: it.Email.SenderName, Status: partstat}}
+		}
+	}
+	return in
+}
+
+// outlookSchedule is the iTIP version of an Outlook meeting object, as
+// MS-OXCICAL maps it: METHOD from the message class (2.1.3.1.1.1; a
+// calendar item that is a meeting has none, as a plain iCalendar file),
+// SEQUENCE from PidLidAppointmentSequence (2.1.3.1.1.20.23), DTSTAMP from
+// PidLidAttendeeCriticalChange for a REPLY or COUNTER and from
+// PidLidOwnerCriticalChange otherwise (2.1.3.1.1.20.8). A response
+// (IPM.Schedule.Meeting.Resp.Pos, .Neg, .Tent) is a REPLY with the
+// PARTSTAT of its class (ACCEPTED, DECLINED, TENTATIVE), or a COUNTER when
+// it proposes a new time (PidLidAppointmentCounterProposal). It returns
+// nil for an appointment that is no meeting and for meeting objects of
+// other classes (a forward notification), which apply as before.
+func outlookSchedule(class string, a *pst.Appointment, meeting bool) (s *crm.Schedule, partstat string) {
+	c := strings.ToLower(class)
+	is := func(prefix string) bool {
+		return c == prefix || strings.HasPrefix(c, prefix+".")
+	}
+	s = &crm.Schedule{Sequence: a.Sequence, Stamp: a.OwnerCriticalChange}
+	switch {
+	case is("ipm.schedule.meeting.request"):
+		s.Method = "REQUEST"
+	case is("ipm.schedule.meeting.canceled"):
+		s.Method = crm.MethodCancel
+	case is("ipm.schedule.meeting.resp.pos"):
+		s.Method, partstat = crm.MethodReply, "ACCEPTED"
+	case is("ipm.schedule.meeting.resp.neg"):
+		s.Method, partstat = crm.MethodReply, "DECLINED"
+	case is("ipm.schedule.meeting.resp.tent"):
+		s.Method, partstat = crm.MethodReply, "TENTATIVE"
+	case is("ipm.appointment") && meeting:
+	default:
+		return nil, ""
+	}
+	if s.Method == crm.MethodReply {
+		if a.CounterProposal {
+			s.Method = crm.MethodCounter
+		}
+		s.Stamp = a.AttendeeCriticalChange
+	}
+	if !s.Stamp.IsZero() {
+		s.Stamp = s.Stamp.UTC()
+	}
+	return s, partstat
 }
 
 // responseStatus maps PidTagRecipientTrackStatus to an iCalendar PARTSTAT.

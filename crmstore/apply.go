@@ -320,8 +320,8 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		if gd, ok := group[name]; ok {
 			d, by = gd, groupBy[name]
 		}
-		if schedNewer && v.Theirs != v.Ours && fromICalendar(by) {
-			// Among iCalendar versions of one event the iTIP order
+		if schedNewer && v.Theirs != v.Ours && fromScheduler(by) {
+			// Among scheduled versions of one event the iTIP order
 			// decides, not their clocks (schedule.go).
 			d = Decision{Action: MergeTake}
 		}

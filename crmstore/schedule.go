@@ -12,14 +12,16 @@ import (
 )
 
 // iTIP (RFC 5546) in the store. An appointment or task read from an
-// iCalendar message carries its scheduling version (crm.Schedule). The
+// iCalendar message, or from an Outlook meeting object (a meeting request,
+// response or cancellation, a meeting in a calendar), carries its
+// scheduling version (crm.Schedule). The
 // rules, whatever order the messages are read in, in one run or many:
 //
 //   - A version of the event (PUBLISH, REQUEST, ADD, CANCEL, no METHOD)
 //     older than the one the record holds (crm.Schedule.Compare: lower
 //     SEQUENCE, or equal SEQUENCE and earlier DTSTAMP) changes nothing:
 //     Apply returns Unchanged with a Note. A newer one takes every field
-//     an older iCalendar version set (their clocks do not matter) and
+//     an older version set (their clocks do not matter; fromScheduler) and
 //     merges the others as any version does; the same version (or one
 //     without DTSTAMP) merges as any version does. The record remembers
 //     the newest version applied.
@@ -84,13 +86,21 @@ func (t *Tx) compareVersion(in *crm.Incoming, id string) (note string, newer boo
 	return "", false, nil
 }
 
-// fromICalendar reports whether a field state's origin is an iCalendar
-// source ("ics", "ics:/path/file.ics"). A version of an event newer by
-// iTIP order takes the fields an older iCalendar version (or a REPLY)
-// set, whatever their DTSTAMPs say; fields set by another source (a CLI
-// edit, the upstream, a PST) are merged by the conflict policy.
-func fromICalendar(by string) bool {
-	return by == "ics" || strings.HasPrefix(by, "ics:")
+// fromScheduler reports whether a field state's origin is a source whose
+// versions carry an iTIP version: iCalendar ("ics", "ics:/path/file.ics")
+// and Outlook's meeting objects ("pst:...", "msg:...", MS-OXCICAL maps
+// their sequence and critical-change times to SEQUENCE and DTSTAMP). A
+// version of an event newer by iTIP order takes the fields an older
+// version (or a REPLY) from such a source set, whatever their clocks say;
+// fields set by another origin (a CLI edit, the upstream) are merged by
+// the conflict policy.
+func fromScheduler(by string) bool {
+	kind, _, _ := strings.Cut(by, ":")
+	switch kind {
+	case "ics", "pst", "msg":
+		return true
+	}
+	return false
 }
 
 // cancelOnly leaves of a CANCEL of an event the store holds only what a

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -30,7 +31,12 @@ type oleMessage struct {
 	SenderSMTP     *string `json:"sender_smtp"`
 	MessageID      *string `json:"message_id"`
 	Sent, Received *string
-	Recipients     []struct {
+	// Scheduling properties of a meeting object, read through the named
+	// property mapping (MS-OXMSG 2.2.3.1).
+	Sequence               *int    `json:"appointment_sequence"`
+	OwnerCriticalChange    *string `json:"owner_critical_change"`
+	AttendeeCriticalChange *string `json:"attendee_critical_change"`
+	Recipients             []struct {
 		Type                        *int
 		Name, SMTP, Email, AddrType *string
 	}
@@ -230,6 +236,21 @@ func (c *checker) ole(it *pst.Item, o *oleMessage) {
 	}
 	if o.Body != nil && it.Body != *o.Body {
 		c.differ("body ole", "PidTagBody differs")
+	}
+	if a := it.Appointment; a != nil {
+		seq := 0
+		if o.Sequence != nil {
+			seq = *o.Sequence
+		}
+		if a.Sequence != seq {
+			c.differ("sequence", fmt.Sprintf("%d vs %d", a.Sequence, seq))
+		}
+		if !a.OwnerCriticalChange.Truncate(time.Microsecond).Equal(parseTime(o.OwnerCriticalChange)) {
+			c.differ("owner critical change", a.OwnerCriticalChange.String()+" vs "+str(o.OwnerCriticalChange))
+		}
+		if !a.AttendeeCriticalChange.Truncate(time.Microsecond).Equal(parseTime(o.AttendeeCriticalChange)) {
+			c.differ("attendee critical change", a.AttendeeCriticalChange.String()+" vs "+str(o.AttendeeCriticalChange))
+		}
 	}
 	if it.Kind == pst.KindEmail || it.Email != nil {
 		e := it.Email

@@ -192,8 +192,15 @@ type Appointment struct {
 	MeetingRequest                  bool // a meeting request/response/cancellation message (IPM.Schedule.Meeting.*)
 	MeetingStatus                   int  // PidLidAppointmentStateFlags (1 meeting, 2 received, 4 canceled)
 	ResponseStatus                  int  // PidLidResponseStatus
-	ReminderMinutes                 int
-	ReminderSet                     bool
+	// The meeting's scheduling version (MS-OXOCAL 2.2.1.2, 2.2.5.4,
+	// 2.2.5.5; iCalendar SEQUENCE and DTSTAMP per MS-OXCICAL
+	// 2.1.3.1.1.20.23 and 2.1.3.1.1.20.8).
+	Sequence               int       // PidLidAppointmentSequence
+	OwnerCriticalChange    time.Time // PidLidOwnerCriticalChange: when the organizer last changed the meeting
+	AttendeeCriticalChange time.Time // PidLidAttendeeCriticalChange: when the attendee answered
+	CounterProposal        bool      // PidLidAppointmentCounterProposal: a response proposing a new time
+	ReminderMinutes        int
+	ReminderSet            bool
 }
 
 // DistList holds the members of a distribution list.

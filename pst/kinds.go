@@ -143,6 +143,10 @@ func (f *File) appointment(b *bag, class string, recips []Recipient) *Appointmen
 	a.BusyStatus, _ = b.int(ap(lidBusyStatus))
 	a.MeetingStatus, _ = b.int(ap(lidAppointmentStateFlags))
 	a.ResponseStatus, _ = b.int(ap(lidResponseStatus))
+	a.Sequence, _ = b.int(ap(lidAppointmentSequence))
+	a.OwnerCriticalChange = b.time(f.lid(psetidMeeting, lidOwnerCriticalChange))
+	a.AttendeeCriticalChange = b.time(f.lid(psetidMeeting, lidAttendeeCriticalChange))
+	a.CounterProposal = b.bool(ap(lidCounterProposal))
 	a.ReminderMinutes, _ = b.int(f.lid(psetidCommon, lidReminderDelta))
 	if a.CleanGlobalObjectID == nil && len(a.GlobalObjectID) >= 20 {
 		// MS-OXOCAL 2.2.1.27: the clean id is the global id with the

@@ -106,6 +106,7 @@ const (
 	lidEmail1OrigEntryID     = 0x8085
 
 	// PSETID_Appointment
+	lidAppointmentSequence   = 0x8201
 	lidBusyStatus            = 0x8205
 	lidLocation              = 0x8208
 	lidAppointmentStartWhole = 0x820D
@@ -121,10 +122,13 @@ const (
 	lidTZDefStartDisplay     = 0x825E
 	lidTZDefRecur            = 0x8260
 	lidExceptionReplaceTime  = 0x8228
+	lidCounterProposal       = 0x8257
 
 	// PSETID_Meeting
-	lidGlobalObjectID      = 0x0003
-	lidCleanGlobalObjectID = 0x0023
+	lidAttendeeCriticalChange = 0x0001
+	lidGlobalObjectID         = 0x0003
+	lidOwnerCriticalChange    = 0x001A
+	lidCleanGlobalObjectID    = 0x0023
 
 	// PSETID_Task
 	lidTaskStatus        = 0x8101

@@ -66,8 +66,35 @@ CODEPAGES = {1250: "cp1250", 1251: "cp1251", 1252: "cp1252", 1253: "cp1253", 125
              28595: "iso8859-5", 20866: "koi8-r", 50220: "cp932", 51932: "euc-jp", 54936: "gb18030"}
 
 
+PSETID_APPOINTMENT = "00062002-0000-0000-c000-000000000046"
+PSETID_MEETING = "6ed8da90-450b-101b-98da-00aa003f1305"
+
+
+def named_ids(ole):
+    """{(set guid, lid): property id} of numeric named properties, from the
+    named property mapping storage (MS-OXMSG 2.2.3.1)."""
+    import uuid
+    guids = stream(ole, ["__nameid_version1.0"], "__substg1.0_00020102") or b""
+    ents = stream(ole, ["__nameid_version1.0"], "__substg1.0_00030102") or b""
+    sets = {1: "00020328-0000-0000-c000-000000000046", 2: "00020329-0000-0000-c000-000000000046"}
+    for i in range(len(guids) // 16):
+        sets[3 + i] = str(uuid.UUID(bytes_le=guids[16 * i:16 * i + 16]))
+    out = {}
+    for off in range(0, len(ents) - 7, 8):
+        ident, kind_guid, index = struct.unpack_from("<IHH", ents, off)
+        if kind_guid & 1 == 0 and (kind_guid >> 1) in sets:
+            out[(sets[kind_guid >> 1], ident)] = 0x8000 + index
+    return out
+
+
 def message(ole, storage, header, cp=None):
     props = entries(ole, storage, header)
+    names = named_ids(ole)
+
+    def lid(pset, n, fmt):
+        pid = names.get((pset, n))
+        return fixed(props, pid, fmt) if pid is not None else None
+
     if cp is None:
         c = fixed(props, 0x3FFD, "<i") or fixed(props, 0x3FDE, "<i") or 1252
         cp = CODEPAGES.get(c, "cp1252")
@@ -84,6 +111,10 @@ def message(ole, storage, header, cp=None):
         "received": filetime(fixed(props, 0x0E06, "<Q") or 0),
         "recipients": [],
         "attachments": [],
+        # MS-OXOCAL 2.2.1.2, 2.2.5.4, 2.2.5.5
+        "appointment_sequence": lid(PSETID_APPOINTMENT, 0x8201, "<i"),
+        "owner_critical_change": filetime(lid(PSETID_MEETING, 0x001A, "<Q") or 0),
+        "attendee_critical_change": filetime(lid(PSETID_MEETING, 0x0001, "<Q") or 0),
     }
     names = [e for e in ole.listdir(streams=False, storages=True) if e[:-1] == storage]
     for e in sorted(names):
