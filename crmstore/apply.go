@@ -98,9 +98,15 @@ func tableOf(e crm.Entity) string {
 // change since its last version is left alone; a field changed only by the
 // source is taken; a field changed on both sides is a conflict decided by
 // policy and recorded. An unchanged version (same source key and version)
-// costs one indexed lookup. Apply runs in a savepoint: on error nothing of
-// this record is applied and the batch can go on.
+// costs one indexed lookup. On error nothing of this record is applied and
+// the batch can go on: a change to an existing record runs in a savepoint;
+// a new record checks and reads everything before its first write, so that
+// only a store failure can stop it after that, and then the batch fails
+// (ErrBatchAborted).
 func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
+	if t.broken != nil {
+		return res, t.broken
+	}
 	if !in.Record.Entity.Valid() {
 		return res, fmt.Errorf("unknown entity %q", in.Record.Entity)
 	}
@@ -136,9 +142,12 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 	if in.Record.Entity == crm.Appointment {
 		t.series = true
 	}
-	err = t.savepoint(func() error {
+	err = t.runItem(func() error {
 		var err error
 		if scheduled(in) && !in.Schedule.Changes() {
+			if err := t.protect(true); err != nil {
+				return err
+			}
 			res, err = t.applyAnswer(in, provID, recID)
 		} else {
 			res, err = t.apply(in, policy, provID, recID)
@@ -192,6 +201,13 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			dups = nil
 		}
 	}
+	if recID != "" {
+		// A change to a record: merge decisions may write (conflicts)
+		// before a check refuses the version (checkSpan).
+		if err := t.protect(true); err != nil {
+			return Result{}, err
+		}
+	}
 	schedNewer := false
 	if recID != "" && scheduled(in) {
 		// iTIP (schedule.go): an older version changes nothing; a CANCEL
@@ -225,9 +241,6 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		if recID == "" {
 			recID = newID()
 		}
-		if _, err := t.exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?, ?, ?, ?)`, recID, string(e), t.now, t.now); err != nil {
-			return Result{}, fmt.Errorf("insert record: %w", err)
-		}
 	}
 
 	theirs := make(map[string]string, len(rec.Fields)+3)
@@ -248,6 +261,9 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		var err error
 		blobs, err = readAttachments(rec.Attachments)
 		if err != nil {
+			return Result{}, err
+		}
+		if err := t.checkBlobs(rec.Attachments, blobs); err != nil {
 			return Result{}, err
 		}
 		theirs[fieldAttachments] = canonAttachments(rec.Attachments)
@@ -359,6 +375,15 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		return Result{}, err
 	}
 	if created {
+		// The first write of a new record: everything above only read
+		// and checked (a new record has no conflicts), and what follows
+		// fails only when the store does.
+		if err := t.protect(false); err != nil {
+			return Result{}, err
+		}
+		if _, err := t.exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?, ?, ?, ?)`, recID, string(e), t.now, t.now); err != nil {
+			return Result{}, fmt.Errorf("insert record: %w", err)
+		}
 		if err := t.insertRow(e, recID, changes); err != nil {
 			return Result{}, err
 		}

@@ -83,6 +83,25 @@ func readAttachments(as []crm.Attachment) (map[string][]byte, error) {
 	return blobs, nil
 }
 
+// checkBlobs refuses attachments given by hash only (no content) whose
+// content the store does not hold: the attachment row would point at
+// nothing.
+func (t *Tx) checkBlobs(as []crm.Attachment, blobs map[string][]byte) error {
+	for _, a := range as {
+		if _, ok := blobs[a.SHA256]; ok {
+			continue
+		}
+		var n int
+		if err := t.queryRow(`SELECT COUNT(*) FROM blob WHERE sha256 = ?`, a.SHA256).Scan(&n); err != nil {
+			return fmt.Errorf("look up attachment content %s: %w", a.SHA256, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("attachment %q: no content with hash %s in the store", a.Name, a.SHA256)
+		}
+	}
+	return nil
+}
+
 func canonAttachments(as []crm.Attachment) string {
 	type ca struct {
 		N string `json:"n"`

@@ -317,8 +317,12 @@ func (s *Store) Fail(err error) {
 
 // IsStoreFailure reports whether err says the database itself failed (an
 // I/O error, a full disk, a read-only or corrupt file), as opposed to one
-// record being refused: the caller should stop rather than go on.
+// record being refused, or a batch that cannot commit (ErrBatchAborted):
+// the caller should stop rather than go on.
 func IsStoreFailure(err error) bool {
+	if errors.Is(err, ErrBatchAborted) {
+		return true
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone)

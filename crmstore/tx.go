@@ -3,6 +3,7 @@ package crmstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -25,7 +26,27 @@ type Tx struct {
 	// series is set when an appointment was applied in this batch: its
 	// exceptions are linked to their master at Commit.
 	series bool
+
+	// item is the state of the item being applied (see item).
+	item itemState
+	// broken is set when an item failed after writing without a savepoint:
+	// the batch holds part of it, so it must not commit.
+	broken error
 }
+
+// itemState says how the item being applied protects its writes.
+type itemState int
+
+const (
+	itemClean     itemState = iota // nothing written yet
+	itemSavepoint                  // writes inside SAVEPOINT item
+	itemBare                       // writes without a savepoint
+)
+
+// ErrBatchAborted says a write failed where it could not be undone alone:
+// the transaction (the batch) cannot commit and is rolled back. The items
+// applied in it are not in the store; the next run applies them again.
+var ErrBatchAborted = errors.New("crmstore: write failed, batch aborted")
 
 // Begin starts a write transaction.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
@@ -179,26 +200,77 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 // alone and the batch goes on. Savepoints do not nest here, so one name
 // (and one prepared statement each) serves every item.
 func (t *Tx) savepoint(fn func() error) (err error) {
-	if _, err := t.exec("SAVEPOINT item"); err != nil {
-		return err
+	return t.runItem(func() error {
+		if err := t.protect(true); err != nil {
+			return err
+		}
+		return fn()
+	})
+}
+
+// runItem runs fn, one item's work, which calls protect before its first
+// write. When fn fails, what it wrote inside its savepoint is rolled back
+// and the batch goes on; what it wrote without one breaks the batch: Apply
+// and Commit then fail with ErrBatchAborted (a store failure), and the
+// caller's rollback leaves the store as it was before the batch.
+func (t *Tx) runItem(fn func() error) (err error) {
+	if t.broken != nil {
+		return t.broken
 	}
+	outer := t.item // an item's work may run another's (Set inside Apply)
+	t.item = itemClean
 	defer func() {
 		if r := recover(); r != nil {
 			recovered.Note(r)
 			err = fmt.Errorf("internal error: %v", r)
 		}
-		if err != nil {
-			_, _ = t.exec("ROLLBACK TO item")
+		switch t.item {
+		case itemSavepoint:
+			if err != nil {
+				_, _ = t.exec("ROLLBACK TO item")
+			}
+			_, _ = t.exec("RELEASE item")
+		case itemBare:
+			if err != nil {
+				t.broken = fmt.Errorf("%w: %w", ErrBatchAborted, err)
+				err = t.broken
+			}
 		}
-		_, _ = t.exec("RELEASE item")
+		t.item = outer
 	}()
 	return fn()
+}
+
+// protect is called before an item's first write (again later is
+// harmless). undoable opens a savepoint, so that the item can fail after
+// writing and roll back alone. A new record's creation passes false: it
+// checks and reads all it needs before its first write, so that what can
+// still fail after it is the store itself, which fails the batch anyway;
+// it then spares the savepoint's sub-journal, a copy of every page the
+// item changes.
+func (t *Tx) protect(undoable bool) error {
+	if t.item != itemClean {
+		return nil
+	}
+	if !undoable {
+		t.item = itemBare
+		return nil
+	}
+	if _, err := t.exec("SAVEPOINT item"); err != nil {
+		return err
+	}
+	t.item = itemSavepoint
+	return nil
 }
 
 // Commit does the batch's derived work, then commits: it resolves
 // activity parties and list members to contacts, and links appointment
 // exceptions to their series master. Callers never do either themselves.
 func (t *Tx) Commit() error {
+	if t.broken != nil {
+		t.Rollback()
+		return t.broken
+	}
 	if err := t.resolveParties(); err != nil {
 		t.Rollback()
 		return err

@@ -1,0 +1,91 @@
+package crmstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"crmbridge/crm"
+)
+
+func contactIn(key, last string) *crm.Incoming {
+	return &crm.Incoming{
+		Source:     crm.SourceRef{Kind: "vcf", Key: key, Version: "1"},
+		Record:     crm.Record{Entity: crm.Contact, Fields: map[string]string{"lastname": last}},
+		ModifiedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+// A new record writes without a savepoint: when a write fails after its
+// first one, the batch holds part of the record and must not commit. Apply
+// says so as a store failure, later Applies and Commit refuse, and the
+// rollback leaves the store as before the batch.
+func TestCreationFailureAbortsBatch(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	apply(t, s, contactIn("before", "Before"), PolicyNewest)
+
+	tx, err := s.Begin(ctx)
+	must(t, err)
+	if _, err := tx.Apply(contactIn("a", "A"), PolicyNewest); err != nil {
+		t.Fatal(err)
+	}
+	// The journal refuses B's creation entry: a failure after B's record
+	// and contact rows were written.
+	if _, err := tx.exec(`CREATE TEMP TRIGGER refuse_b BEFORE INSERT ON main.journal
+		WHEN NEW.record_id IN (SELECT id FROM main.contact WHERE lastname = 'B') BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Apply(contactIn("b", "B"), PolicyNewest)
+	if !errors.Is(err, ErrBatchAborted) || !IsStoreFailure(err) {
+		t.Fatalf("apply B: %v, want a store failure (ErrBatchAborted)", err)
+	}
+	if _, err := tx.Apply(contactIn("c", "C"), PolicyNewest); !errors.Is(err, ErrBatchAborted) {
+		t.Fatalf("apply after the batch broke: %v", err)
+	}
+	if err := tx.Commit(); !errors.Is(err, ErrBatchAborted) {
+		t.Fatalf("commit of a broken batch: %v", err)
+	}
+	tx.Rollback()
+	if n := count(t, s, `SELECT COUNT(*) FROM record`); n != 1 {
+		t.Fatalf("%d records after the broken batch, want the 1 from before", n)
+	}
+	// The next batch applies them all.
+	for _, k := range []string{"a", "b", "c"} {
+		apply(t, s, contactIn(k, k), PolicyNewest)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM contact`); n != 4 {
+		t.Fatalf("%d contacts, want 4", n)
+	}
+	rep, err := Check(ctx, s.Path())
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
+
+// What an item's creation can be refused for is checked before its first
+// write, so a refused item leaves the batch going: an attachment given by
+// hash whose content the store does not hold.
+func TestCreationRefusedBeforeWriting(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	tx, err := s.Begin(ctx)
+	must(t, err)
+	bad := &crm.Incoming{
+		Source: crm.SourceRef{Kind: "eml", Key: "m1", Version: "1"},
+		Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "s"},
+			Attachments: []crm.Attachment{{Name: "a.txt", MimeType: "text/plain", SHA256: "0000"}}},
+	}
+	_, err = tx.Apply(bad, PolicyNewest)
+	if err == nil || IsStoreFailure(err) {
+		t.Fatalf("attachment without content: %v, want an item's refusal", err)
+	}
+	if _, err := tx.Apply(contactIn("a", "A"), PolicyNewest); err != nil {
+		t.Fatalf("next item: %v", err)
+	}
+	must(t, tx.Commit())
+	if n := count(t, s, `SELECT COUNT(*) FROM record`); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+}
