@@ -843,7 +843,10 @@ func (m *msgSource) Next() (*crm.Incoming, error) {
 }
 
 // materialize reads attachment content now, while the reader's item is
-// current, and replaces Open with an in-memory reader.
+// current, and replaces Open with an in-memory reader. The content is read
+// into one buffer of the size the source gives (no doubling growth), and
+// the reader exposes it (Bytes) so that the store hashes and writes it
+// without another copy: a large attachment is held once, not three times.
 func materialize(in *crm.Incoming) error {
 	for i := range in.Record.Attachments {
 		a := &in.Record.Attachments[i]
@@ -854,15 +857,50 @@ func materialize(in *crm.Incoming) error {
 		if err != nil {
 			return fmt.Errorf("attachment %q: %w", a.Name, err)
 		}
-		data, err := io.ReadAll(rc)
+		data, err := readAll(rc, a.Size)
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("attachment %q: %w", a.Name, err)
 		}
-		a.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		a.Open = func() (io.ReadCloser, error) { return &memContent{Reader: bytes.NewReader(data), data: data}, nil }
 	}
 	return nil
 }
+
+// readAll reads r to its end into a buffer of size bytes to begin with (a
+// size from the source's metadata, which may be wrong either way), growing
+// it only if r holds more.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	const maxHint = 64 << 20 // a damaged size must not allocate gigabytes
+	if size <= 0 || size > maxHint {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, size+1) // +1: reading EOF needs no growth
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // more than the size said: grow
+		}
+	}
+}
+
+// memContent is attachment content held in memory. Bytes lets the store
+// use it without copying (crmstore reads content through Open and takes
+// Bytes when the reader has it).
+type memContent struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (m *memContent) Bytes() []byte { return m.data }
+func (m *memContent) Close() error  { return nil }
 
 // ownID returns the record id that a file crmbridge exported carries for
 // the record (vCard UID, iCalendar UID, the Message-ID it generated for a

@@ -65,16 +65,14 @@ func readAttachments(as []crm.Attachment) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read attachment %q: %w", a.Name, err)
 		}
-		var buf bytes.Buffer
-		_, err = io.Copy(&buf, rc)
+		data, err := contentBytes(rc)
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read attachment %q: %w", a.Name, err)
 		}
-		sum := sha256.Sum256(buf.Bytes())
+		sum := sha256.Sum256(data)
 		a.SHA256 = hex.EncodeToString(sum[:])
-		a.Size = int64(buf.Len())
-		data := buf.Bytes()
+		a.Size = int64(len(data))
 		if data == nil {
 			data = []byte{} // empty content, not NULL
 		}
@@ -100,6 +98,19 @@ func (t *Tx) checkBlobs(as []crm.Attachment, blobs map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// contentBytes returns all of r's content. A reader that already holds its
+// content in memory and says so (a Bytes() []byte method, as the importer's
+// readers have) is used as it is, not copied: the caller must not change
+// the bytes, and the store only hashes and writes them.
+func contentBytes(r io.Reader) ([]byte, error) {
+	if m, ok := r.(interface{ Bytes() []byte }); ok {
+		return m.Bytes(), nil
+	}
+	var buf bytes.Buffer
+	_, err := io.Copy(&buf, r)
+	return buf.Bytes(), err
 }
 
 func canonAttachments(as []crm.Attachment) string {

@@ -65,6 +65,7 @@ func BenchmarkWalkEnron(b *testing.B) {
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 	if reads > 0 {
 		b.ReportMetric(float64(hits)/float64(reads)*100, "cache-hit-%")
+		b.ReportMetric(float64(reads-hits)*cacheBlockSize/(1<<20), "read-MiB")
 	}
 }
 

