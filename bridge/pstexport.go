@@ -3,9 +3,11 @@ package bridge
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 
 	"crmbridge/crm"
 	"crmbridge/crmstore"
+	"crmbridge/pst"
 	"crmbridge/pstwrite"
 )
 
@@ -152,9 +155,19 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		// PidNameKeywords (MS-OXCMSG 2.2.1.17).
 		props = append(props, pstwrite.MVString(pstwrite.NameString(pstwrite.PSPublicStrings, "Keywords"), cats))
 	}
-	var mins int
-	if _, err := fmt.Sscanf(f["reminder"], "-PT%dM", &mins); err == nil {
-		props = append(props, pstwrite.Bool(common(0x8503), true), pstwrite.Int32(common(0x8501), int32(mins))) // PidLidReminderSet, PidLidReminderDelta
+	props = append(props, pstReminder(r.Entity, f)...)
+	// The record's id, and a task's iCalendar UID, in crmbridge's own
+	// property set (pst.PSETIDCrmbridge): read back as the record id and
+	// the task's identity key (FromPST).
+	own := pstwrite.MustGUID(pst.PSETIDCrmbridge)
+	if r.ID != "" {
+		props = append(props, pstwrite.String(pstwrite.NameString(own, "RecordId"), r.ID))
+	}
+	if r.Entity == crm.Task || r.Entity == crm.Appointment {
+		str(pstwrite.NameString(own, "Uid"), "uid")
+	}
+	if xs := pstExtras(r.Extras); len(xs) > 0 {
+		props = append(props, pstwrite.MVString(pstwrite.NameString(own, "Extras"), xs))
 	}
 
 	switch r.Entity {
@@ -291,6 +304,22 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		setAddr("1", addr(0x8045), addr(0x8046), addr(0x8047), addr(0x8048), addr(0x8049), addr(0x804A)) // PidLidWorkAddress*
 		setAddr("2", tag(0x3A5D), tag(0x3A59), tag(0x3A5C), tag(0x3A5B), tag(0x3A5A), tag(0x3A5E))       // PidTagHomeAddress*
 		setAddr("3", tag(0x3A63), tag(0x3A5F), tag(0x3A62), tag(0x3A61), tag(0x3A60), tag(0x3A64))       // PidTagOtherAddress*
+		// MS-OXOCNTC 2.2.1.8: the contact's picture is an attachment
+		// flagged PidTagAttachmentContactPhoto, with PidLidHasPicture set;
+		// the first image attachment is the photo (as the vCard PHOTO).
+		photo := false
+		for _, a := range r.Attachments {
+			pa, err := pstAttachment(a, depth)
+			if err != nil {
+				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
+			}
+			if !photo && strings.HasPrefix(strings.ToLower(a.MimeType), "image/") {
+				photo = true
+				pa.Props = append(pa.Props, pstwrite.Bool(tag(0x7FFF), true))
+				props = append(props, pstwrite.Bool(addr(0x8015), true))
+			}
+			m.Attachments = append(m.Attachments, pa)
+		}
 	case crm.List:
 		str(tag(tagSubject), "listname")
 		str(tag(tagDisplayName), "listname")
@@ -320,6 +349,27 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 			props = append(props, pstwrite.Int32(task(0x8101), status))
 		}
 		props = append(props, pstwrite.Bool(task(0x811C), f["statecode"] == "1"))
+		// The owner and the attendees (an iCalendar VTODO's ORGANIZER and
+		// ATTENDEEs) as recipient rows, flagged as an appointment's are.
+		for _, p := range r.Parties {
+			switch p.Role {
+			case crm.RoleOrganizer:
+				m.Recipients = append(m.Recipients, pstRecipient(p, 1, 0x3, 0)) // recipSendable | recipOrganizer
+			case crm.RoleRequired, crm.RoleOptional:
+				typ := 1
+				if p.Role == crm.RoleOptional {
+					typ = 2
+				}
+				m.Recipients = append(m.Recipients, pstRecipient(p, typ, 0x1, trackStatus[p.Status]))
+			}
+		}
+		for _, a := range r.Attachments {
+			pa, err := pstAttachment(a, depth)
+			if err != nil {
+				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
+			}
+			m.Attachments = append(m.Attachments, pa)
+		}
 	case crm.Appointment:
 		str(tag(tagSubject), "subject")
 		str(appt(0x8208), "location")
@@ -412,6 +462,14 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 					pstwrite.Binary(appt(0x8233), tzs),
 					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true))
 			}
+		}
+		if depth == 0 {
+			// An occurrence written as an item of its own (one that is
+			// not an instance of its series, or whose series is not
+			// here): PidLidExceptionReplaceTime says which occurrence it
+			// replaces (MS-OXOCAL 2.2.1.45), read back as its recurrence
+			// id. Inside a series the exception attachment sets it.
+			tm(appt(0x8228), "recurrenceid")
 		}
 		str(appt(0x8234), "timezone")
 		if n, err := strconv.Atoi(f["busystatus"]); err == nil {
@@ -754,4 +812,73 @@ func seriesMaster(v *crmstore.View, members []*crmstore.View) *crmstore.View {
 		}
 	}
 	return nil
+}
+
+// pstReminder maps the reminder field (a duration before the start, as an
+// iCalendar TRIGGER gives it, or a time) to MS-OXORMDR's properties:
+// PidLidReminderSet; for an appointment PidLidReminderDelta, whole minutes
+// before the start (2.2.1.3; an absolute reminder is its distance from the
+// start, rounded to the minute), PidLidReminderTime the start and
+// PidLidReminderSignalTime when it goes off (2.2.1.4-5); for a task (and
+// any other item) PidLidReminderTime and PidLidReminderSignalTime, the
+// time it goes off (a duration counts from the start, RFC 5545 3.8.6.3).
+// Nothing when the reminder cannot be placed in time: a duration without
+// a start, a reminder after an appointment's start (Outlook's delta counts
+// before it), or one beyond FILETIME's range.
+func pstReminder(e crm.Entity, f map[string]string) []pstwrite.Prop {
+	rem := strings.TrimSpace(f["reminder"])
+	if rem == "" {
+		return nil
+	}
+	common := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDCommon, lid) }
+	start, errStart := time.Parse(time.RFC3339, f["scheduledstart"])
+	at, err := time.Parse(time.RFC3339, rem)
+	if err != nil {
+		d, err := crm.ParseDuration(rem)
+		if err != nil || errStart != nil {
+			return nil
+		}
+		at = start.Add(d)
+	}
+	if at.Year() < 1601 || at.Year() > 30827 {
+		return nil
+	}
+	set := pstwrite.Bool(common(0x8503), true) // PidLidReminderSet
+	if e != crm.Appointment {
+		return []pstwrite.Prop{set, pstwrite.Time(common(0x8502), at), pstwrite.Time(common(0x8560), at)}
+	}
+	if errStart != nil || at.After(start) {
+		return nil
+	}
+	d := start.Sub(at)
+	mins := d.Round(time.Minute) / time.Minute
+	if at.Add(d) != start || mins > math.MaxInt32 { // beyond a Duration (292 years) or an int32 of minutes
+		return nil
+	}
+	return []pstwrite.Prop{set, pstwrite.Int32(common(0x8501), int32(mins)), // PidLidReminderDelta
+		pstwrite.Time(common(0x8502), start), pstwrite.Time(common(0x8560), start.Add(-mins*time.Minute))}
+}
+
+// pstExtra is one extra value as crmbridge's "Extras" property holds it
+// (JSON, one string per value).
+type pstExtra struct {
+	Name   string            `json:"n"`
+	Params map[string]string `json:"p,omitempty"`
+	Value  string            `json:"v"`
+}
+
+// pstExtras encodes a record's extra values for crmbridge's "Extras"
+// property: the values no Outlook property holds (a vCard's SOUND, an
+// iCalendar URL or second VALARM, ...), so that a PST export read back
+// gives them back (pstExtrasOf). Outlook keeps a named property it does
+// not know with the item and shows nothing of it.
+func pstExtras(xs []crm.Extra) []string {
+	var out []string
+	for _, x := range xs {
+		b, err := json.Marshal(pstExtra{Name: x.Name, Params: x.Params, Value: x.Value})
+		if err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
 }

@@ -243,3 +243,75 @@ func TestPSTExportReplacesOnlyItsOwn(t *testing.T) {
 		t.Errorf("temporary files left: %v", m)
 	}
 }
+
+// pstOwnICS and pstOwnVCF are records a PST export used to lose: a task
+// (UID, owner and attendee, a reminder counted from its start, 20 % done
+// though completed, an extra), an event (CLASS:PUBLIC, a reminder in
+// hours, an extra), an occurrence that is not an instance of its series,
+// a contact without an e-mail address, with a photo and an extra.
+const pstOwnICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" +
+	"BEGIN:VTODO\r\nUID:task-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260301T090000Z\r\nDUE:20260302T090000Z\r\n" +
+	"SUMMARY:Report\r\nSTATUS:COMPLETED\r\nPERCENT-COMPLETE:20\r\nORGANIZER;CN=Boss:mailto:boss@example.com\r\n" +
+	"ATTENDEE:mailto:ann@example.com\r\nX-TASK-NOTE:keep me\r\n" +
+	"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VTODO\r\n" +
+	"BEGIN:VEVENT\r\nUID:ev-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260310T100000Z\r\nDTEND:20260310T110000Z\r\n" +
+	"SUMMARY:Review\r\nCLASS:PUBLIC\r\nURL:https://example.com/review\r\n" +
+	"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT2H\r\nEND:VALARM\r\nEND:VEVENT\r\n" +
+	"BEGIN:VEVENT\r\nUID:series-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260219\r\nDTEND;VALUE=DATE:20260220\r\n" +
+	"RRULE:FREQ=WEEKLY;COUNT=4;BYDAY=TH\r\nSUMMARY:Series\r\nEND:VEVENT\r\n" +
+	"BEGIN:VEVENT\r\nUID:series-1\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20260225T230000Z\r\n" +
+	"DTSTART;VALUE=DATE:20260227\r\nDTEND;VALUE=DATE:20260228\r\nSUMMARY:Moved\r\nEND:VEVENT\r\n" +
+	"END:VCALENDAR\r\n"
+
+const pstOwnVCF = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Mail\r\nN:Mail;No;;;\r\nTEL;TYPE=WORK:+1 555 0100\r\n" +
+	"PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo=\r\nX-CUSTOM-THING:kept\r\nEND:VCARD\r\n"
+
+// TestPSTExportKeepsOwn: records through a PST come back as the same
+// records (the record id in crmbridge's property set, a task's UID),
+// with their reminders (as the same instant), sensitivity 0, percentage,
+// task parties, extras, a contact's photo and an orphan occurrence's
+// recurrence id.
+func TestPSTExportKeepsOwn(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.ics"), pstOwnICS)
+	writeFile(t, filepath.Join(dir, "in.vcf"), pstOwnVCF)
+	a := newStore(t)
+	importPaths(t, a, ImportOptions{}, filepath.Join(dir, "in.ics"), filepath.Join(dir, "in.vcf"))
+	out := filepath.Join(t.TempDir(), "out.pst")
+	export(t, a, ExportOptions{All: true, PST: out})
+	b := newStore(t)
+	_, p := importPaths(t, b, ImportOptions{}, out)
+	for _, err := range p.errs {
+		t.Errorf("import of the export: %v", err)
+	}
+	ctx := context.Background()
+	ids, _ := a.IDs(ctx, []crm.Entity{crm.Task, crm.Appointment, crm.Contact})
+	if len(ids) != 5 {
+		t.Fatalf("%d records imported, want 5", len(ids))
+	}
+	for _, id := range ids {
+		va, _ := a.Get(ctx, id)
+		vb, err := b.Get(ctx, id)
+		if err != nil {
+			t.Errorf("%s %s %q: not the same record after the PST: %v", va.Entity, id, title(va), err)
+			continue
+		}
+		for _, k := range []string{"uid", "sensitivity", "percentcomplete", "recurrenceid", "scheduledstart", "fullname"} {
+			if va.Fields[k] != vb.Fields[k] {
+				t.Errorf("%s %q: %s %q → %q", va.Entity, title(va), k, va.Fields[k], vb.Fields[k])
+			}
+		}
+		if x, y := reminderAt(va.Fields), reminderAt(vb.Fields); x != y {
+			t.Errorf("%s %q: reminder %q → %q", va.Entity, title(va), x, y)
+		}
+		if x, y := extraKeys(va.Extras), extraKeys(vb.Extras); len(minus(x, y)) > 0 {
+			t.Errorf("%s %q: extras lost %q (have %q)", va.Entity, title(va), minus(x, y), y)
+		}
+		if x, y := partyKeys(va.Parties), partyKeys(vb.Parties); len(minus(x, y)) > 0 {
+			t.Errorf("%s %q: parties lost %q", va.Entity, title(va), minus(x, y))
+		}
+		if x, y := attachmentKeys(t, va.Attachments), attachmentKeys(t, vb.Attachments); len(minus(x, y)) > 0 {
+			t.Errorf("%s %q: attachments lost", va.Entity, title(va))
+		}
+	}
+}

@@ -3,10 +3,13 @@ package bridge
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
@@ -62,6 +65,11 @@ func fromItem(it *pst.Item) *crm.Incoming {
 	}
 	in.Source.Version = pstVersion(it)
 	in.ModifiedAt = it.Modified
+	// An item crmbridge exported carries its record's id (pstexport.go):
+	// re-importing the export, here or into a fresh store, keeps record
+	// ids, as a vCard's or iCalendar's UID does (ownID).
+	in.Record.ID = pstRecordID(it)
+	in.Record.Extras = pstExtrasOf(in.Record.Extras, it.Extras)
 	f := in.Record.Fields
 	item.SetIf(f, "folder", it.Folder)
 	if len(it.Categories) > 0 {
@@ -89,7 +97,7 @@ func activityFields(it *pst.Item) map[string]string {
 	if it.Importance >= 0 && it.Importance <= 2 {
 		f["prioritycode"] = strconv.Itoa(it.Importance)
 	}
-	if it.Sensitivity > 0 {
+	if it.Sensitivity >= 0 { // present, normal (0) included
 		f["sensitivity"] = strconv.Itoa(it.Sensitivity)
 	}
 	return f
@@ -128,7 +136,7 @@ func pstEmail(it *pst.Item) *crm.Incoming {
 	item.SetIf(f, "actualend", item.FormatTime(end))
 	if e.SenderAddress != "" || e.SenderName != "" {
 		f["sender"] = formatAddress(e.SenderName, e.SenderAddress)
-		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleSender, Address: e.SenderAddress, Name: e.SenderName})
+		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleSender, Address: e.SenderAddress, Name: partyName(e.SenderName, e.SenderAddress)})
 	}
 	if e.OnBehalfAddress != "" {
 		rec.Extras = append(rec.Extras, crm.SenderExtra(e.OnBehalfName, e.OnBehalfAddress))
@@ -145,7 +153,7 @@ func pstEmail(it *pst.Item) *crm.Incoming {
 		if role == crm.RoleTo && r.Address != "" {
 			to = append(to, r.Address)
 		}
-		rec.Parties = append(rec.Parties, crm.Party{Role: role, Address: r.Address, Name: r.Name})
+		rec.Parties = append(rec.Parties, crm.Party{Role: role, Address: r.Address, Name: partyName(r.Name, r.Address)})
 	}
 	item.SetIf(f, "torecipients", strings.Join(to, ";"))
 	rec.Attachments = pstAttachments(it)
@@ -157,6 +165,17 @@ func pstEmail(it *pst.Item) *crm.Incoming {
 		Record: rec,
 		Keys:   item.EmailKeys(e.MessageID, e.SenderAddress, date, it.Subject, it.Body),
 	}
+}
+
+// partyName is a recipient's display name as a party's name: none when
+// it is only the address. MAPI gives every recipient a display name
+// (MS-OXCMSG 2.2.3: PidTagDisplayName), and Outlook, like crmbridge's
+// writer, puts the address there when it knows no name.
+func partyName(name, addr string) string {
+	if strings.EqualFold(strings.TrimSpace(name), strings.TrimSpace(addr)) {
+		return ""
+	}
+	return name
 }
 
 func formatAddress(name, addr string) string {
@@ -286,7 +305,7 @@ func pstContact(it *pst.Item) *crm.Incoming {
 		item.SetIf(f, p+"postofficebox", a.POBox)
 	}
 	return &crm.Incoming{
-		Record: crm.Record{Entity: crm.Contact, Fields: f, Extras: extras},
+		Record: crm.Record{Entity: crm.Contact, Fields: f, Extras: extras, Attachments: pstAttachments(it)},
 		Keys:   item.ContactKeys(c.Emails[0].Address),
 	}
 }
@@ -305,8 +324,10 @@ func pstTask(it *pst.Item) *crm.Incoming {
 	item.SetIf(f, "scheduledstart", item.FormatTime(t.Start))
 	item.SetIf(f, "scheduledend", item.FormatTime(t.Due))
 	item.SetIf(f, "actualend", item.FormatTime(t.Completed))
+	// A completed task without a percentage is 100 % done; one with its
+	// own (an iCalendar COMPLETED task at PERCENT-COMPLETE:20) keeps it.
 	pc := int(t.PercentComplete*100 + 0.5)
-	if t.Complete {
+	if t.Complete && pc == 0 {
 		pc = 100
 	}
 	f["percentcomplete"] = strconv.Itoa(pc)
@@ -318,7 +339,24 @@ func pstTask(it *pst.Item) *crm.Incoming {
 	if s, ok := taskStatus[t.Status]; ok {
 		f["statuscode"] = s
 	}
-	return &crm.Incoming{Record: crm.Record{Entity: crm.Task, Fields: f}}
+	if t.ReminderSet && !t.ReminderTime.IsZero() {
+		f["reminder"] = item.FormatTime(t.ReminderTime)
+	}
+	// A task's iCalendar UID, kept by crmbridge's PST writer: the same
+	// identity key as the VTODO's.
+	item.SetIf(f, "uid", it.UID)
+	rec := crm.Record{Entity: crm.Task, Fields: f, Attachments: pstAttachments(it), Parties: []crm.Party{}}
+	for _, r := range t.Recipients {
+		role := crm.RoleRequired
+		switch {
+		case r.Organizer:
+			role = crm.RoleOrganizer
+		case r.Type == 2:
+			role = crm.RoleOptional
+		}
+		rec.Parties = append(rec.Parties, crm.Party{Role: role, Address: r.Address, Name: partyName(r.Name, r.Address), Status: responseStatus(r.Response)})
+	}
+	return &crm.Incoming{Record: rec, Keys: item.TaskKeys(it.UID)}
 }
 
 func pstAppointment(it *pst.Item) *crm.Incoming {
@@ -334,7 +372,14 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 	if len(a.GlobalObjectID) > 0 {
 		f["globalobjectid"] = hex.EncodeToString(a.GlobalObjectID)
 	}
-	item.SetIf(f, "uid", a.UID)
+	// The UID crmbridge's writer kept beside the global object id it
+	// derived from it: the same id, as the source spelt it (the case of
+	// a hex UID).
+	uid := a.UID
+	if it.UID != "" && strings.EqualFold(it.UID, uid) {
+		uid = it.UID
+	}
+	item.SetIf(f, "uid", uid)
 	// A pattern text without the recurring flag is a rule Outlook cannot
 	// hold as a series (crmbridge's own PSTs keep an iCalendar rule so).
 	if a.Recurring || a.RecurrencePattern != "" {
@@ -366,7 +411,7 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 	}
 	rec := crm.Record{Entity: crm.Appointment, Fields: f, Parties: []crm.Party{}}
 	if a.OrganizerAddress != "" || a.OrganizerName != "" {
-		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleOrganizer, Address: a.OrganizerAddress, Name: a.OrganizerName})
+		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleOrganizer, Address: a.OrganizerAddress, Name: partyName(a.OrganizerName, a.OrganizerAddress)})
 	}
 	for _, r := range a.Attendees {
 		if r.Organizer {
@@ -376,12 +421,16 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 		if r.Type == 2 || r.Type == 3 { // optional, resource
 			role = crm.RoleOptional
 		}
-		rec.Parties = append(rec.Parties, crm.Party{Role: role, Address: r.Address, Name: r.Name, Status: responseStatus(r.Response)})
+		rec.Parties = append(rec.Parties, crm.Party{Role: role, Address: r.Address, Name: partyName(r.Name, r.Address), Status: responseStatus(r.Response)})
 	}
 	rec.Attachments = pstAttachments(it)
 	// The same meeting from another file, or as a meeting request and as
 	// the calendar item, is one record through its UID.
-	in := &crm.Incoming{Record: rec, Keys: item.EventKeys(a.UID, time.Time{})}
+	// An occurrence as an item of its own: the original start it
+	// replaces is its recurrence id (pstOccurrences sets the same for one
+	// inside its series).
+	item.SetIf(f, "recurrenceid", item.FormatTime(a.ExceptionReplaceTime))
+	in := &crm.Incoming{Record: rec, Keys: item.EventKeys(uid, a.ExceptionReplaceTime)}
 	var partstat string
 	in.Schedule, partstat = outlookSchedule(it.Class, a, meeting)
 	if in.Schedule != nil && !in.Schedule.Changes() {
@@ -461,7 +510,7 @@ func pstDistList(it *pst.Item) *crm.Incoming {
 	rec := crm.Record{Entity: crm.List, Fields: f, Members: []crm.Party{}}
 	if it.DistList != nil {
 		for _, m := range it.DistList.Members {
-			rec.Members = append(rec.Members, crm.Party{Address: m.Address, Name: m.Name})
+			rec.Members = append(rec.Members, crm.Party{Address: m.Address, Name: partyName(m.Name, m.Address)})
 		}
 	}
 	return &crm.Incoming{Record: rec}
@@ -495,6 +544,8 @@ func pstOccurrences(master *crm.Incoming, it *pst.Item) []*crm.Incoming {
 		}
 		m := a.Message
 		in := pstAppointment(m)
+		in.Record.ID = pstRecordID(m)
+		in.Record.Extras = pstExtrasOf(in.Record.Extras, m.Extras)
 		f := in.Record.Fields
 		for k, v := range master.Record.Fields {
 			if _, ok := f[k]; !ok && !seriesOnly[k] {
@@ -525,4 +576,36 @@ func pstOccurrences(master *crm.Incoming, it *pst.Item) []*crm.Incoming {
 		out = append(out, in)
 	}
 	return out
+}
+
+// pstExtrasOf adds the extra values crmbridge's writer kept in its
+// "Extras" property (pstExtras) to those the mapping read, each value
+// once; a value that is not the writer's encoding is skipped.
+func pstExtrasOf(have []crm.Extra, kept []string) []crm.Extra {
+	seen := map[string]bool{}
+	for _, x := range have {
+		seen[x.String()] = true
+	}
+	for _, k := range kept {
+		var e pstExtra
+		if json.Unmarshal([]byte(k), &e) != nil || e.Name == "" {
+			continue
+		}
+		x := crm.Extra{Name: e.Name, Params: e.Params, Value: e.Value}
+		if !seen[x.String()] {
+			seen[x.String()] = true
+			have = append(have, x)
+		}
+	}
+	return have
+}
+
+// pstRecordID is the record id crmbridge's writer kept in the item, ""
+// when it carries none (or not a record id).
+func pstRecordID(it *pst.Item) string {
+	s := strings.TrimSpace(it.RecordID)
+	if id, err := uuid.Parse(s); err == nil && len(s) == 36 {
+		return id.String()
+	}
+	return ""
 }

@@ -80,6 +80,11 @@ func (f *File) attachment(ab *bag, folder string, depth int) (*Attachment, error
 	}
 	p, ok := ab.find(tagAttachDataBinary)
 	if !ok {
+		if a.Method == 1 && a.Size == 0 {
+			// afByValue without a value: an empty file (MS-OXCMSG 2.2.2.7:
+			// the data property holds the contents, here none).
+			a.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(nil)), nil }
+		}
 		return a, nil
 	}
 	if p.Type == ptObject {

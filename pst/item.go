@@ -88,7 +88,18 @@ type Item struct {
 	Modified    time.Time // the item's source version
 	Categories  []string  // PidNameKeywords
 	Importance  int       // 0 low, 1 normal, 2 high
-	Sensitivity int       // 0 normal, 1 personal, 2 private, 3 confidential
+	Sensitivity int       // PidTagSensitivity: 0 normal, 1 personal, 2 private, 3 confidential; -1 when the item has none
+
+	// RecordID and UID are crmbridge's own named properties (property set
+	// PSETIDCrmbridge, names "RecordId" and "Uid"): the id of the CRM
+	// record an item was exported from, and the iCalendar UID of a task or
+	// appointment as the record spelt it. Empty
+	// in items crmbridge did not write.
+	RecordID, UID string
+	// Extras is crmbridge's named property "Extras" in the same set: the
+	// record's values without an Outlook property, one string each, as
+	// the writer encoded them.
+	Extras []string
 
 	// Exactly one of Contact, Task, Appointment, DistList is set for those
 	// kinds; Email is set for KindEmail and for meeting messages
@@ -169,6 +180,13 @@ type Task struct {
 	Complete              bool
 	Owner                 string
 	Recurring             bool
+	// ReminderSet and ReminderTime: PidLidReminderSet and PidLidReminderTime,
+	// for a task the time the reminder goes off (MS-OXORMDR 2.2.1.1, 2.2.1.4).
+	ReminderSet  bool
+	ReminderTime time.Time
+	// Recipients is the task's recipient table: its owner (flagged
+	// Organizer) and the people it is assigned to or shared with.
+	Recipients []Recipient
 }
 
 // Appointment holds the fields of an appointment or meeting.

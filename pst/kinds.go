@@ -105,6 +105,10 @@ func (f *File) task(b *bag) *Task {
 		Complete:  b.bool(f.lid(psetidTask, lidTaskComplete)),
 		Owner:     b.str(f.lid(psetidTask, lidTaskOwner)),
 		Recurring: b.bool(f.lid(psetidTask, lidTaskFRecurring)),
+		// MS-OXORMDR 2.2.1.4: on a task, PidLidReminderTime is when the
+		// reminder goes off.
+		ReminderSet:  b.bool(f.lid(psetidCommon, lidReminderSet)),
+		ReminderTime: b.time(f.lid(psetidCommon, lidReminderTime)),
 	}
 	t.PercentComplete, _ = b.float(f.lid(psetidTask, lidPercentComplete))
 	t.Status, _ = b.int(f.lid(psetidTask, lidTaskStatus))

@@ -35,7 +35,7 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 		Created:     b.time(tagCreationTime),
 		Modified:    b.time(tagLastModificationTime),
 		Importance:  1,
-		Sensitivity: 0,
+		Sensitivity: -1,
 	}
 	if nid != 0 {
 		it.EntryID = f.entryID(nid)
@@ -70,6 +70,15 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 	if id, ok := f.names.name(psPublicStrings, "Keywords"); ok {
 		it.Categories = b.strings(id)
 	}
+	if id, ok := f.names.name(psetidCrmbridge, "RecordId"); ok {
+		it.RecordID = b.str(id)
+	}
+	if id, ok := f.names.name(psetidCrmbridge, "Uid"); ok {
+		it.UID = b.str(id)
+	}
+	if id, ok := f.names.name(psetidCrmbridge, "Extras"); ok {
+		it.Extras = b.strings(id)
+	}
 
 	recips, err := f.recipients(b)
 	if err != nil {
@@ -83,6 +92,7 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 		b.read = nil
 	case KindTask:
 		it.Task = f.task(b)
+		it.Task.Recipients = recips
 	case KindAppointment:
 		it.Appointment = f.appointment(b, it.Class, recips)
 	case KindDistList:

@@ -24,10 +24,20 @@ func mustGUID(s string) guid {
 	return g
 }
 
+// PSETIDCrmbridge is the GUID of crmbridge's own property set of named
+// properties, in which the PST writer stores what no Outlook property
+// holds (Item.RecordID, Item.UID). A random GUID, fixed once.
+const PSETIDCrmbridge = "B516C566-B890-484C-A27B-414EF9FDE4EB"
+
 // Property sets of named properties (MS-OXPROPS 1.3.2).
 var (
 	psMAPI          = mustGUID("00020328-0000-0000-C000-000000000046")
 	psPublicStrings = mustGUID("00020329-0000-0000-C000-000000000046")
+	// PSETIDCrmbridge is crmbridge's own property set (MS-OXPROPS 1.3.2
+	// lets an application define one): the record id and the iCalendar
+	// UID of a task that a PST or .msg crmbridge wrote carries, so that
+	// re-importing the export finds the same records.
+	psetidCrmbridge = mustGUID(PSETIDCrmbridge)
 	psetidAddress   = mustGUID("00062004-0000-0000-C000-000000000046")
 	psetidAppt      = mustGUID("00062002-0000-0000-C000-000000000046")
 	psetidTask      = mustGUID("00062003-0000-0000-C000-000000000046")

@@ -143,6 +143,7 @@ const (
 	// PSETID_Common
 	lidReminderDelta = 0x8501
 	lidReminderSet   = 0x8503
+	lidReminderTime  = 0x8502 // PidLidReminderTime (MS-OXORMDR 2.2.1.4)
 	lidCommonStart   = 0x8516
 	lidCommonEnd     = 0x8517
 )
