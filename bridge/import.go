@@ -448,8 +448,12 @@ type next struct {
 // readFile streams the file's items through a goroutine that parses (and
 // reads attachment content), while this goroutine applies them in batches:
 // parsing runs on the second core.
+//
+// An item that fails after writing without a savepoint (a new record's
+// creation, see crmstore.Tx.Careful) breaks its batch: the batch is rolled
+// back and the file read again, its batch's items applied carefully, so
+// that the item fails alone and is reported like any other.
 func (im *Importer) readFile(ctx context.Context, path, abs string, format Format, mtime time.Time) (items, failed int, err error) {
-	origin := string(format) + ":" + abs
 	book := &ledgerBook{l: &FileLedger{Path: path, Format: format, Entities: map[crm.Entity]*Counts{}}, sum: im.sum, detail: im.opts.Detail}
 	im.sum.Ledger = append(im.sum.Ledger, book.l)
 	im.book = book
@@ -459,6 +463,49 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 		failed = book.l.NotImported
 		im.book = nil
 	}()
+	var rp *replay
+	for {
+		items, err = im.readPass(ctx, path, abs, format, mtime, rp)
+		var br *batchBroken
+		if !errors.As(err, &br) {
+			return items, failed, err
+		}
+		// Undo what the rolled-back batch counted, and read the file
+		// again (a fresh account cache: the batch's accounts are gone).
+		rp = &replay{upTo: br.step, steps: map[int]bool{br.step: true}}
+		for _, o := range book.pending {
+			rp.steps[o.step] = true
+			im.sum.Conflicts -= o.conflicts
+			im.sum.Warnings -= o.warnings
+		}
+		book.pending = book.pending[:0]
+		book.accounts = 0
+		im.accounts = map[string]string{}
+		im.rep.Warning(fmt.Errorf("%w; reading the file again to apply that batch one item at a time", br.err))
+	}
+}
+
+// replay says how a pass over a file applies the steps (the items and
+// problems its reader sends, counted from 0) of a batch that an item broke.
+type replay struct {
+	upTo  int          // the step that broke the batch
+	steps map[int]bool // the steps up to it to apply again, carefully
+}
+
+// batchBroken is what a pass returns when an item broke its batch
+// (crmstore.IsItemAbort).
+type batchBroken struct {
+	step int
+	err  error
+}
+
+func (b *batchBroken) Error() string { return b.err.Error() }
+
+// readPass reads the file once (see readFile); rp, when not nil, says
+// which steps an earlier pass left to apply again.
+func (im *Importer) readPass(ctx context.Context, path, abs string, format Format, mtime time.Time, rp *replay) (items int, err error) {
+	origin := string(format) + ":" + abs
+	book := im.book
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan next, 16)
@@ -477,17 +524,20 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 	dbctx := context.WithoutCancel(ctx)
 	tx, err := im.store.Begin(dbctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("store: %w", err)
+		return 0, fmt.Errorf("store: %w", err)
 	}
 	defer func() {
 		if tx != nil {
 			tx.Rollback()
 		}
 	}()
+	if rp != nil {
+		tx.Careful()
+	}
 	inBatch := 0
 	lastCommit := time.Now()
 	seen := map[string]int{}
-	commit := func() error {
+	commit := func(next int) error { // next: the step after the batch
 		err := commitTx(tx)
 		tx = nil
 		if err != nil {
@@ -498,10 +548,20 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 		inBatch = 0
 		lastCommit = time.Now()
 		tx, err = im.store.Begin(dbctx)
+		if err == nil && rp != nil && next <= rp.upTo {
+			tx.Careful()
+		}
 		return err
 	}
+	step := -1
 	for n := range ch {
+		step++
+		// A replay skips what the earlier pass committed or reported.
+		done := rp != nil && step <= rp.upTo && !rp.steps[step]
 		if n.err != nil {
+			if done {
+				continue
+			}
 			var ie *item.Error
 			var pe *pst.ItemError
 			if errors.As(n.err, &ie) && ie.Kept {
@@ -518,7 +578,6 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 			// item (the items it held were never delimited).
 			im.problem(n.err)
 			im.sum.FilesFailed++
-			failed++
 			break
 		}
 		items++
@@ -536,6 +595,9 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 			}
 			n.in.Source.Key = key
 		}
+		if done {
+			continue
+		}
 		// DESIGN.md "Identity": items identical in every field are one
 		// record, even without an e-mail address or UID.
 		n.in.Keys = append(n.in.Keys, contentKey(&n.in.Record))
@@ -544,14 +606,17 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 			// modification time bounds when it last changed.
 			n.in.ModifiedAt = mtime
 		}
-		if err := im.apply(tx, n.in); err != nil {
-			return items, failed, err
+		if err := im.apply(tx, n.in, step); err != nil {
+			if crmstore.IsItemAbort(err) {
+				return items, &batchBroken{step: step, err: err}
+			}
+			return items, err
 		}
 		inBatch++
 		im.rep.Progress(items)
 		if inBatch >= im.opts.BatchSize || time.Since(lastCommit) > 2*time.Second {
-			if err := commit(); err != nil {
-				return items, failed, err
+			if err := commit(step + 1); err != nil {
+				return items, err
 			}
 		}
 		if ctx.Err() != nil {
@@ -562,13 +627,13 @@ func (im *Importer) readFile(ctx context.Context, path, abs string, format Forma
 	tx = nil
 	if err != nil {
 		book.failed(err)
-		return items, failed, fmt.Errorf("store: %w", err)
+		return items, fmt.Errorf("store: %w", err)
 	}
 	im.booked()
 	if err := ctx.Err(); err != nil {
-		return items, failed, err
+		return items, err
 	}
-	return items, failed, nil
+	return items, nil
 }
 
 // contentKey returns the identity key of a record's whole content: its
@@ -605,10 +670,14 @@ func contentKey(r *crm.Record) string {
 // commitTx commits a batch; tests replace it to make a commit fail.
 var commitTx = (*crmstore.Tx).Commit
 
+// applyTx applies an item; tests replace it to make an item fail.
+var applyTx = (*crmstore.Tx).Apply
+
 // apply applies one incoming record (and the account of a contact's
 // company). Item-level failures are counted and reported; store failures
 // are returned.
-func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
+func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming, step int) error {
+	warnings := im.sum.Warnings
 	e := in.Record.Entity
 	if e == crm.Contact {
 		if company := strings.TrimSpace(in.Record.Fields["company"]); company != "" {
@@ -627,10 +696,13 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 		}
 		extras[strings.ToUpper(x.Name)]++
 	}
-	res, err := tx.Apply(in, im.opts.Policy)
+	res, err := applyTx(tx, in, im.opts.Policy)
 	im.sum.Conflicts += res.Conflicts
 	if err != nil {
 		perr := fmt.Errorf("%s: %w", in.Pos, err)
+		if crmstore.IsItemAbort(err) {
+			return perr // applied again (readFile), not booked yet
+		}
 		im.book.notImported(e, perr.Error())
 		if crmstore.IsStoreFailure(err) {
 			return fmt.Errorf("store: %w", err)
@@ -645,7 +717,8 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming) error {
 		im.sum.Warnings++
 		im.rep.Warning(fmt.Errorf("%s: %s %s: %s", in.Pos, e, res.ID, res.Note))
 	}
-	im.book.pending = append(im.book.pending, outcome{e: e, pos: in.Pos, id: res.ID,
+	im.book.pending = append(im.book.pending, outcome{step: step, conflicts: res.Conflicts, warnings: im.sum.Warnings - warnings,
+		e: e, pos: in.Pos, id: res.ID,
 		created: res.Outcome == crmstore.Created, changed: res.Outcome == crmstore.Updated, again: res.Known,
 		extras: extras, note: res.Note})
 	return nil

@@ -83,6 +83,10 @@ func (l *FileLedger) Balanced() bool {
 
 // outcome is one item's fate, held until its transaction commits.
 type outcome struct {
+	// step is the item's place in its file (see replay); conflicts and
+	// warnings are what it added to the summary's counts.
+	step, conflicts, warnings int
+
 	e       crm.Entity
 	pos     string
 	id      string

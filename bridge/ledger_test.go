@@ -259,3 +259,60 @@ func TestVersionEndingBeforeStartRefused(t *testing.T) {
 		t.Fatalf("appointments %d, %v", len(ls), v.Fields)
 	}
 }
+
+// An item that breaks its batch (it failed after writing without a
+// savepoint: crmstore.IsItemAbort) loses nothing else: the file is read
+// again, the batch applied item by item, and that item alone is reported,
+// once. Counts are those of one clean pass: a contact whose value is too
+// long for Dataverse, in the broken batch, is warned about in each pass
+// but counted once.
+func TestLedgerItemBreaksBatch(t *testing.T) {
+	var text string
+	for i := range 7 {
+		card := strings.Replace(ledgerCard, "ann@", fmt.Sprintf("ann%d@", i), 1)
+		if i == 3 {
+			card = strings.Replace(card, "N:Lee;Ann;;;", "N:Lee;Ann;;;\r\nTITLE:"+strings.Repeat("t", 120), 1)
+		}
+		text += card
+	}
+	path := filepath.Join(t.TempDir(), "seven.vcf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	tries := 0
+	applyTx = func(tx *crmstore.Tx, in *crm.Incoming, p crmstore.Policy) (crmstore.Result, error) {
+		if in.Record.Fields["emailaddress1"] != "ann4@example.org" {
+			return tx.Apply(in, p)
+		}
+		if tries++; tries == 1 {
+			// Written, then broken: the batch must not commit.
+			tx.Apply(in, p)
+			return crmstore.Result{}, fmt.Errorf("%w: %w", crmstore.ErrBatchAborted, errors.New("internal error: boom"))
+		}
+		return crmstore.Result{}, errors.New("refused")
+	}
+	t.Cleanup(func() { applyTx = (*crmstore.Tx).Apply })
+	p := &problems{}
+	sum, err := Import(context.Background(), s, []string{path}, ImportOptions{BatchSize: 3, Reporter: p})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	applyTx = (*crmstore.Tx).Apply
+	checkLedger(t, s, sum)
+	l := sum.Ledger[0]
+	// Batches: cards 0-2 committed; 3, 4 broken, read again: 3 created, 4
+	// refused; 5, 6 created.
+	if l.Found != 7 || l.Created != 6 || l.NotImported != 1 || tries != 2 {
+		t.Fatalf("ledger %d found, %d created, %d not imported (%v), %d tries", l.Found, l.Created, l.NotImported, l.Problems, tries)
+	}
+	if len(p.errs) != 1 || !strings.Contains(p.errs[0].Error(), "seven.vcf: line 26") || !strings.Contains(p.errs[0].Error(), "refused") {
+		t.Errorf("problems %v", p.errs)
+	}
+	if sum.Warnings != 1 {
+		t.Errorf("%d warnings counted, want 1 (the title); reported: %v", sum.Warnings, p.warns)
+	}
+	if ls, err := s.List(context.Background(), crmstore.ListFilter{Entities: []crm.Entity{crm.Contact}}); err != nil || len(ls) != 6 {
+		t.Errorf("%d contacts in the store, want 6 (%v)", len(ls), err)
+	}
+}

@@ -2,7 +2,9 @@ package crmstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,5 +89,68 @@ func TestCreationRefusedBeforeWriting(t *testing.T) {
 	must(t, tx.Commit())
 	if n := count(t, s, `SELECT COUNT(*) FROM record`); n != 1 {
 		t.Fatalf("%d records, want 1", n)
+	}
+}
+
+// A batch broken by one item's own failure (a constraint it broke, not
+// the database) says so (IsItemAbort), and replayed with Careful the same
+// failure rolls back that item alone: the others commit.
+func TestCarefulReplayIsolatesTheItem(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	refuseB := func(tx *Tx) {
+		t.Helper()
+		if _, err := tx.exec(`CREATE TEMP TRIGGER IF NOT EXISTS refuse_b BEFORE INSERT ON main.journal
+			WHEN NEW.record_id IN (SELECT id FROM main.contact WHERE lastname = 'B') BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.Begin(ctx)
+	must(t, err)
+	refuseB(tx)
+	_, err = tx.Apply(contactIn("b", "B"), PolicyNewest)
+	if !IsItemAbort(err) {
+		t.Fatalf("apply B: %v, want an item's abort", err)
+	}
+	tx.Rollback()
+
+	tx, err = s.Begin(ctx)
+	must(t, err)
+	refuseB(tx)
+	tx.Careful()
+	for _, k := range []string{"A", "B", "C"} {
+		_, err := tx.Apply(contactIn(k, k), PolicyNewest)
+		if k == "B" {
+			if err == nil || IsStoreFailure(err) {
+				t.Fatalf("careful apply B: %v, want the item refused alone", err)
+			}
+		} else if err != nil {
+			t.Fatalf("careful apply %s: %v", k, err)
+		}
+	}
+	must(t, tx.Commit())
+	if n := count(t, s, `SELECT COUNT(*) FROM contact`); n != 2 {
+		t.Fatalf("%d contacts, want A and C", n)
+	}
+	rep, err := Check(ctx, s.Path())
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
+
+// A database failure is never an item's abort.
+func TestIsItemAbort(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("%w: %w", ErrBatchAborted, errors.New("internal error: boom")), true},
+		{fmt.Errorf("%w: %w", ErrBatchAborted, sql.ErrConnDone), false},
+		{errors.New("attachment missing"), false},
+		{sql.ErrTxDone, false},
+	} {
+		if got := IsItemAbort(c.err); got != c.want {
+			t.Errorf("IsItemAbort(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }

@@ -320,9 +320,20 @@ func (s *Store) Fail(err error) {
 // record being refused, or a batch that cannot commit (ErrBatchAborted):
 // the caller should stop rather than go on.
 func IsStoreFailure(err error) bool {
-	if errors.Is(err, ErrBatchAborted) {
-		return true
-	}
+	return errors.Is(err, ErrBatchAborted) || isDatabaseFailure(err)
+}
+
+// IsItemAbort reports whether err is a batch broken by one item's own
+// failure (ErrBatchAborted for a cause that is not the database's: a
+// constraint the item broke, an internal error): a replay of the batch
+// with Tx.Careful fails that item alone.
+func IsItemAbort(err error) bool {
+	return errors.Is(err, ErrBatchAborted) && !isDatabaseFailure(err)
+}
+
+// isDatabaseFailure reports whether err says the database file or its
+// connection failed.
+func isDatabaseFailure(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone)

@@ -32,7 +32,15 @@ type Tx struct {
 	// broken is set when an item failed after writing without a savepoint:
 	// the batch holds part of it, so it must not commit.
 	broken error
+	// careful makes every item undoable (see Careful).
+	careful bool
 }
+
+// Careful makes every later item of the transaction write inside a
+// savepoint, a new record's creation too, so that whatever an item fails
+// for rolls back that item alone. The importer replays a batch that one
+// item broke (IsItemAbort) this way.
+func (t *Tx) Careful() { t.careful = true }
 
 // itemState says how the item being applied protects its writes.
 type itemState int
@@ -252,7 +260,7 @@ func (t *Tx) protect(undoable bool) error {
 	if t.item != itemClean {
 		return nil
 	}
-	if !undoable {
+	if !undoable && !t.careful {
 		t.item = itemBare
 		return nil
 	}
