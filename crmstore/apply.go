@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -428,6 +429,11 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
 		return Result{}, fmt.Errorf("store merge base: %w", err)
 	}
+	if created && len(changes) > 0 {
+		if err := t.journalCreated(e, recID, changes, origin, newProv, provID); err != nil {
+			return Result{}, err
+		}
+	}
 	for _, k := range in.Keys {
 		if _, err := t.exec(`INSERT OR IGNORE INTO recordkey (entity, key, record_id) VALUES (?,?,?)`, string(e), k, recID); err != nil {
 			return Result{}, fmt.Errorf("store key: %w", err)
@@ -459,7 +465,11 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		if created {
 			op = "create"
 		}
-		if err := t.touch(e, recID, op, res.Changed, in.Source.Kind == "upstream", !created); err != nil {
+		changed := res.Changed
+		if created {
+			changed = []string{outboxAll}
+		}
+		if err := t.touch(e, recID, op, changed, in.Source.Kind == "upstream", !created); err != nil {
 			return Result{}, err
 		}
 	}
@@ -732,11 +742,9 @@ func (t *Tx) writeChanges(e crm.Entity, id string, old, changes map[string]strin
 	sort.Strings(names)
 	var journal, state [][]any
 	if !updateRow {
-		// A new record: one journal entry naming the fields it was
-		// created with (their values are in the record and the merge
-		// base), and one field state "*" for all of them.
-		created, _ := json.Marshal(names)
-		journal = [][]any{{t.now, id, string(e), fieldCreated, nil, string(created), origin}}
+		// A new record: one field state "*" for all its fields; apply
+		// writes its one journal entry (journalCreated) once its
+		// provenance is known.
 		state = [][]any{{id, "*", changedAt, origin}}
 	} else {
 		for _, name := range names {
@@ -752,6 +760,72 @@ func (t *Tx) writeChanges(e crm.Entity, id string, old, changes map[string]strin
 		return fmt.Errorf("field state: %w", err)
 	}
 	return nil
+}
+
+// createdBase is the prefix of a '_created' journal entry's new value
+// that names the provenance whose merge base row (baseAll) lists the
+// fields the record was created with: "base:<provenance id>".
+const createdBase = "base:"
+
+// journalCreated writes the one journal entry of a new record (field
+// '_created'): which fields it was created with. When its source was new
+// (newProv), the source's merge base is one row holding exactly those
+// fields with their values (every field it gave; the non-empty ones were
+// written), and the entry names that row (createdBase) rather than
+// repeating every field name; else it lists them as a JSON array.
+// createdFields reads either form.
+func (t *Tx) journalCreated(e crm.Entity, id string, changes map[string]string, origin string, newProv bool, provID int64) error {
+	var created string
+	if newProv {
+		created = createdBase + strconv.FormatInt(provID, 10)
+	} else {
+		js, _ := json.Marshal(sortedKeys(changes))
+		created = string(js)
+	}
+	if _, err := t.exec(`INSERT INTO journal (at, record_id, entity, field, old, new, origin) VALUES (?,?,?,?,?,?,?)`,
+		t.now, id, string(e), fieldCreated, nil, created, origin); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// createdFields returns the fields a record was created with, from the new
+// value of its '_created' journal entry (see journalCreated).
+func (t *Tx) createdFields(created string) ([]string, error) {
+	if created == "" {
+		return nil, nil
+	}
+	if n, ok := strings.CutPrefix(created, createdBase); ok {
+		provID, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("journal %s %q: %w", fieldCreated, created, err)
+		}
+		var all string
+		err = t.queryRow(`SELECT value FROM base WHERE provenance_id = ? AND field = ?`, provID, baseAll).Scan(&all)
+		if err == sql.ErrNoRows {
+			return nil, nil // its source is forgotten
+		}
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: %w", fieldCreated, err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal([]byte(all), &m); err != nil {
+			return nil, fmt.Errorf("journal %s: base of provenance %d: %w", fieldCreated, provID, err)
+		}
+		var fields []string
+		for f, v := range m {
+			if v != "" {
+				fields = append(fields, f)
+			}
+		}
+		sort.Strings(fields)
+		return fields, nil
+	}
+	var fields []string
+	if err := json.Unmarshal([]byte(created), &fields); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", fieldCreated, err)
+	}
+	return fields, nil
 }
 
 func nullIfEmpty(s string) any {

@@ -2,6 +2,9 @@ package crmstore
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +92,38 @@ func TestPullBaseRowKeepsLocalEdit(t *testing.T) {
 	f := fields(t, s, id)
 	if res.Conflicts != 0 || f["jobtitle"] != "Chief" || f["lastname"] != "Pulled2" || f["department"] != "Sales" {
 		t.Fatalf("second pull: %+v, fields %q", res, f)
+	}
+}
+
+// A new record's journal entry and outbox entry do not list its fields:
+// the journal names the merge base row that holds them, the outbox entry
+// stands for every field with a value. Push still sends the fields the
+// record was created with, and one cleared since (as empty), and no other.
+func TestCreationEntriesNameNoFields(t *testing.T) {
+	s := openTest(t)
+	in := contactIn("a", "Doe")
+	in.Record.Fields["firstname"] = "Ann"
+	in.Record.Fields["jobtitle"] = "Boss"
+	in.Record.Fields["department"] = ""
+	res := apply(t, s, in, PolicyNewest)
+	var fieldsCol, created string
+	if err := s.db.QueryRow(`SELECT fields FROM outbox WHERE record_id = ?`, res.ID).Scan(&fieldsCol); err != nil || fieldsCol != `["*"]` {
+		t.Fatalf("outbox fields %q %v", fieldsCol, err)
+	}
+	if err := s.db.QueryRow(`SELECT new FROM journal WHERE record_id = ? AND field = '_created'`, res.ID).Scan(&created); err != nil || !strings.HasPrefix(created, "base:") {
+		t.Fatalf("journal _created %q %v", created, err)
+	}
+	tx, err := s.Begin(context.Background())
+	must(t, err)
+	fs, err := tx.createdFields(created)
+	tx.Rollback()
+	if want := []string{"firstname", "jobtitle", "lastname"}; err != nil || !slices.Equal(fs, want) {
+		t.Fatalf("created with %q %v, want %q", fs, err, want)
+	}
+	set(t, s, res.ID, map[string]string{"jobtitle": ""})
+	c := pending(t, s, 10)
+	want := map[string]string{"firstname": "Ann", "lastname": "Doe", "jobtitle": ""} // fullname: Dataverse derives it
+	if len(c) != 1 || c[0].Op != OutboxCreate || !maps.Equal(c[0].Fields, want) {
+		t.Fatalf("pending %+v, want a create of %q", c, want)
 	}
 }

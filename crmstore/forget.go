@@ -3,7 +3,6 @@ package crmstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -298,11 +297,9 @@ func (t *Tx) revertFields(id string, e crm.Entity, origin, by string) (changed [
 		if err != nil && err != sql.ErrNoRows {
 			return nil, 0, fmt.Errorf("forget: %s: %w", id, err)
 		}
-		var fields []string
-		if list.String != "" {
-			if err := json.Unmarshal([]byte(list.String), &fields); err != nil {
-				return nil, 0, fmt.Errorf("forget: %s: journal %s: %w", id, fieldCreated, err)
-			}
+		fields, err := t.createdFields(list.String)
+		if err != nil {
+			return nil, 0, fmt.Errorf("forget: %s: %w", id, err)
 		}
 		for _, f := range fields {
 			var changedSince int

@@ -146,6 +146,16 @@ func (t *Tx) coalesce(id string, e crm.Entity) (c OutboxChange, keep bool, err e
 	if err := rows.Err(); err != nil {
 		return c, false, err
 	}
+	if names[outboxAll] {
+		delete(names, outboxAll)
+		set, err := t.namesSet(id, e)
+		if err != nil {
+			return c, false, err
+		}
+		for _, n := range set {
+			names[n] = true
+		}
+	}
 	confirmed := true
 	err = t.queryRow(`SELECT etag FROM upstream WHERE record_id = ?`, id).Scan(&c.ETag)
 	switch {
@@ -216,6 +226,37 @@ func (t *Tx) coalesce(id string, e crm.Entity) (c OutboxChange, keep bool, err e
 	return c, true, nil
 }
 
+// outboxAll, as the one name of an outbox entry's fields, stands for every
+// field the record has a value for (a new record's entry: the list of its
+// fields would repeat, in every entry, what the record holds).
+const outboxAll = "*"
+
+// namesSet returns every field of record id that has a value, the child
+// collections (parties, members) included.
+func (t *Tx) namesSet(id string, e crm.Entity) ([]string, error) {
+	want := map[string]string{}
+	for _, f := range crm.Fields(e) {
+		want[f.Name] = ""
+	}
+	if e.IsActivity() {
+		want[fieldParties] = ""
+	}
+	if e == crm.List {
+		want[fieldMembers] = ""
+	}
+	cur, err := t.loadFields(e, id, want)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for n, v := range cur {
+		if v != "" {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
 // OutboxInFlight marks each record's entries up to its seq as sent with an
 // unknown outcome, before the request goes out: after a crash the next push
 // reads the record back first. Only OutboxDone and OutboxDead clear the
@@ -275,6 +316,16 @@ func (s *Store) OutboxDoneSent(ctx context.Context, id string, seq int64, etag s
 		}
 		if n == 0 {
 			return fmt.Errorf("no outbox entry of %s up to %d", id, seq)
+		}
+		if _, ok := names[outboxAll]; ok && lastOp != OutboxDelete {
+			delete(names, outboxAll)
+			set, err := t.namesSet(id, crm.Entity(ent))
+			if err != nil {
+				return err
+			}
+			for _, n := range set {
+				names[n] = ""
+			}
 		}
 		if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ? AND seq <= ?`, id, seq); err != nil {
 			return fmt.Errorf("remove confirmed entries: %w", err)
