@@ -25,11 +25,36 @@ type exporter struct {
 	seq   int64 // the journal position the snapshot holds
 	opts  ExportOptions
 	rep   ExportReporter
+	ahead map[string]*crmstore.View // records read ahead (readAhead), each used once
+}
+
+// readAheadIDs is how many records readAhead reads at a time.
+const readAheadIDs = 512
+
+// readAhead reads the records ids[i:i+readAheadIDs] in one go when i
+// starts such a run, for get to hand out: a few queries per 256 records
+// instead of seven per record (an export of 20,000 contacts spent three
+// quarters of its CPU in those queries). A failure here is left to get,
+// which reads the record alone and reports it as before.
+func (x *exporter) readAhead(ids []string, i int) {
+	if i%readAheadIDs != 0 {
+		return
+	}
+	vs, err := x.sn.GetBatch(ids[i:min(i+readAheadIDs, len(ids))])
+	if err != nil {
+		vs = nil
+	}
+	x.ahead = vs
 }
 
 // get reads one record for export. A record that cannot be read is
 // reported and left out (ok false); a failing store is returned.
 func (x *exporter) get(tg *target, id string, res *ExportResult) (*crmstore.View, bool, error) {
+	if v, ok := x.ahead[id]; ok {
+		delete(x.ahead, id)
+		cleanView(v, x.warnFor(tg))
+		return v, true, nil
+	}
 	v, err := x.sn.Get(id)
 	if err != nil {
 		if x.ctx.Err() != nil || crmstore.IsStoreFailure(err) {
@@ -159,11 +184,13 @@ func (x *exporter) runFile(tg *target) (ExportResult, error) {
 	var storeErr error
 	done := 0
 	recs := func(yield func(*crmstore.View) bool) {
-		for _, id := range ids {
+		defer func() { x.ahead = nil }()
+		for i, id := range ids {
 			if x.ctx.Err() != nil {
 				storeErr = x.ctx.Err()
 				return
 			}
+			x.readAhead(ids, i)
 			v, ok, err := x.get(tg, id, &res)
 			if err != nil {
 				storeErr = err
@@ -343,11 +370,13 @@ func (x *exporter) runDir(tg *target) (ExportResult, error) {
 	defer b.abort()
 	done := map[string]bool{} // items handled
 	warn := x.warnFor(tg)
+	defer func() { x.ahead = nil }()
 	for i, id := range ids {
 		if err := x.ctx.Err(); err != nil {
 			return res, b.stop(err)
 		}
 		x.rep.Progress(tg.String(), i+1, len(ids))
+		x.readAhead(ids, i)
 		v, ok, err := x.get(tg, id, &res)
 		if err != nil {
 			return res, b.stop(err)
