@@ -188,6 +188,19 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 			flags |= 0x08 // MSGFLAG_UNSENT: a draft
 		}
 		props = append(props, pstwrite.Int32(tag(tagMessageFlags), flags))
+		// The follow-up flag (MS-OXOFLAG 2.2.1): PidTagFlagStatus,
+		// PidLidFlagRequest, the start and due dates of the mail's to-do,
+		// PidTagFlagCompleteTime and PidTagFollowupIcon.
+		if n, err := strconv.Atoi(f["flagstatus"]); err == nil && (n == 1 || n == 2) {
+			props = append(props, pstwrite.Int32(tag(0x1090), int32(n)))
+		}
+		str(common(0x8530), "flagrequest")
+		tm(task(0x8104), "flagstart")
+		tm(task(0x8105), "flagdue")
+		tm(tag(0x1091), "flagcompleted")
+		if n, err := strconv.Atoi(f["flagicon"]); err == nil && n > 0 && n <= 6 {
+			props = append(props, pstwrite.Int32(tag(0x1095), int32(n)))
+		}
 		var names [5][]string
 		for _, p := range r.Parties {
 			switch p.Role {

@@ -263,20 +263,27 @@ const pstOwnICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" +
 	"DTSTART;VALUE=DATE:20260227\r\nDTEND;VALUE=DATE:20260228\r\nSUMMARY:Moved\r\nEND:VEVENT\r\n" +
 	"END:VCALENDAR\r\n"
 
+// pstOwnEML is a flagged mail, as Outlook writes the flag text, with
+// the dates and colour crmbridge's own header adds.
+const pstOwnEML = "From: a@example.com\r\nTo: b@example.com\r\nSubject: Flagged\r\nMessage-ID: <flag-1@example.com>\r\n" +
+	"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\nX-Message-Flag: Call back\r\n" +
+	"X-Crmbridge-Flag: status=flagged; start=2026-03-02T00:00:00Z; due=2026-03-04T00:00:00Z; icon=6\r\n\r\nbody\r\n"
+
 const pstOwnVCF = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Mail\r\nN:Mail;No;;;\r\nTEL;TYPE=WORK:+1 555 0100\r\n" +
 	"PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo=\r\nX-CUSTOM-THING:kept\r\nEND:VCARD\r\n"
 
 // TestPSTExportKeepsOwn: records through a PST come back as the same
 // records (the record id in crmbridge's property set, a task's UID),
 // with their reminders (as the same instant), sensitivity 0, percentage,
-// task parties, extras, a contact's photo and an orphan occurrence's
-// recurrence id.
+// task parties, extras, a contact's photo, an orphan occurrence's
+// recurrence id, and a mail's follow-up flag.
 func TestPSTExportKeepsOwn(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "in.ics"), pstOwnICS)
 	writeFile(t, filepath.Join(dir, "in.vcf"), pstOwnVCF)
+	writeFile(t, filepath.Join(dir, "in.eml"), pstOwnEML)
 	a := newStore(t)
-	importPaths(t, a, ImportOptions{}, filepath.Join(dir, "in.ics"), filepath.Join(dir, "in.vcf"))
+	importPaths(t, a, ImportOptions{}, filepath.Join(dir, "in.ics"), filepath.Join(dir, "in.vcf"), filepath.Join(dir, "in.eml"))
 	out := filepath.Join(t.TempDir(), "out.pst")
 	export(t, a, ExportOptions{All: true, PST: out})
 	b := newStore(t)
@@ -285,9 +292,9 @@ func TestPSTExportKeepsOwn(t *testing.T) {
 		t.Errorf("import of the export: %v", err)
 	}
 	ctx := context.Background()
-	ids, _ := a.IDs(ctx, []crm.Entity{crm.Task, crm.Appointment, crm.Contact})
-	if len(ids) != 5 {
-		t.Fatalf("%d records imported, want 5", len(ids))
+	ids, _ := a.IDs(ctx, []crm.Entity{crm.Task, crm.Appointment, crm.Contact, crm.Email})
+	if len(ids) != 6 {
+		t.Fatalf("%d records imported, want 6", len(ids))
 	}
 	for _, id := range ids {
 		va, _ := a.Get(ctx, id)
@@ -296,7 +303,11 @@ func TestPSTExportKeepsOwn(t *testing.T) {
 			t.Errorf("%s %s %q: not the same record after the PST: %v", va.Entity, id, title(va), err)
 			continue
 		}
-		for _, k := range []string{"uid", "sensitivity", "percentcomplete", "recurrenceid", "scheduledstart", "fullname"} {
+		if va.Entity == crm.Email && va.Fields["flagstatus"] != "2" {
+			t.Errorf("the flag of the mail was not imported: %v", va.Fields)
+		}
+		for _, k := range []string{"uid", "sensitivity", "percentcomplete", "recurrenceid", "scheduledstart", "fullname",
+			"flagstatus", "flagrequest", "flagstart", "flagdue", "flagcompleted", "flagicon"} {
 			if va.Fields[k] != vb.Fields[k] {
 				t.Errorf("%s %q: %s %q → %q", va.Entity, title(va), k, va.Fields[k], vb.Fields[k])
 			}

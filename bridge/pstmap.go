@@ -134,6 +134,17 @@ func pstEmail(it *pst.Item) *crm.Incoming {
 		end = e.Received
 	}
 	item.SetIf(f, "actualend", item.FormatTime(end))
+	// The follow-up flag (MS-OXOFLAG): a status of 0 (none) is no flag.
+	if fl := e.Flag; fl.Status == 1 || fl.Status == 2 {
+		f["flagstatus"] = strconv.Itoa(fl.Status)
+	}
+	item.SetIf(f, "flagrequest", e.Flag.Request)
+	item.SetIf(f, "flagstart", item.FormatTime(e.Flag.Start))
+	item.SetIf(f, "flagdue", item.FormatTime(e.Flag.Due))
+	item.SetIf(f, "flagcompleted", item.FormatTime(e.Flag.Completed))
+	if e.Flag.Icon > 0 {
+		f["flagicon"] = strconv.Itoa(e.Flag.Icon)
+	}
 	if e.SenderAddress != "" || e.SenderName != "" {
 		f["sender"] = formatAddress(e.SenderName, e.SenderAddress)
 		rec.Parties = append(rec.Parties, crm.Party{Role: crm.RoleSender, Address: e.SenderAddress, Name: partyName(e.SenderName, e.SenderAddress)})

@@ -176,6 +176,15 @@ var entities = map[Entity][]Field{
 		f("senton", Time),
 		local("receivedon", Time),
 		local("headers", Text),
+		// Outlook's follow-up flag (MS-OXOFLAG). Dataverse's email has no
+		// such column (a follow-up there is a separate task regarding the
+		// mail), so these stay local, as categories and folder do.
+		local("flagstatus", Int),     // PidTagFlagStatus: 2 flagged, 1 complete
+		local("flagrequest", Text),   // PidLidFlagRequest: "Follow up", "Call", ...; X-Message-Flag
+		local("flagstart", Time),     // PidLidTaskStartDate on the mail
+		local("flagdue", Time),       // PidLidTaskDueDate on the mail
+		local("flagcompleted", Time), // PidTagFlagCompleteTime
+		local("flagicon", Int),       // PidTagFollowupIcon: 1 purple ... 6 red
 	),
 	Task: append(append([]Field{}, activityFields...),
 		f("percentcomplete", Int),

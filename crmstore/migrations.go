@@ -518,4 +518,14 @@ CREATE INDEX opportunity_title ON opportunity(COALESCE(name, ''), id);
 CREATE INDEX list_title ON list(COALESCE(listname, ''), id);
 CREATE INDEX activity_title ON activity(activitytypecode, COALESCE(subject, ''), id);
 `,
+	// 14: an e-mail's follow-up flag as Outlook keeps it (MS-OXOFLAG),
+	// local fields (crm/schema.go).
+	`
+ALTER TABLE activity ADD COLUMN flagstatus INTEGER;
+ALTER TABLE activity ADD COLUMN flagrequest TEXT;
+ALTER TABLE activity ADD COLUMN flagstart TEXT;
+ALTER TABLE activity ADD COLUMN flagdue TEXT;
+ALTER TABLE activity ADD COLUMN flagcompleted TEXT;
+ALTER TABLE activity ADD COLUMN flagicon INTEGER;
+`,
 }

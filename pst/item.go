@@ -126,6 +126,17 @@ type Email struct {
 	Sent, Received                time.Time // PidTagClientSubmitTime, PidTagMessageDeliveryTime
 	Outgoing                      bool      // unsent, sent by the user, or in Sent Items
 	Unsent                        bool      // a draft: MSGFLAG_UNSENT (MS-OXCMSG 2.2.1.6)
+	Flag                          Flag      // the follow-up flag
+}
+
+// Flag is a message's follow-up flag (MS-OXOFLAG 2.2.1).
+type Flag struct {
+	Status    int       // PidTagFlagStatus: 0 none, 1 complete, 2 flagged
+	Request   string    // PidLidFlagRequest: "Follow up", "Call", ...
+	Start     time.Time // PidLidTaskStartDate on the message
+	Due       time.Time // PidLidTaskDueDate
+	Completed time.Time // PidTagFlagCompleteTime
+	Icon      int       // PidTagFollowupIcon: 0 none, 1 purple, 2 orange, 3 green, 4 yellow, 5 blue, 6 red
 }
 
 // Recipient types (PidTagRecipientType, MS-OXOMSG 2.2.3.1 and MS-OXOCAL

@@ -263,6 +263,12 @@ func (f *File) email(b *bag, recips []Recipient) *Email {
 		Sent:       b.time(tagClientSubmitTime),
 		Received:   b.time(tagMessageDeliveryTime),
 	}
+	e.Flag.Status, _ = b.int(tagFlagStatus)
+	e.Flag.Icon, _ = b.int(tagFollowupIcon)
+	e.Flag.Completed = b.time(tagFlagCompleteTime)
+	e.Flag.Request = b.str(f.lid(psetidCommon, lidFlagRequest))
+	e.Flag.Start = b.time(f.lid(psetidTask, lidTaskStartDate))
+	e.Flag.Due = b.time(f.lid(psetidTask, lidTaskDueDate))
 	e.SenderName = b.str(tagSenderName)
 	e.SenderAddress = smtpOf(b.str(tagSenderSMTPAddress), b.str(tagSenderEmailAddress), b.str(tagSenderAddrType))
 	if !strings.Contains(e.SenderAddress, "@") {

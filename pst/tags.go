@@ -16,6 +16,9 @@ const (
 	tagSenderAddrType             = 0x0C1E
 	tagSenderEmailAddress         = 0x0C1F
 	tagMessageDeliveryTime        = 0x0E06
+	tagFlagStatus                 = 0x1090 // PidTagFlagStatus (MS-OXOFLAG 2.2.1.1)
+	tagFlagCompleteTime           = 0x1091 // PidTagFlagCompleteTime (2.2.1.3)
+	tagFollowupIcon               = 0x1095 // PidTagFollowupIcon (2.2.1.2)
 	tagMessageFlags               = 0x0E07
 	tagAttachSize                 = 0x0E20
 	tagRecordKey                  = 0x0FF9
@@ -144,6 +147,7 @@ const (
 	lidReminderDelta = 0x8501
 	lidReminderSet   = 0x8503
 	lidReminderTime  = 0x8502 // PidLidReminderTime (MS-OXORMDR 2.2.1.4)
+	lidFlagRequest   = 0x8530 // PidLidFlagRequest (MS-OXOFLAG 2.2.1.9)
 	lidCommonStart   = 0x8516
 	lidCommonEnd     = 0x8517
 )

@@ -31,6 +31,7 @@ var ownedHeaders = map[string]bool{
 	"date": true, "from": true, "to": true, "cc": true, "bcc": true, "subject": true, "message-id": true,
 	"in-reply-to": true, "references": true, "delivery-date": true, "importance": true, "x-priority": true,
 	"sensitivity": true, "keywords": true, "x-folder": true, "x-unsent": true, strings.ToLower(directionHeader): true,
+	"x-message-flag": true, strings.ToLower(flagHeader): true,
 	"mime-version": true,
 }
 

@@ -3,6 +3,7 @@ package eml
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
@@ -101,6 +102,7 @@ func (m *msgParser) readState(h textproto.Header, f map[string]string) {
 	if fo := m.text(h, "X-Folder"); fo != "" {
 		f["folder"] = fo
 	}
+	m.readFlag(h, f)
 	if strings.TrimSpace(h.Get("X-Unsent")) == "1" {
 		f["directioncode"], f["statecode"], f["statuscode"] = "true", "0", "1"
 		return
@@ -110,5 +112,81 @@ func (m *msgParser) readState(h textproto.Header, f map[string]string) {
 		f["directioncode"], f["statecode"], f["statuscode"] = "true", "1", "3"
 	case "incoming":
 		f["directioncode"], f["statecode"], f["statuscode"] = "false", "1", "4"
+	}
+}
+
+// flagHeader carries what X-Message-Flag cannot say about an e-mail's
+// follow-up flag (MS-OXOFLAG): "status=complete; start=...; due=...;
+// completed=...; icon=N", times in RFC 3339 UTC. X-Message-Flag, which
+// Outlook writes for a flagged message and reads back as its flag text,
+// carries the request ("Follow up").
+const flagHeader = "X-Crmbridge-Flag"
+
+// writeFlag writes the record's follow-up flag: X-Message-Flag with the
+// flag text (Outlook's "Follow up" when it has none) for a flagged or
+// completed message, and flagHeader for its state, dates and icon.
+func writeFlag(h *mail.Header, f map[string]string) {
+	status := strings.TrimSpace(f["flagstatus"])
+	req := strings.TrimSpace(f["flagrequest"])
+	if !headerSafe(req) {
+		req = ""
+	}
+	if status == "2" || status == "1" || req != "" {
+		if req == "" {
+			req = "Follow up"
+		}
+		h.Set("X-Message-Flag", subjectValue(req))
+	}
+	var parts []string
+	switch status {
+	case "1":
+		parts = append(parts, "status=complete")
+	case "2":
+		parts = append(parts, "status=flagged")
+	}
+	for _, k := range []string{"start", "due", "completed"} {
+		if t := fieldTime(f, "flag"+k); !t.IsZero() {
+			parts = append(parts, k+"="+t.UTC().Format(time.RFC3339))
+		}
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(f["flagicon"])); err == nil && n > 0 {
+		parts = append(parts, "icon="+strconv.Itoa(n))
+	}
+	if len(parts) > 0 {
+		h.Set(flagHeader, strings.Join(parts, "; "))
+	}
+}
+
+// readFlag reads what writeFlag writes: X-Message-Flag (also as Outlook
+// writes it) is a flagged message with that flag text; flagHeader's
+// status, dates and icon override and complete it. An unknown part is
+// ignored.
+func (m *msgParser) readFlag(h textproto.Header, f map[string]string) {
+	if req := m.text(h, "X-Message-Flag"); req != "" {
+		f["flagstatus"], f["flagrequest"] = "2", req
+	}
+	for _, p := range strings.Split(h.Get(flagHeader), ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok {
+			continue
+		}
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		switch k {
+		case "status":
+			switch strings.ToLower(v) {
+			case "complete":
+				f["flagstatus"] = "1"
+			case "flagged":
+				f["flagstatus"] = "2"
+			}
+		case "start", "due", "completed":
+			if t, err := time.Parse(time.RFC3339, v); err == nil {
+				f["flag"+k] = t.UTC().Format(time.RFC3339)
+			}
+		case "icon":
+			if n, err := strconv.Atoi(v); err == nil && n > 0 && n <= 6 {
+				f["flagicon"] = strconv.Itoa(n)
+			}
+		}
 	}
 }

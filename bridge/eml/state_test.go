@@ -45,6 +45,12 @@ func TestReadState(t *testing.T) {
 		{"outgoing", "X-Crmbridge-Direction: outgoing\r\n", map[string]string{"directioncode": "true", "statecode": "1", "statuscode": "3"}},
 		{"incoming", "X-Crmbridge-Direction: Incoming\r\n", map[string]string{"directioncode": "false", "statecode": "1", "statuscode": "4"}},
 		{"draft", "X-Unsent: 1\r\n", map[string]string{"directioncode": "true", "statecode": "0", "statuscode": "1"}},
+		// Outlook writes the flag text of a flagged message.
+		{"outlook flag", "X-Message-Flag: Follow up\r\n", map[string]string{"flagstatus": "2", "flagrequest": "Follow up"}},
+		{"flag text encoded", "X-Message-Flag: =?utf-8?q?R=C3=BCckruf?=\r\n", map[string]string{"flagstatus": "2", "flagrequest": "Rückruf"}},
+		{"flag completed", "X-Message-Flag: Call\r\nX-Crmbridge-Flag: status=complete; completed=2026-03-01T10:00:00Z; icon=6\r\n",
+			map[string]string{"flagstatus": "1", "flagrequest": "Call", "flagcompleted": "2026-03-01T10:00:00Z", "flagicon": "6"}},
+		{"flag junk", "X-Crmbridge-Flag: status=maybe; due=tomorrow; icon=9; x\r\n", map[string]string{"flagstatus": "", "flagdue": "", "flagicon": ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := readState1(t, head+tc.hdr+"\r\nbody\r\n")
@@ -59,7 +65,7 @@ func TestReadState(t *testing.T) {
 
 // Everything writeState writes comes back through the reader: priority,
 // sensitivity, categories, folder, received time, direction and state
-// (sent, received, draft).
+// (sent, received, draft), the follow-up flag.
 func TestWriteStateRoundTrip(t *testing.T) {
 	base := map[string]string{"subject": "s", "description": "body", "senton": "2026-01-02T03:04:05Z", "receivedon": "2026-01-02T03:05:06Z",
 		"categories": "Red, Blue, Ünïcode", "folder": "Sent Items/Projects"}
@@ -67,6 +73,8 @@ func TestWriteStateRoundTrip(t *testing.T) {
 		{"prioritycode": "0", "sensitivity": "1", "directioncode": "true", "statecode": "1", "statuscode": "3"},
 		{"prioritycode": "1", "sensitivity": "2", "directioncode": "false", "statecode": "1", "statuscode": "4"},
 		{"prioritycode": "2", "sensitivity": "3", "directioncode": "true", "statecode": "0", "statuscode": "1"},
+		{"flagstatus": "2", "flagrequest": "Follow up", "flagstart": "2026-03-01T00:00:00Z", "flagdue": "2026-03-02T00:00:00Z", "flagicon": "6"},
+		{"flagstatus": "1", "flagrequest": "Rückruf; bald", "flagcompleted": "2026-03-03T08:09:10Z"},
 	} {
 		f := map[string]string{}
 		for k, v := range base {

@@ -578,8 +578,8 @@ func (b *boundaries) next(params map[string]string) map[string]string {
 // which Thunderbird reads), its sensitivity (Sensitivity, RFC 2156), its
 // categories (Keywords, RFC 5322 3.6.5: Outlook's categories, Thunderbird's
 // tags), the Outlook folder it came from (X-Folder, as in the Enron
-// corpus and readpst's output) and whether it was sent or received
-// (writeDirection). readState reads every one of them back. Values with line breaks or controls are
+// corpus and readpst's output), its follow-up flag (writeFlag) and
+// whether it was sent or received (writeDirection). readState reads every one of them back. Values with line breaks or controls are
 // left out rather than let into a header.
 func writeState(h *mail.Header, f map[string]string) {
 	if t := fieldTime(f, "receivedon"); !t.IsZero() {
@@ -616,6 +616,7 @@ func writeState(h *mail.Header, f map[string]string) {
 	if fo := strings.TrimSpace(f["folder"]); fo != "" && headerSafe(fo) {
 		h.Set("X-Folder", subjectValue(fo))
 	}
+	writeFlag(h, f)
 	writeDirection(h, f)
 }
 
