@@ -248,7 +248,8 @@ func TestPSTExportReplacesOnlyItsOwn(t *testing.T) {
 // (UID, owner and attendee, a reminder counted from its start, 20 % done
 // though completed, an extra), an event (CLASS:PUBLIC, a reminder in
 // hours, an extra), an occurrence that is not an instance of its series,
-// a contact without an e-mail address, with a photo and an extra.
+// a modified instance, a contact without an e-mail address, with a photo
+// and an extra.
 const pstOwnICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" +
 	"BEGIN:VTODO\r\nUID:task-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260301T090000Z\r\nDUE:20260302T090000Z\r\n" +
 	"SUMMARY:Report\r\nSTATUS:COMPLETED\r\nPERCENT-COMPLETE:20\r\nORGANIZER;CN=Boss:mailto:boss@example.com\r\n" +
@@ -261,6 +262,8 @@ const pstOwnICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" +
 	"RRULE:FREQ=WEEKLY;COUNT=4;BYDAY=TH\r\nSUMMARY:Series\r\nEND:VEVENT\r\n" +
 	"BEGIN:VEVENT\r\nUID:series-1\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20260225T230000Z\r\n" +
 	"DTSTART;VALUE=DATE:20260227\r\nDTEND;VALUE=DATE:20260228\r\nSUMMARY:Moved\r\nEND:VEVENT\r\n" +
+	"BEGIN:VEVENT\r\nUID:series-1\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID;VALUE=DATE:20260305\r\n" +
+	"DTSTART;VALUE=DATE:20260306\r\nDTEND;VALUE=DATE:20260307\r\nSUMMARY:Moved instance\r\nEND:VEVENT\r\n" +
 	"END:VCALENDAR\r\n"
 
 // pstOwnEML is a flagged mail, as Outlook writes the flag text, with
@@ -293,8 +296,8 @@ func TestPSTExportKeepsOwn(t *testing.T) {
 	}
 	ctx := context.Background()
 	ids, _ := a.IDs(ctx, []crm.Entity{crm.Task, crm.Appointment, crm.Contact, crm.Email})
-	if len(ids) != 6 {
-		t.Fatalf("%d records imported, want 6", len(ids))
+	if len(ids) != 7 {
+		t.Fatalf("%d records imported, want 7", len(ids))
 	}
 	for _, id := range ids {
 		va, _ := a.Get(ctx, id)
@@ -323,6 +326,64 @@ func TestPSTExportKeepsOwn(t *testing.T) {
 		}
 		if x, y := attachmentKeys(t, va.Attachments), attachmentKeys(t, vb.Attachments); len(minus(x, y)) > 0 {
 			t.Errorf("%s %q: attachments lost", va.Entity, title(va))
+		}
+	}
+}
+
+// The count a PST target reports is the records written: a deleted
+// record is not in the file nor in the count, an occurrence written
+// inside its series counts once, and the count equals the records
+// read back from the file. A directory target counts what this export
+// wrote, and the files of deleted records as removed.
+func TestExportCountsWritten(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.ics"), pstOwnICS)
+	writeFile(t, filepath.Join(dir, "in.vcf"), threeCards)
+	writeFile(t, filepath.Join(dir, "in.eml"), pstOwnEML)
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, filepath.Join(dir, "in.ics"), filepath.Join(dir, "in.vcf"), filepath.Join(dir, "in.eml"))
+	ctx := context.Background()
+	contacts, _ := s.IDs(ctx, []crm.Entity{crm.Contact})
+	mails, _ := s.IDs(ctx, []crm.Entity{crm.Email})
+	edit(t, s, func(tx *crmstore.Tx) error { return tx.Delete(contacts[1], "cli") })
+	live, _ := s.IDs(ctx, pstEntities)
+	out := t.TempDir()
+	pstPath, mailDir := filepath.Join(out, "out.pst"), filepath.Join(out, "mail")
+	res, rep := exportReport(t, s, ExportOptions{All: true, PST: pstPath, EMLDir: mailDir})
+	if len(rep.problems) > 0 {
+		t.Fatalf("problems: %v", rep.problems)
+	}
+	got := map[string]ExportResult{}
+	for _, r := range res {
+		got[filepath.Base(r.Path)] = r
+	}
+	b := newStore(t)
+	importPaths(t, b, ImportOptions{}, pstPath)
+	back, _ := b.IDs(ctx, pstEntities)
+	// 2 contacts, the task, 4 appointments (a series, its modified
+	// instance, written inside it, and an occurrence of no instance,
+	// written on its own), the mail.
+	if r := got["out.pst"]; r.Records != len(live) || len(back) != len(live) || len(live) != 8 {
+		t.Errorf("pst: %+v, %d live records, %d read back from the file, want 8", r, len(live), len(back))
+	}
+	if _, err := b.Get(ctx, contacts[1]); err == nil {
+		t.Errorf("the deleted contact is in the PST")
+	}
+	if r := got["mail"]; r.Records != 1 || r.Removed != 0 {
+		t.Errorf("eml: %+v, want 1 written", r)
+	}
+	edit(t, s, func(tx *crmstore.Tx) error { return tx.Delete(mails[0], "cli") })
+	res, _ = exportReport(t, s, ExportOptions{All: true, PST: pstPath, EMLDir: mailDir})
+	for _, r := range res {
+		switch filepath.Base(r.Path) {
+		case "out.pst":
+			if r.Records != len(live)-1 {
+				t.Errorf("pst after deleting the mail: %+v, want %d", r, len(live)-1)
+			}
+		case "mail":
+			if r.Records != 0 || r.Removed != 1 {
+				t.Errorf("eml after deleting the mail: %+v, want 0 written, 1 removed", r)
+			}
 		}
 	}
 }
