@@ -64,7 +64,7 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 	}
 	m := &msgParser{pos: pos}
 	hdrBytes, body := m.splitHeader(raw)
-	h, herr := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hdrBytes)))
+	h, herr := textproto.ReadHeader(headerReader(hdrBytes))
 	if herr != nil {
 		// Cannot happen after splitHeader's clean-up; keep what was read.
 		m.warnf("header", "%v", herr)
@@ -530,7 +530,7 @@ func (m *msgParser) walkMultipart(body []byte, boundary, path string, depth int)
 		sp := &msgParser{pos: m.pos + ": part " + sub}
 		hdr, data := sp.splitHeader(p)
 		m.warns = append(m.warns, sp.warns...)
-		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hdr)))
+		h, err := textproto.ReadHeader(headerReader(hdr))
 		if err != nil {
 			m.warnf("part "+sub, "header: %v", err)
 		}
@@ -608,7 +608,7 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, found, closed
 func defaultName(mt string, data []byte, n int) string {
 	if mt == "message/rfc822" || mt == "message/global" {
 		hdr, _ := (&msgParser{}).splitHeader(data)
-		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hdr)))
+		h, err := textproto.ReadHeader(headerReader(hdr))
 		if err == nil {
 			if s, err := decodeText(h.Get("Subject")); err == nil {
 				if s = strings.TrimSpace(s); s != "" {
@@ -647,4 +647,11 @@ func extensionFor(mt string) string {
 		return ".p7s"
 	}
 	return ".bin"
+}
+
+// headerReader reads a header block held in memory through a buffer of
+// its own size (bufio's default 4 KiB per part was the mbox reader's
+// largest allocation): a line never outgrows the buffer.
+func headerReader(hdr []byte) *bufio.Reader {
+	return bufio.NewReaderSize(bytes.NewReader(hdr), len(hdr)+1)
 }

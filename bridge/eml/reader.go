@@ -95,6 +95,15 @@ func envelopeDate(line string) time.Time {
 	if len(f) < 3 {
 		return time.Time{}
 	}
+	// The usual line, "From sender Tue Jan  2 09:02:20 2024" (asctime,
+	// no zone), without the general parser's tries and their errors (it
+	// was a quarter of the mbox reader's CPU). It gives what parseDate
+	// gives for it: the time at offset 0 under no zone name.
+	if len(f) >= 7 {
+		if t, err := time.ParseInLocation(asctime, strings.Join(f[len(f)-5:], " "), noZone); err == nil {
+			return t
+		}
+	}
 	for _, n := range []int{5, 6, len(f) - 2} {
 		if n < 1 || n > len(f)-2 {
 			continue
@@ -117,3 +126,9 @@ func kept(warns []error) []error {
 	}
 	return warns
 }
+
+// asctime is the envelope date's usual layout (as fields joined by one
+// space); noZone is the zone parseDate gives a date without one.
+const asctime = "Mon Jan _2 15:04:05 2006"
+
+var noZone = time.FixedZone("", 0)
