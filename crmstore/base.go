@@ -1,10 +1,11 @@
 package crmstore
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"unicode/utf8"
 )
 
 // baseAll is the merge base row that holds, as one canonical JSON object
@@ -16,13 +17,86 @@ import (
 // for the upstream source), override the field's value in it.
 const baseAll = "*"
 
-// encodeBaseAll returns the baseAll value of the merge base m.
+// encodeBaseAll returns the baseAll value of the merge base m: the JSON
+// object encoding/json writes for it (keys sorted, HTML characters not
+// escaped), built without reflection: it is written for every new record.
 func encodeBaseAll(m map[string]string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(m) // a map of strings always encodes; keys come out sorted
-	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	keys := make([]string, 0, len(m))
+	n := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	sort.Strings(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	b = append(b, '}')
+	return string(b)
+}
+
+// appendJSONString appends s as a JSON string (RFC 8259 7), escaped as
+// encoding/json escapes it with SetEscapeHTML(false): quote, backslash and
+// control characters escaped (\b \f \n \r \t by name), invalid UTF-8 as U+FFFD, U+2028 and U+2029
+// escaped (JavaScript line terminators).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // loadBase reads the merge base of provenance provID: the fields of its

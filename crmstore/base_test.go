@@ -2,6 +2,7 @@ package crmstore
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -126,4 +127,37 @@ func TestCreationEntriesNameNoFields(t *testing.T) {
 	if len(c) != 1 || c[0].Op != OutboxCreate || !maps.Equal(c[0].Fields, want) {
 		t.Fatalf("pending %+v, want a create of %q", c, want)
 	}
+}
+
+// encodeBaseAll writes what encoding/json writes for the same map (an
+// encoder without HTML escaping), so that either reads the other's rows.
+func TestEncodeBaseAllIsJSON(t *testing.T) {
+	for _, m := range []map[string]string{
+		{},
+		{"a": ""},
+		{"lastname": "Doe", "firstname": "Ann", "_parties": `[{"r":1,"a":"x@y","n":"X <y>"}]`},
+		{"d": "quote \" backslash \\ slash / <&> \b\f\n\r\t \x00\x01\x1f\x7f é 😀 \u2028\u2029 bad \xff\xfe end"},
+	} {
+		checkEncodeBaseAll(t, m)
+	}
+}
+
+func checkEncodeBaseAll(t *testing.T, m map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := encodeBaseAll(m), strings.TrimSuffix(b.String(), "\n"); got != want {
+		t.Fatalf("encodeBaseAll(%q)\n got %s\nwant %s", m, got, want)
+	}
+}
+
+func FuzzEncodeBaseAll(f *testing.F) {
+	f.Add([]byte("k"), []byte("v \" \\ \x00 \xff \u2028"))
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		checkEncodeBaseAll(t, map[string]string{string(k): string(v), "z": string(k) + string(v)})
+	})
 }
