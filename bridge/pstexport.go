@@ -405,7 +405,7 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		// The record's zone (its "timezone" field, UTC when it has none):
 		// PidLidAppointmentTimeZoneDefinitionStartDisplay/EndDisplay
 		// (MS-OXOCAL 2.2.1.41) say which zone Outlook shows the times in.
-		zone := recordZone(f["timezone"])
+		zone := recordZone(f["timezone"], f["timezoneblob"])
 		start, _ := time.Parse(time.RFC3339, f["scheduledstart"])
 		end, _ := time.Parse(time.RFC3339, f["scheduledend"])
 		year := start.In(zone.loc).Year()
@@ -790,7 +790,7 @@ func foldedIntoSeries(v *crmstore.View, members []*crmstore.View) bool {
 	}
 	start, _ := time.Parse(time.RFC3339, ms.Fields["scheduledstart"])
 	end, _ := time.Parse(time.RFC3339, ms.Fields["scheduledend"])
-	loc := recordZone(ms.Fields["timezone"]).loc
+	loc := recordZone(ms.Fields["timezone"], ms.Fields["timezoneblob"]).loc
 	rc, ok := parseRecurrence(ms.Fields["recurrence"], start, end, loc)
 	if !ok {
 		_, ex, ok := keptSeriesOf(ms, members, loc)

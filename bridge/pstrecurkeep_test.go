@@ -40,7 +40,7 @@ func appointmentBlobs(t *testing.T, path string) map[string][2][]byte {
 func TestPSTRecurrenceBlobKept(t *testing.T) {
 	// A monthly series, 2nd Tuesday, 10:00-11:00 local, from 2024-01-09,
 	// 6 occurrences, in W. Europe Standard Time.
-	z := recordZone("Europe/Berlin")
+	z := recordZone("Europe/Berlin", "")
 	rc := &recurrence{freq: recurFreqMonthly, pattern: patternMonthNth, period: 1, specific: []uint32{0x04, 2},
 		firstDOW: 0, endType: endAfterN, count: 6,
 		start: time.Date(2024, 1, 9, 0, 0, 0, 0, time.UTC), end: time.Date(2024, 6, 11, 0, 0, 0, 0, time.UTC),

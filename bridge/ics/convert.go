@@ -142,6 +142,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		}
 		if start.tzid != "" {
 			f["timezone"] = start.tzid
+			item.SetIf(f, "timezoneblob", r.customZone(start.tzid, start.t))
 		}
 		if len(recur) > 0 {
 			f["recurrence"] = strings.Join(recur, "\n")

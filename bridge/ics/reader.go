@@ -57,6 +57,7 @@ type Reader struct {
 	floating zone // for times without TZID and Z
 	tzs      map[string]*vtimezone
 	tzErrs   map[string]error
+	tzDefs   map[string]string // customZone's results
 	deferred []deferredComp
 
 	// Skipped counts the components read but not imported, by name
@@ -220,7 +221,7 @@ func (r *Reader) strayLine() error {
 func (r *Reader) beginCalendar() {
 	r.inCal, r.sawCal, r.stray = true, true, 0
 	r.method, r.version, r.prodid, r.floating = "", "", "", nil
-	r.tzs, r.tzErrs = map[string]*vtimezone{}, map[string]error{}
+	r.tzs, r.tzErrs, r.tzDefs = map[string]*vtimezone{}, map[string]error{}, nil
 }
 
 // component reads the component that starts at line (its BEGIN already

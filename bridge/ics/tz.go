@@ -57,6 +57,7 @@ func (z *vtimezone) onsets(i, y int) []time.Time {
 
 // observance is one STANDARD or DAYLIGHT sub-component.
 type observance struct {
+	dst      bool      // a DAYLIGHT observance
 	start    time.Time // DTSTART, naive local time (in the "from" offset)
 	from, to int       // TZOFFSETFROM, TZOFFSETTO in seconds east of UTC
 	rule     *obsRule
@@ -80,6 +81,7 @@ func parseVTimezone(c *ical.Component) (*vtimezone, error) {
 			continue
 		}
 		o, err := parseObservance(ch)
+		o.dst = ch.Name == ical.CompTimezoneDaylight
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%s: %w", ch.Name, err)

@@ -1,10 +1,14 @@
 package ics
 
 import (
+	"encoding/hex"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/emersion/go-ical"
+
+	"crmbridge/bridge/wintz"
 )
 
 // maxTZYears bounds the span of years a generated VTIMEZONE lists
@@ -129,4 +133,75 @@ func formatOffset(off int) string {
 		s += fmt.Sprintf("%02d", off%60)
 	}
 	return s
+}
+
+// ruleYears is how many years from a record's start its zone's rules are
+// kept for (customZone): enough for a series; the last rule holds after.
+const ruleYears = 20
+
+// customZone returns the rules of a zone that only the file's VTIMEZONE
+// defines — a TZID that is no IANA name and that package wintz does not
+// resolve — from the year of start on, as the record's "timezoneblob": a
+// TZDEFINITION (MS-OXOCAL 2.2.1.41, hex), the form a PST keeps a zone
+// in, one TZRULE per change of the rules. "" for any other zone: its name
+// gives its rules. Cached per calendar, zone and year.
+func (r *Reader) customZone(tzid string, start time.Time) string {
+	z, err := r.zoneFor(tzid)
+	vz, ok := z.(*vtimezone)
+	if err != nil || !ok {
+		return ""
+	}
+	if _, err := wintz.Location(tzid); err == nil {
+		return ""
+	}
+	y := start.Add(time.Duration(vz.offsetAt(start)) * time.Second).Year()
+	key := fmt.Sprintf("%s\x00%d", tzid, y)
+	if def, ok := r.tzDefs[key]; ok {
+		return def
+	}
+	initial, txs := vz.transitions(y-1, y+ruleYears+1)
+	loc, err := wintz.TransitionsLocation(tzid, initial, txs, "")
+	def := ""
+	if err == nil {
+		def = hex.EncodeToString(wintz.Definition(tzid, wintz.Rules(loc, y, y+ruleYears), 0, false))
+	}
+	if r.tzDefs == nil {
+		r.tzDefs = map[string]string{}
+	}
+	if len(r.tzDefs) < maxTimezones {
+		r.tzDefs[key] = def
+	}
+	return def
+}
+
+// transitions lists the zone's changes of offset in years y0 to y1: every
+// observance's onsets (DTSTART, RRULE, RDATE), each at its local time in
+// the offset before it (../rfc/5545:3.6.5), in time order, and the offset
+// in effect when y0 begins.
+func (z *vtimezone) transitions(y0, y1 int) (wintz.Transition, []wintz.Transition) {
+	var txs []wintz.Transition
+	for i := range z.obs {
+		o := &z.obs[i]
+		add := func(n time.Time) {
+			if n.Year() >= y0 && n.Year() <= y1 {
+				txs = append(txs, wintz.Transition{At: n.Add(-time.Duration(o.from) * time.Second), Offset: o.to, DST: o.dst})
+			}
+		}
+		add(o.start)
+		if o.rule != nil {
+			for y := max(y0, o.start.Year()); y <= y1; y++ {
+				for _, on := range z.onsets(i, y) {
+					if on.After(o.start) {
+						add(on)
+					}
+				}
+			}
+		}
+		for _, rd := range o.rdates {
+			add(rd)
+		}
+	}
+	sort.SliceStable(txs, func(i, j int) bool { return txs[i].At.Before(txs[j].At) })
+	begin := time.Date(y0, 1, 1, 0, 0, 0, 0, time.UTC)
+	return wintz.Transition{Offset: z.offsetAt(begin)}, txs
 }

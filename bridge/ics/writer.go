@@ -3,6 +3,7 @@ package ics
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -229,13 +230,8 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 		p.Params.Set(ical.ParamFormatType, "text/html")
 	}
 	allDay := f["isalldayevent"] == "true"
-	var loc *time.Location
 	tzid := paramSafe(f["timezone"])
-	if tzid != "" {
-		if l, err := wintz.Location(tzid); err == nil {
-			loc = l
-		}
-	}
+	loc := recordZone(tzid, f["timezoneblob"])
 	setTime := func(name, v string) {
 		t, ok := parseStoreTime(v)
 		if !ok {
@@ -283,8 +279,11 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 			p.Value = strings.ReplaceAll(p.Value, " ", "")
 		}
 		if id := p.Params.Get(ical.PropTimezoneID); id != "" {
-			l, err := wintz.Location(id)
-			if err != nil {
+			l := loc
+			if id != tzid {
+				l = recordZone(id, "")
+			}
+			if l == nil {
 				continue // no VTIMEZONE could be written for it
 			}
 			first, _, _, _ := parseNaive(strings.Split(p.Value, ",")[0])
@@ -599,6 +598,32 @@ func (s *tzSet) components() []*ical.Component {
 		out = append(out, vtimezoneFor(id, u.loc, u.minY, u.maxY))
 	}
 	return out
+}
+
+// recordZone is the zone of a record's times: its timezone name as
+// package wintz resolves it, else the rules kept with it (timezoneblob, a
+// TZDEFINITION: what the reader keeps of a VTIMEZONE under a custom TZID,
+// or a PST of its zone); nil when neither gives one (UTC is written).
+func recordZone(tzid, blob string) *time.Location {
+	if tzid == "" {
+		return nil
+	}
+	if l, err := wintz.Location(tzid); err == nil {
+		return l
+	}
+	b, err := hex.DecodeString(blob)
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	_, rules, _, err := wintz.ParseDefinition(b)
+	if err != nil {
+		return nil
+	}
+	l, err := wintz.RulesLocation(tzid, rules)
+	if err != nil {
+		return nil
+	}
+	return l
 }
 
 // secondOccurrence reports whether t's local time in loc occurs earlier

@@ -247,8 +247,8 @@ func TestEncodeCorpusRoundTrip(t *testing.T) {
 				}
 				switch k {
 				case "timezone":
-					if _, err := wintz.Location(v); err != nil || a["isalldayevent"] == "true" {
-						w = "" // no VTIMEZONE can be generated: written in UTC; all-day: dates
+					if _, err := wintz.Location(v); err != nil && a["timezoneblob"] == "" || a["isalldayevent"] == "true" {
+						w = "" // no VTIMEZONE can be generated (no zone name, no rules kept): written in UTC; all-day: dates
 					}
 				case "recurrence":
 					w = recurrenceSet(v)
