@@ -51,8 +51,9 @@ var roundTripLosses = map[string]string{
 	"ics appointment recurrence": "a recurrence known only as Outlook's description text (\"every Monday and Thursday ...\", a .msg " +
 		"without its pattern) has no RRULE to write; an RDATE in a zone that names neither an IANA nor a Windows zone " +
 		"(TZID=Eastern) cannot be placed in time",
-	"ics appointment timezone": "a zone name that is neither IANA nor Windows (a localised display name, \"tzone://Microsoft/Custom\", " +
-		"\"1\") has no VTIMEZONE crmbridge can vouch for: the times are written in UTC, the instants kept, the name lost",
+	"ics appointment timezone": "a zone name that is neither IANA nor Windows and has no rules kept with it (a VTIMEZONE's rules " +
+		"are kept in timezoneblob and written back; a localised display name from a .msg without a definition has none) has no " +
+		"VTIMEZONE crmbridge can vouch for: the times are written in UTC, the instants kept, the name lost",
 	"ics appointment reminder": "an offset too large for any calendar (-PT1525252321M is 2,900 years) is not a reminder: a duration whose " +
 		"count has more than 9 digits is not written (it would overflow Go's ±292-year durations)",
 	"ics appointment recurrenceblob": "Outlook's binary recurrence pattern (PidLidAppointmentRecur, MS-OXOCAL 2.2.1.44), kept for " +

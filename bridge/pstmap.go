@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"crmbridge/bridge/item"
+	"crmbridge/bridge/wintz"
 	"crmbridge/crm"
 	"crmbridge/pst"
 )
@@ -403,9 +404,20 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 	item.SetIf(f, "timezone", a.TimeZone)
 	// Outlook's own form of the series and its zone, written back as they
 	// are when the record's pattern is still Outlook's description.
+	// The zone's rules: those of a series' local times (written back with
+	// the blob); for a zone its name does not give (a custom VTIMEZONE's
+	// TZID written by crmbridge, a zone Outlook names in another language),
+	// of any appointment, as the start's display definition states them:
+	// the form the ICS reader keeps a custom zone in, so that the same
+	// rules are the same value whichever file they came from.
 	if len(a.RecurrenceBlob) > 0 {
 		f["recurrenceblob"] = hex.EncodeToString(a.RecurrenceBlob)
 		item.SetIf(f, "timezoneblob", hex.EncodeToString(a.TimeZoneRecur))
+	}
+	if _, err := wintz.Location(a.TimeZone); err != nil && a.TimeZone != "" {
+		if _, _, _, err := wintz.ParseDefinition(a.TimeZoneBlob); err == nil {
+			f["timezoneblob"] = hex.EncodeToString(a.TimeZoneBlob)
+		}
 	}
 	f["busystatus"] = strconv.Itoa(a.BusyStatus)
 	if a.ReminderSet {

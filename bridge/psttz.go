@@ -15,13 +15,11 @@ import (
 
 // pstZone is the zone a record's series is laid out in.
 type pstZone struct {
-	loc *time.Location
-	key string // TZDEFINITION KeyName: the Windows zone id when there is one
+	loc   *time.Location
+	key   string       // TZDEFINITION KeyName: the Windows zone id when there is one
+	rules []wintz.Rule // the rules kept on the record, for a zone known by them alone
+	def   []byte       // and the definition they were kept as
 }
-
-// maxKeyName bounds a TZDEFINITION's KeyName (MS-OXOCAL 2.2.1.41: at most
-// 260 characters).
-const maxKeyName = 260
 
 // recordZone resolves the record's zone: its time-zone name through
 // package wintz, else the rules kept with it (timezoneblob: what the ICS
@@ -43,8 +41,7 @@ func recordZone(name, blob string) pstZone {
 	if b, err := hex.DecodeString(blob); err == nil && len(b) > 0 {
 		if _, rules, _, err := wintz.ParseDefinition(b); err == nil {
 			if loc, err := wintz.RulesLocation(name, rules); err == nil {
-				key := []rune(name)
-				return pstZone{loc: loc, key: string(key[:min(len(key), maxKeyName)])}
+				return pstZone{loc: loc, key: name, rules: rules, def: b}
 			}
 		}
 	}
@@ -55,6 +52,9 @@ func recordZone(name, blob string) pstZone {
 // rule in year y: the zone the recurrence blob's local times are in.
 func (z pstZone) tzStruct(y int) []byte {
 	r := wintz.YearRule(z.loc, y)
+	if z.rules != nil {
+		r, _ = wintz.RuleAt(z.rules, y)
+	}
 	r.Year = 0 // wStandardYear, wDaylightYear: 0, the rule holds every year
 	return r.AppendTZI(make([]byte, 0, 48), true)
 }
@@ -64,6 +64,20 @@ func (z pstZone) tzStruct(y int) []byte {
 // the rule the recurrence uses (PidLidAppointmentTimeZoneDefinitionRecur,
 // TZRULE_FLAG_RECUR_CURRENT_TZREG); the display definitions (StartDisplay,
 // EndDisplay) carry only TZRULE_FLAG_EFFECTIVE_TZREG.
+//
+// A zone known by the definition kept on the record is written as it was
+// kept — flagged as a series' for the recurrence (wintz.RecurDefinition) —
+// so that reading the PST back gives the same bytes.
 func (z pstZone) tzDefinition(y int, recur bool) []byte {
+	if z.def != nil {
+		if recur {
+			return wintz.RecurDefinition(z.def)
+		}
+		if !wintz.HasRecurRule(z.def) {
+			return z.def // a display definition
+		}
+		_, mark := wintz.RuleAt(z.rules, y)
+		return wintz.Definition(z.key, z.rules, mark, false)
+	}
 	return wintz.Definition(z.key, []wintz.Rule{wintz.YearRule(z.loc, y)}, 0, recur)
 }

@@ -144,7 +144,9 @@ const ruleYears = 20
 // resolve — from the year of start on, as the record's "timezoneblob": a
 // TZDEFINITION (MS-OXOCAL 2.2.1.41, hex), the form a PST keeps a zone
 // in, one TZRULE per change of the rules. "" for any other zone: its name
-// gives its rules. Cached per calendar, zone and year.
+// gives its rules. The first rule is marked effective, as a PST's
+// display definition of the start has it, so that the same rules read
+// back from a PST are the same bytes. Cached per calendar, zone and year.
 func (r *Reader) customZone(tzid string, start time.Time) string {
 	z, err := r.zoneFor(tzid)
 	vz, ok := z.(*vtimezone)

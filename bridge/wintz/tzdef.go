@@ -167,20 +167,25 @@ func RuleAt(rules []Rule, y int) (Rule, int) {
 	return rules[i], i
 }
 
+// maxKeyName bounds a TZDEFINITION's KeyName (MS-OXOCAL 2.2.1.41: at most
+// 260 characters).
+const maxKeyName = 260
+
 // TZDEFINITION flags (MS-OXOCAL 2.2.1.41.1).
 const (
 	ruleRecurCurrent = 0x0001 // TZRULE_FLAG_RECUR_CURRENT_TZREG
 	ruleEffective    = 0x0002 // TZRULE_FLAG_EFFECTIVE_TZREG
 )
 
-// Definition encodes a TZDEFINITION (MS-OXOCAL 2.2.1.41) named key with
-// rules (at most 1024, in year order). Rule mark carries
+// Definition encodes a TZDEFINITION (MS-OXOCAL 2.2.1.41) named key (its
+// first 260 UTF-16 units) with rules (at most 1024, in year order). Rule mark carries
 // TZRULE_FLAG_EFFECTIVE_TZREG, and with recur also
 // TZRULE_FLAG_RECUR_CURRENT_TZREG (the rule of a recurring series'
 // PidLidTimeZoneStruct).
 func Definition(key string, rules []Rule, mark int, recur bool) []byte {
 	le := binary.LittleEndian
 	k := utf16.Encode([]rune(key))
+	k = k[:min(len(k), maxKeyName)]
 	b := []byte{0x02, 0x01}                    // bMajorVersion, bMinorVersion
 	b = le.AppendUint16(b, uint16(6+2*len(k))) // cbHeader
 	b = le.AppendUint16(b, 0x0002)             // wReserved
@@ -226,15 +231,45 @@ func (r Rule) AppendTZI(b []byte, years bool) []byte {
 	return b
 }
 
+// RecurDefinition returns definition b as a recurring series' (MS-OXOCAL
+// 2.2.1.41.1): b itself when a rule is flagged TZRULE_FLAG_RECUR_CURRENT_TZREG
+// or b cannot be read, else b with that flag on its effective rule (a
+// display definition kept as a zone's rules).
+func RecurDefinition(b []byte) []byte {
+	key, rules, mark, err := ParseDefinition(b)
+	if err != nil || mark < 0 || HasRecurRule(b) {
+		return b
+	}
+	return Definition(key, rules, mark, true)
+}
+
+// HasRecurRule reports whether a rule of definition b (as ParseDefinition
+// reads it) is flagged TZRULE_FLAG_RECUR_CURRENT_TZREG.
+func HasRecurRule(b []byte) bool {
+	_, rules, _, err := ParseDefinition(b)
+	if err != nil {
+		return false
+	}
+	p := 4 + int(binary.LittleEndian.Uint16(b[2:]))
+	for i := range rules {
+		if binary.LittleEndian.Uint16(b[p+66*i+4:])&ruleRecurCurrent != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrDefinition is returned for a TZDEFINITION that cannot be read.
 var ErrDefinition = errors.New("not a time zone definition")
 
 // ParseDefinition reads a TZDEFINITION (MS-OXOCAL 2.2.1.41): its key name
 // and rules, and the index of the rule flagged as a recurring series'
-// (TZRULE_FLAG_RECUR_CURRENT_TZREG), -1 when none is.
+// (TZRULE_FLAG_RECUR_CURRENT_TZREG), else of the one flagged effective
+// (TZRULE_FLAG_EFFECTIVE_TZREG: a display definition's), -1 when none is.
 func ParseDefinition(b []byte) (key string, rules []Rule, recur int, err error) {
 	le := binary.LittleEndian
 	recur = -1
+	recurFlag := false
 	if len(b) < 6 || b[0] != 0x02 {
 		return "", nil, -1, ErrDefinition
 	}
@@ -257,7 +292,9 @@ func ParseDefinition(b []byte) (key string, rules []Rule, recur int, err error) 
 	for i := range n {
 		t := b[p+66*i:]
 		r := Rule{Year: int(le.Uint16(t[6:]))}
-		if le.Uint16(t[4:])&ruleRecurCurrent != 0 && recur < 0 {
+		if le.Uint16(t[4:])&ruleRecurCurrent != 0 && (recur < 0 || !recurFlag) {
+			recur, recurFlag = i, true
+		} else if le.Uint16(t[4:])&ruleEffective != 0 && recur < 0 {
 			recur = i
 		}
 		r.Bias, r.StdBias, r.DstBias = int32(le.Uint32(t[22:])), int32(le.Uint32(t[26:])), int32(le.Uint32(t[30:]))
