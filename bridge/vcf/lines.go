@@ -104,7 +104,11 @@ func (lr *lineReader) next() (physLine, error) {
 		}
 	}
 	l := lr.queue[0]
-	lr.queue = lr.queue[1:]
+	if len(lr.queue) == 1 {
+		lr.queue = lr.queue[:0] // keep the array: no allocation per line
+	} else {
+		lr.queue = lr.queue[1:]
+	}
 	if lr.hasher != nil {
 		lr.scratch = append(append(lr.scratch[:0], l.text...), '\n')
 		lr.hasher.Write(lr.scratch)
