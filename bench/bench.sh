@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # make bench: every performance figure of DESIGN.md side by side with its
 # anchor, measured in one run as whole processes with /usr/bin/time (wall
-# seconds and peak RSS). Each pair alternates A B A B ... RUNS times and the
-# table shows medians and the ratio of the medians. Nothing is asserted: the
-# targets are printed next to the figures, for a person to read.
+# seconds, CPU seconds user+sys, peak RSS), for crmbridge and for the anchor.
+# Each pair alternates A B A B ... RUNS times and the table shows medians and
+# the ratios of the medians, of wall time and of CPU time (on a loaded
+# machine the CPU ratio is the steadier one). Nothing is asserted: the
+# targets are printed next to the figures, for a person to read. The last
+# line is the script's own elapsed time (target: 5 minutes).
 #
-#   bench/bench.sh                  the default figures (about 5 minutes here)
+#   bench/bench.sh                  the default figures
 #   RUNS=5 bench/bench.sh           more runs per pair
 #   N=20000 MBOX_N=10000 bench/bench.sh   smaller inputs
 #   BENCH_FULL=1 bench/bench.sh     also 1,000,000 contacts and the 1,000,000-record
 #                                   store (status, list, show)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
 runs=${RUNS:-3}
 big_runs=${BIG_RUNS:-1}
 n=${N:-100000}
@@ -28,27 +32,32 @@ trap 'rm -rf "$work"' EXIT
 rows="$work/rows"
 : >"$rows"
 
-# measure NAME CMD...: run CMD once, append "wall_seconds max_rss_kb" to
-# $work/NAME. The command's output goes to $work/NAME.log.
+# measure NAME CMD...: run CMD once, append "wall_seconds max_rss_kb
+# user_seconds sys_seconds" to $work/NAME. The command's output goes to
+# $work/NAME.log.
 measure() {
 	local name=$1; shift
-	/usr/bin/time -f '%e %M' -o "$work/t" "$@" >"$work/$name.log" 2>&1 || {
+	/usr/bin/time -f '%e %M %U %S' -o "$work/t" "$@" >"$work/$name.log" 2>&1 || {
 		echo "bench: $name failed:" >&2; tail -5 "$work/$name.log" >&2; exit 1; }
 	cat "$work/t" >>"$work/$name"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 wall() { awk '{print $1}' "$work/$1" | median; }
 rss() { awk '{print $2/1024}' "$work/$1" | median; }
+cpu() { awk '{print $3+$4}' "$work/$1" | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "-"}'; }
 # row LABEL A ANCHOR-LABEL B TARGET: one line of the table, A and B named
 # measurements (B may be empty for a figure without an anchor).
 row() {
-	local a b ratio="-" bl="-" bw="-"
-	a=$(wall "$2")
+	local a ac bl="-" bw="-" bc="-" br="-" wr="-" cr="-"
+	a=$(wall "$2"); ac=$(cpu "$2")
 	if [ -n "$4" ]; then
-		b=$(wall "$4"); bl=$3; bw=$b
-		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", (b > 0) ? a/b : 0}')
+		bl=$3; bw=$(wall "$4"); bc=$(cpu "$4"); br=$(rss "$4")
+		wr=$(ratio "$a" "$bw"); cr=$(ratio "$ac" "$bc")
+		bw=$(printf '%.2f' "$bw"); bc=$(printf '%.2f' "$bc"); br=$(printf '%.1f' "$br")
 	fi
-	printf '%-44s %8.2f %8.1f | %-28s %8s | %6s | %s\n' "$1" "$a" "$(rss "$2")" "$bl" "$bw" "$ratio" "$5" >>"$rows"
+	printf '%-40s %7.2f %7.2f %7.1f | %-26s %7s %7s %7s | %6s %6s | %s\n' \
+		"$1" "$a" "$ac" "$(rss "$2")" "$bl" "$bw" "$bc" "$br" "$wr" "$cr" "$5" >>"$rows"
 }
 fresh() { rm -rf "$work/$1"; mkdir -m 700 "$work/$1"; }
 # reads STORE RECORDS PREFIX TARGET: status, list --limit 50 and show of one
@@ -121,9 +130,13 @@ fi
 echo
 printf 'crmbridge %s; %s CPUs; enron.pst %s bytes; medians of %s (small) / %s (large) runs, pairs alternated\n' \
 	"$(git rev-parse --short HEAD 2>/dev/null || echo '?')" "$(nproc)" "$(stat -c %s "$pst")" "$runs" "$big_runs"
-printf '%-44s %8s %8s | %-28s %8s | %6s | %s\n' "crmbridge" "wall s" "RSS MiB" "anchor" "wall s" "ratio" "target"
+printf '%-40s %7s %7s %7s | %-26s %7s %7s %7s | %6s %6s | %s\n' "crmbridge" "wall s" "CPU s" "RSS MiB" \
+	"anchor" "wall s" "CPU s" "RSS MiB" "wall×" "CPU×" "target"
 cat "$rows"
 
 echo
 echo "bench: push of 10,000 outbox entries to the fake server (Go benchmark)"
 go test -run '^$' -bench 'PushStore/fake/batch=(100|1000)$' -benchtime 1x ./cmd/crmbridge | grep -E 'Benchmark|entries' || true
+echo
+end=$(date +%s)
+echo "bench: bench/bench.sh took $((end - start)) s (target for make bench: <= 300 s; N=$n MBOX_N=$mbox_n RUNS=$runs BIG_RUNS=$big_runs)"
