@@ -408,8 +408,9 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		zone := recordZone(f["timezone"], f["timezoneblob"])
 		start, _ := time.Parse(time.RFC3339, f["scheduledstart"])
 		end, _ := time.Parse(time.RFC3339, f["scheduledend"])
-		year := start.In(zone.loc).Year()
-		props = append(props, pstwrite.Binary(appt(0x825E), zone.tzDefinition(year, false)), pstwrite.Binary(appt(0x825F), zone.tzDefinition(year, false)))
+		year, endYear := start.In(zone.loc).Year(), end.In(zone.loc).Year()
+		display := zone.tzDefinition(year, max(year, endYear), false)
+		props = append(props, pstwrite.Binary(appt(0x825E), display), pstwrite.Binary(appt(0x825F), display))
 		if rec := f["recurrence"]; rec != "" {
 			// PidLidRecurrencePattern: the text, read back as the record's
 			// recurrence; PidLidRecurring and the blob when the rule has an
@@ -434,17 +435,19 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 					return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, zone.loc)
 				}
 				clipEnd := time.Date(4500, 8, 31, 23, 59, 0, 0, time.UTC)
+				lastYear := year + openEndYears
 				if !rc.end.IsZero() {
 					clipEnd = local(rc.end)
+					lastYear = rc.end.Year()
 				}
 				props = append(props,
-					pstwrite.Binary(appt(0x8216), rc.blob()),                          // PidLidAppointmentRecur
-					pstwrite.Int32(appt(0x8231), rc.recurType),                        // PidLidRecurrenceType
-					pstwrite.Time(appt(0x8235), local(rc.start)),                      // PidLidClipStart
-					pstwrite.Time(appt(0x8236), clipEnd),                              // PidLidClipEnd
-					pstwrite.Binary(appt(0x8260), zone.tzDefinition(year, true)),      // PidLidAppointmentTimeZoneDefinitionRecur
-					pstwrite.Binary(appt(0x8233), zone.tzStruct(year)),                // PidLidTimeZoneStruct
-					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true)) // PidLidIsRecurring
+					pstwrite.Binary(appt(0x8216), rc.blob()),                               // PidLidAppointmentRecur
+					pstwrite.Int32(appt(0x8231), rc.recurType),                             // PidLidRecurrenceType
+					pstwrite.Time(appt(0x8235), local(rc.start)),                           // PidLidClipStart
+					pstwrite.Time(appt(0x8236), clipEnd),                                   // PidLidClipEnd
+					pstwrite.Binary(appt(0x8260), zone.tzDefinition(year, lastYear, true)), // PidLidAppointmentTimeZoneDefinitionRecur
+					pstwrite.Binary(appt(0x8233), zone.tzStruct(year)),                     // PidLidTimeZoneStruct
+					pstwrite.Bool(pstwrite.LID(pstwrite.PSETIDMeeting, 0x0005), true))      // PidLidIsRecurring
 			} else if k, ex, ok := keptSeriesOf(v, members, zone.loc); ok {
 				// Outlook's own series, kept from the PST it came from, with
 				// the exception attachments of its modified instances.
@@ -464,7 +467,11 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 				}
 				tz, tzs := k.tz, tzStructOf(k.tz)
 				if tz == nil || tzs == nil {
-					tz, tzs = zone.tzDefinition(year, true), zone.tzStruct(year)
+					lastYear := year + openEndYears
+					if !k.end.IsZero() {
+						lastYear = k.end.Year()
+					}
+					tz, tzs = zone.tzDefinition(year, lastYear, true), zone.tzStruct(year)
 				}
 				props = append(props, pstwrite.Bool(appt(0x8223), true),
 					pstwrite.Binary(appt(0x8216), k.blob),

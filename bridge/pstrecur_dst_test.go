@@ -189,6 +189,22 @@ func TestRecurrenceDST(t *testing.T) {
 	})
 }
 
+// TestRecurrenceZoneHistory: series that span a change of their zone's
+// rules get one TZRULE per rule (MS-OXOCAL 2.2.1.41.1, each from its
+// wYear on), as Outlook writes a zone's dynamic rules: the US moved its
+// dates in 2007, Brazil dropped daylight time in 2019, Turkey kept summer
+// time for good in 2016. The checker reads each occurrence with the rule
+// of its year; with the start year's rule alone, the occurrences after
+// the change were an hour off.
+func TestRecurrenceZoneHistory(t *testing.T) {
+	checkSeries(t, []seriesCase{
+		{Subject: "new york 2006-2007", TZID: "America/New_York", Start: "2006-03-06T09:00", Rule: "FREQ=WEEKLY;BYDAY=MO;COUNT=60"},
+		{Subject: "sao paulo 2018-2019", TZID: "America/Sao_Paulo", Start: "2018-10-01T09:00", Rule: "FREQ=WEEKLY;BYDAY=MO;COUNT=70"},
+		{Subject: "istanbul 2016-2017", TZID: "Europe/Istanbul", Start: "2016-01-04T09:00", Rule: "FREQ=WEEKLY;BYDAY=MO;COUNT=70"},
+		{Subject: "new york no end", TZID: "America/New_York", Start: "2006-03-06T09:00", Rule: "FREQ=WEEKLY;BYDAY=MO"},
+	})
+}
+
 // TestRecurrenceCustomZone: a series whose TZID is neither an IANA nor a
 // Windows name, defined by the file's own VTIMEZONE (hand-written EU
 // rules), imported from ICS: its PST series follows those rules across

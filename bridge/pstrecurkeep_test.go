@@ -47,7 +47,7 @@ func TestPSTRecurrenceBlobKept(t *testing.T) {
 		startMin: 600, duration: 60}
 	rc.firstDateTime = 0 // MS-OXOCAL 2.2.1.44.1: months since 1601 modulo a period of 1: January 1601
 	blob := rc.blob()
-	tzRecur := z.tzDefinition(2024, true)
+	tzRecur := z.tzDefinition(2024, 2024, true)
 	appt := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAppointment, lid) }
 	src := filepath.Join(t.TempDir(), "src.pst")
 	w, err := pstwrite.Create(src, pstwrite.Options{})

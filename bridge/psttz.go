@@ -59,16 +59,25 @@ func (z pstZone) tzStruct(y int) []byte {
 	return r.AppendTZI(make([]byte, 0, 48), true)
 }
 
-// tzDefinition is a TZDEFINITION (MS-OXOCAL 2.2.1.41) with one rule, the
-// zone's rule in year y, effective from that year on. recur marks it as
-// the rule the recurrence uses (PidLidAppointmentTimeZoneDefinitionRecur,
-// TZRULE_FLAG_RECUR_CURRENT_TZREG); the display definitions (StartDisplay,
-// EndDisplay) carry only TZRULE_FLAG_EFFECTIVE_TZREG.
+// openEndYears is how far a series without end has its zone's rules
+// written: what the tz data knows of later changes is within it.
+const openEndYears = 30
+
+// tzDefinition is a TZDEFINITION (MS-OXOCAL 2.2.1.41) with the zone's
+// rules over the years from to to: one TZRULE per change of the rules
+// (each holds from its wYear on), as Outlook writes a zone's dynamic
+// rules, so that a series across such a change (a country moving its
+// dates or dropping daylight time) keeps its local time on both sides.
+// The first rule, from year from, is marked TZRULE_FLAG_EFFECTIVE_TZREG;
+// recur marks it also as the rule of the recurrence's PidLidTimeZoneStruct
+// (TZRULE_FLAG_RECUR_CURRENT_TZREG, in PidLidAppointmentTimeZoneDefinitionRecur;
+// the display definitions, StartDisplay and EndDisplay, carry only the
+// first flag).
 //
 // A zone known by the definition kept on the record is written as it was
 // kept — flagged as a series' for the recurrence (wintz.RecurDefinition) —
 // so that reading the PST back gives the same bytes.
-func (z pstZone) tzDefinition(y int, recur bool) []byte {
+func (z pstZone) tzDefinition(from, to int, recur bool) []byte {
 	if z.def != nil {
 		if recur {
 			return wintz.RecurDefinition(z.def)
@@ -76,8 +85,8 @@ func (z pstZone) tzDefinition(y int, recur bool) []byte {
 		if !wintz.HasRecurRule(z.def) {
 			return z.def // a display definition
 		}
-		_, mark := wintz.RuleAt(z.rules, y)
+		_, mark := wintz.RuleAt(z.rules, from)
 		return wintz.Definition(z.key, z.rules, mark, false)
 	}
-	return wintz.Definition(z.key, []wintz.Rule{wintz.YearRule(z.loc, y)}, 0, recur)
+	return wintz.Definition(z.key, wintz.Rules(z.loc, from, to), 0, recur)
 }

@@ -128,7 +128,18 @@ def transition(year, st):
     return d
 
 
-def to_utc(local, rule):
+def rule_for(rules, year):
+    """MS-OXOCAL 2.2.1.41.1: a TZRULE holds from its wYear on, until the
+    next rule's year; the first also before its year."""
+    rule = rules[0]
+    for x in rules:
+        if x["year"] <= year:
+            rule = x
+    return rule
+
+
+def to_utc(local, rules):
+    rule = rule_for(rules, local.year)
     off = rule["bias"] + rule["sbias"]
     if rule["dst"][1]:
         a, b = transition(local.year, rule["dst"]), transition(local.year, rule["std"])
@@ -208,7 +219,8 @@ def main():
             return
         r = decode_recur(blob)
         check_attachments(m, c, r)
-        rule = [x for x in tzdef if x["flags"] & 1][0]
+        # Each occurrence's local time is read with the rule of its year.
+        rule = tzdef
         zone = zoneinfo.ZoneInfo(c["tzid"])
         start = dt.datetime.fromisoformat(c["start"]).replace(tzinfo=zone)
         rs = rrule.rruleset()
