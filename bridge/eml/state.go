@@ -158,12 +158,17 @@ func writeFlag(h *mail.Header, f map[string]string) {
 }
 
 // readFlag reads what writeFlag writes: X-Message-Flag (also as Outlook
-// writes it) is a flagged message with that flag text; flagHeader's
+// writes it) is a flagged message with that flag text, else a message
+// Thunderbird starred (X-Mozilla-Status) is flagged; flagHeader's
 // status, dates and icon override and complete it. An unknown part is
 // ignored.
 func (m *msgParser) readFlag(h textproto.Header, f map[string]string) {
 	if req := m.text(h, "X-Message-Flag"); req != "" {
 		f["flagstatus"], f["flagrequest"] = "2", req
+	} else if n, err := strconv.ParseUint(strings.TrimSpace(h.Get("X-Mozilla-Status")), 16, 32); err == nil && n&0x0004 != 0 {
+		// Thunderbird's star: nsMsgMessageFlags::Marked (0x0004) in the
+		// hex flags of X-Mozilla-Status, a flag without a text.
+		f["flagstatus"] = "2"
 	}
 	for _, p := range strings.Split(h.Get(flagHeader), ";") {
 		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")

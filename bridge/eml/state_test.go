@@ -50,6 +50,9 @@ func TestReadState(t *testing.T) {
 		{"flag text encoded", "X-Message-Flag: =?utf-8?q?R=C3=BCckruf?=\r\n", map[string]string{"flagstatus": "2", "flagrequest": "Rückruf"}},
 		{"flag completed", "X-Message-Flag: Call\r\nX-Crmbridge-Flag: status=complete; completed=2026-03-01T10:00:00Z; icon=6\r\n",
 			map[string]string{"flagstatus": "1", "flagrequest": "Call", "flagcompleted": "2026-03-01T10:00:00Z", "flagicon": "6"}},
+		// Thunderbird's star: the Marked bit of X-Mozilla-Status.
+		{"thunderbird starred", "X-Mozilla-Status: 0005\r\n", map[string]string{"flagstatus": "2", "flagrequest": ""}},
+		{"thunderbird read", "X-Mozilla-Status: 0011\r\n", map[string]string{"flagstatus": ""}},
 		{"flag junk", "X-Crmbridge-Flag: status=maybe; due=tomorrow; icon=9; x\r\n", map[string]string{"flagstatus": "", "flagdue": "", "flagicon": ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
