@@ -904,9 +904,15 @@ type pstSource struct {
 	name    string
 	next    func() (*pst.Item, error, bool)
 	pending []*crm.Incoming // the modified occurrences of the last series
+	warns   []error         // warnings about the last item (pstNotKept)
 }
 
 func (p *pstSource) Next() (*crm.Incoming, error) {
+	if len(p.warns) > 0 {
+		w := p.warns[0]
+		p.warns = p.warns[1:]
+		return nil, w
+	}
 	if len(p.pending) > 0 {
 		in := p.pending[0]
 		p.pending = p.pending[1:]
@@ -921,6 +927,7 @@ func (p *pstSource) Next() (*crm.Incoming, error) {
 			return nil, err
 		}
 		if in := FromPST(p.name, it); in != nil {
+			p.warns = pstNotKept(in.Pos, it)
 			if it.Appointment != nil {
 				p.pending = pstOccurrences(in, it)
 			}
@@ -931,11 +938,17 @@ func (p *pstSource) Next() (*crm.Incoming, error) {
 
 // msgSource reads the one item of a .msg file as an item.Reader.
 type msgSource struct {
-	f    *msg.File
-	done bool
+	f     *msg.File
+	done  bool
+	warns []error // warnings about the item (pstNotKept)
 }
 
 func (m *msgSource) Next() (*crm.Incoming, error) {
+	if len(m.warns) > 0 {
+		w := m.warns[0]
+		m.warns = m.warns[1:]
+		return nil, w
+	}
 	if m.done {
 		return nil, io.EOF
 	}
@@ -945,6 +958,7 @@ func (m *msgSource) Next() (*crm.Incoming, error) {
 		return nil, err
 	}
 	if in := FromMSG(m.f.Name(), it); in != nil {
+		m.warns = pstNotKept(in.Pos, it)
 		return in, nil
 	}
 	return nil, io.EOF

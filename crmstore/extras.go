@@ -84,15 +84,22 @@ func (t *Tx) writeExtras(id string, xs []crm.Extra, existing bool) error {
 			return fmt.Errorf("clear extras: %w", err)
 		}
 	}
+	// One statement per record, not per value (execRows): a PST mail
+	// brings five or six extras.
+	rows := make([][]any, 0, len(xs))
 	for i, x := range xs {
 		params := ""
 		if len(x.Params) > 0 {
 			b, _ := json.Marshal(x.Params)
 			params = string(b)
 		}
-		if _, err := t.exec(`INSERT INTO extra (record_id, ord, name, value, params) VALUES (?,?,?,?,?)`, id, i, x.Name, x.Value, params); err != nil {
-			return fmt.Errorf("insert extra %s: %w", x.Name, err)
-		}
+		rows = append(rows, []any{id, i, x.Name, x.Value, params})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := t.execRows(`INSERT INTO extra (record_id, ord, name, value, params)`, ``, rows); err != nil {
+		return fmt.Errorf("insert extras: %w", err)
 	}
 	return nil
 }

@@ -276,3 +276,30 @@ func (o *object) Embedded() (pst.MessageObject, error) {
 	}
 	return m, nil
 }
+
+// PropertyIDs returns the ids of the properties o holds: those of its
+// property stream, and those that have only a value stream (orphan)
+// (pst.PropertyLister).
+func (o *object) PropertyIDs() []uint16 {
+	ids := make([]uint16, 0, len(o.props))
+	seen := make(map[uint16]bool, len(o.props))
+	for id := range o.props {
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	prefix := strings.ToUpper(substgPrefix)
+	for name := range o.st.streams {
+		// "__substg1.0_" + 4 hex digits of id + 4 of type, nothing more
+		// (a multi-valued value's "-XXXXXXXX" streams are not properties).
+		if len(name) != len(prefix)+8 || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		v, err := strconv.ParseUint(name[len(prefix):len(prefix)+4], 16, 16)
+		if err != nil || seen[uint16(v)] {
+			continue
+		}
+		seen[uint16(v)] = true
+		ids = append(ids, uint16(v))
+	}
+	return ids
+}

@@ -111,6 +111,11 @@ type Item struct {
 	Appointment *Appointment
 	DistList    *DistList
 	Attachments []*Attachment
+	// Other are the properties of an e-mail, appointment or task that no
+	// field holds and the rule of kept.go keeps; NotKept the binaries that
+	// rule leaves out for their size (Values empty, Size set).
+	Other   []Property `json:",omitempty"`
+	NotKept []Property `json:",omitempty"`
 }
 
 // Email holds the fields of an e-mail (and of meeting messages, which also

@@ -25,6 +25,7 @@ const (
 // embedded-message nesting.
 func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int) (*Item, error) {
 	b.cp = b.codepage(f.storeCP)
+	b.read = map[uint16]bool{} // what the mapping reads; the rest is kept by rule (kept.go)
 	it := &Item{
 		Folder:      folder,
 		Index:       index,
@@ -86,10 +87,8 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 	}
 	switch it.Kind {
 	case KindContact:
-		b.read = map[uint16]bool{}
 		it.Contact = f.contact(b)
 		it.Contact.Other = b.unreadStrings(contactFirst, contactLast)
-		b.read = nil
 	case KindTask:
 		it.Task = f.task(b)
 		it.Task.Recipients = recips
@@ -102,6 +101,10 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 	if it.Kind == KindEmail || it.Kind == KindAppointment && it.Appointment.MeetingRequest {
 		it.Email = f.email(b, recips)
 	}
+	if it.Kind == KindEmail || it.Kind == KindAppointment || it.Kind == KindTask {
+		it.Other, it.NotKept = b.unreadKept()
+	}
+	b.read = nil
 	atts, err := f.attachments(b, folder, depth)
 	if err != nil {
 		return nil, fmt.Errorf("attachment table: %w", err)

@@ -61,6 +61,17 @@ type nameKey struct {
 type nameMap struct {
 	byLID  map[lidKey]uint16
 	byName map[nameKey]uint16
+	// byID is the reverse: what a named property id of this file names,
+	// for keeping named properties the mapping did not read (unread.go).
+	byID map[uint16]NamedID
+}
+
+// NamedID is the name of a named property (MS-OXCDATA 2.6.1 PropertyName):
+// its property set, and a numeric LID or a string Name.
+type NamedID struct {
+	Set  [16]byte // the set's GUID in its Windows byte order
+	LID  uint32   // when Name is ""
+	Name string
 }
 
 // lid returns the property id of numeric named property (set, lid).
@@ -103,7 +114,7 @@ func (f *File) readNameMap() (*nameMap, error) {
 // parseNameMap reads the GUID, entry and string streams of a name-to-id
 // map (MS-PST 2.4.7, MS-OXMSG 2.2.3: the same layout).
 func parseNameMap(guids, entries, strs []byte) *nameMap {
-	m := &nameMap{byLID: map[lidKey]uint16{}, byName: map[nameKey]uint16{}}
+	m := &nameMap{byLID: map[lidKey]uint16{}, byName: map[nameKey]uint16{}, byID: map[uint16]NamedID{}}
 	// MS-PST 2.4.7.1 NAMEID: dwPropertyID (4), N:1 + wGuid:15 (2), wPropIdx (2).
 	for i := 0; i+8 <= len(entries); i += 8 {
 		e := entries[i : i+8]
@@ -132,6 +143,7 @@ func parseNameMap(guids, entries, strs []byte) *nameMap {
 		}
 		if !isString {
 			m.byLID[lidKey{set, propID}] = uint16(id)
+			m.byID[uint16(id)] = NamedID{Set: [16]byte(set), LID: propID}
 			continue
 		}
 		// MS-PST 2.4.7.4: string stream entry = 4-byte length, UTF-16LE name.
@@ -143,7 +155,9 @@ func parseNameMap(guids, entries, strs []byte) *nameMap {
 		if n < 0 || n > len(strs)-off-4 {
 			continue
 		}
-		m.byName[nameKey{set, strings.ToLower(decodeUTF16(strs[off+4 : off+4+n]))}] = uint16(id)
+		name := decodeUTF16(strs[off+4 : off+4+n])
+		m.byName[nameKey{set, strings.ToLower(name)}] = uint16(id)
+		m.byID[uint16(id)] = NamedID{Set: [16]byte(set), Name: name}
 	}
 	return m
 }

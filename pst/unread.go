@@ -5,14 +5,6 @@ import (
 	"strings"
 )
 
-// Property is one property of an item that no Item field holds, with
-// its text: the values of a string or multi-valued string property.
-type Property struct {
-	ID     uint16   // property id (MS-OXPROPS)
-	Name   string   // canonical name without "PidTag" ("ChildrensNames"), or "0x3A58" when we know none
-	Values []string // one for a string, each for a multi-valued string
-}
-
 // Contact properties (MS-OXPROPS 1.3.3: ids 0x3A00-0x3AFF are the mail
 // user, that is contact, properties): every one is a value the user
 // typed, and Outlook's contact form shows most.
@@ -52,7 +44,7 @@ func (b *bag) unreadStrings(lo, hi uint16) []Property {
 		if name == "" {
 			name = fmt.Sprintf("0x%04X", id)
 		}
-		out = append(out, Property{ID: id, Name: name, Values: vals})
+		out = append(out, Property{ID: id, Name: name, Type: ptUnicode, Values: vals})
 	}
 	return out
 }

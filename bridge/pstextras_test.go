@@ -1,0 +1,198 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"crmbridge/crm"
+	"crmbridge/fixtures"
+	"crmbridge/pstwrite"
+)
+
+// xprop is one property of a test message: a tag (id) or a named property
+// (set and lid or name), with a Go value that says its type.
+type xprop struct {
+	id   uint16
+	set  string // GUID of a named property's set
+	lid  uint32
+	name string
+	v    any
+}
+
+const (
+	setCommon  = "00062008-0000-0000-C000-000000000046"
+	setAppt    = "00062002-0000-0000-C000-000000000046"
+	setPublic  = "00020329-0000-0000-C000-000000000046"
+	setMeeting = "6ED8DA90-450B-101B-98DA-00AA003F1305"
+)
+
+func (p xprop) key() pstwrite.Key {
+	switch {
+	case p.set == "":
+		return pstwrite.Tag(p.id)
+	case p.name != "":
+		return pstwrite.NameString(pstwrite.MustGUID(p.set), p.name)
+	}
+	return pstwrite.LID(pstwrite.MustGUID(p.set), p.lid)
+}
+
+func (p xprop) pst() pstwrite.Prop {
+	k := p.key()
+	switch v := p.v.(type) {
+	case string:
+		return pstwrite.String(k, v)
+	case []byte:
+		return pstwrite.Binary(k, v)
+	case int32:
+		return pstwrite.Int32(k, v)
+	case bool:
+		return pstwrite.Bool(k, v)
+	case time.Time:
+		return pstwrite.Time(k, v)
+	case []string:
+		return pstwrite.MVString(k, v)
+	case float64:
+		return pstwrite.Float64(k, v)
+	}
+	panic(fmt.Sprintf("xprop: %T", p.v))
+}
+
+func (p xprop) msg() fixtures.MSGProp {
+	typ := map[string]uint16{"string": 0x001F, "[]uint8": 0x0102, "int32": 0x0003, "bool": 0x000B,
+		"time.Time": 0x0040, "[]string": 0x101F, "float64": 0x0005}[fmt.Sprintf("%T", p.v)]
+	return fixtures.MSGProp{ID: p.id, Type: typ, Value: p.v, Set: p.set, LID: p.lid, Name: p.name}
+}
+
+// writeBothX writes one message with props and recipients as the only
+// item of a PST folder and as a .msg, in dir.
+func writeBothX(t *testing.T, dir, folderClass string, props []xprop, recips [][]xprop) (pstPath, msgPath string) {
+	t.Helper()
+	pstPath, msgPath = filepath.Join(dir, "items.pst"), filepath.Join(dir, "item.msg")
+	w, err := pstwrite.Create(pstPath, pstwrite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo, err := w.Folder(pstwrite.IPMSubtree, "Items", folderClass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, mm := &pstwrite.Message{}, &fixtures.MSGMessage{}
+	for _, p := range props {
+		pm.Props = append(pm.Props, p.pst())
+		mm.Props = append(mm.Props, p.msg())
+	}
+	for _, r := range recips {
+		var pr []pstwrite.Prop
+		var mr []fixtures.MSGProp
+		for _, p := range r {
+			pr = append(pr, p.pst())
+			mr = append(mr, p.msg())
+		}
+		pm.Recipients = append(pm.Recipients, pr)
+		mm.Recipients = append(mm.Recipients, mr)
+	}
+	if err := w.Add(fo, pm); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(msgPath, fixtures.WriteMSG(mm), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pstPath, msgPath
+}
+
+// extraStrings shows extras one a line, sorted (named properties get
+// other ids in a PST and a .msg, so their order differs).
+func extraStrings(xs []crm.Extra) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, x.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The properties of a PST or .msg e-mail that the mapping does not read
+// are kept by the rule of pst/kept.go: transmittable tags and named
+// properties of the user sets, not derived, values no column holds,
+// binaries up to 4 KiB (a larger one is a warning).
+func TestPSTAndMSGMailKeptProps(t *testing.T) {
+	sent := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	index := bytes.Repeat([]byte{0x01, 0xC1}, 11)
+	props := []xprop{
+		{id: 0x001A, v: "IPM.Note"}, {id: 0x0037, v: "Figures"}, {id: 0x1000, v: "Hi Bob"},
+		{id: 0x0039, v: sent}, {id: 0x1035, v: "<a1@example.com>"},
+		{id: 0x0C1A, v: "Ann Lee"}, {id: 0x0C1F, v: "ann@example.com"}, {id: 0x0C1E, v: "SMTP"},
+		// kept
+		{id: 0x0070, v: "Q2 figures thread"},                         // ConversationTopic other than the subject
+		{id: 0x0071, v: index},                                       // ConversationIndex
+		{id: 0x0026, v: int32(2)},                                    // Priority
+		{id: 0x0029, v: true},                                        // ReadReceiptRequested
+		{id: 0x7203, v: "EDRM-0001"},                                 // no MS-OXPROPS name
+		{id: 0x7202, v: sent.Add(time.Hour)},                         // no name, a time
+		{set: setCommon, lid: 0x8506, v: true},                       // PidLidPrivate
+		{set: setCommon, lid: 0x8539, v: []string{"Acme", "Globex"}}, // PidLidCompanies
+		{set: setAppt, lid: 0x8214, v: int32(3)},                     // PidLidAppointmentColor
+		{set: setPublic, name: "Customer Ref", v: "C-42"},
+		{set: setCommon, lid: 0x85FF, v: 0.25}, // a Common LID with no name we know
+		// not kept
+		{id: 0x0040, v: "Bob Roe"},                           // ReceivedByName: a recipient's name already
+		{id: 0x003D, v: "RE: "},                              // SubjectPrefix: derived
+		{id: 0x0041, v: []byte{0, 0, 0, 0, 1, 2}},            // SentRepresentingEntryId: an entry id
+		{id: 0x0E08, v: int32(1234)},                         // MessageSize: not transmittable
+		{id: 0x3008, v: sent},                                // LastModificationTime: not transmittable
+		{set: setCommon, lid: 0x8552, v: int32(0x1234)},      // CurrentVersion: derived
+		{set: setMeeting, lid: 0x0024, v: "IPM.Appointment"}, // PSETID_Meeting: not a user set
+		{id: 0x7210, v: bytes.Repeat([]byte{7}, 5000)},       // over 4 KiB: a warning
+	}
+	recips := [][]xprop{{{id: 0x0C15, v: int32(1)}, {id: 0x3001, v: "Bob Roe"}, {id: 0x3003, v: "bob@example.com"}, {id: 0x3002, v: "SMTP"}}}
+	want := []string{
+		"X-MS-0X72020040: 2024-05-06T08:08:09Z",
+		"X-MS-0X7203001F: EDRM-0001",
+		"X-MS-0X85FF;X-MAPI=id/{00062008-0000-0000-C000-000000000046}/85FF0005: 0.25",
+		"X-MS-APPOINTMENTCOLOR: 3",
+		"X-MS-COMPANIES: Acme",
+		"X-MS-COMPANIES: Globex",
+		"X-MS-CONVERSATIONINDEX: AcEBwQHBAcEBwQHBAcEBwQHBAcEBwQ==", // base64 of the 22 bytes (Python base64)
+		"X-MS-CONVERSATIONTOPIC: Q2 figures thread",
+		"X-MS-CUSTOMER-REF;X-MAPI=string/{00020329-0000-0000-C000-000000000046}/Customer Ref/0x0000001F: C-42",
+		"X-MS-PRIORITY: 2",
+		"X-MS-PRIVATE: 1",
+		"X-MS-READRECEIPTREQUESTED: 1",
+	}
+	dir := t.TempDir()
+	pstPath, msgPath := writeBothX(t, dir, "IPF.Note", props, recips)
+	for _, path := range []string{pstPath, msgPath} {
+		s := newStore(t)
+		sum, p := importPaths(t, s, ImportOptions{}, path)
+		if len(p.errs) != 0 {
+			t.Fatalf("%s: %v", path, p.errs)
+		}
+		if len(p.warns) != 1 || !strings.Contains(p.warns[0].Error(), "0x7210") || !strings.Contains(p.warns[0].Error(), "5000 bytes not kept") {
+			t.Errorf("%s: warnings %v, want one for the 5000-byte binary 0x7210", filepath.Base(path), p.warns)
+		}
+		ids, err := s.IDs(context.Background(), []crm.Entity{crm.Email})
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("%s: mails %v %v", path, ids, err)
+		}
+		v, err := s.Get(context.Background(), ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := extraStrings(v.Extras); !slices.Equal(got, want) {
+			t.Errorf("%s: extras\n got %q\nwant %q", filepath.Base(path), got, want)
+		}
+		if n := sum.Extras["X-MS-COMPANIES"]; n != 2 {
+			t.Errorf("%s: summary counts %d X-MS-COMPANIES, want 2 (%v)", filepath.Base(path), n, sum.Extras)
+		}
+	}
+}
