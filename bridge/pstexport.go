@@ -166,9 +166,6 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 	if r.Entity == crm.Task || r.Entity == crm.Appointment {
 		str(pstwrite.NameString(own, "Uid"), "uid")
 	}
-	if xs := pstExtras(r.Extras); len(xs) > 0 {
-		props = append(props, pstwrite.MVString(pstwrite.NameString(own, "Extras"), xs))
-	}
 
 	switch r.Entity {
 	case crm.Email:
@@ -524,6 +521,14 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 			}
 			m.Attachments = append(m.Attachments, pa)
 		}
+	}
+	// Extras that name a property the reader keeps (pst/kept.go: the
+	// MAPI properties of a PST or .msg source) are written back as that
+	// property, the others to crmbridge's Extras property.
+	kept, rest := pstKeptProps(r.Entity == crm.Contact, r.Extras, props)
+	props = append(props, kept...)
+	if xs := pstExtras(rest); len(xs) > 0 {
+		props = append(props, pstwrite.MVString(pstwrite.NameString(own, "Extras"), xs))
 	}
 	m.Props = props
 	return m, true, nil

@@ -1,12 +1,18 @@
 package bridge
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"crmbridge/bridge/item"
 	"crmbridge/crm"
 	"crmbridge/pst"
+	"crmbridge/pstwrite"
 )
 
 // ExtraMAPI is the parameter of an extra value kept from a named PST or
@@ -22,8 +28,11 @@ const ExtraMAPI = "X-MAPI"
 // kept beside an e-mail's, appointment's or task's fields (pst.Item.Other,
 // rule in pst/kept.go), named as keptExtra says. A string value some column
 // or party already holds (the conversation topic that is the subject, the
-// sender's name), or a field of the kept header block holds, is not a new
-// value and is left out, as a contact's are (pstContact).
+// sender's name), or a field of the kept header block holds, and a time a
+// column holds (PidTagStartDate, PidLidCommonStart: the start again), is
+// not a new value and is left out, as a contact's are (pstContact).
+// Numbers are not compared: a small integer equal to a column's is a
+// coincidence more often than a copy.
 func pstKeptExtras(it *pst.Item, rec *crm.Record) {
 	if len(it.Other) == 0 {
 		return
@@ -40,7 +49,8 @@ func pstKeptExtras(it *pst.Item, rec *crm.Record) {
 	for _, p := range it.Other {
 		x := keptExtra(p)
 		for _, v := range p.Values {
-			if p.Type&^0x1000 == 0x001F && (held[v] || held[strings.TrimSpace(v)] || headerHolds(headers, v)) {
+			if p.Type&^0x1000 == 0x001F && (held[v] || held[strings.TrimSpace(v)] || headerHolds(headers, v)) ||
+				p.Type == 0x0040 && held[v] {
 				continue
 			}
 			x.Value = v
@@ -112,4 +122,157 @@ func pstNotKept(pos string, it *pst.Item) []error {
 		out = append(out, item.Warnf(pos, "property %s (%s): binary value of %d bytes not kept (the limit is %d)", p.Name, p.Identity(), p.Size, pst.MaxKeptBinary))
 	}
 	return out
+}
+
+// extraProperty returns the MAPI property an extra value names (keptExtra:
+// X-MS-<MS-OXPROPS name>, X-MS-0X<id><type>, or the ExtraMAPI parameter),
+// ok false for an extra that names none.
+func extraProperty(x crm.Extra) (id uint16, named *pst.NamedID, typ uint16, ok bool) {
+	rest, isMS := strings.CutPrefix(x.Name, "X-MS-")
+	switch {
+	case !isMS:
+		return 0, nil, 0, false
+	case len(x.Params) == 1 && x.Params[ExtraMAPI] != "":
+		return pst.ParseIdentity(x.Params[ExtraMAPI])
+	case len(x.Params) > 0:
+		return 0, nil, 0, false
+	case len(rest) == 10 && strings.HasPrefix(rest, "0X"):
+		return pst.ParseIdentity("proptag/0x" + rest[2:])
+	}
+	return pst.CanonicalProperty(rest)
+}
+
+// extraKey is the pstwrite key of a property.
+func extraKey(id uint16, named *pst.NamedID) pstwrite.Key {
+	switch {
+	case named == nil:
+		return pstwrite.Tag(id)
+	case named.Name != "":
+		return pstwrite.NameString(pstwrite.GUID(named.Set), named.Name)
+	}
+	return pstwrite.LID(pstwrite.GUID(named.Set), named.LID)
+}
+
+// sameKey reports whether two pstwrite keys name one property.
+func sameKey(a, b pstwrite.Key) bool {
+	if (a.Name == nil) != (b.Name == nil) {
+		return false
+	}
+	if a.Name == nil {
+		return a.ID == b.ID
+	}
+	return a.Name.Set == b.Name.Set && a.Name.LID == b.Name.LID && strings.EqualFold(a.Name.Str, b.Name.Str)
+}
+
+// pstKeptProps is the inverse of pstKeptExtras for the PST writer: the
+// extras of a record that name a MAPI property the reader keeps
+// (pst.Keeps) become that property again, named ones through the
+// name-to-id map; the values of one multi-valued property are one property,
+// in their order. What is left in rest (crmbridge's own Extras property
+// holds it): extras that name no property, a property the writer already
+// writes from the record's fields (own: its value wins, the extra's stays
+// in rest), a value that is not of the property's type.
+func pstKeptProps(contact bool, xs []crm.Extra, own []pstwrite.Prop) (props []pstwrite.Prop, rest []crm.Extra) {
+	type mv struct {
+		at   int // index in props
+		vals [][]byte
+	}
+	multi := map[pstwrite.Key]*mv{}
+	var keys []pstwrite.Key // of the multi-valued ones, in order
+	for _, x := range xs {
+		id, named, typ, ok := extraProperty(x)
+		if !ok || !pst.Keeps(contact, id, named, typ) {
+			rest = append(rest, x)
+			continue
+		}
+		k := extraKey(id, named)
+		taken := false
+		for _, p := range own {
+			taken = taken || sameKey(p.Key, k)
+		}
+		v, ok := encodeValue(typ, x.Value)
+		if taken || !ok {
+			rest = append(rest, x)
+			continue
+		}
+		if typ&0x1000 == 0 {
+			dup := false
+			for _, p := range props {
+				dup = dup || sameKey(p.Key, k)
+			}
+			if dup { // a second value of a single-valued property
+				rest = append(rest, x)
+				continue
+			}
+			props = append(props, pstwrite.Prop{Key: k, Type: typ, Value: v})
+			continue
+		}
+		var m *mv
+		for _, kk := range keys {
+			if sameKey(kk, k) {
+				m = multi[kk]
+			}
+		}
+		if m == nil {
+			m = &mv{at: len(props)}
+			multi[k] = m
+			keys = append(keys, k)
+			props = append(props, pstwrite.Prop{Key: k, Type: typ})
+		}
+		m.vals = append(m.vals, v)
+	}
+	for _, k := range keys {
+		m := multi[k]
+		if props[m.at].Type == pstwrite.TypeMVString {
+			var ss []string
+			for _, v := range m.vals {
+				ss = append(ss, string(v))
+			}
+			props[m.at] = pstwrite.MVString(k, ss)
+		} else {
+			props[m.at] = pstwrite.MVBinary(k, m.vals)
+		}
+	}
+	return props, rest
+}
+
+// encodeValue encodes an extra's text (pst.Property.Values) as a value of
+// type typ as MS-PST stores it; for a multi-valued type, one element (a
+// string as UTF-8, for pstwrite.MVString). ok false when the text is not
+// a value of that type.
+func encodeValue(typ uint16, s string) ([]byte, bool) {
+	le := binary.LittleEndian
+	switch typ {
+	case 0x001F: // PtypString
+		return pstwrite.String(pstwrite.Tag(1), s).Value, true
+	case 0x101F: // PtypMultipleString: one element
+		return []byte(s), true
+	case 0x0040: // PtypTime
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nil, false
+		}
+		return pstwrite.Time(pstwrite.Tag(1), t).Value, true
+	case 0x0002: // PtypInteger16
+		n, err := strconv.ParseInt(s, 10, 16)
+		return le.AppendUint16(nil, uint16(n)), err == nil
+	case 0x0003: // PtypInteger32
+		n, err := strconv.ParseInt(s, 10, 32)
+		return le.AppendUint32(nil, uint32(n)), err == nil
+	case 0x0014: // PtypInteger64
+		n, err := strconv.ParseInt(s, 10, 64)
+		return le.AppendUint64(nil, uint64(n)), err == nil
+	case 0x000B: // PtypBoolean: only true is kept
+		return []byte{1}, s == "1"
+	case 0x0005: // PtypFloating64
+		f, err := strconv.ParseFloat(s, 64)
+		return le.AppendUint64(nil, math.Float64bits(f)), err == nil
+	case 0x0004: // PtypFloating32
+		f, err := strconv.ParseFloat(s, 32)
+		return le.AppendUint32(nil, math.Float32bits(float32(f))), err == nil
+	case 0x0102, 0x1102: // PtypBinary, PtypMultipleBinary: one element
+		b, err := base64.StdEncoding.DecodeString(s)
+		return b, err == nil && len(b) > 0 && len(b) <= pst.MaxKeptBinary
+	}
+	return nil, false
 }

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"crmbridge/crm"
+	"crmbridge/crmstore"
 	"crmbridge/fixtures"
+	"crmbridge/pst"
 	"crmbridge/pstwrite"
 )
 
@@ -194,5 +197,154 @@ func TestPSTAndMSGMailKeptProps(t *testing.T) {
 		if n := sum.Extras["X-MS-COMPANIES"]; n != 2 {
 			t.Errorf("%s: summary counts %d X-MS-COMPANIES, want 2 (%v)", filepath.Base(path), n, sum.Extras)
 		}
+	}
+}
+
+// The kept MAPI properties of a PST mail, appointment and task survive
+// PST → store → PST as the same properties (tags as tags, named ones
+// through the new file's name-to-id map), so that the exported PST's items
+// carry the same kept properties and import as the same extras; importing
+// the source again changes nothing.
+func TestPSTKeptPropsRoundTrip(t *testing.T) {
+	start := time.Date(2024, 5, 6, 9, 0, 0, 0, time.UTC)
+	index := []byte{1, 0xC1, 0x7D, 0x3E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	shared := []xprop{
+		{id: 0x0071, v: index},                                       // ConversationIndex
+		{id: 0x0026, v: int32(2)},                                    // Priority
+		{id: 0x7203, v: "EDRM-0001"},                                 // no name
+		{id: 0x7202, v: start.Add(30 * time.Hour)},                   // no name, a time (not a column's: that would make it a copy)
+		{set: setCommon, lid: 0x8506, v: true},                       // Private
+		{set: setCommon, lid: 0x8539, v: []string{"Acme", "Globex"}}, // Companies
+		{set: setPublic, name: "Customer Ref", v: "C-42"},
+		{set: setCommon, lid: 0x85FF, v: 0.25},
+	}
+	items := []struct {
+		class  string
+		props  []xprop
+		recips [][]xprop
+	}{
+		{"IPM.Note", []xprop{{id: 0x0037, v: "Figures"}, {id: 0x1000, v: "Hi Bob"}, {id: 0x0039, v: start},
+			{id: 0x1035, v: "<a1@example.com>"}, {id: 0x0070, v: "Q2 figures thread"}}, [][]xprop{{{id: 0x0C15, v: int32(1)},
+			{id: 0x3001, v: "Bob Roe"}, {id: 0x3003, v: "bob@example.com"}, {id: 0x3002, v: "SMTP"}}}},
+		{"IPM.Appointment", []xprop{{id: 0x0037, v: "Review"}, {set: setAppt, lid: 0x820D, v: start},
+			{set: setAppt, lid: 0x820E, v: start.Add(time.Hour)}, {set: setAppt, lid: 0x8214, v: int32(3)}}, nil},
+		{"IPM.Task", []xprop{{id: 0x0037, v: "Call Ann"}, {set: "00062003-0000-0000-C000-000000000046", lid: 0x8110, v: int32(90)}}, nil},
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.pst")
+	w, err := pstwrite.Create(src, pstwrite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo, err := w.Folder(pstwrite.IPMSubtree, "Items", "IPF.Note")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		m := &pstwrite.Message{}
+		for _, p := range append(append([]xprop{{id: 0x001A, v: it.class}}, it.props...), shared...) {
+			m.Props = append(m.Props, p.pst())
+		}
+		for _, r := range it.recips {
+			var pr []pstwrite.Prop
+			for _, p := range r {
+				pr = append(pr, p.pst())
+			}
+			m.Recipients = append(m.Recipients, pr)
+		}
+		if err := w.Add(fo, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a := newStore(t)
+	if _, p := importPaths(t, a, ImportOptions{}, src); len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	extrasBy := func(s *crmstore.Store) map[string][]string {
+		ids, err := s.IDs(ctx, []crm.Entity{crm.Email, crm.Appointment, crm.Task})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, id := range ids {
+			v, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[v.Fields["subject"]] = extraStrings(v.Extras)
+		}
+		return out
+	}
+	before := extrasBy(a)
+	for _, subj := range []string{"Figures", "Review", "Call Ann"} {
+		if len(before[subj]) < 8 {
+			t.Fatalf("%s: only %d extras kept from the source: %q", subj, len(before[subj]), before[subj])
+		}
+	}
+	out := filepath.Join(dir, "out.pst")
+	export(t, a, ExportOptions{All: true, PST: out})
+
+	// The exported items hold the kept values as the properties they
+	// came from, not in crmbridge's own Extras property.
+	f, err := pst.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := 0
+	for it, err := range f.Items(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		// The writer writes the mail's conversation topic from its subject
+		// itself: the kept topic travels in crmbridge's property.
+		if want := map[string]int{"Figures": 1}[it.Subject]; len(it.Extras) != want ||
+			want > 0 && !strings.Contains(it.Extras[0], "X-MS-CONVERSATIONTOPIC") {
+			t.Errorf("%s: values in crmbridge's Extras property: %q", it.Subject, it.Extras)
+		}
+		have := map[string]bool{}
+		for _, p := range it.Other {
+			have[p.Identity()+" "+strings.Join(p.Values, ",")] = true
+		}
+		for _, want := range []string{
+			"proptag/0x00710102 " + "AcF9PgAAAAAAAAAAAAAAAAAAAAAAAA==", // base64 of index (Python base64)
+			"proptag/0x00260003 2",
+			"proptag/0x7203001F EDRM-0001",
+			"proptag/0x72020040 2024-05-07T15:00:00Z",
+			"id/{00062008-0000-0000-C000-000000000046}/8506000B 1",
+			"id/{00062008-0000-0000-C000-000000000046}/8539101F Acme,Globex",
+			"string/{00020329-0000-0000-C000-000000000046}/Customer Ref/0x0000001F C-42",
+			"id/{00062008-0000-0000-C000-000000000046}/85FF0005 0.25",
+		} {
+			if !have[want] {
+				t.Errorf("%s: exported item lacks %s (has %v)", it.Subject, want, have)
+			}
+		}
+	}
+	if seen != 3 {
+		t.Errorf("%d items exported, want 3", seen)
+	}
+
+	b := newStore(t)
+	if _, p := importPaths(t, b, ImportOptions{}, out); len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	if after := extrasBy(b); !reflect.DeepEqual(after, before) {
+		t.Errorf("extras after PST → store → PST → store:\n got %q\nwant %q", after, before)
+	}
+	// The same source again: nothing changes.
+	sum, _ := importPaths(t, a, ImportOptions{Force: true}, src)
+	for e, c := range sum.Entities {
+		if c.Updated > 0 || c.Created > 0 {
+			t.Errorf("re-import of the source: %s %+v", e, *c)
+		}
+	}
+	if again := extrasBy(a); !reflect.DeepEqual(again, before) {
+		t.Errorf("extras after re-import:\n got %q\nwant %q", again, before)
 	}
 }

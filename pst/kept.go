@@ -257,6 +257,7 @@ var derivedLIDs = map[lidKey]bool{
 	{psetidAppt, 0x8231}:   true, // RecurrenceType: from the recurrence blob
 	{psetidAppt, 0x8235}:   true, // ClipStart: from the recurrence blob
 	{psetidAppt, 0x8236}:   true, // ClipEnd
+	{psetidAppt, 0x825F}:   true, // AppointmentTimeZoneDefinitionEndDisplay: the zone of the end, which writers derive from the appointment's zone
 	{psetidAppt, 0x8238}:   true, // AllAttendeesString: the attendees' names, from the recipient table
 	{psetidAppt, 0x823B}:   true, // ToAttendeesString
 	{psetidAppt, 0x823C}:   true, // CcAttendeesString
@@ -467,4 +468,26 @@ func (p Property) MarshalJSON() ([]byte, error) {
 		Size     int      `json:",omitempty"`
 	}{p.Identity(), p.Name, p.Values, p.Size}
 	return json.Marshal(v)
+}
+
+// Keeps reports whether the reader keeps a property of this identity with
+// a value (Item.Other by the rule above; for a contact, Contact.Other:
+// strings of 0x3A00-0x3AFF but the mailing address copy) when the mapping
+// of the item does not read it. A writer that writes a kept value back as
+// its property checks it, so that what it writes is read back the same.
+func Keeps(contact bool, id uint16, named *NamedID, typ uint16) bool {
+	if contact {
+		return named == nil && id >= contactFirst && id <= contactLast && !mailingAddress[id] &&
+			(typ == ptUnicode || typ == ptMVUnicode)
+	}
+	switch typ {
+	case ptUnicode, ptMVUnicode, ptSysTime, ptI2, ptLong, ptI8, ptBoolean, ptDouble, ptFloat, ptBinary, ptMVBinary:
+	default:
+		return false
+	}
+	if named == nil {
+		return id < 0x8000 && transmittable(id) && !derivedTags[id] && !mailboxID(tagProps[id].name)
+	}
+	set := guid(named.Set)
+	return keptSets[set] && (named.Name != "" || !derivedLIDs[lidKey{set, named.LID}])
 }
