@@ -813,10 +813,12 @@ func foldedIntoSeries(v *crmstore.View, members []*crmstore.View) bool {
 
 // keptSeriesOf is the series kept from a PST on master (keptRecurrence)
 // with its modified instances matched to their occurrence records; ok
-// false when there is none or an instance has lost its record.
+// false when there is none, when the record's start or end was moved
+// since (keptSeries.agrees: the record wins over the blob), or when an
+// instance has lost its record.
 func keptSeriesOf(master *crmstore.View, members []*crmstore.View, loc *time.Location) (keptSeries, []exception, bool) {
 	k, ok := keptRecurrence(master.Fields)
-	if !ok {
+	if !ok || !k.agrees(master.Fields, loc) {
 		return k, nil, false
 	}
 	ex, ok := k.fold(master, members, loc)

@@ -14,13 +14,17 @@ import (
 // A series imported from a PST keeps Outlook's blob (recurrenceblob) and
 // the zone of its local times (timezoneblob) beside Outlook's description
 // of the pattern (recurrence). While the recurrence is that description,
-// not an iCalendar rule, the export writes the blob back as it came.
+// not an iCalendar rule, and the record's start and end are still the
+// blob's first occurrence, the export writes the blob back as it came.
 
 // keptSeries is a kept blob, ready to write.
 type keptSeries struct {
 	blob, tz   []byte
 	recurType  int32
 	start, end time.Time // first and last day (local dates as UTC); end zero: no end
+	// StartTimeOffset, EndTimeOffset: minutes from the first day's
+	// midnight to an occurrence's start and end (MS-OXOCAL 2.2.1.44.2).
+	startOff, endOff uint32
 	// The blob's modified instances (ExceptionInfo): original start, new
 	// start and end, local wall times as UTC.
 	modified []struct{ orig, start, end time.Time }
@@ -72,7 +76,13 @@ func keptRecurrence(f map[string]string) (keptSeries, bool) {
 	k := keptSeries{blob: b, start: minutesTime(first)}
 	// MS-OXOCAL 2.2.1.44.2: ReaderVersion2, WriterVersion2, StartTimeOffset,
 	// EndTimeOffset, ExceptionCount, then one ExceptionInfo per exception.
-	p += 16
+	p += 8
+	so, ok1 := u32()
+	eo, ok2 := u32()
+	if !ok1 || !ok2 {
+		return keptSeries{}, false
+	}
+	k.startOff, k.endOff = so, eo
 	if p+2 > len(b) {
 		return keptSeries{}, false
 	}
@@ -155,6 +165,26 @@ func tzStructOf(def []byte) []byte {
 	b = append(b, rule[34:50]...)            // stStandardDate
 	b = append(b, year...)                   // wDaylightYear
 	return append(b, rule[50:66]...)         // stDaylightDate
+}
+
+// agrees reports whether the blob still describes the record: its first
+// occurrence (first day + StartTimeOffset, + EndTimeOffset, wall times in
+// loc) is the record's start and end. A series the user moved in the
+// store (scheduledstart, scheduledend) no longer agrees: the blob, with
+// the old times, must not win over the record.
+func (k keptSeries) agrees(f map[string]string, loc *time.Location) bool {
+	wall := func(v string) (time.Time, bool) {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return time.Time{}, false
+		}
+		l := t.In(loc)
+		return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), 0, 0, time.UTC), true
+	}
+	start, ok1 := wall(f["scheduledstart"])
+	end, ok2 := wall(f["scheduledend"])
+	return ok1 && ok2 && start.Equal(k.start.Add(time.Duration(k.startOff)*time.Minute)) &&
+		end.Equal(k.start.Add(time.Duration(k.endOff)*time.Minute))
 }
 
 // fold matches the blob's modified instances with the occurrence records

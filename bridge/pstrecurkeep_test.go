@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"crmbridge/crmstore"
 	"crmbridge/fixtures"
 	"crmbridge/pst"
 	"crmbridge/pstwrite"
@@ -83,6 +84,69 @@ func TestPSTRecurrenceBlobKept(t *testing.T) {
 	if !bytes.Equal(got[1], tzRecur) {
 		t.Errorf("recurrence time zone\n%x, want\n%x", got[1], tzRecur)
 	}
+}
+
+// TestPSTRecurrenceBlobEditedStart: when the user moves a kept series in
+// the store (its start and end), the kept blob, which holds the old start
+// (StartDate, StartTimeOffset, EndTimeOffset), no longer describes the
+// record and must not win: the series is written from the record (here a
+// single appointment with the pattern text: the record has no RRULE), at
+// the record's new times. Before the rule, the old blob was written with
+// the new PidLidAppointmentStartWhole: Outlook would show the series at
+// 10:00 while the appointment says 11:30.
+func TestPSTRecurrenceBlobEditedStart(t *testing.T) {
+	z := recordZone("Europe/Berlin", "")
+	rc := &recurrence{freq: recurFreqMonthly, pattern: patternMonthNth, period: 1, specific: []uint32{0x04, 2},
+		firstDOW: 0, endType: endAfterN, count: 6,
+		start: time.Date(2024, 1, 9, 0, 0, 0, 0, time.UTC), end: time.Date(2024, 6, 11, 0, 0, 0, 0, time.UTC),
+		startMin: 600, duration: 60}
+	blob := rc.blob()
+	appt := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAppointment, lid) }
+	src := filepath.Join(t.TempDir(), "src.pst")
+	w, err := pstwrite.Create(src, pstwrite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, _ := w.Folder(pstwrite.IPMSubtree, "Calendar", "IPF.Appointment")
+	start := time.Date(2024, 1, 9, 9, 0, 0, 0, time.UTC)
+	if err := w.Add(cal, &pstwrite.Message{Props: []pstwrite.Prop{
+		pstwrite.String(pstwrite.Tag(0x001A), "IPM.Appointment"),
+		pstwrite.String(pstwrite.Tag(0x0037), "jour fixe"),
+		pstwrite.Time(appt(0x820D), start), pstwrite.Time(appt(0x820E), start.Add(time.Hour)),
+		pstwrite.Bool(appt(0x8223), true),
+		pstwrite.String(appt(0x8232), "every 2nd Tuesday of every 1 month(s) from 10:00 to 11:00"),
+		pstwrite.String(appt(0x8234), "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"),
+		pstwrite.Binary(appt(0x8216), blob),
+		pstwrite.Binary(appt(0x8260), z.tzDefinition(2024, 2024, true)),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	importPaths(t, s, ImportOptions{}, src)
+	var id string
+	for _, v := range views(t, s) {
+		if v.Fields["subject"] == "jour fixe" {
+			id = v.ID
+		}
+	}
+	// The user moves the series to 11:30-12:30 local.
+	err = s.Update(context.Background(), func(tx *crmstore.Tx) error {
+		_, err := tx.Set(id, map[string]string{"scheduledstart": "2024-01-09T10:30:00Z", "scheduledend": "2024-01-09T11:30:00Z"}, "test")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.pst")
+	export(t, s, ExportOptions{All: true, PST: out})
+	if got, ok := appointmentBlobs(t, out)["jour fixe"]; ok && bytes.Equal(got[0], blob) {
+		t.Errorf("the kept blob (10:00 local) was written for a series moved to 11:30")
+	}
+	// The unedited blob still wins while it agrees with the record: the
+	// same export without the edit keeps it (TestPSTRecurrenceBlobKept).
 }
 
 // TestPSTRecurrenceBlobKeptCorpus: every recurring appointment of the
