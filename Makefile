@@ -70,7 +70,7 @@ test: tidy vet staticcheck govulncheck
 		echo "make test: node, npm or $(CAP_DIR)/node_modules missing: the CAP integration tests will skip (make upstream installs and starts CAP)"; \
 	fi; \
 	trap 'if [ -n "$$started" ]; then $(MAKE) --no-print-directory upstream-stop; fi' EXIT; \
-	CRMBRIDGE_CAP_URL="$$cap_url" $(GO) test -race -shuffle=on -timeout 30m ./...
+	CRMBRIDGE_CAP_URL="$$cap_url" $(GO) test -race -shuffle=on -timeout 60m ./...
 
 # Install the CAP packages if missing, start CAP on 127.0.0.1 and wait until
 # it answers. Stop it with make upstream-stop.
