@@ -72,7 +72,7 @@ type ImportOptions struct {
 	// Recheck reads again the unchanged files whose problems the store
 	// remembers (they are skipped otherwise, see Summary.FilesKnown).
 	Recheck   bool
-	BatchSize int // records per transaction (default 500)
+	BatchSize int // records per transaction (default DefaultBatchSize)
 	Reporter  Reporter
 	// Detail keeps, in each file's ledger, the record every merged item
 	// went into (FileLedger.MergedInto).
@@ -211,6 +211,15 @@ type Importer struct {
 	fileProblems *[]string
 }
 
+// DefaultBatchSize is how many records an import applies per transaction.
+// Each commit writes every page its batch changed; a batch of new records
+// changes pages all over the indexes with random keys (identity keys,
+// e-mail addresses, titles), so a larger batch writes each such page once
+// for more records (100,000 contacts: 66 s CPU with 500, 52 s with 2,000,
+// peak RSS 61 MiB either way: the page cache bounds it, not the batch).
+// A commit also comes every 2 seconds whatever the count.
+const DefaultBatchSize = 2000
+
 // Import reads every path (files, or folders walked recursively) and
 // applies what they hold to the store. One bad item never stops its file,
 // and one bad file never stops the run: both are reported and counted.
@@ -218,7 +227,7 @@ type Importer struct {
 // so far committed.
 func Import(ctx context.Context, store *crmstore.Store, paths []string, opts ImportOptions) (*Summary, error) {
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 500
+		opts.BatchSize = DefaultBatchSize
 	}
 	if opts.Policy == "" {
 		opts.Policy = crmstore.PolicyNewest

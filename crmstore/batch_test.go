@@ -154,3 +154,19 @@ func TestIsItemAbort(t *testing.T) {
 		}
 	}
 }
+
+// Every connection of a store checkpoints its WAL at walCheckpointPages,
+// not SQLite's default of 1,000 pages.
+func TestWALCheckpointSize(t *testing.T) {
+	s := openTest(t)
+	for range 3 { // the pool's connections, not only the first
+		tx, err := s.Begin(context.Background())
+		must(t, err)
+		var n int
+		must(t, tx.queryRow(`PRAGMA wal_autocheckpoint`).Scan(&n))
+		tx.Rollback()
+		if n != walCheckpointPages {
+			t.Fatalf("wal_autocheckpoint %d, want %d", n, walCheckpointPages)
+		}
+	}
+}

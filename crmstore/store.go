@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,7 +103,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// RFC 3986 / SQLite URI filenames: '?' starts the query and '#' the
 	// fragment, and "%HH" is decoded, so those three are escaped; a path
 	// "a#1.db" would otherwise open "a".
-	dsn := "file:" + uriPathEscaper.Replace(path) + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	// wal_autocheckpoint: a checkpoint copies each page once, its last
+	// version, whatever the number of commits that wrote it since the last
+	// checkpoint. A bulk import rewrites the same index pages (random keys:
+	// identity keys, e-mail addresses, titles) in every batch; checkpointing
+	// every 4,096 pages (16 MiB of WAL) instead of SQLite's 1,000 copies
+	// them fewer times (20,000 contacts: 163,000 pwrite and 65,000 pread
+	// calls, against 138,000 and 41,000).
+	dsn := "file:" + uriPathEscaper.Replace(path) + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walCheckpointPages) + ")&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		s.lock.release()
@@ -314,6 +322,10 @@ func (s *Store) Fail(err error) {
 		s.failed = err
 	}
 }
+
+// walCheckpointPages is the WAL size, in pages, at which a commit
+// checkpoints (see Open).
+const walCheckpointPages = 4096
 
 // IsStoreFailure reports whether err says the database itself failed (an
 // I/O error, a full disk, a read-only or corrupt file), as opposed to one

@@ -31,7 +31,7 @@ folder that holds no data crmbridge reads (README.txt) is noted once.`,
 			&cli.StringFlag{Name: "conflict", Value: "newest", Usage: "when a field changed on both sides: newest, local, incoming or fail"},
 			&cli.BoolFlag{Name: "force", Usage: "read files even when unchanged since the last import"},
 			&cli.BoolFlag{Name: "recheck", Usage: "read again unchanged files whose problems are remembered (crmbridge status lists them)"},
-			&cli.IntFlag{Name: "batch", Value: 500, Usage: "records per transaction"},
+			&cli.IntFlag{Name: "batch", Value: bridge.DefaultBatchSize, Usage: "records per transaction"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary and each file's item ledger as JSON"},
 		},
 		Action: func(c *cli.Context) error {
