@@ -60,10 +60,11 @@ var roundTripLosses = map[string]string{
 		"the PST writer: iCalendar carries the series as RRULE/EXDATE (the recurrence field), not MAPI bytes",
 	"ics appointment timezoneblob": "the MAPI time-zone definition of that pattern (PidLidAppointmentTimeZoneDefinitionRecur), kept " +
 		"for the PST writer: iCalendar carries the zone as TZID and VTIMEZONE (the timezone field)",
-	"ics appointment extras": "a VEVENT holds some properties once (RFC 5545 3.6.1): two versions of one UID with their own " +
-		"STATUS (CONFIRMED, then TENTATIVE) leave both as extras, since extras merge by union, and the writer writes the first " +
-		"and reports the other; a nested component other than VALARM (an invalid sample's BEGIN:X holding two DTSTAMPs) is kept " +
-		"but cannot be written inside a VEVENT: reported too",
+	"ics appointment extras": "a VEVENT that gives a once-only property twice (RFC 5545 3.6.1 forbids it: ical4j's yahoo2 " +
+		"sample has STATUS:CONFIRMED and STATUS:TENTATIVE in one VEVENT) keeps both as extras, and the writer writes the " +
+		"first and reports the other (a newer version of an event replaces such a value: crm.Incoming.Once); a nested " +
+		"component other than VALARM (an invalid sample's BEGIN:X holding two DTSTAMPs) is kept but cannot be written " +
+		"inside a VEVENT: reported too",
 	"vcf contact extras": "an extra whose column is free in the store is read into that column on re-import: the value is " +
 		"kept, in the column (the RFC 2426 example's work fax, an extra from a card whose fax slot was taken, while the " +
 		"record's fax is empty: it comes back as fax)",

@@ -33,7 +33,29 @@ const ExtraMAPI = "X-MAPI"
 // not a new value and is left out, as a contact's are (pstContact).
 // Numbers are not compared: a small integer equal to a column's is a
 // coincidence more often than a copy.
-func pstKeptExtras(it *pst.Item, rec *crm.Record) {
+func pstKeptExtras(it *pst.Item, in *crm.Incoming) {
+	rec := &in.Record
+	// A single-valued property is held once by its item: a newer version
+	// of the item replaces its value (crm.Incoming.Once). So are the
+	// values the mapping names itself (pstOnce).
+	if in.Once == nil {
+		in.Once = map[string]bool{}
+	}
+	for n := range pstOnce {
+		in.Once[n] = true
+	}
+	for _, p := range it.Other {
+		if p.Type&0x1000 == 0 {
+			in.Once[keptExtra(p).Name] = true
+		}
+	}
+	if it.Contact != nil {
+		for _, p := range it.Contact.Other {
+			if p.Type&0x1000 == 0 {
+				in.Once["X-MS-"+strings.ToUpper(p.Name)] = true
+			}
+		}
+	}
 	if len(it.Other) == 0 {
 		return
 	}
@@ -123,6 +145,14 @@ func pstNotKept(pos string, it *pst.Item) []error {
 	}
 	return out
 }
+
+// pstOnce are the extras the PST mapping gives from a single value of
+// the item (pstEmail, pstContact): the mailbox a mail was sent on behalf
+// of, a contact's display name, profession, manager, assistant,
+// assistant's phone, home fax beside a business fax, and its streets of
+// more than three lines (one per address, told apart by TYPE).
+var pstOnce = map[string]bool{crm.ExtraSender: true, "FN": true, "ROLE": true, "X-MS-MANAGER": true,
+	"X-MS-ASSISTANT": true, "X-MS-TEL": true, "TEL": true, "X-MS-STREET": true}
 
 // extraProperty returns the MAPI property an extra value names (keptExtra:
 // X-MS-<MS-OXPROPS name>, X-MS-0X<id><type>, or the ExtraMAPI parameter),

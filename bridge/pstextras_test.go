@@ -348,3 +348,46 @@ func TestPSTKeptPropsRoundTrip(t *testing.T) {
 		t.Errorf("extras after re-import:\n got %q\nwant %q", again, before)
 	}
 }
+
+// Two versions of one event (one UID, in two files), each with its own
+// STATUS, a property a VEVENT holds once (RFC 5545 3.6.1): the newer
+// version's STATUS replaces the older's, as a field's value would; an
+// X- property, which may repeat, keeps both values (union).
+func TestOnceExtrasTwoVersions(t *testing.T) {
+	version := func(seq int, status, tag string) string {
+		return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//once//EN\r\nBEGIN:VEVENT\r\nUID:once-1@example.com\r\n" +
+			fmt.Sprintf("SEQUENCE:%d\r\nDTSTAMP:2026030%dT080000Z\r\n", seq, seq+1) +
+			"DTSTART:20260310T090000Z\r\nDTEND:20260310T100000Z\r\nSUMMARY:Review\r\n" +
+			"STATUS:" + status + "\r\nX-TAG:" + tag + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.ics"), filepath.Join(dir, "b.ics")
+	writeFile(t, a, version(0, "CONFIRMED", "one"))
+	writeFile(t, b, version(1, "TENTATIVE", "two"))
+	s := newStore(t)
+	for _, path := range []string{a, b} {
+		if _, p := importPaths(t, s, ImportOptions{}, path); len(p.errs) > 0 {
+			t.Fatal(p.errs)
+		}
+	}
+	ids, err := s.IDs(context.Background(), []crm.Entity{crm.Appointment})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("appointments %v %v", ids, err)
+	}
+	v, err := s.Get(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status, tags []string
+	for _, x := range v.Extras {
+		switch x.Name {
+		case "STATUS":
+			status = append(status, x.Value)
+		case "X-TAG":
+			tags = append(tags, x.Value)
+		}
+	}
+	if !slices.Equal(status, []string{"TENTATIVE"}) || !slices.Equal(tags, []string{"one", "two"}) {
+		t.Errorf("STATUS %q (want [TENTATIVE]), X-TAG %q (want [one two]); extras %q", status, tags, extraStrings(v.Extras))
+	}
+}

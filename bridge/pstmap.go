@@ -64,7 +64,7 @@ func fromItem(it *pst.Item) *crm.Incoming {
 	default:
 		return nil
 	}
-	pstKeptExtras(it, &in.Record)
+	pstKeptExtras(it, in)
 	in.Source.Version = pstVersion(it)
 	in.ModifiedAt = it.Modified
 	// An item crmbridge exported carries its record's id (pstexport.go):

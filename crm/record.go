@@ -164,4 +164,10 @@ type Incoming struct {
 	// one item in Schedule.Compare order and treats REPLY, COUNTER and
 	// CANCEL as RFC 5546 says (see crmstore.Tx.Apply).
 	Schedule *Schedule
+	// Once names the extras (by Extra.Name, upper case) that the source's
+	// format holds at most once per item (an iCalendar STATUS or URL, a
+	// vCard GENDER, a single-valued MAPI property): a new version's value
+	// replaces the one this same source gave before, as a field's does,
+	// where other extras add to those the record has (union).
+	Once map[string]bool
 }

@@ -280,16 +280,33 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			return Result{}, err
 		}
 	}
-	if rec.Extras != nil {
-		// Extras merge by union (unionExtras), then like a field.
-		rec.Extras = unionExtras(parseExtras(ours[fieldExtras]), rec.Extras)
-		theirs[fieldExtras] = canonExtras(rec.Extras)
-	}
 	base := map[string]string{}
 	if provID != 0 {
 		var err error
 		if base, err = t.loadBase(provID); err != nil {
 			return Result{}, err
+		}
+	}
+	var onceRow *string // this source's once-only extras after this version (fieldOnce), when they changed
+	if rec.Extras != nil {
+		// Extras merge by union (unionExtras), then like a field; this
+		// source's own earlier value of a once-only name gives way to
+		// the new one (replaceOnce).
+		prev := base[fieldOnce]
+		if schedNewer {
+			// The iTIP versions of one event, whatever file each came
+			// from, are one source here, as for its fields: the newer
+			// version replaces the once-only values the others gave.
+			var err error
+			if prev, err = t.schedulerOnce(recID, prev); err != nil {
+				return Result{}, err
+			}
+		}
+		kept, once := replaceOnce(parseExtras(ours[fieldExtras]), rec.Extras, in.Once, prev)
+		rec.Extras = unionExtras(kept, rec.Extras)
+		theirs[fieldExtras] = canonExtras(rec.Extras)
+		if once != base[fieldOnce] {
+			onceRow = &once
 		}
 	}
 
@@ -425,6 +442,10 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			}
 			baseRows = append(baseRows, []any{provID, name, d})
 		}
+	}
+	if onceRow != nil {
+		// Not a field: written whole, never digested (replaceOnce reads it).
+		baseRows = append(baseRows, []any{provID, fieldOnce, *onceRow})
 	}
 	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
 		return Result{}, fmt.Errorf("store merge base: %w", err)

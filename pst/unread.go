@@ -44,7 +44,11 @@ func (b *bag) unreadStrings(lo, hi uint16) []Property {
 		if name == "" {
 			name = fmt.Sprintf("0x%04X", id)
 		}
-		out = append(out, Property{ID: id, Name: name, Type: ptUnicode, Values: vals})
+		typ := uint16(ptUnicode)
+		if p.Type == ptMVUnicode || p.Type == ptMVString8 {
+			typ = ptMVUnicode
+		}
+		out = append(out, Property{ID: id, Name: name, Type: typ, Values: vals})
 	}
 	return out
 }

@@ -164,6 +164,8 @@ func parseMessage(raw []byte, kind, pos string, envelope time.Time) (inc *crm.In
 		Keys:       keys,
 		ModifiedAt: date,
 		Pos:        pos,
+		// A mail has one Sender (RFC 5322 3.6: at most once).
+		Once: map[string]bool{crm.ExtraSender: true},
 	}
 	return inc, m.warns, nil
 }

@@ -237,6 +237,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 	}
 	in.Record.Attachments = r.attachments(c, line)
 	in.Record.Extras = r.extras(c, f)
+	in.Once = onceProps
 	// Parameter values and raw lines are not decoded by propText.
 	for k, v := range f {
 		f[k] = textcodec.String(v)

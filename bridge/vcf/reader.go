@@ -336,6 +336,14 @@ func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crm.Incoming,
 		Keys:       item.ContactKeys(c.fields["emailaddress1"]),
 		ModifiedAt: c.rev,
 		Pos:        pos,
+		Once:       onceProps,
 	}
 	return inc, errs
 }
+
+// onceProps are the properties a vCard holds at most once (RFC 6350 6:
+// cardinality 1 or *1; RFC 6474 2: BIRTHPLACE, DEATHPLACE, DEATHDATE):
+// kept as extras, a newer version's value replaces the one the same
+// source gave before (crm.Incoming.Once); the others add up.
+var onceProps = map[string]bool{"KIND": true, "N": true, "BDAY": true, "ANNIVERSARY": true, "GENDER": true,
+	"PRODID": true, "REV": true, "UID": true, "BIRTHPLACE": true, "DEATHPLACE": true, "DEATHDATE": true}
