@@ -316,6 +316,16 @@ func TestOutlookMeetingOrder(t *testing.T) {
 			"scheduledend": "2026-01-05T11:00:00Z", "statecode": "3"},
 			[]string{"5 bob@example.com DECLINED", "5 carol@example.com ", "7 olga@example.com "})
 	})
+	t.Run("a newer request from Outlook drops the location and description of the iCalendar one", func(t *testing.T) {
+		r := req1
+		r.loc = ""
+		checkOrders(t, nil, []itipFile{
+			{".ics", []byte(itipMsg("REQUEST", 0, "20260101T090000Z", "DTSTART:20260105T100000Z", "DTEND:20260105T110000Z", "SUMMARY:Plan",
+				"LOCATION:Room A", "DESCRIPTION:Agenda", orgLine, bobNeeds))},
+			r.msgFile(),
+		}, map[string]string{"subject": "Plan moved", "location": "", "description": "", "scheduledstart": "2026-01-06T14:00:00Z"},
+			[]string{"5 bob@example.com ", "5 carol@example.com ", "7 olga@example.com "})
+	})
 	t.Run("cancellation", func(t *testing.T) {
 		checkOrders(t, []itipFile{req0.msgFile()}, []itipFile{cancel.msgFile(), req1.msgFile()},
 			// Read before the cancellation, request 1 is applied; after it,

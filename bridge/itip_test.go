@@ -63,7 +63,7 @@ func appointmentState(t *testing.T, s *crmstore.Store, recurrenceID string) (map
 			continue
 		}
 		f := map[string]string{}
-		for _, k := range []string{"subject", "location", "scheduledstart", "scheduledend", "isalldayevent", "statecode", "statuscode"} {
+		for _, k := range []string{"subject", "location", "description", "recurrence", "timezone", "scheduledstart", "scheduledend", "isalldayevent", "statecode", "statuscode"} {
 			f[k] = v.Fields[k]
 		}
 		var ps []string
@@ -156,6 +156,17 @@ func TestITIPOrder(t *testing.T) {
 			people: []string{"5 bob@example.com ACCEPTED", "5 carol@example.com NEEDS-ACTION", "7 olga@example.com "},
 		},
 		{
+			name: "a newer REQUEST replaces the organizer's fields: what it drops is cleared",
+			msgs: []string{
+				itipMsg("REQUEST", 0, "20260101T090000Z", "DTSTART;TZID=Europe/Moscow:20260105T100000", "DTEND;TZID=Europe/Moscow:20260105T110000", "SUMMARY:Plan", "LOCATION:Room A",
+					"DESCRIPTION:Agenda", "RRULE:FREQ=WEEKLY;COUNT=3", orgLine, bobNeeds),
+				itipMsg("REQUEST", 1, "20251231T090000Z", "DTSTART:20260105T140000Z", "DTEND:20260105T150000Z", "SUMMARY:Plan", orgLine, bobNeeds),
+			},
+			fields: map[string]string{"subject": "Plan", "location": "", "description": "", "recurrence": "", "timezone": "",
+				"scheduledstart": "2026-01-05T14:00:00Z", "scheduledend": "2026-01-05T15:00:00Z", "statecode": "3"},
+			people: []string{"5 bob@example.com NEEDS-ACTION", "7 olga@example.com "},
+		},
+		{
 			name:  "COUNTER changes nothing",
 			first: []string{itipMsg("REQUEST", 0, "20260101T090000Z", "DTSTART:20260105T100000Z", "DTEND:20260105T110000Z", "SUMMARY:Plan", orgLine, bobNeeds)},
 			msgs: []string{
@@ -210,8 +221,15 @@ func icsFiles(msgs []string) []itipFile {
 // created, the others merged) and each ledger balanced.
 func checkOrders(t *testing.T, first, msgs []itipFile, want map[string]string, wantPeople []string) {
 	t.Helper()
+	checkOrdersIn(t, []bool{false, true}, first, msgs, want, wantPeople)
+}
+
+// checkOrdersIn is checkOrders with the runs to try: each file in its own
+// run (false), all in one run (true).
+func checkOrdersIn(t *testing.T, modes []bool, first, msgs []itipFile, want map[string]string, wantPeople []string) {
+	t.Helper()
 	for _, perm := range permutations(len(msgs)) {
-		for _, oneRun := range []bool{false, true} {
+		for _, oneRun := range modes {
 			dir := t.TempDir()
 			var paths []string
 			for i, m := range first {

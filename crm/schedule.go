@@ -30,6 +30,8 @@ const (
 	MethodReply   = "REPLY"
 	MethodCancel  = "CANCEL"
 	MethodCounter = "COUNTER"
+	// MethodAdd adds instances to a recurring event (RFC 5546 3.2.4).
+	MethodAdd = "ADD"
 	// MethodDeclineCounter and MethodRefresh change nothing on the event,
 	// as COUNTER (RFC 5546 3.2.7, 3.2.6).
 	MethodDeclineCounter = "DECLINECOUNTER"
@@ -46,6 +48,32 @@ func (s Schedule) Changes() bool {
 		return false
 	}
 	return true
+}
+
+// Replaces reports whether a message of this method is a whole version of
+// the event, which replaces every field the organizer gives (RFC 5546
+// 3.2.2: a REQUEST that updates an event carries its full set of
+// properties, as PUBLISH does, 3.2.1; a calendar without METHOD is
+// applied as PUBLISH): a field a newer such version lacks is cleared. A
+// CANCEL changes the state only, an ADD adds instances.
+func (s Schedule) Replaces() bool {
+	return s.Changes() && s.Method != MethodCancel && s.Method != MethodAdd
+}
+
+// OrganizerFields are the fields of an appointment or task that the
+// organizer's version of a scheduled event gives whole (see Replaces):
+// what it is, when and where, and its series. Fields an attendee keeps for
+// themselves in Outlook and iCalendar clients (categories, reminder, busy
+// status) and the state (which CANCEL changes) are not among them.
+func OrganizerFields(e Entity) []string {
+	switch e {
+	case Appointment:
+		return []string{"subject", "description", "descriptionhtml", "location", "scheduledstart", "scheduledend",
+			"isalldayevent", "timezone", "recurrence", "prioritycode", "sensitivity"}
+	case Task:
+		return []string{"subject", "description", "descriptionhtml", "scheduledstart", "scheduledend", "prioritycode", "sensitivity"}
+	}
+	return nil
 }
 
 // Compare orders two versions of one item as RFC 5546 2.1.5 says: the

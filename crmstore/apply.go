@@ -273,6 +273,11 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		theirs[fieldExtras] = ""
 	}
 
+	if schedNewer && !created && in.Schedule.Replaces() {
+		if err := t.dropOrganizerFields(e, recID, theirs); err != nil {
+			return Result{}, err
+		}
+	}
 	ours := map[string]string{}
 	if !created {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,8 +24,10 @@ import (
 //     Apply returns Unchanged with a Note. A newer one takes every field
 //     an older version set (their clocks do not matter; fromScheduler) and
 //     merges the others as any version does; the same version (or one
-//     without DTSTAMP) merges as any version does. The record remembers
-//     the newest version applied.
+//     without DTSTAMP) merges as any version does. A newer whole version
+//     (PUBLISH, REQUEST, none) replaces the organizer's fields: one it
+//     lacks that an older version set is cleared (dropOrganizerFields).
+//     The record remembers the newest version applied.
 //   - A CANCEL of an event the store holds changes only its state
 //     (statecode 2 canceled, statuscode 4), and that of the occurrences it
 //     holds apart (exceptions of the same UID); with RECURRENCE-ID it is
@@ -101,6 +104,41 @@ func fromScheduler(by string) bool {
 		return true
 	}
 	return false
+}
+
+// dropOrganizerFields adds to the fields of a newer whole version of an
+// event (crm.Schedule.Replaces) the organizer's fields it does not give,
+// empty, when an older scheduled version set them: the new version
+// replaces them all, so what it dropped (a LOCATION, an RRULE) is
+// cleared. A field last changed by another origin (a CLI edit, the
+// upstream) is left to the merge, which keeps it. A version without a
+// start (RFC 5545 3.6.1 and RFC 5546 3.2.2 require DTSTART) does not say
+// when the event is: it clears none of its times.
+func (t *Tx) dropOrganizerFields(e crm.Entity, id string, theirs map[string]string) error {
+	var states map[string]fieldState
+	_, timed := theirs["scheduledstart"]
+	for _, f := range crm.OrganizerFields(e) {
+		if _, ok := theirs[f]; ok {
+			continue
+		}
+		if !timed && (slices.Contains(spanFields, f) || f == "timezone") {
+			continue
+		}
+		if states == nil {
+			var err error
+			if states, err = t.loadFieldStates(id); err != nil {
+				return err
+			}
+		}
+		st, ok := states[f]
+		if !ok {
+			st = states["*"]
+		}
+		if fromScheduler(st.by) {
+			theirs[f] = ""
+		}
+	}
+	return nil
 }
 
 // cancelOnly leaves of a CANCEL of an event the store holds only what a
