@@ -209,6 +209,22 @@ type Importer struct {
 	// fileProblems collects the problems of the file being read, for the
 	// store to remember (crmstore.SourceFile.Problems); nil between files.
 	fileProblems *[]string
+	// waiting are the iTIP answers (a REPLY, COUNTER...) read before the
+	// event they answer: applied again at the end of the run
+	// (applyWaiting); final is set then.
+	waiting []waitingAnswer
+	final   bool
+	// files are the source files read in this run, by absolute path, as
+	// last stored: a waiting answer that stays unapplied adds its problem.
+	files map[string]*crmstore.SourceFile
+}
+
+// waitingAnswer is an iTIP answer whose event the store did not hold when
+// it was read, with the ledger of its file.
+type waitingAnswer struct {
+	in   *crm.Incoming
+	book *ledgerBook
+	file string // absolute path
 }
 
 // DefaultBatchSize is how many records an import applies per transaction.
@@ -225,7 +241,7 @@ const DefaultBatchSize = 2000
 // and one bad file never stops the run: both are reported and counted.
 // A cancelled ctx stops after the current item, with everything applied
 // so far committed.
-func Import(ctx context.Context, store *crmstore.Store, paths []string, opts ImportOptions) (*Summary, error) {
+func Import(ctx context.Context, store *crmstore.Store, paths []string, opts ImportOptions) (_ *Summary, retErr error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
@@ -237,9 +253,16 @@ func Import(ctx context.Context, store *crmstore.Store, paths []string, opts Imp
 		rep = NopReporter{}
 	}
 	im := &Importer{store: store, opts: opts, rep: rep, accounts: map[string]string{},
-		sum: &Summary{Entities: map[crm.Entity]*Counts{}}}
+		sum: &Summary{Entities: map[crm.Entity]*Counts{}}, files: map[string]*crmstore.SourceFile{}}
 	start := time.Now()
 	defer func() { im.sum.Duration = time.Since(start) }()
+	// Answers read before their event, in this run, apply at its end
+	// (also when it is cancelled: each is accounted for).
+	defer func() {
+		if err := im.applyWaiting(ctx); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 	if fc, ok := rep.(FileCounter); ok {
 		n, size := 0, int64(0)
 		walkFiles(ctx, paths, func(path string, fi fs.FileInfo) {
@@ -421,6 +444,7 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 		return err
 	}
 	fp.Items, fp.Failed, fp.Problems = items, failed, problems
+	im.files[abs] = &fp
 	tx, err := im.store.Begin(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
@@ -742,6 +766,21 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming, step int) error {
 	}
 	res, err := applyTx(tx, in, im.opts.Policy)
 	im.sum.Conflicts += res.Conflicts
+	if errors.Is(err, crmstore.ErrUnknownEvent) && !im.final {
+		// RFC 5546 answers an event; it may come later in this run (a
+		// PST's responses before the request, a folder's files in name
+		// order): the answer waits for the end of the run. Only what
+		// applying an answer reads is kept.
+		w := *in
+		w.Record.Fields = map[string]string{}
+		for _, k := range []string{"uid", "recurrenceid"} {
+			item.SetIf(w.Record.Fields, k, in.Record.Fields[k])
+		}
+		w.Record.Attachments, w.Record.Extras = nil, nil
+		_, file, _ := strings.Cut(in.Origin, ":") // "format:/abs/path" (readFile)
+		im.waiting = append(im.waiting, waitingAnswer{in: &w, book: im.book, file: file})
+		return nil
+	}
 	if err != nil {
 		perr := fmt.Errorf("%s: %w", in.Pos, err)
 		if crmstore.IsItemAbort(err) {
@@ -765,6 +804,73 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming, step int) error {
 		e: e, pos: in.Pos, id: res.ID,
 		created: res.Outcome == crmstore.Created, changed: res.Outcome == crmstore.Updated, again: res.Known,
 		extras: extras, note: res.Note})
+	return nil
+}
+
+// applyWaiting applies the answers that waited for the end of the run
+// (Importer.apply), in the order they were read, in one transaction; each
+// is booked in the ledger of its file. One whose event is still unknown is
+// not imported: a problem, remembered with its file (so --recheck reads
+// the file again).
+func (im *Importer) applyWaiting(ctx context.Context) error {
+	if len(im.waiting) == 0 {
+		return nil
+	}
+	im.final = true
+	waiting := im.waiting
+	im.waiting = nil
+	tx, err := im.store.Begin(context.WithoutCancel(ctx))
+	if err != nil {
+		for _, w := range waiting {
+			w.book.notImported(w.in.Record.Entity, fmt.Sprintf("%s: not applied: %v", w.in.Pos, err))
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	var books []*ledgerBook
+	touched := map[string]bool{}
+	for _, w := range waiting {
+		if len(books) == 0 || books[len(books)-1] != w.book {
+			books = append(books, w.book)
+		}
+		im.book = w.book
+		var problems []string
+		im.fileProblems = &problems
+		failedBefore := w.book.l.NotImported
+		err := im.apply(tx, w.in, -1) // no replay at the end of the run
+		im.fileProblems = nil
+		if fp := im.files[w.file]; fp != nil && (len(problems) > 0 || w.book.l.NotImported > failedBefore) {
+			fp.Problems = append(fp.Problems, problems...)
+			fp.Failed += w.book.l.NotImported - failedBefore
+			touched[w.file] = true
+		}
+		if err != nil {
+			tx.Rollback()
+			for _, b := range books {
+				b.failed(err)
+			}
+			im.book = nil
+			return err
+		}
+	}
+	for f := range touched {
+		if err := tx.SetSourceFile(*im.files[f]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	err = commitTx(tx)
+	for _, b := range books {
+		im.book = b
+		if err != nil {
+			b.failed(err)
+		} else {
+			im.booked()
+		}
+	}
+	im.book = nil
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"crmbridge/crm"
 	"crmbridge/crmstore"
@@ -280,6 +281,73 @@ func checkOrdersIn(t *testing.T, modes []bool, first, msgs []itipFile, want map[
 			}
 		}
 	}
+}
+
+// TestITIPReplyFirstInRun imports replies before the invitation they
+// answer in one run, in every order: they wait for the end of the run and
+// apply then, every item counted (the invitation created, the replies
+// merged); a reply whose event is nowhere in the run is not imported, a
+// problem naming its file, and the next run with --recheck applies it once
+// the invitation is in.
+func TestITIPReplyFirstInRun(t *testing.T) {
+	req := itipMsg("REQUEST", 0, "20260101T090000Z", "DTSTART:20260105T100000Z", "DTEND:20260105T110000Z", "SUMMARY:Plan", orgLine, bobNeeds, carolNeed)
+	checkOrdersIn(t, []bool{true}, nil, icsFiles([]string{
+		itipMsg("REPLY", 0, "20260102T090000Z", orgLine, bobSays("ACCEPTED")),
+		itipMsg("REPLY", 0, "20260102T100000Z", orgLine, "ATTENDEE;PARTSTAT=DECLINED:mailto:carol@example.com"),
+		req,
+	}), map[string]string{"subject": "Plan", "scheduledstart": "2026-01-05T10:00:00Z"},
+		[]string{"5 bob@example.com ACCEPTED", "5 carol@example.com DECLINED", "7 olga@example.com "})
+
+	t.Run("PST: responses before the request", func(t *testing.T) {
+		at := mt0.Add(2 * time.Hour)
+		path := filepath.Join(t.TempDir(), "meetings.pst")
+		writeMeetingsPST(t, path,
+			answer(req0, "IPM.Schedule.Meeting.Resp.Pos", "Accepted: ", bob, at),
+			answer(req0, "IPM.Schedule.Meeting.Resp.Neg", "Declined: ", carol, at),
+			req0)
+		s := newStore(t)
+		sum, p := importPaths(t, s, ImportOptions{}, path)
+		if l := sum.Ledger[0]; len(p.errs) > 0 || !l.Balanced() || l.Found != 3 || l.Created != 1 || l.Merged != 2 {
+			t.Fatalf("ledger %+v, problems %v", l, p.errs)
+		}
+		if _, people, _ := appointmentState(t, s, ""); fmt.Sprint(people) != fmt.Sprint([]string{"5 bob@example.com ACCEPTED", "5 carol@example.com DECLINED", "7 olga@example.com "}) {
+			t.Errorf("parties %q", people)
+		}
+	})
+
+	t.Run("no invitation in the run", func(t *testing.T) {
+		dir := t.TempDir()
+		write := func(name, data string) string {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		reply := write("a-reply.ics", itipMsg("REPLY", 0, "20260102T090000Z", orgLine, bobSays("ACCEPTED")))
+		other := write("b-other.ics", strings.ReplaceAll(req, "UID:m1", "UID:m2"))
+		s := newStore(t)
+		sum, p := importPaths(t, s, ImportOptions{}, reply, other)
+		if len(sum.Ledger) != 2 || len(p.errs) != 1 || !strings.Contains(p.errs[0].Error(), "a-reply.ics: line 5") {
+			t.Fatalf("ledger %+v, problems %v", sum.Ledger, p.errs)
+		}
+		if l := sum.Ledger[0]; !l.Balanced() || l.Found != 1 || l.NotImported != 1 {
+			t.Errorf("reply's ledger %+v", l)
+		}
+		if sum.Entities[crm.Appointment].Found != 2 || sum.Entities[crm.Appointment].NotImported != 1 {
+			t.Errorf("counts %+v", sum.Entities[crm.Appointment])
+		}
+		// Its problem is remembered: not read again until --recheck.
+		sum, _ = importPaths(t, s, ImportOptions{}, reply)
+		if sum.Files != 0 || sum.FilesKnown != 1 {
+			t.Errorf("second run read %d files, %d known", sum.Files, sum.FilesKnown)
+		}
+		write("c-invitation.ics", req)
+		sum, p = importPaths(t, s, ImportOptions{Recheck: true}, dir)
+		if len(p.errs) != 0 || sum.Ledger[0].Merged != 1 {
+			t.Errorf("recheck: ledger %+v, problems %v", sum.Ledger, p.errs)
+		}
+	})
 }
 
 // TestITIPReported checks what the import says of iTIP messages it does
