@@ -209,12 +209,12 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			return Result{}, err
 		}
 	}
-	schedNewer := false
+	schedNewer, succeeds := false, false
 	if recID != "" && scheduled(in) {
 		// iTIP (schedule.go): an older version changes nothing; a CANCEL
 		// changes only the state.
-		note, newer, err := t.compareVersion(in, recID)
-		schedNewer = newer
+		note, newer, held, err := t.compareVersion(in, recID)
+		schedNewer, succeeds = newer, newer && held
 		if err != nil {
 			return Result{}, err
 		}
@@ -273,7 +273,10 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		theirs[fieldExtras] = ""
 	}
 
-	if schedNewer && !created && in.Schedule.Replaces() {
+	if succeeds && in.Schedule.Replaces() {
+		// Only a version that succeeds one the record holds replaces
+		// it: a record from a source without versions (a plain
+		// appointment, an edit) is merged.
 		if err := t.dropOrganizerFields(e, recID, theirs); err != nil {
 			return Result{}, err
 		}

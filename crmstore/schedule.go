@@ -71,22 +71,23 @@ func (t *Tx) storedSchedule(id string) (s crm.Schedule, ok bool, err error) {
 
 // compareVersion compares a version of an event the store holds as id
 // with the version the record holds: note says why it is older ("" when
-// it is not); newer is true when it is newer, or the record holds none.
-func (t *Tx) compareVersion(in *crm.Incoming, id string) (note string, newer bool, err error) {
+// it is not); newer is true when it is newer, or the record holds none;
+// held is true when the record holds one.
+func (t *Tx) compareVersion(in *crm.Incoming, id string) (note string, newer, held bool, err error) {
 	cur, ok, err := t.storedSchedule(id)
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
 	if !ok {
-		return "", true, nil
+		return "", true, false, nil
 	}
 	switch in.Schedule.Compare(cur) {
 	case -1:
-		return fmt.Sprintf("older version (%s) than the one held (%s), not applied", in.Schedule, cur), false, nil
+		return fmt.Sprintf("older version (%s) than the one held (%s), not applied", in.Schedule, cur), false, true, nil
 	case 1:
-		return "", true, nil
+		return "", true, true, nil
 	}
-	return "", false, nil
+	return "", false, true, nil
 }
 
 // fromScheduler reports whether a field state's origin is a source whose

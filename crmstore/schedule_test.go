@@ -31,25 +31,32 @@ func TestNewerVersionReplaces(t *testing.T) {
 	bare := func() map[string]string { return map[string]string{"subject": "Plan v2"} }
 	for _, c := range []struct {
 		name   string
+		plain  bool // the first version has no schedule (a plain appointment)
 		edit   map[string]string
 		second *crm.Incoming
 		want   map[string]string
 	}{
-		{"newer REQUEST", nil, ev("b", "REQUEST", 1, bare()),
+		{"newer REQUEST", false, nil, ev("b", "REQUEST", 1, bare()),
 			map[string]string{"subject": "Plan v2", "location": "", "description": "", "categories": "Work",
 				"scheduledstart": "2026-01-05T10:00:00Z", "scheduledend": "2026-01-05T11:00:00Z"}},
-		{"newer REQUEST with a start only", nil, ev("b", "REQUEST", 1, map[string]string{"scheduledstart": "2026-01-06T10:00:00Z"}),
+		{"newer REQUEST with a start only", false, nil, ev("b", "REQUEST", 1, map[string]string{"scheduledstart": "2026-01-06T10:00:00Z"}),
 			map[string]string{"subject": "", "location": "", "scheduledstart": "2026-01-06T10:00:00Z", "scheduledend": ""}},
-		{"newer REQUEST, location edited since", map[string]string{"location": "Room C"}, ev("b", "REQUEST", 1, bare()),
+		{"newer REQUEST, location edited since", false, map[string]string{"location": "Room C"}, ev("b", "REQUEST", 1, bare()),
 			map[string]string{"subject": "Plan v2", "location": "Room C", "description": ""}},
-		{"same SEQUENCE", nil, ev("b", "REQUEST", 0, bare()),
+		{"same SEQUENCE", false, nil, ev("b", "REQUEST", 0, bare()),
 			map[string]string{"location": "Room A", "description": "Agenda"}},
-		{"newer CANCEL", nil, ev("b", "CANCEL", 1, bare()),
+		{"a REQUEST after a version without schedule", true, nil, ev("b", "REQUEST", 1, bare()),
+			map[string]string{"location": "Room A", "description": "Agenda"}},
+		{"newer CANCEL", false, nil, ev("b", "CANCEL", 1, bare()),
 			map[string]string{"subject": "Plan", "location": "Room A", "description": "Agenda"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := openTest(t)
-			r := apply(t, s, ev("a", "REQUEST", 0, full()), PolicyNewest)
+			first := ev("a", "REQUEST", 0, full())
+			if c.plain {
+				first.Schedule = nil
+			}
+			r := apply(t, s, first, PolicyNewest)
 			if c.edit != nil {
 				set(t, s, r.ID, c.edit)
 			}
