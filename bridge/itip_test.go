@@ -471,4 +471,32 @@ func TestITIPExportReimport(t *testing.T) {
 	if f, _, n := appointmentState(t, s, ""); n != 1 || f["subject"] != "Plan (edited)" {
 		t.Errorf("%d appointments, %v", n, f)
 	}
+
+	// The export carries the version the store holds: imported into
+	// another store, an older REQUEST read later changes nothing there.
+	if !strings.Contains(string(data), "\r\nSEQUENCE:2\r\n") || !strings.Contains(string(data), "\r\nDTSTAMP:20260102T090000Z\r\n") {
+		t.Errorf("export without the event's version:\n%s", data)
+	}
+	older := filepath.Join(t.TempDir(), "older.ics")
+	os.WriteFile(older, []byte(itipMsg("REQUEST", 1, "20260103T090000Z", "DTSTART:20260106T100000Z", "DTEND:20260106T110000Z", "SUMMARY:Plan v1", orgLine, bobNeeds)), 0o600)
+	s2 := newStore(t)
+	importPaths(t, s2, ImportOptions{}, out)
+	_, p = importPaths(t, s2, ImportOptions{}, older)
+	if f, _, _ := appointmentState(t, s2, ""); f["subject"] != "Plan" || len(p.warns) != 1 || !strings.Contains(p.warns[0].Error(), "older version") {
+		t.Errorf("other store: %v, warnings %v", f, p.warns)
+	}
+	// A record without a version is exported without one, and is none.
+	m := req0
+	m.class, m.state, m.to, m.withoutSchedProp, m.owner = "IPM.Appointment", 0, nil, true, time.Time{}
+	plain := filepath.Join(t.TempDir(), "plain.msg")
+	os.WriteFile(plain, m.msgFile().data, 0o600)
+	s3 := newStore(t)
+	importPaths(t, s3, ImportOptions{}, plain)
+	out3 := filepath.Join(t.TempDir(), "cal3.ics")
+	if _, err := Export(context.Background(), s3, ExportOptions{ICS: out3, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(out3); strings.Contains(string(data), "SEQUENCE") {
+		t.Errorf("a version for a record without one:\n%s", data)
+	}
 }

@@ -60,6 +60,12 @@ type Record struct {
 	// without a year). They are kept, shown and exported back, never
 	// pushed upstream. nil means the source says nothing about extras.
 	Extras []Extra
+	// Schedule is the iTIP version (SEQUENCE, DTSTAMP) the store holds
+	// for a scheduled appointment or task, nil when it holds none. The
+	// store fills it when it reads a record, and exports write it, so
+	// that importing an export keeps the event's version. On import, the
+	// version of what is read is Incoming.Schedule; this one is ignored.
+	Schedule *Schedule
 }
 
 // Extra is one value without a field: named as the source names it (the

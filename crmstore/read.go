@@ -123,6 +123,15 @@ func (sn *Snapshot) Get(id string) (*View, error) {
 			return nil, err
 		}
 	}
+	if v.Entity == crm.Appointment || v.Entity == crm.Task {
+		s, ok, err := t.storedSchedule(v.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			v.Schedule = &s
+		}
+	}
 	if v.Entity == crm.List {
 		if v.Members, err = t.loadParties(`SELECT 0, address, name, '', COALESCE(contact_id, '') FROM listmember WHERE list_id = ? ORDER BY ord`, v.ID); err != nil {
 			return nil, err

@@ -193,6 +193,20 @@ func (sn *Snapshot) getChunk(ids []string, out map[string]*View) error {
 	if err != nil {
 		return err
 	}
+	err = each("schedule", `SELECT record_id, sequence, stamp FROM schedule WHERE record_id IN `+in, func(rows *sql.Rows) error {
+		var sc crm.Schedule
+		var stamp string
+		v, err := rowOf(rows, &sc.Sequence, &stamp)
+		if err != nil || v == nil || v.Entity != crm.Appointment && v.Entity != crm.Task {
+			return err
+		}
+		sc.Stamp, _ = time.Parse(time.RFC3339Nano, stamp)
+		v.Schedule = &sc
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	err = each("sources", `SELECT record_id, kind, key, version FROM provenance WHERE record_id IN `+in+` ORDER BY record_id, id`, func(rows *sql.Rows) error {
 		var r crm.SourceRef
 		v, err := rowOf(rows, &r.Kind, &r.Key, &r.Version)

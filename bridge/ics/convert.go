@@ -257,7 +257,14 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 	}
 	in.Source.Version = "sha256:" + hexSum(sum)
 	in.Schedule = r.schedule(c, line)
-	for _, name := range []string{ical.PropLastModified, ical.PropDateTimeStamp} {
+	stamps := []string{ical.PropLastModified, ical.PropDateTimeStamp}
+	if r.prodid == ProdID {
+		// crmbridge's export writes the event's version as DTSTAMP (or
+		// the export time), not when its content last changed: an edit of
+		// the exported file is as new as the file.
+		stamps = stamps[:1]
+	}
+	for _, name := range stamps {
 		if p := c.Props.Get(name); p != nil {
 			if t, _, _, err := parseNaive(p.Value); err == nil {
 				in.ModifiedAt = t
@@ -272,11 +279,12 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 // METHOD, the SEQUENCE (RFC 5545 3.8.7.4: a non-negative integer, 0 when
 // absent) and the DTSTAMP (3.8.7.2, a UTC date-time).
 //
-// A calendar crmbridge exported (PRODID ProdID) has none: the Encoder
-// writes no SEQUENCE and the export time as DTSTAMP, which would make
-// the export of a SEQUENCE 2 event an older version of it.
+// A component of a calendar crmbridge exported (PRODID ProdID) without
+// SEQUENCE has none: the Encoder writes the version the store holds
+// (SEQUENCE and DTSTAMP), and for a record without one no SEQUENCE and the
+// export time as DTSTAMP, which is no version of the event.
 func (r *Reader) schedule(c *ical.Component, line int) *crm.Schedule {
-	if r.prodid == ProdID {
+	if r.prodid == ProdID && c.Props.Get(ical.PropSequence) == nil {
 		return nil
 	}
 	s := &crm.Schedule{Method: r.method}

@@ -211,6 +211,22 @@ func setRaw(c *ical.Component, name, v string) {
 	c.Props.Set(p)
 }
 
+// setVersion writes the record's iTIP version (RFC 5546 2.1.5): the
+// SEQUENCE and DTSTAMP the store holds, so that the export imported again
+// (here or into another store) is the same version of the event, not an
+// older or newer one. A record without one gets no SEQUENCE and the export
+// time as DTSTAMP (RFC 5545 3.8.7.2 requires one): the Reader gives such a
+// component of a calendar crmbridge wrote no version.
+func setVersion(c *ical.Component, rec *crm.Record, stamp time.Time) {
+	if s := rec.Schedule; s != nil {
+		c.Props.Set(&ical.Prop{Name: ical.PropSequence, Params: ical.Params{}, Value: strconv.Itoa(s.Sequence)})
+		if !s.Stamp.IsZero() {
+			stamp = s.Stamp.UTC()
+		}
+	}
+	c.Props.SetDateTime(ical.PropDateTimeStamp, stamp)
+}
+
 // encodeEvent builds the VEVENT of an appointment. It records the TZIDs it
 // uses in tzs when tzs is not nil, and writes the attachments when
 // withAttachments. warn, when not nil, is told of what is written in a
@@ -219,7 +235,7 @@ func encodeEvent(rec *crm.Record, stamp time.Time, tzs *tzSet, withAttachments b
 	f := rec.Fields
 	c := ical.NewComponent(ical.CompEvent)
 	c.Props.SetText(ical.PropUID, uidOf(rec))
-	c.Props.SetDateTime(ical.PropDateTimeStamp, stamp)
+	setVersion(c, rec, stamp)
 	setText(c, ical.PropSummary, f["subject"])
 	setText(c, ical.PropDescription, f["description"])
 	setText(c, ical.PropLocation, f["location"])
@@ -419,7 +435,7 @@ func encodeTodo(rec *crm.Record, stamp time.Time, warn func(error)) (*ical.Compo
 	f := rec.Fields
 	c := ical.NewComponent(ical.CompToDo)
 	c.Props.SetText(ical.PropUID, uidOf(rec))
-	c.Props.SetDateTime(ical.PropDateTimeStamp, stamp)
+	setVersion(c, rec, stamp)
 	setText(c, ical.PropSummary, f["subject"])
 	setText(c, ical.PropDescription, f["description"])
 	for name, field := range map[string]string{ical.PropDateTimeStart: "scheduledstart", ical.PropDue: "scheduledend", ical.PropCompleted: "actualend"} {
