@@ -2,7 +2,9 @@ package ics
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,9 +12,17 @@ import (
 	"strings"
 	"testing"
 
+	"crmbridge/bridge/item"
 	"crmbridge/crm"
 	"crmbridge/fixtures"
+
+	"github.com/emersion/go-ical"
 )
+
+func isItemErr(err error) bool {
+	var ie *item.Error
+	return errors.As(err, &ie)
+}
 
 // pythonDiffersICS lists, per corpus file and field ("file: field"), where
 // we deliberately read an event differently from Python's icalendar, and
@@ -25,6 +35,10 @@ var pythonDiffersICS = map[string]string{
 	"allday.ics: all-day": "X-MICROSOFT-CDO-ALLDAYEVENT:TRUE with midnight-to-midnight date-times is all-day for Outlook and for us; Python's icalendar knows no X- property",
 	// RFC 5545 3.3.10: a RECUR value is no TEXT, it has no escapes.
 	"eventable__vobject__test_files_ruby_rrule.ics: rrule": `the RRULE escapes its ';' (FREQ=DAILY\;COUNT=10) as TEXT would: we keep the rule line as written (and write it back so), Python drops the backslash`,
+	// RFC 5545 3.8.5.2: an RDATE's TZID applies to its DATE-TIME and
+	// PERIOD values alike.
+	"ical4j__ical4j__src_test_resources_samples_valid_calconnect8.ics: rdate": "RDATE;TZID=Eastern;VALUE=PERIOD: Python's icalendar 4.0.3 drops the TZID of PERIOD values " +
+		"(naive 09:00); we read them in the file's Eastern VTIMEZONE (13:00Z in April 2005, EDT), as its DTSTART",
 	// RFC 5545 3.1.4: the content is UTF-8.
 	"mozilla__releases-comm-central__calendar_test_unit_data_importLatin1.ics: summary": "the file is Latin-1, not UTF-8: we read the invalid bytes as Windows-1252 (å), Python's icalendar replaces them with U+FFFD",
 }
@@ -33,7 +47,8 @@ var pythonDiffersICS = map[string]string{
 // (and of our own testdata fixtures) Python's icalendar reads, the values we read with Python's: summary,
 // location, all-day-ness (Python: DTSTART is a DATE), the organizer's
 // address, each attendee's address and PARTSTAT (addresses without
-// "mailto:", case-insensitive) and the RRULE (its parts in any order). Components are matched by UID and SUMMARY
+// "mailto:", case-insensitive), the RRULE (its parts in any order) and the EXDATE and RDATE values (as
+// UTC instants, dates or floating times, in any order). Components are matched by UID and SUMMARY
 // as TestCorpusTimesPython matches them, which compares start, end and
 // recurrence-id as UTC instants. Each difference must be explained in
 // pythonDiffersICS.
@@ -65,6 +80,14 @@ func TestCorpusFieldsPython(t *testing.T) {
 			t.Fatal(err)
 		}
 		recs, _, _ := readAll(t, string(data), name)
+		// A reader that has read the file: its time zones resolve the
+		// TZIDs of the EXDATE and RDATE lines we keep.
+		zr := NewReader(strings.NewReader(string(data)), name)
+		for {
+			if _, err := zr.Next(); err == io.EOF || err != nil && !isItemErr(err) {
+				break
+			}
+		}
 		byUID := map[string][]*crm.Incoming{}
 		for _, in := range recs {
 			if in.Record.Entity == crm.Appointment {
@@ -98,7 +121,7 @@ func TestCorpusFieldsPython(t *testing.T) {
 			in := cands[i]
 			byUID[uid] = append(cands[:i:i], cands[i+1:]...)
 			events++
-			for field, d := range compareEvent(in, c, given) {
+			for field, d := range compareEvent(zr, in, c, given) {
 				compared++
 				if d != "" {
 					diffs[name+": "+field] = append(diffs[name+": "+field], fmt.Sprintf("UID %q: %s", uid, d))
@@ -137,7 +160,7 @@ func TestCorpusFieldsPython(t *testing.T) {
 
 // compareEvent compares one event's values with Python's reading c; each
 // field compared maps to "" when they agree, else the difference.
-func compareEvent(in *crm.Incoming, c map[string]any, given map[string]int) map[string]string {
+func compareEvent(zr *Reader, in *crm.Incoming, c map[string]any, given map[string]int) map[string]string {
 	f := in.Record.Fields
 	out := map[string]string{}
 	cmp := func(field, ours, theirs string) {
@@ -196,7 +219,88 @@ func compareEvent(in *crm.Incoming, c map[string]any, given map[string]int) map[
 		}
 		cmp("rrule", ruleParts(rule), ruleParts(r))
 	}
+	for _, k := range []string{"EXDATE", "RDATE"} {
+		var theirs []string
+		if vs, ok := c[k].([]any); ok {
+			for _, v := range vs {
+				theirs = append(theirs, fmt.Sprint(v))
+			}
+		}
+		ours := recurDates(zr, f["recurrence"], k)
+		sort.Strings(ours)
+		sort.Strings(theirs)
+		cmp(strings.ToLower(k), strings.Join(ours, ", "), strings.Join(theirs, ", "))
+	}
 	return out
+}
+
+// recurDates reads the values of the name (EXDATE or RDATE) lines of a
+// recurrence as values.py writes them: UTC instants ("...Z"), dates
+// (YYYY-MM-DD), floating times (without zone); a PERIOD by its start.
+// TZIDs resolve as zr (a Reader that has read the file) resolves them.
+func recurDates(zr *Reader, recurrence, name string) []string {
+	var out []string
+	for _, l := range strings.Split(recurrence, "\n") {
+		head, vals, ok := cutUnquoted(l, ':')
+		if !ok {
+			continue
+		}
+		parts := splitUnquoted(head, ';')
+		if !strings.EqualFold(parts[0], name) {
+			continue
+		}
+		p := ical.NewProp(name)
+		for _, kv := range parts[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			p.Params.Set(strings.ToUpper(k), v)
+		}
+		for _, v := range strings.Split(vals, ",") {
+			v, _, _ = strings.Cut(v, "/") // PERIOD: its start
+			p.Value = strings.TrimSpace(v)
+			w, _, err := zr.timeOf(p)
+			if err != nil {
+				out = append(out, "unreadable "+v)
+				continue
+			}
+			_, _, utc, _ := parseNaive(p.Value)
+			switch {
+			case w.date:
+				out = append(out, w.t.Format("2006-01-02"))
+			case w.tzid == "" && !utc && zr.floating == nil:
+				out = append(out, w.t.Format("2006-01-02T15:04:05"))
+			default:
+				out = append(out, w.t.UTC().Format("2006-01-02T15:04:05Z"))
+			}
+		}
+	}
+	return out
+}
+
+// cutUnquoted cuts s around the first sep outside double quotes.
+func cutUnquoted(s string, sep byte) (before, after string, ok bool) {
+	q := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"':
+			q = !q
+		case s[i] == sep && !q:
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// splitUnquoted splits s at each sep outside double quotes.
+func splitUnquoted(s string, sep byte) []string {
+	var out []string
+	for {
+		b, a, ok := cutUnquoted(s, sep)
+		out = append(out, b)
+		if !ok {
+			return out
+		}
+		s = a
+	}
 }
 
 // ruleParts is a RECUR value (RFC 5545 3.3.10) with its parts sorted and

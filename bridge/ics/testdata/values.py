@@ -17,6 +17,25 @@ def utc(v):
     return d.isoformat()
 
 
+def dates(props):
+    """The values of EXDATE or RDATE properties: UTC instants ("...Z"),
+    dates, or floating times (isoformat without zone); a PERIOD by its
+    start."""
+    if not isinstance(props, list):
+        props = [props]
+    out = []
+    for e in props:
+        for d in e.dts:
+            v = d.dt
+            if isinstance(v, tuple):
+                v = v[0]
+            if isinstance(v, datetime.datetime) and v.tzinfo:
+                out.append(v.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            else:
+                out.append(v.isoformat())
+    return out
+
+
 def components(path):
     out = []
     cal = icalendar.Calendar.from_ical(open(path, 'rb').read())
@@ -56,11 +75,9 @@ def values(c):
             # icalendar reads but cannot re-serialize some rules (RFC 7529
             # RSCALE, "BYDAY=MO, TU"); not a problem of the file.
             o['RRULE'] = None
-    if 'EXDATE' in c:
-        ex = c['EXDATE']
-        if not isinstance(ex, list):
-            ex = [ex]
-        o['EXDATE'] = [d.dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(d.dt, datetime.datetime) and d.dt.tzinfo else d.dt.isoformat() for e in ex for d in e.dts]
+    for k in ('EXDATE', 'RDATE'):
+        if k in c:
+            o[k] = dates(c[k])
     alarms = [a for a in c.subcomponents if a.name == 'VALARM']
     if alarms:
         o['TRIGGER'] = alarms[0]['TRIGGER'].to_ical().decode()
