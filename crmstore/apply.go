@@ -508,15 +508,22 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 // saveProvenance records that the source item in (kind, key) gave its
 // version to record recID; provID is its row, 0 when new.
 func (t *Tx) saveProvenance(provID int64, recID string, in *crm.Incoming, origin string) (int64, error) {
+	// The iTIP version of an event's version (schedule.go resetSchedule).
+	var seq, stamp any
+	if scheduled(in) && in.Schedule.Changes() {
+		seq, stamp = in.Schedule.Sequence, fmtTime(in.Schedule.Stamp)
+	}
 	if provID == 0 {
-		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?,?,?,?,?,?)
-			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at
+		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at, sequence, stamp) VALUES (?,?,?,?,?,?,?,?)
+			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at,
+				sequence = excluded.sequence, stamp = excluded.stamp
 			RETURNING id`,
-			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now).Scan(&provID)
+			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now, seq, stamp).Scan(&provID)
 		if err != nil {
 			return 0, fmt.Errorf("insert provenance: %w", err)
 		}
-	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ? WHERE id = ?`, recID, in.Source.Version, origin, t.now, provID); err != nil {
+	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ?, sequence = ?, stamp = ? WHERE id = ?`,
+		recID, in.Source.Version, origin, t.now, seq, stamp, provID); err != nil {
 		return 0, fmt.Errorf("update provenance: %w", err)
 	}
 	return provID, nil

@@ -109,7 +109,8 @@ func (t *Tx) DismissDuplicate(a, b string) error {
 
 // MergeDuplicate merges record b into record a: a keeps its values and
 // takes b's for the fields it has empty, b's extra values are added to
-// a's, b's sources and identity keys point to a from now on, and b is
+// a's, b's sources and identity keys point to a from now on (an event
+// holds the newer iTIP version of the two, and b's replies), and b is
 // deleted (queued upstream as a delete). origin names who did it.
 func (t *Tx) MergeDuplicate(a, b, origin string) (string, error) {
 	x, y, err := t.findDuplicate(a, b)
@@ -163,6 +164,16 @@ func (t *Tx) MergeDuplicate(a, b, origin string) (string, error) {
 		if _, err := t.exec(q, x, y); err != nil {
 			return "", fmt.Errorf("merge %s into %s: %w", y, x, err)
 		}
+	}
+	// iTIP: a holds the newer of the two versions, and b's replies.
+	if err := t.resetSchedule(x); err != nil {
+		return "", err
+	}
+	if err := t.mergeReplies(x, y); err != nil {
+		return "", err
+	}
+	if _, err := t.exec(`DELETE FROM schedule WHERE record_id = ?`, y); err != nil {
+		return "", err
 	}
 	if _, err := t.exec(`UPDATE duplicate SET settled = 'merged', settled_at = ? WHERE a IN (?, ?) AND b IN (?, ?)`, t.now, x, y, x, y); err != nil {
 		return "", err

@@ -74,6 +74,8 @@ var digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{32}:[0-9]+$`)
 //     else to empty. Values that cannot be restored (see ForgetReport.Kept)
 //     stay. The changes are journaled with origin "forget:" + the file's
 //     origin and queued upstream as updates.
+//   - An event keeps the newest iTIP version its other sources gave (none
+//     when they gave none) and loses the replies this file gave.
 //   - The file's fingerprint, remembered problems and the conflicts its
 //     versions raised are removed.
 func (t *Tx) Forget(path string) (*ForgetReport, error) {
@@ -147,6 +149,13 @@ func (t *Tx) Forget(path string) (*ForgetReport, error) {
 		}
 		rep.Kept += kept
 		if _, err := t.exec(`DELETE FROM provenance WHERE record_id = ? AND origin = ?`, r.id, origin); err != nil {
+			return nil, fmt.Errorf("forget: %s: %w", r.id, err)
+		}
+		// iTIP: the version the other sources gave, their replies.
+		if _, err := t.exec(`DELETE FROM reply WHERE record_id = ? AND origin = ?`, r.id, origin); err != nil {
+			return nil, fmt.Errorf("forget: %s: %w", r.id, err)
+		}
+		if err := t.resetSchedule(r.id); err != nil {
 			return nil, fmt.Errorf("forget: %s: %w", r.id, err)
 		}
 		rep.Reverted = append(rep.Reverted, ForgetRecord{ID: r.id, Entity: r.e, Fields: fields})
@@ -228,6 +237,8 @@ func (t *Tx) forgetRecord(id, by string) error {
 		`DELETE FROM provenance WHERE record_id = ?`,
 		`DELETE FROM recordkey WHERE record_id = ?`,
 		`DELETE FROM duplicate WHERE (a = ?1 OR b = ?1) AND settled = ''`,
+		`DELETE FROM schedule WHERE record_id = ?`,
+		`DELETE FROM reply WHERE record_id = ?`,
 	} {
 		if _, err := t.exec(q, id); err != nil {
 			return fmt.Errorf("forget: %s: %w", id, err)

@@ -528,4 +528,17 @@ ALTER TABLE activity ADD COLUMN flagdue TEXT;
 ALTER TABLE activity ADD COLUMN flagcompleted TEXT;
 ALTER TABLE activity ADD COLUMN flagicon INTEGER;
 `,
+	// 15: the iTIP version each source's item gave (provenance) and the
+	// source of each reply, so that forgetting a source, or merging two
+	// records, leaves the version and replies the other sources gave. A
+	// store's existing sources of a record with a version are taken to
+	// have given it (the version of each was not kept).
+	`
+ALTER TABLE provenance ADD COLUMN sequence INTEGER;  -- NULL: no version (or an answer)
+ALTER TABLE provenance ADD COLUMN stamp TEXT;
+ALTER TABLE reply ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+UPDATE provenance SET sequence = (SELECT s.sequence FROM schedule s WHERE s.record_id = provenance.record_id),
+	stamp = (SELECT s.stamp FROM schedule s WHERE s.record_id = provenance.record_id)
+	WHERE record_id IN (SELECT record_id FROM schedule);
+`,
 }

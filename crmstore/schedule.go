@@ -286,9 +286,9 @@ func (t *Tx) applyAnswer(in *crm.Incoming, provID int64, recID string) (Result, 
 					continue
 				}
 			}
-			if _, err := t.exec(`INSERT INTO reply (record_id, address, status, sequence, stamp) VALUES (?,?,?,?,?)
-				ON CONFLICT (record_id, address) DO UPDATE SET status = excluded.status, sequence = excluded.sequence, stamp = excluded.stamp`,
-				recID, a, p.Status, s.Sequence, fmtTime(s.Stamp)); err != nil {
+			if _, err := t.exec(`INSERT INTO reply (record_id, address, status, sequence, stamp, origin) VALUES (?,?,?,?,?,?)
+				ON CONFLICT (record_id, address) DO UPDATE SET status = excluded.status, sequence = excluded.sequence, stamp = excluded.stamp, origin = excluded.origin`,
+				recID, a, p.Status, s.Sequence, fmtTime(s.Stamp), origin); err != nil {
 				return Result{}, fmt.Errorf("store reply: %w", err)
 			}
 			if held && s.Sequence < cur.Sequence {
@@ -381,4 +381,56 @@ func (t *Tx) setStatuses(e crm.Entity, id string, statuses map[string]string, or
 		return false, nil, fmt.Errorf("field state: %w", err)
 	}
 	return true, missing, t.touch(e, id, "update", []string{fieldParties}, false, true)
+}
+
+// resetSchedule sets the version record id holds to the newest one its
+// sources gave (provenance), or none: after a source is forgotten or the
+// sources of another record are merged into it.
+func (t *Tx) resetSchedule(id string) error {
+	rows, err := t.query(`SELECT sequence, COALESCE(stamp, '') FROM provenance WHERE record_id = ? AND sequence IS NOT NULL`, id)
+	if err != nil {
+		return fmt.Errorf("load versions: %w", err)
+	}
+	var best *crm.Schedule
+	for rows.Next() {
+		var s crm.Schedule
+		var stamp string
+		if err := rows.Scan(&s.Sequence, &stamp); err != nil {
+			rows.Close()
+			return err
+		}
+		s.Stamp, _ = time.Parse(time.RFC3339Nano, stamp)
+		if best == nil || s.Compare(*best) > 0 || s.Sequence == best.Sequence && best.Stamp.IsZero() {
+			best = &s
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if best == nil {
+		_, err = t.exec(`DELETE FROM schedule WHERE record_id = ?`, id)
+	} else {
+		_, err = t.exec(`INSERT INTO schedule (record_id, sequence, stamp) VALUES (?,?,?)
+			ON CONFLICT (record_id) DO UPDATE SET sequence = excluded.sequence, stamp = excluded.stamp`, id, best.Sequence, fmtTime(best.Stamp))
+	}
+	if err != nil {
+		return fmt.Errorf("store schedule: %w", err)
+	}
+	return nil
+}
+
+// mergeReplies moves the replies record from holds to record into, an
+// attendee's later reply winning (applyAnswer's rule).
+func (t *Tx) mergeReplies(into, from string) error {
+	if _, err := t.exec(`INSERT INTO reply (record_id, address, status, sequence, stamp, origin)
+		SELECT ?, address, status, sequence, stamp, origin FROM reply WHERE record_id = ? AND true
+		ON CONFLICT (record_id, address) DO UPDATE SET status = excluded.status, sequence = excluded.sequence, stamp = excluded.stamp, origin = excluded.origin
+		WHERE excluded.sequence > reply.sequence OR excluded.sequence = reply.sequence AND excluded.stamp > reply.stamp AND reply.stamp != ''`, into, from); err != nil {
+		return fmt.Errorf("merge replies: %w", err)
+	}
+	if _, err := t.exec(`DELETE FROM reply WHERE record_id = ?`, from); err != nil {
+		return fmt.Errorf("merge replies: %w", err)
+	}
+	return nil
 }

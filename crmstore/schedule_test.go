@@ -1,6 +1,7 @@
 package crmstore
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -69,5 +70,99 @@ func TestNewerVersionReplaces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// itipVersion is an iCalendar version of event u1 from file key.
+func itipVersion(key, method string, seq int, subject, replier string) *crm.Incoming {
+	in := &crm.Incoming{
+		Source:   crm.SourceRef{Kind: "ics", Key: "/" + key + "#u1", Version: key},
+		Origin:   "ics:/" + key,
+		Record:   crm.Record{Entity: crm.Appointment, Fields: map[string]string{"uid": "u1", "subject": subject}},
+		Keys:     []string{"uid:u1"},
+		Schedule: &crm.Schedule{Method: method, Sequence: seq},
+	}
+	in.Record.Parties = []crm.Party{{Role: crm.RoleOrganizer, Address: "olga@example.com"}, {Role: crm.RoleRequired, Address: "bob@example.com"}}
+	if replier != "" {
+		in.Record.Fields = map[string]string{"uid": "u1"}
+		in.Record.Parties = []crm.Party{{Role: crm.RoleRequired, Address: replier, Status: "ACCEPTED"}}
+	}
+	return in
+}
+
+// TestForgetSchedule forgets the file that gave an event its newest
+// version and a reply: the record holds the version its other sources gave
+// (so an older version than the forgotten one applies again), and the
+// forgotten reply is no longer applied after a REQUEST.
+func TestForgetSchedule(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	r := apply(t, s, itipVersion("a.ics", "REQUEST", 0, "Plan", ""), PolicyNewest)
+	apply(t, s, itipVersion("b.ics", "REQUEST", 2, "Plan v2", ""), PolicyNewest)
+	apply(t, s, itipVersion("b-reply.ics", "REPLY", 2, "", "bob@example.com"), PolicyNewest)
+	for _, f := range []string{"/b.ics", "/b-reply.ics"} {
+		if _, err := s.Forget(ctx, f, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := s.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Schedule == nil || v.Schedule.Sequence != 0 {
+		t.Errorf("after forget: schedule %v, want SEQUENCE 0", v.Schedule)
+	}
+	res := apply(t, s, itipVersion("c.ics", "REQUEST", 1, "Plan v1", ""), PolicyNewest)
+	v, _ = s.Get(ctx, r.ID)
+	if res.Note != "" || v.Fields["subject"] != "Plan v1" {
+		t.Errorf("SEQUENCE 1 after forgetting SEQUENCE 2: note %q, subject %q", res.Note, v.Fields["subject"])
+	}
+	for _, p := range v.Parties {
+		if p.Address == "bob@example.com" && p.Status != "" {
+			t.Errorf("the forgotten reply is still applied: %+v", p)
+		}
+	}
+}
+
+// TestMergeDuplicateSchedule merges two appointments: the one kept holds
+// the newer of their versions and the other's replies, so an older
+// version of the merged one's event is still refused.
+func TestMergeDuplicateSchedule(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	a := apply(t, s, itipVersion("a.ics", "REQUEST", 1, "Plan", ""), PolicyNewest)
+	b2 := itipVersion("b.ics", "REQUEST", 3, "Plan", "")
+	b2.Keys, b2.Record.Fields["uid"] = []string{"uid:u2"}, "u2"
+	b := apply(t, s, b2, PolicyNewest)
+	rep := itipVersion("b-reply.ics", "REPLY", 3, "", "bob@example.com")
+	rep.Keys, rep.Record.Fields["uid"] = []string{"uid:u2"}, "u2"
+	apply(t, s, rep, PolicyNewest)
+	if err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.addDuplicate(a.ID, b.ID, "test"); err != nil {
+			return err
+		}
+		_, err := tx.MergeDuplicate(a.ID, b.ID, "cli")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.Get(ctx, a.ID)
+	if v.Schedule == nil || v.Schedule.Sequence != 3 {
+		t.Errorf("merged: schedule %v, want SEQUENCE 3", v.Schedule)
+	}
+	old := itipVersion("b-old.ics", "REQUEST", 2, "Plan (old)", "")
+	old.Keys, old.Record.Fields["uid"] = []string{"uid:u2"}, "u2"
+	if res := apply(t, s, old, PolicyNewest); res.ID != a.ID || res.Note == "" {
+		t.Errorf("an older version of the merged event: %+v", res)
+	}
+	// A new REQUEST 3 rewrites the attendees; bob's reply, moved, outlives it.
+	again := itipVersion("a2.ics", "REQUEST", 3, "Plan", "")
+	again.Schedule.Stamp = time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	apply(t, s, again, PolicyNewest)
+	v, _ = s.Get(ctx, a.ID)
+	for _, p := range v.Parties {
+		if p.Address == "bob@example.com" && p.Status != "ACCEPTED" {
+			t.Errorf("the merged record lost bob's reply: %+v", p)
+		}
 	}
 }
