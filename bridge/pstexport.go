@@ -228,12 +228,8 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 				props = append(props, pstwrite.String(tag(tg), strings.Join(names[typ], "; ")))
 			}
 		}
-		for _, a := range r.Attachments {
-			pa, err := pstAttachment(a, depth)
-			if err != nil {
-				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
-			}
-			m.Attachments = append(m.Attachments, pa)
+		if err := addAttachments(m, r.Attachments, depth); err != nil {
+			return nil, true, err
 		}
 	case crm.Contact:
 		// PidTagSendRichInfo (MS-OXPROPS 2.1005): Outlook keeps it on
@@ -361,24 +357,9 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		props = append(props, pstwrite.Bool(task(0x811C), f["statecode"] == "1"))
 		// The owner and the attendees (an iCalendar VTODO's ORGANIZER and
 		// ATTENDEEs) as recipient rows, flagged as an appointment's are.
-		for _, p := range r.Parties {
-			switch p.Role {
-			case crm.RoleOrganizer:
-				m.Recipients = append(m.Recipients, pstRecipient(p, 1, 0x3, 0)) // recipSendable | recipOrganizer
-			case crm.RoleRequired, crm.RoleOptional:
-				typ := 1
-				if p.Role == crm.RoleOptional {
-					typ = 2
-				}
-				m.Recipients = append(m.Recipients, pstRecipient(p, typ, 0x1, trackStatus[p.Status]))
-			}
-		}
-		for _, a := range r.Attachments {
-			pa, err := pstAttachment(a, depth)
-			if err != nil {
-				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
-			}
-			m.Attachments = append(m.Attachments, pa)
+		addAttendees(m, r.Parties)
+		if err := addAttachments(m, r.Attachments, depth); err != nil {
+			return nil, true, err
 		}
 	case crm.Appointment:
 		str(tag(tagSubject), "subject")
@@ -500,26 +481,12 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 			state |= 4 // asfCanceled
 		}
 		props = append(props, pstwrite.Int32(appt(0x8217), state))
-		for _, p := range r.Parties {
-			switch p.Role {
-			case crm.RoleOrganizer:
-				m.Recipients = append(m.Recipients, pstRecipient(p, 1, 0x3, 0)) // recipSendable | recipOrganizer
-				props = append(props, pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
-					pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSMTP), p.Address))
-			case crm.RoleRequired, crm.RoleOptional:
-				typ := 1
-				if p.Role == crm.RoleOptional {
-					typ = 2
-				}
-				m.Recipients = append(m.Recipients, pstRecipient(p, typ, 0x1, trackStatus[p.Status]))
-			}
+		for _, p := range addAttendees(m, r.Parties) {
+			props = append(props, pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
+				pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSMTP), p.Address))
 		}
-		for _, a := range r.Attachments {
-			pa, err := pstAttachment(a, depth)
-			if err != nil {
-				return nil, true, fmt.Errorf("attachment %q: %w", a.Name, err)
-			}
-			m.Attachments = append(m.Attachments, pa)
+		if err := addAttachments(m, r.Attachments, depth); err != nil {
+			return nil, true, err
 		}
 	}
 	// Extras that name a property the reader keeps (pst/kept.go: the
@@ -545,6 +512,38 @@ func displayOf(p crm.Party) string {
 }
 
 // pstRecipient is one recipient table row (MS-OXCMSG 2.2.3, MS-PST 2.4.5.3).
+// addAttendees adds an appointment's or task's organizer and attendees to
+// m as recipient rows, flagged as Outlook flags a meeting's, and returns
+// the organizers.
+func addAttendees(m *pstwrite.Message, parties []crm.Party) (organizers []crm.Party) {
+	for _, p := range parties {
+		switch p.Role {
+		case crm.RoleOrganizer:
+			m.Recipients = append(m.Recipients, pstRecipient(p, 1, 0x3, 0)) // recipSendable | recipOrganizer
+			organizers = append(organizers, p)
+		case crm.RoleRequired, crm.RoleOptional:
+			typ := 1
+			if p.Role == crm.RoleOptional {
+				typ = 2
+			}
+			m.Recipients = append(m.Recipients, pstRecipient(p, typ, 0x1, trackStatus[p.Status]))
+		}
+	}
+	return organizers
+}
+
+// addAttachments adds a record's attachments to m.
+func addAttachments(m *pstwrite.Message, as []crm.Attachment, depth int) error {
+	for _, a := range as {
+		pa, err := pstAttachment(a, depth)
+		if err != nil {
+			return fmt.Errorf("attachment %q: %w", a.Name, err)
+		}
+		m.Attachments = append(m.Attachments, pa)
+	}
+	return nil
+}
+
 func pstRecipient(p crm.Party, typ int, flags, track int32) []pstwrite.Prop {
 	tag := pstwrite.Tag
 	name := displayOf(p)
