@@ -485,6 +485,22 @@ func TestITIPExportReimport(t *testing.T) {
 	if f, _, _ := appointmentState(t, s2, ""); f["subject"] != "Plan" || len(p.warns) != 1 || !strings.Contains(p.warns[0].Error(), "older version") {
 		t.Errorf("other store: %v, warnings %v", f, p.warns)
 	}
+	// So does a PST export: its re-import into the same store changes
+	// nothing and says nothing; in another store it refuses the older
+	// REQUEST too.
+	pstOut := filepath.Join(t.TempDir(), "cal.pst")
+	if _, err := Export(context.Background(), s2, ExportOptions{PST: pstOut, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, p := importPaths(t, s2, ImportOptions{}, pstOut); len(p.errs)+len(p.warns) != 0 {
+		t.Errorf("re-import of the PST export: problems %v, warnings %v", p.errs, p.warns)
+	}
+	s4 := newStore(t)
+	importPaths(t, s4, ImportOptions{}, pstOut)
+	_, p = importPaths(t, s4, ImportOptions{}, older)
+	if f, _, _ := appointmentState(t, s4, ""); f["subject"] != "Plan" || len(p.warns) != 1 || !strings.Contains(p.warns[0].Error(), "older version") {
+		t.Errorf("store from the PST: %v, warnings %v", f, p.warns)
+	}
 	// A record without a version is exported without one, and is none.
 	m := req0
 	m.class, m.state, m.to, m.withoutSchedProp, m.owner = "IPM.Appointment", 0, nil, true, time.Time{}

@@ -481,6 +481,15 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 			state |= 4 // asfCanceled
 		}
 		props = append(props, pstwrite.Int32(appt(0x8217), state))
+		if sc := r.Schedule; sc != nil {
+			// The iTIP version the store holds, read back as the meeting's
+			// SEQUENCE and DTSTAMP: PidLidAppointmentSequence (MS-OXOCAL
+			// 2.2.1.1) and PidLidOwnerCriticalChange (2.2.1.31).
+			props = append(props, pstwrite.Int32(appt(0x8201), int32(sc.Sequence)))
+			if !sc.Stamp.IsZero() {
+				props = append(props, pstwrite.Time(pstwrite.LID(pstwrite.PSETIDMeeting, 0x001A), sc.Stamp))
+			}
+		}
 		for _, p := range addAttendees(m, r.Parties) {
 			props = append(props, pstwrite.String(tag(tagSentReprName), p.Name), pstwrite.String(tag(tagSentReprEmail), p.Address),
 				pstwrite.String(tag(tagSentReprAddrType), "SMTP"), pstwrite.String(tag(tagSentReprSMTP), p.Address))
