@@ -391,3 +391,66 @@ func TestOnceExtrasTwoVersions(t *testing.T) {
 		t.Errorf("STATUS %q (want [TENTATIVE]), X-TAG %q (want [one two]); extras %q", status, tags, extraStrings(v.Extras))
 	}
 }
+
+// A contact keeps its unmapped properties by the same rule as a mail (and
+// its strings of 0x3A00-0x3AFF by its own): named properties of the user
+// sets, transmittable tags, not entry ids, not the mailing address copy.
+// They go back out as the same properties through a PST.
+func TestPSTAndMSGContactKeptProps(t *testing.T) {
+	const setAddress = "00062004-0000-0000-C000-000000000046"
+	props := []xprop{
+		{id: 0x001A, v: "IPM.Contact"}, {id: 0x3001, v: "Ann Lee"}, {id: 0x3A06, v: "Ann"}, {id: 0x3A11, v: "Lee"},
+		{set: setAddress, lid: 0x8083, v: "ann@example.com"}, // Email1EmailAddress: a field
+		// kept
+		{set: setAddress, lid: 0x802C, v: "アン"},             // YomiFirstName
+		{set: setAddress, lid: 0x8062, v: "ann.lee.im"},     // InstantMessagingAddress
+		{set: setPublic, name: "Customer Number", v: "K-7"}, // a user's own field
+		{id: 0x3A0C, v: "Irish"},                            // Language: the contact rule
+		{set: setCommon, lid: 0x8539, v: []string{"Acme"}},  // Companies
+		// not kept
+		{set: setAddress, lid: 0x8085, v: []byte{0, 0, 0, 0, 9}}, // Email1OriginalEntryId: an entry id
+		{id: 0x3A15, v: "1 Main St"},                             // PostalAddress: a copy of one address
+	}
+	want := []string{
+		"X-MS-COMPANIES: Acme",
+		"X-MS-CUSTOMER-NUMBER;X-MAPI=string/{00020329-0000-0000-C000-000000000046}/Customer Number/0x0000001F: K-7",
+		"X-MS-INSTANTMESSAGINGADDRESS: ann.lee.im",
+		"X-MS-LANGUAGE: Irish",
+		"X-MS-YOMIFIRSTNAME: アン",
+	}
+	extrasOf := func(path string, s *crmstore.Store) []string {
+		t.Helper()
+		if _, p := importPaths(t, s, ImportOptions{}, path); len(p.errs)+len(p.warns) != 0 {
+			t.Fatalf("%s: problems %v, warnings %v", filepath.Base(path), p.errs, p.warns)
+		}
+		ids, err := s.IDs(context.Background(), []crm.Entity{crm.Contact})
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("%s: contacts %v %v", path, ids, err)
+		}
+		v, err := s.Get(context.Background(), ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, x := range extraStrings(v.Extras) {
+			if !strings.HasPrefix(x, "FN:") {
+				got = append(got, x)
+			}
+		}
+		return got
+	}
+	pstPath, msgPath := writeBothX(t, t.TempDir(), "IPF.Contact", props, nil)
+	for _, path := range []string{pstPath, msgPath} {
+		s := newStore(t)
+		if got := extrasOf(path, s); !slices.Equal(got, want) {
+			t.Errorf("%s: extras\n got %q\nwant %q", filepath.Base(path), got, want)
+		}
+		out := filepath.Join(t.TempDir(), "out.pst")
+		if _, err := Export(context.Background(), s, ExportOptions{PST: out, All: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := extrasOf(out, newStore(t)); !slices.Equal(got, want) {
+			t.Errorf("%s through a PST: extras\n got %q\nwant %q", filepath.Base(path), got, want)
+		}
+	}
+}

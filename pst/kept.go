@@ -50,8 +50,10 @@ import (
 //     each kept byte costs two in the store.
 //
 // Empty strings, zero times, empty binaries and false booleans are left
-// out: a false flag says what its absence says. Contacts keep
-// their own rule (Contact.Other): their string properties of 0x3A00-0x3AFF.
+// out: a false flag says what its absence says. Contacts keep by this rule
+// too, and besides by their own (Contact.Other): their string properties of
+// 0x3A00-0x3AFF, which the ranges above leave out, but the mailing address
+// (a copy of one of the three addresses).
 
 // MaxKeptBinary is the largest binary value kept, in bytes (rule 4).
 const MaxKeptBinary = 4096
@@ -264,6 +266,11 @@ var derivedLIDs = map[lidKey]bool{
 	{psetidCommon, 0x8552}: true, // CurrentVersion: the writing program's build
 	{psetidCommon, 0x8554}: true, // CurrentVersionName: its version string
 	{psetidCommon, 0x8560}: true, // ReminderSignalTime: the reminder time, or its snoozed time
+	// AddressBookProviderEmailList and AddressBookProviderArrayType
+	// (MS-OXOCNTC 2.2.1.2.11/12): which of a contact's e-mail and fax
+	// slots hold an address, from the slots themselves.
+	{psetidAddress, 0x8028}: true,
+	{psetidAddress, 0x8029}: true,
 }
 
 // derived reports whether property id of b is excluded by rule 3.
@@ -272,7 +279,14 @@ func (b *bag) derived(id uint16) bool {
 		return derivedTags[id] || mailboxID(tagProps[id].name)
 	}
 	n, ok := b.f.names.byID[id]
-	return ok && n.Name == "" && derivedLIDs[lidKey{guid(n.Set), n.LID}]
+	return ok && n.Name == "" && derivedLID(lidKey{guid(n.Set), n.LID})
+}
+
+// derivedLID reports whether a numeric named property is excluded by rule
+// 3: listed, or an entry id or search key by its canonical name
+// (PidLidEmail1OriginalEntryId...).
+func derivedLID(k lidKey) bool {
+	return derivedLIDs[k] || mailboxID(lidProps[k].name)
 }
 
 // mailboxID reports whether a property tag's canonical name is that of an
@@ -471,14 +485,14 @@ func (p Property) MarshalJSON() ([]byte, error) {
 }
 
 // Keeps reports whether the reader keeps a property of this identity with
-// a value (Item.Other by the rule above; for a contact, Contact.Other:
+// a value (Item.Other by the rule above; for a contact also Contact.Other:
 // strings of 0x3A00-0x3AFF but the mailing address copy) when the mapping
 // of the item does not read it. A writer that writes a kept value back as
 // its property checks it, so that what it writes is read back the same.
 func Keeps(contact bool, id uint16, named *NamedID, typ uint16) bool {
-	if contact {
-		return named == nil && id >= contactFirst && id <= contactLast && !mailingAddress[id] &&
-			(typ == ptUnicode || typ == ptMVUnicode)
+	if contact && named == nil && id >= contactFirst && id <= contactLast && !mailingAddress[id] &&
+		(typ == ptUnicode || typ == ptMVUnicode) {
+		return true
 	}
 	switch typ {
 	case ptUnicode, ptMVUnicode, ptSysTime, ptI2, ptLong, ptI8, ptBoolean, ptDouble, ptFloat, ptBinary, ptMVBinary:
@@ -489,5 +503,5 @@ func Keeps(contact bool, id uint16, named *NamedID, typ uint16) bool {
 		return id < 0x8000 && transmittable(id) && !derivedTags[id] && !mailboxID(tagProps[id].name)
 	}
 	set := guid(named.Set)
-	return keptSets[set] && (named.Name != "" || !derivedLIDs[lidKey{set, named.LID}])
+	return keptSets[set] && (named.Name != "" || !derivedLID(lidKey{set, named.LID}))
 }

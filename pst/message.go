@@ -89,6 +89,11 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 	case KindContact:
 		it.Contact = f.contact(b)
 		it.Contact.Other = b.unreadStrings(contactFirst, contactLast)
+		// The mailing address is a copy of one of the three addresses
+		// (MS-OXOCNTC 2.2.1.3.9): not a value of its own.
+		for id := range mailingAddress {
+			b.read[id] = true
+		}
 	case KindTask:
 		it.Task = f.task(b)
 		it.Task.Recipients = recips
@@ -101,7 +106,7 @@ func (f *File) readItem(b *bag, folder string, index int, nid uint32, depth int)
 	if it.Kind == KindEmail || it.Kind == KindAppointment && it.Appointment.MeetingRequest {
 		it.Email = f.email(b, recips)
 	}
-	if it.Kind == KindEmail || it.Kind == KindAppointment || it.Kind == KindTask {
+	if it.Kind == KindEmail || it.Kind == KindAppointment || it.Kind == KindTask || it.Kind == KindContact {
 		it.Other, it.NotKept = b.unreadKept()
 	}
 	b.read = nil
