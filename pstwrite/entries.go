@@ -2,6 +2,7 @@ package pstwrite
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -61,7 +62,7 @@ func (s *entrySpill) sorted(yield func(e []byte) error) error {
 		return fmt.Errorf("spill entries: %w", err)
 	}
 	slices.SortFunc(s.mem, func(a, b entry) int {
-		return cmpU64(binary.LittleEndian.Uint64(a[:]), binary.LittleEndian.Uint64(b[:]))
+		return cmp.Compare(binary.LittleEndian.Uint64(a[:]), binary.LittleEndian.Uint64(b[:]))
 	})
 	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, int64(s.count*s.size)), 32<<10)
 	var next entry
@@ -111,16 +112,6 @@ func (s *entrySpill) close() {
 			os.Remove(s.name)
 		}
 	}
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // btreeWriter writes a B-tree (MS-PST 2.2.2.7.7) bottom-up from entries

@@ -1,6 +1,7 @@
 package pstwrite
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -131,7 +132,7 @@ type tcRow struct {
 // data BID.
 func (w *Writer) tc(cols []uint32, rows []tcRow, nd *node) (uint64, error) {
 	rows = slices.Clone(rows)
-	slices.SortStableFunc(rows, func(a, b tcRow) int { return cmpU32(a.id, b.id) })
+	slices.SortStableFunc(rows, func(a, b tcRow) int { return cmp.Compare(a.id, b.id) })
 	return w.tcStream(cols, len(rows), func(yield func(tcRow) bool) error {
 		for _, r := range rows {
 			if !yield(r) {
@@ -167,7 +168,7 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 		if d := colSize(b) - colSize(a); d != 0 {
 			return d
 		}
-		return cmpU32(a, b)
+		return cmp.Compare(a, b)
 	})
 	order := append([]uint32{tagLtpRowID, tagLtpRowVer}, others...)
 	type coldesc struct {
@@ -307,7 +308,7 @@ func (w *Writer) tcStream(cols []uint32, n int, rows func(yield func(tcRow) bool
 	binary.LittleEndian.PutUint32(info[14:], hnidRows)
 	// rgTCOLDESC sorted by tag.
 	sorted := slices.Clone(descs)
-	slices.SortFunc(sorted, func(a, b coldesc) int { return cmpU32(a.tag, b.tag) })
+	slices.SortFunc(sorted, func(a, b coldesc) int { return cmp.Compare(a.tag, b.tag) })
 	for i, d := range sorted {
 		e := info[22+8*i:]
 		binary.LittleEndian.PutUint32(e[0:], d.tag)

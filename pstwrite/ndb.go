@@ -2,6 +2,7 @@ package pstwrite
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -418,7 +419,7 @@ func (n *ndb) writeSubnodes(subs []subnode) (uint64, error) {
 	if len(subs) == 0 {
 		return 0, nil
 	}
-	slices.SortFunc(subs, func(a, b subnode) int { return cmpU32(a.nid, b.nid) })
+	slices.SortFunc(subs, func(a, b subnode) int { return cmp.Compare(a.nid, b.nid) })
 	type sl struct {
 		first uint32
 		bid   uint64
@@ -455,16 +456,6 @@ func (n *ndb) writeSubnodes(subs []subnode) (uint64, error) {
 		binary.LittleEndian.PutUint64(b[16+16*k:], l.bid)
 	}
 	return n.writeBlock(b, true)
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // addNode records a top-level node for the NBT.
