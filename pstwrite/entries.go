@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 )
 
@@ -18,8 +17,7 @@ import (
 // reads merge the two. Memory is so bounded by the number of folders, not
 // of items.
 type entrySpill struct {
-	f     *os.File
-	name  string // still to remove at close (a system that cannot remove an open file)
+	tempFile
 	w     *bufio.Writer
 	size  int // bytes per entry
 	count int
@@ -31,15 +29,11 @@ type entrySpill struct {
 type entry [32]byte
 
 func newEntrySpill(dir string, size int) (*entrySpill, error) {
-	f, err := os.CreateTemp(dir, ".pstwrite-entries-*")
+	t, err := createTemp(dir, ".pstwrite-entries-*")
 	if err != nil {
 		return nil, err
 	}
-	s := &entrySpill{f: f, w: bufio.NewWriterSize(f, 32<<10), size: size}
-	if os.Remove(f.Name()) != nil {
-		s.name = f.Name()
-	}
-	return s, nil
+	return &entrySpill{tempFile: t, w: bufio.NewWriterSize(t.f, 32<<10), size: size}, nil
 }
 
 func (s *entrySpill) add(e entry) error {
@@ -107,10 +101,7 @@ func (s *entrySpill) sorted(yield func(e []byte) error) error {
 
 func (s *entrySpill) close() {
 	if s != nil {
-		s.f.Close()
-		if s.name != "" {
-			os.Remove(s.name)
-		}
+		s.remove()
 	}
 }
 

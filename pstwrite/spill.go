@@ -15,8 +15,7 @@ import (
 // record holds the offset of the next row of its folder, filled in when
 // that row comes, so a folder needs only its first and last offsets.
 type rowSpill struct {
-	f    *os.File
-	name string // still to remove at close (a system that cannot remove an open file)
+	tempFile
 	buf  []byte // records not yet written, from file offset base
 	base int64
 	enc  []byte
@@ -24,19 +23,43 @@ type rowSpill struct {
 
 const spillBuf = 64 << 10
 
+// tempFile is a spill file in the directory of the PST being written. It
+// is removed at once, so nothing is left behind whatever happens (the open
+// descriptor keeps it until remove); where the system cannot remove an
+// open file, remove does.
+type tempFile struct {
+	f    *os.File
+	name string // still to remove (a system that cannot remove an open file)
+}
+
+func createTemp(dir, pattern string) (tempFile, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return tempFile{}, err
+	}
+	t := tempFile{f: f}
+	if os.Remove(f.Name()) != nil {
+		t.name = f.Name()
+	}
+	return t, nil
+}
+
+// remove closes the file and removes it if it is still there.
+func (t tempFile) remove() {
+	t.f.Close()
+	if t.name != "" {
+		os.Remove(t.name)
+	}
+}
+
 // newRowSpill creates the spill file in dir (beside the PST being
-// written); it is removed at once, so nothing is left behind whatever
-// happens: the open descriptor keeps it until close.
+// written).
 func newRowSpill(dir string) (*rowSpill, error) {
-	f, err := os.CreateTemp(dir, ".pstwrite-rows-*")
+	t, err := createTemp(dir, ".pstwrite-rows-*")
 	if err != nil {
 		return nil, err
 	}
-	s := &rowSpill{f: f, buf: make([]byte, 0, spillBuf)}
-	if os.Remove(f.Name()) != nil {
-		s.name = f.Name()
-	}
-	return s, nil
+	return &rowSpill{tempFile: t, buf: make([]byte, 0, spillBuf)}, nil
 }
 
 // Record layout: total length (uint32), offset of the folder's next row
@@ -144,9 +167,6 @@ func (s *rowSpill) rows(first int64, n int) func(yield func(tcRow) bool) error {
 
 func (s *rowSpill) close() {
 	if s != nil {
-		s.f.Close()
-		if s.name != "" {
-			os.Remove(s.name)
-		}
+		s.remove()
 	}
 }
