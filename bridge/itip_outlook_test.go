@@ -32,44 +32,22 @@ type oprop struct {
 	v   any
 }
 
-func (p oprop) pst() pstwrite.Prop {
-	k := pstwrite.Tag(uint16(p.id))
-	if p.set != "" {
-		k = pstwrite.LID(pstwrite.MustGUID(p.set), p.id)
+// x returns p as the property notation of the other PST and .msg
+// fixtures, which writes it into both.
+func (p oprop) x() xprop {
+	if p.set == "" {
+		return xprop{id: uint16(p.id), v: p.v}
 	}
-	switch v := p.v.(type) {
-	case string:
-		return pstwrite.String(k, v)
-	case int32:
-		return pstwrite.Int32(k, v)
-	case bool:
-		return pstwrite.Bool(k, v)
-	case time.Time:
-		return pstwrite.Time(k, v)
-	case []byte:
-		return pstwrite.Binary(k, v)
-	}
-	panic(fmt.Sprintf("oprop: %T", p.v))
+	return xprop{set: p.set, lid: p.id, v: p.v}
 }
 
-func (p oprop) msg() fixtures.MSGProp {
-	m := fixtures.MSGProp{ID: uint16(p.id), Value: p.v}
-	if p.set != "" {
-		m.ID, m.Set, m.LID = 0, p.set, p.id
+// xprops returns ps as xprops.
+func xprops(ps []oprop) []xprop {
+	out := make([]xprop, len(ps))
+	for i, p := range ps {
+		out[i] = p.x()
 	}
-	switch p.v.(type) {
-	case string:
-		m.Type = 0x001F
-	case int32:
-		m.Type = 0x0003
-	case bool:
-		m.Type = 0x000B
-	case time.Time:
-		m.Type = 0x0040
-	case []byte:
-		m.Type = 0x0102
-	}
-	return m
+	return out
 }
 
 // goid is a PidLidGlobalObjectId (MS-OXOCAL 2.2.1.27) carrying an
@@ -150,54 +128,30 @@ func (m meeting) props() (props []oprop, recips [][]oprop) {
 	return props, recips
 }
 
+// x returns m's properties and recipients in the notation of the other
+// PST and .msg fixtures.
+func (m meeting) x() ([]xprop, [][]xprop) {
+	props, recips := m.props()
+	var xr [][]xprop
+	for _, r := range recips {
+		xr = append(xr, xprops(r))
+	}
+	return xprops(props), xr
+}
+
 // msgFile writes m as a .msg.
 func (m meeting) msgFile() itipFile {
-	props, recips := m.props()
-	mm := &fixtures.MSGMessage{}
-	for _, p := range props {
-		mm.Props = append(mm.Props, p.msg())
-	}
-	for _, r := range recips {
-		var rp []fixtures.MSGProp
-		for _, p := range r {
-			rp = append(rp, p.msg())
-		}
-		mm.Recipients = append(mm.Recipients, rp)
-	}
-	return itipFile{".msg", fixtures.WriteMSG(mm)}
+	return itipFile{".msg", fixtures.WriteMSG(xmsg(m.x()))}
 }
 
 // writeMeetingsPST writes ms, in this order, into the Inbox of a new PST.
 func writeMeetingsPST(t *testing.T, path string, ms ...meeting) {
 	t.Helper()
-	w, err := pstwrite.Create(path, pstwrite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inbox, err := w.Folder(pstwrite.IPMSubtree, "Inbox", "IPF.Note")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var pms []*pstwrite.Message
 	for _, m := range ms {
-		props, recips := m.props()
-		pm := &pstwrite.Message{}
-		for _, p := range props {
-			pm.Props = append(pm.Props, p.pst())
-		}
-		for _, r := range recips {
-			var rp []pstwrite.Prop
-			for _, p := range r {
-				rp = append(rp, p.pst())
-			}
-			pm.Recipients = append(pm.Recipients, rp)
-		}
-		if err := w.Add(inbox, pm); err != nil {
-			t.Fatal(err)
-		}
+		pms = append(pms, xmessage(m.x()))
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeXPST(t, path, "Inbox", "IPF.Note", pms...)
 }
 
 var (

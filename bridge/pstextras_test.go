@@ -78,39 +78,65 @@ func (p xprop) msg() fixtures.MSGProp {
 func writeBothX(t *testing.T, dir, folderClass string, props []xprop, recips [][]xprop) (pstPath, msgPath string) {
 	t.Helper()
 	pstPath, msgPath = filepath.Join(dir, "items.pst"), filepath.Join(dir, "item.msg")
-	w, err := pstwrite.Create(pstPath, pstwrite.Options{})
-	if err != nil {
+	writeXPST(t, pstPath, "Items", folderClass, xmessage(props, recips))
+	if err := os.WriteFile(msgPath, fixtures.WriteMSG(xmsg(props, recips)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fo, err := w.Folder(pstwrite.IPMSubtree, "Items", folderClass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pm, mm := &pstwrite.Message{}, &fixtures.MSGMessage{}
+	return pstPath, msgPath
+}
+
+// xmessage returns the PST message of props and recipients.
+func xmessage(props []xprop, recips [][]xprop) *pstwrite.Message {
+	m := &pstwrite.Message{}
 	for _, p := range props {
-		pm.Props = append(pm.Props, p.pst())
-		mm.Props = append(mm.Props, p.msg())
+		m.Props = append(m.Props, p.pst())
 	}
 	for _, r := range recips {
 		var pr []pstwrite.Prop
-		var mr []fixtures.MSGProp
 		for _, p := range r {
 			pr = append(pr, p.pst())
+		}
+		m.Recipients = append(m.Recipients, pr)
+	}
+	return m
+}
+
+// xmsg returns the .msg message of props and recipients.
+func xmsg(props []xprop, recips [][]xprop) *fixtures.MSGMessage {
+	m := &fixtures.MSGMessage{}
+	for _, p := range props {
+		m.Props = append(m.Props, p.msg())
+	}
+	for _, r := range recips {
+		var mr []fixtures.MSGProp
+		for _, p := range r {
 			mr = append(mr, p.msg())
 		}
-		pm.Recipients = append(pm.Recipients, pr)
-		mm.Recipients = append(mm.Recipients, mr)
+		m.Recipients = append(m.Recipients, mr)
 	}
-	if err := w.Add(fo, pm); err != nil {
+	return m
+}
+
+// writeXPST writes ms, in this order, into a folder of the given name and
+// class of a new PST at path.
+func writeXPST(t *testing.T, path, folder, class string, ms ...*pstwrite.Message) {
+	t.Helper()
+	w, err := pstwrite.Create(path, pstwrite.Options{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	fo, err := w.Folder(pstwrite.IPMSubtree, folder, class)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if err := w.Add(fo, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(msgPath, fixtures.WriteMSG(mm), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return pstPath, msgPath
 }
 
 // extraStrings shows extras one a line, sorted (named properties get
@@ -232,33 +258,11 @@ func TestPSTKeptPropsRoundTrip(t *testing.T) {
 	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.pst")
-	w, err := pstwrite.Create(src, pstwrite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fo, err := w.Folder(pstwrite.IPMSubtree, "Items", "IPF.Note")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var ms []*pstwrite.Message
 	for _, it := range items {
-		m := &pstwrite.Message{}
-		for _, p := range append(append([]xprop{{id: 0x001A, v: it.class}}, it.props...), shared...) {
-			m.Props = append(m.Props, p.pst())
-		}
-		for _, r := range it.recips {
-			var pr []pstwrite.Prop
-			for _, p := range r {
-				pr = append(pr, p.pst())
-			}
-			m.Recipients = append(m.Recipients, pr)
-		}
-		if err := w.Add(fo, m); err != nil {
-			t.Fatal(err)
-		}
+		ms = append(ms, xmessage(append(append([]xprop{{id: 0x001A, v: it.class}}, it.props...), shared...), it.recips))
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeXPST(t, src, "Items", "IPF.Note", ms...)
 	ctx := context.Background()
 	a := newStore(t)
 	if _, p := importPaths(t, a, ImportOptions{}, src); len(p.errs) > 0 {
