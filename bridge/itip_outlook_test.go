@@ -60,6 +60,19 @@ func goid(uid string) []byte {
 	return append(b, data...)
 }
 
+// goidAt returns g with the instance date d (MS-OXOCAL 2.2.1.27: bytes 16
+// and 17 the year, big-endian, 18 the month, 19 the day); g itself when d
+// is zero.
+func goidAt(g []byte, d time.Time) []byte {
+	if d.IsZero() {
+		return g
+	}
+	g = bytes.Clone(g)
+	binary.BigEndian.PutUint16(g[16:], uint16(d.Year()))
+	g[18], g[19] = byte(d.Month()), byte(d.Day())
+	return g
+}
+
 // person is a recipient or sender of a meeting fixture.
 type person struct {
 	name, addr string
@@ -88,6 +101,10 @@ type meeting struct {
 	modified         time.Time
 	extra            []oprop
 	withoutSchedProp bool
+	// instance is the date of the one occurrence of a series the object
+	// concerns, in its global object id (zero: the series, or a single
+	// meeting).
+	instance time.Time
 }
 
 func (m meeting) props() (props []oprop, recips [][]oprop) {
@@ -99,7 +116,7 @@ func (m meeting) props() (props []oprop, recips [][]oprop) {
 		{"", 0x3008, m.modified},
 		{setApptGUID, 0x820D, m.start}, {setApptGUID, 0x820E, m.end},
 		{setApptGUID, 0x8217, m.state},
-		{setMeetingGUID, 0x0003, goid("m1")},
+		{setMeetingGUID, 0x0003, goidAt(goid("m1"), m.instance)},
 	}
 	if m.loc != "" {
 		props = append(props, oprop{setApptGUID, 0x8208, m.loc})

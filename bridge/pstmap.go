@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -453,8 +454,17 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 	// An occurrence as an item of its own: the original start it
 	// replaces is its recurrence id (pstOccurrences sets the same for one
 	// inside its series).
-	item.SetIf(f, "recurrenceid", item.FormatTime(a.ExceptionReplaceTime))
-	in := &crm.Incoming{Record: rec, Keys: item.EventKeys(uid, a.ExceptionReplaceTime)}
+	recID := occurrenceOf(a, a.AllDay, false)
+	item.SetIf(f, "recurrenceid", item.FormatTime(recID))
+	if !a.InstanceDate.IsZero() && len(a.GlobalObjectID) >= 20 {
+		// The record of an occurrence keeps its series' id, as one read
+		// from the series' exceptions does (pstOccurrences): the instance
+		// date is its recurrenceid.
+		g := bytes.Clone(a.GlobalObjectID)
+		copy(g[16:20], []byte{0, 0, 0, 0})
+		f["globalobjectid"] = hex.EncodeToString(g)
+	}
+	in := &crm.Incoming{Record: rec, Keys: item.EventKeys(uid, recID)}
 	var partstat string
 	in.Schedule, partstat = outlookSchedule(it.Class, a, meeting)
 	if in.Schedule != nil && !in.Schedule.Changes() {
@@ -468,6 +478,84 @@ func pstAppointment(it *pst.Item) *crm.Incoming {
 		}
 	}
 	return in
+}
+
+// occurrenceOf returns the RECURRENCE-ID of an Outlook appointment or
+// meeting object that concerns one occurrence of a series (an exception,
+// or a meeting request, response or cancellation for one occurrence), the
+// zero time for a series or a single meeting. allDay says whether the
+// series is all-day; inSeries that a is an exception read inside its
+// series (whose all-day flag is then known, not only a's own).
+// MS-OXCICAL 2.1.3.1.1.20.20 maps RECURRENCE-ID to
+// PidLidExceptionReplaceTime, the occurrence's original start in UTC; a
+// meeting object for one occurrence may carry only the original date, in
+// its global object id (MS-OXOCAL 2.2.1.27, pst.Appointment.InstanceDate).
+// The rules, in this order:
+//
+//   - an all-day series: a DATE (RFC 5545 3.8.4.4: RECURRENCE-ID has the
+//     value type of the series' DTSTART), kept as the iCalendar reader
+//     keeps one, 00:00 UTC: the instance date; without one, for an
+//     exception inside its series, the date of the original start, which
+//     Outlook stores as local midnight in UTC (rounded to the nearest
+//     midnight, as pst reads date-only values). A standalone object
+//     without an instance date keeps its original start as it is: an
+//     occurrence that is not an instance of its series may have any;
+//   - PidLidExceptionReplaceTime when the object has it: the exact
+//     instant;
+//   - else the instance date at the series' start time of day
+//     (PidLidStartRecurrenceTime, which a meeting object of a series
+//     carries; without it, the object's own start time of day, right for
+//     an occurrence that was not moved) in the series' zone
+//     (outlookZone): the wall time the series repeats at, so the instant
+//     is right on both sides of a DST change. (Zimbra's TNEF converter
+//     derives RECURRENCE-ID from the same properties.)
+func occurrenceOf(a *pst.Appointment, allDay, inSeries bool) time.Time {
+	switch {
+	case a.InstanceDate.IsZero() && a.ExceptionReplaceTime.IsZero():
+		return time.Time{}
+	case allDay && !a.InstanceDate.IsZero():
+		return a.InstanceDate
+	case allDay && inSeries:
+		t := a.ExceptionReplaceTime.UTC()
+		if t.Hour() >= 12 {
+			t = t.Add(24 * time.Hour)
+		}
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	case !a.ExceptionReplaceTime.IsZero():
+		return a.ExceptionReplaceTime.UTC()
+	}
+	loc := outlookZone(a)
+	tod := a.StartRecurrenceTime
+	if !a.HasStartRecurrenceTime {
+		if a.Start.IsZero() {
+			return time.Time{}
+		}
+		s := a.Start.In(loc)
+		tod = time.Duration(s.Hour())*time.Hour + time.Duration(s.Minute())*time.Minute + time.Duration(s.Second())*time.Second
+	}
+	d := a.InstanceDate
+	h, m, sec := int(tod/time.Hour), int(tod%time.Hour/time.Minute), int(tod%time.Minute/time.Second)
+	return time.Date(d.Year(), d.Month(), d.Day(), h, m, sec, 0, loc).UTC()
+}
+
+// outlookZone is the zone of an appointment's series: its time-zone name
+// (PidLidTimeZoneDescription) through package wintz, else the rules of
+// its definitions (the recurrence's, then the start's); UTC when none
+// gives one.
+func outlookZone(a *pst.Appointment) *time.Location {
+	if a.TimeZone != "" {
+		if loc, err := wintz.Location(a.TimeZone); err == nil {
+			return loc
+		}
+	}
+	for _, def := range [][]byte{a.TimeZoneRecur, a.TimeZoneBlob} {
+		if key, rules, _, err := wintz.ParseDefinition(def); err == nil {
+			if loc, err := wintz.RulesLocation(key, rules); err == nil {
+				return loc
+			}
+		}
+	}
+	return time.UTC
 }
 
 // outlookSchedule is the iTIP version of an Outlook meeting object, as
@@ -587,7 +675,7 @@ func pstOccurrences(master *crm.Incoming, it *pst.Item) []*crm.Incoming {
 		uid := master.Record.Fields["uid"]
 		item.SetIf(f, "uid", uid)
 		item.SetIf(f, "globalobjectid", master.Record.Fields["globalobjectid"])
-		recID := m.Appointment.ExceptionReplaceTime
+		recID := occurrenceOf(m.Appointment, master.Record.Fields["isalldayevent"] == "true", true)
 		f["recurrenceid"] = item.FormatTime(recID)
 		if len(in.Record.Parties) == 0 {
 			in.Record.Parties = master.Record.Parties

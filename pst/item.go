@@ -219,13 +219,25 @@ type Appointment struct {
 	ExceptionReplaceTime            time.Time // PidLidExceptionReplaceTime: of an exception (a modified occurrence), its original start
 	GlobalObjectID                  []byte    // PidLidGlobalObjectId
 	CleanGlobalObjectID             []byte    // PidLidCleanGlobalObjectId
-	UID                             string    // iCalendar UID per MS-OXCICAL 2.1.3.1.1.20.26; "" without a global object id (use the item's EntryID)
+	UID                             string    // iCalendar UID per MS-OXCICAL 2.1.3.1.1.20.26, of the series: the instance date zeroed; "" without a global object id (use the item's EntryID)
 	TimeZone                        string    // PidLidTimeZoneDescription
 	TimeZoneBlob                    []byte    // PidLidAppointmentTimeZoneDefinitionStartDisplay, else PidLidTimeZoneStruct
 	BusyStatus                      int
 	MeetingRequest                  bool // a meeting request/response/cancellation message (IPM.Schedule.Meeting.*)
 	MeetingStatus                   int  // PidLidAppointmentStateFlags (1 meeting, 2 received, 4 canceled)
 	ResponseStatus                  int  // PidLidResponseStatus
+	// InstanceDate is the original date of the one occurrence of a
+	// series that the object concerns (a meeting request, response or
+	// cancellation for one occurrence, an exception), from the global
+	// object id's Year, Month and Day fields (MS-OXOCAL 2.2.1.27), as
+	// 00:00 UTC of that date; zero for a series or a single meeting.
+	InstanceDate time.Time
+	// StartRecurrenceTime is PidLidStartRecurrenceTime (PSETID_Meeting
+	// 0x000E, MS-OXPROPS 2.304): the time of day a series starts, in its
+	// zone, as a duration from midnight; HasStartRecurrenceTime says
+	// whether the object has it.
+	StartRecurrenceTime    time.Duration
+	HasStartRecurrenceTime bool
 	// The meeting's scheduling version (MS-OXOCAL 2.2.1.2, 2.2.5.4,
 	// 2.2.5.5; iCalendar SEQUENCE and DTSTAMP per MS-OXCICAL
 	// 2.1.3.1.1.20.23 and 2.1.3.1.1.20.8).

@@ -162,6 +162,13 @@ func (f *File) appointment(b *bag, class string, recips []Recipient) *Appointmen
 	if a.UID == "" {
 		a.UID = goidUID(a.GlobalObjectID)
 	}
+	a.InstanceDate = goidInstanceDate(a.GlobalObjectID)
+	if v, ok := b.int(f.lid(psetidMeeting, lidStartRecurrenceTime)); ok {
+		// MS-OXPROPS 2.304 (MS-XWDCAL 2.2.7.67): bits 0-5 the seconds,
+		// 6-11 the minutes, 12 and up the hours.
+		a.StartRecurrenceTime = time.Duration(v>>12)*time.Hour + time.Duration(v>>6&0x3F)*time.Minute + time.Duration(v&0x3F)*time.Second
+		a.HasStartRecurrenceTime = v >= 0 && a.StartRecurrenceTime < 24*time.Hour
+	}
 	for _, r := range recips {
 		if r.Organizer {
 			a.OrganizerName, a.OrganizerAddress = r.Name, r.Address
@@ -178,6 +185,25 @@ func (f *File) appointment(b *bag, class string, recips []Recipient) *Appointmen
 		}
 	}
 	return a
+}
+
+// goidInstanceDate returns the instance date of a global object id
+// (MS-OXOCAL 2.2.1.27: bytes 16 and 17 the year, big-endian, 18 the month,
+// 19 the day; all zero for a series or a single meeting) as 00:00 UTC;
+// zero when it has none, or none that is a date.
+func goidInstanceDate(g []byte) time.Time {
+	if len(g) < 20 {
+		return time.Time{}
+	}
+	y, m, d := int(binary.BigEndian.Uint16(g[16:18])), int(g[18]), int(g[19])
+	if y == 0 || m < 1 || m > 12 || d < 1 || d > 31 {
+		return time.Time{}
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Day() != d { // 31 February
+		return time.Time{}
+	}
+	return t
 }
 
 // goidUID derives an iCalendar UID from a global object id (MS-OXCICAL

@@ -130,6 +130,7 @@ const (
 	// PSETID_Meeting
 	lidAttendeeCriticalChange = 0x0001
 	lidGlobalObjectID         = 0x0003
+	lidStartRecurrenceTime    = 0x000E
 	lidOwnerCriticalChange    = 0x001A
 	lidCleanGlobalObjectID    = 0x0023
 
