@@ -36,6 +36,11 @@ type oleMessage struct {
 	Sequence               *int    `json:"appointment_sequence"`
 	OwnerCriticalChange    *string `json:"owner_critical_change"`
 	AttendeeCriticalChange *string `json:"attendee_critical_change"`
+	// The occurrence a meeting object concerns: the instance date of its
+	// global object id ("" when zero, MS-OXOCAL 2.2.1.27) and the series'
+	// start time of day in seconds (PidLidStartRecurrenceTime).
+	GOIDInstanceDate       *string `json:"goid_instance_date"`
+	StartRecurrenceSeconds *int    `json:"start_recurrence_seconds"`
 	Recipients             []struct {
 		Type                        *int
 		Name, SMTP, Email, AddrType *string
@@ -250,6 +255,20 @@ func (c *checker) ole(it *pst.Item, o *oleMessage) {
 		}
 		if !a.AttendeeCriticalChange.Truncate(time.Microsecond).Equal(parseTime(o.AttendeeCriticalChange)) {
 			c.differ("attendee critical change", a.AttendeeCriticalChange.String()+" vs "+str(o.AttendeeCriticalChange))
+		}
+		inst := ""
+		if !a.InstanceDate.IsZero() {
+			inst = a.InstanceDate.Format(time.DateOnly)
+		}
+		if inst != str(o.GOIDInstanceDate) {
+			c.differ("instance date", inst+" vs "+str(o.GOIDInstanceDate))
+		}
+		if s := o.StartRecurrenceSeconds; (s != nil) != a.HasStartRecurrenceTime || s != nil && time.Duration(*s)*time.Second != a.StartRecurrenceTime {
+			ole := "none"
+			if s != nil {
+				ole = (time.Duration(*s) * time.Second).String()
+			}
+			c.differ("start recurrence time", fmt.Sprintf("%v (set %v) vs %s", a.StartRecurrenceTime, a.HasStartRecurrenceTime, ole))
 		}
 	}
 	if it.Kind == pst.KindEmail || it.Email != nil {

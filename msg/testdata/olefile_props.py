@@ -95,6 +95,10 @@ def message(ole, storage, header, cp=None):
         pid = names.get((pset, n))
         return fixed(props, pid, fmt) if pid is not None else None
 
+    def lid_binary(pset, n):
+        pid = names.get((pset, n))
+        return stream(ole, storage, "__substg1.0_%04X0102" % pid) if pid is not None else None
+
     if cp is None:
         c = fixed(props, 0x3FFD, "<i") or fixed(props, 0x3FDE, "<i") or 1252
         cp = CODEPAGES.get(c, "cp1252")
@@ -115,7 +119,20 @@ def message(ole, storage, header, cp=None):
         "appointment_sequence": lid(PSETID_APPOINTMENT, 0x8201, "<i"),
         "owner_critical_change": filetime(lid(PSETID_MEETING, 0x001A, "<Q") or 0),
         "attendee_critical_change": filetime(lid(PSETID_MEETING, 0x0001, "<Q") or 0),
+        "goid_instance_date": None,
+        "start_recurrence_seconds": None,
     }
+    # MS-OXOCAL 2.2.1.27: PidLidGlobalObjectId's instance date, bytes 16-17
+    # the year (big-endian), 18 the month, 19 the day; "" when zero.
+    goid = lid_binary(PSETID_MEETING, 0x0003)
+    if goid is not None and len(goid) >= 20:
+        year = goid[16] << 8 | goid[17]
+        m["goid_instance_date"] = "%04d-%02d-%02d" % (year, goid[18], goid[19]) if year else ""
+    # MS-OXPROPS 2.304 PidLidStartRecurrenceTime: bits 0-5 seconds, 6-11
+    # minutes, 12 and up hours.
+    srt = lid(PSETID_MEETING, 0x000E, "<i")
+    if srt is not None:
+        m["start_recurrence_seconds"] = (srt >> 12) * 3600 + ((srt >> 6) & 0x3F) * 60 + (srt & 0x3F)
     names = [e for e in ole.listdir(streams=False, storages=True) if e[:-1] == storage]
     for e in sorted(names):
         sub = e
