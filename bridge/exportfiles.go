@@ -40,7 +40,7 @@ func (x *exporter) readAhead(ids []string, i int) {
 	if i%readAheadIDs != 0 {
 		return
 	}
-	vs, err := x.sn.GetBatch(ids[i:min(i+readAheadIDs, len(ids))])
+	vs, err := x.sn.GetBatch(ids[i:min(i+readAheadIDs, len(ids))], crmstore.BatchOptions{NoBookkeeping: true})
 	if err != nil {
 		vs = nil
 	}

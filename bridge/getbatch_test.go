@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"crmbridge/crm"
+	"crmbridge/crmstore"
 	"crmbridge/fixtures"
 )
 
@@ -38,12 +39,20 @@ func TestGetBatchIsGet(t *testing.T) {
 		t.Fatalf("%d records, want the corpus's and enron's", len(ids))
 	}
 	missing := "00000000-0000-4000-8000-000000000000"
-	got, err := sn.GetBatch(append(append([]string{}, ids...), missing))
+	withMissing := append(append([]string{}, ids...), missing)
+	got, err := sn.GetBatch(withMissing, crmstore.BatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(ids) {
 		t.Errorf("GetBatch: %d views for %d records (and one missing id)", len(got), len(ids))
+	}
+	lean, err := sn.GetBatch(withMissing, crmstore.BatchOptions{NoBookkeeping: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lean) != len(ids) {
+		t.Errorf("GetBatch NoBookkeeping: %d views for %d records (and one missing id)", len(lean), len(ids))
 	}
 	seen := map[crm.Entity]int{}
 	opened := 0
@@ -78,6 +87,17 @@ func TestGetBatchIsGet(t *testing.T) {
 		}
 		if !reflect.DeepEqual(v, want) {
 			t.Errorf("%s %s:\nGetBatch %+v\nGet      %+v", v.Entity, id, *v, *want)
+		}
+		if l := lean[id]; l == nil {
+			t.Errorf("%s %s: not in GetBatch NoBookkeeping", want.Entity, id)
+		} else {
+			for i := range l.Attachments {
+				l.Attachments[i].Open = nil
+			}
+			want.Sources, want.Keys = nil, nil
+			if !reflect.DeepEqual(l, want) {
+				t.Errorf("%s %s:\nGetBatch NoBookkeeping %+v\nGet less bookkeeping   %+v", l.Entity, id, *l, *want)
+			}
 		}
 	}
 	if opened == 0 || len(seen) < 3 {
