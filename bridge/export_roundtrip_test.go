@@ -62,7 +62,7 @@ var roundTripLosses = map[string]string{
 		"for the PST writer: iCalendar carries the zone as TZID and VTIMEZONE (the timezone field)",
 	"ics appointment extras": "a VEVENT that gives a once-only property twice (RFC 5545 3.6.1 forbids it: ical4j's yahoo2 " +
 		"sample has STATUS:CONFIRMED and STATUS:TENTATIVE in one VEVENT) keeps both as extras, and the writer writes the " +
-		"first and reports the other (a newer version of an event replaces such a value: crm.Incoming.Once); a nested " +
+		"first and reports the other (a newer version of the event replaces both: crmstore mergeExtras); a nested " +
 		"component other than VALARM (an invalid sample's BEGIN:X holding two DTSTAMPs) is kept but cannot be written " +
 		"inside a VEVENT: reported too",
 	"vcf contact extras": "an extra whose column is free in the store is read into that column on re-import: the value is " +

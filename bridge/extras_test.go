@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"crmbridge/crm"
@@ -218,5 +219,100 @@ func TestPSTContactExtras(t *testing.T) {
 	}
 	if f := in.Record.Fields; f["fax"] != "+1 555 0001" || f["address2_line3"] != "High St 1" {
 		t.Errorf("fax %q line3 %q", f["fax"], f["address2_line3"])
+	}
+}
+
+// A vCard's FN may repeat (RFC 6350 6.2.1: cardinality 1*, one per
+// language with ALTID): every FN is kept, the first one stays the card's
+// FN on export, and export → import keeps them all.
+func TestVCardTwoFN(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "two.vcf")
+	writeFile(t, in, "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ann Lee\r\nFN;ALTID=1;LANGUAGE=ja:リー・アン\r\n"+
+		"N:Lee;Ann;;;\r\nEMAIL:ann@example.com\r\nEND:VCARD\r\n")
+	s := newStore(t)
+	if _, p := importPaths(t, s, ImportOptions{}, in); len(p.errs)+len(p.warns) > 0 {
+		t.Fatal(p.errs, p.warns)
+	}
+	want := []crm.Extra{
+		{Name: "FN", Value: "Ann Lee"},
+		{Name: "FN", Value: "リー・アン", Params: map[string]string{"ALTID": "1", "LANGUAGE": "ja"}},
+	}
+	if got := extrasOf(t, s); !reflect.DeepEqual(got, want) {
+		t.Fatalf("extras\n got %q\nwant %q", extraStrings(got), extraStrings(want))
+	}
+	out := filepath.Join(dir, "out.vcf")
+	if _, err := Export(context.Background(), s, ExportOptions{All: true, VCF: out}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fns []string
+	for _, l := range strings.Split(string(b), "\r\n") {
+		if strings.HasPrefix(l, "FN") {
+			fns = append(fns, l)
+		}
+	}
+	if len(fns) != 2 || fns[0] != "FN:Ann Lee" || !strings.HasSuffix(fns[1], ":リー・アン") {
+		t.Errorf("exported FN lines %q, want FN:Ann Lee first, then the Japanese one\n%s", fns, b)
+	}
+	s2 := newStore(t)
+	if _, p := importPaths(t, s2, ImportOptions{}, out); len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	if got := extrasOf(t, s2); !reflect.DeepEqual(got, want) {
+		t.Errorf("extras after export → import\n got %q\nwant %q", extraStrings(got), extraStrings(want))
+	}
+}
+
+// A value a source no longer gives goes with its next version, unless
+// another source still gives it; forgetting a file drops what only that
+// file gave. Through real files: two cards of one person in two files,
+// one re-imported without its GENDER, its second TITLE and the fourth
+// e-mail address (which the other file gives too), then the other file
+// forgotten.
+func TestExtrasWithdrawnOnReimport(t *testing.T) {
+	card := func(rev string, lines ...string) string {
+		return "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:ann-1\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\n" +
+			"EMAIL:ann@example.com\r\nEMAIL:ann2@example.com\r\nEMAIL:ann3@example.com\r\n" +
+			strings.Join(lines, "\r\n") + "\r\nREV:" + rev + "\r\nEND:VCARD\r\n"
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.vcf"), filepath.Join(dir, "b.vcf")
+	writeFile(t, a, card("20260301T000000Z", "TITLE:Engineer", "TITLE:Author", "GENDER:F", "EMAIL:shared@example.com", "X-SKYPE:ann"))
+	writeFile(t, b, strings.Replace(card("20260301T000000Z", "EMAIL:shared@example.com", "X-SKYPE:ann"), "ann-1", "ann-b", 1))
+	s := newStore(t)
+	if _, p := importPaths(t, s, ImportOptions{}, a, b); len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	names := func() []string {
+		var out []string
+		for _, x := range extrasOf(t, s) {
+			if x.Name != "REV" {
+				out = append(out, x.String())
+			}
+		}
+		return out
+	}
+	if got, want := names(), []string{"EMAIL: shared@example.com", "GENDER: F", "TITLE: Author", "X-SKYPE: ann"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after both files\n got %q\nwant %q", got, want)
+	}
+	// a.vcf edited: GENDER, the second TITLE, the shared address and
+	// X-SKYPE removed.
+	writeFile(t, a, card("20260302T000000Z", "TITLE:Engineer", "NOTE:new"))
+	sum, p := importPaths(t, s, ImportOptions{}, a)
+	if len(p.errs) > 0 || sum.Entities[crm.Contact].Updated != 1 {
+		t.Fatalf("re-import: %v %+v", p.errs, sum.Entities[crm.Contact])
+	}
+	if got, want := names(), []string{"EMAIL: shared@example.com", "X-SKYPE: ann"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after a.vcf's newer version (b.vcf still gives two)\n got %q\nwant %q", got, want)
+	}
+	if _, err := s.Forget(context.Background(), b, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Errorf("after forgetting b.vcf: %q, want none", got)
 	}
 }

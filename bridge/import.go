@@ -616,6 +616,12 @@ func (im *Importer) readPass(ctx context.Context, path, abs string, format Forma
 		}
 		items++
 		n.in.Origin = origin
+		if n.in.Record.Extras == nil {
+			// An item read from a file is a whole version of it: the
+			// extra values it does not give are no longer its own (the
+			// store withdraws them, crmstore mergeExtras).
+			n.in.Record.Extras = []crm.Extra{}
+		}
 		if n.in.Record.ID == "" {
 			n.in.Record.ID = ownID(n.in)
 		}

@@ -35,9 +35,10 @@ const ExtraMAPI = "X-MAPI"
 // coincidence more often than a copy.
 func pstKeptExtras(it *pst.Item, in *crm.Incoming) {
 	rec := &in.Record
-	// A single-valued property is held once by its item: a newer version
-	// of the item replaces its value (crm.Incoming.Once). So are the
-	// values the mapping names itself (pstOnce).
+	// A single-valued property is held once by its item: an older
+	// version of the item does not add its value beside the newer
+	// version's (crm.Incoming.Once). So are the values the mapping names
+	// itself (pstOnce).
 	if in.Once == nil {
 		in.Once = map[string]bool{}
 	}

@@ -354,9 +354,11 @@ func TestPSTKeptPropsRoundTrip(t *testing.T) {
 }
 
 // Two versions of one event (one UID, in two files), each with its own
-// STATUS, a property a VEVENT holds once (RFC 5545 3.6.1): the newer
-// version's STATUS replaces the older's, as a field's value would; an
-// X- property, which may repeat, keeps both values (union).
+// STATUS, a property a VEVENT holds once (RFC 5545 3.6.1), and its own
+// X- property, which may repeat: the newer version replaces the event
+// (RFC 5546 2.1.5: a higher SEQUENCE), so its STATUS and X-TAG replace
+// the older's, as a field's value would. A later version of the event
+// in the first file that gives neither withdraws them.
 func TestOnceExtrasTwoVersions(t *testing.T) {
 	version := func(seq int, status, tag string) string {
 		return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//once//EN\r\nBEGIN:VEVENT\r\nUID:once-1@example.com\r\n" +
@@ -391,8 +393,22 @@ func TestOnceExtrasTwoVersions(t *testing.T) {
 			tags = append(tags, x.Value)
 		}
 	}
-	if !slices.Equal(status, []string{"TENTATIVE"}) || !slices.Equal(tags, []string{"one", "two"}) {
-		t.Errorf("STATUS %q (want [TENTATIVE]), X-TAG %q (want [one two]); extras %q", status, tags, extraStrings(v.Extras))
+	if !slices.Equal(status, []string{"TENTATIVE"}) || !slices.Equal(tags, []string{"two"}) {
+		t.Errorf("STATUS %q (want [TENTATIVE]), X-TAG %q (want [two]); extras %q", status, tags, extraStrings(v.Extras))
+	}
+	v2 := strings.NewReplacer("STATUS:CONFIRMED\r\n", "", "X-TAG:one\r\n", "").Replace(version(2, "CONFIRMED", "one"))
+	writeFile(t, a, v2)
+	if _, p := importPaths(t, s, ImportOptions{}, a); len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	if v, err = s.Get(context.Background(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range v.Extras {
+		if x.Name == "STATUS" || x.Name == "X-TAG" {
+			t.Errorf("after SEQUENCE 2 without STATUS and X-TAG: %q", extraStrings(v.Extras))
+			break
+		}
 	}
 }
 

@@ -58,7 +58,9 @@ type Record struct {
 	// Extras are the values a source gave that no field holds (a fourth
 	// e-mail address, a second home phone, an X- property, a birthday
 	// without a year). They are kept, shown and exported back, never
-	// pushed upstream. nil means the source says nothing about extras.
+	// pushed upstream. nil means the source says nothing about extras;
+	// an empty list, that it gives none (a whole version: what it gave
+	// before is withdrawn).
 	Extras []Extra
 	// Schedule is the iTIP version (SEQUENCE, DTSTAMP) the store holds
 	// for a scheduled appointment or task, nil when it holds none. The
@@ -172,8 +174,9 @@ type Incoming struct {
 	Schedule *Schedule
 	// Once names the extras (by Extra.Name, upper case) that the source's
 	// format holds at most once per item (an iCalendar STATUS or URL, a
-	// vCard GENDER, a single-valued MAPI property): a new version's value
-	// replaces the one this same source gave before, as a field's does,
-	// where other extras add to those the record has (union).
+	// vCard GENDER, a single-valued MAPI property). A newer version of a
+	// source replaces every extra value it gave before (the store keeps
+	// which sources give each value); an older version only adds, except
+	// a value of a name in Once when the source's newer version gave one.
 	Once map[string]bool
 }

@@ -125,15 +125,24 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 		recID, version string
 		recEntity      string
 		deleted        bool
+		guessed        bool
 	)
-	err = t.queryRow(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted FROM provenance p JOIN record r ON r.id = p.record_id WHERE p.kind = ? AND p.key = ?`,
-		in.Source.Kind, in.Source.Key).Scan(&provID, &recID, &version, &recEntity, &deleted)
+	err = t.queryRow(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted, p.version_guessed FROM provenance p JOIN record r ON r.id = p.record_id WHERE p.kind = ? AND p.key = ?`,
+		in.Source.Kind, in.Source.Key).Scan(&provID, &recID, &version, &recEntity, &deleted, &guessed)
 	switch {
 	case err == sql.ErrNoRows:
 		provID, recID = 0, ""
 	case err != nil:
 		return res, fmt.Errorf("look up provenance: %w", err)
 	case version == in.Source.Version:
+		if guessed && scheduled(in) && in.Schedule.Changes() {
+			// The same version read again (import --force): the iTIP
+			// version migration 15 guessed for this source is now known.
+			if _, err := t.exec(`UPDATE provenance SET sequence = ?, stamp = ?, version_guessed = 0 WHERE id = ?`,
+				in.Schedule.Sequence, fmtTime(in.Schedule.Stamp), provID); err != nil {
+				return res, fmt.Errorf("record version: %w", err)
+			}
+		}
 		return Result{ID: recID, Outcome: Unchanged, Known: true}, nil
 	case deleted || crm.Entity(recEntity) != in.Record.Entity:
 		// Deleted in the CRM, or the item changed its type at the
@@ -295,27 +304,23 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			return Result{}, err
 		}
 	}
-	var onceRow *string // this source's once-only extras after this version (fieldOnce), when they changed
+	var given *extrasMerge // the version's effect on extras, when it gives them
 	if rec.Extras != nil {
-		// Extras merge by union (unionExtras), then like a field; this
-		// source's own earlier value of a once-only name gives way to
-		// the new one (replaceOnce).
-		prev := base[fieldOnce]
-		if schedNewer {
-			// The iTIP versions of one event, whatever file each came
-			// from, are one source here, as for its fields: the newer
-			// version replaces the once-only values the others gave.
-			var err error
-			if prev, err = t.schedulerOnce(recID, prev); err != nil {
-				return Result{}, err
-			}
+		// Extras merge by the sources that give them (mergeExtras):
+		// union, a newer version withdraws what its source no longer
+		// gives. The iTIP versions of one event, whatever file each
+		// came from, are one source here, as for its fields.
+		ownID := recID
+		if created {
+			ownID = ""
 		}
-		kept, once := replaceOnce(parseExtras(ours[fieldExtras]), rec.Extras, in.Once, prev)
-		rec.Extras = unionExtras(kept, rec.Extras)
+		m, err := t.mergeExtras(ownID, provID, parseExtras(ours[fieldExtras]), in, base[fieldGiven], schedNewer && in.Schedule.Replaces())
+		if err != nil {
+			return Result{}, err
+		}
+		given = &m
+		rec.Extras = m.extras
 		theirs[fieldExtras] = canonExtras(rec.Extras)
-		if once != base[fieldOnce] {
-			onceRow = &once
-		}
 	}
 
 	res := Result{ID: recID, Outcome: Unchanged, Known: provID != 0}
@@ -451,9 +456,16 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			baseRows = append(baseRows, []any{provID, name, d})
 		}
 	}
-	if onceRow != nil {
-		// Not a field: written whole, never digested (replaceOnce reads it).
-		baseRows = append(baseRows, []any{provID, fieldOnce, *onceRow})
+	if given != nil {
+		// Not a field: written whole, never digested (mergeExtras reads
+		// it). Superseded iTIP versions no longer give what this one
+		// withdrew.
+		if given.own != base[fieldGiven] {
+			baseRows = append(baseRows, []any{provID, fieldGiven, given.own})
+		}
+		for p, row := range given.superseded {
+			baseRows = append(baseRows, []any{p, fieldGiven, row})
+		}
 	}
 	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
 		return Result{}, fmt.Errorf("store merge base: %w", err)
@@ -516,13 +528,13 @@ func (t *Tx) saveProvenance(provID int64, recID string, in *crm.Incoming, origin
 	if provID == 0 {
 		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at, sequence, stamp) VALUES (?,?,?,?,?,?,?,?)
 			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at,
-				sequence = excluded.sequence, stamp = excluded.stamp
+				sequence = excluded.sequence, stamp = excluded.stamp, version_guessed = 0
 			RETURNING id`,
 			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now, seq, stamp).Scan(&provID)
 		if err != nil {
 			return 0, fmt.Errorf("insert provenance: %w", err)
 		}
-	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ?, sequence = ?, stamp = ? WHERE id = ?`,
+	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ?, sequence = ?, stamp = ?, version_guessed = 0 WHERE id = ?`,
 		recID, in.Source.Version, origin, t.now, seq, stamp, provID); err != nil {
 		return 0, fmt.Errorf("update provenance: %w", err)
 	}

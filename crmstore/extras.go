@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"crmbridge/crm"
 )
@@ -13,11 +15,11 @@ import (
 // fieldExtras is the pseudo-field of a record's extra values.
 const fieldExtras = "_extras"
 
-// fieldOnce is a merge-base row of a source (not a field): the extras of
-// once-only names (crm.Incoming.Once) this source gave that the record
-// still holds, as a JSON list of onceHash, so that its next version
-// replaces them (replaceOnce).
-const fieldOnce = "_extras_once"
+// fieldGiven is a merge-base row of a source (not a field): which extra
+// values of the record this source gives (claims), so that a newer
+// version withdraws what it no longer gives and a value stays while any
+// source still gives it (mergeExtras).
+const fieldGiven = "_extras_given"
 
 // canonExtras is the canonical form of extra values, compared by the
 // merge: JSON in order.
@@ -65,99 +67,266 @@ func unionExtras(ours, theirs []crm.Extra) []crm.Extra {
 	return out
 }
 
-// onceHash identifies an extra value in a fieldOnce row: 16 hex digits of
+// valueHash identifies an extra value in a claims row: 16 hex digits of
 // the SHA-256 of its extraKey.
-func onceHash(x crm.Extra) string {
+func valueHash(x crm.Extra) string {
 	h := sha256.Sum256([]byte(extraKey(x)))
 	return hex.EncodeToString(h[:8])
 }
 
-// replaceOnce returns ours without the values this source gave earlier
-// (prev, its fieldOnce row) whose name the incoming version gives again
-// as a once-only name with another value, and the source's new fieldOnce
-// row: what is left of prev, and the incoming values of once-only names.
-// A value the incoming version gives again stays where it is. Values of
-// other sources, and of names that may repeat, are not touched: extras of
-// those merge by union.
-func replaceOnce(ours, theirs []crm.Extra, once map[string]bool, prev string) ([]crm.Extra, string) {
-	var prevHashes []string
-	if prev != "" {
-		_ = json.Unmarshal([]byte(prev), &prevHashes)
+// claims are the extra values one source gives a record (its fieldGiven
+// row): the hashes (valueHash) of the values its newest version gave, and
+// that version's time (crm.Incoming.ModifiedAt; zero when unknown). all
+// stands for every value the record holds: a source of a store made
+// before the values' sources were kept (migration 16), which may have
+// given any of them.
+//
+// Row form: "*" for all; else the time (RFC 3339, "-" when unknown) and
+// the hashes, sorted, separated by spaces; "" for none.
+type claims struct {
+	all bool
+	at  time.Time
+	hs  map[string]bool
+}
+
+func parseClaims(s string) claims {
+	c := claims{hs: map[string]bool{}}
+	if s == "*" {
+		c.all = true
+		return c
 	}
-	if len(once) == 0 && len(prevHashes) == 0 {
-		return ours, prev
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return c
 	}
-	mine := make(map[string]bool, len(prevHashes))
-	for _, h := range prevHashes {
-		mine[h] = true
+	if f[0] != "-" {
+		c.at, _ = time.Parse(time.RFC3339Nano, f[0])
 	}
-	given := map[string]bool{} // once-only names the incoming version gives
-	again := map[string]bool{} // hashes of the values it gives
+	for _, h := range f[1:] {
+		c.hs[h] = true
+	}
+	return c
+}
+
+func (c claims) has(h string) bool { return c.all || c.hs[h] }
+
+func (c claims) String() string {
+	if c.all {
+		return "*"
+	}
+	if len(c.hs) == 0 {
+		return ""
+	}
+	hs := make([]string, 0, len(c.hs))
+	for h := range c.hs {
+		hs = append(hs, h)
+	}
+	sort.Strings(hs)
+	at := "-"
+	if !c.at.IsZero() {
+		at = c.at.UTC().Format(time.RFC3339Nano)
+	}
+	return at + " " + strings.Join(hs, " ")
+}
+
+// sourceClaims is one source's claims row on a record.
+type sourceClaims struct {
+	prov   int64
+	kind   string
+	origin string
+	c      claims
+}
+
+// recordClaims returns the claims rows of the sources of record id.
+func (t *Tx) recordClaims(id string) ([]sourceClaims, error) {
+	rows, err := t.query(`SELECT p.id, p.kind, p.origin, b.value FROM base b JOIN provenance p ON p.id = b.provenance_id WHERE p.record_id = ? AND b.field = ?`, id, fieldGiven)
+	if err != nil {
+		return nil, fmt.Errorf("load sources of extras: %w", err)
+	}
+	defer rows.Close()
+	var out []sourceClaims
+	for rows.Next() {
+		var sc sourceClaims
+		var v string
+		if err := rows.Scan(&sc.prov, &sc.kind, &sc.origin, &v); err != nil {
+			return nil, fmt.Errorf("load sources of extras: %w", err)
+		}
+		sc.c = parseClaims(v)
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
+
+// extrasMerge is what one version of a source does to a record's extras
+// (mergeExtras).
+type extrasMerge struct {
+	extras []crm.Extra // the record's extras after the version
+	own    string      // the source's claims row after the version
+	// superseded are the claims rows of the record's other iTIP sources
+	// that the version supersedes, rewritten (provenance id -> row).
+	superseded map[int64]string
+}
+
+// mergeExtras merges the extras of the whole version in (its
+// Record.Extras, not nil) of the source provID (0: new) into the record's
+// (ours), by these rules (DESIGN.md "Every value kept", README "Extra
+// values"):
+//
+//   - every value the version gives is the record's (union), and the
+//     source's claim (prevRow: its claims before);
+//   - a version not older than the source's last one (by its own clock,
+//     crm.Incoming.ModifiedAt) withdraws the source's claim on the values
+//     it no longer gives, once-only or repeatable: a value a source
+//     deleted (a second phone number removed in Outlook) goes with the
+//     next version, as a field's value does;
+//   - an older version withdraws nothing; it adds its values, except one
+//     of a once-only name (crm.Incoming.Once) of which the source holds a
+//     value from its newer version: never an overwrite by an older value;
+//   - with supersede (a newer iTIP version that replaces the event, after
+//     schedule.go), the versions of the event other iCalendar, PST and
+//     .msg sources gave count as this source's own: they no longer give
+//     what this version does not (as for fields);
+//   - a withdrawn value leaves the record only when no other source still
+//     claims it: a value two sources gave stays while either gives it.
+//
+// Extras have no local edit (the CLI and the upstream never change them),
+// so sources are the only owners. A value no source claims (one kept by
+// forget before, say) is never withdrawn.
+func (t *Tx) mergeExtras(recID string, provID int64, ours []crm.Extra, in *crm.Incoming, prevRow string, supersede bool) (extrasMerge, error) {
+	theirs := in.Record.Extras
+	prev := parseClaims(prevRow)
+	given := make(map[string]bool, len(theirs))
 	for _, x := range theirs {
-		h := onceHash(x)
-		again[h] = true
-		if once[strings.ToUpper(x.Name)] {
-			given[strings.ToUpper(x.Name)] = true
+		given[valueHash(x)] = true
+	}
+	older := !prev.at.IsZero() && (in.ModifiedAt.IsZero() || in.ModifiedAt.Before(prev.at))
+	withdrawn := map[string]bool{}
+	if !older {
+		for _, x := range ours {
+			if h := valueHash(x); prev.has(h) && !given[h] {
+				withdrawn[h] = true
+			}
+		}
+	}
+	m := extrasMerge{}
+	var others []sourceClaims
+	if recID != "" && (supersede || len(withdrawn) > 0) {
+		all, err := t.recordClaims(recID)
+		if err != nil {
+			return m, err
+		}
+		for _, sc := range all {
+			if sc.prov == provID {
+				continue
+			}
+			if !supersede || !fromScheduler(sc.kind) {
+				others = append(others, sc)
+				continue
+			}
+			// A superseded version: what it gave and this version does
+			// not is withdrawn; it still gives what this one gives.
+			kept := claims{at: sc.c.at, hs: map[string]bool{}}
+			for _, x := range ours {
+				h := valueHash(x)
+				switch {
+				case !sc.c.has(h):
+				case given[h]:
+					kept.hs[h] = true
+				default:
+					withdrawn[h] = true
+				}
+			}
+			if row := kept.String(); row != sc.c.String() {
+				if m.superseded == nil {
+					m.superseded = map[int64]string{}
+				}
+				m.superseded[sc.prov] = row
+			}
 		}
 	}
 	kept := make([]crm.Extra, 0, len(ours))
-	var row []string
-	seen := map[string]bool{}
 	for _, x := range ours {
-		h := onceHash(x)
-		if mine[h] && given[strings.ToUpper(x.Name)] && !again[h] {
-			continue // replaced by this version's value
+		h := valueHash(x)
+		if withdrawn[h] && !claimedBy(others, h) {
+			continue
 		}
 		kept = append(kept, x)
-		if mine[h] && !seen[h] {
-			seen[h] = true
-			row = append(row, h)
+	}
+	add := theirs
+	own := claims{at: in.ModifiedAt, hs: given}
+	if older {
+		// The source's newer value of a once-only name stands.
+		held := map[string]bool{}
+		for _, x := range ours {
+			if prev.has(valueHash(x)) {
+				held[strings.ToUpper(x.Name)] = true
+			}
+		}
+		add = make([]crm.Extra, 0, len(theirs))
+		own = claims{all: prev.all, at: prev.at, hs: prev.hs}
+		for _, x := range theirs {
+			h := valueHash(x)
+			if in.Once[strings.ToUpper(x.Name)] && held[strings.ToUpper(x.Name)] && !prev.has(h) {
+				continue
+			}
+			add = append(add, x)
+			own.hs[h] = true
 		}
 	}
-	for _, x := range theirs {
-		if h := onceHash(x); once[strings.ToUpper(x.Name)] && !seen[h] {
-			seen[h] = true
-			row = append(row, h)
-		}
-	}
-	if len(row) == 0 {
-		return kept, ""
-	}
-	b, _ := json.Marshal(row)
-	return kept, string(b)
+	m.extras = unionExtras(kept, add)
+	m.own = own.String()
+	return m, nil
 }
 
-// schedulerOnce returns the fieldOnce rows of every source of record id
-// that gives iTIP versions (fromScheduler: iCalendar, PST, .msg), joined
-// with own (the applying source's row), as one row.
-func (t *Tx) schedulerOnce(id, own string) (string, error) {
-	rows, err := t.query(`SELECT p.kind, b.value FROM base b JOIN provenance p ON p.id = b.provenance_id WHERE p.record_id = ? AND b.field = ?`, id, fieldOnce)
+// claimedBy reports whether any of the sources cs claims value h.
+func claimedBy(cs []sourceClaims, h string) bool {
+	for _, sc := range cs {
+		if sc.c.has(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetExtras removes from record id the extra values the sources of
+// origin claim and no other source of the record does (Forget), journaled
+// with origin by and queued like any change; it reports whether the
+// extras changed. A value no source claims stays.
+func (t *Tx) forgetExtras(id string, e crm.Entity, origin, by string) (bool, error) {
+	all, err := t.recordClaims(id)
 	if err != nil {
-		return "", fmt.Errorf("load once-only extras: %w", err)
+		return false, err
 	}
-	defer rows.Close()
-	var all []string
-	if own != "" {
-		_ = json.Unmarshal([]byte(own), &all)
-	}
-	for rows.Next() {
-		var kind, v string
-		if err := rows.Scan(&kind, &v); err != nil {
-			return "", fmt.Errorf("load once-only extras: %w", err)
-		}
-		var hs []string
-		if fromScheduler(kind) && json.Unmarshal([]byte(v), &hs) == nil {
-			all = append(all, hs...)
+	var mine, others []sourceClaims
+	for _, sc := range all {
+		if sc.origin == origin {
+			mine = append(mine, sc)
+		} else {
+			others = append(others, sc)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("load once-only extras: %w", err)
+	if len(mine) == 0 {
+		return false, nil
 	}
-	if len(all) == 0 {
-		return "", nil
+	xs, err := t.loadExtras(id)
+	if err != nil {
+		return false, err
 	}
-	b, _ := json.Marshal(all)
-	return string(b), nil
+	kept := make([]crm.Extra, 0, len(xs))
+	for _, x := range xs {
+		if h := valueHash(x); claimedBy(mine, h) && !claimedBy(others, h) {
+			continue
+		}
+		kept = append(kept, x)
+	}
+	if len(kept) == len(xs) {
+		return false, nil
+	}
+	old, now := canonExtras(xs), canonExtras(kept)
+	if err := t.writeChanges(e, id, map[string]string{fieldExtras: old}, map[string]string{fieldExtras: now}, &crm.Record{Extras: kept}, nil, by, t.now, true); err != nil {
+		return false, err
+	}
+	return true, t.touch(e, id, "update", []string{fieldExtras}, false, true)
 }
 
 func (t *Tx) loadExtras(id string) ([]crm.Extra, error) {

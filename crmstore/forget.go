@@ -31,7 +31,8 @@ type ForgetReport struct {
 	Reverted []ForgetRecord `json:"reverted"`
 	// Kept counts values of reverted records left as they are because no
 	// earlier value can be restored: a value too long for the journal to
-	// hold (over 256 bytes), parties, members, attachments, extra values.
+	// hold (over 256 bytes), parties, members, attachments. (Extra values
+	// go by the sources that give them: forgetExtras.)
 	Kept int `json:"kept"`
 	// Accounts counts accounts made for contacts' companies that went
 	// with the last contact naming them (also listed in Deleted).
@@ -40,6 +41,9 @@ type ForgetReport struct {
 	Conflicts int `json:"conflicts_removed"`
 	// Problems counts the remembered problems of the file, forgotten too.
 	Problems int `json:"problems_removed"`
+	// Warnings name the reverted records whose iTIP version or replies
+	// forget could not set back exactly (unrecordedVersions).
+	Warnings []string `json:"warnings"`
 }
 
 // ForgetRecord is one record Forget deleted or changed.
@@ -72,7 +76,8 @@ var digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{32}:[0-9]+$`)
 //     back to the last value another origin wrote in the journal, else to
 //     the value another source of the record gave last (its merge base),
 //     else to empty. Values that cannot be restored (see ForgetReport.Kept)
-//     stay. The changes are journaled with origin "forget:" + the file's
+//     stay. An extra value this file gave goes when no other source of
+//     the record gives it (forgetExtras). The changes are journaled with origin "forget:" + the file's
 //     origin and queued upstream as updates.
 //   - An event keeps the newest iTIP version its other sources gave (none
 //     when they gave none) and loses the replies this file gave.
@@ -83,7 +88,7 @@ func (t *Tx) Forget(path string) (*ForgetReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &ForgetReport{Source: path, Origin: origin, Deleted: []ForgetRecord{}, Reverted: []ForgetRecord{}}
+	rep := &ForgetReport{Source: path, Origin: origin, Deleted: []ForgetRecord{}, Reverted: []ForgetRecord{}, Warnings: []string{}}
 	by := "forget:" + origin
 
 	// The file's items, per record.
@@ -148,6 +153,11 @@ func (t *Tx) Forget(path string) (*ForgetReport, error) {
 			return nil, err
 		}
 		rep.Kept += kept
+		if w, err := t.unrecordedVersions(r.id, origin); err != nil {
+			return nil, err
+		} else if w != "" {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s %s: %s", r.e, ShortID(r.id), w))
+		}
 		if _, err := t.exec(`DELETE FROM provenance WHERE record_id = ? AND origin = ?`, r.id, origin); err != nil {
 			return nil, fmt.Errorf("forget: %s: %w", r.id, err)
 		}
@@ -213,6 +223,32 @@ func (t *Tx) sourceOrigin(path string) (string, error) {
 		return "", fmt.Errorf("forget %s: %w", path, err)
 	}
 	return origin, nil
+}
+
+// unrecordedVersions says, for record id losing the sources of origin,
+// what forget cannot set back because a store from before schema 15 did
+// not record it (migration 15): the iTIP version each other source gave
+// (provenance.version_guessed: the record's version was taken for each),
+// so the record keeps a version that origin may have given; and whose
+// replies the record's older replies are (reply.origin ”), so they stay.
+// "" when forget is exact.
+func (t *Tx) unrecordedVersions(id, origin string) (string, error) {
+	var guessed, replies int
+	var seq sql.NullInt64
+	err := t.queryRow(`SELECT (SELECT COUNT(*) FROM provenance WHERE record_id = ?1 AND origin <> ?2 AND version_guessed = 1 AND sequence IS NOT NULL),
+		(SELECT COUNT(*) FROM reply WHERE record_id = ?1 AND origin = ''),
+		(SELECT sequence FROM schedule WHERE record_id = ?1)`, id, origin).Scan(&guessed, &replies, &seq)
+	if err != nil {
+		return "", fmt.Errorf("forget: %s: %w", id, err)
+	}
+	var says []string
+	if guessed > 0 && seq.Valid {
+		says = append(says, fmt.Sprintf("keeps iTIP SEQUENCE %d, which this file may have given: the version each of its %d other source(s) gave was not recorded (imported before crmbridge kept it; import them again with --force to record it)", seq.Int64, guessed))
+	}
+	if replies > 0 {
+		says = append(says, fmt.Sprintf("keeps %d attendee repl(ies) whose source was not recorded (imported before crmbridge kept it), some perhaps from this file", replies))
+	}
+	return strings.Join(says, "; "), nil
 }
 
 // onlyFrom reports whether origin is the only thing that ever touched
@@ -322,11 +358,23 @@ func (t *Tx) revertFields(id string, e crm.Entity, origin, by string) (changed [
 			}
 		}
 	}
+	extrasGone, err := t.forgetExtras(id, e, origin, by)
+	if err != nil {
+		return nil, 0, fmt.Errorf("forget: %s: %w", id, err)
+	}
+	defer func() {
+		if extrasGone && err == nil {
+			changed = append(changed, fieldExtras)
+			sort.Strings(changed)
+		}
+	}()
 	want := map[string]string{}
 	for _, f := range names {
 		switch {
+		case f == fieldExtras:
+			// forgetExtras: by the sources that give each value
 		case strings.HasPrefix(f, "_"):
-			kept++ // parties, members, attachments, extras: kept
+			kept++ // parties, members, attachments: kept
 		case f == "fullname" && (e == crm.Contact || e == crm.Lead):
 			// derived from the name parts when they change
 		default:

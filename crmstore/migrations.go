@@ -541,4 +541,21 @@ UPDATE provenance SET sequence = (SELECT s.sequence FROM schedule s WHERE s.reco
 	stamp = (SELECT s.stamp FROM schedule s WHERE s.record_id = provenance.record_id)
 	WHERE record_id IN (SELECT record_id FROM schedule);
 `,
+	// 16: which sources give each extra value (a merge-base row
+	// "_extras_given" per source, crmstore claims), so that a newer
+	// version withdraws what its source no longer gives and forget drops
+	// what only the forgotten file gave; and which iTIP versions of
+	// sources migration 15 guessed (the record's, not the source's own),
+	// so that forget can say it cannot lower them. A store's existing
+	// sources that gave extras are taken to give every extra value of
+	// their record ("*"), until their next version says which.
+	`
+INSERT OR IGNORE INTO base (provenance_id, field, value)
+	SELECT DISTINCT b.provenance_id, '_extras_given', '*' FROM base b JOIN provenance p ON p.id = b.provenance_id
+	WHERE EXISTS (SELECT 1 FROM extra x WHERE x.record_id = p.record_id)
+	AND (b.field IN ('_extras', '_extras_once') OR b.field = '*' AND json_type(b.value, '$."_extras"') IS NOT NULL);
+DELETE FROM base WHERE field = '_extras_once';
+ALTER TABLE provenance ADD COLUMN version_guessed INTEGER NOT NULL DEFAULT 0;
+UPDATE provenance SET version_guessed = 1 WHERE sequence IS NOT NULL;
+`,
 }

@@ -2,6 +2,10 @@ package crmstore
 
 import (
 	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +168,65 @@ func TestMergeDuplicateSchedule(t *testing.T) {
 		if p.Address == "bob@example.com" && p.Status != "ACCEPTED" {
 			t.Errorf("the merged record lost bob's reply: %+v", p)
 		}
+	}
+}
+
+// A store from before schema 15 did not record the iTIP version each
+// source gave, nor whose replies are whose: forgetting a file there says
+// so for each record (a warning naming it) rather than silently keeping
+// a version no remaining source may have given. Reading a source's same
+// version again (import --force) records its version.
+func TestForgetUnrecordedVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	os.WriteFile(path, nil, 0o600)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(context.Background(), db, 14); err != nil {
+		t.Fatal(err)
+	}
+	const id = "22222222-2222-2222-2222-222222222222"
+	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('` + id + `', 'appointment', 'x', 'x');
+		INSERT INTO activity (id, activitytypecode, subject, uid) VALUES ('` + id + `', 'appointment', 'Plan v2', 'u1');
+		INSERT INTO recordkey (entity, key, record_id) VALUES ('appointment', 'uid:u1', '` + id + `');
+		INSERT INTO schedule (record_id, sequence, stamp) VALUES ('` + id + `', 2, '');
+		INSERT INTO reply (record_id, address, status, sequence, stamp) VALUES ('` + id + `', 'bob@example.com', 'ACCEPTED', 2, '');
+		INSERT INTO provenance (id, record_id, kind, key, version, origin, seen_at) VALUES
+			(1, '` + id + `', 'ics', '/a.ics#u1', 'a.ics', 'ics:/a.ics', 'x'), (2, '` + id + `', 'ics', '/b.ics#u1', 'b.ics', 'ics:/b.ics', 'x');`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	rep, err := s.Forget(ctx, "/b.ics", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], ShortID(id)) ||
+		!strings.Contains(rep.Warnings[0], "SEQUENCE 2") || !strings.Contains(rep.Warnings[0], "1 attendee repl") {
+		t.Fatalf("warnings %q, want one naming the record, its kept SEQUENCE 2 and its reply", rep.Warnings)
+	}
+	// a.ics read again: its version (SEQUENCE 0) is recorded, and the
+	// reply's source is still unknown.
+	a := itipVersion("a.ics", "REQUEST", 0, "Plan", "")
+	apply(t, s, a, PolicyNewest)
+	rep, err = s.Forget(ctx, "/b.ics", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) != 1 || strings.Contains(rep.Warnings[0], "SEQUENCE") {
+		t.Fatalf("warnings %q, want only the reply's", rep.Warnings)
+	}
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Schedule == nil || v.Schedule.Sequence != 0 {
+		t.Errorf("after forgetting b.ics: schedule %+v, want a.ics's SEQUENCE 0", v.Schedule)
 	}
 }

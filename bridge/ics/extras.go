@@ -380,9 +380,9 @@ func dedupeExtras(xs []crm.Extra) []crm.Extra {
 }
 
 // onceProps are the properties a VEVENT or VTODO holds at most once (RFC
-// 5545 3.6.1, 3.6.2: "MUST NOT occur more than once"): kept as extras, a
-// newer version's value replaces the one the same source gave before
-// (crm.Incoming.Once); the others add up.
+// 5545 3.6.1, 3.6.2: "MUST NOT occur more than once"): kept as extras;
+// an older version of the event does not add its value of one beside the
+// newer version's (crm.Incoming.Once).
 var onceProps = map[string]bool{"CLASS": true, "CREATED": true, "DESCRIPTION": true, "DTSTART": true, "GEO": true,
 	"LAST-MODIFIED": true, "LOCATION": true, "ORGANIZER": true, "PRIORITY": true, "SEQUENCE": true, "STATUS": true,
 	"SUMMARY": true, "TRANSP": true, "URL": true, "RECURRENCE-ID": true, "DTEND": true, "DURATION": true,

@@ -98,7 +98,7 @@ func mapCard(props []*prop) (*card, []warning) {
 	var warns []warning
 	var emails, tels, adrs, urls, orgs []*prop
 	var notes, nicks, cats []string
-	var fn *prop
+	var fns []*prop // FN may repeat (RFC 6350 6.2.1: 1*, one per language)
 	f := c.fields
 	for _, p := range props {
 		switch p.name {
@@ -114,12 +114,10 @@ func mapCard(props []*prop) (*card, []warning) {
 				}
 			}
 		case "FN":
-			if _, ok := f["fullname"]; ok {
-				c.extra(p, c.textValue(p)) // a second FN
-				continue
+			fns = append(fns, p)
+			if _, ok := f["fullname"]; !ok {
+				item.SetIf(f, "fullname", c.textValue(p))
 			}
-			item.SetIf(f, "fullname", c.textValue(p))
-			fn = p
 		case "ORG":
 			orgs = append(orgs, p)
 		case "TITLE":
@@ -222,19 +220,25 @@ func mapCard(props []*prop) (*card, []warning) {
 	}
 	item.SetIf(f, "nickname", strings.Join(dedupe(nicks), ", "))
 	item.SetIf(f, "categories", strings.Join(dedupe(cats), ","))
-	if fn != nil {
+	if len(fns) > 0 {
 		// The store keeps fullname as Dataverse computes it, "first
 		// middle last"; an FN that says more or otherwise (a prefix,
 		// another order: "Mr. Michael Angstadt Jr.", "安藤 ロイド") is
-		// kept as given in an extra.
+		// kept as given in an extra. So is every FN of a card that has
+		// several, the first first: the encoder writes the first FN
+		// extra as the card's FN, the others after it.
 		var parts []string
 		for _, n := range []string{"firstname", "middlename", "lastname"} {
 			if v := strings.TrimSpace(f[n]); v != "" {
 				parts = append(parts, v)
 			}
 		}
-		if derived := strings.Join(parts, " "); derived != "" && derived != f["fullname"] {
-			c.extra(fn, f["fullname"])
+		if derived := strings.Join(parts, " "); len(fns) > 1 || derived != "" && derived != f["fullname"] {
+			for _, p := range fns {
+				if v := c.textValue(p); strings.TrimSpace(v) != "" {
+					c.extra(p, v)
+				}
+			}
 		}
 	}
 	if f["fullname"] == "" {

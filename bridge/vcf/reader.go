@@ -343,7 +343,7 @@ func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crm.Incoming,
 
 // onceProps are the properties a vCard holds at most once (RFC 6350 6:
 // cardinality 1 or *1; RFC 6474 2: BIRTHPLACE, DEATHPLACE, DEATHDATE):
-// kept as extras, a newer version's value replaces the one the same
-// source gave before (crm.Incoming.Once); the others add up.
+// kept as extras; an older version of the card does not add its value
+// of one beside the newer version's (crm.Incoming.Once).
 var onceProps = map[string]bool{"KIND": true, "N": true, "BDAY": true, "ANNIVERSARY": true, "GENDER": true,
 	"PRODID": true, "REV": true, "UID": true, "BIRTHPLACE": true, "DEATHPLACE": true, "DEATHDATE": true}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -25,9 +26,9 @@ with the last contact naming it.
 
 A record other files also brought keeps its record and loses SOURCE's values:
 each field SOURCE wrote goes back to what the others gave (or empty); local
-edits stay. Values that cannot be restored (over 256 bytes, parties,
-attachments, extra values) are kept and counted. The changes are queued
-upstream as updates.
+edits stay. Extra values only SOURCE gave go; values that cannot be restored
+(over 256 bytes, parties, attachments) are kept and counted. The changes are
+queued upstream as updates.
 
 A record only SOURCE brought but edited or pulled since keeps all its values
 and only loses SOURCE as its origin.
@@ -55,6 +56,9 @@ changes nothing.`,
 				}
 				if err != nil {
 					return "", err
+				}
+				for _, w := range rep.Warnings {
+					e.log.Warn("forget cannot set back exactly", slog.String("record", w))
 				}
 				line := forgetLine(rep, dry)
 				e.runResult = forgetJSON{ForgetReport: rep, DryRun: dry}
