@@ -199,7 +199,8 @@ func (t *Tx) mergeExtras(recID string, provID int64, ours []crm.Extra, in *crm.I
 	for _, x := range theirs {
 		given[valueHash(x)] = true
 	}
-	older := !prev.at.IsZero() && (in.ModifiedAt.IsZero() || in.ModifiedAt.Before(prev.at))
+	// Among iTIP versions the iTIP order decides, not the clocks.
+	older := !supersede && !prev.at.IsZero() && (in.ModifiedAt.IsZero() || in.ModifiedAt.Before(prev.at))
 	withdrawn := map[string]bool{}
 	if !older {
 		for _, x := range ours {
