@@ -14,6 +14,7 @@ import (
 	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/msg"
+	"crmbridge/pst"
 )
 
 // Outlook meeting objects for one occurrence of a series (MS-OXOCAL
@@ -235,12 +236,23 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 // left out: an iCalendar message whose UID is not one has none.
 func occurRecords(t *testing.T, s *crmstore.Store) map[string]string {
 	t.Helper()
+	out := map[string]string{}
+	for _, r := range occurRecordList(t, s) {
+		out[r.rid] = r.text
+	}
+	return out
+}
+
+type occurRecord struct{ key, rid, text string }
+
+func occurRecordList(t *testing.T, s *crmstore.Store) []occurRecord {
+	t.Helper()
 	ctx := context.Background()
 	ls, err := s.List(ctx, crmstore.ListFilter{Entities: []crm.Entity{crm.Appointment}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
+	var out []occurRecord
 	for _, r := range ls {
 		v, err := s.Get(ctx, r.ID)
 		if err != nil {
@@ -260,7 +272,7 @@ func occurRecords(t *testing.T, s *crmstore.Store) map[string]string {
 		}
 		slices.Sort(ps)
 		fmt.Fprintf(&b, "parties %q", ps)
-		out[v.Fields["recurrenceid"]] = b.String()
+		out = append(out, occurRecord{key: v.Fields["uid"] + "/" + v.Fields["recurrenceid"], rid: v.Fields["recurrenceid"], text: b.String()})
 	}
 	return out
 }
@@ -326,4 +338,110 @@ func TestOutlookOccurrenceID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPSTExportOccurrenceGOID exports series with overrides (from Outlook
+// meeting objects and from iCalendar, timed in Berlin and all-day) to a
+// PST: each override, an exception inside its series, carries a global
+// object id with its instance date and PidLidExceptionReplaceTime, its
+// clean id none (MS-OXOCAL 2.2.1.27, 2.2.1.28, 2.2.10.2.5), the series an
+// id without instance date; imported again into a fresh store, every
+// override is keyed to its occurrence as before.
+func TestPSTExportOccurrenceGOID(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i, m := range []meeting{occurSeries, func() meeting {
+		m := occurrence(occurSeries, third)
+		m.seq, m.owner, m.subject = 1, mt0.Add(time.Hour), "Weekly (moved)"
+		m.start, m.end = time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC), time.Date(2026, 3, 31, 13, 0, 0, 0, time.UTC)
+		return m
+	}()} {
+		p := filepath.Join(dir, fmt.Sprintf("%d.msg", i))
+		if err := os.WriteFile(p, m.msgFile().data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	ics := filepath.Join(dir, "h.ics")
+	writeFile(t, ics, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"+
+		"BEGIN:VEVENT\r\nUID:h1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260316\r\nDTEND;VALUE=DATE:20260317\r\n"+
+		"RRULE:FREQ=WEEKLY;COUNT=5\r\nSUMMARY:Holiday\r\nEND:VEVENT\r\n"+
+		"BEGIN:VEVENT\r\nUID:h1\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID;VALUE=DATE:20260330\r\nDTSTART;VALUE=DATE:20260331\r\n"+
+		"DTEND;VALUE=DATE:20260401\r\nSUMMARY:Holiday (moved)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+	paths = append(paths, ics)
+	a := newStore(t)
+	if _, p := importPaths(t, a, ImportOptions{}, paths...); len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	before := occurRecordsByUID(t, a)
+	if len(before) != 4 {
+		t.Fatalf("%d appointments before the export, want 4: %v", len(before), before)
+	}
+	out := filepath.Join(t.TempDir(), "out.pst")
+	export(t, a, ExportOptions{All: true, PST: out})
+
+	f, err := pst.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	wantDates := map[string]string{"Weekly (moved)": "2026-03-30", "Holiday (moved)": "2026-03-30"}
+	wantReplace := map[string]string{"Weekly (moved)": "2026-03-30T08:00:00Z", "Holiday (moved)": "2026-03-30T00:00:00Z"}
+	seen := 0
+	for it, err := range f.Items(context.Background()) {
+		if err != nil || it.Appointment == nil {
+			continue
+		}
+		if g := it.Appointment.GlobalObjectID; len(g) < 20 || !bytes.Equal(g[16:20], []byte{0, 0, 0, 0}) {
+			t.Errorf("series %q: global object id % x, want no instance date", it.Subject, g)
+		}
+		for _, at := range it.Attachments {
+			if !isOccurrence(it, at) {
+				continue
+			}
+			seen++
+			o := at.Message.Appointment
+			name := at.Message.Subject
+			if got := o.InstanceDate.Format(time.DateOnly); o.InstanceDate.IsZero() || got != wantDates[name] {
+				t.Errorf("exception %q: instance date %v, want %s", name, o.InstanceDate, wantDates[name])
+			}
+			if got := o.ExceptionReplaceTime.UTC().Format(time.RFC3339); got != wantReplace[name] {
+				t.Errorf("exception %q: PidLidExceptionReplaceTime %s, want %s", name, got, wantReplace[name])
+			}
+			if c := o.CleanGlobalObjectID; len(c) < 20 || !bytes.Equal(c[16:20], []byte{0, 0, 0, 0}) || !bytes.Equal(c[:16], o.GlobalObjectID[:16]) || !bytes.Equal(c[20:], o.GlobalObjectID[20:]) {
+				t.Errorf("exception %q: clean id % x is not the id % x without its date", name, c, o.GlobalObjectID)
+			}
+			if o.UID != it.Appointment.UID {
+				t.Errorf("exception %q: UID %q, series %q", name, o.UID, it.Appointment.UID)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("%d exceptions in the PST, want 2", seen)
+	}
+
+	b := newStore(t)
+	if _, p := importPaths(t, b, ImportOptions{}, out); len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	after := occurRecordsByUID(t, b)
+	for k, x := range before {
+		if y := after[k]; x != y {
+			t.Errorf("%s after PST → store:\n%s\n%s", k, x, y)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d appointments after the round trip, want %d", len(after), len(before))
+	}
+}
+
+// occurRecordsByUID is occurRecords of several series: keyed by UID and
+// recurrence id.
+func occurRecordsByUID(t *testing.T, s *crmstore.Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, r := range occurRecordList(t, s) {
+		out[r.key] = r.text
+	}
+	return out
 }

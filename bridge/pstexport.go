@@ -377,6 +377,10 @@ func pstMessageAt(v *crmstore.View, depth int, members []*crmstore.View) (m *pst
 		if goid := appointmentGOID(f["globalobjectid"], f["uid"]); goid != nil {
 			clean := append([]byte(nil), goid...)
 			copy(clean[16:20], []byte{0, 0, 0, 0})
+			// MS-OXOCAL 2.2.1.27: the id of an occurrence carries its
+			// original date, the clean id (2.2.1.28) none.
+			goid = append([]byte(nil), clean...)
+			copy(goid[16:20], instanceDate(f))
 			meeting := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDMeeting, lid) }
 			props = append(props, pstwrite.Binary(meeting(0x0003), goid), pstwrite.Binary(meeting(0x0023), clean))
 		}
@@ -587,6 +591,31 @@ func oneOff(name, addrType, address string) []byte {
 		b = append(b, 0, 0)
 	}
 	return b
+}
+
+// instanceDate is the Year, Month and Day fields of the global object id
+// of an occurrence (MS-OXOCAL 2.2.1.27: year big-endian, month, day), the
+// date of its original start: in the record's zone, where the series
+// repeats (the reader combines it with the series' start time there,
+// occurrenceOf); the date itself for an all-day occurrence, whose
+// recurrence id is a DATE (00:00 UTC). Zero for a record that is no
+// occurrence, and for an all-day one whose recurrence id is not a date
+// (an occurrence that is no instance of its series: the reader keeps
+// PidLidExceptionReplaceTime for it as it is).
+func instanceDate(f map[string]string) []byte {
+	rid, err := time.Parse(time.RFC3339, f["recurrenceid"])
+	if err != nil {
+		return []byte{0, 0, 0, 0}
+	}
+	d := rid.UTC()
+	if f["isalldayevent"] == "true" {
+		if d.Hour() != 0 || d.Minute() != 0 || d.Second() != 0 {
+			return []byte{0, 0, 0, 0}
+		}
+	} else {
+		d = rid.In(recordZone(f["timezone"], f["timezoneblob"]).loc)
+	}
+	return []byte{byte(d.Year() >> 8), byte(d.Year()), byte(d.Month()), byte(d.Day())}
 }
 
 // appointmentGOID returns the global object id: the one the record kept,
