@@ -187,13 +187,12 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	var dups []duplicate
 	if recID == "" {
 		for _, k := range in.Keys {
-			var id string
-			err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`, string(e), k).Scan(&id)
-			if err == sql.ErrNoRows {
-				continue
-			}
+			id, err := t.lookupKey(string(e), k)
 			if err != nil {
-				return Result{}, fmt.Errorf("look up key: %w", err)
+				return Result{}, err
+			}
+			if id == "" {
+				continue
 			}
 			// DESIGN.md "Identity": a person matched by e-mail address is
 			// the same person only when the names agree; otherwise a
@@ -476,8 +475,8 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		}
 	}
 	for _, k := range in.Keys {
-		if _, err := t.exec(`INSERT OR IGNORE INTO recordkey (entity, key, record_id) VALUES (?,?,?)`, string(e), k, recID); err != nil {
-			return Result{}, fmt.Errorf("store key: %w", err)
+		if err := t.addKey(string(e), k, recID); err != nil {
+			return Result{}, err
 		}
 	}
 	if scheduled(in) {

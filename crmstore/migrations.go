@@ -558,4 +558,22 @@ DELETE FROM base WHERE field = '_extras_once';
 ALTER TABLE provenance ADD COLUMN version_guessed INTEGER NOT NULL DEFAULT 0;
 UPDATE provenance SET version_guessed = 1 WHERE sequence IS NOT NULL;
 `,
+	// 17: identity keys looked up by a 64-bit hash of entity and key
+	// (keys.go keyHash, the SQL function crm_keyhash) instead of by the
+	// keys themselves: an index of random keys about a fifth the size. A
+	// key still names one record (addKey checks before inserting).
+	`
+CREATE TABLE recordkey_new (
+	h INTEGER NOT NULL,            -- crm_keyhash(entity, key)
+	entity TEXT NOT NULL,
+	key TEXT NOT NULL,
+	record_id TEXT NOT NULL REFERENCES record(id) ON DELETE CASCADE
+);
+INSERT INTO recordkey_new (h, entity, key, record_id)
+	SELECT crm_keyhash(entity, key), entity, key, record_id FROM recordkey ORDER BY record_id, key;
+DROP TABLE recordkey;
+ALTER TABLE recordkey_new RENAME TO recordkey;
+CREATE INDEX recordkey_hash ON recordkey(h);
+CREATE INDEX recordkey_record ON recordkey(record_id, key);
+`,
 }

@@ -243,13 +243,14 @@ func (t *Tx) applyAnswer(in *crm.Incoming, provID int64, recID string) (Result, 
 			if !strings.HasPrefix(k, "uid:") {
 				continue // a content key names the message, not the event
 			}
-			err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`, string(e), k).Scan(&recID)
-			if err == sql.ErrNoRows {
+			id, err := t.lookupKey(string(e), k)
+			if err != nil {
+				return Result{}, err
+			}
+			if id == "" {
 				continue
 			}
-			if err != nil {
-				return Result{}, fmt.Errorf("look up key: %w", err)
-			}
+			recID = id
 			break
 		}
 	}

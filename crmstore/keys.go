@@ -1,0 +1,75 @@
+package crmstore
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+
+	"modernc.org/sqlite"
+)
+
+// Identity keys (table recordkey): an e-mail address, a Message-ID, a UID,
+// a content digest, each naming at most one record of an entity. They are
+// looked up by keyHash, a 64-bit hash of entity and key, through the index
+// recordkey_hash: its entries are about 18 bytes, where an index on the
+// keys themselves ('content:' and 40 hex digits, with the record id) took
+// about 95. Keys are random, so each new record's keys land on random index
+// pages; the smaller index keeps those pages in the page cache, where the
+// larger one made every insert read and write a page at 100,000 contacts.
+// A lookup compares entity and key too: two keys with one hash are two rows.
+
+// keyHashFunc is keyHash as an SQL function, for SQL that looks keys up
+// (linkSeries) and for the migration that added the column.
+const keyHashFunc = "crm_keyhash"
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(keyHashFunc, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		e, ok1 := args[0].(string)
+		k, ok2 := args[1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("%s: want two texts", keyHashFunc)
+		}
+		return keyHash(e, k), nil
+	})
+}
+
+// keyHash is the FNV-1a 64-bit hash of entity, a zero byte and key, as
+// SQLite's signed integer.
+func keyHash(entity, key string) int64 {
+	// FNV-1a (draft-eastlake-fnv): offset basis and prime of 64 bits.
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(entity); i++ {
+		h = (h ^ uint64(entity[i])) * prime
+	}
+	h *= prime // the zero byte between them
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint64(key[i])) * prime
+	}
+	return int64(h)
+}
+
+// lookupKey returns the live (not deleted) record of entity e that holds
+// identity key k, or "" when none does.
+func (t *Tx) lookupKey(e, k string) (string, error) {
+	var id string
+	err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0
+		WHERE k.h = ? AND k.entity = ? AND k.key = ?`, keyHash(e, k), e, k).Scan(&id)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up key: %w", err)
+	}
+	return id, nil
+}
+
+// addKey gives identity key k of entity e to record id, unless a record
+// (deleted or not) already holds it: a key names one record.
+func (t *Tx) addKey(e, k, id string) error {
+	if _, err := t.exec(`INSERT INTO recordkey (h, entity, key, record_id) SELECT ?1, ?2, ?3, ?4
+		WHERE NOT EXISTS (SELECT 1 FROM recordkey WHERE h = ?1 AND entity = ?2 AND key = ?3)`, keyHash(e, k), e, k, id); err != nil {
+		return fmt.Errorf("store key: %w", err)
+	}
+	return nil
+}
