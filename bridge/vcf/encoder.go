@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ type Encoder struct {
 	version string
 	err     error
 	buf     bytes.Buffer
+	long    []byte              // a line longer than one line, to fold (endLine)
+	typs    map[string][]string // types' results
 }
 
 // NewEncoder returns an Encoder that writes vCards of the given version to
@@ -133,10 +136,10 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 				street = append(street, v)
 			}
 		}
-		comps := []string{f[p+"postofficebox"], "", strings.Join(street, "\n"), f[p+"city"],
+		comps := [...]string{f[p+"postofficebox"], "", strings.Join(street, "\n"), f[p+"city"],
 			f[p+"stateorprovince"], f[p+"postalcode"], f[p+"country"]}
-		if strings.Join(comps, "") != "" {
-			e.structured("ADR", e.types(a.types), comps...)
+		if slices.ContainsFunc(comps[:], func(c string) bool { return c != "" }) {
+			e.structured("ADR", e.types(a.types), comps[:]...)
 		}
 	}
 	e.date("BDAY", f["birthdate"])
@@ -167,7 +170,9 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 		}
 	}
 	if !rev.IsZero() {
-		e.raw("REV:" + rev.UTC().Format("20060102T150405Z"))
+		e.buf.WriteString("REV:")
+		e.buf.Write(rev.UTC().AppendFormat(e.buf.AvailableBuffer(), "20060102T150405Z"))
+		e.buf.WriteString("\r\n")
 	}
 	if err := e.photo(rec.Attachments); err != nil {
 		return fmt.Errorf("vcf: record %s: %w", rec.ID, err)
@@ -274,6 +279,18 @@ func (e *Encoder) types(ts string) []string {
 	if ts == "" {
 		return nil
 	}
+	if p, ok := e.typs[ts]; ok {
+		return p
+	}
+	if e.typs == nil {
+		e.typs = map[string][]string{}
+	}
+	p := e.newTypes(ts)
+	e.typs[ts] = p
+	return p
+}
+
+func (e *Encoder) newTypes(ts string) []string {
 	switch e.version {
 	case "2.1":
 		return strings.Split(ts, ",")
@@ -287,20 +304,28 @@ func (e *Encoder) emailParams(pref bool) []string {
 	switch e.version {
 	case "2.1":
 		if pref {
-			return []string{"PREF", "INTERNET"}
+			return emailParams21[0]
 		}
-		return []string{"INTERNET"}
+		return emailParams21[1]
 	case "4.0":
 		if pref {
-			return []string{"PREF=1"}
+			return emailParams40[0]
 		}
 		return nil
 	}
 	if pref {
-		return []string{"TYPE=INTERNET,PREF"}
+		return emailParams30[0]
 	}
-	return []string{"TYPE=INTERNET"}
+	return emailParams30[1]
 }
+
+// The EMAIL parameters of each version, preferred and not (emailParams;
+// the caller does not change them).
+var (
+	emailParams21 = [2][]string{{"PREF", "INTERNET"}, {"INTERNET"}}
+	emailParams30 = [2][]string{{"TYPE=INTERNET,PREF"}, {"TYPE=INTERNET"}}
+	emailParams40 = [2][]string{{"PREF=1"}}
+)
 
 // escapeText escapes a text value or component (RFC 6350 3.4): backslash,
 // comma, semicolon and newline.
@@ -338,12 +363,75 @@ func (e *Encoder) text(name string, params []string, v string) {
 		e.prop21(name, params, v)
 		return
 	}
-	e.fold(head(name, params) + escapeText(v))
+	start := e.startLine(name, params)
+	e.escaped(v)
+	e.endLine(start)
+}
+
+// startLine writes a property's name and parameters and the colon, and
+// returns where its line starts, for endLine. The line is built in place,
+// without a string per part (an export of 100,000 contacts made 20 of them
+// per card).
+func (e *Encoder) startLine(name string, params []string) int {
+	start := e.buf.Len()
+	e.buf.WriteString(name)
+	for _, p := range params {
+		e.buf.WriteByte(';')
+		e.buf.WriteString(p)
+	}
+	e.buf.WriteByte(':')
+	return start
+}
+
+// endLine ends the line started at start with CRLF, folded as fold folds.
+func (e *Encoder) endLine(start int) {
+	if e.buf.Len()-start > textcodec.LineOctets {
+		e.long = append(e.long[:0], e.buf.Bytes()[start:]...)
+		e.buf.Truncate(start)
+		e.fold(string(e.long))
+		return
+	}
+	e.buf.WriteString("\r\n")
+}
+
+// escaped writes s as escapeText escapes it.
+func (e *Encoder) escaped(s string) {
+	if !strings.ContainsAny(s, "\\,;\r\n") {
+		e.buf.WriteString(s)
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', ',', ';':
+			e.buf.WriteByte('\\')
+			e.buf.WriteByte(c)
+		case '\r':
+			if i+1 < len(s) && s[i+1] == '\n' {
+				i++ // CRLF is one line break
+			}
+			e.buf.WriteString(`\n`)
+		case '\n':
+			e.buf.WriteString(`\n`)
+		default:
+			e.buf.WriteByte(c)
+		}
+	}
 }
 
 // structured writes N, ADR or ORG: components separated by ';', each
 // escaped so that a ';' inside one does not split it.
 func (e *Encoder) structured(name string, params []string, comps ...string) {
+	if e.version != "2.1" {
+		start := e.startLine(name, params)
+		for i, c := range comps {
+			if i > 0 {
+				e.buf.WriteByte(';')
+			}
+			e.escaped(c)
+		}
+		e.endLine(start)
+		return
+	}
 	out := make([]string, len(comps))
 	for i, c := range comps {
 		if e.version == "2.1" {
@@ -390,6 +478,9 @@ func (e *Encoder) uri(name, v string) {
 // the reader gives to year-less dates (1604) is written without a year in
 // 4.0 (--MMDD, RFC 6350 4.3.1) and with Apple's X-APPLE-OMIT-YEAR in 3.0.
 func (e *Encoder) date(name, v string) {
+	if v == "" {
+		return // no date (and no error to allocate)
+	}
 	t, err := time.Parse("2006-01-02", v)
 	if err != nil {
 		return
