@@ -126,9 +126,12 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 		recEntity      string
 		deleted        bool
 		guessed        bool
+		given          sql.NullString
 	)
-	err = t.queryRow(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted, p.version_guessed FROM provenance p JOIN record r ON r.id = p.record_id WHERE p.kind = ? AND p.key = ?`,
-		in.Source.Kind, in.Source.Key).Scan(&provID, &recID, &version, &recEntity, &deleted, &guessed)
+	err = t.queryRow(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted, p.version_guessed,
+		(SELECT b.value FROM base b WHERE b.provenance_id = p.id AND b.field = ?)
+		FROM provenance p JOIN record r ON r.id = p.record_id WHERE p.kind = ? AND p.key = ?`,
+		fieldGiven, in.Source.Kind, in.Source.Key).Scan(&provID, &recID, &version, &recEntity, &deleted, &guessed, &given)
 	switch {
 	case err == sql.ErrNoRows:
 		provID, recID = 0, ""
@@ -141,6 +144,18 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 			if _, err := t.exec(`UPDATE provenance SET sequence = ?, stamp = ?, version_guessed = 0 WHERE id = ?`,
 				in.Schedule.Sequence, fmtTime(in.Schedule.Stamp), provID); err != nil {
 				return res, fmt.Errorf("record version: %w", err)
+			}
+		}
+		if given.String == "*" && in.Record.Extras != nil {
+			// Likewise the extra values it gives (migration 16 took it
+			// to give every value of the record): what it gives now is
+			// known; nothing is withdrawn.
+			c := claims{at: in.ModifiedAt, hs: map[string]bool{}}
+			for _, x := range in.Record.Extras {
+				c.hs[valueHash(x)] = true
+			}
+			if _, err := t.exec(`UPDATE base SET value = ? WHERE provenance_id = ? AND field = ?`, c.String(), provID, fieldGiven); err != nil {
+				return res, fmt.Errorf("record sources of extras: %w", err)
 			}
 		}
 		return Result{ID: recID, Outcome: Unchanged, Known: true}, nil

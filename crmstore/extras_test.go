@@ -241,33 +241,7 @@ func TestForgetExtras(t *testing.T) {
 // record, so that a newer version of one withdraws only what no other
 // source may still give; once each has said what it gives, values go.
 func TestExtrasClaimsMigrated(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	os.WriteFile(path, nil, 0o600)
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(context.Background(), db, 15); err != nil {
-		t.Fatal(err)
-	}
-	const id = "11111111-1111-1111-1111-111111111111"
-	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('` + id + `', 'contact', 'x', 'x');
-		INSERT INTO contact (id, lastname, emailaddress1) VALUES ('` + id + `', 'Lee', 'lee@example.com');
-		INSERT INTO recordkey (entity, key, record_id) VALUES ('contact', 'email:lee@example.com', '` + id + `');
-		INSERT INTO extra (record_id, ord, name, value) VALUES ('` + id + `', 0, 'EMAIL', 'shared@example.com'), ('` + id + `', 1, 'NOTE', 'a'), ('` + id + `', 2, 'GENDER', 'M');
-		INSERT INTO provenance (id, record_id, kind, key, version, origin, seen_at) VALUES
-			(1, '` + id + `', 'vcf', '/a.vcf#lee', 'v1', 'vcf:/a.vcf', 'x'), (2, '` + id + `', 'pst', 'entry-1', 'v1', 'pst:/b.pst', 'x'),
-			(3, '` + id + `', 'upstream', 'contact/` + id + `', 'e1', 'upstream', 'x');
-		INSERT INTO base (provenance_id, field, value) VALUES (1, '*', '{"_extras":"x","lastname":"Lee"}'), (1, '_extras_once', '["0123456789abcdef"]'),
-			(2, '_extras', 'y'), (3, '*', '{"lastname":"Lee"}');`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, id := legacyExtrasStore(t)
 	if n := count(t, s, `SELECT COUNT(*) FROM base WHERE field = '_extras_given' AND value = '*'`); n != 2 {
 		t.Errorf("%d sources taken to give every value, want 2 (the vCard and the PST item, not upstream)", n)
 	}
@@ -295,4 +269,66 @@ func TestExtrasClaimsMigrated(t *testing.T) {
 	if got, want := get(), []string{"EMAIL: shared@example.com", "NOTE: a"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after both sources said what they give:\n got %q\nwant %q", got, want)
 	}
+}
+
+// The same version of a source read again (import --force of a store
+// from before the sources of extras were kept) records what it gives,
+// removing nothing: the next forget or newer version is exact.
+func TestExtrasClaimsRecordedOnSameVersion(t *testing.T) {
+	s, id := legacyExtrasStore(t)
+	b := claimsTestCard("pst", "entry-1", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), crm.Extra{Name: "EMAIL", Value: "shared@example.com"})
+	b.Source.Version, b.Origin = "v1", "pst:/b.pst"
+	if r := apply(t, s, b, PolicyNewest); r.Outcome != Unchanged {
+		t.Fatalf("same version: %v", r.Outcome)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM base WHERE field = '_extras_given' AND value = '*'`); n != 1 {
+		t.Errorf("%d sources still taken to give every value, want 1 (the vCard)", n)
+	}
+	rep, err := s.Forget(context.Background(), "/a.vcf", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := extraStrings(v.Extras), []string{"EMAIL: shared@example.com"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after forgetting a.vcf (report %+v):\n got %q\nwant %q", rep, got, want)
+	}
+}
+
+// legacyExtrasStore is a store made at schema 15 and opened (migrated):
+// one contact with three extra values, given by a vCard (its first
+// version in the base row, an _extras_once row) and a PST item (a single
+// _extras base row), and pulled from upstream.
+func legacyExtrasStore(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	os.WriteFile(path, nil, 0o600)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(context.Background(), db, 15); err != nil {
+		t.Fatal(err)
+	}
+	const id = "11111111-1111-1111-1111-111111111111"
+	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('` + id + `', 'contact', 'x', 'x');
+		INSERT INTO contact (id, lastname, emailaddress1) VALUES ('` + id + `', 'Lee', 'lee@example.com');
+		INSERT INTO recordkey (entity, key, record_id) VALUES ('contact', 'email:lee@example.com', '` + id + `');
+		INSERT INTO extra (record_id, ord, name, value) VALUES ('` + id + `', 0, 'EMAIL', 'shared@example.com'), ('` + id + `', 1, 'NOTE', 'a'), ('` + id + `', 2, 'GENDER', 'M');
+		INSERT INTO provenance (id, record_id, kind, key, version, origin, seen_at) VALUES
+			(1, '` + id + `', 'vcf', '/a.vcf#lee', 'v1', 'vcf:/a.vcf', 'x'), (2, '` + id + `', 'pst', 'entry-1', 'v1', 'pst:/b.pst', 'x'),
+			(3, '` + id + `', 'upstream', 'contact/` + id + `', 'e1', 'upstream', 'x');
+		INSERT INTO base (provenance_id, field, value) VALUES (1, '*', '{"_extras":"x","lastname":"Lee"}'), (1, '_extras_once', '["0123456789abcdef"]'),
+			(2, '_extras', 'y'), (3, '*', '{"lastname":"Lee"}');`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, id
 }

@@ -230,3 +230,40 @@ func TestForgetUnrecordedVersion(t *testing.T) {
 		t.Errorf("after forgetting b.ics: schedule %+v, want a.ics's SEQUENCE 0", v.Schedule)
 	}
 }
+
+// check notes the iTIP versions and replies a store from before schema 15
+// did not record per source (not problems: the store is sound).
+func TestCheckNotesUnrecordedVersions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	os.WriteFile(path, nil, 0o600)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(context.Background(), db, 14); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('r1', 'appointment', 'x', 'x');
+		INSERT INTO activity (id, activitytypecode, subject) VALUES ('r1', 'appointment', 'Plan');
+		INSERT INTO schedule (record_id, sequence, stamp) VALUES ('r1', 1, '');
+		INSERT INTO reply (record_id, address, status, sequence, stamp) VALUES ('r1', 'bob@example.com', 'ACCEPTED', 1, '');
+		INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES ('r1', 'ics', '/a.ics#u1', 'a', 'ics:/a.ics', 'x');`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	rep, err := Check(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Notes) != 2 || !strings.HasPrefix(rep.Notes[0], "1 source item(s)") || !strings.HasPrefix(rep.Notes[1], "1 attendee repl") {
+		t.Errorf("notes %q, want one for the version and one for the reply", rep.Notes)
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("problems %q", rep.Problems)
+	}
+}

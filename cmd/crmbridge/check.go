@@ -20,7 +20,9 @@ entry points at a record, every activity party and list member at a record or
 an address, the journal's sequence has no gaps. Unlike other commands it
 reports a damaged store instead of refusing it. Every command already runs
 SQLite's quick_check before using a store whose file changed since it was last
-verified.`,
+verified. Lines "note" say what a store made by an older crmbridge holds less
+exactly (iTIP versions and replies it did not record per file); they are not
+problems.`,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -46,6 +48,11 @@ verified.`,
 				}
 				for _, p := range rep.Problems {
 					fmt.Fprintf(e.stdout, "problem\t%s\n", p)
+				}
+				if !e.quiet {
+					for _, n := range rep.Notes {
+						fmt.Fprintf(e.stdout, "note\t%s\n", n)
+					}
 				}
 			}
 			if len(rep.Problems) > 0 {
