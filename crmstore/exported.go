@@ -1,8 +1,10 @@
 package crmstore
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"crmbridge/crm"
@@ -99,13 +101,50 @@ func (sn *Snapshot) Watermark(target string) (int64, error) {
 	return n, err
 }
 
-// IDs is Store.IDs as of the snapshot.
+// IDs is Store.IDs as of the snapshot. It sorts in Go what idsQuery
+// sorts in SQL (created_at, then id, both compared as bytes as SQLite's
+// BINARY collation does): SQLite's sorter took a tenth of an export of
+// 100,000 contacts, and no index gives that order.
 func (sn *Snapshot) IDs(entities []crm.Entity) ([]string, error) {
 	if len(entities) == 0 {
 		return nil, nil
 	}
-	q, args := idsQuery(entities)
-	return sn.ids(q, args...)
+	args := make([]any, len(entities))
+	for i, e := range entities {
+		args[i] = string(e)
+	}
+	rows, err := sn.t.tx.QueryContext(sn.t.ctx, `SELECT concat(id, char(0), created_at) FROM record WHERE deleted = 0 AND entity IN (`+placeholders(len(entities))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type rec struct{ id, created string }
+	var recs []rec
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		i := strings.LastIndexByte(s, 0) // created_at holds no NUL byte
+		if i < 0 {
+			return nil, fmt.Errorf("record ids: bad row %q", s)
+		}
+		recs = append(recs, rec{s[:i], s[i+1:]})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(recs, func(a, b rec) int {
+		return cmp.Or(strings.Compare(a.created, b.created), strings.Compare(a.id, b.id))
+	})
+	var ids []string
+	if len(recs) > 0 {
+		ids = make([]string, len(recs))
+	}
+	for i, r := range recs {
+		ids[i] = r.id
+	}
+	return ids, nil
 }
 
 // ChangedSince is Store.ChangedSince as of the snapshot.

@@ -83,7 +83,6 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 		v.Entity = crm.Entity(ent)
 		v.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
 		v.ModifiedAt, _ = time.Parse(time.RFC3339Nano, modified)
-		v.Fields = map[string]string{}
 		chunk[v.ID] = &v
 		byEntity[v.Entity] = true
 		return nil
@@ -139,6 +138,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 			found[v.ID] = true
 			var ok bool
 			if vals, ok = unpackColumns(vals, texts, cols); !ok {
+				v.Fields = map[string]string{}
 				slow = append(slow, v)
 				return nil
 			}
@@ -158,6 +158,9 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 		}
 	}
 	for _, v := range chunk {
+		if v.Fields == nil {
+			v.Fields = map[string]string{} // as Get gives: no columns, or none set
+		}
 		if hasCols[v.Entity] && !found[v.ID] {
 			// Get fails on a record whose entity row is missing: do not
 			// hand out a view Get would not give.

@@ -156,3 +156,48 @@ func TestPackColumnsWide(t *testing.T) {
 		t.Fatalf("%d rows, %v", n, err)
 	}
 }
+
+// Snapshot.IDs sorts in Go what idsQuery sorts in SQL: the same ids in
+// the same order, over ties of created_at, times that differ only in
+// their fractional digits, deleted records and other entities.
+func TestSnapshotIDsOrder(t *testing.T) {
+	s := openTest(t)
+	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 40 {
+		e, f := crm.Contact, "lastname"
+		if i%7 == 0 {
+			e, f = crm.Account, "name"
+		}
+		res := apply(t, s, &crm.Incoming{
+			Source:     crm.SourceRef{Kind: "test", Key: fmt.Sprint("k", i), Version: "1"},
+			Record:     crm.Record{Entity: e, Fields: map[string]string{f: fmt.Sprint("n", i)}},
+			ModifiedAt: at,
+		}, PolicyNewest)
+		created := []string{"2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.05Z", "2023-12-31T23:59:59.999999999Z"}[i%4]
+		if _, err := s.db.Exec(`UPDATE record SET created_at = ?, deleted = ? WHERE id = ?`, created, i%9 == 4, res.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sn, err := s.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	for _, ents := range [][]crm.Entity{{crm.Contact}, {crm.Contact, crm.Account}, {crm.Email}} {
+		got, err := sn.IDs(ents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, args := idsQuery(ents)
+		want, err := sn.ids(q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%v:\nIDs %v\nSQL %v", ents, got, want)
+		}
+		if len(ents) == 2 && len(got) < 30 {
+			t.Errorf("%d ids, want most of 40", len(got))
+		}
+	}
+}
