@@ -137,10 +137,15 @@ func TestOutlookOccurrence(t *testing.T) {
 			people: map[string][]string{"": seriesPeople, "2026-03-30T08:00:00Z": {"5 bob@example.com ACCEPTED", "7 olga@example.com "}},
 		},
 		{
-			// iCalendar's rule: an answer for an occurrence the store does
-			// not hold apart is not applied (to the series either).
+			// An answer for an occurrence the store holds only inside its
+			// series: the occurrence becomes a record of its own (the
+			// series at that instant), whose participation it changes;
+			// the series' is left as it is.
 			name: "a response to an occurrence not held apart", ics: []string{occurSeriesICS, accept3OnlyICS}, outlook: []meeting{occurSeries, accept3Only},
-			want: map[string]map[string]string{"": series}, people: map[string][]string{"": seriesPeople}, problems: 1,
+			want: map[string]map[string]string{"": series,
+				"2026-03-30T08:00:00Z": {"subject": "Weekly", "location": "Room A", "scheduledstart": "2026-03-30T08:00:00Z", "scheduledend": "2026-03-30T09:00:00Z",
+					"timezone": "Europe/Berlin", "recurrence": "", "statecode": "3"}},
+			people: map[string][]string{"": seriesPeople, "2026-03-30T08:00:00Z": {"5 bob@example.com ACCEPTED", "7 olga@example.com "}},
 		},
 		{
 			name: "without the series' start time, before the change to summer time", ics: []string{occurSeriesICS, cancel2ICS}, outlook: []meeting{occurSeries, cancel2},

@@ -173,7 +173,7 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 			if err := t.protect(true); err != nil {
 				return err
 			}
-			res, err = t.applyAnswer(in, provID, recID)
+			res, err = t.applyAnswer(in, policy, provID, recID)
 		} else {
 			res, err = t.apply(in, policy, provID, recID)
 		}

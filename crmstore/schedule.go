@@ -231,7 +231,7 @@ func (t *Tx) saveSchedule(in *crm.Incoming, id, origin, at string) (bool, error)
 
 // applyAnswer applies a REPLY, COUNTER, DECLINECOUNTER or REFRESH (see
 // the rules above) to the record its keys name.
-func (t *Tx) applyAnswer(in *crm.Incoming, provID int64, recID string) (Result, error) {
+func (t *Tx) applyAnswer(in *crm.Incoming, policy Policy, provID int64, recID string) (Result, error) {
 	e := in.Record.Entity
 	origin := in.Origin
 	if origin == "" {
@@ -254,12 +254,26 @@ func (t *Tx) applyAnswer(in *crm.Incoming, provID int64, recID string) (Result, 
 			break
 		}
 	}
+	var notes []string
+	created := false
+	if recID == "" {
+		id, err := t.holdOccurrenceApart(in, policy, provID)
+		if err != nil {
+			return Result{}, err
+		}
+		if id != "" {
+			recID, created = id, true
+			notes = append(notes, fmt.Sprintf("occurrence %s of the series held apart, as a record of its own, to apply the %s", in.Record.Fields["recurrenceid"], s.Method))
+		}
+	}
 	if recID == "" {
 		uid := in.Record.Fields["uid"]
 		return Result{}, fmt.Errorf("%s for %s UID %q: %w; not applied (import the invitation, then this file again)", s.Method, e, uid, ErrUnknownEvent)
 	}
 	res := Result{ID: recID, Outcome: Unchanged, Known: provID != 0}
-	var notes []string
+	if created {
+		res.Outcome, res.Known = Created, false
+	}
 	if s.Method != crm.MethodReply {
 		notes = append(notes, fmt.Sprintf("%s from %s: a proposal or request, the event is not changed", s, attendeeList(in.Record.Parties)))
 	} else {
@@ -311,7 +325,7 @@ func (t *Tx) applyAnswer(in *crm.Incoming, provID int64, recID string) (Result, 
 		for _, a := range missing {
 			notes = append(notes, fmt.Sprintf("REPLY of %s, who is not an attendee of the event: kept, applied if a later version invites them", a))
 		}
-		if changed {
+		if changed && !created {
 			res.Outcome, res.Changed = Updated, []string{fieldParties}
 		}
 	}
@@ -320,6 +334,84 @@ func (t *Tx) applyAnswer(in *crm.Incoming, provID int64, recID string) (Result, 
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// occurrenceOnly are the fields of a series that the record of one of
+// its occurrences does not take: the pattern, Outlook's form of it, the
+// link to a series.
+var occurrenceOnly = map[string]bool{"recurrence": true, "recurrenceblob": true, "seriesid": true, "recurrenceid": true}
+
+// holdOccurrenceApart creates the record of the occurrence an answer
+// names (RECURRENCE-ID) when the store holds it only inside its series
+// (the appointment of the same UID without recurrence id, with a
+// recurrence): the series at that instant (RFC 5545 3.8.4.4: the
+// occurrence starts at its recurrence id and lasts as the series does;
+// the series' fields but its pattern, its parties, its scheduling
+// version), keyed and sourced as the answer, so that the answer changes
+// that occurrence's participation and not the series' (RFC 5546 3.2.3: a
+// REPLY with RECURRENCE-ID answers that instance). It returns "" when the
+// answer names no occurrence or the store holds no such series.
+func (t *Tx) holdOccurrenceApart(in *crm.Incoming, policy Policy, provID int64) (string, error) {
+	e := in.Record.Entity
+	rid, uid := in.Record.Fields["recurrenceid"], in.Record.Fields["uid"]
+	if e != crm.Appointment || rid == "" || uid == "" {
+		return "", nil
+	}
+	ridT, err := time.Parse(time.RFC3339, rid)
+	if err != nil {
+		return "", nil
+	}
+	var seriesID string
+	err = t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`,
+		string(e), "uid:"+uid).Scan(&seriesID)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up series: %w", err)
+	}
+	want := map[string]string{}
+	for _, fd := range crm.Fields(e) {
+		want[fd.Name] = ""
+	}
+	cur, err := t.loadFields(e, seriesID, want)
+	if err != nil {
+		return "", err
+	}
+	if cur["recurrence"] == "" || cur["recurrenceid"] != "" {
+		return "", nil // not a series
+	}
+	start, err1 := time.Parse(time.RFC3339, cur["scheduledstart"])
+	end, err2 := time.Parse(time.RFC3339, cur["scheduledend"])
+	f := map[string]string{}
+	for k, v := range cur {
+		if v != "" && !occurrenceOnly[k] {
+			f[k] = v
+		}
+	}
+	f["recurrenceid"] = rid
+	f["scheduledstart"] = rid
+	delete(f, "scheduledend")
+	if err1 == nil && err2 == nil && !end.Before(start) {
+		f["scheduledend"] = ridT.Add(end.Sub(start)).UTC().Format(time.RFC3339)
+	}
+	ps, err := t.loadParties(`SELECT role, address, name, status, COALESCE(contact_id, '') FROM activityparty WHERE activity_id = ? ORDER BY ord`, seriesID)
+	if err != nil {
+		return "", err
+	}
+	occ := &crm.Incoming{Record: crm.Record{Entity: e, Fields: f, Parties: ps}, Keys: in.Keys, Source: in.Source,
+		Origin: in.Origin, ModifiedAt: in.ModifiedAt}
+	res, err := t.apply(occ, policy, provID, "")
+	if err != nil {
+		return "", fmt.Errorf("hold occurrence %s apart: %w", rid, err)
+	}
+	// The occurrence is at the series' version: an answer to an older one
+	// does not apply to it either.
+	if _, err := t.exec(`INSERT OR IGNORE INTO schedule (record_id, sequence, stamp) SELECT ?, sequence, stamp FROM schedule WHERE record_id = ?`,
+		res.ID, seriesID); err != nil {
+		return "", fmt.Errorf("store schedule: %w", err)
+	}
+	return res.ID, nil
 }
 
 func attendeeList(ps []crm.Party) string {

@@ -3,6 +3,7 @@ package crmstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,5 +266,106 @@ func TestCheckNotesUnrecordedVersions(t *testing.T) {
 	}
 	if len(rep.Problems) != 0 {
 		t.Errorf("problems %q", rep.Problems)
+	}
+}
+
+// TestReplyHoldsOccurrenceApart applies an answer for one occurrence of a
+// series that the store holds only inside the series: the occurrence
+// becomes a record of its own (the series at that instant, with the
+// series' version) whose participation the answer changes; the series
+// keeps its own. An answer to an older version of the series does not
+// apply to the occurrence either; an answer naming an occurrence of an
+// event that is no series is still refused; forgetting the answer's file
+// removes the occurrence it made.
+func TestReplyHoldsOccurrenceApart(t *testing.T) {
+	ctx := context.Background()
+	series := func(s *Store, recurrence string) *Result {
+		in := itipVersion("a.ics", "REQUEST", 1, "Weekly", "")
+		in.Record.Fields["scheduledstart"], in.Record.Fields["scheduledend"] = "2026-03-16T09:00:00Z", "2026-03-16T10:00:00Z"
+		in.Record.Fields["location"], in.Record.Fields["timezone"] = "Room A", "Europe/Berlin"
+		if recurrence != "" {
+			in.Record.Fields["recurrence"] = recurrence
+		}
+		r := apply(t, s, in, PolicyNewest)
+		return &r
+	}
+	reply := func(key string, seq int) *crm.Incoming {
+		in := itipVersion(key, "REPLY", seq, "", "bob@example.com")
+		in.Record.Fields["recurrenceid"] = "2026-03-30T08:00:00Z"
+		in.Keys = []string{"uid:u1/20260330T080000Z"}
+		return in
+	}
+
+	s := openTest(t)
+	sr := series(s, "RRULE:FREQ=WEEKLY;COUNT=5")
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tx.Apply(reply("r.ics", 1), PolicyNewest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != Created || res.ID == sr.ID || !strings.Contains(res.Note, "held apart") {
+		t.Fatalf("result %+v, want a new record of the occurrence", res)
+	}
+	occ, err := s.Get(ctx, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"uid": "u1", "recurrenceid": "2026-03-30T08:00:00Z", "scheduledstart": "2026-03-30T08:00:00Z",
+		"scheduledend": "2026-03-30T09:00:00Z", "subject": "Weekly", "location": "Room A", "timezone": "Europe/Berlin", "recurrence": "", "seriesid": sr.ID} {
+		if occ.Fields[k] != v {
+			t.Errorf("occurrence %s = %q, want %q", k, occ.Fields[k], v)
+		}
+	}
+	status := func(v *View) string {
+		for _, p := range v.Parties {
+			if p.Address == "bob@example.com" {
+				return p.Status
+			}
+		}
+		return "missing"
+	}
+	if st := status(occ); st != "ACCEPTED" {
+		t.Errorf("occurrence: bob %q, want ACCEPTED", st)
+	}
+	if occ.Schedule == nil || occ.Schedule.Sequence != 1 {
+		t.Errorf("occurrence schedule %v, want the series' SEQUENCE 1", occ.Schedule)
+	}
+	sv, _ := s.Get(ctx, sr.ID)
+	if st := status(sv); st != "" {
+		t.Errorf("series: bob %q, want unchanged", st)
+	}
+
+	// An answer to SEQUENCE 0 of another occurrence: held apart (it is an
+	// occurrence), but the answer is older than the series' version.
+	old := reply("r0.ics", 0)
+	old.Record.Fields["recurrenceid"], old.Keys = "2026-04-06T08:00:00Z", []string{"uid:u1/20260406T080000Z"}
+	res0 := apply(t, s, old, PolicyNewest)
+	if v, _ := s.Get(ctx, res0.ID); status(v) != "" || !strings.Contains(res0.Note, "answers SEQUENCE 0") {
+		t.Errorf("an answer to an older version: bob %q, note %q", status(v), res0.Note)
+	}
+
+	rep, err := s.Forget(ctx, "/r.ics", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Deleted) != 1 || rep.Deleted[0].ID != res.ID {
+		t.Errorf("forget the answer: deleted %+v, want the occurrence it made", rep.Deleted)
+	}
+
+	s2 := openTest(t)
+	series(s2, "")
+	tx, err = s2.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Apply(reply("r.ics", 1), PolicyNewest); !errors.Is(err, ErrUnknownEvent) {
+		t.Errorf("an answer for an occurrence of an event that is no series: %v, want ErrUnknownEvent", err)
 	}
 }
