@@ -146,13 +146,13 @@ func (t *Tx) coalesce(id string, e crm.Entity) (c OutboxChange, keep bool, err e
 	if err := rows.Err(); err != nil {
 		return c, false, err
 	}
+	var set map[string]string // with outboxAll: the record's values, read once
 	if names[outboxAll] {
 		delete(names, outboxAll)
-		set, err := t.namesSet(id, e)
-		if err != nil {
+		if set, err = t.valuesSet(id, e); err != nil {
 			return c, false, err
 		}
-		for _, n := range set {
+		for n := range set {
 			names[n] = true
 		}
 	}
@@ -182,9 +182,21 @@ func (t *Tx) coalesce(id string, e crm.Entity) (c OutboxChange, keep bool, err e
 	if names[fieldParties] && e.IsActivity() {
 		want[fieldParties] = ""
 	}
-	cur, err := t.loadFields(e, id, want)
+	load := want
+	if set != nil {
+		load = map[string]string{}
+		for n := range want {
+			if _, ok := set[n]; !ok {
+				load[n] = "" // named by a later entry, and empty now
+			}
+		}
+	}
+	cur, err := t.loadFields(e, id, load)
 	if err != nil {
 		return c, false, err
+	}
+	for n, v := range set {
+		cur[n] = v
 	}
 	c.Fields = map[string]string{}
 	for n := range want {
@@ -231,9 +243,9 @@ func (t *Tx) coalesce(id string, e crm.Entity) (c OutboxChange, keep bool, err e
 // fields would repeat, in every entry, what the record holds).
 const outboxAll = "*"
 
-// namesSet returns every field of record id that has a value, the child
-// collections (parties, members) included.
-func (t *Tx) namesSet(id string, e crm.Entity) ([]string, error) {
+// valuesSet returns every field of record id that has a value, with its
+// value, the child collections (parties, members) included.
+func (t *Tx) valuesSet(id string, e crm.Entity) (map[string]string, error) {
 	want := map[string]string{}
 	for _, f := range crm.Fields(e) {
 		want[f.Name] = ""
@@ -248,13 +260,34 @@ func (t *Tx) namesSet(id string, e crm.Entity) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
 	for n, v := range cur {
-		if v != "" {
-			names = append(names, n)
+		if v == "" {
+			delete(cur, n)
 		}
 	}
-	return names, nil
+	return cur, nil
+}
+
+// collectionsSet returns the child collections (parties of an activity,
+// members of a list) record id has, without reading its fields.
+func (t *Tx) collectionsSet(id string, e crm.Entity) ([]string, error) {
+	var q, name string
+	switch {
+	case e.IsActivity():
+		q, name = `SELECT EXISTS (SELECT 1 FROM activityparty WHERE activity_id = ?)`, fieldParties
+	case e == crm.List:
+		q, name = `SELECT EXISTS (SELECT 1 FROM listmember WHERE list_id = ?)`, fieldMembers
+	default:
+		return nil, nil
+	}
+	var has bool
+	if err := t.queryRow(q, id).Scan(&has); err != nil {
+		return nil, fmt.Errorf("%s of %s: %w", name, id, err)
+	}
+	if !has {
+		return nil, nil
+	}
+	return []string{name}, nil
 }
 
 // OutboxInFlight marks each record's entries up to its seq as sent with an
@@ -319,12 +352,25 @@ func (s *Store) OutboxDoneSent(ctx context.Context, id string, seq int64, etag s
 		}
 		if _, ok := names[outboxAll]; ok && lastOp != OutboxDelete {
 			delete(names, outboxAll)
-			set, err := t.namesSet(id, crm.Entity(ent))
-			if err != nil {
-				return err
-			}
-			for _, n := range set {
-				names[n] = ""
+			if sent == nil {
+				set, err := t.valuesSet(id, crm.Entity(ent))
+				if err != nil {
+					return err
+				}
+				for n := range set {
+					names[n] = ""
+				}
+			} else {
+				// Only the fields sent become the base (below), and
+				// each of them is named by sent itself: of the record's
+				// fields, only its child collections matter here.
+				set, err := t.collectionsSet(id, crm.Entity(ent))
+				if err != nil {
+					return err
+				}
+				for _, n := range set {
+					names[n] = ""
+				}
 			}
 		}
 		if _, err := t.exec(`DELETE FROM outbox WHERE record_id = ? AND seq <= ?`, id, seq); err != nil {
