@@ -25,7 +25,7 @@ pst=$(go list -m -f '{{.Dir}}' github.com/mooijtech/go-pst/v6)/data/enron.pst
 for tool in readpst gzip /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool not found (apt-get install pst-utils gzip time)" >&2; exit 1; }
 done
-go build -o "$bin" ./cmd/crmbridge
+CGO_ENABLED=0 go build -o "$bin" ./cmd/crmbridge  # static, as make build
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

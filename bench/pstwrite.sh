@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 pst=${1:-$(go list -m -f '{{.Dir}}' github.com/mooijtech/go-pst/v6)/data/enron.pst}
 runs=${RUNS:-5}
 bin=bin/crmbridge
-[ -x "$bin" ] || go build -o "$bin" ./cmd/crmbridge
+[ -x "$bin" ] || CGO_ENABLED=0 go build -o "$bin" ./cmd/crmbridge  # static, as make build
 command -v readpst >/dev/null || { echo "bench: readpst not found (apt-get install pst-utils)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time not found (apt-get install time)" >&2; exit 1; }
 
