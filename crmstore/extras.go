@@ -183,9 +183,11 @@ type extrasMerge struct {
 //     of a once-only name (crm.Incoming.Once) of which the source holds a
 //     value from its newer version: never an overwrite by an older value;
 //   - with supersede (a newer iTIP version that replaces the event, after
-//     schedule.go), the versions of the event other iCalendar, PST and
-//     .msg sources gave count as this source's own: they no longer give
-//     what this version does not (as for fields);
+//     schedule.go), the versions of the event other sources of its format
+//     gave (extrasFormat: iCalendar, or PST and .msg) count as this
+//     source's own: they no longer give what this version does not (as
+//     for fields). Another format's values stay: they may be what this
+//     format cannot give (a PST item's MAPI properties);
 //   - a withdrawn value leaves the record only when no other source still
 //     claims it: a value two sources gave stays while either gives it.
 //
@@ -220,7 +222,7 @@ func (t *Tx) mergeExtras(recID string, provID int64, ours []crm.Extra, in *crm.I
 			if sc.prov == provID {
 				continue
 			}
-			if !supersede || !fromScheduler(sc.kind) {
+			if !supersede || !fromScheduler(sc.kind) || extrasFormat(sc.kind) != extrasFormat(in.Source.Kind) {
 				others = append(others, sc)
 				continue
 			}
@@ -277,6 +279,15 @@ func (t *Tx) mergeExtras(recID string, provID int64, ours []crm.Extra, in *crm.I
 	m.extras = unionExtras(kept, add)
 	m.own = own.String()
 	return m, nil
+}
+
+// extrasFormat names the vocabulary of extra values a source kind gives:
+// a PST item and a .msg file hold the same MAPI properties.
+func extrasFormat(kind string) string {
+	if kind == "msg" {
+		return "pst"
+	}
+	return kind
 }
 
 // claimedBy reports whether any of the sources cs claims value h.

@@ -332,3 +332,33 @@ func legacyExtrasStore(t *testing.T) (*Store, string) {
 	t.Cleanup(func() { s.Close() })
 	return s, id
 }
+
+// A newer iTIP version supersedes the older versions of the event that
+// sources of its own format gave (an .ics file's, or a PST item's and a
+// .msg file's, which hold the same properties), not the values another
+// format keeps that this one cannot give (a PST item's MAPI properties
+// stay when a newer .ics REQUEST arrives).
+func TestExtrasSupersededBySameFormat(t *testing.T) {
+	s := openTest(t)
+	x := func(n, v string) crm.Extra { return crm.Extra{Name: n, Value: v} }
+	event := func(kind, key string, seq int, xs ...crm.Extra) *crm.Incoming {
+		return &crm.Incoming{
+			Source: crm.SourceRef{Kind: kind, Key: key, Version: key},
+			Origin: kind + ":" + key,
+			Record: crm.Record{Entity: crm.Appointment, Fields: map[string]string{"uid": "u1", "subject": "Plan",
+				"scheduledstart": "2026-03-02T09:00:00Z", "scheduledend": "2026-03-02T10:00:00Z"}, Extras: xs},
+			Keys:     []string{"uid:u1"},
+			Schedule: &crm.Schedule{Method: "REQUEST", Sequence: seq},
+		}
+	}
+	r := apply(t, s, event("pst", "entry-1", 0, x("X-MS-CUSTOMER", "K-7")), PolicyNewest)
+	apply(t, s, event("ics", "/a.ics#u1", 1, x("X-TAG", "one")), PolicyNewest)
+	apply(t, s, event("ics", "/b.ics#u1", 2, x("X-TAG", "two")), PolicyNewest)
+	v, err := s.Get(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := extraStrings(v.Extras), []string{"X-MS-CUSTOMER: K-7", "X-TAG: two"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("extras\n got %q\nwant %q", got, want)
+	}
+}
