@@ -92,3 +92,34 @@ func BenchmarkMbox(b *testing.B) {
 		}
 	}
 }
+
+// readMessage starts each message in a buffer of the last one's size: on
+// an mbox of alike messages it allocates about one message's bytes per
+// message, not the 2-4 times that growing from nothing costs.
+func TestMboxReadBufferFollowsLastMessage(t *testing.T) {
+	var raw bytes.Buffer
+	io.Copy(&raw, &mboxGen{n: 200})
+	r := NewMboxReader(bytes.NewReader(raw.Bytes()), "alike.mbox")
+	if _, err := r.Next(); err != nil { // the first message, and the second's separator
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n, size := 0, 0
+	for r.from != nil {
+		m, err := r.readMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, size = n+1, size+len(m)
+	}
+	runtime.ReadMemStats(&after)
+	if n != 199 {
+		t.Fatalf("%d messages, want 199", n)
+	}
+	// The separators (one small slice each) and the slack of a
+	// buffer an eighth larger than the message.
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(size)*3/2; got > limit {
+		t.Errorf("reading %d bytes of messages allocated %d bytes, want at most %d", size, got, limit)
+	}
+}
