@@ -351,7 +351,8 @@ func TestOutlookOccurrenceID(t *testing.T) {
 // object id with its instance date and PidLidExceptionReplaceTime, its
 // clean id none (MS-OXOCAL 2.2.1.27, 2.2.1.28, 2.2.10.2.5), the series an
 // id without instance date; imported again into a fresh store, every
-// override is keyed to its occurrence as before.
+// override is keyed to its occurrence as before, the cancelled one (a
+// deleted instance in the PST) included.
 func TestPSTExportOccurrenceGOID(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
@@ -359,6 +360,11 @@ func TestPSTExportOccurrenceGOID(t *testing.T) {
 		m := occurrence(occurSeries, third)
 		m.seq, m.owner, m.subject = 1, mt0.Add(time.Hour), "Weekly (moved)"
 		m.start, m.end = time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC), time.Date(2026, 3, 31, 13, 0, 0, 0, time.UTC)
+		return m
+	}(), func() meeting {
+		m := occurrence(occurSeries, time.Date(2026, 3, 23, 0, 0, 0, 0, time.UTC))
+		m.class, m.seq, m.owner, m.state = "IPM.Schedule.Meeting.Canceled", 1, mt0.Add(time.Hour), 7
+		m.start, m.end = time.Date(2026, 3, 23, 9, 0, 0, 0, time.UTC), time.Date(2026, 3, 23, 10, 0, 0, 0, time.UTC)
 		return m
 	}()} {
 		p := filepath.Join(dir, fmt.Sprintf("%d.msg", i))
@@ -379,8 +385,8 @@ func TestPSTExportOccurrenceGOID(t *testing.T) {
 		t.Fatal(p.errs)
 	}
 	before := occurRecordsByUID(t, a)
-	if len(before) != 4 {
-		t.Fatalf("%d appointments before the export, want 4: %v", len(before), before)
+	if len(before) != 5 {
+		t.Fatalf("%d appointments before the export, want 5: %v", len(before), before)
 	}
 	out := filepath.Join(t.TempDir(), "out.pst")
 	export(t, a, ExportOptions{All: true, PST: out})

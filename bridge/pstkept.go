@@ -28,6 +28,10 @@ type keptSeries struct {
 	// The blob's modified instances (ExceptionInfo): original start, new
 	// start and end, local wall times as UTC.
 	modified []struct{ orig, start, end time.Time }
+	// deleted are the blob's DeletedInstanceDates (MS-OXOCAL 2.2.1.44.1):
+	// local dates as 00:00 UTC, the original dates of modified instances
+	// among them.
+	deleted []time.Time
 }
 
 // keptRecurrence returns the series kept on the record, ok false when
@@ -62,7 +66,11 @@ func keptRecurrence(f map[string]string) (keptSeries, bool) {
 	if !ok || uint64(deleted)*4 > uint64(len(b)) {
 		return keptSeries{}, false
 	}
-	p += 4 * int(deleted)
+	var deletedDates []time.Time
+	for range deleted {
+		d, _ := u32()
+		deletedDates = append(deletedDates, minutesTime(d))
+	}
 	modified, ok := u32()
 	if !ok || uint64(modified)*4 > uint64(len(b)) {
 		return keptSeries{}, false
@@ -73,7 +81,7 @@ func keptRecurrence(f map[string]string) (keptSeries, bool) {
 	if !ok1 || !ok2 {
 		return keptSeries{}, false
 	}
-	k := keptSeries{blob: b, start: minutesTime(first)}
+	k := keptSeries{blob: b, start: minutesTime(first), deleted: deletedDates}
 	// MS-OXOCAL 2.2.1.44.2: ReaderVersion2, WriterVersion2, StartTimeOffset,
 	// EndTimeOffset, ExceptionCount, then one ExceptionInfo per exception.
 	p += 8

@@ -687,6 +687,73 @@ func pstOccurrences(master *crm.Incoming, it *pst.Item) []*crm.Incoming {
 		in.Pos = master.Pos + ": occurrence " + recID.UTC().Format(time.RFC3339)
 		out = append(out, in)
 	}
+	return append(out, pstCancelledOccurrences(master)...)
+}
+
+// pstCancelledOccurrences reads back the cancelled occurrences that
+// crmbridge's writer folds into a series as deleted instances
+// (foldExceptions: the store held them as occurrence records with
+// statecode 2): when the series' recurrence is an iCalendar rule (as
+// crmbridge's own PSTs keep it), a date Outlook's blob deletes
+// (DeletedInstanceDates, MS-OXOCAL 2.2.1.44.1) that is neither an EXDATE
+// of the rule nor the original date of a modified instance was such an
+// occurrence. Each becomes a cancelled appointment of the series' UID, its
+// recurrence id the date at the series' start time in its zone (a date
+// for an all-day series, as occurrenceOf), lasting as the series does,
+// with the series' fields but its pattern. A series whose recurrence is
+// Outlook's own description keeps its deleted occurrences in the blob it
+// keeps (there they cannot be told from EXDATEs): nothing is read for it.
+func pstCancelledOccurrences(master *crm.Incoming) []*crm.Incoming {
+	mf := master.Record.Fields
+	k, ok := keptRecurrence(mf)
+	if !ok || len(k.deleted) == 0 {
+		return nil
+	}
+	start, err1 := time.Parse(time.RFC3339, mf["scheduledstart"])
+	end, err2 := time.Parse(time.RFC3339, mf["scheduledend"])
+	if err1 != nil || err2 != nil || end.Before(start) {
+		return nil
+	}
+	zone := recordZone(mf["timezone"], mf["timezoneblob"])
+	r, ok := parseRecurrence(mf["recurrence"], start, end, zone.loc)
+	if !ok {
+		return nil
+	}
+	excluded := map[time.Time]bool{}
+	for _, d := range r.deleted {
+		excluded[d] = true
+	}
+	for _, m := range k.modified {
+		excluded[midnight(m.orig)] = true
+	}
+	allDay := mf["isalldayevent"] == "true"
+	s := start.In(zone.loc)
+	var out []*crm.Incoming
+	for _, d := range k.deleted {
+		if excluded[d] {
+			continue
+		}
+		excluded[d] = true
+		rid := d
+		if !allDay {
+			rid = time.Date(d.Year(), d.Month(), d.Day(), s.Hour(), s.Minute(), s.Second(), 0, zone.loc).UTC()
+		}
+		f := map[string]string{}
+		for key, v := range mf {
+			if !seriesOnly[key] {
+				f[key] = v
+			}
+		}
+		f["recurrenceid"] = item.FormatTime(rid)
+		f["scheduledstart"], f["scheduledend"] = item.FormatTime(rid), item.FormatTime(rid.Add(end.Sub(start)))
+		// Dataverse appointment: statecode 2 canceled (statuscode 4).
+		f["statecode"], f["statuscode"] = "2", "4"
+		in := &crm.Incoming{Record: crm.Record{Entity: crm.Appointment, Fields: f, Parties: master.Record.Parties},
+			Keys: item.EventKeys(mf["uid"], rid), Source: master.Source, ModifiedAt: master.ModifiedAt}
+		in.Source.Key = master.Source.Key + "/" + rid.UTC().Format("20060102T150405Z")
+		in.Pos = master.Pos + ": cancelled occurrence " + rid.UTC().Format(time.RFC3339)
+		out = append(out, in)
+	}
 	return out
 }
 
