@@ -90,15 +90,11 @@ func (t *Tx) touchAddr(a string) {
 // address first, then the second and third. One indexed lookup and update
 // per distinct address.
 func (t *Tx) resolveParties() error {
-	for addr := range t.addrs {
-		var used int
-		if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM activityparty WHERE lower(address) = ?1)
-			OR EXISTS (SELECT 1 FROM listmember WHERE lower(address) = ?1)`, addr).Scan(&used); err != nil {
-			return fmt.Errorf("resolve %s: %w", addr, err)
-		}
-		if used == 0 {
-			continue // no party or member has this address (yet)
-		}
+	used, err := t.usedAddrs(sortedSet(t.addrs))
+	if err != nil {
+		return err
+	}
+	for _, addr := range used {
 		var id string
 		err := t.queryRow(`SELECT id FROM (
 			SELECT c.id, 1 AS pref FROM contact c JOIN record r ON r.id = c.id AND r.deleted = 0 WHERE lower(c.emailaddress1) = ?1
@@ -117,4 +113,49 @@ func (t *Tx) resolveParties() error {
 	}
 	t.addrs = map[string]bool{}
 	return nil
+}
+
+// usedChunk is how many addresses usedAddrs asks about in one statement;
+// a shorter last chunk is padded with NULL (equal to nothing), so that one
+// prepared statement serves every chunk.
+const usedChunk = 200
+
+// usedAddrs returns those of addrs (lower case) that some activity party
+// or list member has. A bulk import of contacts touches every address it
+// stores and usually none is a party's: one statement per chunk instead of
+// one per address.
+func (t *Tx) usedAddrs(addrs []string) ([]string, error) {
+	marks := "?" + strings.Repeat(",?", usedChunk-1)
+	q := `SELECT lower(address) FROM activityparty WHERE lower(address) IN (` + marks + `)
+		UNION SELECT lower(address) FROM listmember WHERE lower(address) IN (` + marks + `)`
+	var used []string
+	args := make([]any, 2*usedChunk)
+	for len(addrs) > 0 {
+		n := min(len(addrs), usedChunk)
+		for i := range usedChunk {
+			var a any // NULL
+			if i < n {
+				a = addrs[i]
+			}
+			args[i], args[usedChunk+i] = a, a
+		}
+		rows, err := t.query(q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("resolve parties: %w", err)
+		}
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("resolve parties: %w", err)
+			}
+			used = append(used, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("resolve parties: %w", err)
+		}
+		addrs = addrs[n:]
+	}
+	return used, nil
 }

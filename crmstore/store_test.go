@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -506,5 +507,62 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 		default:
 			t.Errorf("stray file %q", n)
 		}
+	}
+}
+
+// Contacts added in one batch resolve the parties of every address they
+// bring, however many addresses the batch touches (asked about in chunks,
+// usedAddrs), and a party without an address stays unresolved.
+func TestResolveManyAddressesInOneBatch(t *testing.T) {
+	s := openTest(t)
+	const n = 2*usedChunk + 17
+	addr := func(i int) string { return fmt.Sprintf("p%03d@example.com", i) }
+	// Mails from parties at addresses 0, usedChunk+1 and n-1 (the first,
+	// second and third chunk), and one party with no address.
+	for i, a := range []string{addr(0), addr(usedChunk + 1), addr(n - 1), ""} {
+		apply(t, s, &crm.Incoming{
+			Source: crm.SourceRef{Kind: "eml", Key: fmt.Sprintf("<m%d@x>", i), Version: "1"},
+			Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "Hi"},
+				Parties: []crm.Party{{Role: crm.RoleSender, Address: strings.ToUpper(a), Name: "P"}}},
+			Keys: []string{fmt.Sprintf("msgid:m%d@x", i)},
+		}, PolicyNewest)
+	}
+	tx, err := s.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for i := range n {
+		res, err := tx.Apply(&crm.Incoming{
+			Source: crm.SourceRef{Kind: "vcf", Key: fmt.Sprint(i), Version: "1"},
+			Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"lastname": fmt.Sprint("P", i), "emailaddress1": addr(i)}},
+			Keys:   []string{"email:" + addr(i)},
+		}, PolicyNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[addr(i)] = res.ID
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.db.Query(`SELECT lower(address), COALESCE(contact_id, '') FROM activityparty`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var a, c string
+		if err := rows.Scan(&a, &c); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if c != ids[a] {
+			t.Errorf("party %q: contact %q, want %q", a, c, ids[a])
+		}
+	}
+	if seen != 4 {
+		t.Fatalf("%d parties, want 4", seen)
 	}
 }
