@@ -13,9 +13,7 @@ import (
 	"crmbridge/crm"
 )
 
-// batchIDs is how many records GetBatch reads per query. Every query has
-// this many placeholders (the last chunk is padded with "", which is no
-// record's id), so that each is prepared once.
+// batchIDs is how many records GetBatch reads per query.
 const batchIDs = 256
 
 // BatchOptions says what GetBatch may leave out of its views.
@@ -46,14 +44,20 @@ func (sn *Snapshot) GetBatch(ids []string, opt BatchOptions) (map[string]*View, 
 
 func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*View) error {
 	t := sn.t
-	in := "(" + placeholders(batchIDs) + ")"
-	args := make([]any, batchIDs)
-	for i := range args {
-		args[i] = ""
-		if i < len(ids) {
-			args[i] = strings.ToLower(ids[i])
-		}
+	// The chunk's ids go to every query as one JSON array: one bound
+	// value instead of 256 (modernc copies each bound string into C
+	// memory: 400,000 copies for 100,000 contacts), the same plan (SQLite
+	// searches each table by id for each value of the list).
+	in := "(SELECT value FROM json_each(?))"
+	lower := make([]string, len(ids))
+	for i, id := range ids {
+		lower[i] = strings.ToLower(id)
 	}
+	js, err := json.Marshal(lower)
+	if err != nil {
+		return err
+	}
+	args := []any{string(js)}
 	// each runs q (its first column a record id in this chunk) and hands
 	// every row's view and remaining columns to scan.
 	each := func(what, q string, scan func(rows *sql.Rows) error, pre ...any) error {
@@ -74,7 +78,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 	}
 	chunk := map[string]*View{}
 	byEntity := map[crm.Entity]bool{}
-	err := each("records", `SELECT id, entity, created_at, modified_at, deleted FROM record WHERE id IN `+in, func(rows *sql.Rows) error {
+	err = each("records", `SELECT id, entity, created_at, modified_at, deleted FROM record WHERE id IN `+in, func(rows *sql.Rows) error {
 		var v View
 		var ent, created, modified string
 		if err := rows.Scan(&v.ID, &ent, &created, &modified, &v.Deleted); err != nil {

@@ -59,6 +59,15 @@ func TestGetBatchPackedValues(t *testing.T) {
 			t.Errorf("%s:\nGetBatch %q\nGet      %q", id, got[id].Fields, want.Fields)
 		}
 	}
+	// Ids go to the queries as one JSON array: upper case finds the
+	// record, as Get does; quotes, backslashes and non-ASCII find none.
+	odd, err := sn.GetBatch([]string{strings.ToUpper(ids[1]), `a"b\`, "é", ids[1] + `"`}, BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(odd) != 1 || odd[ids[1]] == nil || !reflect.DeepEqual(odd[ids[1]], got[ids[1]]) {
+		t.Errorf("odd ids: got %d views %v", len(odd), odd)
+	}
 	f := got[ids[0]].Fields
 	for k, v := range values {
 		if f[k] != v {
