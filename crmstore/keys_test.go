@@ -129,3 +129,42 @@ func TestMigrateRecordKeys(t *testing.T) {
 		t.Fatalf("exception's seriesid %q, want the migrated master %s", got, appt)
 	}
 }
+
+// A store at schema 17 gets the party address index with contact ids
+// (migration 18), and its parties still resolve to a contact added later.
+func TestMigratePartyAddressIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(context.Background(), db, 17); err != nil {
+		t.Fatal(err)
+	}
+	const mail = "33333333-3333-3333-3333-333333333333"
+	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?1, 'email', 'x', 'x');
+		INSERT INTO activity (id, activitytypecode, subject) VALUES (?1, 'email', 'Hi');
+		INSERT INTO activityparty (activity_id, ord, role, address, name, status) VALUES (?1, 0, 1, 'Ann@Example.com', 'Ann', '');`, mail); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(context.Background(), path, Options{Write: true, LockTimeout: time.Second, Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := count(t, s, `SELECT COUNT(*) FROM pragma_index_info('activityparty_address')`); n != 2 {
+		t.Fatalf("activityparty_address has %d columns, want 2 (address, contact)", n)
+	}
+	c := apply(t, s, &crm.Incoming{
+		Source: crm.SourceRef{Kind: "vcf", Key: "ann", Version: "1"},
+		Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"lastname": "Ann", "emailaddress1": "ann@example.com"}},
+		Keys:   []string{"email:ann@example.com"},
+	}, PolicyNewest)
+	if n := count(t, s, `SELECT COUNT(*) FROM activityparty WHERE contact_id = ?`, c.ID); n != 1 {
+		t.Fatalf("%d parties resolved to the new contact, want 1", n)
+	}
+}

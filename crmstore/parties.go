@@ -104,10 +104,15 @@ func (t *Tx) resolveParties() error {
 		if err != nil && err != sql.ErrNoRows {
 			return fmt.Errorf("resolve %s: %w", addr, err)
 		}
-		if _, err := t.exec(`UPDATE activityparty SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
+		// Only rows that point elsewhere are read and written (index
+		// activityparty_address holds contact_id): a frequent address (a
+		// mailbox's owner) has parties in most messages, and rewriting
+		// them all in every batch read and wrote pages all over the
+		// table, more with every batch.
+		if _, err := t.exec(`UPDATE activityparty SET contact_id = ?1 WHERE lower(address) = ?2 AND contact_id IS NOT ?1`, nullIfEmpty(id), addr); err != nil {
 			return fmt.Errorf("resolve parties: %w", err)
 		}
-		if _, err := t.exec(`UPDATE listmember SET contact_id = ? WHERE lower(address) = ?`, nullIfEmpty(id), addr); err != nil {
+		if _, err := t.exec(`UPDATE listmember SET contact_id = ?1 WHERE lower(address) = ?2 AND contact_id IS NOT ?1`, nullIfEmpty(id), addr); err != nil {
 			return fmt.Errorf("resolve members: %w", err)
 		}
 	}
