@@ -2,9 +2,6 @@ package crmstore
 
 import (
 	"context"
-	"database/sql"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -303,28 +300,16 @@ func TestExtrasClaimsRecordedOnSameVersion(t *testing.T) {
 // _extras base row), and pulled from upstream.
 func legacyExtrasStore(t *testing.T) (*Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "old.db")
-	os.WriteFile(path, nil, 0o600)
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(context.Background(), db, 15); err != nil {
-		t.Fatal(err)
-	}
 	const id = "11111111-1111-1111-1111-111111111111"
-	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('` + id + `', 'contact', 'x', 'x');
-		INSERT INTO contact (id, lastname, emailaddress1) VALUES ('` + id + `', 'Lee', 'lee@example.com');
-		INSERT INTO recordkey (entity, key, record_id) VALUES ('contact', 'email:lee@example.com', '` + id + `');
-		INSERT INTO extra (record_id, ord, name, value) VALUES ('` + id + `', 0, 'EMAIL', 'shared@example.com'), ('` + id + `', 1, 'NOTE', 'a'), ('` + id + `', 2, 'GENDER', 'M');
+	path := storeAt(t, 15, `INSERT INTO record (id, entity, created_at, modified_at) VALUES ('`+id+`', 'contact', 'x', 'x');
+		INSERT INTO contact (id, lastname, emailaddress1) VALUES ('`+id+`', 'Lee', 'lee@example.com');
+		INSERT INTO recordkey (entity, key, record_id) VALUES ('contact', 'email:lee@example.com', '`+id+`');
+		INSERT INTO extra (record_id, ord, name, value) VALUES ('`+id+`', 0, 'EMAIL', 'shared@example.com'), ('`+id+`', 1, 'NOTE', 'a'), ('`+id+`', 2, 'GENDER', 'M');
 		INSERT INTO provenance (id, record_id, kind, key, version, origin, seen_at) VALUES
-			(1, '` + id + `', 'vcf', '/a.vcf#lee', 'v1', 'vcf:/a.vcf', 'x'), (2, '` + id + `', 'pst', 'entry-1', 'v1', 'pst:/b.pst', 'x'),
-			(3, '` + id + `', 'upstream', 'contact/` + id + `', 'e1', 'upstream', 'x');
+			(1, '`+id+`', 'vcf', '/a.vcf#lee', 'v1', 'vcf:/a.vcf', 'x'), (2, '`+id+`', 'pst', 'entry-1', 'v1', 'pst:/b.pst', 'x'),
+			(3, '`+id+`', 'upstream', 'contact/`+id+`', 'e1', 'upstream', 'x');
 		INSERT INTO base (provenance_id, field, value) VALUES (1, '*', '{"_extras":"x","lastname":"Lee"}'), (1, '_extras_once', '["0123456789abcdef"]'),
-			(2, '_extras', 'y'), (3, '*', '{"lastname":"Lee"}');`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+			(2, '_extras', 'y'), (3, '*', '{"lastname":"Lee"}');`)
 	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)

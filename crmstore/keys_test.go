@@ -2,10 +2,7 @@ package crmstore
 
 import (
 	"context"
-	"database/sql"
 	"hash/fnv"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -81,25 +78,11 @@ func TestKeyHashCollision(t *testing.T) {
 // migration to hashed keys: a version from another source with the same
 // key merges into the record, and the series link by UID still finds it.
 func TestMigrateRecordKeys(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(context.Background(), db, 16); err != nil {
-		t.Fatal(err)
-	}
 	const id, appt = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
-	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?1, 'contact', 'x', 'x'), (?2, 'appointment', 'x', 'x');
+	path := storeAt(t, 16, `INSERT INTO record (id, entity, created_at, modified_at) VALUES (?1, 'contact', 'x', 'x'), (?2, 'appointment', 'x', 'x');
 		INSERT INTO contact (id, lastname, emailaddress1) VALUES (?1, 'Old', 'old@example.com');
 		INSERT INTO activity (id, activitytypecode, subject, uid) VALUES (?2, 'appointment', 'Series', 'u1');
-		INSERT INTO recordkey (entity, key, record_id) VALUES ('contact', 'email:old@example.com', ?1), ('appointment', 'uid:u1', ?2);`, id, appt); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+		INSERT INTO recordkey (entity, key, record_id) VALUES ('contact', 'email:old@example.com', ?1), ('appointment', 'uid:u1', ?2);`, id, appt)
 	s, err := Open(context.Background(), path, Options{Write: true, LockTimeout: time.Second, Command: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -133,24 +116,10 @@ func TestMigrateRecordKeys(t *testing.T) {
 // A store at schema 17 gets the party address index with contact ids
 // (migration 18), and its parties still resolve to a contact added later.
 func TestMigratePartyAddressIndex(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(context.Background(), db, 17); err != nil {
-		t.Fatal(err)
-	}
 	const mail = "33333333-3333-3333-3333-333333333333"
-	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?1, 'email', 'x', 'x');
+	path := storeAt(t, 17, `INSERT INTO record (id, entity, created_at, modified_at) VALUES (?1, 'email', 'x', 'x');
 		INSERT INTO activity (id, activitytypecode, subject) VALUES (?1, 'email', 'Hi');
-		INSERT INTO activityparty (activity_id, ord, role, address, name, status) VALUES (?1, 0, 1, 'Ann@Example.com', 'Ann', '');`, mail); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+		INSERT INTO activityparty (activity_id, ord, role, address, name, status) VALUES (?1, 0, 1, 'Ann@Example.com', 'Ann', '');`, mail)
 	s, err := Open(context.Background(), path, Options{Write: true, LockTimeout: time.Second, Command: "test"})
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,7 @@ package crmstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -178,26 +175,14 @@ func TestMergeDuplicateSchedule(t *testing.T) {
 // a version no remaining source may have given. Reading a source's same
 // version again (import --force) records its version.
 func TestForgetUnrecordedVersion(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	os.WriteFile(path, nil, 0o600)
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(context.Background(), db, 14); err != nil {
-		t.Fatal(err)
-	}
 	const id = "22222222-2222-2222-2222-222222222222"
-	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('` + id + `', 'appointment', 'x', 'x');
-		INSERT INTO activity (id, activitytypecode, subject, uid) VALUES ('` + id + `', 'appointment', 'Plan v2', 'u1');
-		INSERT INTO recordkey (entity, key, record_id) VALUES ('appointment', 'uid:u1', '` + id + `');
-		INSERT INTO schedule (record_id, sequence, stamp) VALUES ('` + id + `', 2, '');
-		INSERT INTO reply (record_id, address, status, sequence, stamp) VALUES ('` + id + `', 'bob@example.com', 'ACCEPTED', 2, '');
+	path := storeAt(t, 14, `INSERT INTO record (id, entity, created_at, modified_at) VALUES ('`+id+`', 'appointment', 'x', 'x');
+		INSERT INTO activity (id, activitytypecode, subject, uid) VALUES ('`+id+`', 'appointment', 'Plan v2', 'u1');
+		INSERT INTO recordkey (entity, key, record_id) VALUES ('appointment', 'uid:u1', '`+id+`');
+		INSERT INTO schedule (record_id, sequence, stamp) VALUES ('`+id+`', 2, '');
+		INSERT INTO reply (record_id, address, status, sequence, stamp) VALUES ('`+id+`', 'bob@example.com', 'ACCEPTED', 2, '');
 		INSERT INTO provenance (id, record_id, kind, key, version, origin, seen_at) VALUES
-			(1, '` + id + `', 'ics', '/a.ics#u1', 'a.ics', 'ics:/a.ics', 'x'), (2, '` + id + `', 'ics', '/b.ics#u1', 'b.ics', 'ics:/b.ics', 'x');`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+			(1, '`+id+`', 'ics', '/a.ics#u1', 'a.ics', 'ics:/a.ics', 'x'), (2, '`+id+`', 'ics', '/b.ics#u1', 'b.ics', 'ics:/b.ics', 'x');`)
 	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -235,23 +220,11 @@ func TestForgetUnrecordedVersion(t *testing.T) {
 // check notes the iTIP versions and replies a store from before schema 15
 // did not record per source (not problems: the store is sound).
 func TestCheckNotesUnrecordedVersions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	os.WriteFile(path, nil, 0o600)
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(context.Background(), db, 14); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('r1', 'appointment', 'x', 'x');
+	path := storeAt(t, 14, `INSERT INTO record (id, entity, created_at, modified_at) VALUES ('r1', 'appointment', 'x', 'x');
 		INSERT INTO activity (id, activitytypecode, subject) VALUES ('r1', 'appointment', 'Plan');
 		INSERT INTO schedule (record_id, sequence, stamp) VALUES ('r1', 1, '');
 		INSERT INTO reply (record_id, address, status, sequence, stamp) VALUES ('r1', 'bob@example.com', 'ACCEPTED', 1, '');
-		INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES ('r1', 'ics', '/a.ics#u1', 'a', 'ics:/a.ics', 'x');`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+		INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES ('r1', 'ics', '/a.ics#u1', 'a', 'ics:/a.ics', 'x');`)
 	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -343,22 +343,33 @@ func TestLockNamesHolder(t *testing.T) {
 	w.Close()
 }
 
-// A store at schema version 1 with data migrates forward and keeps it.
-func TestMigrateOldStore(t *testing.T) {
+// storeAt makes a store file at schema version schema (migrations 1 to
+// schema only), runs setup on it with args, and returns its path: a store
+// as an older crmbridge left it, for migration tests to open.
+func storeAt(t *testing.T, schema int, setup string, args ...any) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.db")
-	os.WriteFile(path, nil, 0o600)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrateTo(context.Background(), db, 1); err != nil {
+	defer db.Close()
+	if err := migrateTo(context.Background(), db, schema); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES ('11111111-1111-1111-1111-111111111111', 'contact', 'x', 'x');
-		INSERT INTO contact (id, lastname) VALUES ('11111111-1111-1111-1111-111111111111', 'Old');`); err != nil {
+	if _, err := db.Exec(setup, args...); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	return path
+}
+
+// A store at schema version 1 with data migrates forward and keeps it.
+func TestMigrateOldStore(t *testing.T) {
+	path := storeAt(t, 1, `INSERT INTO record (id, entity, created_at, modified_at) VALUES ('11111111-1111-1111-1111-111111111111', 'contact', 'x', 'x');
+		INSERT INTO contact (id, lastname) VALUES ('11111111-1111-1111-1111-111111111111', 'Old');`)
 	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
