@@ -13,7 +13,6 @@ import (
 
 	"crmbridge/crm"
 	"crmbridge/crmstore"
-	"crmbridge/msg"
 	"crmbridge/pst"
 )
 
@@ -317,16 +316,7 @@ func TestOutlookOccurrenceID(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := c.m.msgFile()
-			mf, err := msg.OpenReader(bytes.NewReader(f.data), int64(len(f.data)), "m.msg")
-			if err != nil {
-				t.Fatal(err)
-			}
-			it, err := mf.Item()
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := FromMSG("m.msg", it)
+			in := c.m.fromMSG(t)
 			if got := in.Record.Fields["recurrenceid"]; got != c.rid {
 				t.Errorf("recurrenceid %q, want %q", got, c.rid)
 			}

@@ -161,6 +161,21 @@ func (m meeting) msgFile() itipFile {
 	return itipFile{".msg", fixtures.WriteMSG(xmsg(m.x()))}
 }
 
+// fromMSG reads m as a .msg file, as import does.
+func (m meeting) fromMSG(t *testing.T) *crm.Incoming {
+	t.Helper()
+	f := m.msgFile()
+	mf, err := msg.OpenReader(bytes.NewReader(f.data), int64(len(f.data)), "m.msg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := mf.Item()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return FromMSG("m.msg", it)
+}
+
 // writeMeetingsPST writes ms, in this order, into the Inbox of a new PST.
 func writeMeetingsPST(t *testing.T, path string, ms ...meeting) {
 	t.Helper()
@@ -232,16 +247,7 @@ func TestOutlookMeetingSchedule(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := c.m.msgFile()
-			mf, err := msg.OpenReader(bytes.NewReader(f.data), int64(len(f.data)), "m.msg")
-			if err != nil {
-				t.Fatal(err)
-			}
-			it, err := mf.Item()
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := FromMSG("m.msg", it)
+			in := c.m.fromMSG(t)
 			if !reflect.DeepEqual(in.Schedule, c.sched) {
 				t.Errorf("schedule %v, want %v", in.Schedule, c.sched)
 			}
