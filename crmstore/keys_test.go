@@ -2,7 +2,12 @@ package crmstore
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"hash/fnv"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +140,46 @@ func TestMigratePartyAddressIndex(t *testing.T) {
 	}, PolicyNewest)
 	if n := count(t, s, `SELECT COUNT(*) FROM activityparty WHERE contact_id = ?`, c.ID); n != 1 {
 		t.Fatalf("%d parties resolved to the new contact, want 1", n)
+	}
+}
+
+// Every query that finds an identity key by its text goes through the
+// hash index (recordkey_hash): recordkey has no index on (entity, key), so
+// a lookup by key alone reads the whole table, once per item. The rule is
+// checked on every SQL text of the package's sources.
+func TestRecordKeyLookupsUseHash(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING || !strings.Contains(lit.Value, "recordkey") {
+				return true
+			}
+			q := lit.Value
+			if strings.Contains(q, "CREATE TABLE") || strings.Contains(q, "CREATE INDEX") {
+				return true // schema, not a lookup
+			}
+			checked++
+			byKey := strings.Contains(q, "key = ") && !strings.Contains(q, "record_id, key")
+			if byKey && !strings.Contains(q, "h = ") {
+				t.Errorf("%s: a query finds a recordkey by key without its hash h (a scan of the table): %s", fset.Position(lit.Pos()), q)
+			}
+			return true
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no recordkey query found: the check reads nothing")
 	}
 }

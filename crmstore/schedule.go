@@ -361,14 +361,9 @@ func (t *Tx) holdOccurrenceApart(in *crm.Incoming, policy Policy, provID int64) 
 	if err != nil {
 		return "", nil
 	}
-	var seriesID string
-	err = t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0 WHERE k.entity = ? AND k.key = ?`,
-		string(e), "uid:"+uid).Scan(&seriesID)
-	if err == sql.ErrNoRows {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up series: %w", err)
+	seriesID, err := t.lookupKey(string(e), "uid:"+uid)
+	if err != nil || seriesID == "" {
+		return "", err
 	}
 	want := map[string]string{}
 	for _, fd := range crm.Fields(e) {
