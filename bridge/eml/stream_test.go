@@ -96,7 +96,13 @@ func BenchmarkMbox(b *testing.B) {
 // readMessage starts each message in a buffer of the last one's size: on
 // an mbox of alike messages it allocates about one message's bytes per
 // message, not the 2-4 times that growing from nothing costs.
-func TestMboxReadBufferFollowsLastMessage(t *testing.T) {
+func TestMboxReadBufferAllocs(t *testing.T) {
+	if raceDetector {
+		// The separator check's regexp keeps its matcher state in a
+		// sync.Pool, which the race detector empties at random: 1.8 MB
+		// more for these 199 messages, none of it the reader's buffers.
+		t.Skip("allocation bound not meaningful under the race detector (sync.Pool drops objects at random); make test runs it without")
+	}
 	var raw bytes.Buffer
 	io.Copy(&raw, &mboxGen{n: 200})
 	r := NewMboxReader(bytes.NewReader(raw.Bytes()), "alike.mbox")
