@@ -51,13 +51,8 @@ func TestPSTRecurrenceBlobKept(t *testing.T) {
 	tzRecur := z.tzDefinition(2024, 2024, true)
 	appt := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAppointment, lid) }
 	src := filepath.Join(t.TempDir(), "src.pst")
-	w, err := pstwrite.Create(src, pstwrite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, _ := w.Folder(pstwrite.IPMSubtree, "Calendar", "IPF.Appointment")
 	start := time.Date(2024, 1, 9, 9, 0, 0, 0, time.UTC)
-	if err := w.Add(cal, &pstwrite.Message{Props: []pstwrite.Prop{
+	writeXPST(t, src, "Calendar", "IPF.Appointment", &pstwrite.Message{Props: []pstwrite.Prop{
 		pstwrite.String(pstwrite.Tag(0x001A), "IPM.Appointment"),
 		pstwrite.String(pstwrite.Tag(0x0037), "jour fixe"),
 		pstwrite.Time(pstwrite.Tag(0x3008), start),
@@ -67,12 +62,7 @@ func TestPSTRecurrenceBlobKept(t *testing.T) {
 		pstwrite.String(appt(0x8234), "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"),
 		pstwrite.Binary(appt(0x8216), blob),
 		pstwrite.Binary(appt(0x8260), tzRecur),
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	}})
 	s := newStore(t)
 	importPaths(t, s, ImportOptions{}, src)
 	out := filepath.Join(t.TempDir(), "out.pst")
@@ -103,13 +93,8 @@ func TestPSTRecurrenceBlobEditedStart(t *testing.T) {
 	blob := rc.blob()
 	appt := func(lid uint32) pstwrite.Key { return pstwrite.LID(pstwrite.PSETIDAppointment, lid) }
 	src := filepath.Join(t.TempDir(), "src.pst")
-	w, err := pstwrite.Create(src, pstwrite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, _ := w.Folder(pstwrite.IPMSubtree, "Calendar", "IPF.Appointment")
 	start := time.Date(2024, 1, 9, 9, 0, 0, 0, time.UTC)
-	if err := w.Add(cal, &pstwrite.Message{Props: []pstwrite.Prop{
+	writeXPST(t, src, "Calendar", "IPF.Appointment", &pstwrite.Message{Props: []pstwrite.Prop{
 		pstwrite.String(pstwrite.Tag(0x001A), "IPM.Appointment"),
 		pstwrite.String(pstwrite.Tag(0x0037), "jour fixe"),
 		pstwrite.Time(appt(0x820D), start), pstwrite.Time(appt(0x820E), start.Add(time.Hour)),
@@ -118,12 +103,7 @@ func TestPSTRecurrenceBlobEditedStart(t *testing.T) {
 		pstwrite.String(appt(0x8234), "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"),
 		pstwrite.Binary(appt(0x8216), blob),
 		pstwrite.Binary(appt(0x8260), z.tzDefinition(2024, 2024, true)),
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	}})
 	s := newStore(t)
 	importPaths(t, s, ImportOptions{}, src)
 	var id string
@@ -133,7 +113,7 @@ func TestPSTRecurrenceBlobEditedStart(t *testing.T) {
 		}
 	}
 	// The user moves the series to 11:30-12:30 local.
-	err = s.Update(context.Background(), func(tx *crmstore.Tx) error {
+	err := s.Update(context.Background(), func(tx *crmstore.Tx) error {
 		_, err := tx.Set(id, map[string]string{"scheduledstart": "2024-01-09T10:30:00Z", "scheduledend": "2024-01-09T11:30:00Z"}, "test")
 		return err
 	})
@@ -192,17 +172,7 @@ func TestPSTRecurrenceBlobKeptWithExceptions(t *testing.T) {
 	// Outlook keeps its description of the pattern, not an iCalendar rule.
 	m.Props = append(m.Props, pstwrite.String(pstwrite.LID(pstwrite.PSETIDAppointment, 0x8232), "every Monday from 09:00 to 10:00"))
 	src := filepath.Join(t.TempDir(), "src.pst")
-	w, err := pstwrite.Create(src, pstwrite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, _ := w.Folder(pstwrite.IPMSubtree, "Calendar", "IPF.Appointment")
-	if err := w.Add(cal, m); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeXPST(t, src, "Calendar", "IPF.Appointment", m)
 	want := appointmentBlobs(t, src)["planning"]
 	s := newStore(t)
 	importPaths(t, s, ImportOptions{}, src)
