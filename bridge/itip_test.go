@@ -319,9 +319,7 @@ func TestITIPReplyFirstInRun(t *testing.T) {
 		dir := t.TempDir()
 		write := func(name, data string) string {
 			p := filepath.Join(dir, name)
-			if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, p, data)
 			return p
 		}
 		reply := write("a-reply.ics", itipMsg("REPLY", 0, "20260102T090000Z", orgLine, bobSays("ACCEPTED")))
@@ -360,9 +358,7 @@ func TestITIPReported(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, data string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, p, data)
 		return p
 	}
 	s := newStore(t)
