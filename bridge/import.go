@@ -78,6 +78,9 @@ type ImportOptions struct {
 	// Detail keeps, in each file's ledger, the record every merged item
 	// went into (FileLedger.MergedInto).
 	Detail bool
+	// Bulk says when the run defers the store's read-side indexes
+	// (default BulkAuto: for a large new file; see bulkWorth).
+	Bulk BulkMode
 }
 
 // Counts account for the items of one entity: Found = Created + Merged +
@@ -218,6 +221,9 @@ type Importer struct {
 	// files are the source files read in this run, by absolute path, as
 	// last stored: a waiting answer that stays unapplied adds its problem.
 	files map[string]*crmstore.SourceFile
+	// bulk is set while this run holds the store's read-side indexes
+	// deferred (bulk.go).
+	bulk bool
 }
 
 // waitingAnswer is an iTIP answer whose event the store did not hold when
@@ -257,6 +263,13 @@ func Import(ctx context.Context, store *crmstore.Store, paths []string, opts Imp
 		sum: &Summary{Entities: map[crm.Entity]*Counts{}}, files: map[string]*crmstore.SourceFile{}}
 	start := time.Now()
 	defer func() { im.sum.Duration = time.Since(start) }()
+	// The indexes a bulk run deferred are built last, after the answers
+	// below.
+	defer func() {
+		if err := im.endBulk(ctx); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 	// Answers read before their event, in this run, apply at its end
 	// (also when it is cancelled: each is accounted for).
 	defer func() {
@@ -434,6 +447,9 @@ func (im *Importer) file(ctx context.Context, path string, explicit bool) error 
 			im.sum.FilesFailed++
 			return nil
 		}
+	}
+	if err := im.startBulk(ctx, abs, fi.Size()); err != nil {
+		return err
 	}
 	im.rep.StartFile(path, format, fi.Size())
 	im.sum.Files++

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // CheckReport is what Check found. A store is sound when Problems is
@@ -104,6 +105,12 @@ func Check(ctx context.Context, path string) (*CheckReport, error) {
 		if c > 0 {
 			rep.Notes = append(rep.Notes, fmt.Sprintf(n.says, c))
 		}
+	}
+	// Indexes a bulk import dropped (bulk.go) and has not built yet: not
+	// a problem, the next write command builds them.
+	if names, err := deferredNames(ctx, db); err == nil && len(names) > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d index(es) dropped by a bulk import that has not finished (%s): "+
+			"list and short ids are slower until the next write command (or the import's end) builds them", len(names), strings.Join(names, ", ")))
 	}
 	if len(rep.Problems) == 0 {
 		db.Close()

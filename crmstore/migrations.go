@@ -585,4 +585,13 @@ CREATE INDEX recordkey_record ON recordkey(record_id, key);
 DROP INDEX activityparty_address;
 CREATE INDEX activityparty_address ON activityparty(lower(address), contact_id);
 `,
+	// 19: the indexes a bulk import dropped, to build again at its end
+	// (bulk.go): an import killed before that leaves them here, and the
+	// next Open for writing builds them.
+	`
+CREATE TABLE deferredindex (
+	name TEXT PRIMARY KEY,         -- sqlite_master.name
+	sql TEXT NOT NULL              -- its CREATE INDEX statement
+) WITHOUT ROWID;
+`,
 }

@@ -135,6 +135,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("migrate store %s: %w", path, err)
 	}
+	// Indexes a bulk import dropped and did not build (it was killed):
+	// the first writer builds them (bulk.go).
+	if opts.Write {
+		if err := s.BuildDeferred(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
 	return s, nil
 }
 

@@ -32,6 +32,7 @@ folder that holds no data crmbridge reads (README.txt) is noted once.`,
 			&cli.BoolFlag{Name: "force", Usage: "read files even when unchanged since the last import"},
 			&cli.BoolFlag{Name: "recheck", Usage: "read again unchanged files whose problems are remembered (crmbridge status lists them)"},
 			&cli.IntFlag{Name: "batch", Value: bridge.DefaultBatchSize, Usage: "records per transaction"},
+			&cli.StringFlag{Name: "bulk", Value: "auto", Usage: "build the store's list and short-id indexes once at the end instead of per record: auto (for a file new to the store of at least 16 MiB and an eighth of the store), on or off"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary and each file's item ledger as JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -42,8 +43,13 @@ folder that holds no data crmbridge reads (README.txt) is noted once.`,
 			if err != nil {
 				return usageError{err}
 			}
+			bulk, err := bridge.ParseBulkMode(c.String("bulk"))
+			if err != nil {
+				return usageError{err}
+			}
 			return runImport(c.Context, e, c.Args().Slice(), bridge.ImportOptions{
 				Policy: policy, Force: c.Bool("force"), Recheck: c.Bool("recheck"), BatchSize: c.Int("batch"), Detail: c.Bool("json"),
+				Bulk: bulk,
 			}, c.Bool("json"))
 		},
 	}

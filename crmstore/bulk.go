@@ -1,0 +1,156 @@
+package crmstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// deferrableIndexes are the indexes a bulk load drops at its start and
+// builds again at its end (DeferIndexes, BuildDeferred). Their keys are
+// random (names, subjects, the random part of ids): once one outgrows the
+// page cache, every record inserted reads one of its pages and every
+// commit writes one page per record back, so a large import slows down
+// as the store grows. Built once at the end, each is one sorted pass.
+// They are read by list (the title indexes, migration 13) and by short-id
+// lookups (record_tail, migration 8), never by an import: without them
+// those answers stay correct and only get slower.
+var deferrableIndexes = []string{
+	"record_tail",
+	"contact_title", "account_title", "lead_title", "opportunity_title", "list_title", "activity_title",
+}
+
+// DeferIndexes drops the deferrable indexes the store has and records
+// their definitions in table deferredindex in the same transaction, so
+// that whatever happens to this process, the store says what to build:
+// BuildDeferred, which the next Open for writing also runs. It returns how
+// many indexes it dropped.
+func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("defer indexes: %w", err)
+	}
+	defer tx.Rollback()
+	n := 0
+	for _, name := range deferrableIndexes {
+		var q string
+		err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`, name).Scan(&q)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("defer index %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deferredindex (name, sql) VALUES (?, ?)`, name, q); err != nil {
+			return 0, fmt.Errorf("defer index %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quoteIdent(name)); err != nil {
+			return 0, fmt.Errorf("defer index %s: %w", name, err)
+		}
+		n++
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("defer indexes: %w", err)
+	}
+	return n, nil
+}
+
+// DeferredIndexes returns the names of the indexes DeferIndexes dropped
+// and BuildDeferred has not built yet.
+func (s *Store) DeferredIndexes(ctx context.Context) ([]string, error) {
+	return deferredNames(ctx, s.db)
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func deferredNames(ctx context.Context, db queryer) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM deferredindex ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("deferred indexes: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("deferred indexes: %w", err)
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// BuildDeferred builds every index DeferIndexes dropped, each in its own
+// transaction with the removal of its record: a process killed meanwhile
+// leaves the rest recorded, and the next writer builds them. The caller
+// holds the write lock (Options.Write).
+func (s *Store) BuildDeferred(ctx context.Context) error {
+	names, err := s.DeferredIndexes(ctx)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	defer conn.Close()
+	// CREATE INDEX sorts its keys, in memory up to the page cache's size
+	// and in temporary files beyond. The store's connections keep
+	// temporary files in memory (temp_store in Open's DSN): for the sort
+	// of a million keys that is tens of MiB, so this one sorts on disk.
+	// The sort's share of memory is the page cache's size (SQLite's
+	// vdbesort.c), and the build writes the index through that cache once
+	// each: the smallest cache (Tx.sizeCache sets it again for the next
+	// batch) keeps the build's peak RSS near the import's.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA temp_store = FILE; PRAGMA cache_size = %d`, minCachePages)); err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = MEMORY`)
+	for _, name := range names {
+		if err := buildOne(ctx, conn, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func buildOne(ctx context.Context, conn *sql.Conn, name string) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	var q string
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM deferredindex WHERE name = ?`, name).Scan(&q); errors.Is(err, sql.ErrNoRows) {
+		return nil // built meanwhile
+	} else if err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM deferredindex WHERE name = ?`, name); err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	return nil
+}
+
+// quoteIdent quotes an SQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Bytes returns the size of the store's database, in bytes (its pages,
+// the write-ahead log not counted).
+func (s *Store) Bytes(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count, pragma_page_size`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store size: %w", err)
+	}
+	return n, nil
+}

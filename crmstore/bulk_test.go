@@ -1,0 +1,144 @@
+package crmstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"crmbridge/crm"
+)
+
+// indexSQL returns every index of the store by name, with its SQL.
+func indexSQL(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	rows, err := s.db.Query(`SELECT name, COALESCE(sql, '') FROM sqlite_master WHERE type = 'index'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var n, q string
+		if err := rows.Scan(&n, &q); err != nil {
+			t.Fatal(err)
+		}
+		out[n] = q
+	}
+	return out
+}
+
+func bulkContact(i int, name string) *crm.Incoming {
+	return &crm.Incoming{
+		Source: crm.SourceRef{Kind: "vcf", Key: fmt.Sprintf("c%d", i), Version: "1"},
+		Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"fullname": name,
+			"emailaddress1": fmt.Sprintf("p%d@example.com", i)}},
+		Keys:       []string{fmt.Sprintf("email:p%d@example.com", i)},
+		ModifiedAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+// Deferred indexes: dropped and recorded in one transaction; readers give
+// the same answers without them; a read-only Open leaves them deferred;
+// the next Open for writing builds them again, with the same definitions.
+func TestDeferIndexes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "crm.db")
+	opts := Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"}
+	s, err := Open(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, n := range []string{"Zoe Zed", "Adam Ant", "Mia Moe"} {
+		ids = append(ids, apply(t, s, bulkContact(i, n), PolicyNewest).ID)
+	}
+	before := indexSQL(t, s)
+	list, err := s.List(ctx, ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := s.DeferIndexes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(deferrableIndexes) {
+		t.Errorf("deferred %d indexes, want %d", n, len(deferrableIndexes))
+	}
+	during := indexSQL(t, s)
+	for _, name := range deferrableIndexes {
+		if _, ok := during[name]; ok {
+			t.Errorf("index %s still there", name)
+		}
+		if _, ok := before[name]; !ok {
+			t.Errorf("index %s unknown to the schema", name)
+		}
+	}
+	if got := count(t, s, `SELECT COUNT(*) FROM deferredindex`); got != len(deferrableIndexes) {
+		t.Errorf("%d deferred indexes recorded, want %d", got, len(deferrableIndexes))
+	}
+	// A second call finds nothing more to drop and keeps the record.
+	if n, err := s.DeferIndexes(ctx); err != nil || n != 0 {
+		t.Errorf("second DeferIndexes: %d, %v", n, err)
+	}
+	// Writes and reads go on without the indexes.
+	ids = append(ids, apply(t, s, bulkContact(3, "Bea Bee"), PolicyNewest).ID)
+	got, err := s.List(ctx, ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(list)+1 || got[0].Title != "Adam Ant" || got[1].Title != "Bea Bee" || got[3].Title != "Zoe Zed" {
+		t.Errorf("list without title indexes: %+v", got)
+	}
+	for _, id := range ids {
+		v, err := s.Get(ctx, ShortID(id))
+		if err != nil || v.ID != id {
+			t.Errorf("get %s by short id: %v", ShortID(id), err)
+		}
+	}
+	rep, err := Check(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 0 || !strings.Contains(strings.Join(rep.Notes, "\n"), "contact_title") {
+		t.Errorf("check of a store with deferred indexes: problems %q, notes %q", rep.Problems, rep.Notes)
+	}
+	s.Close()
+
+	// Readers do not build.
+	r, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, r, `SELECT COUNT(*) FROM deferredindex`); got != len(deferrableIndexes) {
+		t.Errorf("a reader's Open changed the deferred indexes: %d left", got)
+	}
+	r.Close()
+
+	// The next writer does.
+	w, err := Open(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if after := indexSQL(t, w); !reflect.DeepEqual(after, before) {
+		t.Errorf("indexes after rebuild differ:\n%q\nwant\n%q", after, before)
+	}
+	if got := count(t, w, `SELECT COUNT(*) FROM deferredindex`); got != 0 {
+		t.Errorf("%d deferred indexes left after a writer's Open", got)
+	}
+	if rep, err := Check(ctx, path); err != nil || len(rep.Problems) != 0 || len(rep.Notes) != 0 {
+		t.Errorf("check after rebuild: %v %+v", err, rep)
+	}
+	var plan string
+	if err := w.db.QueryRow(`EXPLAIN QUERY PLAN SELECT id FROM record WHERE substr(id, 25) >= 'a' AND substr(id, 25) < 'b'`).Scan(new(int), new(int), new(int), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "record_tail") {
+		t.Errorf("short ids not looked up by record_tail after rebuild: %s", plan)
+	}
+}
