@@ -35,12 +35,15 @@ func embeddedAttachment(a *pst.Attachment) crm.Attachment {
 	return crm.Attachment{
 		Name:     name,
 		MimeType: "message/rfc822",
+		// The message is written when opened (for a PST, when the store
+		// stores it), and held in memory (Bytes) so that the store hashes
+		// and writes it without writing it again.
 		Open: func() (io.ReadCloser, error) {
 			var buf bytes.Buffer
 			if err := eml.Write(&buf, rec); err != nil {
 				return nil, err
 			}
-			return io.NopCloser(&buf), nil
+			return &memContent{Reader: bytes.NewReader(buf.Bytes()), data: buf.Bytes()}, nil
 		},
 	}
 }

@@ -560,13 +560,18 @@ func (im *Importer) readPass(ctx context.Context, path, abs string, format Forma
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan next, 16)
+	var open []io.Closer // files the records sent may still read (produce)
 	go func() {
 		defer close(ch)
-		produce(ctx, path, format, ch)
+		produce(ctx, path, format, ch, func(c io.Closer) { open = append(open, c) })
 	}()
 	defer func() {
 		cancel()
 		for range ch { // let the producer finish
+		}
+		// ch is closed: the producer is done with open.
+		for _, c := range open {
+			c.Close()
 		}
 	}()
 
@@ -976,9 +981,14 @@ func (im *Importer) account(tx *crmstore.Tx, company string) (string, error) {
 	return res.ID, nil
 }
 
-// produce reads path and sends its records (with attachment content read
-// into memory, so that the record outlives the reader's iteration) to ch.
-func produce(ctx context.Context, path string, format Format, ch chan<- next) {
+// produce reads path and sends its records to ch. A PST's records read
+// their attachment content from the file when the store writes it, a
+// chunk at a time (so that memory does not grow with an attachment's
+// size): the file stays open until the caller closes it, after ch is
+// closed; keep is given it. Other formats' records have their content read
+// into memory here (materialize), so that they outlive the reader's
+// iteration.
+func produce(ctx context.Context, path string, format Format, ch chan<- next, keep func(io.Closer)) {
 	send := func(n next) bool {
 		select {
 		case ch <- n:
@@ -1001,7 +1011,9 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 			send(next{err: err})
 			return
 		}
-		defer f.Close()
+		// Attachment content is read through the file's block cache,
+		// which is safe for use beside the walk.
+		keep(f)
 		next, stop := iter.Pull2(f.Items(ctx))
 		defer stop()
 		r = &pstSource{name: name, next: next}
@@ -1036,8 +1048,10 @@ func produce(ctx context.Context, path string, format Format, ch chan<- next) {
 			continue
 		}
 		n := next{in: in}
-		if err := materialize(in); err != nil {
-			n = next{err: &item.Error{Pos: in.Pos, Err: err}}
+		if format != FormatPST {
+			if err := materialize(in); err != nil {
+				n = next{err: &item.Error{Pos: in.Pos, Err: err}}
+			}
 		}
 		if !send(n) {
 			return

@@ -274,7 +274,7 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	if hasNameParts(e, theirs) {
 		delete(theirs, "fullname") // derived from the parts (deriveFullName)
 	}
-	var blobs map[string][]byte
+	var blobs map[string]*content
 	if rec.Parties != nil {
 		theirs[fieldParties] = canonParties(rec.Parties)
 	}
@@ -750,7 +750,7 @@ func sortedKeys(m map[string]string) []string {
 // writeChanges stores the chosen changes: columns (when updateRow; a new
 // record's row was inserted with them), child rows, journal and field
 // state.
-func (t *Tx) writeChanges(e crm.Entity, id string, old, changes map[string]string, rec *crm.Record, blobs map[string][]byte, origin, changedAt string, updateRow bool) error {
+func (t *Tx) writeChanges(e crm.Entity, id string, old, changes map[string]string, rec *crm.Record, blobs map[string]*content, origin, changedAt string, updateRow bool) error {
 	if len(changes) == 0 {
 		return nil
 	}

@@ -142,6 +142,13 @@ var invariants = []struct{ name, query string }{
 		   OR (COALESCE(contact_id, '') = '' AND address = '')`},
 	{"journal gap", `SELECT 'after seq ' || j.seq || ' next is ' || (SELECT MIN(seq) FROM journal WHERE seq > j.seq)
 		FROM journal j WHERE j.seq < (SELECT MAX(seq) FROM journal) AND NOT EXISTS (SELECT 1 FROM journal k WHERE k.seq = j.seq + 1)`},
+	// Attachment content (migration 20): a blob's chunks are numbered
+	// from 0 without gaps and hold its size in bytes, at most chunkSize each.
+	{"attachment content", `SELECT 'blob ' || b.sha256 || ': ' || b.size || ' bytes, chunks hold ' || COALESCE(c.bytes, 0) ||
+			' in ' || COALESCE(c.k, 0) || ' numbered to ' || COALESCE(c.last, -1)
+		FROM blob b LEFT JOIN (SELECT sha256, SUM(length(data)) AS bytes, COUNT(*) AS k, MAX(n) AS last, MIN(n) AS first,
+			MAX(length(data)) AS big FROM blobchunk GROUP BY sha256) c ON c.sha256 = b.sha256
+		WHERE COALESCE(c.bytes, 0) != b.size OR (c.k IS NOT NULL AND (c.first != 0 OR c.last != c.k - 1 OR c.big > ` + chunkSizeSQL + `))`},
 	{"journal start", `SELECT 'first seq is ' || MIN(seq) FROM journal HAVING MIN(seq) != 1`},
 	// The tally (migration 13) is what status reads instead of counting.
 	{"tally", `WITH actual(name, n) AS (

@@ -195,10 +195,12 @@ func TestTallyFollowsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		`INSERT INTO blob (sha256, size, data) VALUES ('x', 3, x'010203')`,
+		`INSERT INTO blob (sha256, size) VALUES ('x', 3)`,
+		`INSERT INTO blobchunk (sha256, n, data) VALUES ('x', 0, x'010203')`,
 		`INSERT INTO attachment (record_id, ord, name, mimetype, contentid, inline, size, sha256)
 			SELECT id, 0, 'a.txt', 'text/plain', '', 0, 3, 'x' FROM activity`,
 		`UPDATE blob SET size = 5`,
+		`UPDATE blobchunk SET data = x'0102030405'`,
 		`UPDATE provenance SET kind = 'renamed' WHERE kind = 'eml'`,
 		`UPDATE outbox SET state = 'dead'`,
 		`DELETE FROM outbox WHERE record_id IN (SELECT id FROM activity)`,

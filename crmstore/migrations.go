@@ -594,4 +594,24 @@ CREATE TABLE deferredindex (
 	sql TEXT NOT NULL              -- its CREATE INDEX statement
 ) WITHOUT ROWID;
 `,
+	// 20: attachment content in chunks of at most 64 KiB (chunkSize),
+	// written and read a chunk at a time, so that importing or exporting
+	// a large attachment does not hold it whole (three times: the Go
+	// bytes, the driver's copy, SQLite's row). Empty content has no
+	// chunk. substr counts bytes in a BLOB.
+	`
+CREATE TABLE blobchunk (
+	sha256 TEXT NOT NULL REFERENCES blob(sha256),
+	n INTEGER NOT NULL,
+	data BLOB NOT NULL,
+	PRIMARY KEY (sha256, n)
+);
+INSERT INTO blobchunk (sha256, n, data)
+	WITH RECURSIVE c(sha256, n, len) AS (
+		SELECT sha256, 0, length(CAST(data AS BLOB)) FROM blob WHERE length(CAST(data AS BLOB)) > 0
+		UNION ALL SELECT sha256, n + 1, len FROM c WHERE (n + 1) * 65536 < len)
+	SELECT c.sha256, c.n, substr(CAST(b.data AS BLOB), c.n * 65536 + 1, 65536) FROM c JOIN blob b ON b.sha256 = c.sha256
+	ORDER BY c.sha256, c.n;
+ALTER TABLE blob DROP COLUMN data;
+`,
 }
