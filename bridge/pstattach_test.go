@@ -1,0 +1,72 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"crmbridge/crm"
+	"crmbridge/pstwrite"
+)
+
+// Importing a PST does not hold an attachment's content whole: the store
+// reads it from the file a chunk at a time when it writes it (before, the
+// reader goroutine read each attachment into one buffer of its size). The
+// content reads back the same.
+func TestImportPSTAttachmentAllocs(t *testing.T) {
+	data := make([]byte, 8<<20)
+	r := rand.New(rand.NewPCG(3, 0))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	path := filepath.Join(t.TempDir(), "large.pst")
+	writeXPST(t, path, "Inbox", "IPF.Note", &pstwrite.Message{
+		Props: []pstwrite.Prop{
+			pstwrite.String(pstwrite.Tag(tagMessageClass), "IPM.Note"),
+			pstwrite.String(pstwrite.Tag(tagSubject), "a large attachment"),
+		},
+		Attachments: []pstwrite.Attachment{{Props: []pstwrite.Prop{
+			pstwrite.Int32(pstwrite.Tag(tagAttachMethod), 1),
+			pstwrite.String(pstwrite.Tag(tagAttachLongFilename), "large.bin"),
+		}, Data: bytes.NewReader(data)}},
+	})
+	s := newStore(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	sum, p := importPaths(t, s, ImportOptions{}, path)
+	runtime.ReadMemStats(&after)
+	if len(p.errs) != 0 || sum.Ledger[0].Entities["email"].Created != 1 {
+		t.Fatalf("import: %v, %+v", p.errs, sum.Ledger[0].Entities["email"])
+	}
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(len(data))/2; got > limit {
+		t.Errorf("importing a PST with a %d-byte attachment allocated %d bytes, want at most %d", len(data), got, limit)
+	}
+	ids, err := s.IDs(context.Background(), []crm.Entity{crm.Email})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("ids %v: %v", ids, err)
+	}
+	v, err := s.Get(context.Background(), ids[0])
+	if err != nil || len(v.Attachments) != 1 {
+		t.Fatalf("get: %v, %d attachments", err, len(v.Attachments))
+	}
+	rc, err := v.Attachments[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil || !bytes.Equal(h.Sum(nil), sum256(data)) {
+		t.Fatalf("content read back differs (%v)", err)
+	}
+}
+
+func sum256(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}
