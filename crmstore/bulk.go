@@ -10,16 +10,19 @@ import (
 
 // deferrableIndexes are the indexes a bulk load drops at its start and
 // builds again at its end (DeferIndexes, BuildDeferred). Their keys are
-// random (names, subjects, the random part of ids): once one outgrows the
-// page cache, every record inserted reads one of its pages and every
-// commit writes one page per record back, so a large import slows down
-// as the store grows. Built once at the end, each is one sorted pass.
-// They are read by list (the title indexes, migration 13) and by short-id
-// lookups (record_tail, migration 8), never by an import: without them
-// those answers stay correct and only get slower.
+// random (names, subjects, e-mail addresses, the random part of ids):
+// once one outgrows the page cache, every record inserted reads one of
+// its pages and every commit writes one page per record back, so a large
+// import slows down as the store grows. Built once at the end, each is
+// one sorted pass. They are read by list (the title indexes, migration
+// 13), by short-id lookups (record_tail, migration 8) and by party
+// resolution (contact_email1-3), never by an import's own lookups: without
+// them list and show answer the same, slower, and party resolution waits
+// for them (resolveParties, pendingaddr).
 var deferrableIndexes = []string{
 	"record_tail",
 	"contact_title", "account_title", "lead_title", "opportunity_title", "list_title", "activity_title",
+	"contact_email1", "contact_email2", "contact_email3",
 }
 
 // DeferIndexes drops the deferrable indexes the store has and records
@@ -51,8 +54,15 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 		}
 		n++
 	}
+	var emails int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deferredindex WHERE name LIKE 'contact\_email%' ESCAPE '\'`).Scan(&emails); err != nil {
+		return 0, fmt.Errorf("defer indexes: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("defer indexes: %w", err)
+	}
+	if emails > 0 {
+		s.partiesDeferred.Store(true)
 	}
 	return n, nil
 }
@@ -85,13 +95,72 @@ func deferredNames(ctx context.Context, db queryer) ([]string, error) {
 }
 
 // BuildDeferred builds every index DeferIndexes dropped, each in its own
-// transaction with the removal of its record: a process killed meanwhile
-// leaves the rest recorded, and the next writer builds them. The caller
-// holds the write lock (Options.Write).
+// transaction with the removal of its record, then resolves the party
+// addresses recorded meanwhile (pendingaddr), a batch of them per
+// transaction: a process killed meanwhile leaves the rest recorded, and
+// the next writer finishes. The caller holds the write lock
+// (Options.Write).
 func (s *Store) BuildDeferred(ctx context.Context) error {
 	names, err := s.DeferredIndexes(ctx)
-	if err != nil || len(names) == 0 {
+	if err != nil {
 		return err
+	}
+	if err := s.buildIndexes(ctx, names); err != nil {
+		return err
+	}
+	s.partiesDeferred.Store(false)
+	return s.resolvePending(ctx)
+}
+
+// pendingBatch is how many recorded party addresses resolvePending
+// resolves per transaction.
+const pendingBatch = 2000
+
+// resolvePending resolves the party addresses recorded while the contact
+// e-mail indexes were deferred, and forgets them.
+func (s *Store) resolvePending(ctx context.Context) error {
+	for {
+		var addrs []string
+		err := s.Update(ctx, func(t *Tx) error {
+			rows, err := t.query(`SELECT addr FROM pendingaddr ORDER BY addr LIMIT ?`, pendingBatch)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var a string
+				if err := rows.Scan(&a); err != nil {
+					rows.Close()
+					return err
+				}
+				addrs = append(addrs, a)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if err := t.resolveAddrs(addrs); err != nil {
+				return err
+			}
+			for _, a := range addrs {
+				if _, err := t.exec(`DELETE FROM pendingaddr WHERE addr = ?`, a); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("resolve parties: %w", err)
+		}
+		if len(addrs) < pendingBatch {
+			return nil
+		}
+	}
+}
+
+// buildIndexes builds the deferred indexes names (see BuildDeferred).
+func (s *Store) buildIndexes(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {

@@ -142,3 +142,99 @@ func TestDeferIndexes(t *testing.T) {
 		t.Errorf("short ids not looked up by record_tail after rebuild: %s", plan)
 	}
 }
+
+// While the contact e-mail indexes are deferred, party addresses are
+// recorded, not resolved; building the indexes resolves them against the
+// contacts as they are then, also in the next writer after a kill.
+func TestDeferredPartiesResolveAtBuild(t *testing.T) {
+	ctx := context.Background()
+	for _, killed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("killed=%v", killed), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "crm.db")
+			opts := Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"}
+			s, err := Open(ctx, path, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mail := &crm.Incoming{
+				Source: crm.SourceRef{Kind: "eml", Key: "<m1@x>", Version: "1"},
+				Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "Hi"},
+					Parties: []crm.Party{{Role: crm.RoleSender, Address: "Bob@Example.com", Name: "Bob"}, {Role: crm.RoleTo, Address: "ann@example.com"}}},
+				Keys: []string{"msgid:m1@x"},
+			}
+			mid := apply(t, s, mail, PolicyNewest).ID
+			parties := func(s *Store) []string {
+				v, err := s.Get(ctx, mid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return []string{v.Parties[0].ContactID, v.Parties[1].ContactID}
+			}
+			early := bulkContact(1, "Ann Early")
+			early.Record.Fields["emailaddress2"] = "ann@example.com"
+			ann := apply(t, s, early, PolicyNewest).ID
+			if got := parties(s); got[1] != ann {
+				t.Fatalf("before the deferral: %q, want ann %s", got, ann)
+			}
+			if _, err := s.DeferIndexes(ctx); err != nil {
+				t.Fatal(err)
+			}
+			bob := apply(t, s, &crm.Incoming{
+				Source: crm.SourceRef{Kind: "vcf", Key: "bob", Version: "1"},
+				Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"fullname": "Bob", "emailaddress2": "bob@example.COM"}},
+				Keys:   []string{"email:bob@example.com"},
+			}, PolicyNewest).ID
+			// Ann's address moves to a new contact's primary address.
+			ann2 := apply(t, s, &crm.Incoming{
+				Source: crm.SourceRef{Kind: "vcf", Key: "ann2", Version: "1"},
+				Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"fullname": "Ann Later", "emailaddress1": "ANN@example.com"}},
+				Keys:   []string{"other:ann2"},
+			}, PolicyNewest).ID
+			if got := parties(s); got[0] != "" || got[1] != ann {
+				t.Errorf("resolved while deferred: %q", got)
+			}
+			if n := count(t, s, `SELECT COUNT(*) FROM pendingaddr`); n != 2 {
+				t.Errorf("%d addresses pending, want 2", n)
+			}
+			if rep, err := Check(ctx, path); err != nil || !strings.Contains(strings.Join(rep.Notes, " "), "2 address(es)") {
+				t.Errorf("check while pending: %v %q", err, rep.Notes)
+			}
+			if killed {
+				s.Close()
+				if s, err = Open(ctx, path, opts); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := s.BuildDeferred(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			// Bob by his second address; Ann's by ann2, whose primary
+			// address it is (ann has it second).
+			want := []string{bob, ann2}
+			if got := parties(s); !reflect.DeepEqual(got, want) {
+				t.Errorf("parties after build: %q, want %q", got, want)
+			}
+			if n := count(t, s, `SELECT COUNT(*) FROM pendingaddr`); n != 0 {
+				t.Errorf("%d addresses still pending", n)
+			}
+			if s.partiesDeferred.Load() {
+				t.Error("parties still deferred after the build")
+			}
+			// Later commits resolve at once again.
+			carl := apply(t, s, &crm.Incoming{
+				Source: crm.SourceRef{Kind: "vcf", Key: "carl", Version: "1"},
+				Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"fullname": "Carl", "emailaddress1": "carl@example.com"}},
+				Keys:   []string{"email:carl@example.com"},
+			}, PolicyNewest).ID
+			m2 := apply(t, s, &crm.Incoming{
+				Source: crm.SourceRef{Kind: "eml", Key: "<m2@x>", Version: "1"},
+				Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "Yo"},
+					Parties: []crm.Party{{Role: crm.RoleSender, Address: "carl@example.com"}}},
+				Keys: []string{"msgid:m2@x"},
+			}, PolicyNewest).ID
+			if v, err := s.Get(ctx, m2); err != nil || v.Parties[0].ContactID != carl {
+				t.Errorf("after the build, a new party: %v %+v", err, v)
+			}
+		})
+	}
+}

@@ -112,6 +112,11 @@ func Check(ctx context.Context, path string) (*CheckReport, error) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d index(es) dropped by a bulk import that has not finished (%s): "+
 			"list and short ids are slower until the next write command (or the import's end) builds them", len(names), strings.Join(names, ", ")))
 	}
+	var pending int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pendingaddr`).Scan(&pending); err == nil && pending > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d address(es) of activity parties or list members not yet resolved to contacts by a bulk import that has not finished: "+
+			"the next write command resolves them", pending))
+	}
 	if len(rep.Problems) == 0 {
 		db.Close()
 		markVerified(path)

@@ -614,4 +614,12 @@ INSERT INTO blobchunk (sha256, n, data)
 	ORDER BY c.sha256, c.n;
 ALTER TABLE blob DROP COLUMN data;
 `,
+	// 21: the party addresses a bulk import touched while the contact
+	// e-mail indexes were deferred, resolved once they are built again
+	// (bulk.go).
+	`
+CREATE TABLE pendingaddr (
+	addr TEXT PRIMARY KEY          -- lower case, as resolveParties takes it
+) WITHOUT ROWID;
+`,
 }

@@ -88,12 +88,33 @@ func (t *Tx) touchAddr(a string) {
 // address was touched in this batch (new parties, or a contact's e-mail
 // address added or changed) at the contact with that address: by primary
 // address first, then the second and third. One indexed lookup and update
-// per distinct address.
+// per distinct address. While a bulk import holds the contact e-mail
+// indexes deferred (bulk.go), the addresses are only recorded, in table
+// pendingaddr, and resolved once the indexes are built again: the final
+// contacts decide either way.
 func (t *Tx) resolveParties() error {
 	used, err := t.usedAddrs(sortedSet(t.addrs))
 	if err != nil {
 		return err
 	}
+	if t.s.partiesDeferred.Load() {
+		rows := make([][]any, len(used))
+		for i, a := range used {
+			rows[i] = []any{a}
+		}
+		if err := t.execRows(`INSERT INTO pendingaddr (addr)`, `ON CONFLICT DO NOTHING`, rows); err != nil {
+			return fmt.Errorf("resolve parties: %w", err)
+		}
+	} else if err := t.resolveAddrs(used); err != nil {
+		return err
+	}
+	t.addrs = map[string]bool{}
+	return nil
+}
+
+// resolveAddrs points the parties and members of each address (lower
+// case) at the contact that has it (see resolveParties).
+func (t *Tx) resolveAddrs(used []string) error {
 	for _, addr := range used {
 		var id string
 		err := t.queryRow(`SELECT id FROM (
@@ -116,7 +137,6 @@ func (t *Tx) resolveParties() error {
 			return fmt.Errorf("resolve members: %w", err)
 		}
 	}
-	t.addrs = map[string]bool{}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
@@ -59,6 +60,11 @@ type Store struct {
 	mu     sync.Mutex
 	failed error                // a store failure seen by Fail
 	stmts  map[string]*sql.Stmt // prepared once per Store (see Tx.stmt)
+
+	// partiesDeferred is set while this process holds the contact e-mail
+	// indexes deferred (bulk.go): commits record party addresses in
+	// pendingaddr instead of resolving them.
+	partiesDeferred atomic.Bool
 }
 
 // Open opens (and if needed creates and migrates) the store at path.
