@@ -128,7 +128,13 @@ func dumpTables(t *testing.T, path string) string {
 	rows.Close()
 	var b strings.Builder
 	for _, tb := range tables {
-		rows, err := db.Query(`SELECT * FROM "` + tb + `" ORDER BY 1, 2`)
+		order := "1, 2"
+		var ncol int
+		db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?)`, tb).Scan(&ncol)
+		if ncol == 1 {
+			order = "1"
+		}
+		rows, err := db.Query(`SELECT * FROM "` + tb + `" ORDER BY ` + order)
 		if err != nil {
 			t.Fatal(err)
 		}
