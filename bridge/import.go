@@ -603,6 +603,11 @@ func (im *Importer) readPass(ctx context.Context, path, abs string, format Forma
 	commit := func(next int) error { // next: the step after the batch
 		err := commitTx(tx)
 		tx = nil
+		if crmstore.IsItemAbort(err) {
+			// A new record's rows, inserted at the commit, broke the
+			// batch (crmstore pending.go): as when an item's Apply says so.
+			return &batchBroken{step: next - 1, err: err}
+		}
 		if err != nil {
 			book.failed(err)
 			return fmt.Errorf("store: %w", err)
@@ -696,6 +701,9 @@ func (im *Importer) readPass(ctx context.Context, path, abs string, format Forma
 	}
 	err = commitTx(tx)
 	tx = nil
+	if crmstore.IsItemAbort(err) {
+		return items, &batchBroken{step: step, err: err}
+	}
 	if err != nil {
 		book.failed(err)
 		return items, fmt.Errorf("store: %w", err)

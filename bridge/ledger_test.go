@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -257,6 +258,46 @@ func TestVersionEndingBeforeStartRefused(t *testing.T) {
 	v, _ := s.Get(context.Background(), ls[0].ID)
 	if len(ls) != 1 || v.Fields["scheduledend"] != "2026-01-05T11:00:00Z" || v.Fields["scheduledstart"] != "2026-01-05T10:00:00Z" {
 		t.Fatalf("appointments %d, %v", len(ls), v.Fields)
+	}
+}
+
+// A new record's rows are inserted with those of the next new records,
+// at the latest by the commit (crmstore pending.go): one whose insert
+// fails there breaks its batch like one whose Apply fails, and loses
+// nothing else. The store refuses the journal entry of the file's last
+// card (a trigger): the batch is read again item by item, that card alone
+// is reported, the others are created.
+func TestLedgerItemBreaksBatchAtCommit(t *testing.T) {
+	var text string
+	for i := range 5 {
+		text += strings.Replace(ledgerCard, "N:Lee;Ann;;;", fmt.Sprintf("N:Lee%d;Ann;;;", i), 1)
+	}
+	path := filepath.Join(t.TempDir(), "five.vcf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	db, err := sql.Open("sqlite", s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`CREATE TRIGGER refuse_lee4 BEFORE INSERT ON journal
+		WHEN NEW.record_id IN (SELECT id FROM contact WHERE lastname = 'Lee4') BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &problems{}
+	sum, err := Import(context.Background(), s, []string{path}, ImportOptions{Reporter: p})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	checkLedger(t, s, sum)
+	if l := sum.Ledger[0]; l.Found != 5 || l.Created != 4 || l.NotImported != 1 {
+		t.Fatalf("ledger %d found, %d created, %d not imported (%v)", l.Found, l.Created, l.NotImported, l.Problems)
+	}
+	if len(p.errs) != 1 || !strings.Contains(p.errs[0].Error(), "five.vcf: line 25") || !strings.Contains(p.errs[0].Error(), "refused") {
+		t.Errorf("problems %v", p.errs)
 	}
 }
 

@@ -128,7 +128,12 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 		guessed        bool
 		given          sql.NullString
 	)
-	err = t.queryRow(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted, p.version_guessed,
+	if t.pend.sources[in.Source.Kind+"\x00"+in.Source.Key] {
+		if err := t.settle(); err != nil {
+			return res, err
+		}
+	}
+	err = t.peek(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted, p.version_guessed,
 		(SELECT b.value FROM base b WHERE b.provenance_id = p.id AND b.field = ?)
 		FROM provenance p JOIN record r ON r.id = p.record_id WHERE p.kind = ? AND p.key = ?`,
 		fieldGiven, in.Source.Kind, in.Source.Key).Scan(&provID, &recID, &version, &recEntity, &deleted, &guessed, &given)
@@ -192,11 +197,24 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	if origin == "" {
 		origin = in.Source.Kind
 	}
+	idTaken := false // the suggested id rec.ID names a record, deleted or not
 	if recID == "" && rec.ID != "" {
+		if t.pend.ids[rec.ID] {
+			if err := t.settle(); err != nil {
+				return Result{}, err
+			}
+		}
 		var ent string
-		err := t.queryRow(`SELECT entity FROM record WHERE id = ? AND deleted = 0`, rec.ID).Scan(&ent)
-		if err == nil && crm.Entity(ent) == e {
-			recID = rec.ID
+		var deleted bool
+		err := t.peek(`SELECT entity, deleted FROM record WHERE id = ?`, rec.ID).Scan(&ent, &deleted)
+		switch {
+		case err == nil:
+			idTaken = true
+			if !deleted && crm.Entity(ent) == e {
+				recID = rec.ID
+			}
+		case err != sql.ErrNoRows:
+			return Result{}, fmt.Errorf("look up record %s: %w", rec.ID, err)
 		}
 	}
 	var dups []duplicate
@@ -254,13 +272,10 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	created := recID == ""
 	if created {
 		recID = rec.ID
-		if recID != "" {
+		if idTaken {
 			// A suggested id already taken (a deleted record, another
 			// entity) is not reused.
-			var n int
-			if err := t.queryRow(`SELECT COUNT(*) FROM record WHERE id = ?`, recID).Scan(&n); err != nil || n > 0 {
-				recID = ""
-			}
+			recID = ""
 		}
 		if recID == "" {
 			recID = newID()
@@ -426,8 +441,14 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		if err := t.protect(false); err != nil {
 			return Result{}, err
 		}
-		if _, err := t.exec(`INSERT INTO record (id, entity, created_at, modified_at) VALUES (?, ?, ?, ?)`, recID, string(e), t.now, t.now); err != nil {
+		if err := t.laterRecord(recID); err != nil {
+			return Result{}, err
+		}
+		if err := t.later(`INSERT INTO record (id, entity, created_at, modified_at)`, "", recID, string(e), t.now, t.now); err != nil {
 			return Result{}, fmt.Errorf("insert record: %w", err)
+		}
+		if t.buffering() {
+			t.pend.ids[recID] = true
 		}
 		if err := t.insertRow(e, recID, changes); err != nil {
 			return Result{}, err
@@ -481,7 +502,7 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 			baseRows = append(baseRows, []any{p, fieldGiven, row})
 		}
 	}
-	if err := t.execRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
+	if err := t.laterRows(`INSERT INTO base (provenance_id, field, value)`, `ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, baseRows); err != nil {
 		return Result{}, fmt.Errorf("store merge base: %w", err)
 	}
 	if created && len(changes) > 0 {
@@ -539,7 +560,25 @@ func (t *Tx) saveProvenance(provID int64, recID string, in *crm.Incoming, origin
 	if scheduled(in) && in.Schedule.Changes() {
 		seq, stamp = in.Schedule.Sequence, fmtTime(in.Schedule.Stamp)
 	}
-	if provID == 0 {
+	if provID == 0 && t.buffering() {
+		// Its id is known before the insert (pending.go); the ON
+		// CONFLICT clause is that of the statement below: a pending row
+		// that met one would fail its base rows (their provenance_id),
+		// and so the batch, never mix two sources.
+		if err := t.pendingIDs(); err != nil {
+			return 0, err
+		}
+		provID = t.pend.nextProv
+		t.pend.nextProv++
+		err := t.later(`INSERT INTO provenance (id, record_id, kind, key, version, origin, seen_at, sequence, stamp)`,
+			`ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at,
+				sequence = excluded.sequence, stamp = excluded.stamp, version_guessed = 0`,
+			provID, recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now, seq, stamp)
+		if err != nil {
+			return 0, fmt.Errorf("insert provenance: %w", err)
+		}
+		t.pend.sources[in.Source.Kind+"\x00"+in.Source.Key] = true
+	} else if provID == 0 {
 		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at, sequence, stamp) VALUES (?,?,?,?,?,?,?,?)
 			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at,
 				sequence = excluded.sequence, stamp = excluded.stamp, version_guessed = 0
@@ -569,6 +608,18 @@ func (t *Tx) touch(e crm.Entity, id, op string, changed []string, fromUpstream, 
 	names, _ := json.Marshal(changed)
 	if changed == nil {
 		names = []byte("[]")
+	}
+	if t.buffering() {
+		// journal_seq as below: the last journal entry's, pending ones
+		// included.
+		if err := t.pendingIDs(); err != nil {
+			return err
+		}
+		if err := t.later(`INSERT INTO outbox (record_id, entity, op, fields, journal_seq, created_at)`, "",
+			id, string(e), op, string(names), t.pend.lastSeq, t.now); err != nil {
+			return fmt.Errorf("queue change: %w", err)
+		}
+		return nil
 	}
 	_, err := t.exec(`INSERT INTO outbox (record_id, entity, op, fields, journal_seq, created_at)
 		VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM journal), ?)`, id, string(e), op, string(names), t.now)
@@ -718,21 +769,35 @@ func (t *Tx) loadFields(e crm.Entity, id string, want map[string]string) (map[st
 // entity, so one prepared statement serves every record of that entity.
 func (t *Tx) insertRow(e crm.Entity, id string, changes map[string]string) error {
 	fields := crm.Fields(e)
-	cols := make([]string, 0, len(fields)+2)
 	args := make([]any, 0, len(fields)+2)
-	cols, args = append(cols, "id"), append(args, id)
+	args = append(args, id)
 	if e.IsActivity() {
-		cols, args = append(cols, "activitytypecode"), append(args, string(e))
+		args = append(args, string(e))
 	}
 	for _, f := range fields {
 		v := changes[f.Name]
-		cols, args = append(cols, f.Name), append(args, nullIfEmpty(v))
+		args = append(args, nullIfEmpty(v))
 		if e == crm.Contact && strings.HasPrefix(f.Name, "emailaddress") {
 			t.touchAddr(v)
 		}
 	}
-	q := `INSERT INTO "` + tableOf(e) + `" ("` + strings.Join(cols, `", "`) + `") VALUES (?` + strings.Repeat(",?", len(cols)-1) + `)`
-	if _, err := t.exec(q, args...); err != nil {
+	head, ok := t.heads[e]
+	if !ok {
+		cols := make([]string, 0, len(fields)+2)
+		cols = append(cols, "id")
+		if e.IsActivity() {
+			cols = append(cols, "activitytypecode")
+		}
+		for _, f := range fields {
+			cols = append(cols, f.Name)
+		}
+		head = `INSERT INTO "` + tableOf(e) + `" ("` + strings.Join(cols, `", "`) + `")`
+		if t.heads == nil {
+			t.heads = map[crm.Entity]string{}
+		}
+		t.heads[e] = head
+	}
+	if err := t.later(head, "", args...); err != nil {
 		return fmt.Errorf("insert %s: %w", e, err)
 	}
 	return nil
@@ -817,7 +882,7 @@ func (t *Tx) writeChanges(e crm.Entity, id string, old, changes map[string]strin
 	if err := t.execRows(`INSERT INTO journal (at, record_id, entity, field, old, new, origin)`, "", journal); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := t.execRows(`INSERT INTO fieldstate (record_id, field, modified_at, modified_by)`,
+	if err := t.laterRows(`INSERT INTO fieldstate (record_id, field, modified_at, modified_by)`,
 		`ON CONFLICT (record_id, field) DO UPDATE SET modified_at = excluded.modified_at, modified_by = excluded.modified_by`, state); err != nil {
 		return fmt.Errorf("field state: %w", err)
 	}
@@ -843,6 +908,21 @@ func (t *Tx) journalCreated(e crm.Entity, id string, changes map[string]string, 
 	} else {
 		js, _ := json.Marshal(sortedKeys(changes))
 		created = string(js)
+	}
+	if t.buffering() {
+		// Its seq is known before the insert (pending.go), for the
+		// outbox entry (touch).
+		if err := t.pendingIDs(); err != nil {
+			return err
+		}
+		seq := t.pend.nextSeq
+		t.pend.nextSeq++
+		t.pend.lastSeq = seq
+		if err := t.later(`INSERT INTO journal (seq, at, record_id, entity, field, old, new, origin)`, "",
+			seq, t.now, id, string(e), fieldCreated, nil, created, origin); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		return nil
 	}
 	if _, err := t.exec(`INSERT INTO journal (at, record_id, entity, field, old, new, origin) VALUES (?,?,?,?,?,?,?)`,
 		t.now, id, string(e), fieldCreated, nil, created, origin); err != nil {

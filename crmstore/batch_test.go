@@ -19,50 +19,59 @@ func contactIn(key, last string) *crm.Incoming {
 	}
 }
 
-// A new record writes without a savepoint: when a write fails after its
-// first one, the batch holds part of the record and must not commit. Apply
-// says so as a store failure, later Applies and Commit refuse, and the
-// rollback leaves the store as before the batch.
+// A new record writes without a savepoint: when a write of it fails, the
+// batch holds part of the record and must not commit. Its rows are
+// inserted with those of other new records (pending.go), so the failure
+// shows at the latest when they are: a later Apply or Commit says so, as a
+// store failure; every Apply after it and Commit refuse, and the rollback
+// leaves the store as before the batch.
 func TestCreationFailureAbortsBatch(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	apply(t, s, contactIn("before", "Before"), PolicyNewest)
+	for _, after := range []int{0, 2 * pendingRecords} { // B's rows inserted by Commit, or by a later Apply
+		t.Run(fmt.Sprint(after), func(t *testing.T) {
+			ctx := context.Background()
+			s := openTest(t)
+			apply(t, s, contactIn("before", "Before"), PolicyNewest)
 
-	tx, err := s.Begin(ctx)
-	must(t, err)
-	if _, err := tx.Apply(contactIn("a", "A"), PolicyNewest); err != nil {
-		t.Fatal(err)
-	}
-	// The journal refuses B's creation entry: a failure after B's record
-	// and contact rows were written.
-	if _, err := tx.exec(`CREATE TEMP TRIGGER refuse_b BEFORE INSERT ON main.journal
-		WHEN NEW.record_id IN (SELECT id FROM main.contact WHERE lastname = 'B') BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
-		t.Fatal(err)
-	}
-	_, err = tx.Apply(contactIn("b", "B"), PolicyNewest)
-	if !errors.Is(err, ErrBatchAborted) || !IsStoreFailure(err) {
-		t.Fatalf("apply B: %v, want a store failure (ErrBatchAborted)", err)
-	}
-	if _, err := tx.Apply(contactIn("c", "C"), PolicyNewest); !errors.Is(err, ErrBatchAborted) {
-		t.Fatalf("apply after the batch broke: %v", err)
-	}
-	if err := tx.Commit(); !errors.Is(err, ErrBatchAborted) {
-		t.Fatalf("commit of a broken batch: %v", err)
-	}
-	tx.Rollback()
-	if n := count(t, s, `SELECT COUNT(*) FROM record`); n != 1 {
-		t.Fatalf("%d records after the broken batch, want the 1 from before", n)
-	}
-	// The next batch applies them all.
-	for _, k := range []string{"a", "b", "c"} {
-		apply(t, s, contactIn(k, k), PolicyNewest)
-	}
-	if n := count(t, s, `SELECT COUNT(*) FROM contact`); n != 4 {
-		t.Fatalf("%d contacts, want 4", n)
-	}
-	rep, err := Check(ctx, s.Path())
-	if err != nil || len(rep.Problems) != 0 {
-		t.Fatalf("check: %+v %v", rep, err)
+			tx, err := s.Begin(ctx)
+			must(t, err)
+			if _, err := tx.Apply(contactIn("a", "A"), PolicyNewest); err != nil {
+				t.Fatal(err)
+			}
+			// The journal refuses B's creation entry: a failure after B's
+			// record and contact rows were written.
+			if _, err := tx.exec(`CREATE TEMP TRIGGER refuse_b BEFORE INSERT ON main.journal
+				WHEN NEW.record_id IN (SELECT id FROM main.contact WHERE lastname = 'B') BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+				t.Fatal(err)
+			}
+			_, err = tx.Apply(contactIn("b", "B"), PolicyNewest)
+			for i := 0; err == nil && i < after; i++ {
+				_, err = tx.Apply(contactIn(fmt.Sprint("c", i), "C"), PolicyNewest)
+			}
+			if after > 0 && (!errors.Is(err, ErrBatchAborted) || !IsStoreFailure(err)) {
+				t.Fatalf("apply after B: %v, want a store failure (ErrBatchAborted)", err)
+			}
+			if _, err := tx.Apply(contactIn("d", "D"), PolicyNewest); after > 0 && !errors.Is(err, ErrBatchAborted) {
+				t.Fatalf("apply after the batch broke: %v", err)
+			}
+			if err := tx.Commit(); !errors.Is(err, ErrBatchAborted) || !IsStoreFailure(err) {
+				t.Fatalf("commit of a broken batch: %v", err)
+			}
+			tx.Rollback()
+			if n := count(t, s, `SELECT COUNT(*) FROM record`); n != 1 {
+				t.Fatalf("%d records after the broken batch, want the 1 from before", n)
+			}
+			// The next batch applies them all.
+			for _, k := range []string{"a", "b", "d"} {
+				apply(t, s, contactIn(k, k), PolicyNewest)
+			}
+			if n := count(t, s, `SELECT COUNT(*) FROM contact`); n != 4 {
+				t.Fatalf("%d contacts, want 4", n)
+			}
+			rep, err := Check(ctx, s.Path())
+			if err != nil || len(rep.Problems) != 0 {
+				t.Fatalf("check: %+v %v", rep, err)
+			}
+		})
 	}
 }
 
@@ -109,8 +118,11 @@ func TestCarefulReplayIsolatesTheItem(t *testing.T) {
 	must(t, err)
 	refuseB(tx)
 	_, err = tx.Apply(contactIn("b", "B"), PolicyNewest)
+	if err == nil {
+		err = tx.Commit() // B's rows are inserted at the latest there
+	}
 	if !IsItemAbort(err) {
-		t.Fatalf("apply B: %v, want an item's abort", err)
+		t.Fatalf("apply and commit B: %v, want an item's abort", err)
 	}
 	tx.Rollback()
 

@@ -52,8 +52,13 @@ func keyHash(entity, key string) int64 {
 // lookupKey returns the live (not deleted) record of entity e that holds
 // identity key k, or "" when none does.
 func (t *Tx) lookupKey(e, k string) (string, error) {
+	if t.pend.keys[e+"\x00"+k] {
+		if err := t.settle(); err != nil {
+			return "", err
+		}
+	}
 	var id string
-	err := t.queryRow(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0
+	err := t.peek(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0
 		WHERE k.h = ? AND k.entity = ? AND k.key = ?`, keyHash(e, k), e, k).Scan(&id)
 	if err == sql.ErrNoRows {
 		return "", nil
@@ -67,6 +72,22 @@ func (t *Tx) lookupKey(e, k string) (string, error) {
 // addKey gives identity key k of entity e to record id, unless a record
 // (deleted or not) already holds it: a key names one record.
 func (t *Tx) addKey(e, k, id string) error {
+	if t.buffering() {
+		// As below, for many keys in one statement, whose NOT EXISTS
+		// sees only the rows before it: a key already pending is not
+		// given again.
+		pk := e + "\x00" + k
+		if t.pend.keys[pk] {
+			return nil
+		}
+		if err := t.later(`INSERT INTO recordkey (h, entity, key, record_id) SELECT * FROM (`,
+			`) AS v WHERE NOT EXISTS (SELECT 1 FROM recordkey k WHERE k.h = v.column1 AND k.entity = v.column2 AND k.key = v.column3)`,
+			keyHash(e, k), e, k, id); err != nil {
+			return fmt.Errorf("store key: %w", err)
+		}
+		t.pend.keys[pk] = true
+		return nil
+	}
 	if _, err := t.exec(`INSERT INTO recordkey (h, entity, key, record_id) SELECT ?1, ?2, ?3, ?4
 		WHERE NOT EXISTS (SELECT 1 FROM recordkey WHERE h = ?1 AND entity = ?2 AND key = ?3)`, keyHash(e, k), e, k, id); err != nil {
 		return fmt.Errorf("store key: %w", err)

@@ -54,7 +54,7 @@ func (t *Tx) writeParties(table, idcol, id string, ps []crm.Party, withRole, exi
 	if withRole {
 		head = `INSERT INTO activityparty (activity_id, ord, role, address, name, status)`
 	}
-	if err := t.execRows(head, "", rows); err != nil {
+	if err := t.laterRows(head, "", rows); err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"crmbridge/crm"
 	"crmbridge/internal/recovered"
 )
 
@@ -34,6 +35,10 @@ type Tx struct {
 	broken error
 	// careful makes every item undoable (see Careful).
 	careful bool
+	// pend holds new records' rows not yet inserted (pending.go).
+	pend pendingRows
+	// heads caches insertRow's INSERT of each entity.
+	heads map[crm.Entity]string
 }
 
 // Careful makes every later item of the transaction write inside a
@@ -151,7 +156,16 @@ func firstLine(q string) string {
 	return q
 }
 
+// exec runs a statement, after the pending rows (settle).
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	if err := t.settle(); err != nil {
+		return nil, err
+	}
+	return t.execNow(query, args...)
+}
+
+// execNow runs a statement, leaving the pending rows pending.
+func (t *Tx) execNow(query string, args ...any) (sql.Result, error) {
 	st, err := t.stmt(query)
 	if err != nil {
 		return nil, err
@@ -161,11 +175,27 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 
 // execRows inserts rows with one statement per chunk: head is
 // "INSERT INTO t (a, b)", tail an optional "ON CONFLICT ..." clause. Every
-// row has the same number of values.
+// row has the same number of values. Chunks hold a power of two of rows,
+// up to pendingRecords: any number of rows takes at most 5 prepared
+// statements of each INSERT, where one per count of rows would fill the
+// statement cache with large statements.
 func (t *Tx) execRows(head, tail string, rows [][]any) error {
-	const chunk = 64
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := t.settle(); err != nil {
+		return err
+	}
+	return t.execRowsNow(head, tail, rows)
+}
+
+// execRowsNow is execRows leaving the pending rows pending.
+func (t *Tx) execRowsNow(head, tail string, rows [][]any) error {
 	for len(rows) > 0 {
-		n := min(len(rows), chunk)
+		n := pendingRecords
+		for n > len(rows) {
+			n /= 2
+		}
 		var b strings.Builder
 		b.WriteString(head)
 		b.WriteString(" VALUES ")
@@ -180,7 +210,7 @@ func (t *Tx) execRows(head, tail string, rows [][]any) error {
 		}
 		b.WriteString(" ")
 		b.WriteString(tail)
-		if _, err := t.exec(b.String(), args...); err != nil {
+		if _, err := t.execNow(b.String(), args...); err != nil {
 			return err
 		}
 		rows = rows[n:]
@@ -188,15 +218,45 @@ func (t *Tx) execRows(head, tail string, rows [][]any) error {
 	return nil
 }
 
-func (t *Tx) queryRow(query string, args ...any) *sql.Row {
-	st, err := t.stmt(query)
-	if err != nil {
-		return t.tx.QueryRowContext(t.ctx, query, args...)
-	}
-	return st.QueryRowContext(t.ctx, args...)
+// row is the result of queryRow: an *sql.Row, or the error of inserting
+// the pending rows before it.
+type row struct {
+	r   *sql.Row
+	err error
 }
 
+// Scan is sql.Row's Scan.
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.r.Scan(dest...)
+}
+
+// queryRow runs a query of one row, after the pending rows (settle).
+func (t *Tx) queryRow(query string, args ...any) row {
+	if err := t.settle(); err != nil {
+		return row{err: err}
+	}
+	return t.peek(query, args...)
+}
+
+// peek runs a query of one row leaving the pending rows pending: for the
+// reads of a creation that check first that the pending rows do not hold
+// what they look up (see pending.go).
+func (t *Tx) peek(query string, args ...any) row {
+	st, err := t.stmt(query)
+	if err != nil {
+		return row{r: t.tx.QueryRowContext(t.ctx, query, args...)}
+	}
+	return row{r: st.QueryRowContext(t.ctx, args...)}
+}
+
+// query runs a query, after the pending rows (settle).
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	if err := t.settle(); err != nil {
+		return nil, err
+	}
 	st, err := t.stmt(query)
 	if err != nil {
 		return nil, err
@@ -240,7 +300,9 @@ func (t *Tx) runItem(fn func() error) (err error) {
 			_, _ = t.exec("RELEASE item")
 		case itemBare:
 			if err != nil {
-				t.broken = fmt.Errorf("%w: %w", ErrBatchAborted, err)
+				if t.broken == nil { // not yet: pending rows failed (flush)
+					t.broken = fmt.Errorf("%w: %w", ErrBatchAborted, err)
+				}
 				err = t.broken
 			}
 		}
@@ -279,6 +341,10 @@ func (t *Tx) Commit() error {
 		t.Rollback()
 		return t.broken
 	}
+	if err := t.settle(); err != nil {
+		t.Rollback()
+		return err
+	}
 	if err := t.resolveParties(); err != nil {
 		t.Rollback()
 		return err
@@ -302,6 +368,7 @@ func (t *Tx) Commit() error {
 
 // Rollback abandons the transaction. It is safe to call after Commit.
 func (t *Tx) Rollback() error {
+	t.pend = pendingRows{}
 	for _, st := range t.stmts {
 		st.Close()
 	}
