@@ -13,13 +13,13 @@ import (
 	"crmbridge/crm"
 )
 
-// pendingBatch is a batch whose items read what earlier items of the same
+// heldCreations is a batch whose items read what earlier items of the same
 // batch created: a version applied again, a later version of a new
 // record, another source of it by e-mail address (names agreeing, and
 // not), a key a deleted record holds, a suggested id that is taken, an
 // e-mail whose parties are new contacts. More new records than
 // pendingRecords, so that rows are inserted both by Apply and by Commit.
-func pendingBatch() []*crm.Incoming {
+func heldCreations() []*crm.Incoming {
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	contact := func(src, key, ver, id, first, last, email string) *crm.Incoming {
 		return &crm.Incoming{
@@ -78,7 +78,7 @@ func TestPendingRowsAsWritten(t *testing.T) {
 			tx.Careful()
 		}
 		var results []string
-		for _, in := range pendingBatch() {
+		for _, in := range heldCreations() {
 			res, err := tx.Apply(in, PolicyNewest)
 			if err != nil {
 				t.Fatalf("apply %s: %v", in.Source.Key, err)
