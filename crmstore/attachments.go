@@ -242,13 +242,33 @@ func canonAttachments(as []crm.Attachment) string {
 
 // OpenBlob returns the attachment content with the given SHA-256. It
 // reads the content a chunk at a time as it is read (blobs are never
-// changed once written, so the chunks need no common transaction).
+// changed once written, so the chunks need no common transaction); the
+// first chunk comes with the size, so that content of one chunk, most
+// attachments, costs one query.
 func (s *Store) OpenBlob(ctx context.Context, sha string) (io.ReadCloser, error) {
-	var size int64
-	if err := s.db.QueryRowContext(ctx, `SELECT size FROM blob WHERE sha256 = ?`, sha).Scan(&size); err != nil {
+	rows, err := s.db.QueryContext(ctx, `SELECT b.size, c.data FROM blob b LEFT JOIN blobchunk c ON c.sha256 = b.sha256 AND c.n = 0 WHERE b.sha256 = ?`, sha)
+	if err != nil {
 		return nil, fmt.Errorf("attachment content %s: %w", sha, err)
 	}
-	return &blobReader{ctx: ctx, db: s.db, sha: sha, left: size}, nil
+	defer rows.Close()
+	if !rows.Next() {
+		err := rows.Err()
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return nil, fmt.Errorf("attachment content %s: %w", sha, err)
+	}
+	r := &blobReader{ctx: ctx, db: s.db, sha: sha}
+	var raw sql.RawBytes
+	if err := rows.Scan(&r.left, &raw); err != nil {
+		return nil, fmt.Errorf("attachment content %s: %w", sha, err)
+	}
+	if r.left > 0 {
+		if err := r.take(raw); err != nil {
+			return nil, err
+		}
+	}
+	return r, rows.Close()
 }
 
 // blobReader reads a blob's chunks in order.
@@ -301,32 +321,42 @@ func (r *blobReader) WriteTo(w io.Writer) (int64, error) {
 
 // next reads chunk r.n into r.buf.
 func (r *blobReader) next() error {
-	if r.bp == nil {
-		r.bp = chunkBufs.Get().(*[]byte)
-	}
 	rows, err := r.db.QueryContext(r.ctx, `SELECT data FROM blobchunk WHERE sha256 = ? AND n = ?`, r.sha, r.n)
 	if err != nil {
 		return fmt.Errorf("attachment content %s: %w", r.sha, err)
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
+	var raw sql.RawBytes
+	if rows.Next() {
+		if err := rows.Scan(&raw); err != nil {
 			return fmt.Errorf("attachment content %s: %w", r.sha, err)
 		}
-		return fmt.Errorf("attachment content %s: chunk %d missing: %w", r.sha, r.n, io.ErrUnexpectedEOF)
-	}
-	var raw sql.RawBytes
-	if err := rows.Scan(&raw); err != nil {
+	} else if err := rows.Err(); err != nil {
 		return fmt.Errorf("attachment content %s: %w", r.sha, err)
+	}
+	if err := r.take(raw); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// take makes raw, the bytes of chunk r.n (nil: no such chunk), the
+// current chunk.
+func (r *blobReader) take(raw []byte) error {
+	if raw == nil {
+		return fmt.Errorf("attachment content %s: chunk %d missing: %w", r.sha, r.n, io.ErrUnexpectedEOF)
 	}
 	if len(raw) == 0 || int64(len(raw)) > r.left || len(raw) > chunkSize {
 		return fmt.Errorf("attachment content %s: chunk %d holds %d bytes, at most %d expected", r.sha, r.n, len(raw), min(r.left, chunkSize))
+	}
+	if r.bp == nil {
+		r.bp = chunkBufs.Get().(*[]byte)
 	}
 	r.buf = append((*r.bp)[:0], raw...)
 	r.off = 0
 	r.left -= int64(len(raw))
 	r.n++
-	return rows.Close()
+	return nil
 }
 
 // Close releases the reader's buffer.

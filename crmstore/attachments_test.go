@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -299,6 +300,30 @@ func TestCheckBlobChunks(t *testing.T) {
 		}
 		if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], "attachment content: blob ") {
 			t.Errorf("%s: problems %q, want one about attachment content", damage, rep.Problems)
+		}
+	}
+}
+
+// Content whose chunk is missing reads as an error, not as shorter
+// content: the first chunk when opened, a later one when read.
+func TestBlobMissingChunk(t *testing.T) {
+	for _, n := range []int{0, 1} {
+		s := openTest(t)
+		res := apply(t, s, attachedMail("m", streamed(randomBytes(2*chunkSize, 4))), PolicyNewest)
+		if _, err := s.db.Exec(`DELETE FROM blobchunk WHERE n = ?`, n); err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.Get(context.Background(), res.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := v.Attachments[0].Open()
+		if err == nil {
+			_, err = io.ReadAll(rc)
+			rc.Close()
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "chunk") {
+			t.Errorf("chunk %d missing: %v, want an unexpected EOF naming the chunk", n, err)
 		}
 	}
 }
