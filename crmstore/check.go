@@ -24,8 +24,8 @@ type CheckReport struct {
 // header, SQLite's integrity_check (every page, b-tree and index entry),
 // foreign keys, and crmbridge's own invariants: every outbox entry points
 // at a record, every activity party and list member at a record or an
-// address, the journal's sequence has no gaps, and the tally status reads
-// matches the rows. Unlike Open it reports a damaged store rather than
+// address, the journal's sequence has no gaps, the tally status reads
+// matches the rows, and each attachment content's chunks make it up. Unlike Open it reports a damaged store rather than
 // refusing it; err is for a file it could not
 // read at all. A sound store is recorded as verified (see Open).
 func Check(ctx context.Context, path string) (*CheckReport, error) {
