@@ -219,11 +219,12 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 	}
 	var dups []duplicate
 	if recID == "" {
+		held, err := t.lookupKeys(string(e), in.Keys)
+		if err != nil {
+			return Result{}, err
+		}
 		for _, k := range in.Keys {
-			id, err := t.lookupKey(string(e), k)
-			if err != nil {
-				return Result{}, err
-			}
+			id := held[k]
 			if id == "" {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 
 	"modernc.org/sqlite"
 )
@@ -67,6 +68,52 @@ func (t *Tx) lookupKey(e, k string) (string, error) {
 		return "", fmt.Errorf("look up key: %w", err)
 	}
 	return id, nil
+}
+
+// lookupKeys returns, for each of keys that a live record of entity e
+// holds, that record: what lookupKey returns for each, in one statement.
+func (t *Tx) lookupKeys(e string, keys []string) (map[string]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	want := make(map[string]bool, len(keys))
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, e)
+	settle := false
+	for _, k := range keys {
+		if !want[k] {
+			want[k] = true
+			args = append(args, keyHash(e, k))
+		}
+		settle = settle || t.pend.keys[e+"\x00"+k]
+	}
+	if settle {
+		if err := t.settle(); err != nil {
+			return nil, err
+		}
+	}
+	// Every statement of the transaction is kept prepared: one for each
+	// count of distinct keys (a record has a handful).
+	rows, err := t.queryNow(`SELECT k.key, k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0
+		WHERE k.entity = ? AND k.h IN (?`+strings.Repeat(",?", len(args)-2)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up keys: %w", err)
+	}
+	defer rows.Close()
+	found := map[string]string{}
+	for rows.Next() {
+		var k, id string
+		if err := rows.Scan(&k, &id); err != nil {
+			return nil, fmt.Errorf("look up keys: %w", err)
+		}
+		if _, dup := found[k]; want[k] && !dup {
+			found[k] = id
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up keys: %w", err)
+	}
+	return found, nil
 }
 
 // addKey gives identity key k of entity e to record id, unless a record

@@ -257,6 +257,11 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := t.settle(); err != nil {
 		return nil, err
 	}
+	return t.queryNow(query, args...)
+}
+
+// queryNow is query leaving the pending rows pending, as peek.
+func (t *Tx) queryNow(query string, args ...any) (*sql.Rows, error) {
 	st, err := t.stmt(query)
 	if err != nil {
 		return nil, err
