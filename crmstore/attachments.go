@@ -57,7 +57,7 @@ func (t *Tx) writeAttachments(id string, as []crm.Attachment, blobs map[string]*
 				return fmt.Errorf("store content of attachment %q: %w", a.Name, err)
 			}
 		}
-		if _, err := t.exec(`INSERT INTO attachment (record_id, ord, name, mimetype, contentid, inline, size, sha256) VALUES (?,?,?,?,?,?,?,?)`,
+		if err := t.later(`INSERT INTO attachment (record_id, ord, name, mimetype, contentid, inline, size, sha256)`, "",
 			id, i, a.Name, a.MimeType, a.ContentID, a.Inline, a.Size, a.SHA256); err != nil {
 			return fmt.Errorf("insert attachment %q: %w", a.Name, err)
 		}
@@ -78,8 +78,11 @@ type content struct {
 // already: a blob row, then its chunks in order. Content read again from
 // its source is hashed again as it is written; content that changed in
 // between is an error (the item fails: its rows are not committed).
+//
+// Blob rows refer to no record: they are written at once, leaving a new
+// record's rows pending (pending.go), chunk by chunk from the buffer.
 func (t *Tx) writeBlob(sha string, c *content) error {
-	res, err := t.exec(`INSERT OR IGNORE INTO blob (sha256, size) VALUES (?,?)`, sha, c.size)
+	res, err := t.execNow(`INSERT OR IGNORE INTO blob (sha256, size) VALUES (?,?)`, sha, c.size)
 	if err != nil {
 		return err
 	}
@@ -87,7 +90,7 @@ func (t *Tx) writeBlob(sha string, c *content) error {
 		return err // held already (dedup by hash)
 	}
 	put := func(n int, data []byte) error {
-		_, err := t.exec(`INSERT INTO blobchunk (sha256, n, data) VALUES (?,?,?)`, sha, n, data)
+		_, err := t.execNow(`INSERT INTO blobchunk (sha256, n, data) VALUES (?,?,?)`, sha, n, data)
 		return err
 	}
 	if c.open == nil {
@@ -211,7 +214,7 @@ func (t *Tx) checkBlobs(as []crm.Attachment, blobs map[string]*content) error {
 			continue
 		}
 		var n int
-		if err := t.queryRow(`SELECT COUNT(*) FROM blob WHERE sha256 = ?`, a.SHA256).Scan(&n); err != nil {
+		if err := t.peek(`SELECT COUNT(*) FROM blob WHERE sha256 = ?`, a.SHA256).Scan(&n); err != nil { // no blob row is pending
 			return fmt.Errorf("look up attachment content %s: %w", a.SHA256, err)
 		}
 		if n == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -52,12 +53,28 @@ func heldCreations() []*crm.Incoming {
 				Keys:       []string{"msgid:m1"},
 				ModifiedAt: at,
 			})
+		case 11: // attachments: new content, the same again, and by hash only
+			for j, open := range []bool{true, true, false} {
+				a := crm.Attachment{Name: "a.txt", MimeType: "text/plain", Size: 5, SHA256: pendingBlobHash}
+				if open {
+					a.Open = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("hello")), nil }
+				}
+				b = append(b, &crm.Incoming{
+					Source:     crm.SourceRef{Kind: "eml", Key: fmt.Sprint("a", j), Version: "1"},
+					Record:     crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": fmt.Sprint("with attachment ", j)}, Attachments: []crm.Attachment{a}},
+					Keys:       []string{fmt.Sprint("msgid:a", j)},
+					ModifiedAt: at,
+				})
+			}
 		}
 	}
 	return b
 }
 
 const pendingGoneID = "00000000-0000-7000-8000-999999999999"
+
+// pendingBlobHash is the SHA-256 of "hello".
+const pendingBlobHash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 // Rows held and inserted many at a time (pending.go) make the same store,
 // and the same results, as rows inserted one statement at a time (a
@@ -96,7 +113,7 @@ func TestPendingRowsAsWritten(t *testing.T) {
 	if got != want {
 		t.Errorf("stores differ:\n%s", lineDiff(strings.Split(want, "\n"), strings.Split(got, "\n")))
 	}
-	for _, w := range []string{"duplicate|", "journal|", "activityparty|"} {
+	for _, w := range []string{"duplicate|", "journal|", "activityparty|", "attachment|", "blobchunk|"} {
 		if !strings.Contains(want, w) {
 			t.Errorf("the batch wrote no %s rows: it does not test what it should", strings.TrimSuffix(w, "|"))
 		}
@@ -131,9 +148,9 @@ func dumpStore(t *testing.T, s *Store, results []string) (string, []string) {
 	skip := map[string]bool{"created_at": true, "modified_at": true, "seen_at": true, "at": true}
 	var out []string
 	for _, table := range []string{"record", "contact", "activity", "activityparty", "provenance", "base", "fieldstate",
-		"journal", "outbox", "recordkey", "duplicate", "sqlite_sequence"} {
+		"journal", "outbox", "recordkey", "duplicate", "attachment", "blob", "blobchunk", "sqlite_sequence"} {
 		order := " ORDER BY rowid"
-		if table == "base" || table == "fieldstate" || table == "duplicate" {
+		if table == "base" || table == "fieldstate" || table == "duplicate" || table == "blobchunk" {
 			order = ""
 		}
 		rows, err := s.db.Query(`SELECT * FROM ` + table + order)
