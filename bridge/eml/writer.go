@@ -354,15 +354,26 @@ func writeAttachment(mw *message.Writer, a crm.Attachment) error {
 		h.Set("Content-Id", "<"+cid+">")
 	}
 	var content io.Reader = rc
+	var dst func(io.Writer) io.Writer // what the part's content is written through
 	if mt == "message/rfc822" || mt == "message/global" {
-		b, err := io.ReadAll(rc)
+		// A message is written with CRLF line ends (crlf), 8bit when
+		// its lines fit (RFC 5322 2.1.1: at most 998 octets), else
+		// binary (RFC 3030). It is read twice, to measure its lines,
+		// then to write it, a buffer at a time: an attached message
+		// can be as large as the attachments it holds.
+		longest, err := longestCRLFLine(rc)
 		if err != nil {
 			return fmt.Errorf("read attachment %q: %w", a.Name, err)
 		}
-		b = crlf(b)
-		content = bytes.NewReader(b)
+		again, err := a.Open()
+		if err != nil {
+			return fmt.Errorf("open attachment %q: %w", a.Name, err)
+		}
+		defer again.Close()
+		content = again
+		dst = func(w io.Writer) io.Writer { return &crlfWriter{w: w} }
 		h.Set("Content-Transfer-Encoding", "binary")
-		if longestLine(b) <= 998 {
+		if longest <= 998 {
 			h.Set("Content-Transfer-Encoding", "8bit")
 		}
 	} else if textual(mt) {
@@ -385,10 +396,80 @@ func writeAttachment(mw *message.Writer, a crm.Attachment) error {
 	if err != nil {
 		return fmt.Errorf("write attachment %q: %w", a.Name, err)
 	}
-	if _, err := io.Copy(pw, content); err != nil {
+	var w io.Writer = pw
+	if dst != nil {
+		w = dst(pw)
+	}
+	if _, err := io.Copy(w, content); err != nil {
 		return fmt.Errorf("write attachment %q: %w", a.Name, err)
 	}
 	return pw.Close()
+}
+
+// crlfWriter writes what it is given as crlf would turn it: every LF that
+// no CR precedes becomes CRLF.
+type crlfWriter struct {
+	w  io.Writer
+	cr bool // the last byte written was a CR
+}
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if _, err := c.w.Write(p); err != nil {
+				return n, err
+			}
+			c.cr = p[len(p)-1] == '\r'
+			return n + len(p), nil
+		}
+		if i > 0 {
+			if _, err := c.w.Write(p[:i]); err != nil {
+				return n, err
+			}
+			c.cr = p[i-1] == '\r'
+		}
+		end := "\r\n"
+		if c.cr {
+			end = "\n"
+		}
+		if _, err := io.WriteString(c.w, end); err != nil {
+			return n, err
+		}
+		c.cr = false
+		n += i + 1
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// longestCRLFLine returns the length of the longest line of r's content as
+// crlf writes it (longestLine of crlf's result): a line that ends in a bare
+// LF gains the CR.
+func longestCRLFLine(r io.Reader) (int, error) {
+	buf := make([]byte, 32<<10)
+	longest, cur, cr := 0, 0, false
+	for {
+		n, err := r.Read(buf)
+		for _, b := range buf[:n] {
+			if b == '\n' {
+				if !cr {
+					cur++
+				}
+				longest, cur = max(longest, cur), 0
+			} else {
+				cur++
+			}
+			cr = b == '\r'
+		}
+		if err == io.EOF {
+			return max(longest, cur), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 }
 
 // crlf turns bare LF line ends into CRLF.
