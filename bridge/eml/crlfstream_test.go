@@ -76,6 +76,11 @@ func TestCRLFWriterAgrees(t *testing.T) {
 // than that (before: the message read whole, then its CRLF copy), and the
 // part holds the message with CRLF line ends.
 func TestWriteMessageAttachmentAllocs(t *testing.T) {
+	if raceDetector {
+		// 4.6 MB against the 2 MiB bound under the race detector,
+		// which drops sync.Pool objects at random.
+		t.Skip("allocation bound not meaningful under the race detector (sync.Pool drops objects at random); make test runs it without")
+	}
 	var msg bytes.Buffer
 	msg.WriteString("From: a@example.com\nSubject: inner\n\n")
 	for msg.Len() < 8<<20 {
