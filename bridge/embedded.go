@@ -1,12 +1,14 @@
 package bridge
 
 import (
-	"bytes"
+	"bufio"
+	"fmt"
 	"io"
 	"strings"
 
 	"crmbridge/bridge/eml"
 	"crmbridge/crm"
+	"crmbridge/internal/recovered"
 
 	"crmbridge/pst"
 )
@@ -36,14 +38,29 @@ func embeddedAttachment(a *pst.Attachment) crm.Attachment {
 		Name:     name,
 		MimeType: "message/rfc822",
 		// The message is written when opened (for a PST, when the store
-		// stores it), and held in memory (Bytes) so that the store hashes
-		// and writes it without writing it again.
+		// stores it), through a pipe: it holds its attachments, which
+		// can be large, and is written a buffer at a time. The store
+		// opens content larger than a chunk twice (hash, then write):
+		// it is written twice, the same bytes each time.
 		Open: func() (io.ReadCloser, error) {
-			var buf bytes.Buffer
-			if err := eml.Write(&buf, rec); err != nil {
-				return nil, err
-			}
-			return &memContent{Reader: bytes.NewReader(buf.Bytes()), data: buf.Bytes()}, nil
+			pr, pw := io.Pipe()
+			go func() {
+				defer func() {
+					if r := recover(); r != nil {
+						recovered.Note(r)
+						pw.CloseWithError(fmt.Errorf("internal error: %v", r))
+					}
+				}()
+				// Buffered: the writer writes a line at a time, and each
+				// write through the pipe waits for the reader.
+				bw := bufio.NewWriterSize(pw, 64<<10)
+				err := eml.Write(bw, rec)
+				if err == nil {
+					err = bw.Flush()
+				}
+				pw.CloseWithError(err)
+			}()
+			return pr, nil
 		},
 	}
 }
