@@ -78,6 +78,11 @@ func sum256(b []byte) []byte {
 // (before, it was written whole into a growing buffer), and the stored
 // message holds the file.
 func TestImportPSTEmbeddedAllocs(t *testing.T) {
+	if raceDetector {
+		// 6.9 MB against the 4 MiB bound under the race detector, which
+		// drops sync.Pool objects at random.
+		t.Skip("allocation bound not meaningful under the race detector (sync.Pool drops objects at random); make test runs it without")
+	}
 	data := make([]byte, 8<<20)
 	r := rand.New(rand.NewPCG(4, 0))
 	for i := range data {
