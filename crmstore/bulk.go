@@ -119,6 +119,15 @@ const pendingBatch = 2000
 // resolvePending resolves the party addresses recorded while the contact
 // e-mail indexes were deferred, and forgets them.
 func (s *Store) resolvePending(ctx context.Context) error {
+	// Every Open for writing comes here: ask before taking a write
+	// transaction.
+	var pending bool
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pendingaddr)`).Scan(&pending); err != nil {
+		return fmt.Errorf("resolve parties: %w", err)
+	}
+	if !pending {
+		return nil
+	}
 	for {
 		var addrs []string
 		err := s.Update(ctx, func(t *Tx) error {
