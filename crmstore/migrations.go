@@ -1,5 +1,11 @@
 package crmstore
 
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
 // migrations are the store's schema, one forward-only step per entry.
 // Step i brings a store from PRAGMA user_version i to i+1; each runs in its
 // own transaction. Never edit a step that has shipped: add a new one.
@@ -598,7 +604,7 @@ CREATE TABLE deferredindex (
 	// written and read a chunk at a time, so that importing or exporting
 	// a large attachment does not hold it whole (three times: the Go
 	// bytes, the driver's copy, SQLite's row). Empty content has no
-	// chunk. substr counts bytes in a BLOB.
+	// chunk. migrationCode[19] moves the content (splitBlobs).
 	`
 CREATE TABLE blobchunk (
 	sha256 TEXT NOT NULL REFERENCES blob(sha256),
@@ -606,13 +612,6 @@ CREATE TABLE blobchunk (
 	data BLOB NOT NULL,
 	PRIMARY KEY (sha256, n)
 );
-INSERT INTO blobchunk (sha256, n, data)
-	WITH RECURSIVE c(sha256, n, len) AS (
-		SELECT sha256, 0, length(CAST(data AS BLOB)) FROM blob WHERE length(CAST(data AS BLOB)) > 0
-		UNION ALL SELECT sha256, n + 1, len FROM c WHERE (n + 1) * 65536 < len)
-	SELECT c.sha256, c.n, substr(CAST(b.data AS BLOB), c.n * 65536 + 1, 65536) FROM c JOIN blob b ON b.sha256 = c.sha256
-	ORDER BY c.sha256, c.n;
-ALTER TABLE blob DROP COLUMN data;
 `,
 	// 21: the party addresses a bulk import touched while the contact
 	// e-mail indexes were deferred, resolved once they are built again
@@ -622,4 +621,53 @@ CREATE TABLE pendingaddr (
 	addr TEXT PRIMARY KEY          -- lower case, as resolveParties takes it
 ) WITHOUT ROWID;
 `,
+}
+
+// migrationCode holds the steps a migration takes in Go, after its SQL, in
+// the same transaction, by index in migrations.
+var migrationCode = map[int]func(context.Context, *sql.Tx) error{
+	19: splitBlobs,
+}
+
+// splitBlobs moves each blob's content into chunks (migration 20), then
+// drops blob.data. In SQL (substr per chunk) every chunk read its blob
+// whole: three 20 MiB blobs took 29 s, a 100 MB one would take hours. Here
+// each blob is read once; the largest is held whole, as reading it was
+// before.
+func splitBlobs(ctx context.Context, tx *sql.Tx) error {
+	var shas []string
+	rows, err := tx.QueryContext(ctx, `SELECT sha256 FROM blob WHERE length(CAST(data AS BLOB)) > 0 ORDER BY sha256`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var sha string
+		if err := rows.Scan(&sha); err != nil {
+			rows.Close()
+			return err
+		}
+		shas = append(shas, sha)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO blobchunk (sha256, n, data) VALUES (?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	for _, sha := range shas {
+		var data []byte
+		if err := tx.QueryRowContext(ctx, `SELECT CAST(data AS BLOB) FROM blob WHERE sha256 = ?`, sha).Scan(&data); err != nil {
+			return fmt.Errorf("attachment content %s: %w", sha, err)
+		}
+		for n, off := 0, 0; off < len(data); n, off = n+1, off+chunkSize {
+			if _, err := ins.ExecContext(ctx, sha, n, data[off:min(off+chunkSize, len(data))]); err != nil {
+				return fmt.Errorf("attachment content %s: %w", sha, err)
+			}
+		}
+	}
+	_, err = tx.ExecContext(ctx, `ALTER TABLE blob DROP COLUMN data`)
+	return err
 }

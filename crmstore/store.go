@@ -299,6 +299,11 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 				return fmt.Errorf("step %d: %w", v+1, err)
 			}
+			if step := migrationCode[v]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("step %d: %w", v+1, err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
 				return err
 			}
