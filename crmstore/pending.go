@@ -165,7 +165,7 @@ func (t *Tx) flush() error {
 	for _, pt := range p.tables {
 		if err := t.execRowsNow(pt.head, pt.tail, pt.rows); err != nil {
 			if t.broken == nil {
-				t.broken = fmt.Errorf("%w: insert new records (%s): %w", ErrBatchAborted, firstLine(pt.head), err)
+				t.broken = fmt.Errorf("%w: insert new records into %s: %w", ErrBatchAborted, pendingTableName(pt.head), err)
 			}
 			return t.broken
 		}
@@ -177,9 +177,7 @@ func (t *Tx) flush() error {
 // record, then its entity row, then its provenance (a source of it), then
 // the rest (rows of the record, of its entity row or of its provenance).
 func pendingRank(head string) int {
-	table, _, _ := strings.Cut(strings.TrimPrefix(head, "INSERT INTO "), " ")
-	table = strings.Trim(table, `"`)
-	switch {
+	switch table := pendingTableName(head); {
 	case table == "record":
 		return 0
 	case table == tableOf(crm.Entity(table)) && crm.Entity(table).Valid() || table == "activity":
@@ -188,4 +186,10 @@ func pendingRank(head string) int {
 		return 2
 	}
 	return 3
+}
+
+// pendingTableName returns the table of an INSERT's head.
+func pendingTableName(head string) string {
+	table, _, _ := strings.Cut(strings.TrimPrefix(head, "INSERT INTO "), " ")
+	return strings.Trim(table, `"`)
 }
