@@ -22,12 +22,24 @@ const baseAll = "*"
 // escaped), built without reflection: it is written for every new record.
 func encodeBaseAll(m map[string]string) string {
 	keys := make([]string, 0, len(m))
-	n := 2
-	for k, v := range m {
+	for k := range m {
 		keys = append(keys, k)
-		n += len(k) + len(v) + 6
 	}
 	sort.Strings(keys)
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = m[k]
+	}
+	return encodeBaseSorted(keys, vals)
+}
+
+// encodeBaseSorted is encodeBaseAll of the map keys[i] -> vals[i], keys
+// sorted and distinct.
+func encodeBaseSorted(keys, vals []string) string {
+	n := 2
+	for i, k := range keys {
+		n += len(k) + len(vals[i]) + 6
+	}
 	b := make([]byte, 0, n)
 	b = append(b, '{')
 	for i, k := range keys {
@@ -36,7 +48,7 @@ func encodeBaseAll(m map[string]string) string {
 		}
 		b = appendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, m[k])
+		b = appendJSONString(b, vals[i])
 	}
 	b = append(b, '}')
 	return string(b)

@@ -39,6 +39,8 @@ type Tx struct {
 	pend pendingRows
 	// heads caches insertRow's INSERT of each entity.
 	heads map[crm.Entity]string
+	// fields is apply's buffer of field versions.
+	fields []FieldVersions
 }
 
 // Careful makes every later item of the transaction write inside a
