@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"crmbridge/bridge/eml"
 	"crmbridge/crm"
+	"crmbridge/crmstore"
 	"crmbridge/pstwrite"
 )
 
@@ -20,11 +22,7 @@ import (
 // reader goroutine read each attachment into one buffer of its size). The
 // content reads back the same.
 func TestImportPSTAttachmentAllocs(t *testing.T) {
-	data := make([]byte, 8<<20)
-	r := rand.New(rand.NewPCG(3, 0))
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
+	data := randomBytes(8<<20, 3)
 	path := filepath.Join(t.TempDir(), "large.pst")
 	writeXPST(t, path, "Inbox", "IPF.Note", &pstwrite.Message{
 		Props: []pstwrite.Prop{
@@ -36,25 +34,9 @@ func TestImportPSTAttachmentAllocs(t *testing.T) {
 			pstwrite.String(pstwrite.Tag(tagAttachLongFilename), "large.bin"),
 		}, Data: bytes.NewReader(data)}},
 	})
-	s := newStore(t)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	sum, p := importPaths(t, s, ImportOptions{}, path)
-	runtime.ReadMemStats(&after)
-	if len(p.errs) != 0 || sum.Ledger[0].Entities["email"].Created != 1 {
-		t.Fatalf("import: %v, %+v", p.errs, sum.Ledger[0].Entities["email"])
-	}
-	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(len(data))/2; got > limit {
-		t.Errorf("importing a PST with a %d-byte attachment allocated %d bytes, want at most %d", len(data), got, limit)
-	}
-	ids, err := s.IDs(context.Background(), []crm.Entity{crm.Email})
-	if err != nil || len(ids) != 1 {
-		t.Fatalf("ids %v: %v", ids, err)
-	}
-	v, err := s.Get(context.Background(), ids[0])
-	if err != nil || len(v.Attachments) != 1 {
-		t.Fatalf("get: %v, %d attachments", err, len(v.Attachments))
+	v := importOneEmail(t, path, uint64(len(data))/2, fmt.Sprintf("a PST with a %d-byte attachment", len(data)))
+	if len(v.Attachments) != 1 {
+		t.Fatalf("%d attachments", len(v.Attachments))
 	}
 	rc, err := v.Attachments[0].Open()
 	if err != nil {
@@ -65,6 +47,44 @@ func TestImportPSTAttachmentAllocs(t *testing.T) {
 	if _, err := io.Copy(h, rc); err != nil || !bytes.Equal(h.Sum(nil), sum256(data)) {
 		t.Fatalf("content read back differs (%v)", err)
 	}
+}
+
+// randomBytes returns n bytes drawn from a PCG seeded with seed.
+func randomBytes(n int, seed uint64) []byte {
+	data := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, 0))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	return data
+}
+
+// importOneEmail imports the PST at path, which holds one e-mail, into a
+// new store, checks that the import allocated at most limit bytes (what
+// names the input in the error), and returns the stored e-mail.
+func importOneEmail(t *testing.T, path string, limit uint64, what string) *crmstore.View {
+	t.Helper()
+	s := newStore(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	sum, p := importPaths(t, s, ImportOptions{}, path)
+	runtime.ReadMemStats(&after)
+	if len(p.errs) != 0 || sum.Ledger[0].Entities["email"].Created != 1 {
+		t.Fatalf("import: %v, %+v", p.errs, sum.Ledger[0].Entities["email"])
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+		t.Errorf("importing %s allocated %d bytes, want at most %d", what, got, limit)
+	}
+	ids, err := s.IDs(context.Background(), []crm.Entity{crm.Email})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("ids %v: %v", ids, err)
+	}
+	v, err := s.Get(context.Background(), ids[0])
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	return v
 }
 
 func sum256(b []byte) []byte {
@@ -83,11 +103,7 @@ func TestImportPSTEmbeddedAllocs(t *testing.T) {
 		// drops sync.Pool objects at random.
 		t.Skip("allocation bound not meaningful under the race detector (sync.Pool drops objects at random); make test runs it without")
 	}
-	data := make([]byte, 8<<20)
-	r := rand.New(rand.NewPCG(4, 0))
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
+	data := randomBytes(8<<20, 4)
 	path := filepath.Join(t.TempDir(), "embedded.pst")
 	inner := &pstwrite.Message{
 		Props: []pstwrite.Prop{
@@ -109,25 +125,9 @@ func TestImportPSTEmbeddedAllocs(t *testing.T) {
 			pstwrite.String(pstwrite.Tag(tagAttachLongFilename), "inner.msg"),
 		}, Embedded: inner}},
 	})
-	s := newStore(t)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	sum, p := importPaths(t, s, ImportOptions{}, path)
-	runtime.ReadMemStats(&after)
-	if len(p.errs) != 0 || sum.Ledger[0].Entities["email"].Created != 1 {
-		t.Fatalf("import: %v, %+v", p.errs, sum.Ledger[0].Entities["email"])
-	}
-	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(len(data))/2; got > limit {
-		t.Errorf("importing a PST with an attached message of %d bytes of file allocated %d bytes, want at most %d", len(data), got, limit)
-	}
-	ids, err := s.IDs(context.Background(), []crm.Entity{crm.Email})
-	if err != nil || len(ids) != 1 {
-		t.Fatalf("ids %v: %v", ids, err)
-	}
-	v, err := s.Get(context.Background(), ids[0])
-	if err != nil || len(v.Attachments) != 1 || v.Attachments[0].MimeType != "message/rfc822" {
-		t.Fatalf("get: %v, attachments %+v", err, v.Attachments)
+	v := importOneEmail(t, path, uint64(len(data))/2, fmt.Sprintf("a PST with an attached message of %d bytes of file", len(data)))
+	if len(v.Attachments) != 1 || v.Attachments[0].MimeType != "message/rfc822" {
+		t.Fatalf("attachments %+v", v.Attachments)
 	}
 	rc, err := v.Attachments[0].Open()
 	if err != nil {

@@ -84,15 +84,7 @@ func TestBulkKillAndResume(t *testing.T) {
 	}
 
 	db := filepath.Join(t.TempDir(), "killed.db")
-	written := func() int64 {
-		var n int64
-		for _, p := range []string{db, db + "-wal"} {
-			if fi, err := os.Stat(p); err == nil {
-				n += fi.Size()
-			}
-		}
-		return n
-	}
+	written := func() int64 { return storeBytesOnDisk(db) }
 	deferredSeen := false
 	for round := 0; round < 3; round++ {
 		before := written()

@@ -276,15 +276,7 @@ func TestKillAndResume(t *testing.T) {
 	// import that finishes first is fine too (the resume then finds
 	// everything done).
 	db := filepath.Join(t.TempDir(), "killed.db")
-	written := func() int64 {
-		var n int64
-		for _, p := range []string{db, db + "-wal"} {
-			if fi, err := os.Stat(p); err == nil {
-				n += fi.Size()
-			}
-		}
-		return n
-	}
+	written := func() int64 { return storeBytesOnDisk(db) }
 	for round := 0; round < 2; round++ {
 		before := written()
 		c := cmd(db)
@@ -333,4 +325,16 @@ func buildCLI(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return exe
+}
+
+// storeBytesOnDisk is the size of the store at db and its write-ahead log:
+// it grows as an import writes, for tests that kill an import midway.
+func storeBytesOnDisk(db string) int64 {
+	var n int64
+	for _, p := range []string{db, db + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }
