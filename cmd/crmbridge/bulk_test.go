@@ -8,9 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"crmbridge/crmstore"
 	"crmbridge/fixtures"
@@ -84,26 +82,9 @@ func TestBulkKillAndResume(t *testing.T) {
 	}
 
 	db := filepath.Join(t.TempDir(), "killed.db")
-	written := func() int64 { return storeBytesOnDisk(db) }
 	deferredSeen := false
 	for round := 0; round < 3; round++ {
-		before := written()
-		c := cmd(db)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-	wait:
-		for written() <= before+int64(round)*64<<10 {
-			select {
-			case <-done:
-				break wait
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-		c.Process.Signal(syscall.SIGKILL)
-		<-done
+		killWhenWritten(t, cmd(db), db, int64(round)*64<<10)
 		// Readers answer from the killed store, without building.
 		if r := runCLI(t, false, "--db", db, "list", "contacts", "--limit", "5"); r.code != 0 {
 			t.Fatalf("list after kill: %d %s", r.code, r.stderr)

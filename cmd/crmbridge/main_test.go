@@ -276,25 +276,8 @@ func TestKillAndResume(t *testing.T) {
 	// import that finishes first is fine too (the resume then finds
 	// everything done).
 	db := filepath.Join(t.TempDir(), "killed.db")
-	written := func() int64 { return storeBytesOnDisk(db) }
 	for round := 0; round < 2; round++ {
-		before := written()
-		c := cmd(db)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-	wait:
-		for written() <= before {
-			select {
-			case <-done:
-				break wait
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-		c.Process.Signal(syscall.SIGKILL)
-		<-done
+		killWhenWritten(t, cmd(db), db, 0)
 	}
 	mid := statusJSON(t, db)
 	if out, err := cmd(db).CombinedOutput(); err != nil {
@@ -325,6 +308,30 @@ func buildCLI(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return exe
+}
+
+// killWhenWritten starts c, an import into the store at db, and kills it
+// (SIGKILL) once the store and its write-ahead log have grown by more than
+// grow bytes, or lets it end if it finishes first: the kill lands
+// mid-import however fast or loaded the machine is.
+func killWhenWritten(t *testing.T, c *exec.Cmd, db string, grow int64) {
+	t.Helper()
+	before := storeBytesOnDisk(db)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+wait:
+	for storeBytesOnDisk(db) <= before+grow {
+		select {
+		case <-done:
+			break wait
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	c.Process.Signal(syscall.SIGKILL)
+	<-done
 }
 
 // storeBytesOnDisk is the size of the store at db and its write-ahead log:
