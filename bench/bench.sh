@@ -26,6 +26,7 @@ for tool in readpst gzip /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool not found (apt-get install pst-utils gzip time)" >&2; exit 1; }
 done
 CGO_ENABLED=0 go build -o "$bin" ./cmd/crmbridge  # static, as make build
+go build -o bin/floor ./bench/floor  # SQLite's own cost for a store, see bench/floor
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -106,6 +107,13 @@ cards=$(grep -c '^BEGIN:VCARD' "$work/out.vcf")
 [ "$cards" = "$n" ] || { echo "bench: export wrote $cards cards, want $n" >&2; exit 1; }
 row "import $n contacts (one VCF)" vcf_import "gzip -6 of the VCF" vcf_gzip "<= 2, RSS <= 64 MiB"
 row "export --all --vcf $n contacts" vcf_export "gzip -6 of the output" vcf_out_gzip "<= 1"
+# The floors: SQLite alone (no parsing, merging or bookkeeping) writing the
+# rows that import wrote, and reading the rows the export reads. A goal
+# below its floor cannot be met by an SQLite store through modernc.
+bin/floor -write "$work/vstore/crm.db" -o "$work/vcf_wfloor" 2>"$work/vcf_wfloor.log"
+bin/floor -read "$work/vstore/crm.db" -o "$work/vcf_rfloor" 2>"$work/vcf_rfloor.log"
+row "  floor: SQLite writes those rows" vcf_wfloor "gzip -6 of the VCF" vcf_gzip "(no logic)"
+row "  floor: SQLite reads contact, record" vcf_rfloor "gzip -6 of the output" vcf_out_gzip "(no logic)"
 reads vstore "$n" st "<= 0.1 at 1,000,000 records"
 
 echo "bench: $mbox_n generated messages in one mbox ($big_runs run(s) each)"
@@ -116,6 +124,8 @@ for _ in $(seq "$big_runs"); do
 	measure mbox_gzip sh -c 'gzip -6 -c "$1" >/dev/null' sh "$work/big.mbox"
 done
 row "import $mbox_n messages (one mbox)" mbox_import "gzip -6 of the mbox" mbox_gzip "<= 2"
+bin/floor -write "$work/mstore/crm.db" -o "$work/mbox_wfloor" 2>"$work/mbox_wfloor.log"
+row "  floor: SQLite writes those rows" mbox_wfloor "gzip -6 of the mbox" mbox_gzip "(no logic)"
 
 if [ -n "${BENCH_FULL:-}" ]; then
 	m=$((n * 10))
