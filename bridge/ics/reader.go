@@ -434,7 +434,7 @@ func (r *Reader) readComponent(name string, line int) (*ical.Component, []string
 func (r *Reader) zoneFor(tzid string) (zone, error) {
 	id := tzKey(tzid)
 	if id != "" && !strings.EqualFold(id, "local") && !strings.ContainsAny(id, " \"") {
-		if loc, err := time.LoadLocation(id); err == nil {
+		if loc, err := wintz.LoadIANA(id); err == nil {
 			return locZone{loc}, nil
 		}
 	}

@@ -175,11 +175,32 @@ func load(name string) *time.Location {
 	if name == "" || strings.EqualFold(name, "local") || strings.ContainsAny(name, " \\:\"") {
 		return nil
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := LoadIANA(name)
 	if err != nil {
 		return nil
 	}
 	return loc
+}
+
+// ianaZones memoizes LoadIANA: name → ianaZone.
+var ianaZones sync.Map
+
+type ianaZone struct {
+	loc *time.Location
+	err error
+}
+
+// LoadIANA is time.LoadLocation, remembered per name for the life of the
+// process, failures too. time.LoadLocation reads and parses the zone's
+// file on every call (about 30 µs and 13 allocations): once per
+// date-time of every event was 4 % of an ICS import's CPU.
+func LoadIANA(name string) (*time.Location, error) {
+	if z, ok := ianaZones.Load(name); ok {
+		return z.(ianaZone).loc, z.(ianaZone).err
+	}
+	loc, err := time.LoadLocation(name)
+	ianaZones.Store(name, ianaZone{loc, err})
+	return loc, err
 }
 
 // areas are the IANA regions tried for a city of a display name.

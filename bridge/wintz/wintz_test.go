@@ -131,3 +131,21 @@ func TestLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadIANARemembers: a zone loaded once is not read again, whether it
+// exists or not, and gives time.LoadLocation's answer.
+func TestLoadIANARemembers(t *testing.T) {
+	for _, name := range []string{"America/New_York", "Europe/Berlin", "No/Such_Zone"} {
+		want, wantErr := time.LoadLocation(name)
+		got, err := LoadIANA(name)
+		if (err != nil) != (wantErr != nil) || err == nil && got.String() != want.String() {
+			t.Fatalf("LoadIANA(%q) = %v, %v; time.LoadLocation: %v, %v", name, got, err, want, wantErr)
+		}
+		if allocs := testing.AllocsPerRun(100, func() { LoadIANA(name) }); allocs != 0 {
+			t.Errorf("LoadIANA(%q) again: %.0f allocations, want 0 (read from the zone file again?)", name, allocs)
+		}
+		if again, _ := LoadIANA(name); again != got {
+			t.Errorf("LoadIANA(%q) gave another *time.Location the second time", name)
+		}
+	}
+}
