@@ -9,6 +9,10 @@ import (
 	"crmbridge/bridge/internal/textcodec"
 )
 
+// dashes spells an encoding's separators as '-' ("quoted printable",
+// "quoted_printable").
+var dashes = strings.NewReplacer(" ", "-", "_", "-")
+
 // decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 6). It is
 // lenient the way mail clients are: base64 ignores characters outside the
 // alphabet and missing padding, quoted-printable keeps a malformed escape
@@ -16,7 +20,7 @@ import (
 // know returns the bytes unchanged and an error to report.
 func decodeTransfer(cte string, b []byte) ([]byte, error) {
 	enc := strings.ToLower(strings.Trim(strings.TrimSpace(cte), `"'`))
-	enc = strings.NewReplacer(" ", "-", "_", "-").Replace(enc)
+	enc = dashes.Replace(enc)
 	switch enc {
 	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "7bits", "8bits", "none":
 		return b, nil
@@ -170,7 +174,7 @@ func lenientParams(v string) (string, map[string]string) {
 		k = strings.ToLower(strings.TrimSpace(k))
 		val = strings.TrimSpace(val)
 		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
-			val = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(val[1 : len(val)-1])
+			val = unquoter.Replace(val[1 : len(val)-1])
 		} else {
 			val = strings.Trim(val, `"`)
 		}

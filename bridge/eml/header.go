@@ -185,9 +185,16 @@ func quoteLocal(addr string) string {
 	if i <= 0 || strings.HasPrefix(addr, `"`) {
 		return addr
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(addr[:i]) + `"` + addr[i:]
+	return `"` + quoter.Replace(addr[:i]) + `"` + addr[i:]
 }
+
+// quoter and unquoter escape and unescape an RFC 5322 quoted-string's
+// backslash and quote. Built once: a Replacer builds its tables on first
+// use.
+var (
+	quoter   = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	unquoter = strings.NewReplacer(`\"`, `"`, `\\`, `\`)
+)
 
 // validAddrSpec reports whether s is an RFC 5322 3.4.1 addr-spec
 // (local-part "@" domain, UTF-8 allowed as RFC 6532 says), as net/mail's

@@ -45,11 +45,14 @@ func versionCommand(e *env) *cli.Command {
 	}
 }
 
+// bareNumber is a duration given without its unit.
+var bareNumber = regexp.MustCompile(`^[0-9.]+$`)
+
 // parseLockTimeout reads --lock-timeout: a Go duration with its unit.
 func parseLockTimeout(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		if regexp.MustCompile(`^[0-9.]+$`).MatchString(s) {
+		if bareNumber.MatchString(s) {
 			return 0, usagef("--lock-timeout %s: give a unit, e.g. %ss or %sm", s, s, s)
 		}
 		return 0, usagef("--lock-timeout %q: want a duration such as 30s, 5m or 1h30m", s)
