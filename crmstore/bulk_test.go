@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +237,41 @@ func TestDeferredPartiesResolveAtBuild(t *testing.T) {
 				t.Errorf("after the build, a new party: %v %+v", err, v)
 			}
 		})
+	}
+}
+
+// TestStatusNamesDeferredIndexes: status names the indexes a bulk import
+// has dropped, as check does, from the drop until they are built again.
+func TestStatusNamesDeferredIndexes(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "crm.db"), Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	apply(t, s, bulkContact(0, "Ada Lovelace"), PolicyNewest)
+	deferred := func() []string {
+		t.Helper()
+		st, err := s.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.DeferredIndexes
+	}
+	if got := deferred(); got == nil || len(got) != 0 {
+		t.Fatalf("before a bulk import: deferred %q, want an empty list", got)
+	}
+	if _, err := s.DeferIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(slices.Values(deferrableIndexes))
+	if got := deferred(); !slices.Equal(got, want) {
+		t.Errorf("during a bulk import: deferred %q, want %q", got, want)
+	}
+	if err := s.BuildDeferred(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := deferred(); len(got) != 0 {
+		t.Errorf("after the build: deferred %q, want none", got)
 	}
 }

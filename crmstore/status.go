@@ -24,6 +24,11 @@ type Status struct {
 	LastRun       *Run            `json:"last_run,omitempty"`
 	Attachments   int             `json:"attachments"`
 	BlobBytes     int64           `json:"attachment_bytes"`
+	// DeferredIndexes are the indexes a bulk import dropped and has not
+	// built again yet: it is running, or it was killed and the next
+	// command that writes builds them. Reads are correct meanwhile, some
+	// slower.
+	DeferredIndexes []string `json:"deferred_indexes"`
 }
 
 // OutboxStatus counts outbox entries by state. OldestPending is when the
@@ -99,6 +104,12 @@ func (s *Store) Status(ctx context.Context) (*Status, error) {
 	}
 	if st.KnownProblems, err = s.KnownProblems(ctx); err != nil {
 		return nil, err
+	}
+	if st.DeferredIndexes, err = deferredNames(ctx, s.db); err != nil {
+		return nil, err
+	}
+	if st.DeferredIndexes == nil {
+		st.DeferredIndexes = []string{}
 	}
 	runs, err := s.Runs(ctx, 1)
 	if err != nil {

@@ -79,6 +79,10 @@ func printStatus(e *env, st *crmstore.Status) {
 			fmt.Fprintf(w, "\t... %d more (status --json lists every one)\n", n-show)
 		}
 	}
+	if n := len(st.DeferredIndexes); n > 0 {
+		fmt.Fprintf(w, "indexes\t%d deferred by a bulk import, running or killed (the next command that writes builds them; reads are slower until then): %s\n",
+			n, strings.Join(st.DeferredIndexes, ", "))
+	}
 	if r := st.LastRun; r != nil {
 		state := "running or killed"
 		if !r.FinishedAt.IsZero() {
