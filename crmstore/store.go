@@ -65,6 +65,9 @@ type Store struct {
 	// indexes deferred (bulk.go): commits record party addresses in
 	// pendingaddr instead of resolving them.
 	partiesDeferred atomic.Bool
+	// cachePages is the page cache of the last write transaction, in pages
+	// (Tx.sizeCache).
+	cachePages atomic.Int64
 }
 
 // Open opens (and if needed creates and migrates) the store at path.
