@@ -792,6 +792,15 @@ var applyTx = (*crmstore.Tx).Apply
 func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming, step int) error {
 	warnings := im.sum.Warnings
 	e := in.Record.Entity
+	// The party rule (crm.Party), for every reader: a participant known by
+	// its name alone keeps the name as its address, said as a warning.
+	var notes, mnotes []string
+	in.Record.Parties, notes = crm.SettleParties(in.Record.Parties)
+	in.Record.Members, mnotes = crm.SettleParties(in.Record.Members)
+	for _, n := range append(notes, mnotes...) {
+		im.sum.Warnings++
+		im.rep.Warning(fmt.Errorf("%s: %s", in.Pos, n))
+	}
 	if e == crm.Contact {
 		if company := strings.TrimSpace(in.Record.Fields["company"]); company != "" {
 			id, err := im.account(tx, company)

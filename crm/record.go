@@ -1,6 +1,8 @@
 package crm
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -110,15 +112,76 @@ func SenderExtra(name, address string) Extra {
 	return x
 }
 
-// Party is one participant of an activity. The store resolves Address to a
-// contact (case-insensitively) and fills ContactID when one matches;
-// an unresolved party keeps its address and name.
+// Party is one participant of an activity (or one member of a list). The
+// store resolves Address to a contact (case-insensitively) and fills
+// ContactID when one matches; an unresolved party keeps its address and
+// name.
+//
+// The party rule: every party has an address or a record (ContactID),
+// because that is what Dataverse's activityparty holds (addressused or
+// partyid) and what the EML, iCalendar and PST writers write; a name alone
+// is not a party anyone can send or write. Address is the text the source
+// gave for the participant's address, as given: an SMTP address, an
+// Exchange X.500 DN, a calendar user URI, or text that is none of these
+// (an address header that does not parse, "x@y@z"); the writers carry such
+// text in a form that reads back the same. A source that gives only a
+// display name gives that name as the address too (SettleParties). The
+// store refuses a party that breaks the rule (Check), and crmbridge check
+// reports one.
 type Party struct {
 	Role      int
-	Address   string // SMTP address as given; matched case-insensitively
+	Address   string // the address as the source gave it (see the party rule); matched case-insensitively
 	Name      string
 	ContactID string // filled by the store
 	Status    string // attendee response (iCalendar PARTSTAT), if known
+}
+
+// ErrPartyNoAddress is the error of a party that breaks the party rule.
+var ErrPartyNoAddress = errors.New("party has neither a record nor an address")
+
+// Check returns ErrPartyNoAddress (wrapped, naming the party) when p has
+// neither an address nor a record.
+func (p Party) Check() error {
+	if strings.TrimSpace(p.Address) != "" || strings.TrimSpace(p.ContactID) != "" {
+		return nil
+	}
+	if p.Name != "" {
+		return fmt.Errorf("party %q in role %d: %w", p.Name, p.Role, ErrPartyNoAddress)
+	}
+	return fmt.Errorf("party in role %d: %w", p.Role, ErrPartyNoAddress)
+}
+
+// SettleParties makes ps follow the party rule, and says what it changed,
+// one note per party: a party known by its display name only gets that
+// name as its address (the name is all the source said of it, and is
+// kept as the name too); a party with neither a name nor an address nor a
+// record holds no value and is left out. ps is not modified; when nothing
+// changes it is returned as it is (nil stays nil).
+func SettleParties(ps []Party) ([]Party, []string) {
+	var out []Party
+	var notes []string
+	for i, p := range ps {
+		if p.Check() == nil {
+			if out != nil {
+				out = append(out, p)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]Party, 0, len(ps)), ps[:i]...)
+		}
+		if name := strings.TrimSpace(p.Name); name != "" {
+			p.Address = name
+			out = append(out, p)
+			notes = append(notes, fmt.Sprintf("party %q in role %d has no address: its name is kept as its address too", name, p.Role))
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("party in role %d has neither a name nor an address: left out", p.Role))
+	}
+	if out == nil {
+		return ps, nil
+	}
+	return out, notes
 }
 
 // Attachment is one file attached to a record. Its content is stored once

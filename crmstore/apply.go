@@ -119,6 +119,14 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 			return res, err
 		}
 	}
+	// The party rule (crm.Party): refused before anything is written, so
+	// the item is reported and the store stays sound.
+	if err := checkParties(in.Record.Parties, true); err != nil {
+		return res, err
+	}
+	if err := checkParties(in.Record.Members, false); err != nil {
+		return res, fmt.Errorf("member: %w", err)
+	}
 	// Fast path: this exact version was applied before.
 	var (
 		provID         int64

@@ -132,19 +132,30 @@ var notices = []struct{ name, query, says string }{
 		"%d source item(s) imported before crmbridge recorded the iTIP version each gave: forget keeps their event's version (with a warning); import --force of their files records it"},
 	{"replies of unknown source", `SELECT COUNT(*) FROM reply WHERE origin = ''`,
 		"%d attendee repl(ies) imported before crmbridge recorded their source: forget keeps them (with a warning)"},
+	{"parties known by name", `SELECT (SELECT COUNT(*) FROM activityparty WHERE COALESCE(contact_id, '') = '' AND address = '' AND ` + nameOnlyBefore22 + `)
+			+ (SELECT COUNT(*) FROM listmember WHERE COALESCE(contact_id, '') = '' AND address = '' AND ` + nameOnlyBefore22 + `)`,
+		"%d activity part(ies) or list member(s) known by a name only, as crmbridge before schema 22 stored an address it could not read: " +
+			"the next write command (import, edit, push...) gives each its name as its address (migration 22); until then push cannot send their records"},
 }
+
+// nameOnlyBefore22 is the SQL condition of a party row (activityparty or
+// listmember) with a name, in a store migration 22 has not repaired yet.
+const nameOnlyBefore22 = `trim(name) != '' AND (SELECT user_version FROM pragma_user_version) < 22`
 
 // invariants are crmbridge's own rules over the schema; each query yields
 // one line per violation.
 var invariants = []struct{ name, query string }{
 	{"foreign key", `SELECT "table" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check`},
 	{"outbox entry without its record", `SELECT 'outbox ' || seq || ' (' || op || ' ' || record_id || ')' FROM outbox WHERE record_id NOT IN (SELECT id FROM record)`},
+	// The party rule (crm.Party). A party known by a name only in a
+	// store before migration 22 is not damage: that migration repairs it
+	// (see notices).
 	{"activity party without record or address", `SELECT 'activity ' || activity_id || ' party ' || ord FROM activityparty
 		WHERE (COALESCE(contact_id, '') != '' AND contact_id NOT IN (SELECT id FROM record))
-		   OR (COALESCE(contact_id, '') = '' AND address = '')`},
+		   OR (COALESCE(contact_id, '') = '' AND address = '' AND NOT (` + nameOnlyBefore22 + `))`},
 	{"list member without record or address", `SELECT 'list ' || list_id || ' member ' || ord FROM listmember
 		WHERE (COALESCE(contact_id, '') != '' AND contact_id NOT IN (SELECT id FROM record))
-		   OR (COALESCE(contact_id, '') = '' AND address = '')`},
+		   OR (COALESCE(contact_id, '') = '' AND address = '' AND NOT (` + nameOnlyBefore22 + `))`},
 	{"journal gap", `SELECT 'after seq ' || j.seq || ' next is ' || (SELECT MIN(seq) FROM journal WHERE seq > j.seq)
 		FROM journal j WHERE j.seq < (SELECT MAX(seq) FROM journal) AND NOT EXISTS (SELECT 1 FROM journal k WHERE k.seq = j.seq + 1)`},
 	// Attachment content (migration 20): a blob's chunks are numbered

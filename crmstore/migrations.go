@@ -621,6 +621,25 @@ CREATE TABLE pendingaddr (
 	addr TEXT PRIMARY KEY          -- lower case, as resolveParties takes it
 ) WITHOUT ROWID;
 `,
+	// 22: the party rule (crm.Party): every activity party and list member
+	// has an address or a record. crmbridge before this schema stored an
+	// e-mail address that did not parse, a PST recipient or sender
+	// without an address, or an iCalendar attendee known by CN only, as a
+	// name without an address, which check reports as damage and push
+	// cannot send. Each now has its name as its address, as an import
+	// gives it now, and that address is resolved to a contact like any
+	// other (pendingaddr, at the next write). A party with neither a name
+	// nor an address holds no value and goes.
+	`
+INSERT INTO pendingaddr (addr)
+	SELECT lower(trim(name)) FROM activityparty WHERE trim(address) = '' AND trim(name) != '' AND COALESCE(contact_id, '') = ''
+	UNION SELECT lower(trim(name)) FROM listmember WHERE trim(address) = '' AND trim(name) != '' AND COALESCE(contact_id, '') = ''
+	ON CONFLICT DO NOTHING;
+UPDATE activityparty SET address = trim(name) WHERE trim(address) = '' AND trim(name) != '' AND COALESCE(contact_id, '') = '';
+UPDATE listmember SET address = trim(name) WHERE trim(address) = '' AND trim(name) != '' AND COALESCE(contact_id, '') = '';
+DELETE FROM activityparty WHERE trim(address) = '' AND COALESCE(contact_id, '') = '';
+DELETE FROM listmember WHERE trim(address) = '' AND COALESCE(contact_id, '') = '';
+`,
 }
 
 // migrationCode holds the steps a migration takes in Go, after its SQL, in

@@ -35,6 +35,11 @@ func (t *Tx) writeParties(table, idcol, id string, ps []crm.Party, withRole, exi
 	if len(ps) == 0 {
 		return nil
 	}
+	// The one place parties are written: none that breaks the party rule
+	// (check reports one as damage).
+	if err := checkParties(ps, withRole); err != nil {
+		return fmt.Errorf("%s of %s: %w", table, id, err)
+	}
 	rows := make([][]any, len(ps))
 	for i, p := range ps {
 		addr := strings.TrimSpace(p.Address)
@@ -56,6 +61,23 @@ func (t *Tx) writeParties(table, idcol, id string, ps []crm.Party, withRole, exi
 	}
 	if err := t.laterRows(head, "", rows); err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
+	}
+	return nil
+}
+
+// checkParties returns the first error of crm.Party.Check among ps,
+// naming the party by its position. An activity party (withRole) needs
+// its address: the store binds it to a contact by that address, and
+// table activityparty keeps no contact given with it; a list member may
+// be known by its contact alone (pulled from upstream).
+func checkParties(ps []crm.Party, withRole bool) error {
+	for i, p := range ps {
+		if withRole {
+			p.ContactID = ""
+		}
+		if err := p.Check(); err != nil {
+			return fmt.Errorf("party %d: %w", i, err)
+		}
 	}
 	return nil
 }

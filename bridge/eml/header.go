@@ -145,9 +145,10 @@ func parseAddressList(raw string) ([]*mail.Address, error) {
 // checkAddresses drops obsolete source routes (RFC 5322 4.4 obs-route:
 // "<@relay1,@relay2:user@example.com>" is user@example.com) and checks each
 // address against the addr-spec of RFC 5322 3.4.1. An address that fails
-// ("<Undisclosed-Recipient:@host;>", "joe@", "x@y@z") is never kept as an
-// address: it becomes (or is added to) the display name of an entry whose
-// Address is empty, for the caller to report.
+// ("<Undisclosed-Recipient:@host;>", "joe@", "x@y@z") is kept as written
+// (without its angle brackets and list punctuation), as the party rule of
+// crm.Party says, for the caller to report (validAddrSpec tells it); the
+// writer carries it as an unparsed address (encapsulateText).
 //
 // strict says that net/mail's parser read the list: it unquotes a quoted
 // local part ("a b"@x gives a b@x), which is then quoted again.
@@ -167,12 +168,7 @@ func checkAddresses(list []*mail.Address, strict bool) []*mail.Address {
 			a.Address = q // net/mail unquotes a quoted local part: "a b"@x
 			continue
 		}
-		if bad := strings.Trim(a.Address, " <>;,"); a.Name == "" {
-			a.Name = bad
-		} else if bad != "" {
-			a.Name += " <" + bad + ">" // the whole value stays readable
-		}
-		a.Address = ""
+		a.Address = strings.Trim(a.Address, " <>;,")
 	}
 	return list
 }
@@ -256,17 +252,16 @@ func lenientAddress(piece string) *mail.Address {
 				addr = w
 			}
 		}
-		if addr == "" {
-			return nil
-		}
+		// A piece without an address ("Joe Bloggs") is a display name
+		// alone: kept as one (the party rule gives it as the address).
 		name = strings.TrimSpace(strings.Replace(piece, addr, "", 1))
 		name = strings.TrimSpace(strings.Trim(name, "()"))
 	}
 	addr = strings.Trim(strings.TrimSpace(addr), `"';:<>`)
-	if addr == "" {
+	name = strings.Trim(name, `"' `)
+	if addr == "" && name == "" {
 		return nil
 	}
-	name = strings.Trim(name, `"' `)
 	if d, err := decodeText(name); err == nil {
 		name = d
 	}
@@ -309,6 +304,9 @@ func splitAddresses(v string) []string {
 
 // formatAddress renders an address as "Name <addr>" or "addr".
 func formatAddress(a *mail.Address) string {
+	if a.Address == "" {
+		return a.Name
+	}
 	if a.Name == "" || a.Name == a.Address {
 		return a.Address
 	}

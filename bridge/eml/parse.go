@@ -239,9 +239,15 @@ func (m *msgParser) addresses(h textproto.Header, key string) []*mail.Address {
 		m.warnf("header "+key, "%v (kept %d address(es))", err, len(list))
 	}
 	for _, a := range list {
-		a.Address = decapsulateEX(a.Address)
-		if a.Address == "" {
-			m.warnf("header "+key, "%q is not an address (RFC 5322 3.4.1): kept as a name only", truncate(a.Name, 80))
+		if isUnparsed(a.Address) {
+			// Written by crmbridge (encapsulateText) from text already
+			// reported when it was read.
+			a.Address = decapsulateAddress(a.Address)
+			continue
+		}
+		a.Address = decapsulateAddress(a.Address)
+		if a.Address != "" && !validAddrSpec(a.Address) && !isX500(a.Address) {
+			m.warnf("header "+key, "%q is not an address (RFC 5322 3.4.1): kept as written", truncate(a.Address, 80))
 		}
 	}
 	return list

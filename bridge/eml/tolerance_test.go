@@ -105,7 +105,9 @@ func TestObsoleteZones(t *testing.T) {
 
 // TestAddressValidation checks RFC 5322 3.4.1 and 4.4: obsolete source
 // routes are dropped, and whatever stands between < and > that is not an
-// addr-spec is kept as a display name with a warning, never as an address.
+// addr-spec is kept as the address, as written, with a warning (the party
+// rule of crm.Party: a party always has an address); the display name
+// stays the display name.
 func TestAddressValidation(t *testing.T) {
 	for _, tc := range []struct {
 		to    string
@@ -114,10 +116,10 @@ func TestAddressValidation(t *testing.T) {
 	}{
 		{"<@route.example:a@x.example>", "|a@x.example", 0},
 		{"Ann <@r1.example,@r2.example:ann@x.example>, bob@x.example", "Ann|ann@x.example;|bob@x.example", 0},
-		{"<Undisclosed-Recipient:@host;>", "Undisclosed-Recipient:@host|", 2},
+		{"<Undisclosed-Recipient:@host;>", "|Undisclosed-Recipient:@host", 2},
 		{"undisclosed-recipients:;", "", 0},
-		{`"Joe" <joe@>, x@y@z`, "Joe <joe@>|;x@y@z|", 3},
-		{"Ann <ann@x.example>, <not an address>", "Ann|ann@x.example;not an address|", 2},
+		{`"Joe" <joe@>, x@y@z`, "Joe|joe@;|x@y@z", 3},
+		{"Ann <ann@x.example>, <not an address>", "Ann|ann@x.example;|not an address", 2},
 		{`"a b"@x.example, user@[192.0.2.1]`, `|"a b"@x.example;|user@[192.0.2.1]`, 0},
 	} {
 		t.Run(tc.to, func(t *testing.T) {

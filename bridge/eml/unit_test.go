@@ -106,7 +106,8 @@ func TestParseAddressList(t *testing.T) {
 		{`Big Bug bb@bug.com`, "Big Bug|bb@bug.com", true},
 		{`a@x, , b@x,`, "|a@x;|b@x", false}, // RFC 5322 4.4: empty list elements
 		{`Mikel@Lindsaar <r@gmail.com>`, "Mikel@Lindsaar|r@gmail.com", true},
-		{`broken <`, "", true},
+		{`broken <`, "broken|", true}, // a display name alone is kept (the party rule of crm.Party)
+		{`"Joe" <>`, "Joe|", true},
 	} {
 		list, err := parseAddressList(tc.in)
 		var got []string

@@ -533,15 +533,20 @@ func fieldTime(f map[string]string, names ...string) time.Time {
 
 // recipients returns the From, To, Cc and Bcc addresses of rec: its
 // parties, with the sender and torecipients fields as fallbacks. An
-// Exchange X.500 address is IMCEA-encapsulated (encapsulateEX).
+// Exchange X.500 address is IMCEA-encapsulated (encapsulateEX), and so is
+// any other address that is not an RFC 5322 addr-spec (encapsulateText).
 func recipients(rec crm.Record) (from, to, cc, bcc []*mail.Address) {
 	for _, p := range rec.Parties {
-		if strings.TrimSpace(p.Address) == "" {
-			continue
+		addr := strings.TrimSpace(p.Address)
+		if addr == "" {
+			continue // the party rule (crm.Party) leaves none
 		}
-		a := &mail.Address{Name: p.Name, Address: headerToken(p.Address)}
-		if dn := strings.TrimSpace(p.Address); isX500(dn) {
-			a.Address = encapsulateEX(dn)
+		a := &mail.Address{Name: p.Name, Address: headerToken(addr)}
+		switch {
+		case isX500(addr):
+			a.Address = encapsulateEX(addr)
+		case !validAddrSpec(a.Address) || a.Address != addr:
+			a.Address = encapsulateText(addr)
 		}
 		switch p.Role {
 		case crm.RoleSender:

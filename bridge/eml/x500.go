@@ -25,8 +25,24 @@ func isX500(addr string) bool {
 // hex digits, then "@" and imceaDomain. The result is an RFC 5322
 // dot-atom local part, so no header reader mangles it.
 func encapsulateEX(dn string) string {
+	return encapsulate("EX", dn)
+}
+
+// encapsulateText writes an address that is neither an RFC 5322 addr-spec
+// nor an X.500 DN (the text of an address header that did not parse,
+// kept as written by the party rule of crm.Party) the way encapsulateEX
+// writes a DN, with the address type "UNPARSED": the header stays valid
+// and decapsulateAddress gives the text back.
+func encapsulateText(text string) string {
+	return encapsulate("UNPARSED", text)
+}
+
+// encapsulate writes addr as an IMCEA address of type typ (MS-OXCMAIL
+// 2.1.3.1.8).
+func encapsulate(typ, addr string) string {
 	var b strings.Builder
-	b.WriteString("IMCEAEX-")
+	b.WriteString("IMCEA" + typ + "-")
+	dn := addr
 	for i := 0; i < len(dn); i++ {
 		c := dn[i]
 		switch {
@@ -44,16 +60,35 @@ func encapsulateEX(dn string) string {
 	return b.String()
 }
 
-// decapsulateEX returns the X.500 DN an address encapsulateEX wrote
-// encloses, or addr unchanged when it is not one (another type, another
-// domain, a bad escape, or a result that is not an X.500 DN of valid
-// UTF-8).
-func decapsulateEX(addr string) string {
-	local, domain, ok := strings.Cut(addr, "@")
-	if !ok || !strings.EqualFold(domain, imceaDomain) || len(local) < 8 || !strings.EqualFold(local[:8], "IMCEAEX-") {
-		return addr
+// decapsulateAddress returns the X.500 DN or the unparsed text an address
+// encapsulateEX or encapsulateText wrote encloses, or addr unchanged when
+// it is not one (another type, another domain, a bad escape, or a result
+// that is not valid UTF-8, or for type EX not an X.500 DN).
+func decapsulateAddress(addr string) string {
+	if s, ok := decapsulate(addr, "EX"); ok && isX500(s) {
+		return s
 	}
-	enc := local[8:]
+	if s, ok := decapsulate(addr, "UNPARSED"); ok && strings.TrimSpace(s) != "" {
+		return s
+	}
+	return addr
+}
+
+// isUnparsed reports whether addr is an address encapsulateText wrote.
+func isUnparsed(addr string) bool {
+	_, ok := decapsulate(addr, "UNPARSED")
+	return ok
+}
+
+// decapsulate returns the address an IMCEA address of type typ at
+// imceaDomain encloses.
+func decapsulate(addr, typ string) (string, bool) {
+	local, domain, ok := strings.Cut(addr, "@")
+	prefix := "IMCEA" + typ + "-"
+	if !ok || !strings.EqualFold(domain, imceaDomain) || len(local) < len(prefix) || !strings.EqualFold(local[:len(prefix)], prefix) {
+		return "", false
+	}
+	enc := local[len(prefix):]
 	out := make([]byte, 0, len(enc))
 	for i := 0; i < len(enc); i++ {
 		switch c := enc[i]; c {
@@ -61,11 +96,11 @@ func decapsulateEX(addr string) string {
 			out = append(out, '/')
 		case '+':
 			if i+2 >= len(enc) {
-				return addr
+				return "", false
 			}
 			hi, lo := unhex(enc[i+1]), unhex(enc[i+2])
 			if hi < 0 || lo < 0 {
-				return addr
+				return "", false
 			}
 			out = append(out, byte(hi<<4|lo))
 			i += 2
@@ -73,10 +108,10 @@ func decapsulateEX(addr string) string {
 			out = append(out, c)
 		}
 	}
-	if dn := string(out); utf8.ValidString(dn) && isX500(dn) {
-		return dn
+	if s := string(out); utf8.ValidString(s) {
+		return s, true
 	}
-	return addr
+	return "", false
 }
 
 func unhex(c byte) int {

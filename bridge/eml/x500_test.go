@@ -2,6 +2,7 @@ package eml
 
 import (
 	"bytes"
+	"net/mail"
 	"strings"
 	"testing"
 
@@ -48,5 +49,46 @@ func TestX500AddressRoundTrip(t *testing.T) {
 	got = readState1(t, "From: <"+foreign+">\r\nSubject: s\r\n\r\nbody\r\n")
 	if a := got.Parties[0].Address; a != foreign {
 		t.Errorf("foreign IMCEAEX address read as %q", a)
+	}
+}
+
+// An address that is no addr-spec (the text of a header that did not
+// parse, kept as written by the party rule of crm.Party) goes into the
+// header IMCEA-encapsulated with type UNPARSED, so the header is valid
+// RFC 5322 (net/mail's strict parser reads it) and reading it back gives
+// the party it was.
+func TestUnparsedAddressRoundTrip(t *testing.T) {
+	rec := crm.Record{ID: "01a22b1e-8161-7571-b7c8-ccfa5cf7cae9", Entity: crm.Email,
+		Fields: map[string]string{"subject": "s", "description": "body"},
+		Parties: []crm.Party{{Role: crm.RoleSender, Address: "develop!nextmime@ebony@sblab.att.com"},
+			{Role: crm.RoleTo, Address: "not an address"},
+			{Role: crm.RoleTo, Address: "joe@", Name: "Joe"},
+			{Role: crm.RoleTo, Address: "Bob Roe", Name: "Bob Roe"},
+			{Role: crm.RoleCc, Address: "Undisclosed-Recipient:@host"},
+			{Role: crm.RoleCc, Address: "bob@example.com"}}}
+	var b bytes.Buffer
+	if err := Write(&b, rec); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"From", "To", "Cc"} {
+		if _, err := msg.Header.AddressList(h); err != nil {
+			t.Errorf("%s: %q: %v", h, msg.Header.Get(h), err)
+		}
+	}
+	if want := `<IMCEAUNPARSED-develop+21nextmime+40ebony+40sblab+2Eatt+2Ecom@crmbridge.invalid>`; msg.Header.Get("From") != want {
+		t.Errorf("From: %q, want %q", msg.Header.Get("From"), want)
+	}
+	got := readState1(t, b.String())
+	if len(got.Parties) != len(rec.Parties) {
+		t.Fatalf("parties %+v", got.Parties)
+	}
+	for i, p := range rec.Parties {
+		if g := got.Parties[i]; g.Address != p.Address || g.Name != p.Name || g.Role != p.Role {
+			t.Errorf("party %d read back %d %q %q, want %d %q %q", i, g.Role, g.Name, g.Address, p.Role, p.Name, p.Address)
+		}
 	}
 }
