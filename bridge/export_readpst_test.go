@@ -92,10 +92,13 @@ func TestExportEMLAgainstReadpst(t *testing.T) {
 		return out
 	}
 	a, b := read(theirs), read(ours)
+	// An address that is no SMTP address (an X.500 DN, or text such as a
+	// PST's "Susan Bailey" sender address) we write IMCEA-encapsulated
+	// (EX, UNPARSED); readpst writes a name without an address.
 	noEX := func(as []string) string {
 		var out []string
 		for _, x := range as {
-			if !strings.HasPrefix(x, "imceaex-") {
+			if !strings.HasPrefix(x, "imceaex-") && !strings.HasPrefix(x, "imceaunparsed-") {
 				out = append(out, x)
 			}
 		}

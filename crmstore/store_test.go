@@ -523,14 +523,15 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 
 // Contacts added in one batch resolve the parties of every address they
 // bring, however many addresses the batch touches (asked about in chunks,
-// usedAddrs), and a party without an address stays unresolved.
+// usedAddrs), and a party whose address no contact has (a name kept as
+// the address, by the party rule of crm.Party) stays unresolved.
 func TestResolveManyAddressesInOneBatch(t *testing.T) {
 	s := openTest(t)
 	const n = 2*usedChunk + 17
 	addr := func(i int) string { return fmt.Sprintf("p%03d@example.com", i) }
 	// Mails from parties at addresses 0, usedChunk+1 and n-1 (the first,
-	// second and third chunk), and one party with no address.
-	for i, a := range []string{addr(0), addr(usedChunk + 1), addr(n - 1), ""} {
+	// second and third chunk), and one party known by its name.
+	for i, a := range []string{addr(0), addr(usedChunk + 1), addr(n - 1), "P"} {
 		apply(t, s, &crm.Incoming{
 			Source: crm.SourceRef{Kind: "eml", Key: fmt.Sprintf("<m%d@x>", i), Version: "1"},
 			Record: crm.Record{Entity: crm.Email, Fields: map[string]string{"subject": "Hi"},
