@@ -85,7 +85,8 @@ func (im *Importer) endBulk(ctx context.Context) error {
 		return nil
 	}
 	im.bulk = false
-	// What the import held is garbage now; the build's sort and pages
+	im.store.EndBulkLookups()
+	// What the import held (the run's identity keys too) is garbage now; the build's sort and pages
 	// come on top of whatever the process still holds (a million cards:
 	// peak RSS 61 MiB while importing, 67 MiB while building).
 	debug.FreeOSMemory()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -107,7 +108,7 @@ func (r *readsDuring) Progress(items int) {
 	}
 	r.checked = true
 	ctx := context.Background()
-	if names, err := r.s.DeferredIndexes(ctx); err != nil || len(names) == 0 {
+	if names, err := r.s.DeferredIndexes(ctx); err != nil || !slices.Contains(names, "recordkey_hash") || !slices.Contains(names, "contact_title") {
 		r.t.Errorf("mid-import: deferred indexes %q, %v", names, err)
 	}
 	l, err := r.s.List(ctx, crmstore.ListFilter{})

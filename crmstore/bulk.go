@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -16,13 +17,18 @@ import (
 // import slows down as the store grows. Built once at the end, each is
 // one sorted pass. They are read by list (the title indexes, migration
 // 13), by short-id lookups (record_tail, migration 8) and by party
-// resolution (contact_email1-3), never by an import's own lookups: without
-// them list and show answer the same, slower, and party resolution waits
-// for them (resolveParties, pendingaddr).
+// resolution (contact_email1-3): without them list and show answer the
+// same, slower, and party resolution waits for them (resolveParties,
+// pendingaddr). The last, recordkey_hash, is the import's own lookup of
+// identity keys: while it is deferred the import finds them as
+// bulkkeys.go says.
 var deferrableIndexes = []string{
 	"record_tail",
 	"contact_title", "account_title", "lead_title", "opportunity_title", "list_title", "activity_title",
 	"contact_email1", "contact_email2", "contact_email3",
+	// Read by the import itself: while deferred, the run finds keys as
+	// bulkkeys.go says.
+	"recordkey_hash",
 }
 
 // DeferIndexes drops the deferrable indexes the store has and records
@@ -37,6 +43,7 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 	}
 	defer tx.Rollback()
 	n := 0
+	var keys *bulkKeys
 	for _, name := range deferrableIndexes {
 		var q string
 		err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`, name).Scan(&q)
@@ -48,6 +55,11 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deferredindex (name, sql) VALUES (?, ?)`, name, q); err != nil {
 			return 0, fmt.Errorf("defer index %s: %w", name, err)
+		}
+		if name == "recordkey_hash" {
+			if keys, err = deferKeys(ctx, tx); err != nil {
+				return 0, fmt.Errorf("defer index %s: %w", name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quoteIdent(name)); err != nil {
 			return 0, fmt.Errorf("defer index %s: %w", name, err)
@@ -64,7 +76,50 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 	if emails > 0 {
 		s.partiesDeferred.Store(true)
 	}
+	if keys != nil {
+		s.keys.Store(keys)
+	}
 	return n, nil
+}
+
+// deferKeys copies the store's identity keys into bulkkey, in the order
+// of recordkey_hash (so appended), and returns what the run keeps in
+// memory: where its own keys' rowids start, and the filter of the copied
+// hashes when there are few enough.
+func deferKeys(ctx context.Context, tx *sql.Tx) (*bulkKeys, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO bulkkey (h, rid) SELECT h, rowid FROM recordkey INDEXED BY recordkey_hash ORDER BY h, rowid`); err != nil {
+		return nil, err
+	}
+	b := &bulkKeys{}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) + 1, (SELECT COUNT(*) FROM bulkkey) FROM recordkey`).Scan(&b.base, &n); err != nil {
+		return nil, err
+	}
+	b.next = b.base
+	switch {
+	case n == 0:
+	case n > bulkPreFilterMax:
+		b.preAll = true
+	default:
+		b.pre = make([]uint32, 0, n)
+		rows, err := tx.QueryContext(ctx, `SELECT h FROM bulkkey`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h int64
+			if err := rows.Scan(&h); err != nil {
+				return nil, err
+			}
+			b.pre = append(b.pre, uint32(uint64(h)>>32))
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		slices.Sort(b.pre)
+	}
+	return b, nil
 }
 
 // DeferredIndexes returns the names of the indexes DeferIndexes dropped
@@ -105,6 +160,9 @@ func (s *Store) BuildDeferred(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Lookups from here on read the table (recordkey_hash is built in
+	// this call or the next writer's).
+	s.EndBulkLookups()
 	if err := s.buildIndexes(ctx, names); err != nil {
 		return err
 	}
@@ -213,6 +271,11 @@ func buildOne(ctx context.Context, conn *sql.Conn, name string) error {
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM deferredindex WHERE name = ?`, name); err != nil {
 		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	if name == "recordkey_hash" {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM bulkkey`); err != nil {
+			return fmt.Errorf("build index %s: %w", name, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("build index %s: %w", name, err)

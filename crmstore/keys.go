@@ -34,6 +34,10 @@ func init() {
 	})
 }
 
+// keyHashMask is and-ed with every keyHash: all ones, except in tests
+// that make many keys share a hash.
+var keyHashMask = ^uint64(0)
+
 // keyHash is the FNV-1a 64-bit hash of entity, a zero byte and key, as
 // SQLite's signed integer.
 func keyHash(entity, key string) int64 {
@@ -47,7 +51,7 @@ func keyHash(entity, key string) int64 {
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint64(key[i])) * prime
 	}
-	return int64(h)
+	return int64(h & keyHashMask)
 }
 
 // lookupKey returns the live (not deleted) record of entity e that holds
@@ -57,6 +61,9 @@ func (t *Tx) lookupKey(e, k string) (string, error) {
 		if err := t.settle(); err != nil {
 			return "", err
 		}
+	}
+	if bk := t.s.keys.Load(); bk != nil {
+		return t.bulkLookup(bk, e, k, true)
 	}
 	var id string
 	err := t.peek(`SELECT k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0
@@ -92,6 +99,19 @@ func (t *Tx) lookupKeys(e string, keys []string) (map[string]string, error) {
 			return nil, err
 		}
 	}
+	if bk := t.s.keys.Load(); bk != nil {
+		found := map[string]string{}
+		for k := range want {
+			id, err := t.bulkLookup(bk, e, k, true)
+			if err != nil {
+				return nil, err
+			}
+			if id != "" {
+				found[k] = id
+			}
+		}
+		return found, nil
+	}
 	// Every statement of the transaction is kept prepared: one for each
 	// count of distinct keys (a record has a handful).
 	rows, err := t.queryNow(`SELECT k.key, k.record_id FROM recordkey k JOIN record r ON r.id = k.record_id AND r.deleted = 0
@@ -119,6 +139,9 @@ func (t *Tx) lookupKeys(e string, keys []string) (map[string]string, error) {
 // addKey gives identity key k of entity e to record id, unless a record
 // (deleted or not) already holds it: a key names one record.
 func (t *Tx) addKey(e, k, id string) error {
+	if bk := t.s.keys.Load(); bk != nil {
+		return t.bulkAddKey(bk, e, k, id)
+	}
 	if t.buffering() {
 		// As below, for many keys in one statement, whose NOT EXISTS
 		// sees only the rows before it: a key already pending is not
@@ -139,5 +162,38 @@ func (t *Tx) addKey(e, k, id string) error {
 		WHERE NOT EXISTS (SELECT 1 FROM recordkey WHERE h = ?1 AND entity = ?2 AND key = ?3)`, keyHash(e, k), e, k, id); err != nil {
 		return fmt.Errorf("store key: %w", err)
 	}
+	return nil
+}
+
+// bulkAddKey is addKey in a bulk run: the check through bulkLookup, the
+// row appended with the next rowid of the run, and that rowid kept.
+func (t *Tx) bulkAddKey(bk *bulkKeys, e, k, id string) error {
+	pk := e + "\x00" + k
+	if t.buffering() && t.pend.keys[pk] {
+		return nil
+	}
+	if !t.buffering() {
+		// The check reads what the pending rows hold.
+		if err := t.settle(); err != nil {
+			return err
+		}
+	}
+	if held, err := t.bulkLookup(bk, e, k, false); err != nil {
+		return fmt.Errorf("store key: %w", err)
+	} else if held != "" {
+		return nil
+	}
+	rowid, err := bk.take()
+	if err != nil {
+		return err
+	}
+	h := keyHash(e, k)
+	if err := t.later(`INSERT INTO recordkey (rowid, h, entity, key, record_id)`, ``, rowid, h, e, k, id); err != nil {
+		return fmt.Errorf("store key: %w", err)
+	}
+	if t.buffering() {
+		t.pend.keys[pk] = true
+	}
+	bk.add(h, rowid)
 	return nil
 }

@@ -640,6 +640,16 @@ UPDATE listmember SET address = trim(name) WHERE trim(address) = '' AND trim(nam
 DELETE FROM activityparty WHERE trim(address) = '' AND COALESCE(contact_id, '') = '';
 DELETE FROM listmember WHERE trim(address) = '' AND COALESCE(contact_id, '') = '';
 `,
+	// 23: the identity keys a store held when a bulk import deferred
+	// recordkey_hash, by hash, so that the import finds them without it
+	// (bulkkeys.go); emptied when the index is built again.
+	`
+CREATE TABLE bulkkey (
+	h INTEGER NOT NULL,            -- recordkey.h
+	rid INTEGER NOT NULL,          -- recordkey.rowid
+	PRIMARY KEY (h, rid)
+) WITHOUT ROWID;
+`,
 }
 
 // migrationCode holds the steps a migration takes in Go, after its SQL, in

@@ -68,6 +68,9 @@ type Store struct {
 	// cachePages is the page cache of the last write transaction, in pages
 	// (Tx.sizeCache).
 	cachePages atomic.Int64
+	// keys is set while this process holds recordkey_hash deferred
+	// (bulkkeys.go): identity keys are found through it.
+	keys atomic.Pointer[bulkKeys]
 }
 
 // Open opens (and if needed creates and migrates) the store at path.

@@ -44,6 +44,8 @@ type Tx struct {
 	heads map[crm.Entity]string
 	// fields is apply's buffer of field versions.
 	fields []FieldVersions
+	// keyBuf is bulkLookup's buffer of candidate rows.
+	keyBuf []int64
 }
 
 // Careful makes every later item of the transaction write inside a
@@ -412,7 +414,11 @@ func (t *Tx) Commit() error {
 		return err
 	}
 	if t.series {
-		if err := t.linkSeries(); err != nil {
+		link := t.linkSeries
+		if bk := t.s.keys.Load(); bk != nil {
+			link = func() error { return t.bulkLinkSeries(bk) }
+		}
+		if err := link(); err != nil {
 			t.Rollback()
 			return err
 		}

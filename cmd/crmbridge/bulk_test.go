@@ -38,6 +38,38 @@ func storeIndexes(t *testing.T, db string) map[string]string {
 	return out
 }
 
+// identityKeys returns the store's identity keys (entity, key, hash) in
+// order, and fails t when bulkkey is not empty.
+func identityKeys(t *testing.T, db string) []string {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var left int
+	if err := d.QueryRow(`SELECT COUNT(*) FROM bulkkey`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("bulkkey: %d rows left, %v", left, err)
+	}
+	rows, err := d.Query(`SELECT entity || ' ' || key || ' ' || h FROM recordkey ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, k)
+	}
+	if len(out) == 0 {
+		t.Error("no identity keys")
+	}
+	return out
+}
+
 func checkJSON(t *testing.T, db string) crmstore.CheckReport {
 	t.Helper()
 	r := runCLI(t, false, "--db", db, "check", "--json")
@@ -75,7 +107,7 @@ func TestBulkKillAndResume(t *testing.T) {
 	}
 	want := statusJSON(t, ref)
 	wantIdx := storeIndexes(t, ref)
-	for _, name := range []string{"contact_title", "record_tail"} {
+	for _, name := range []string{"contact_title", "record_tail", "recordkey_hash"} {
 		if wantIdx[name] == "" {
 			t.Fatalf("reference store lacks index %s", name)
 		}
@@ -112,6 +144,9 @@ func TestBulkKillAndResume(t *testing.T) {
 	if got.Sources["vcf"] != want.Sources["vcf"] || got.Outbox.Pending != want.Outbox.Pending || got.JournalSeq != want.JournalSeq {
 		t.Errorf("sources %d/%d outbox %d/%d journal %d/%d (resumed/uninterrupted)", got.Sources["vcf"], want.Sources["vcf"],
 			got.Outbox.Pending, want.Outbox.Pending, got.JournalSeq, want.JournalSeq)
+	}
+	if k, w := identityKeys(t, db), identityKeys(t, ref); !reflect.DeepEqual(k, w) {
+		t.Errorf("identity keys after resume: %d, uninterrupted %d (or they differ)", len(k), len(w))
 	}
 	if gotIdx := storeIndexes(t, db); !reflect.DeepEqual(gotIdx, wantIdx) {
 		t.Errorf("indexes after resume:\n%q\nuninterrupted:\n%q", gotIdx, wantIdx)

@@ -1,0 +1,276 @@
+package crmstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"crmbridge/crm"
+)
+
+// identityDump is what a store decided about identity, without its record
+// ids (each store makes its own): each record by its sources, each
+// identity key with the sources of its record, possible duplicates, series
+// links, contact names and addresses, the journal's length.
+func identityDump(t *testing.T, s *Store) []string {
+	t.Helper()
+	src := func(col string) string {
+		return `COALESCE((SELECT group_concat(x, ',') FROM (SELECT p.kind || ':' || p.key AS x FROM provenance p WHERE p.record_id = ` + col + ` ORDER BY 1)), '-')`
+	}
+	var out []string
+	for _, q := range []string{
+		`SELECT 'record ' || r.entity || ' ' || r.deleted || ' ' || ` + src("r.id") + ` FROM record r`,
+		`SELECT 'key ' || k.entity || ' ' || k.key || ' ' || k.h || ' -> ' || ` + src("k.record_id") + ` FROM recordkey k`,
+		`SELECT 'dup ' || ` + src("d.a") + ` || ' ' || ` + src("d.b") + ` || ' ' || d.reason FROM duplicate d`,
+		`SELECT 'series ' || ` + src("a.id") + ` || ' -> ' || ` + src("a.seriesid") + ` FROM activity a WHERE a.seriesid IS NOT NULL`,
+		`SELECT 'contact ' || ` + src("c.id") + ` || ' ' || COALESCE(c.fullname, '') || ' ' || COALESCE(c.emailaddress1, '') FROM contact c`,
+		`SELECT 'journal ' || COUNT(*) FROM journal`,
+		`SELECT 'bulkkey ' || COUNT(*) FROM bulkkey`,
+	} {
+		rows, err := s.db.Query(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, l)
+		}
+		rows.Close()
+	}
+	sort.Strings(out)
+	return out
+}
+
+// keyContact is a contact from source c<i> named name with the identity
+// keys email:<e> of each of emails.
+func keyContact(i int, name string, emails ...string) *crm.Incoming {
+	in := &crm.Incoming{
+		Source: crm.SourceRef{Kind: "vcf", Key: fmt.Sprintf("c%d", i), Version: "1"},
+		Record: crm.Record{Entity: crm.Contact, Fields: map[string]string{"fullname": name,
+			"emailaddress1": emails[0]}},
+		ModifiedAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	for _, e := range emails {
+		in.Keys = append(in.Keys, "email:"+e)
+	}
+	return in
+}
+
+func keyAppointment(key, uid, recurrence string) *crm.Incoming {
+	f := map[string]string{"subject": "Meet " + key, "uid": uid,
+		"scheduledstart": "2026-01-02T11:00:00Z", "scheduledend": "2026-01-02T12:00:00Z"}
+	k := "uid:" + uid
+	if recurrence != "" {
+		f["recurrenceid"] = recurrence
+		k += "#" + recurrence
+	}
+	return &crm.Incoming{
+		Source: crm.SourceRef{Kind: "ics", Key: key, Version: "1"},
+		Record: crm.Record{Entity: crm.Appointment, Fields: f},
+		Keys:   []string{k},
+	}
+}
+
+// keyBatch is one transaction of a keys test: its items, whether every
+// item writes in a savepoint, whether it is rolled back.
+type keyBatch struct {
+	items    []*crm.Incoming
+	careful  bool
+	rollback bool
+}
+
+// keyRun is the items a bulk run applies, in batches: new contacts,
+// contacts whose keys the store had before the run, keys this run gave in
+// an earlier batch or in the same one, a name that disagrees (a second
+// contact, a possible duplicate), a new version of an item, a rolled-back
+// batch whose keys must not be found later, and an appointment exception
+// read before its master.
+func keyRun() []keyBatch {
+	var b []keyBatch
+	var news []*crm.Incoming
+	for i := 5; i < 20; i++ {
+		news = append(news, keyContact(i, fmt.Sprintf("Name %d", i), fmt.Sprintf("p%d@example.com", i)))
+	}
+	b = append(b, keyBatch{items: news[:8]}, keyBatch{items: news[8:]})
+	b = append(b, keyBatch{items: []*crm.Incoming{
+		keyContact(20, "Name 2", "p2@example.com"),                      // a key the store had: merged
+		keyContact(21, "Name 7", "p7@example.com"),                      // a key of this run: merged
+		keyContact(22, "Other Person", "p8@example.com"),                // names disagree: a second contact
+		keyContact(23, "Name 9", "p30@example.com", "p9@example.com"),   // second key matches
+		keyContact(24, "Name 24", "p24@example.com", "p24@example.com"), // one key twice
+		keyContact(25, "Name 25", "p25@example.com"),
+		keyContact(26, "Name 25", "p25@example.com"), // a key of this batch
+		keyAppointment("u1#r1", "u1", "2026-01-02T10:00:00Z"),
+	}})
+	b = append(b, keyBatch{rollback: true, items: []*crm.Incoming{
+		keyContact(40, "Name 40", "p40@example.com"),
+		keyContact(41, "Name 41", "p41@example.com"),
+	}})
+	b = append(b, keyBatch{careful: true, items: []*crm.Incoming{
+		keyContact(42, "Name 42", "p40@example.com"), // the rolled-back key: new
+		keyContact(43, "Name 43", "p43@example.com"),
+		keyContact(44, "Name 43", "p43@example.com"),
+		keyContact(45, "Name 3", "p3@example.com"),
+		keyAppointment("u1", "u1", ""),
+	}})
+	v2 := keyContact(5, "Name 5", "p5@example.com", "p50@example.com")
+	v2.Source.Version = "2"
+	b = append(b, keyBatch{items: []*crm.Incoming{v2,
+		keyContact(46, "Name 5", "p50@example.com"), // a key the new version added
+		keyContact(47, "Name 47", "p41@example.com"),
+		keyContact(48, "Name 19", "p19@example.com"),
+	}})
+	return b
+}
+
+func applyKeyBatch(t *testing.T, s *Store, b keyBatch) {
+	t.Helper()
+	tx, err := s.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.careful {
+		tx.Careful()
+	}
+	for _, in := range b.items {
+		if _, err := tx.Apply(in, PolicyNewest); err != nil && !errors.Is(err, ErrConflict) {
+			tx.Rollback()
+			t.Fatalf("apply %s: %v", in.Source.Key, err)
+		}
+	}
+	if b.rollback {
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withKeyHashMask makes keyHash keep only the bits of mask for the test:
+// many keys share a hash.
+func withKeyHashMask(t *testing.T, mask uint64) {
+	old := keyHashMask
+	keyHashMask = mask
+	t.Cleanup(func() { keyHashMask = old })
+}
+
+// A bulk run defers recordkey_hash too and finds identity keys without
+// it: the store's keys before the run (table bulkkey), this run's (in
+// memory). Whatever the hashes (every key its own, or a few shared by
+// all: lookups compare the keys), with or without the filter of the
+// store's earlier keys, and whether the run ends or is killed (the next
+// writer builds), the store ends as one that never deferred.
+func TestBulkKeysSameStore(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		mask    uint64
+		preMax  int
+		killed  bool
+		preKeys int
+	}{
+		{"distinct", ^uint64(0), 1 << 20, false, 5},
+		{"distinct-killed", ^uint64(0), 1 << 20, true, 5},
+		{"fresh", ^uint64(0), 1 << 20, false, 0},
+		{"shared-low", 0x7, 1 << 20, false, 5},
+		{"shared-high", 0x7 << 61, 1 << 20, true, 5},
+		{"shared-nofilter", 0x3, 0, false, 5},
+		{"distinct-nofilter", ^uint64(0), 0, true, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			withKeyHashMask(t, tc.mask)
+			old := bulkPreFilterMax
+			bulkPreFilterMax = tc.preMax
+			t.Cleanup(func() { bulkPreFilterMax = old })
+			var pre []*crm.Incoming
+			for i := 0; i < tc.preKeys; i++ {
+				pre = append(pre, keyContact(i, fmt.Sprintf("Name %d", i), fmt.Sprintf("p%d@example.com", i)))
+			}
+			ref := openTest(t)
+			applyKeyBatch(t, ref, keyBatch{items: pre})
+			for _, b := range keyRun() {
+				applyKeyBatch(t, ref, b)
+			}
+
+			path := filepath.Join(t.TempDir(), "crm.db")
+			opts := Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"}
+			s, err := Open(ctx, path, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyKeyBatch(t, s, keyBatch{items: pre})
+			if _, err := s.DeferIndexes(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := indexSQL(t, s)["recordkey_hash"]; ok {
+				t.Fatal("recordkey_hash not deferred")
+			}
+			if n := count(t, s, `SELECT COUNT(*) FROM bulkkey`); n != tc.preKeys {
+				t.Errorf("bulkkey holds %d keys, want the store's %d", n, tc.preKeys)
+			}
+			for _, b := range keyRun() {
+				applyKeyBatch(t, s, b)
+			}
+			if tc.killed {
+				s.Close()
+				if s, err = Open(ctx, path, opts); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := s.BuildDeferred(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got, want := indexSQL(t, s), indexSQL(t, ref); !reflect.DeepEqual(got, want) {
+				t.Errorf("indexes after the run:\n%q\nwant\n%q", got, want)
+			}
+			got, want := identityDump(t, s), identityDump(t, ref)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("bulk store differs:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			// The run's decisions, so that the comparison is not of two
+			// equally wrong stores.
+			for _, l := range []string{
+				"record contact 0 vcf:c2,vcf:c20",
+				"record contact 0 vcf:c21,vcf:c7",
+				"record contact 0 vcf:c22",
+				"record contact 0 vcf:c23,vcf:c9",
+				"record contact 0 vcf:c42",
+				"record contact 0 vcf:c25,vcf:c26",
+				"record contact 0 vcf:c43,vcf:c44",
+				"record contact 0 vcf:c46,vcf:c5",
+				"record contact 0 vcf:c47",
+				"record contact 0 vcf:c19,vcf:c48",
+				"series ics:u1#r1 -> ics:u1",
+				"bulkkey 0",
+			} {
+				if tc.preKeys == 0 && strings.Contains(l, "c20") {
+					l = "record contact 0 vcf:c20"
+				}
+				if !contains(got, l) {
+					t.Errorf("bulk store lacks %q", l)
+				}
+			}
+		})
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
