@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -233,13 +232,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 }
 
 func main() {
-	// A soft memory limit keeps the peak of a large import bounded (the GC
-	// works harder near it), unless the user chose one with GOMEMLIMIT.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(28 << 20)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A soft memory limit that follows the live heap (memoryLimit), unless
+	// the user chose one with GOMEMLIMIT.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		followLiveHeap(ctx)
+	}
 	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))))
 }
 

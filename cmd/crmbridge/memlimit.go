@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// Bounds of the Go runtime's soft memory limit (memoryLimit), and the
+// allowance for what the runtime maps besides the live heap's objects.
+const (
+	minMemoryLimit  = 16 << 20
+	maxMemoryLimit  = 28 << 20
+	runtimeOverhead = 6 << 20
+)
+
+// memoryLimit is the Go runtime's soft memory limit (debug.SetMemoryLimit)
+// for a live heap of live bytes: twice the live heap plus runtimeOverhead,
+// between minMemoryLimit and maxMemoryLimit.
+//
+// The limit counts all the memory the runtime maps (heap, free spans not
+// yet returned, GC metadata, stacks: 8 to 9 MiB besides the live heap in an
+// import), so near it the GC runs before GOGC's goal (twice the live heap)
+// and returns freed pages at once. That trades GC cycles for resident
+// memory, and pays where the live heap is small: enron.pst, live heap 3 to
+// 6 MiB, runs 119 GC cycles instead of 55 (+0.15 s of GC CPU) and peaks
+// 3.7 MiB lower; a 100,000-contact VCF import is not slower and peaks 3 MiB
+// lower. The floor keeps a tiny heap from collecting every few
+// allocations; the limit grows with the live heap, so that an import whose
+// live heap grows is not held at the floor, up to the fixed limit this
+// process had before (28 MiB), which bounds a large import's peak.
+func memoryLimit(live uint64) int64 {
+	return min(max(2*int64(live)+runtimeOverhead, minMemoryLimit), maxMemoryLimit)
+}
+
+// followLiveHeap sets the runtime's soft memory limit from the live heap
+// (memoryLimit), again after every GC cycle (checked every 50 ms), until ctx
+// ends.
+func followLiveHeap(ctx context.Context) {
+	debug.SetMemoryLimit(memoryLimit(0))
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				debug.SetMemoryLimit(memoryLimit(sample[0].Value.Uint64()))
+			}
+		}
+	}()
+}

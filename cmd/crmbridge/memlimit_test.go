@@ -1,0 +1,46 @@
+package main
+
+import (
+	"runtime/metrics"
+	"testing"
+)
+
+func TestMemoryLimit(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		live uint64
+		want int64
+	}{
+		{0, 16 * mib},         // the floor
+		{5 * mib, 16 * mib},   // 2 × 5 + 6 = 16
+		{6 * mib, 18 * mib},   // twice the live heap plus the runtime's overhead
+		{10 * mib, 26 * mib},  //
+		{11 * mib, 28 * mib},  // the ceiling reached
+		{100 * mib, 28 * mib}, // and kept
+	}
+	for _, tc := range tests {
+		if got := memoryLimit(tc.live); got != tc.want {
+			t.Errorf("memoryLimit(%d MiB) = %d MiB, want %d MiB", tc.live/mib, got/mib, tc.want/mib)
+		}
+	}
+}
+
+// TestLiveHeapMetric checks that the runtime still publishes the metric
+// followLiveHeap reads, with the kind it expects: without it the limit would
+// stay at the floor whatever the live heap.
+func TestLiveHeapMetric(t *testing.T) {
+	for _, d := range metrics.All() {
+		if d.Name == "/gc/heap/live:bytes" {
+			if d.Kind != metrics.KindUint64 {
+				t.Fatalf("%s: kind %v, want uint64", d.Name, d.Kind)
+			}
+			s := []metrics.Sample{{Name: d.Name}}
+			metrics.Read(s)
+			if s[0].Value.Kind() != metrics.KindUint64 {
+				t.Fatalf("%s read as kind %v", d.Name, s[0].Value.Kind())
+			}
+			return
+		}
+	}
+	t.Fatal("runtime/metrics has no /gc/heap/live:bytes")
+}
