@@ -172,7 +172,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		if p := c.Props.Get(ical.PropPriority); p != nil {
 			f["prioritycode"] = priority(p.Value)
 		}
-		in.Record.Parties = r.parties(c)
+		in.Record.Parties = r.parties(c, line)
 		attendees := 0
 		for _, p := range in.Record.Parties {
 			if p.Role != crm.RoleOrganizer {
@@ -229,7 +229,7 @@ func (r *Reader) convert(c *ical.Component, line int, recur []string, sum hash.H
 		default: // NEEDS-ACTION, vCalendar 1.0 "NEEDS ACTION", none
 			f["statecode"], f["statuscode"] = "0", "2"
 		}
-		in.Record.Parties = r.parties(c)
+		in.Record.Parties = r.parties(c, line)
 		ident = "VTODO\x00" + f["scheduledstart"] + "\x00" + f["scheduledend"] + "\x00" + f["subject"]
 		in.Keys = item.TaskKeys(uid)
 		in.Source.Key = strings.TrimSpace(uid)
@@ -328,17 +328,25 @@ func priority(v string) string {
 }
 
 // parties returns the ORGANIZER and ATTENDEEs.
-func (r *Reader) parties(c *ical.Component) []crm.Party {
+func (r *Reader) parties(c *ical.Component, line int) []crm.Party {
 	var out []crm.Party
+	// A calendar user with neither an address nor a CN is no party (the
+	// party rule of crm.Party): said, not dropped silently.
+	none := func(p *ical.Prop) {
+		r.warn(line, "%s without an address or a CN: left out", p.Name)
+	}
 	if p := c.Props.Get(ical.PropOrganizer); p != nil {
 		if pt, ok := r.party(p); ok {
 			pt.Role = crm.RoleOrganizer
 			out = append(out, pt)
+		} else {
+			none(p)
 		}
 	}
 	for _, p := range c.Props.Values(ical.PropAttendee) {
 		pt, ok := r.party(&p)
 		if !ok {
+			none(&p)
 			continue
 		}
 		role := strings.ToUpper(p.Params.Get(ical.ParamRole))

@@ -402,3 +402,40 @@ func TestObservanceRuleOnsets(t *testing.T) {
 		}
 	}
 }
+
+// An ORGANIZER or ATTENDEE with neither an address nor a CN is no party
+// (crm.Party's rule); it is left out with a warning, not silently. One
+// with a CN only is a party (the importer gives it the name as address).
+func TestPartyWithoutAddressOrName(t *testing.T) {
+	in := strings.Join([]string{
+		"BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:p", "DTSTART:20240101T100000Z", // 1-5
+		"ORGANIZER:",                      // 6
+		"ATTENDEE;PARTSTAT=ACCEPTED:",     // 7
+		"ATTENDEE;CN=Joe:",                // 8
+		"ATTENDEE:mailto:ann@example.com", // 9
+		"END:VEVENT", "END:VCALENDAR",
+	}, "\r\n")
+	recs, errs, fatal := readAll(t, in, "p.ics")
+	if fatal != nil || len(recs) != 1 {
+		t.Fatalf("recs %d, fatal %v", len(recs), fatal)
+	}
+	var warns []string
+	for _, e := range errs {
+		if !e.Kept {
+			t.Errorf("not kept: %v", e)
+		}
+		warns = append(warns, e.Error())
+	}
+	got := strings.Join(warns, "\n")
+	for _, want := range []string{"ORGANIZER without an address or a CN: left out", "ATTENDEE without an address or a CN: left out"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no warning %q in %q", want, got)
+		}
+	}
+	if len(errs) != 2 {
+		t.Errorf("warnings %q, want 2", warns)
+	}
+	if n := len(recs[0].Record.Parties); n != 2 {
+		t.Errorf("parties %+v, want Joe and ann", recs[0].Record.Parties)
+	}
+}
