@@ -162,3 +162,41 @@ func TestImportQuiet(t *testing.T) {
 		t.Errorf("--quiet import with a problem: exit %d, stdout %q", r.code, r.stdout)
 	}
 }
+
+// show prints a party (or member) whose name is its address once: the
+// party rule gives a participant known by name only its name as address
+// (crm.SettleParties), and "Bob Roe <Bob Roe>" said nothing more.
+func TestShowPartyNameIsAddress(t *testing.T) {
+	dir := t.TempDir()
+	db, eml := filepath.Join(dir, "crm.db"), filepath.Join(dir, "m.eml")
+	if err := os.WriteFile(eml, []byte("From: Bob Roe\r\nTo: Ann <ann@example.com>\r\nSubject: s\r\nMessage-ID: <s@x>\r\n\r\nbody\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, false, "--db", db, "--quiet", "import", eml); r.code != 0 {
+		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	list := listJSON(t, db, "activities")
+	if len(list) != 1 {
+		t.Fatalf("list: %+v", list)
+	}
+	r := runCLI(t, false, "--db", db, "show", list[0].ID)
+	for _, line := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "from":
+			if got := strings.Join(f[1:], " "); got != "Bob Roe" {
+				t.Errorf("from %q, want %q", got, "Bob Roe")
+			}
+		case "to":
+			if got := strings.Join(f[1:], " "); got != "Ann <ann@example.com>" {
+				t.Errorf("to %q", got)
+			}
+		}
+	}
+	if !strings.Contains(r.stdout, "from") {
+		t.Errorf("no from in\n%s", r.stdout)
+	}
+}

@@ -48,10 +48,7 @@ func showCommand(e *env) *cli.Command {
 				}
 			}
 			for _, p := range v.Parties {
-				who := p.Address
-				if p.Name != "" {
-					who = fmt.Sprintf("%s <%s>", p.Name, p.Address)
-				}
+				who := nameAddr(p)
 				if p.ContactID != "" {
 					who += " (contact " + p.ContactID + ")"
 				}
@@ -61,7 +58,7 @@ func showCommand(e *env) *cli.Command {
 				fmt.Fprintf(w, "%s\t%s\n", roleNames[p.Role], who)
 			}
 			for _, m := range v.Members {
-				fmt.Fprintf(w, "member\t%s <%s>\n", m.Name, m.Address)
+				fmt.Fprintf(w, "member\t%s\n", nameAddr(m))
 			}
 			for _, x := range v.Extras {
 				fmt.Fprintf(w, "extra\t%s\n", oneLine(x.String(), 100))
@@ -76,4 +73,14 @@ func showCommand(e *env) *cli.Command {
 			return w.Flush()
 		},
 	}
+}
+
+// nameAddr shows a party as "Name <address>", or as its address alone when
+// it has no name or its name is its address (a participant known by name
+// only, crm.SettleParties).
+func nameAddr(p crm.Party) string {
+	if p.Name == "" || p.Name == p.Address {
+		return p.Address
+	}
+	return fmt.Sprintf("%s <%s>", p.Name, p.Address)
 }
