@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -273,4 +275,47 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// bulkKeys finds every rowid added under its hash, among few others, and
+// says whether the store's earlier keys may hold a hash by their upper 32
+// bits.
+func TestBulkKeysCandidates(t *testing.T) {
+	b := &bulkKeys{base: 1000, next: 1000, pre: []uint32{7, 1 << 31}}
+	r := rand.New(rand.NewSource(1))
+	hs := make([]int64, 50000)
+	for i := range hs {
+		hs[i] = int64(r.Uint64())
+		if i%100 == 1 {
+			hs[i] = hs[i-1] // a shared hash
+		}
+		row, err := b.take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.add(hs[i], row)
+	}
+	extra := 0
+	for i, h := range hs {
+		rows, _ := b.candidates(h, nil)
+		if !slices.Contains(rows, int64(1000+i)) {
+			t.Fatalf("hash %d: rowid %d not among %v", i, 1000+i, rows)
+		}
+		extra += len(rows) - 1
+	}
+	if extra > 2*len(hs)/100+10 {
+		t.Errorf("%d candidates beyond the row looked for", extra)
+	}
+	for _, c := range []struct {
+		h   int64
+		pre bool
+	}{{7 << 32, true}, {7<<32 | 0xffff, true}, {8 << 32, false}, {-1 << 63, true}, {-1, false}} {
+		if _, pre := b.candidates(c.h, nil); pre != c.pre {
+			t.Errorf("hash %#x: earlier keys may hold it: %v, want %v", uint64(c.h), pre, c.pre)
+		}
+	}
+	b.next = b.base + 1<<32
+	if _, err := b.take(); err == nil {
+		t.Error("a run of 2^32 keys took one more")
+	}
 }
