@@ -182,20 +182,27 @@ func TestBulkKeysSameStore(t *testing.T) {
 		preMax  int
 		killed  bool
 		preKeys int
+		maxKeys int64
 	}{
-		{"distinct", ^uint64(0), 1 << 20, false, 5},
-		{"distinct-killed", ^uint64(0), 1 << 20, true, 5},
-		{"fresh", ^uint64(0), 1 << 20, false, 0},
-		{"shared-low", 0x7, 1 << 20, false, 5},
-		{"shared-high", 0x7 << 61, 1 << 20, true, 5},
-		{"shared-nofilter", 0x3, 0, false, 5},
-		{"distinct-nofilter", ^uint64(0), 0, true, 5},
+		{"distinct", ^uint64(0), 1 << 20, false, 5, 0},
+		{"distinct-killed", ^uint64(0), 1 << 20, true, 5, 0},
+		{"fresh", ^uint64(0), 1 << 20, false, 0, 0},
+		{"shared-low", 0x7, 1 << 20, false, 5, 0},
+		{"shared-high", 0x7 << 61, 1 << 20, true, 5, 0},
+		{"shared-nofilter", 0x3, 0, false, 5, 0},
+		{"distinct-nofilter", ^uint64(0), 0, true, 5, 0},
+		{"bounded", ^uint64(0), 1 << 20, false, 5, 10},
+		{"bounded-shared", 0x7, 1 << 20, true, 5, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			withKeyHashMask(t, tc.mask)
 			old := bulkPreFilterMax
 			bulkPreFilterMax = tc.preMax
-			t.Cleanup(func() { bulkPreFilterMax = old })
+			oldMax := bulkMaxKeys
+			if tc.maxKeys > 0 {
+				bulkMaxKeys = tc.maxKeys
+			}
+			t.Cleanup(func() { bulkPreFilterMax, bulkMaxKeys = old, oldMax })
 			var pre []*crm.Incoming
 			for i := 0; i < tc.preKeys; i++ {
 				pre = append(pre, keyContact(i, fmt.Sprintf("Name %d", i), fmt.Sprintf("p%d@example.com", i)))
@@ -224,6 +231,9 @@ func TestBulkKeysSameStore(t *testing.T) {
 			}
 			for _, b := range keyRun() {
 				applyKeyBatch(t, s, b)
+			}
+			if _, ok := indexSQL(t, s)["recordkey_hash"]; ok != (tc.maxKeys > 0) {
+				t.Errorf("recordkey_hash built during the run: %v, want %v", ok, tc.maxKeys > 0)
 			}
 			if tc.killed {
 				s.Close()

@@ -433,6 +433,7 @@ func (t *Tx) Commit() error {
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	t.s.keysBounded(t.ctx)
 	return nil
 }
 
