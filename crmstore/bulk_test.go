@@ -200,14 +200,7 @@ func TestDeferredPartiesResolveAtBuild(t *testing.T) {
 			if rep, err := Check(ctx, path); err != nil || !strings.Contains(strings.Join(rep.Notes, " "), "2 address(es)") {
 				t.Errorf("check while pending: %v %q", err, rep.Notes)
 			}
-			if killed {
-				s.Close()
-				if s, err = Open(ctx, path, opts); err != nil {
-					t.Fatal(err)
-				}
-			} else if err := s.BuildDeferred(ctx); err != nil {
-				t.Fatal(err)
-			}
+			s = endBulkRun(t, s, path, opts, killed)
 			defer s.Close()
 			// Bob by his second address; Ann's by ann2, whose primary
 			// address it is (ann has it second).
@@ -274,4 +267,25 @@ func TestStatusNamesDeferredIndexes(t *testing.T) {
 	if got := deferred(); len(got) != 0 {
 		t.Errorf("after the build: deferred %q, want none", got)
 	}
+}
+
+// endBulkRun ends a bulk run on s, the store at path: as a killed process
+// leaves it (closed without building, then opened again, which builds
+// what is deferred), or as the import ends it (BuildDeferred). It returns
+// the store to go on with.
+func endBulkRun(t *testing.T, s *Store, path string, opts Options, killed bool) *Store {
+	t.Helper()
+	ctx := context.Background()
+	if !killed {
+		if err := s.BuildDeferred(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s.Close()
+	s, err := Open(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

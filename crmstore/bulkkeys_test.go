@@ -235,14 +235,7 @@ func TestBulkKeysSameStore(t *testing.T) {
 			if _, ok := indexSQL(t, s)["recordkey_hash"]; ok != (tc.maxKeys > 0) {
 				t.Errorf("recordkey_hash built during the run: %v, want %v", ok, tc.maxKeys > 0)
 			}
-			if tc.killed {
-				s.Close()
-				if s, err = Open(ctx, path, opts); err != nil {
-					t.Fatal(err)
-				}
-			} else if err := s.BuildDeferred(ctx); err != nil {
-				t.Fatal(err)
-			}
+			s = endBulkRun(t, s, path, opts, tc.killed)
 			defer s.Close()
 			if got, want := indexSQL(t, s), indexSQL(t, ref); !reflect.DeepEqual(got, want) {
 				t.Errorf("indexes after the run:\n%q\nwant\n%q", got, want)
