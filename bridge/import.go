@@ -811,12 +811,14 @@ func (im *Importer) apply(tx *crmstore.Tx, in *crm.Incoming, step int) error {
 			}
 		}
 	}
-	var extras map[string]int
-	for _, x := range in.Record.Extras {
-		if extras == nil {
-			extras = map[string]int{}
+	// The extra values' names, counted when the batch commits: a slice
+	// per item held until then, not a map per item.
+	var extras []string
+	if len(in.Record.Extras) > 0 {
+		extras = make([]string, len(in.Record.Extras))
+		for i, x := range in.Record.Extras {
+			extras[i] = strings.ToUpper(x.Name)
 		}
-		extras[strings.ToUpper(x.Name)]++
 	}
 	res, err := applyTx(tx, in, im.opts.Policy)
 	im.sum.Conflicts += res.Conflicts

@@ -93,7 +93,7 @@ type outcome struct {
 	created bool
 	changed bool
 	again   bool
-	extras  map[string]int
+	extras  []string // the extra values' names (upper case), one per value
 	note    string
 }
 
@@ -148,15 +148,15 @@ func (b *ledgerBook) committed() {
 				b.l.MergedInto = append(b.l.MergedInto, MergedItem{Pos: o.pos, Entity: o.e, ID: o.id, Changed: o.changed, Again: o.again, Note: o.note})
 			}
 		}
-		for f, n := range o.extras {
+		for _, f := range o.extras {
 			if b.l.Extras == nil {
 				b.l.Extras = map[string]int{}
 			}
-			b.l.Extras[f] += n
+			b.l.Extras[f]++
 			if b.sum.Extras == nil {
 				b.sum.Extras = map[string]int{}
 			}
-			b.sum.Extras[f] += n
+			b.sum.Extras[f]++
 		}
 	}
 	b.pending = b.pending[:0]
