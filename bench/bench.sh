@@ -61,6 +61,15 @@ row() {
 		"$1" "$a" "$ac" "$(rss "$2")" "$bl" "$bw" "$bc" "$br" "$wr" "$cr" "$5" >>"$rows"
 }
 fresh() { rm -rf "$work/$1"; mkdir -m 700 "$work/$1"; }
+# importgz NAME FILE: import FILE into a fresh store ($work/NAME/crm.db) and
+# gzip -6 FILE, $big_runs times, as measurements NAME_import and NAME_gzip.
+importgz() {
+	for _ in $(seq "$big_runs"); do
+		fresh "$1"
+		measure "$1_import" "$bin" --quiet --db "$work/$1/crm.db" import "$2"
+		measure "$1_gzip" sh -c 'gzip -6 -c "$1" >/dev/null' sh "$2"
+	done
+}
 # reads STORE RECORDS PREFIX TARGET: status, list --limit 50 and show of one
 # contact on the store in $work/STORE, one process each, three times.
 reads() {
@@ -121,22 +130,14 @@ reads vstore "$n" st "<= 0.1 at 1,000,000 records"
 # at its end only.
 echo "bench: $n generated contacts with random UIDs ($big_runs run(s) each)"
 go run ./fixtures/cmd/gen -kind vcf -n "$n" -seed 1 -uids random -o "$work/rand.vcf"
-for _ in $(seq "$big_runs"); do
-	fresh rstore
-	measure vcf_rimport "$bin" --quiet --db "$work/rstore/crm.db" import "$work/rand.vcf"
-	measure vcf_rgzip sh -c 'gzip -6 -c "$1" >/dev/null' sh "$work/rand.vcf"
-done
-row "import $n contacts, random UIDs" vcf_rimport "gzip -6 of the VCF" vcf_rgzip "(as above)"
+importgz rand "$work/rand.vcf"
+row "import $n contacts, random UIDs" rand_import "gzip -6 of the VCF" rand_gzip "(as above)"
 
 echo "bench: $mbox_n generated messages in one mbox ($big_runs run(s) each)"
 go run ./fixtures/cmd/gen -kind mbox -n "$mbox_n" -seed 1 -o "$work/big.mbox"
-for _ in $(seq "$big_runs"); do
-	fresh mstore
-	measure mbox_import "$bin" --quiet --db "$work/mstore/crm.db" import "$work/big.mbox"
-	measure mbox_gzip sh -c 'gzip -6 -c "$1" >/dev/null' sh "$work/big.mbox"
-done
+importgz mbox "$work/big.mbox"
 row "import $mbox_n messages (one mbox)" mbox_import "gzip -6 of the mbox" mbox_gzip "<= 2"
-bin/floor -write "$work/mstore/crm.db" -o "$work/mbox_wfloor" 2>"$work/mbox_wfloor.log"
+bin/floor -write "$work/mbox/crm.db" -o "$work/mbox_wfloor" 2>"$work/mbox_wfloor.log"
 row "  floor: SQLite writes those rows" mbox_wfloor "gzip -6 of the mbox" mbox_gzip "(no logic)"
 
 if [ -n "${BENCH_FULL:-}" ]; then
