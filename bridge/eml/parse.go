@@ -239,13 +239,12 @@ func (m *msgParser) addresses(h textproto.Header, key string) []*mail.Address {
 		m.warnf("header "+key, "%v (kept %d address(es))", err, len(list))
 	}
 	for _, a := range list {
-		if isUnparsed(a.Address) {
+		var unparsed bool
+		if a.Address, unparsed = decapsulateAddress(a.Address); unparsed {
 			// Written by crmbridge (encapsulateText) from text already
 			// reported when it was read.
-			a.Address = decapsulateAddress(a.Address)
 			continue
 		}
-		a.Address = decapsulateAddress(a.Address)
 		if a.Address != "" && !validAddrSpec(a.Address) && !isX500(a.Address) {
 			m.warnf("header "+key, "%q is not an address (RFC 5322 3.4.1): kept as written", truncate(a.Address, 80))
 		}

@@ -42,9 +42,8 @@ func encapsulateText(text string) string {
 func encapsulate(typ, addr string) string {
 	var b strings.Builder
 	b.WriteString("IMCEA" + typ + "-")
-	dn := addr
-	for i := 0; i < len(dn); i++ {
-		c := dn[i]
+	for i := 0; i < len(addr); i++ {
+		c := addr[i]
 		switch {
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '=':
 			b.WriteByte(c)
@@ -63,21 +62,19 @@ func encapsulate(typ, addr string) string {
 // decapsulateAddress returns the X.500 DN or the unparsed text an address
 // encapsulateEX or encapsulateText wrote encloses, or addr unchanged when
 // it is not one (another type, another domain, a bad escape, or a result
-// that is not valid UTF-8, or for type EX not an X.500 DN).
-func decapsulateAddress(addr string) string {
+// that is not valid UTF-8, or for type EX not an X.500 DN). unparsed says
+// that addr is of type UNPARSED: encapsulateText wrote it.
+func decapsulateAddress(addr string) (_ string, unparsed bool) {
 	if s, ok := decapsulate(addr, "EX"); ok && isX500(s) {
-		return s
+		return s, false
 	}
-	if s, ok := decapsulate(addr, "UNPARSED"); ok && strings.TrimSpace(s) != "" {
-		return s
+	if s, ok := decapsulate(addr, "UNPARSED"); ok {
+		if strings.TrimSpace(s) != "" {
+			return s, true
+		}
+		return addr, true
 	}
-	return addr
-}
-
-// isUnparsed reports whether addr is an address encapsulateText wrote.
-func isUnparsed(addr string) bool {
-	_, ok := decapsulate(addr, "UNPARSED")
-	return ok
+	return addr, false
 }
 
 // decapsulate returns the address an IMCEA address of type typ at
