@@ -105,7 +105,7 @@ func (s *Store) Status(ctx context.Context) (*Status, error) {
 	if st.KnownProblems, err = s.KnownProblems(ctx); err != nil {
 		return nil, err
 	}
-	if st.DeferredIndexes, err = deferredNames(ctx, s.db); err != nil {
+	if st.DeferredIndexes, err = s.DeferredIndexes(ctx); err != nil {
 		return nil, err
 	}
 	if st.DeferredIndexes == nil {
