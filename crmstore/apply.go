@@ -141,10 +141,10 @@ func (t *Tx) Apply(in *crm.Incoming, policy Policy) (res Result, err error) {
 			return res, err
 		}
 	}
-	err = t.peek(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted, p.version_guessed,
+	err = t.peekSource(`SELECT p.id, p.record_id, p.version, r.entity, r.deleted, p.version_guessed,
 		(SELECT b.value FROM base b WHERE b.provenance_id = p.id AND b.field = ?)
-		FROM provenance p JOIN record r ON r.id = p.record_id WHERE p.kind = ? AND p.key = ?`,
-		fieldGiven, in.Source.Kind, in.Source.Key).Scan(&provID, &recID, &version, &recEntity, &deleted, &guessed, &given)
+		FROM provenance p JOIN record r ON r.id = p.record_id WHERE`, []any{fieldGiven}, in.Source.Kind, in.Source.Key,
+		&provID, &recID, &version, &recEntity, &deleted, &guessed, &given)
 	switch {
 	case err == sql.ErrNoRows:
 		provID, recID = 0, ""
@@ -581,33 +581,49 @@ func (t *Tx) saveProvenance(provID int64, recID string, in *crm.Incoming, origin
 		seq, stamp = in.Schedule.Sequence, fmtTime(in.Schedule.Stamp)
 	}
 	if provID == 0 && t.buffering() {
-		// Its id is known before the insert (pending.go); the ON
-		// CONFLICT clause is that of the statement below: a pending row
-		// that met one would fail its base rows (their provenance_id),
-		// and so the batch, never mix two sources.
+		// Its id is known before the insert (pending.go). The caller
+		// found no row with its key (Tx.Apply, after the pending rows
+		// that held it were inserted); the NOT EXISTS below refuses one
+		// anyway, and a pending row it refused would fail its base rows
+		// (their provenance_id), and so the batch: two sources are never
+		// mixed. While provenance_kh is deferred (a bulk run) that check
+		// would read the whole table: the caller's lookup is the check.
 		if err := t.pendingIDs(); err != nil {
 			return 0, err
 		}
 		provID = t.pend.nextProv
 		t.pend.nextProv++
-		err := t.later(`INSERT INTO provenance (id, record_id, kind, key, version, origin, seen_at, sequence, stamp)`,
-			`ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at,
-				sequence = excluded.sequence, stamp = excluded.stamp, version_guessed = 0`,
-			provID, recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now, seq, stamp)
+		h := keyHash(in.Source.Kind, in.Source.Key)
+		bk := t.s.provKeys.Load()
+		head, tail := `INSERT INTO provenance (id, record_id, kind, key, kh, version, origin, seen_at, sequence, stamp) SELECT * FROM (`,
+			`) AS v WHERE NOT EXISTS (SELECT 1 FROM provenance p WHERE p.kh = v.column5 AND p.kind = v.column3 AND p.key = v.column4)`
+		if bk != nil {
+			head, tail = `INSERT INTO provenance (id, record_id, kind, key, kh, version, origin, seen_at, sequence, stamp)`, ``
+		}
+		err := t.later(head, tail, provID, recID, in.Source.Kind, in.Source.Key, h, in.Source.Version, origin, t.now, seq, stamp)
 		if err != nil {
 			return 0, fmt.Errorf("insert provenance: %w", err)
 		}
 		t.pend.sources[in.Source.Kind+"\x00"+in.Source.Key] = true
-	} else if provID == 0 {
-		err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at, sequence, stamp) VALUES (?,?,?,?,?,?,?,?)
-			ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, origin = excluded.origin, seen_at = excluded.seen_at,
-				sequence = excluded.sequence, stamp = excluded.stamp, version_guessed = 0
-			RETURNING id`,
-			recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, t.now, seq, stamp).Scan(&provID)
-		if err != nil {
-			return 0, fmt.Errorf("insert provenance: %w", err)
+		if bk != nil {
+			bk.add(h, provID)
 		}
-	} else if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ?, sequence = ?, stamp = ?, version_guessed = 0 WHERE id = ?`,
+		return provID, nil
+	}
+	if provID == 0 {
+		// The key may have found its row since the caller looked
+		// (holdOccurrenceApart applies the occurrence under it first):
+		// that row takes the version, as ON CONFLICT DO UPDATE did
+		// before migration 24.
+		var err error
+		if provID, err = t.sourceID(in.Source.Kind, in.Source.Key); err != nil {
+			return 0, err
+		}
+		if provID == 0 {
+			return t.insertSource(recID, in.Source.Kind, in.Source.Key, in.Source.Version, origin, seq, stamp)
+		}
+	}
+	if _, err := t.exec(`UPDATE provenance SET record_id = ?, version = ?, origin = ?, seen_at = ?, sequence = ?, stamp = ?, version_guessed = 0 WHERE id = ?`,
 		recID, in.Source.Version, origin, t.now, seq, stamp, provID); err != nil {
 		return 0, fmt.Errorf("update provenance: %w", err)
 	}

@@ -26,9 +26,17 @@ var deferrableIndexes = []string{
 	"record_tail",
 	"contact_title", "account_title", "lead_title", "opportunity_title", "list_title", "activity_title",
 	"contact_email1", "contact_email2", "contact_email3",
-	// Read by the import itself: while deferred, the run finds keys as
-	// bulkkeys.go says.
-	"recordkey_hash",
+	// Read by the import itself: while deferred, the run finds identity
+	// and source keys as bulkkeys.go says.
+	"recordkey_hash", "provenance_kh",
+}
+
+// deferredKeys are the deferrable indexes of keys the import reads: the
+// table their key hashes come from, and the side table that holds the
+// store's keys (hash, rowid) while the index is deferred (bulkkeys.go).
+var deferredKeys = map[string]struct{ table, from, side string }{
+	"recordkey_hash": {"recordkey", `SELECT h, rowid FROM recordkey INDEXED BY recordkey_hash ORDER BY h, rowid`, "bulkkey"},
+	"provenance_kh":  {"provenance", `SELECT kh, id FROM provenance INDEXED BY provenance_kh ORDER BY kh, id`, "bulkprov"},
 }
 
 // DeferIndexes drops the deferrable indexes the store has and records
@@ -43,7 +51,7 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 	}
 	defer tx.Rollback()
 	n := 0
-	var keys *bulkKeys
+	var keys, provKeys *bulkKeys
 	for _, name := range deferrableIndexes {
 		var q string
 		err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`, name).Scan(&q)
@@ -56,9 +64,15 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deferredindex (name, sql) VALUES (?, ?)`, name, q); err != nil {
 			return 0, fmt.Errorf("defer index %s: %w", name, err)
 		}
-		if name == "recordkey_hash" {
-			if keys, err = deferKeys(ctx, tx); err != nil {
+		if dk, ok := deferredKeys[name]; ok {
+			b, err := deferKeys(ctx, tx, dk.table, dk.from, dk.side)
+			if err != nil {
 				return 0, fmt.Errorf("defer index %s: %w", name, err)
+			}
+			if name == "recordkey_hash" {
+				keys = b
+			} else {
+				provKeys = b
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quoteIdent(name)); err != nil {
@@ -79,20 +93,23 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 	if keys != nil {
 		s.keys.Store(keys)
 	}
+	if provKeys != nil {
+		s.provKeys.Store(provKeys)
+	}
 	return n, nil
 }
 
-// deferKeys copies the store's identity keys into bulkkey, in the order
-// of recordkey_hash (so appended), and returns what the run keeps in
-// memory: where its own keys' rowids start, and the filter of the copied
-// hashes when there are few enough.
-func deferKeys(ctx context.Context, tx *sql.Tx) (*bulkKeys, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO bulkkey (h, rid) SELECT h, rowid FROM recordkey INDEXED BY recordkey_hash ORDER BY h, rowid`); err != nil {
+// deferKeys copies the store's keys (hash, rowid: the rows of from, read
+// from table in the order of the index being deferred, so appended) into side, and
+// returns what the run keeps in memory: where its own keys' rowids start,
+// and the filter of the copied hashes when there are few enough.
+func deferKeys(ctx context.Context, tx *sql.Tx, table, from, side string) (*bulkKeys, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+side+` (h, rid) `+from); err != nil {
 		return nil, err
 	}
-	b := &bulkKeys{}
+	b := &bulkKeys{table: side}
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) + 1, (SELECT COUNT(*) FROM bulkkey) FROM recordkey`).Scan(&b.base, &n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) + 1, (SELECT COUNT(*) FROM `+side+`) FROM `+table).Scan(&b.base, &n); err != nil {
 		return nil, err
 	}
 	b.next = b.base
@@ -102,7 +119,7 @@ func deferKeys(ctx context.Context, tx *sql.Tx) (*bulkKeys, error) {
 		b.preAll = true
 	default:
 		b.pre = make([]uint32, 0, n)
-		rows, err := tx.QueryContext(ctx, `SELECT h FROM bulkkey`)
+		rows, err := tx.QueryContext(ctx, `SELECT h FROM `+side)
 		if err != nil {
 			return nil, err
 		}
@@ -272,8 +289,8 @@ func buildOne(ctx context.Context, conn *sql.Conn, name string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM deferredindex WHERE name = ?`, name); err != nil {
 		return fmt.Errorf("build index %s: %w", name, err)
 	}
-	if name == "recordkey_hash" {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM bulkkey`); err != nil {
+	if dk, ok := deferredKeys[name]; ok {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+dk.side); err != nil {
 			return fmt.Errorf("build index %s: %w", name, err)
 		}
 	}

@@ -53,11 +53,18 @@ var bulkMaxKeys int64 = 1 << 20
 // next 32 bits are kept in the entry.
 const bulkBucketBits = 12
 
-// bulkKeys holds the identity keys a bulk run added, by hash.
+// bulkKeys holds the identity keys (or the source keys: provenance_kh,
+// the same way) a bulk run added, by hash.
 type bulkKeys struct {
-	mu   sync.Mutex
-	base int64 // the first rowid of the run
-	next int64 // the next rowid the run gives
+	mu    sync.Mutex
+	table string // where the store's keys before the run are: bulkkey, bulkprov
+	base  int64  // the first rowid of the run
+	next  int64  // the next rowid the run gives (take)
+	n     int64  // the keys added
+	// odd holds the keys whose rowid is below base or too far above it
+	// for an entry's 32 bits: a source row may take a rowid the store
+	// freed during the run (SQLite gives one above the largest left).
+	odd map[int64][]int64
 	// buckets[h's upper bits] is sorted entries: the next 32 bits of h,
 	// then the rowid's offset from base.
 	buckets [1 << bulkBucketBits][]uint64
@@ -77,6 +84,14 @@ func bulkSplit(h int64) (bucket int, mid uint64) {
 func (b *bulkKeys) add(h, rowid int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.n++
+	if rowid < b.base || rowid-b.base >= 1<<32 {
+		if b.odd == nil {
+			b.odd = map[int64][]int64{}
+		}
+		b.odd[h] = append(b.odd[h], rowid)
+		return
+	}
 	bk, mid := bulkSplit(h)
 	e := mid<<32 | uint64(rowid-b.base)
 	s := b.buckets[bk]
@@ -108,6 +123,7 @@ func (b *bulkKeys) candidates(h int64, rows []int64) ([]int64, bool) {
 	for ; i < len(s) && s[i]>>32 == mid; i++ {
 		rows = append(rows, b.base+int64(s[i]&0xffffffff))
 	}
+	rows = append(rows, b.odd[h]...)
 	pre := b.preAll
 	if !pre && b.pre != nil {
 		_, pre = slices.BinarySearch(b.pre, uint32(uint64(h)>>32))
@@ -115,42 +131,49 @@ func (b *bulkKeys) candidates(h int64, rows []int64) ([]int64, bool) {
 	return rows, pre
 }
 
-// full reports whether the run holds more keys than bulkMaxKeys.
-func (b *bulkKeys) full() bool {
+// count returns how many keys the run added; 0 for nil.
+func (b *bulkKeys) count() int64 {
+	if b == nil {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.next-b.base > bulkMaxKeys
+	return b.n
 }
 
-// keysBounded builds recordkey_hash, after a commit, when the run's keys
-// in memory passed bulkMaxKeys, and forgets them: the rest of the run
-// finds keys through the index. A build that fails leaves the index
-// deferred, as a killed run does (lookups read the table meanwhile, and
-// BuildDeferred builds it at the end).
+// keysBounded builds recordkey_hash and provenance_kh, after a commit,
+// when the run's keys in memory (both kinds together) passed bulkMaxKeys,
+// and forgets them: the rest of the run finds keys through the indexes. A
+// build that fails leaves the index deferred, as a killed run does
+// (lookups read the table meanwhile, and BuildDeferred builds it at the
+// end).
 func (s *Store) keysBounded(ctx context.Context) {
-	bk := s.keys.Load()
-	if bk == nil || !bk.full() {
+	if s.keys.Load().count()+s.provKeys.Load().count() <= bulkMaxKeys {
 		return
 	}
 	s.EndBulkLookups()
-	_ = s.buildIndexes(context.WithoutCancel(ctx), []string{"recordkey_hash"})
+	_ = s.buildIndexes(context.WithoutCancel(ctx), []string{"recordkey_hash", "provenance_kh"})
 }
 
 // EndBulkLookups forgets what this process keeps in memory to find
-// identity keys while recordkey_hash is deferred, before BuildDeferred:
-// lookups meanwhile read the table (correct, slow).
-func (s *Store) EndBulkLookups() { s.keys.Store(nil) }
+// identity and source keys while recordkey_hash and provenance_kh are
+// deferred, before BuildDeferred: lookups meanwhile read the table
+// (correct, slow).
+func (s *Store) EndBulkLookups() {
+	s.keys.Store(nil)
+	s.provKeys.Store(nil)
+}
 
-// keyRows returns the rowids of recordkey rows that may hold a key with
-// hash h, in a bulk run (bk not nil).
+// keyRows returns the rowids of recordkey rows (provenance rows, for
+// provKeys) that may hold a key with hash h, in a bulk run (bk not nil).
 func (t *Tx) keyRows(bk *bulkKeys, h int64, rows []int64) ([]int64, error) {
 	rows, pre := bk.candidates(h, rows[:0])
 	if !pre {
 		return rows, nil
 	}
-	// bulkkey is written only by DeferIndexes and BuildDeferred: the
-	// pending rows never hold it.
-	r, err := t.queryNow(`SELECT rid FROM bulkkey WHERE h = ?`, h)
+	// bulkkey and bulkprov are written only by DeferIndexes and
+	// BuildDeferred: the pending rows never hold them.
+	r, err := t.queryNow(`SELECT rid FROM `+bk.table+` WHERE h = ?`, h)
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,9 @@ func Check(ctx context.Context, path string) (*CheckReport, error) {
 		return rep, nil
 	}
 	for _, inv := range invariants {
+		if rep.Schema < inv.since {
+			continue // a rule over columns a later migration adds
+		}
 		rows, err := db.QueryContext(ctx, inv.query)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -143,31 +146,42 @@ var notices = []struct{ name, query, says string }{
 const nameOnlyBefore22 = `trim(name) != '' AND (SELECT user_version FROM pragma_user_version) < 22`
 
 // invariants are crmbridge's own rules over the schema; each query yields
-// one line per violation.
-var invariants = []struct{ name, query string }{
-	{"foreign key", `SELECT "table" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check`},
-	{"outbox entry without its record", `SELECT 'outbox ' || seq || ' (' || op || ' ' || record_id || ')' FROM outbox WHERE record_id NOT IN (SELECT id FROM record)`},
+// one line per violation. A rule with since applies to stores at that
+// schema version or later.
+var invariants = []struct {
+	name, query string
+	since       int
+}{
+	{name: "foreign key", query: `SELECT "table" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check`},
+	{name: "outbox entry without its record", query: `SELECT 'outbox ' || seq || ' (' || op || ' ' || record_id || ')' FROM outbox WHERE record_id NOT IN (SELECT id FROM record)`},
 	// The party rule (crm.Party). A party known by a name only in a
 	// store before migration 22 is not damage: that migration repairs it
 	// (see notices).
-	{"activity party without record or address", `SELECT 'activity ' || activity_id || ' party ' || ord FROM activityparty
+	{name: "activity party without record or address", query: `SELECT 'activity ' || activity_id || ' party ' || ord FROM activityparty
 		WHERE (COALESCE(contact_id, '') != '' AND contact_id NOT IN (SELECT id FROM record))
 		   OR (COALESCE(contact_id, '') = '' AND address = '' AND NOT (` + nameOnlyBefore22 + `))`},
-	{"list member without record or address", `SELECT 'list ' || list_id || ' member ' || ord FROM listmember
+	{name: "list member without record or address", query: `SELECT 'list ' || list_id || ' member ' || ord FROM listmember
 		WHERE (COALESCE(contact_id, '') != '' AND contact_id NOT IN (SELECT id FROM record))
 		   OR (COALESCE(contact_id, '') = '' AND address = '' AND NOT (` + nameOnlyBefore22 + `))`},
-	{"journal gap", `SELECT 'after seq ' || j.seq || ' next is ' || (SELECT MIN(seq) FROM journal WHERE seq > j.seq)
+	// Source keys (migration 24): the writer keeps a key on one row, and
+	// each row's kh is its key's hash, or lookups miss it. Through
+	// provenance_kh when built, by sorting the hashes when a bulk import
+	// deferred it.
+	{name: "source key recorded twice", query: `SELECT kind || ' ' || key || ': ' || COUNT(*) || ' rows' FROM provenance
+		WHERE kh IN (SELECT kh FROM provenance GROUP BY kh HAVING COUNT(*) > 1) GROUP BY kh, kind, key HAVING COUNT(*) > 1`, since: 24},
+	{name: "source key hash", query: `SELECT 'provenance ' || id || ' (' || kind || ' ' || key || ')' FROM provenance WHERE kh != ` + keyHashFunc + `(kind, key)`, since: 24},
+	{name: "journal gap", query: `SELECT 'after seq ' || j.seq || ' next is ' || (SELECT MIN(seq) FROM journal WHERE seq > j.seq)
 		FROM journal j WHERE j.seq < (SELECT MAX(seq) FROM journal) AND NOT EXISTS (SELECT 1 FROM journal k WHERE k.seq = j.seq + 1)`},
 	// Attachment content (migration 20): a blob's chunks are numbered
 	// from 0 without gaps and hold its size in bytes, at most chunkSize each.
-	{"attachment content", `SELECT 'blob ' || b.sha256 || ': ' || b.size || ' bytes, chunks hold ' || COALESCE(c.bytes, 0) ||
+	{name: "attachment content", query: `SELECT 'blob ' || b.sha256 || ': ' || b.size || ' bytes, chunks hold ' || COALESCE(c.bytes, 0) ||
 			' in ' || COALESCE(c.k, 0) || ' numbered to ' || COALESCE(c.last, -1)
 		FROM blob b LEFT JOIN (SELECT sha256, SUM(length(data)) AS bytes, COUNT(*) AS k, MAX(n) AS last, MIN(n) AS first,
 			MAX(length(data)) AS big FROM blobchunk GROUP BY sha256) c ON c.sha256 = b.sha256
 		WHERE COALESCE(c.bytes, 0) != b.size OR (c.k IS NOT NULL AND (c.first != 0 OR c.last != c.k - 1 OR c.big > ` + chunkSizeSQL + `))`},
-	{"journal start", `SELECT 'first seq is ' || MIN(seq) FROM journal HAVING MIN(seq) != 1`},
+	{name: "journal start", query: `SELECT 'first seq is ' || MIN(seq) FROM journal HAVING MIN(seq) != 1`},
 	// The tally (migration 13) is what status reads instead of counting.
-	{"tally", `WITH actual(name, n) AS (
+	{name: "tally", query: `WITH actual(name, n) AS (
 			SELECT 'record:' || entity, COUNT(*) FROM record WHERE deleted = 0 GROUP BY entity
 			UNION ALL SELECT 'source:' || kind, COUNT(*) FROM provenance GROUP BY kind
 			UNION ALL SELECT 'outbox:' || state, COUNT(*) FROM outbox GROUP BY state

@@ -59,6 +59,11 @@ func TestCheckInvariants(t *testing.T) {
 		{"journal", `DELETE FROM journal WHERE seq = 2`, "journal gap"},
 		{"tally", `UPDATE tally SET n = n + 1 WHERE name = 'record:contact'`, "tally: record:contact: counted 3, actual 2"},
 		{"tally without rows", `DELETE FROM tally WHERE name = 'outbox:pending'`, "tally: outbox:pending: counted 0, actual"},
+		// Migration 24: the writer keeps a source key on one row, with its
+		// hash.
+		{"source key twice", `INSERT INTO provenance (record_id, kind, key, kh, version, origin, seen_at)
+			SELECT record_id, kind, key, kh, 'x', origin, seen_at FROM provenance WHERE kind = 'eml'`, "source key recorded twice: eml <m1@example.com>: 2 rows"},
+		{"source key hash", `UPDATE provenance SET kh = kh + 1 WHERE kind = 'eml'`, "source key hash: provenance"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := checkedStore(t)

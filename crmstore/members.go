@@ -22,13 +22,12 @@ const fieldMemberIDs = "_memberids"
 // memberBase returns the member merge base of list id; ok is false when
 // none was recorded (a list never synced with members).
 func (t *Tx) memberBase(id string) (ids []string, ok bool, err error) {
-	var provID int64
-	err = t.queryRow(`SELECT id FROM provenance WHERE kind = 'upstream' AND key = ?`, id).Scan(&provID)
-	if err == sql.ErrNoRows {
-		return nil, false, nil
-	}
+	provID, err := t.sourceID("upstream", id)
 	if err != nil {
 		return nil, false, fmt.Errorf("member base of %s: %w", id, err)
+	}
+	if provID == 0 {
+		return nil, false, nil
 	}
 	js, found, err := t.baseValue(provID, fieldMemberIDs)
 	if err != nil || !found {
@@ -49,8 +48,8 @@ func (t *Tx) setMemberBase(id, version string, ids []string) error {
 	if version == "" {
 		version = "sent " + t.now
 	}
-	if _, err := t.exec(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?, 'upstream', ?, ?, 'upstream', ?)
-		ON CONFLICT (kind, key) DO NOTHING`, id, id, version, t.now); err != nil {
+	provID, err := t.upstreamSource(id, version, false)
+	if err != nil {
 		return fmt.Errorf("upstream provenance of %s: %w", id, err)
 	}
 	set := map[string]bool{}
@@ -58,9 +57,8 @@ func (t *Tx) setMemberBase(id, version string, ids []string) error {
 		set[strings.ToLower(m)] = true
 	}
 	js, _ := json.Marshal(sortedSet(set))
-	if _, err := t.exec(`INSERT INTO base (provenance_id, field, value)
-		SELECT id, ?, ? FROM provenance WHERE kind = 'upstream' AND key = ?
-		ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, fieldMemberIDs, string(js), id); err != nil {
+	if _, err := t.exec(`INSERT INTO base (provenance_id, field, value) VALUES (?, ?, ?)
+		ON CONFLICT (provenance_id, field) DO UPDATE SET value = excluded.value`, provID, fieldMemberIDs, string(js)); err != nil {
 		return fmt.Errorf("member base of %s: %w", id, err)
 	}
 	return nil

@@ -71,6 +71,9 @@ type Store struct {
 	// keys is set while this process holds recordkey_hash deferred
 	// (bulkkeys.go): identity keys are found through it.
 	keys atomic.Pointer[bulkKeys]
+	// provKeys is set while this process holds provenance_kh deferred:
+	// source keys are found through it (bulkkeys.go, provkeys.go).
+	provKeys atomic.Pointer[bulkKeys]
 }
 
 // Open opens (and if needed creates and migrates) the store at path.
@@ -288,6 +291,14 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 		}
 		err = func() error {
 			defer conn.Close()
+			if migrationNoFK[v] != nil {
+				// A no-op inside a transaction: set on the connection,
+				// and back before it returns to the pool.
+				if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+					return err
+				}
+				defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+			}
 			tx, err := conn.BeginTx(ctx, nil)
 			if err != nil {
 				return err
@@ -302,12 +313,29 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 			if cur != v {
 				return nil
 			}
+			var faults int
+			if tables := migrationNoFK[v]; tables != nil {
+				// What the store held before (a damaged store's faults
+				// are check's to report, not a reason to refuse it).
+				if faults, err = foreignKeyFaults(ctx, tx, tables); err != nil {
+					return fmt.Errorf("step %d: %w", v+1, err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 				return fmt.Errorf("step %d: %w", v+1, err)
 			}
 			if step := migrationCode[v]; step != nil {
 				if err := step(ctx, tx); err != nil {
 					return fmt.Errorf("step %d: %w", v+1, err)
+				}
+			}
+			if tables := migrationNoFK[v]; tables != nil {
+				after, err := foreignKeyFaults(ctx, tx, tables)
+				if err != nil {
+					return fmt.Errorf("step %d: %w", v+1, err)
+				}
+				if after > faults {
+					return fmt.Errorf("step %d: %d row(s) of %s lost their foreign key", v+1, after-faults, strings.Join(tables, ", "))
 				}
 			}
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
@@ -319,6 +347,20 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 			return err
 		}
 	}
+}
+
+// foreignKeyFaults counts the rows of tables whose foreign key names no
+// row (PRAGMA foreign_key_check).
+func foreignKeyFaults(ctx context.Context, tx *sql.Tx, tables []string) (int, error) {
+	n := 0
+	for _, tb := range tables {
+		var c int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_foreign_key_check(?)`, tb).Scan(&c); err != nil {
+			return 0, fmt.Errorf("foreign keys of %s: %w", tb, err)
+		}
+		n += c
+	}
+	return n, nil
 }
 
 func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }

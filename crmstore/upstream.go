@@ -30,10 +30,8 @@ func (t *Tx) setUpstreamBase(e crm.Entity, id, etag string, fields, sent map[str
 	if version == "" {
 		version = "sent " + t.now // never equal to a real ETag
 	}
-	var provID int64
-	if err := t.queryRow(`INSERT INTO provenance (record_id, kind, key, version, origin, seen_at) VALUES (?, 'upstream', ?, ?, 'upstream', ?)
-		ON CONFLICT (kind, key) DO UPDATE SET record_id = excluded.record_id, version = excluded.version, seen_at = excluded.seen_at
-		RETURNING id`, id, id, version, t.now).Scan(&provID); err != nil {
+	provID, err := t.upstreamSource(id, version, true)
+	if err != nil {
 		return fmt.Errorf("upstream provenance of %s: %w", id, err)
 	}
 	if len(fields) == 0 {
@@ -71,13 +69,12 @@ func (t *Tx) setUpstreamBase(e crm.Entity, id, etag string, fields, sent map[str
 // local value not yet pushed would meet the server's null with no common
 // base, and PolicyIncoming would let the null win.
 func (t *Tx) fillUpstreamBase(id string, fields map[string]string) error {
-	var provID int64
-	err := t.queryRow(`SELECT id FROM provenance WHERE kind = 'upstream' AND key = ?`, id).Scan(&provID)
-	if err == sql.ErrNoRows {
-		return nil
-	}
+	provID, err := t.sourceID("upstream", id)
 	if err != nil {
 		return fmt.Errorf("upstream provenance of %s: %w", id, err)
+	}
+	if provID == 0 {
+		return nil
 	}
 	have, err := t.loadBase(provID)
 	if err != nil {
@@ -323,7 +320,7 @@ func (s *Store) PullDelete(ctx context.Context, e crm.Entity, id string, policy 
 		kept = true
 		// The row is gone upstream: what the server held is no base any
 		// more.
-		if _, err := t.exec(`DELETE FROM provenance WHERE kind = 'upstream' AND key = ?`, id); err != nil {
+		if _, err := t.exec(`DELETE FROM provenance WHERE kh = ? AND kind = 'upstream' AND key = ?`, keyHash("upstream", id), id); err != nil {
 			return err
 		}
 		if winner == "local" {

@@ -38,8 +38,9 @@ func storeIndexes(t *testing.T, db string) map[string]string {
 	return out
 }
 
-// identityKeys returns the store's identity keys (entity, key, hash) in
-// order, and fails t when bulkkey is not empty.
+// identityKeys returns the store's identity keys (entity, key, hash) and
+// source keys (kind, key, hash, rows) in order, and fails t when bulkkey
+// or bulkprov is not empty.
 func identityKeys(t *testing.T, db string) []string {
 	t.Helper()
 	d, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
@@ -48,10 +49,12 @@ func identityKeys(t *testing.T, db string) []string {
 	}
 	defer d.Close()
 	var left int
-	if err := d.QueryRow(`SELECT COUNT(*) FROM bulkkey`).Scan(&left); err != nil || left != 0 {
-		t.Errorf("bulkkey: %d rows left, %v", left, err)
+	if err := d.QueryRow(`SELECT (SELECT COUNT(*) FROM bulkkey) + (SELECT COUNT(*) FROM bulkprov)`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("bulkkey, bulkprov: %d rows left, %v", left, err)
 	}
-	rows, err := d.Query(`SELECT entity || ' ' || key || ' ' || h FROM recordkey ORDER BY 1`)
+	// Identity keys, and source keys (one row each, with the hash).
+	rows, err := d.Query(`SELECT entity || ' ' || key || ' ' || h FROM recordkey
+		UNION ALL SELECT 'source ' || kind || ' ' || key || ' ' || kh || ' rows ' || COUNT(*) FROM provenance GROUP BY kind, key ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +110,7 @@ func TestBulkKillAndResume(t *testing.T) {
 	}
 	want := statusJSON(t, ref)
 	wantIdx := storeIndexes(t, ref)
-	for _, name := range []string{"contact_title", "record_tail", "recordkey_hash"} {
+	for _, name := range []string{"contact_title", "record_tail", "recordkey_hash", "provenance_kh"} {
 		if wantIdx[name] == "" {
 			t.Fatalf("reference store lacks index %s", name)
 		}
