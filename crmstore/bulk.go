@@ -91,10 +91,10 @@ func (s *Store) DeferIndexes(ctx context.Context) (int, error) {
 		s.partiesDeferred.Store(true)
 	}
 	if keys != nil {
-		s.keys.Store(keys)
+		s.keys.Swap(keys).release()
 	}
 	if provKeys != nil {
-		s.provKeys.Store(provKeys)
+		s.provKeys.Swap(provKeys).release()
 	}
 	return n, nil
 }
@@ -135,6 +135,7 @@ func deferKeys(ctx context.Context, tx *sql.Tx, table, from, side string) (*bulk
 			return nil, err
 		}
 		slices.Sort(b.pre)
+		b.hold(int64(cap(b.pre)) * 4)
 	}
 	return b, nil
 }

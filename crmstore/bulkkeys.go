@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // While a bulk load runs, the identity-key index recordkey_hash is
@@ -40,14 +41,27 @@ import (
 // lookup asks bulkkey. A variable for tests.
 var bulkPreFilterMax = 1 << 21
 
-// bulkMaxKeys bounds the keys a bulk run keeps in memory (8 bytes each,
-// plus the buckets' spare room): past it the run builds recordkey_hash at
-// its next commit and finds keys through it from then on (keysBounded). The
-// process's soft memory limit (cmd, 28 MiB) counts this memory as live
-// heap: a million contacts' 2.6 million keys (about 23 MB) put the live
-// heap above it, and the GC ran without pause (1M import: 585 s of CPU
-// against 250). A variable for tests.
-var bulkMaxKeys int64 = 1 << 20
+// bulkMaxKeys bounds the keys a bulk run keeps in memory, identity and
+// source keys together (8 bytes each, plus the buckets' spare room of at
+// most an eighth, bulkGrow): past it the run builds recordkey_hash and
+// provenance_kh at its next commit and finds keys through them from then
+// on (keysBounded). 4 Mi keys (about 36 MB) hold a million contacts' 3.6
+// million; beyond, the rest of the run inserts into the indexes, as before
+// bulk runs deferred them. A variable for tests.
+var bulkMaxKeys int64 = 1 << 22
+
+// bulkHeld is the memory, in bytes, that every bulkKeys of the process
+// holds (BulkKeyBytes).
+var bulkHeld atomic.Int64
+
+// BulkKeyBytes returns the memory, in bytes, a bulk run holds to find keys
+// while their indexes are deferred: pointer-free arrays the GC does not
+// scan, that live exactly as long as the run's lookups. The process's soft
+// memory limit (cmd) adds it to what it allows rather than counting it as
+// heap to collect: counted as heap, a million contacts' 2.6 million
+// identity keys (about 23 MB) put the live heap above cmd's 28 MiB limit,
+// and the GC ran without pause (1M import: 585 s of CPU against 250).
+func BulkKeyBytes() int64 { return bulkHeld.Load() }
 
 // bulkBucketBits is how many upper bits of a hash choose its bucket; the
 // next 32 bits are kept in the entry.
@@ -61,6 +75,8 @@ type bulkKeys struct {
 	base  int64  // the first rowid of the run
 	next  int64  // the next rowid the run gives (take)
 	n     int64  // the keys added
+	// held is the bytes of the arrays below, counted in bulkHeld.
+	held int64
 	// odd holds the keys whose rowid is below base or too far above it
 	// for an entry's 32 bits: a source row may take a rowid the store
 	// freed during the run (SQLite gives one above the largest left).
@@ -95,8 +111,36 @@ func (b *bulkKeys) add(h, rowid int64) {
 	bk, mid := bulkSplit(h)
 	e := mid<<32 | uint64(rowid-b.base)
 	s := b.buckets[bk]
+	if len(s) == cap(s) {
+		// Grown by an eighth (append doubles small slices and grows
+		// large ones by a quarter): the spare room is memory held.
+		g := make([]uint64, len(s), bulkGrow(cap(s)))
+		copy(g, s)
+		b.hold(int64(cap(g)-cap(s)) * 8)
+		s = g
+	}
 	i, _ := slices.BinarySearch(s, e)
 	b.buckets[bk] = slices.Insert(s, i, e)
+}
+
+// bulkGrow is the capacity a full bucket of capacity c grows to.
+func bulkGrow(c int) int { return c + c/8 + 16 }
+
+// hold counts n more bytes held by b (bulkHeld).
+func (b *bulkKeys) hold(n int64) {
+	b.held += n
+	bulkHeld.Add(n)
+}
+
+// release stops counting what b holds: the run no longer uses it.
+func (b *bulkKeys) release() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bulkHeld.Add(-b.held)
+	b.held = 0
 }
 
 // take returns the rowid for a new key of the run.
@@ -160,8 +204,8 @@ func (s *Store) keysBounded(ctx context.Context) {
 // deferred, before BuildDeferred: lookups meanwhile read the table
 // (correct, slow).
 func (s *Store) EndBulkLookups() {
-	s.keys.Store(nil)
-	s.provKeys.Store(nil)
+	s.keys.Swap(nil).release()
+	s.provKeys.Swap(nil).release()
 }
 
 // keyRows returns the rowids of recordkey rows (provenance rows, for

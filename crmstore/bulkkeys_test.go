@@ -394,3 +394,51 @@ func TestBulkKeysCandidates(t *testing.T) {
 		t.Error("a run of 2^32 keys took one more")
 	}
 }
+
+// What a bulk run holds to find keys is counted (BulkKeyBytes, which cmd's
+// memory limit allows on top) while the run looks keys up, and no longer
+// once it stops: at BuildDeferred, or when the store is closed.
+func TestBulkKeyBytes(t *testing.T) {
+	ctx := context.Background()
+	for _, end := range []string{"build", "close"} {
+		before := BulkKeyBytes()
+		path := filepath.Join(t.TempDir(), "crm.db")
+		s, err := Open(ctx, path, Options{Create: true, Write: true, LockTimeout: time.Second, Command: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		applyKeyBatch(t, s, keyBatch{items: []*crm.Incoming{keyContact(1, "Name 1", "p1@example.com")}})
+		if _, err := s.DeferIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var items []*crm.Incoming
+		for i := 2; i < 400; i++ {
+			items = append(items, keyContact(i, fmt.Sprintf("Name %d", i), fmt.Sprintf("p%d@example.com", i)))
+		}
+		applyKeyBatch(t, s, keyBatch{items: items})
+		// 4,096 buckets of each kind: their first 16 entries at least.
+		// Every array the run holds, and nothing else.
+		var want int64
+		for _, bk := range []*bulkKeys{s.keys.Load(), s.provKeys.Load()} {
+			for _, b := range bk.buckets {
+				want += int64(cap(b)) * 8
+			}
+			want += int64(cap(bk.pre)) * 4
+		}
+		if held := BulkKeyBytes() - before; held != want || held == 0 {
+			t.Errorf("%s: %d bytes counted during the run, the arrays hold %d", end, held, want)
+		}
+		if end == "build" {
+			if err := s.BuildDeferred(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if held := BulkKeyBytes() - before; held != 0 {
+				t.Errorf("%d bytes held after BuildDeferred", held)
+			}
+		}
+		s.Close()
+		if held := BulkKeyBytes() - before; held != 0 {
+			t.Errorf("%s: %d bytes held after Close", end, held)
+		}
+	}
+}

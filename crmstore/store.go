@@ -236,6 +236,7 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database and releases the write lock.
 func (s *Store) Close() error {
 	var err error
+	s.EndBulkLookups()
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"crmbridge/crmstore"
 )
 
 // Bounds of the Go runtime's soft memory limit (memoryLimit), and the
@@ -30,15 +32,23 @@ const (
 // allocations; the limit grows with the live heap, so that an import whose
 // live heap grows is not held at the floor, up to the fixed limit this
 // process had before (28 MiB), which bounds a large import's peak.
-func memoryLimit(live uint64) int64 {
-	return min(max(2*int64(live)+runtimeOverhead, minMemoryLimit), maxMemoryLimit)
+//
+// held is the part of the live heap a bulk import keeps to find keys while
+// their indexes are deferred (crmstore.BulkKeyBytes): pointer-free arrays
+// the GC neither scans nor can free before the run's end. The limit allows
+// it on top, once, so that the GC runs as often as without it; counted as
+// heap to collect it pushed a 1M-contact import's live heap above the
+// ceiling, and the GC ran without pause.
+func memoryLimit(live, held uint64) int64 {
+	held = min(held, live)
+	return min(max(2*int64(live-held)+runtimeOverhead, minMemoryLimit), maxMemoryLimit) + int64(held)
 }
 
 // followLiveHeap sets the runtime's soft memory limit from the live heap
-// (memoryLimit), again after every GC cycle (checked every 50 ms), until ctx
+// and the bulk keys held (memoryLimit), again after every GC cycle (checked every 50 ms), until ctx
 // ends.
 func followLiveHeap(ctx context.Context) {
-	debug.SetMemoryLimit(memoryLimit(0))
+	debug.SetMemoryLimit(memoryLimit(0, 0))
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	go func() {
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -51,7 +61,7 @@ func followLiveHeap(ctx context.Context) {
 			}
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				debug.SetMemoryLimit(memoryLimit(sample[0].Value.Uint64()))
+				debug.SetMemoryLimit(memoryLimit(sample[0].Value.Uint64(), uint64(max(crmstore.BulkKeyBytes(), 0))))
 			}
 		}
 	}()

@@ -8,19 +8,24 @@ import (
 func TestMemoryLimit(t *testing.T) {
 	const mib = 1 << 20
 	tests := []struct {
-		live uint64
-		want int64
+		live, held uint64
+		want       int64
 	}{
-		{0, 16 * mib},         // the floor
-		{5 * mib, 16 * mib},   // 2 × 5 + 6 = 16
-		{6 * mib, 18 * mib},   // twice the live heap plus the runtime's overhead
-		{10 * mib, 26 * mib},  //
-		{11 * mib, 28 * mib},  // the ceiling reached
-		{100 * mib, 28 * mib}, // and kept
+		{0, 0, 16 * mib},         // the floor
+		{5 * mib, 0, 16 * mib},   // 2 × 5 + 6 = 16
+		{6 * mib, 0, 18 * mib},   // twice the live heap plus the runtime's overhead
+		{10 * mib, 0, 26 * mib},  //
+		{11 * mib, 0, 28 * mib},  // the ceiling reached
+		{100 * mib, 0, 28 * mib}, // and kept
+		// A bulk run's keys: allowed on top, once.
+		{30 * mib, 20 * mib, 46 * mib}, // 2 × 10 + 6 + 20
+		{21 * mib, 20 * mib, 36 * mib}, // the floor, + 20
+		{60 * mib, 40 * mib, 68 * mib}, // the ceiling, + 40
+		{5 * mib, 8 * mib, 21 * mib},   // held counted up to the live heap only: 16 + 5
 	}
 	for _, tc := range tests {
-		if got := memoryLimit(tc.live); got != tc.want {
-			t.Errorf("memoryLimit(%d MiB) = %d MiB, want %d MiB", tc.live/mib, got/mib, tc.want/mib)
+		if got := memoryLimit(tc.live, tc.held); got != tc.want {
+			t.Errorf("memoryLimit(%d MiB, %d MiB) = %d MiB, want %d MiB", tc.live/mib, tc.held/mib, got/mib, tc.want/mib)
 		}
 	}
 }
