@@ -2,7 +2,6 @@ package crmstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"strings"
@@ -41,7 +40,7 @@ func Check(ctx context.Context, path string) (*CheckReport, error) {
 		}
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+uriPathEscaper.Replace(path)+"?_pragma=busy_timeout(30000)")
+	db, err := openDB("file:" + uriPathEscaper.Replace(path) + "?_pragma=busy_timeout(30000)")
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w", path, err)
 	}

@@ -128,7 +128,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// 138,000 and 41,000 at 4,096; 100,000 contacts: 1,946 MB written at
 	// 4,096 pages, 1,656 MB at 16,384).
 	dsn := "file:" + uriPathEscaper.Replace(path) + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(30000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walCheckpointPages) + ")&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openDB(dsn)
 	if err != nil {
 		s.lock.release()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -178,7 +178,7 @@ func createStore(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("create store %s: %w", path, err)
 	}
-	db, err := sql.Open("sqlite", "file:"+uriPathEscaper.Replace(tmp))
+	db, err := openDB("file:" + uriPathEscaper.Replace(tmp))
 	if err != nil {
 		return fmt.Errorf("create store %s: %w", path, err)
 	}
