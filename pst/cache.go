@@ -6,14 +6,19 @@ import (
 	"sync"
 )
 
-// Default sizes of the block cache: 128 blocks of 8 KiB, 1 MiB in all.
+// Default sizes of the block cache: 32 blocks of 8 KiB, 256 KiB in all.
 // Walking enron.pst (29 MB) with bodies and attachments: 64 × 64 KiB held
 // 4 MiB and read 48 MiB from the file (99.8 % of reads hit); 128 × 8 KiB
 // holds 1 MiB and reads 34 MiB in about 4,400 calls (99.0 % hit). go-pst's
-// reads are small and scattered, so small blocks waste less.
+// reads are small and scattered, so small blocks waste less. 32 blocks
+// make an enron.pst import about 1,600 reads (13 MB, from the OS's page
+// cache) more than 128 (strace: 19,080 pread calls in all against 17,462,
+// SQLite's included), no CPU time that shows, and hold 768 KiB less of
+// live heap during the whole import: 91 GC cycles instead of 113 under
+// cmd/crmbridge's soft memory limit, and a peak RSS 0.35 MiB lower.
 const (
 	cacheBlockSize = 8 << 10
-	cacheBlocks    = 128
+	cacheBlocks    = 32
 )
 
 // blockCache is a bounded, read-through, LRU block cache over an
