@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"crmbridge/crm"
 	"crmbridge/crmstore"
 	"crmbridge/internal/recovered"
 )
@@ -28,6 +29,9 @@ type exporter struct {
 	opts  ExportOptions
 	rep   ExportReporter
 	ahead map[string]*crmstore.View // records read ahead (readAhead), each used once
+	// workers is how many goroutines writeCards encodes on (0: one per
+	// processor); tests set it.
+	workers int
 }
 
 // readAheadIDs is how many records readAhead reads at a time.
@@ -49,59 +53,84 @@ func (x *exporter) readAhead(ids []string, i int) {
 	x.ahead = vs
 }
 
-// fetched is a record read ahead by prefetch, or why it could not be read.
+// fetched is a record read for a single-file target, or why it could not
+// be read.
 type fetched struct {
-	id    string
-	v     *crmstore.View
-	err   error
-	fatal bool // err ends the export: the reader failed, not the record
+	id  string
+	v   *crmstore.View
+	err error
 }
 
-// prefetch reads the records ids on a goroutine of its own, in chunks of
-// readAheadIDs, one chunk ahead of the caller: an export of 100,000
-// contacts spends about a third of its time encoding and writing, which
-// then overlaps the store's reading. A record GetBatch does not hand out
-// is read alone, as get does. The snapshot belongs to that goroutine until
-// stop returns: the caller must not use x.sn before.
-func (x *exporter) prefetch(ids []string) (chunks <-chan []fetched, stop func()) {
-	ch := make(chan []fetched, 1)
+// readChunk is records prefetch read, in order, or why reading failed.
+type readChunk struct {
+	scan  *crmstore.ScanChunk
+	alone map[string]fetched // the records Scan gave without a view, as Get read them
+	fatal error              // reading failed: nothing else in this chunk, the last
+}
+
+// records returns the chunk's records in order, their views built now on
+// the calling goroutine (ScanChunk.Records), each once.
+func (rc *readChunk) records() []fetched {
+	recs := rc.scan.Records()
+	out := make([]fetched, len(recs))
+	for i, r := range recs {
+		out[i] = fetched{id: r.ID, v: r.View}
+		if r.View == nil {
+			out[i] = rc.alone[r.ID]
+		}
+	}
+	return out
+}
+
+// errStopped ends prefetch's scan when its reader stopped.
+var errStopped = errors.New("export: reading stopped")
+
+// prefetch reads the live records of ents, in the order Snapshot.IDs lists
+// them, on a goroutine of its own, readAheadIDs at a time, ahead of the
+// caller: Snapshot.Scan reads them in that order with one query per
+// entity, and the rest of the work (building the views, encoding and
+// writing: most of an export of 100,000 contacts) overlaps the reading.
+// A record Scan does not hand out is read alone (Get), to say why. A
+// failing store comes as the last chunk, its fatal error. The snapshot
+// belongs to that goroutine until stop returns: the caller must not use
+// x.sn before.
+func (x *exporter) prefetch(ents []crm.Entity) (chunks <-chan *readChunk, stop func()) {
+	ch := make(chan *readChunk, 1)
 	quit := make(chan struct{})
 	finished := make(chan struct{})
+	send := func(rc *readChunk) error {
+		select {
+		case ch <- rc:
+			return nil
+		case <-quit:
+			return errStopped
+		}
+	}
 	go func() {
 		defer close(finished)
 		defer close(ch)
 		defer func() {
 			if r := recover(); r != nil {
 				recovered.Note(r)
-				err := fmt.Errorf("read records: internal error: %v", r)
-				select {
-				case ch <- []fetched{{err: err, fatal: true}}:
-				case <-quit:
-				}
+				send(&readChunk{fatal: fmt.Errorf("read records: internal error: %v", r)})
 			}
 		}()
-		for i := 0; i < len(ids); i += readAheadIDs {
-			part := ids[i:min(i+readAheadIDs, len(ids))]
-			vs, err := x.sn.GetBatch(part, crmstore.BatchOptions{NoBookkeeping: true})
-			if err != nil {
-				vs = nil // read each record alone, below
-			}
-			out := make([]fetched, len(part))
-			for j, id := range part {
-				out[j].id = id
-				if v, ok := vs[id]; ok {
-					out[j].v = v
-				} else if err := x.ctx.Err(); err != nil {
-					out[j].err = err
-				} else {
-					out[j].v, out[j].err = x.sn.Get(id)
+		err := x.sn.Scan(ents, readAheadIDs, crmstore.BatchOptions{NoBookkeeping: true}, func(c *crmstore.ScanChunk) error {
+			rc := &readChunk{scan: c}
+			for _, id := range c.Missing() {
+				f := fetched{id: id}
+				if f.err = x.ctx.Err(); f.err == nil {
+					f.v, f.err = x.sn.Get(id)
 				}
+				if rc.alone == nil {
+					rc.alone = map[string]fetched{}
+				}
+				rc.alone[id] = f
 			}
-			select {
-			case ch <- out:
-			case <-quit:
-				return
-			}
+			return send(rc)
+		})
+		if err != nil && !errors.Is(err, errStopped) {
+			send(&readChunk{fatal: err})
 		}
 	}()
 	var once sync.Once
@@ -111,6 +140,21 @@ func (x *exporter) prefetch(ids []string) (chunks <-chan []fetched, stop func())
 			<-finished
 		})
 	}
+}
+
+// readFailed handles a record prefetch could not read: reported and left
+// out of tg (counted in res), or, when the store is failing or ctx is
+// done, the error that ends the export.
+func (x *exporter) readFailed(tg *target, f fetched, res *ExportResult) error {
+	if x.ctx.Err() != nil {
+		return x.ctx.Err()
+	}
+	if crmstore.IsStoreFailure(f.err) {
+		return f.err
+	}
+	res.Omitted++
+	x.rep.Problem(&RecordError{Target: tg.String(), ID: f.id, Entity: "record", Err: f.err})
+	return nil
 }
 
 // get reads one record for export. A record that cannot be read is
@@ -243,7 +287,16 @@ func (x *exporter) runFile(tg *target) (ExportResult, error) {
 	} else if !ok && (tg.owned == nil || !tg.owned(tg.path)) {
 		return x.fail(&res, fmt.Errorf("refusing to overwrite %s: %w", tg.path, ErrNotOurs))
 	}
-	ids, err := x.sn.IDs(tg.ents)
+	// The records: counted here and read ahead by prefetch, or listed here
+	// and read by the target itself (writePath, which reads the snapshot).
+	var ids []string
+	var total int
+	if tg.writePath == nil {
+		total, err = x.sn.Count(tg.ents)
+	} else {
+		ids, err = x.sn.IDs(tg.ents)
+		total = len(ids)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -273,26 +326,27 @@ func (x *exporter) runFile(tg *target) (ExportResult, error) {
 		// The encoder reads nothing from the snapshot: the records are
 		// read one chunk ahead on another goroutine.
 		recs = func(yield func(*crmstore.View) bool) {
-			chunks, stop := x.prefetch(ids)
+			chunks, stop := x.prefetch(tg.ents)
 			defer stop()
-			for chunk := range chunks {
-				for _, f := range chunk {
+			for rc := range chunks {
+				if rc.fatal != nil {
+					storeErr = rc.fatal
+					return
+				}
+				for _, f := range rc.records() {
 					if x.ctx.Err() != nil {
 						storeErr = x.ctx.Err()
 						return
 					}
 					if f.err != nil {
-						if f.fatal || x.ctx.Err() != nil || crmstore.IsStoreFailure(f.err) {
-							storeErr = f.err
+						if storeErr = x.readFailed(tg, f, &res); storeErr != nil {
 							return
 						}
-						res.Omitted++
-						x.rep.Problem(&RecordError{Target: tg.String(), ID: f.id, Entity: "record", Err: f.err})
 					} else {
 						cleanView(f.v, x.warnFor(tg))
 					}
 					done++
-					x.rep.Progress(tg.String(), done, len(ids))
+					x.rep.Progress(tg.String(), done, total)
 					if f.err == nil && !yield(f.v) {
 						return
 					}
@@ -316,13 +370,17 @@ func (x *exporter) runFile(tg *target) (ExportResult, error) {
 	} else {
 		sum, err = writeAtomic(tg.path, func(w io.Writer) error {
 			var err error
-			n, err = tg.writeFile(w, iter.Seq[*crmstore.View](recs), omit, x.warnFor(tg))
+			if tg.cards != nil {
+				n, storeErr, err = x.writeCards(w, tg, total, &res)
+			} else {
+				n, err = tg.writeFile(w, iter.Seq[*crmstore.View](recs), omit, x.warnFor(tg))
+			}
 			if storeErr != nil {
 				return storeErr
 			}
-			if err == nil && n == 0 && len(ids) > 0 {
+			if err == nil && n == 0 && total > 0 {
 				// Never empty a file while the selection is not empty.
-				err = fmt.Errorf("none of its %d record(s) could be written", len(ids))
+				err = fmt.Errorf("none of its %d record(s) could be written", total)
 			}
 			return err
 		})

@@ -40,6 +40,12 @@ type target struct {
 	// there (recs stopped early) leaves path as it was.
 	writePath func(path string, recs iter.Seq[*crmstore.View], omit func(*crmstore.View, error), failed func() error) (int, error)
 	owned     func(path string) bool
+	// cards, when set instead of writeFile, is for a file of records one
+	// after the other with nothing else (a vCard file): it returns a
+	// function that writes one record to w, or refuses it writing
+	// nothing. Each call of cards is used on one goroutine; several may
+	// run at once (writeCards).
+	cards func(w io.Writer) func(v *crmstore.View) error
 
 	// Directory targets: group returns the item a record belongs to (its
 	// id, or "uid:" and the UID of a calendar object) and the live records
@@ -78,23 +84,11 @@ func (x *exporter) targets() ([]*target, error) {
 				return vcf.NewEncoder(w, version).EncodeRev(ms[0].Record, ms[0].ModifiedAt)
 			}
 		} else {
-			tg.writeFile = func(w io.Writer, recs iter.Seq[*crmstore.View], omit, _ func(*crmstore.View, error)) (int, error) {
-				ew := &errWriter{w: w}
-				enc := vcf.NewEncoder(ew, version)
-				n := 0
-				for v := range recs {
-					// The Encoder builds a card in memory and writes it
-					// whole: a card it refuses writes nothing.
-					if err := enc.EncodeRev(v.Record, v.ModifiedAt); err != nil {
-						if ew.err != nil {
-							return n, ew.err
-						}
-						omit(v, err)
-						continue
-					}
-					n++
-				}
-				return n, ew.err
+			// The Encoder builds a card in memory and writes it whole: a
+			// card it refuses writes nothing.
+			tg.cards = func(w io.Writer) func(v *crmstore.View) error {
+				enc := vcf.NewEncoder(w, version)
+				return func(v *crmstore.View) error { return enc.EncodeRev(v.Record, v.ModifiedAt) }
 			}
 		}
 		if err := add(tg); err != nil {
@@ -310,22 +304,6 @@ func uidFileName(uid string) string {
 	}
 	sum := sha256.Sum256([]byte(uid))
 	return hex.EncodeToString(sum[:16]) + ".ics"
-}
-
-// errWriter remembers the first error of w, so that a caller tells a
-// failing file from a record an encoder refused.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
 }
 
 // cleanView makes every text value of v valid UTF-8, each invalid byte

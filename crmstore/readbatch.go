@@ -171,8 +171,78 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 			delete(chunk, v.ID)
 		}
 	}
+	return sn.fillSide(chunk, lower, lower, lower, opt, out)
+}
+
+// fillSide reads, for the views in chunk (by id), the rows of the tables
+// beside the entity tables: parties, members, attachments, extras,
+// schedule and, unless opt.NoBookkeeping, provenance and identity keys;
+// then it adds the views to out. It looks up the ids all in every table,
+// but only attIDs among attachments and extIDs among extras (Scan knows
+// which records have any; GetBatch passes all three the same).
+func (sn *Snapshot) fillSide(chunk map[string]*View, allIDs, attIDs, extIDs []string, opt BatchOptions, out map[string]*View) error {
+	t := sn.t
+	in := "(SELECT value FROM json_each(?))"
+	// list is an id list as the one bound value of a query (see getChunk).
+	type list struct {
+		js string
+		n  int
+	}
+	mk := func(ids []string) (list, error) {
+		js, err := json.Marshal(ids)
+		return list{string(js), len(ids)}, err
+	}
+	all, err := mk(allIDs)
+	if err != nil {
+		return err
+	}
+	att, ext := all, all
+	if len(attIDs) != all.n {
+		if att, err = mk(attIDs); err != nil {
+			return err
+		}
+	}
+	if len(extIDs) != all.n {
+		if ext, err = mk(extIDs); err != nil {
+			return err
+		}
+	}
+	// each runs q (its first column a record id in this chunk) for the
+	// ids ids and hands every row's view and remaining columns to scan.
+	each := func(what, q string, ids list, scan func(rows *sql.Rows) error) error {
+		if ids.n == 0 {
+			return nil
+		}
+		rows, err := t.query(q, ids.js)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", what, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return fmt.Errorf("load %s: %w", what, err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load %s: %w", what, err)
+		}
+		return nil
+	}
+	// rowOf scans the row's record id and returns its view, nil for a
+	// record left out.
+	rowOf := func(rows *sql.Rows, dest ...any) (*View, error) {
+		var id string
+		if err := rows.Scan(append([]any{&id}, dest...)...); err != nil {
+			return nil, err
+		}
+		return chunk[id], nil
+	}
+	byEntity := map[crm.Entity]bool{}
+	for _, v := range chunk {
+		byEntity[v.Entity] = true
+	}
 	parties := func(what, q string, list func(v *View) *[]crm.Party) error {
-		return each(what, q, func(rows *sql.Rows) error {
+		return each(what, q, all, func(rows *sql.Rows) error {
 			var p crm.Party
 			v, err := rowOf(rows, &p.Role, &p.Address, &p.Name, &p.Status, &p.ContactID)
 			if err != nil || v == nil {
@@ -205,7 +275,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 		}
 	}
 	s, ctx := t.s, t.ctx
-	err = each("attachments", `SELECT record_id, name, mimetype, contentid, inline, size, sha256 FROM attachment WHERE record_id IN `+in+` ORDER BY record_id, ord`, func(rows *sql.Rows) error {
+	err = each("attachments", `SELECT record_id, name, mimetype, contentid, inline, size, sha256 FROM attachment WHERE record_id IN `+in+` ORDER BY record_id, ord`, att, func(rows *sql.Rows) error {
 		var a crm.Attachment
 		v, err := rowOf(rows, &a.Name, &a.MimeType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256)
 		if err != nil || v == nil {
@@ -219,7 +289,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 	if err != nil {
 		return err
 	}
-	err = each("extras", `SELECT record_id, name, value, params FROM extra WHERE record_id IN `+in+` ORDER BY record_id, ord`, func(rows *sql.Rows) error {
+	err = each("extras", `SELECT record_id, name, value, params FROM extra WHERE record_id IN `+in+` ORDER BY record_id, ord`, ext, func(rows *sql.Rows) error {
 		var x crm.Extra
 		var params string
 		v, err := rowOf(rows, &x.Name, &x.Value, &params)
@@ -236,7 +306,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 		return err
 	}
 	if scheduled {
-		err = each("schedule", `SELECT record_id, sequence, stamp FROM schedule WHERE record_id IN `+in, func(rows *sql.Rows) error {
+		err = each("schedule", `SELECT record_id, sequence, stamp FROM schedule WHERE record_id IN `+in, all, func(rows *sql.Rows) error {
 			var sc crm.Schedule
 			var stamp string
 			v, err := rowOf(rows, &sc.Sequence, &stamp)
@@ -257,7 +327,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 		}
 		return nil
 	}
-	err = each("sources", `SELECT record_id, kind, key, version FROM provenance WHERE record_id IN `+in+` ORDER BY record_id, id`, func(rows *sql.Rows) error {
+	err = each("sources", `SELECT record_id, kind, key, version FROM provenance WHERE record_id IN `+in+` ORDER BY record_id, id`, all, func(rows *sql.Rows) error {
 		var r crm.SourceRef
 		v, err := rowOf(rows, &r.Kind, &r.Key, &r.Version)
 		if err != nil || v == nil {
@@ -269,7 +339,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 	if err != nil {
 		return err
 	}
-	err = each("keys", `SELECT record_id, key FROM recordkey WHERE record_id IN `+in+` ORDER BY record_id, key`, func(rows *sql.Rows) error {
+	err = each("keys", `SELECT record_id, key FROM recordkey WHERE record_id IN `+in+` ORDER BY record_id, key`, all, func(rows *sql.Rows) error {
 		var k string
 		v, err := rowOf(rows, &k)
 		if err != nil || v == nil {
