@@ -66,7 +66,7 @@ func (c *ScanChunk) Reuse(done []*View) {
 }
 
 // Records returns the records of c, in order, their views complete. It
-// must not run on two goroutines at once.
+// must not run at the same time as another method of c.
 func (c *ScanChunk) Records() []Scanned {
 	out := make([]Scanned, len(c.items))
 	for i := range c.items {

@@ -139,6 +139,10 @@ func TestScanMatchesIDsAndGetBatch(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%v n=%d: %v", es, n, err)
 				}
+				var gotMissing []string
+				for _, c := range chunks {
+					gotMissing = append(gotMissing, c.Missing()...)
+				}
 				done := make(chan []Scanned)
 				go func() {
 					var all []Scanned
@@ -147,10 +151,7 @@ func TestScanMatchesIDsAndGetBatch(t *testing.T) {
 					}
 					done <- all
 				}()
-				var got, missing, gotMissing []string
-				for _, c := range chunks {
-					gotMissing = append(gotMissing, c.Missing()...)
-				}
+				var got, missing []string
 				for _, c := range <-done {
 					got = append(got, c.ID)
 					if c.View == nil {
