@@ -17,11 +17,11 @@ func TestMemoryLimit(t *testing.T) {
 		{10 * mib, 0, 26 * mib},  //
 		{11 * mib, 0, 28 * mib},  // the ceiling reached
 		{100 * mib, 0, 28 * mib}, // and kept
-		// A bulk run's keys: allowed on top, once.
-		{30 * mib, 20 * mib, 46 * mib}, // 2 × 10 + 6 + 20
-		{21 * mib, 20 * mib, 36 * mib}, // the floor, + 20
-		{60 * mib, 40 * mib, 68 * mib}, // the ceiling, + 40
-		{5 * mib, 8 * mib, 21 * mib},   // held counted up to the live heap only: 16 + 5
+		// A bulk run's keys: allowed on top, twice.
+		{30 * mib, 20 * mib, 66 * mib},  // 2 × 10 + 6 + 2 × 20
+		{21 * mib, 20 * mib, 56 * mib},  // the floor, + 2 × 20
+		{60 * mib, 40 * mib, 108 * mib}, // the ceiling, + 2 × 40
+		{5 * mib, 8 * mib, 26 * mib},    // held counted up to the live heap only: 16 + 2 × 5
 	}
 	for _, tc := range tests {
 		if got := memoryLimit(tc.live, tc.held); got != tc.want {
