@@ -36,15 +36,16 @@ const (
 // held is the part of the live heap a bulk import keeps to find keys while
 // their indexes are deferred (crmstore.BulkKeyBytes): pointer-free arrays
 // the GC neither scans nor can free before the run's end. The limit allows
-// twice held on top, as GOGC would: the arrays grow (each growth frees the
+// one and a half times held on top: the arrays grow (each growth frees the
 // array it replaces) and fragment the heap's spans. Counted as heap to
 // collect they pushed a 1M-contact import's live heap above the ceiling
 // and the GC ran without pause; allowed once, the GC still ran 65 times a
-// second at the limit (26,698 cycles, 317 s of CPU); allowed twice, 3,743
-// cycles, 182 s of CPU, peak RSS 95 MiB against 78.
+// second at the limit (26,698 cycles, 317 s of CPU, peak RSS 78 MiB);
+// twice, 3,743 cycles, 182 s, 95 MiB; one and a half, 7,037 cycles, 193 s,
+// 83 MiB.
 func memoryLimit(live, held uint64) int64 {
 	held = min(held, live)
-	return min(max(2*int64(live-held)+runtimeOverhead, minMemoryLimit), maxMemoryLimit) + 2*int64(held)
+	return min(max(2*int64(live-held)+runtimeOverhead, minMemoryLimit), maxMemoryLimit) + 3*int64(held)/2
 }
 
 // followLiveHeap sets the runtime's soft memory limit from the live heap

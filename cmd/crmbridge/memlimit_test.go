@@ -17,11 +17,11 @@ func TestMemoryLimit(t *testing.T) {
 		{10 * mib, 0, 26 * mib},  //
 		{11 * mib, 0, 28 * mib},  // the ceiling reached
 		{100 * mib, 0, 28 * mib}, // and kept
-		// A bulk run's keys: allowed on top, twice.
-		{30 * mib, 20 * mib, 66 * mib},  // 2 × 10 + 6 + 2 × 20
-		{21 * mib, 20 * mib, 56 * mib},  // the floor, + 2 × 20
-		{60 * mib, 40 * mib, 108 * mib}, // the ceiling, + 2 × 40
-		{5 * mib, 8 * mib, 26 * mib},    // held counted up to the live heap only: 16 + 2 × 5
+		// A bulk run's keys: allowed on top, one and a half times.
+		{30 * mib, 20 * mib, 56 * mib},     // 2 × 10 + 6 + 1.5 × 20
+		{21 * mib, 20 * mib, 46 * mib},     // the floor, + 1.5 × 20
+		{60 * mib, 40 * mib, 88 * mib},     // the ceiling, + 1.5 × 40
+		{5 * mib, 8 * mib, 23*mib + mib/2}, // held counted up to the live heap only: 16 + 1.5 × 5
 	}
 	for _, tc := range tests {
 		if got := memoryLimit(tc.live, tc.held); got != tc.want {
