@@ -61,20 +61,7 @@ func (sn *Snapshot) getChunk(ids []string, opt BatchOptions, out map[string]*Vie
 	// each runs q (its first column a record id in this chunk) and hands
 	// every row's view and remaining columns to scan.
 	each := func(what, q string, scan func(rows *sql.Rows) error, pre ...any) error {
-		rows, err := t.query(q, append(pre, args...)...)
-		if err != nil {
-			return fmt.Errorf("load %s: %w", what, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return fmt.Errorf("load %s: %w", what, err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("load %s: %w", what, err)
-		}
-		return nil
+		return t.eachRow(what, q, append(pre, args...), scan)
 	}
 	chunk := map[string]*View{}
 	byEntity := map[crm.Entity]bool{}
@@ -213,20 +200,7 @@ func (sn *Snapshot) fillSide(chunk map[string]*View, allIDs, attIDs, extIDs []st
 		if ids.n == 0 {
 			return nil
 		}
-		rows, err := t.query(q, ids.js)
-		if err != nil {
-			return fmt.Errorf("load %s: %w", what, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return fmt.Errorf("load %s: %w", what, err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("load %s: %w", what, err)
-		}
-		return nil
+		return t.eachRow(what, q, []any{ids.js}, scan)
 	}
 	// rowOf scans the row's record id and returns its view, nil for a
 	// record left out.
@@ -423,6 +397,25 @@ func (t *Tx) columnsOf(e crm.Entity, id string, cols []string, into map[string]s
 		if vals[i].String != "" {
 			into[c] = vals[i].String
 		}
+	}
+	return nil
+}
+
+// eachRow runs q with args and hands every row to scan; errors name what
+// was being loaded.
+func (t *Tx) eachRow(what, q string, args []any, scan func(rows *sql.Rows) error) error {
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("load %s: %w", what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load %s: %w", what, err)
 	}
 	return nil
 }
