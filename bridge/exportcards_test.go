@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"crmbridge/crm"
 	"crmbridge/crmstore"
@@ -136,3 +139,70 @@ func TestWriteCardsWriterFails(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// A contact file written from a store holding bytes that are not UTF-8 (a
+// store written before input was validated) is valid UTF-8 in every vCard
+// version: each run of invalid bytes is one U+FFFD, and the record is
+// named in a warning. The export cleans each view once (cleanView) and the
+// encoder does not check again (vcf.Encoder.EncodeValidRev): without the
+// cleaning, the invalid bytes would reach the file.
+func TestExportVCFInvalidUTF8(t *testing.T) {
+	const n = readAheadIDs + 5
+	s := contactsStore(t, n)
+	db, err := sql.Open("sqlite", "file:"+s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bad := map[string]bool{}
+	for _, last := range []string{"0003", "0511", "0515"} {
+		var id string
+		if err := db.QueryRow(`UPDATE contact SET firstname = CAST(x'41ffff42' AS TEXT), jobtitle = CAST(x'80' AS TEXT) WHERE lastname = ? RETURNING id`, last).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		bad[id] = true
+	}
+	for _, version := range []string{"2.1", "3.0", "4.0"} {
+		t.Run(version, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "c.vcf")
+			rep := &exportRecorder{}
+			if _, err := Export(context.Background(), s, ExportOptions{VCF: out, All: true, VCardVersion: version, Reporter: rep}); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !utf8.Valid(b) {
+				t.Errorf("output is not valid UTF-8")
+			}
+			// 2.1 writes non-ASCII values quoted-printable (U+FFFD is
+			// EF BF BD); 3.0 and 4.0 as they are.
+			name, title := "A\uFFFDB", "TITLE:\uFFFD\r\n"
+			if version == "2.1" {
+				name, title = "A=EF=BF=BDB", "=EF=BF=BD\r\n"
+				if bytes.Contains(b, []byte("=FF")) || bytes.Contains(b, []byte("=80")) {
+					t.Errorf("output holds an invalid byte quoted-printable")
+				}
+			}
+			if c := bytes.Count(b, []byte(name)); c < 3 {
+				t.Errorf("%q found %d times, want at least 3", name, c)
+			}
+			if c := bytes.Count(b, []byte(title)); c != 3 {
+				t.Errorf("%q found %d times, want 3", title, c)
+			}
+			if c := bytes.Count(b, []byte("BEGIN:VCARD")); c != n {
+				t.Errorf("%d cards, want %d", c, n)
+			}
+			if len(rep.problems) != 0 || len(rep.warnings) != len(bad) {
+				t.Fatalf("problems %v, warnings %v; want one warning for each of %d records", rep.problems, rep.warnings, len(bad))
+			}
+			for _, w := range rep.warnings {
+				var re *RecordError
+				if !errors.As(w, &re) || !bad[re.ID] || !strings.Contains(w.Error(), "invalid UTF-8") {
+					t.Errorf("warning %v names no record with invalid bytes", w)
+				}
+			}
+		})
+	}
+}

@@ -43,8 +43,9 @@ type target struct {
 	// cards, when set instead of writeFile, is for a file of records one
 	// after the other with nothing else (a vCard file): it returns a
 	// function that writes one record to w, or refuses it writing
-	// nothing. Each call of cards is used on one goroutine; several may
-	// run at once (writeCards).
+	// nothing. The views it is given are valid UTF-8 (writeCards cleans
+	// each with cleanView first). Each call of cards is used on one
+	// goroutine; several may run at once (writeCards).
 	cards func(w io.Writer) func(v *crmstore.View) error
 
 	// Directory targets: group returns the item a record belongs to (its
@@ -85,10 +86,11 @@ func (x *exporter) targets() ([]*target, error) {
 			}
 		} else {
 			// The Encoder builds a card in memory and writes it whole: a
-			// card it refuses writes nothing.
+			// card it refuses writes nothing. writeCards has cleaned each
+			// view (cleanView; field names are the store's column names).
 			tg.cards = func(w io.Writer) func(v *crmstore.View) error {
 				enc := vcf.NewEncoder(w, version)
-				return func(v *crmstore.View) error { return enc.EncodeRev(v.Record, v.ModifiedAt) }
+				return func(v *crmstore.View) error { return enc.EncodeValidRev(v.Record, v.ModifiedAt) }
 			}
 		}
 		if err := add(tg); err != nil {

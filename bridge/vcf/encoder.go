@@ -56,7 +56,20 @@ func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if e.err != nil {
 		return e.err
 	}
-	rec = textcodec.ValidRecord(rec)
+	return e.EncodeValidRev(textcodec.ValidRecord(rec), rev)
+}
+
+// EncodeValidRev is EncodeRev for a record whose texts (field names and
+// values, parties, attachments' names, types and content ids) the caller
+// has made valid UTF-8 already, as an export does before it encodes
+// (bridge's cleanView, which also says which records it changed): the
+// texts are not checked again. Invalid bytes given to it would be written
+// as they are. An export of 100,000 contacts spent a tenth of its
+// encoding checking twice.
+func (e *Encoder) EncodeValidRev(rec crm.Record, rev time.Time) error {
+	if e.err != nil {
+		return e.err
+	}
 	f := rec.Fields
 	if f == nil {
 		f = map[string]string{}
