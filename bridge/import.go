@@ -656,8 +656,8 @@ func (im *Importer) readPass(ctx context.Context, path, abs string, format Forma
 			// store withdraws them, crmstore mergeExtras).
 			n.in.Record.Extras = []crm.Extra{}
 		}
-		if n.in.Record.ID == "" {
-			n.in.Record.ID = ownID(n.in)
+		if n.in.Record.ID == "" && n.in.MatchID == "" {
+			claimID(n.in, ownID(n.in))
 		}
 		if format != FormatPST {
 			// A text item's provenance is its place: the same Message-ID or
@@ -1204,27 +1204,52 @@ type memContent struct {
 func (m *memContent) Bytes() []byte { return m.data }
 func (m *memContent) Close() error  { return nil }
 
-// ownID returns the record id that a file crmbridge exported carries for
-// the record (vCard UID, iCalendar UID, the Message-ID it generated for a
-// mail without one), so that re-importing an export, into this store or a
-// fresh one, keeps record ids. "" when the item carries none.
+// ownID returns the identifier an item carries that a file crmbridge
+// exported sets to the record's id (vCard UID, iCalendar UID, the
+// Message-ID it generated for a mail without one), so that re-importing
+// an export, into this store or a fresh one, keeps record ids (claimID
+// decides what the store makes of it). "" when the item carries none.
 func ownID(in *crm.Incoming) string {
-	var cand string
 	switch {
 	case in.Source.Kind == "vcf":
-		cand = in.Source.Key
+		return in.Source.Key
 	case in.Record.Entity == crm.Appointment || in.Record.Entity == crm.Task:
 		if in.Record.Fields["recurrenceid"] == "" {
-			cand = in.Record.Fields["uid"]
+			return in.Record.Fields["uid"]
 		}
 	case in.Record.Entity == crm.Email:
 		local, domain, _ := strings.Cut(item.NormalizeMessageID(in.Record.Fields["messageid"]), "@")
 		if domain == "crmbridge.invalid" {
-			cand = local
+			return local
 		}
 	}
-	if u, err := uuid.Parse(strings.TrimSpace(cand)); err == nil && len(strings.TrimSpace(cand)) == 36 {
-		return u.String()
-	}
 	return ""
+}
+
+// claimID gives in the record id its file names (cand: ownID, or the
+// record id crmbridge's PST writer keeps), by one rule: an identifier read
+// from a file becomes a record's id only when crmbridge minted it.
+//
+// crmbridge mints version 7 UUIDs (crmstore newID), so a candidate that is
+// one (RFC 9562 5.7: version 7, variant 10) is the id a new record takes,
+// and re-reading crmbridge's export, here or in a fresh store, keeps ids.
+// Any other UUID is not one crmbridge minted now: the random UUIDv4 that
+// Outlook, Google, Apple and phones put in UIDs would put each new record
+// at a random place in every index keyed by record id (4 to 6 times the
+// bytes written of an import). It only names a record the store already
+// holds under it (crm.Incoming.MatchID): one an earlier version made
+// under that UID (it took any UUID), made before ids were version 7, or
+// pulled from the server, and exported since. The identifier itself is
+// kept as before (the source key, an event's uid field).
+func claimID(in *crm.Incoming, cand string) {
+	cand = strings.TrimSpace(cand)
+	u, err := uuid.Parse(cand)
+	switch {
+	case err != nil || len(cand) != 36:
+		// Not a UUID in its standard form (RFC 9562 4): no record id.
+	case u.Version() == 7 && u.Variant() == uuid.RFC4122:
+		in.Record.ID = u.String()
+	default:
+		in.MatchID = u.String()
+	}
 }

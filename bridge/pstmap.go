@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"crmbridge/bridge/item"
 	"crmbridge/bridge/wintz"
 	"crmbridge/crm"
@@ -70,8 +68,8 @@ func fromItem(it *pst.Item) *crm.Incoming {
 	in.ModifiedAt = it.Modified
 	// An item crmbridge exported carries its record's id (pstexport.go):
 	// re-importing the export, here or into a fresh store, keeps record
-	// ids, as a vCard's or iCalendar's UID does (ownID).
-	in.Record.ID = pstRecordID(it)
+	// ids, by the rule a vCard's or iCalendar's UID follows (claimID).
+	claimID(in, it.RecordID)
 	in.Record.Extras = pstExtrasOf(in.Record.Extras, it.Extras)
 	f := in.Record.Fields
 	item.SetIf(f, "folder", it.Folder)
@@ -656,7 +654,7 @@ func pstOccurrences(master *crm.Incoming, it *pst.Item) []*crm.Incoming {
 		}
 		m := a.Message
 		in := pstAppointment(m)
-		in.Record.ID = pstRecordID(m)
+		claimID(in, m.RecordID)
 		in.Record.Extras = pstExtrasOf(in.Record.Extras, m.Extras)
 		f := in.Record.Fields
 		for k, v := range master.Record.Fields {
@@ -777,14 +775,4 @@ func pstExtrasOf(have []crm.Extra, kept []string) []crm.Extra {
 		}
 	}
 	return have
-}
-
-// pstRecordID is the record id crmbridge's writer kept in the item, ""
-// when it carries none (or not a record id).
-func pstRecordID(it *pst.Item) string {
-	s := strings.TrimSpace(it.RecordID)
-	if id, err := uuid.Parse(s); err == nil && len(s) == 36 {
-		return id.String()
-	}
-	return ""
 }

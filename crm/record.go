@@ -47,7 +47,7 @@ const (
 // booleans "true"/"false". A field absent from Fields is not set by the
 // source that produced the record; an empty string clears it.
 type Record struct {
-	ID     string // lower-case GUID; empty on import until the store assigns one
+	ID     string // lower-case GUID; on import the id a new record takes (when free), else empty until the store assigns one
 	Entity Entity
 	Fields map[string]string
 
@@ -216,6 +216,14 @@ type SourceRef struct {
 type Incoming struct {
 	Source SourceRef
 	Record Record
+	// MatchID is the id of a record the item says it is, where the id was
+	// not necessarily made by crmbridge (a UID that is a UUID but not a
+	// version 7 one: a record an earlier version created under a file's
+	// UID, or one pulled from the server, exported and read back). The
+	// item is that record when the store holds it (same entity, not
+	// deleted); a new record never takes the id. Record.ID, by contrast,
+	// is an id the new record takes when it is free.
+	MatchID string
 	// Keys identify the record across sources, e.g. "email:jeff@example.com"
 	// for a contact or "msgid:<abc@example.com>" for an e-mail. A record
 	// matching any key (and of the same entity) is the same record.

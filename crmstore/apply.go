@@ -1,6 +1,7 @@
 package crmstore
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
@@ -206,23 +207,25 @@ func (t *Tx) apply(in *crm.Incoming, policy Policy, provID int64, recID string) 
 		origin = in.Source.Kind
 	}
 	idTaken := false // the suggested id rec.ID names a record, deleted or not
-	if recID == "" && rec.ID != "" {
-		if t.pend.ids[rec.ID] {
+	// The item's own id (rec.ID, else the id it names, in.MatchID) is
+	// the record that holds it, of the same entity and not deleted.
+	if named := cmp.Or(rec.ID, in.MatchID); recID == "" && named != "" {
+		if t.pend.ids[named] {
 			if err := t.settle(); err != nil {
 				return Result{}, err
 			}
 		}
 		var ent string
 		var deleted bool
-		err := t.peek(`SELECT entity, deleted FROM record WHERE id = ?`, rec.ID).Scan(&ent, &deleted)
+		err := t.peek(`SELECT entity, deleted FROM record WHERE id = ?`, named).Scan(&ent, &deleted)
 		switch {
 		case err == nil:
 			idTaken = true
 			if !deleted && crm.Entity(ent) == e {
-				recID = rec.ID
+				recID = named
 			}
 		case err != sql.ErrNoRows:
-			return Result{}, fmt.Errorf("look up record %s: %w", rec.ID, err)
+			return Result{}, fmt.Errorf("look up record %s: %w", named, err)
 		}
 	}
 	var dups []duplicate
