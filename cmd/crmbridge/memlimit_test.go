@@ -11,7 +11,8 @@ func TestMemoryLimit(t *testing.T) {
 		live, held uint64
 		want       int64
 	}{
-		{0, 0, 16 * mib},         // the floor
+		{0, 0, 15 * mib},         // the floor
+		{4 * mib, 0, 15 * mib},   // 2 × 4 + 6 = 14: the floor
 		{5 * mib, 0, 16 * mib},   // 2 × 5 + 6 = 16
 		{6 * mib, 0, 18 * mib},   // twice the live heap plus the runtime's overhead
 		{10 * mib, 0, 26 * mib},  //
@@ -19,9 +20,9 @@ func TestMemoryLimit(t *testing.T) {
 		{100 * mib, 0, 28 * mib}, // and kept
 		// A bulk run's keys: allowed on top, one and a half times.
 		{30 * mib, 20 * mib, 56 * mib},     // 2 × 10 + 6 + 1.5 × 20
-		{21 * mib, 20 * mib, 46 * mib},     // the floor, + 1.5 × 20
+		{21 * mib, 20 * mib, 45 * mib},     // the floor, + 1.5 × 20
 		{60 * mib, 40 * mib, 88 * mib},     // the ceiling, + 1.5 × 40
-		{5 * mib, 8 * mib, 23*mib + mib/2}, // held counted up to the live heap only: 16 + 1.5 × 5
+		{5 * mib, 8 * mib, 22*mib + mib/2}, // held counted up to the live heap only: 15 + 1.5 × 5
 	}
 	for _, tc := range tests {
 		if got := memoryLimit(tc.live, tc.held); got != tc.want {
