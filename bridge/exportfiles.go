@@ -328,6 +328,7 @@ func (x *exporter) runFile(tg *target) (ExportResult, error) {
 		recs = func(yield func(*crmstore.View) bool) {
 			chunks, stop := x.prefetch(tg.ents)
 			defer stop()
+			name, warn := tg.String(), x.warnFor(tg)
 			for rc := range chunks {
 				if rc.fatal != nil {
 					storeErr = rc.fatal
@@ -343,10 +344,10 @@ func (x *exporter) runFile(tg *target) (ExportResult, error) {
 							return
 						}
 					} else {
-						cleanView(f.v, x.warnFor(tg))
+						cleanView(f.v, warn)
 					}
 					done++
-					x.rep.Progress(tg.String(), done, total)
+					x.rep.Progress(name, done, total)
 					if f.err == nil && !yield(f.v) {
 						return
 					}
