@@ -439,7 +439,7 @@ func writeAtomic(path string, fn func(io.Writer) error) (sum string, err error) 
 		}
 	}()
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
+	bw := bufio.NewWriterSize(io.MultiWriter(&writeBackFile{f: f}, h), 64<<10)
 	if err := fn(bw); err != nil {
 		return "", err
 	}
@@ -456,6 +456,31 @@ func writeAtomic(path string, fn func(io.Writer) error) (sum string, err error) 
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), syncDir(dir)
+}
+
+// writeBackBytes is how much writeBackFile lets pile up before it asks
+// the system to start writing it to disk.
+const writeBackBytes = 4 << 20
+
+// writeBackFile writes to f and, every writeBackBytes, asks the system to
+// start writing what came since to disk (startWriteBack), without waiting:
+// the disk works while the export goes on, and the fsync at the end waits
+// for the last few megabytes, not for the whole file (0.035 to 0.045 s of
+// an export of 100,000 contacts, 49 MB, did nothing but wait for it). The
+// fsync is still what makes the file durable.
+type writeBackFile struct {
+	f           *os.File
+	off, queued int64 // bytes written; bytes asked to be written back
+}
+
+func (w *writeBackFile) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.queued >= writeBackBytes {
+		startWriteBack(w.f, w.queued, w.off-w.queued)
+		w.queued = w.off
+	}
+	return n, err
 }
 
 // syncDir makes the names in dir durable (renames, removals).

@@ -21,3 +21,10 @@ func syncFiles(dir string, _ []pendingFile) error {
 	}
 	return nil
 }
+
+// startWriteBack asks the kernel to start writing the n bytes of f at off
+// to disk (sync_file_range(2), SYNC_FILE_RANGE_WRITE: it does not wait for
+// them, nor make them durable). It is a hint: an error is ignored.
+func startWriteBack(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}

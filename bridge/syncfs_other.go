@@ -20,3 +20,6 @@ func syncFiles(_ string, ps []pendingFile) error {
 	}
 	return nil
 }
+
+// startWriteBack does nothing here (sync_file_range(2) is Linux's).
+func startWriteBack(*os.File, int64, int64) {}
