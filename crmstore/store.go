@@ -61,6 +61,9 @@ type Store struct {
 	failed error                // a store failure seen by Fail
 	stmts  map[string]*sql.Stmt // prepared once per Store (see Tx.stmt)
 
+	rowsMu      sync.Mutex
+	rowsQueries map[rowsKey]string // built once per Store (see rowsQuery)
+
 	// partiesDeferred is set while this process holds the contact e-mail
 	// indexes deferred (bulk.go): commits record party addresses in
 	// pendingaddr instead of resolving them.

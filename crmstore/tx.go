@@ -46,6 +46,8 @@ type Tx struct {
 	fields []FieldVersions
 	// keyBuf is bulkLookup's buffer of candidate rows.
 	keyBuf []int64
+	// rowArgs is execRowsNow's buffer of statement arguments.
+	rowArgs []any
 }
 
 // Careful makes every later item of the transaction write inside a
@@ -255,26 +257,56 @@ func (t *Tx) execRowsNow(head, tail string, rows [][]any) error {
 		for n > len(rows) {
 			n /= 2
 		}
-		var b strings.Builder
-		b.WriteString(head)
-		b.WriteString(" VALUES ")
-		one := "(?" + strings.Repeat(",?", len(rows[0])-1) + ")"
-		args := make([]any, 0, n*len(rows[0]))
-		for i, r := range rows[:n] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(one)
+		args := t.rowArgs[:0]
+		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		b.WriteString(" ")
-		b.WriteString(tail)
-		if _, err := t.execNow(b.String(), args...); err != nil {
+		_, err := t.execNow(t.s.rowsQuery(head, tail, n, len(rows[0])), args...)
+		clear(args) // keeps no value alive past the statement
+		t.rowArgs = args[:0]
+		if err != nil {
 			return err
 		}
 		rows = rows[n:]
 	}
 	return nil
+}
+
+// rowsKey is the shape of a multi-row INSERT.
+type rowsKey struct {
+	head, tail string
+	rows, cols int
+}
+
+// rowsQuery returns the INSERT of rows rows of cols values each: head
+// VALUES (?,…),… tail. The text is built once per shape and kept by the
+// Store (a few dozen shapes: one per table and power of two of rows), not
+// once per chunk: building it was 6 % of the bytes an enron.pst import
+// allocated.
+func (s *Store) rowsQuery(head, tail string, rows, cols int) string {
+	k := rowsKey{head, tail, rows, cols}
+	s.rowsMu.Lock()
+	defer s.rowsMu.Unlock()
+	if q, ok := s.rowsQueries[k]; ok {
+		return q
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteString(" VALUES ")
+	one := "(?" + strings.Repeat(",?", cols-1) + ")"
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(one)
+	}
+	b.WriteString(" ")
+	b.WriteString(tail)
+	if s.rowsQueries == nil {
+		s.rowsQueries = map[rowsKey]string{}
+	}
+	s.rowsQueries[k] = b.String()
+	return b.String()
 }
 
 // row is the result of queryRow: an *sql.Row, or the error of inserting
