@@ -69,6 +69,13 @@ records and targets are written, and the exit status is 1.`,
 					opts.Types = append(opts.Types, ent)
 				}
 			}
+			// Export holds a few chunks of records at a time (bridge's
+			// writeCards): its live heap, 5 to 7 MB for 100,000 contacts,
+			// kept the limit that follows it at the floor, and the GC ran
+			// at the limit, 38 to 56 cycles instead of 21 to 22 (+20 to
+			// 30 % CPU) for 3 to 6 MiB less peak RSS. It runs at the
+			// ceiling.
+			raiseMemoryFloor(maxMemoryLimit)
 			// Export reads a snapshot without the write lock; it takes the
 			// lock only to record what it wrote.
 			return withStore(c.Context, e, "export", writeOpts{lockLater: true}, func(store *crmstore.Store) (string, error) {

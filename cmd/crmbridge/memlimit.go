@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 
 	"crmbridge/crmstore"
@@ -56,11 +57,37 @@ func memoryLimit(live, held uint64) int64 {
 	return min(max(2*int64(live-held)+runtimeOverhead, minMemoryLimit), maxMemoryLimit) + 3*int64(held)/2
 }
 
+// memoryFloor is a floor a command puts under memoryLimit's
+// (raiseMemoryFloor), 0 for none; following says followLiveHeap sets the
+// limit (the user did not, with GOMEMLIMIT).
+var (
+	memoryFloor atomic.Int64
+	following   atomic.Bool
+)
+
+// raiseMemoryFloor keeps the soft memory limit at b or above from now on,
+// when followLiveHeap sets it. It is for a command whose live heap its own
+// design bounds, small and steady, where a limit that follows it only
+// makes the GC run more often: export (see exportCommand).
+func raiseMemoryFloor(b int64) {
+	memoryFloor.Store(b)
+	if following.Load() {
+		debug.SetMemoryLimit(max(debug.SetMemoryLimit(-1), b))
+	}
+}
+
+// followedLimit is the limit followLiveHeap sets: memoryLimit, or the
+// floor a command raised when that is higher.
+func followedLimit(live, held uint64) int64 {
+	return max(memoryLimit(live, held), memoryFloor.Load())
+}
+
 // followLiveHeap sets the runtime's soft memory limit from the live heap
-// and the bulk keys held (memoryLimit), again after every GC cycle (checked every 50 ms), until ctx
+// and the bulk keys held (followedLimit), again after every GC cycle (checked every 50 ms), until ctx
 // ends.
 func followLiveHeap(ctx context.Context) {
-	debug.SetMemoryLimit(memoryLimit(0, 0))
+	following.Store(true)
+	debug.SetMemoryLimit(followedLimit(0, 0))
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	go func() {
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -73,7 +100,7 @@ func followLiveHeap(ctx context.Context) {
 			}
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				debug.SetMemoryLimit(memoryLimit(sample[0].Value.Uint64(), uint64(max(crmstore.BulkKeyBytes(), 0))))
+				debug.SetMemoryLimit(followedLimit(sample[0].Value.Uint64(), uint64(max(crmstore.BulkKeyBytes(), 0))))
 			}
 		}
 	}()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"runtime/metrics"
 	"testing"
 )
@@ -49,4 +50,41 @@ func TestLiveHeapMetric(t *testing.T) {
 		}
 	}
 	t.Fatal("runtime/metrics has no /gc/heap/live:bytes")
+}
+
+// The export command puts the memory limit's floor at the ceiling (its
+// live heap is small and bounded: a limit following it only made the GC
+// run more often): the limit followLiveHeap sets is then the ceiling
+// whatever the live heap below it, and above it still grows with a bulk
+// run's keys. Other commands keep memoryLimit's floor.
+func TestExportRaisesMemoryFloor(t *testing.T) {
+	const mib = 1 << 20
+	t.Cleanup(func() { memoryFloor.Store(0) })
+	memoryFloor.Store(0)
+	if got := followedLimit(4*mib, 0); got != minMemoryLimit {
+		t.Fatalf("before export: limit %d MiB, want the floor %d MiB", got/mib, minMemoryLimit/mib)
+	}
+	db := filepath.Join(t.TempDir(), "crm.db")
+	if r := runCLI(t, false, "--db", db, "new", "contact", "firstname=Ann", "lastname=Lee"); r.code != 0 {
+		t.Fatalf("new: %d %s", r.code, r.stderr)
+	}
+	if got := followedLimit(4*mib, 0); got != minMemoryLimit {
+		t.Fatalf("after new: limit %d MiB, want the floor %d MiB", got/mib, minMemoryLimit/mib)
+	}
+	if r := runCLI(t, false, "--db", db, "export", "--vcf", filepath.Join(t.TempDir(), "c.vcf")); r.code != 0 {
+		t.Fatalf("export: %d %s", r.code, r.stderr)
+	}
+	for _, tc := range []struct {
+		live, held uint64
+		want       int64
+	}{
+		{0, 0, maxMemoryLimit},
+		{4 * mib, 0, maxMemoryLimit},
+		{100 * mib, 0, maxMemoryLimit},
+		{30 * mib, 20 * mib, 56 * mib}, // memoryLimit's, above the floor
+	} {
+		if got := followedLimit(tc.live, tc.held); got != tc.want {
+			t.Errorf("after export: followedLimit(%d MiB, %d MiB) = %d MiB, want %d MiB", tc.live/mib, tc.held/mib, got/mib, tc.want/mib)
+		}
+	}
 }
