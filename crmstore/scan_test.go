@@ -239,23 +239,25 @@ func TestScanStopsOnError(t *testing.T) {
 func TestScanPlan(t *testing.T) {
 	s := openTest(t)
 	for _, e := range crm.Entities() {
-		q, _, _ := scanQuery(e)
-		rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+q, string(e))
-		if err != nil {
-			t.Fatalf("%s: %v", e, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
+		for _, side := range []bool{true, false} {
+			q, _, _ := scanQuery(e, side, side)
+			rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+q, string(e))
+			if err != nil {
+				t.Fatalf("%s: %v", e, err)
 			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if p := strings.Join(plan, "\n"); strings.Contains(p, "TEMP B-TREE") || !strings.Contains(p, "record_entity") {
-			t.Errorf("%s: plan\n%s", e, p)
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			if p := strings.Join(plan, "\n"); strings.Contains(p, "TEMP B-TREE") || !strings.Contains(p, "record_entity") {
+				t.Errorf("%s: plan\n%s", e, p)
+			}
 		}
 	}
 }
