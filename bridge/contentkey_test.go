@@ -40,6 +40,9 @@ func contentKeyFmt(r *crm.Record) string {
 		fmt.Fprintf(h, "\x03%q %q %d %q", a.Name, a.MimeType, a.Size, a.SHA256)
 	}
 	for _, x := range r.Extras {
+		if strings.EqualFold(x.Name, "UID") {
+			continue
+		}
 		fmt.Fprintf(h, "\x04%q %q %v", x.Name, x.Value, x.Params)
 	}
 	return "content:" + hex.EncodeToString(h.Sum(nil))[:40]

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,8 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"crmbridge/bridge/item"
 	"crmbridge/bridge/upstream"
@@ -656,8 +655,14 @@ func (im *Importer) readPass(ctx context.Context, path, abs string, format Forma
 			// store withdraws them, crmstore mergeExtras).
 			n.in.Record.Extras = []crm.Extra{}
 		}
-		if n.in.Record.ID == "" && n.in.MatchID == "" {
-			claimID(n.in, ownID(n.in))
+		if n.in.MatchID == "" {
+			// A reader's Record.ID is the id crmbridge's export wrote
+			// for the record (a vCard's X-CRMBRIDGE-ID, a PST's record
+			// id), else the item's own identifier may be (ownID): only
+			// an id crmbridge minted is taken (claimID).
+			cand := cmp.Or(n.in.Record.ID, ownID(n.in))
+			n.in.Record.ID = ""
+			claimID(n.in, cand)
 		}
 		if format != FormatPST {
 			// A text item's provenance is its place: the same Message-ID or
@@ -775,6 +780,11 @@ func contentKey(r *crm.Record) string {
 	}
 	flush()
 	for _, x := range r.Extras {
+		if strings.EqualFold(x.Name, "UID") {
+			// A vCard's UID (kept when it is no record id) names the
+			// item; it is not what the item holds.
+			continue
+		}
 		fmt.Fprintf(h, "\x04%q %q %v", x.Name, x.Value, x.Params)
 	}
 	return "content:" + hex.EncodeToString(h.Sum(nil))[:40]
@@ -1242,14 +1252,12 @@ func ownID(in *crm.Incoming) string {
 // pulled from the server, and exported since. The identifier itself is
 // kept as before (the source key, an event's uid field).
 func claimID(in *crm.Incoming, cand string) {
-	cand = strings.TrimSpace(cand)
-	u, err := uuid.Parse(cand)
-	switch {
-	case err != nil || len(cand) != 36:
+	switch id, minted := item.RecordID(cand); {
+	case id == "":
 		// Not a UUID in its standard form (RFC 9562 4): no record id.
-	case u.Version() == 7 && u.Variant() == uuid.RFC4122:
-		in.Record.ID = u.String()
+	case minted:
+		in.Record.ID = id
 	default:
-		in.MatchID = u.String()
+		in.MatchID = id
 	}
 }

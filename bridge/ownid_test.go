@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -93,24 +95,76 @@ func TestFileIDMintedOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The identifier is kept as before, whatever the id.
+			out := t.TempDir()
+			var opts ExportOptions
 			switch tc.e {
 			case crm.Contact:
 				if len(v.Sources) != 1 || v.Sources[0].Key != path+"#"+tc.uid {
 					t.Errorf("sources %+v, want key %s#%s", v.Sources, path, tc.uid)
 				}
+				opts.VCF = filepath.Join(out, "out.vcf")
 			case crm.Appointment, crm.Task:
 				if v.Fields["uid"] != tc.uid {
 					t.Errorf("uid field %q, want %q", v.Fields["uid"], tc.uid)
 				}
-				out := filepath.Join(t.TempDir(), "out.ics")
-				exportReport(t, s, ExportOptions{ICS: out})
-				b, err := os.ReadFile(out)
-				if err != nil || !strings.Contains(string(b), "\r\nUID:"+tc.uid+"\r\n") {
-					t.Errorf("export: UID %s not written back (%v):\n%s", tc.uid, err, b)
-				}
+				opts.ICS = filepath.Join(out, "out.ics")
 			case crm.Email:
 				if !strings.Contains(v.Fields["messageid"], tc.uid) {
 					t.Errorf("messageid %q", v.Fields["messageid"])
+				}
+				opts.EMLDir = filepath.Join(out, "mail")
+				if err := os.Mkdir(opts.EMLDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Exported, the identifier is written back (and a card whose
+			// UID is not its id carries the id beside it).
+			exportReport(t, s, opts)
+			var written strings.Builder
+			filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					b, _ := os.ReadFile(p)
+					written.Write(b)
+				}
+				return nil
+			})
+			wantUID := tc.uid
+			if tc.isID {
+				wantUID = id
+			}
+			for _, w := range map[crm.Entity][]string{
+				crm.Contact:     {"\r\nUID:" + wantUID + "\r\n"},
+				crm.Appointment: {"\r\nUID:" + wantUID + "\r\n"},
+				crm.Task:        {"\r\nUID:" + wantUID + "\r\n"},
+				crm.Email:       {tc.uid},
+			}[tc.e] {
+				if !strings.Contains(written.String(), w) {
+					t.Errorf("export does not hold %q:\n%s", w, written.String())
+				}
+			}
+			if got := strings.Contains(written.String(), "X-CRMBRIDGE-ID:"+id+"\r\n"); got != (tc.e == crm.Contact && !tc.isID) {
+				t.Errorf("export holds X-CRMBRIDGE-ID:%s = %v:\n%s", id, got, written.String())
+			}
+			// The export read back: here, the same record; in a fresh
+			// store, the same id when it was crmbridge's (a card carries
+			// it), else an id of its own.
+			sum, p = importPaths(t, s, ImportOptions{}, out)
+			if len(p.errs) > 0 {
+				t.Fatal(p.errs)
+			}
+			if again, _ := s.IDs(ctx, []crm.Entity{tc.e}); len(again) != 1 || again[0] != id {
+				t.Errorf("after importing the export: %v, want [%s]; %+v", again, id, sum.Entities[tc.e])
+			}
+			fresh := newStore(t)
+			importPaths(t, fresh, ImportOptions{}, out)
+			ids2, _ := fresh.IDs(ctx, []crm.Entity{tc.e})
+			if len(ids2) != 1 || (ids2[0] == id) != (tc.isID || tc.e == crm.Contact) {
+				t.Errorf("export into a fresh store: %v (id %s, UID %s)", ids2, id, tc.uid)
+			}
+			if len(ids2) == 1 && tc.e == crm.Contact {
+				v2, _ := fresh.Get(ctx, ids2[0])
+				if !reflect.DeepEqual(v2.Extras, v.Extras) {
+					t.Errorf("extras in a fresh store %+v, want %+v", v2.Extras, v.Extras)
 				}
 			}
 			// Idempotent: the file again is the same record, unchanged.
@@ -220,5 +274,30 @@ func TestFileIDLegacyStore(t *testing.T) {
 	}
 	if len(after) != 4 {
 		t.Errorf("contacts %v, want the 2 old ones and 2 new", after)
+	}
+}
+
+// A card's UID, kept when it is no record id, names the card: two cards
+// identical in every value but their UIDs are still one record (the
+// content key leaves the UID out), and each UID stays its source's key.
+func TestCardUIDNotContent(t *testing.T) {
+	dir := t.TempDir()
+	for i, uid := range []string{v4UID, appleUID} {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.vcf", i)), []byte(vcard(uid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newStore(t)
+	sum, p := importPaths(t, s, ImportOptions{}, dir)
+	if len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	if c := sum.Entities[crm.Contact]; c == nil || c.Created != 1 {
+		t.Fatalf("contacts %+v, want 1 created", c)
+	}
+	ids, _ := s.IDs(context.Background(), []crm.Entity{crm.Contact})
+	v, err := s.Get(context.Background(), ids[0])
+	if err != nil || len(v.Sources) != 2 {
+		t.Fatalf("sources %+v, %v", v, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"crmbridge/bridge/internal/textcodec"
+	"crmbridge/bridge/item"
 	"crmbridge/crm"
 )
 
@@ -50,8 +51,9 @@ func NewEncoder(w io.Writer, version string) *Encoder {
 func (e *Encoder) Encode(rec crm.Record) error { return e.EncodeRev(rec, time.Time{}) }
 
 // EncodeRev writes rec as one vCard whose REV is rev (omitted when zero).
-// The record's ID becomes the UID; its first image attachment (a contact's
-// photo) becomes PHOTO.
+// The UID is the one the card was read with (a kept UID extra) or the
+// record's ID, and X-CRMBRIDGE-ID the ID when the UID is not; its first
+// image attachment (a contact's photo) becomes PHOTO.
 func (e *Encoder) EncodeRev(rec crm.Record, rev time.Time) error {
 	if e.err != nil {
 		return e.err
@@ -95,8 +97,24 @@ func (e *Encoder) EncodeValidRev(rec crm.Record, rev time.Time) error {
 	if e.version == "4.0" && rec.Entity == crm.Account {
 		e.raw("KIND:org")
 	}
-	if rec.ID != "" {
-		e.text("UID", nil, rec.ID)
+	// The UID is the card's own, kept from the file it came from (an
+	// extra: a UID crmbridge did not mint), else the record's id. Unless
+	// the UID is the id and crmbridge minted it (a UUIDv7, which the
+	// reader takes for a record id), X-CRMBRIDGE-ID carries the id, so
+	// that reading the card back, here or into a fresh store, finds the
+	// record and keeps no UID of its own.
+	uid := rec.ID
+	for _, x := range rec.Extras {
+		if strings.EqualFold(x.Name, "UID") && strings.TrimSpace(x.Value) != "" {
+			uid = strings.TrimSpace(x.Value)
+			break
+		}
+	}
+	if uid != "" {
+		e.text("UID", nil, uid)
+	}
+	if _, minted := item.RecordID(rec.ID); rec.ID != "" && (uid != rec.ID || !minted) {
+		e.text(xRecordID, nil, rec.ID)
 	}
 	// An FN kept as given (an extra: it says more than the name parts)
 	// is the card's FN.

@@ -20,8 +20,11 @@ import (
 
 // card is what mapCard makes of one vCard.
 type card struct {
-	version     string
-	uid         string
+	version string
+	uid     string
+	// recordID is X-CRMBRIDGE-ID: the id of the record crmbridge exported
+	// as this card when the card's UID is not that id (Encoder).
+	recordID    string
 	rev         time.Time
 	fields      map[string]string
 	attachments []crm.Attachment
@@ -56,9 +59,13 @@ func (c *card) structuredValue(p *prop) string {
 	return strings.Join(c.components(p), ";")
 }
 
+// xRecordID is the property crmbridge's export writes the record's id in
+// when the card's UID is another (a UID of the file it came from).
+const xRecordID = "X-CRMBRIDGE-ID"
+
 // metaProps are properties about the card itself, not values of the
 // contact: nothing to keep.
-var metaProps = map[string]bool{"BEGIN": true, "END": true, "VERSION": true, "PRODID": true, "UID": true, "REV": true,
+var metaProps = map[string]bool{"BEGIN": true, "END": true, "VERSION": true, "PRODID": true, "UID": true, "REV": true, xRecordID: true,
 	"PROFILE": true} // RFC 2426 2.1.2: PROFILE:VCARD names the type of the directory entry
 
 // warning is a problem with one property; the card is still imported.
@@ -144,6 +151,8 @@ func mapCard(props []*prop) (*card, []warning) {
 			cats = append(cats, c.list(p)...)
 		case "UID":
 			c.uid = strings.TrimSpace(c.textValue(p))
+		case xRecordID:
+			c.recordID = strings.TrimSpace(c.textValue(p))
 		case "REV":
 			if t, ok := parseTimestamp(c.textValue(p)); ok {
 				c.rev = t

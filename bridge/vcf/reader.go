@@ -321,6 +321,13 @@ func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crm.Incoming,
 	for _, w := range warns {
 		errs = append(errs, item.Warnf(r.pos(w.line), "%v", w.err))
 	}
+	if _, minted := item.RecordID(c.uid); c.uid != "" && !minted && c.uid != c.recordID {
+		// A UID crmbridge did not mint is the card's own, not a record
+		// id (bridge claimID): kept, and written back as the UID
+		// (Encoder). A minted one, or the one X-CRMBRIDGE-ID repeats,
+		// is the id of the record crmbridge exported.
+		c.extras = append(c.extras, crm.Extra{Name: "UID", Value: c.uid})
+	}
 	inc = &crm.Incoming{
 		Source: crm.SourceRef{
 			Kind:    "vcf",
@@ -328,6 +335,7 @@ func (r *Reader) build(props []*prop, line int, h hash.Hash) (inc *crm.Incoming,
 			Version: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		},
 		Record: crm.Record{
+			ID:          c.recordID, // for the importer's rule (bridge claimID)
 			Entity:      crm.Contact,
 			Fields:      c.fields,
 			Attachments: c.attachments,

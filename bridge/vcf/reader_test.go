@@ -414,12 +414,14 @@ func TestMapping(t *testing.T) {
 		}
 	}
 	// What no column holds is kept: the year-less birthday, the fourth
-	// e-mail, a second work number, a second home address.
+	// e-mail, a second work number, a second home address, and the UID
+	// (not a record id crmbridge minted).
 	wantExtras := []crm.Extra{
 		{Name: "BDAY", Value: "--0415"},
 		{Name: "EMAIL", Value: "fourth@example.com"},
 		{Name: "TEL", Value: "+1-555-0106", Params: map[string]string{"TYPE": "work"}},
 		{Name: "ADR", Value: ";;Second home;;;;", Params: map[string]string{"TYPE": "home"}},
+		{Name: "UID", Value: "urn:uuid:1234"},
 	}
 	if !reflect.DeepEqual(inc.Record.Extras, wantExtras) {
 		t.Errorf("extras %+v, want %+v", inc.Record.Extras, wantExtras)
