@@ -171,7 +171,7 @@ func (x *exporter) encodeCards(tg *target, j *cardJob, spent chan *cardJob) {
 		if f.err != nil {
 			continue
 		}
-		cleanView(f.v, func(v *crmstore.View, err error) {
+		cleanViewFields(f.v, !f.valid, func(v *crmstore.View, err error) {
 			r.warns = append(r.warns, &RecordError{Target: tg.String(), Entity: v.Entity, ID: v.ID, Err: err})
 		})
 		r.err = encodeCard(enc, f.v)

@@ -56,9 +56,10 @@ func (x *exporter) readAhead(ids []string, i int) {
 // fetched is a record read for a single-file target, or why it could not
 // be read.
 type fetched struct {
-	id  string
-	v   *crmstore.View
-	err error
+	id    string
+	v     *crmstore.View
+	err   error
+	valid bool // v's field values are valid UTF-8 (crmstore.Scanned.ValidUTF8)
 }
 
 // readChunk is records prefetch read, in order, or why reading failed.
@@ -74,7 +75,7 @@ func (rc *readChunk) records() []fetched {
 	recs := rc.scan.Records()
 	out := make([]fetched, len(recs))
 	for i, r := range recs {
-		out[i] = fetched{id: r.ID, v: r.View}
+		out[i] = fetched{id: r.ID, v: r.View, valid: r.ValidUTF8}
 		if r.View == nil {
 			out[i] = rc.alone[r.ID]
 		}

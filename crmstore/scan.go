@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"crmbridge/crm"
 )
@@ -17,6 +18,12 @@ import (
 type Scanned struct {
 	ID   string
 	View *View
+	// ValidUTF8 says that every value of View.Fields is valid UTF-8:
+	// Records checked the packed texts they came from, one pass each (a
+	// text of values joined by NUL bytes is valid exactly when each value
+	// is: a NUL is a whole character). False says only that it was not
+	// checked so.
+	ValidUTF8 bool
 }
 
 // ScanChunk is records Scan read, in order. Their views are completed
@@ -73,8 +80,16 @@ func (c *ScanChunk) Records() []Scanned {
 		it := &c.items[i]
 		if v := it.View; v != nil && !c.built {
 			v.CreatedAt, _ = time.Parse(time.RFC3339Nano, it.created)
-			v.ModifiedAt, _ = time.Parse(time.RFC3339Nano, it.modified)
+			if it.modified == it.created { // never changed since: one parse
+				v.ModifiedAt = v.CreatedAt
+			} else {
+				v.ModifiedAt, _ = time.Parse(time.RFC3339Nano, it.modified)
+			}
 			if it.texts != nil {
+				it.ValidUTF8 = true
+				for _, t := range it.texts {
+					it.ValidUTF8 = it.ValidUTF8 && utf8.ValidString(t)
+				}
 				c.vals, _ = unpackColumns(c.vals, it.texts, it.cols) // checked by the reader (packedOK)
 				if n := len(c.spare); n > 0 {
 					v.Fields = c.spare[n-1]

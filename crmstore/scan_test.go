@@ -261,3 +261,62 @@ func TestScanPlan(t *testing.T) {
 		}
 	}
 }
+
+// Records says that a view's field values are valid UTF-8 when it checked
+// them (every record read from packed texts), and not for one holding an
+// invalid byte nor for one read column by column (a NUL byte) nor for a
+// record without its entity row; a record changed after its creation has
+// both its times, one never changed the same time twice.
+func TestScanValidUTF8AndTimes(t *testing.T) {
+	s := scanStore(t)
+	created := time.Date(2024, 5, 6, 8, 8, 9, 0, time.UTC) // "Early": t0 + 1h
+	changed := created.Add(90 * time.Minute)
+	if _, err := s.db.Exec(`UPDATE contact SET firstname = CAST(x'41ff42' AS TEXT) WHERE lastname = 'Also first'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(`UPDATE record SET modified_at = ? WHERE id = (SELECT id FROM contact WHERE lastname = 'Early')`, changed.Format(time.RFC3339Nano)); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := s.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	var recs []Scanned
+	if err := sn.Scan([]crm.Entity{crm.Contact}, 2, BatchOptions{}, func(c *ScanChunk) error {
+		recs = append(recs, c.Records()...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r.View == nil {
+			seen["(missing)"] = true
+			if r.ValidUTF8 {
+				t.Errorf("%s without its contact row: ValidUTF8", r.ID)
+			}
+			continue
+		}
+		last := r.View.Fields["lastname"]
+		seen[last] = true
+		if want := last != "Also first" && last != "First"; r.ValidUTF8 != want {
+			t.Errorf("%q: ValidUTF8 %v, want %v", last, r.ValidUTF8, want)
+		}
+		switch last {
+		case "Early":
+			if !r.View.CreatedAt.Equal(created) || !r.View.ModifiedAt.Equal(changed) {
+				t.Errorf("Early: created %v, modified %v; want %v, %v", r.View.CreatedAt, r.View.ModifiedAt, created, changed)
+			}
+		case "Same time":
+			if r.View.CreatedAt.IsZero() || r.View.ModifiedAt != r.View.CreatedAt {
+				t.Errorf("Same time: created %v, modified %v; want one time", r.View.CreatedAt, r.View.ModifiedAt)
+			}
+		}
+	}
+	for _, want := range []string{"Early", "Also first", "First", "Same time", "(missing)"} {
+		if !seen[want] {
+			t.Errorf("no record %q scanned (seen %v)", want, seen)
+		}
+	}
+}
