@@ -236,6 +236,7 @@ func (sn *Snapshot) fillSide(chunk map[string]*View, allIDs, attIDs, extIDs []st
 		lists = lists || e == crm.List
 		scheduled = scheduled || e == crm.Appointment || e == crm.Task
 	}
+	// (sideRows is the same test for one entity: fillScanned.)
 	if acts {
 		if err := parties("parties", `SELECT activity_id, role, address, name, status, COALESCE(contact_id, '') FROM activityparty WHERE activity_id IN `+in+` ORDER BY activity_id, ord`,
 			func(v *View) *[]crm.Party { return &v.Parties }); err != nil {
@@ -329,6 +330,13 @@ func (sn *Snapshot) fillSide(chunk map[string]*View, allIDs, attIDs, extIDs []st
 		out[id] = v
 	}
 	return nil
+}
+
+// sideRows reports whether fillSide reads rows of other tables for every
+// record of entity e (parties, members, a schedule), besides attachments,
+// extras and bookkeeping, which it reads only for the ids it is given.
+func sideRows(e crm.Entity) bool {
+	return e.IsActivity() || e == crm.List || e == crm.Appointment || e == crm.Task
 }
 
 // packGroup is how many columns one packed text holds: concat takes at

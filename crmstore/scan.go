@@ -205,21 +205,31 @@ func (sn *Snapshot) Scan(es []crm.Entity, n int, opt BatchOptions, fn func(*Scan
 }
 
 // fillScanned reads the other tables' rows of chunk's views and calls fn.
+//
+// When none of that is to be read (contacts without attachments or
+// extras, without bookkeeping), it reads nothing and makes no id list nor
+// map: for 100,000 contacts those were a tenth of the reading goroutine's
+// own work.
 func (sn *Snapshot) fillScanned(chunk []scanItem, opt BatchOptions, streams []*entityRows, fn func(*ScanChunk) error) error {
+	var att, ext []string
+	side := !opt.NoBookkeeping
+	for _, s := range streams {
+		att = append(att, s.att...)
+		ext = append(ext, s.ext...)
+		s.att, s.ext = s.att[:0], s.ext[:0]
+		side = side || sideRows(s.e)
+	}
+	if !side && len(att) == 0 && len(ext) == 0 {
+		return fn(&ScanChunk{items: chunk})
+	}
 	views := make(map[string]*View, len(chunk))
 	ids := make([]string, 0, len(chunk))
-	var att, ext []string
 	for _, c := range chunk {
 		if c.View == nil {
 			continue
 		}
 		views[c.ID] = c.View
 		ids = append(ids, c.ID)
-	}
-	for _, s := range streams {
-		att = append(att, s.att...)
-		ext = append(ext, s.ext...)
-		s.att, s.ext = s.att[:0], s.ext[:0]
 	}
 	if len(ids) > 0 {
 		// fillSide adds each view to a map of its own: views is that map.
