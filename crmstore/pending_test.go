@@ -33,6 +33,9 @@ func heldCreations() []*crm.Incoming {
 	var b []*crm.Incoming
 	for i := range pendingRecords + 6 {
 		b = append(b, contact("vcf", fmt.Sprint("c", i), "1", fmt.Sprintf("00000000-0000-7000-8000-%012d", i+1), "Ann", fmt.Sprint("Lee", i), fmt.Sprintf("c%d@example.org", i)))
+		if i%3 == 0 { // extra values (a card's UID, an X- property)
+			b[len(b)-1].Record.Extras = []crm.Extra{{Name: "UID", Value: fmt.Sprint("u", i)}, {Name: "X-A", Value: "v", Params: map[string]string{"TYPE": "home"}}}
+		}
 		switch i {
 		case 3:
 			b = append(b, contact("vcf", "c1", "1", "", "Ann", "Lee1", "c1@example.org")) // applied again
@@ -113,7 +116,7 @@ func TestPendingRowsAsWritten(t *testing.T) {
 	if got != want {
 		t.Errorf("stores differ:\n%s", lineDiff(strings.Split(want, "\n"), strings.Split(got, "\n")))
 	}
-	for _, w := range []string{"duplicate|", "journal|", "activityparty|", "attachment|", "blobchunk|"} {
+	for _, w := range []string{"duplicate|", "journal|", "activityparty|", "attachment|", "blobchunk|", "extra|"} {
 		if !strings.Contains(want, w) {
 			t.Errorf("the batch wrote no %s rows: it does not test what it should", strings.TrimSuffix(w, "|"))
 		}
@@ -148,9 +151,9 @@ func dumpStore(t *testing.T, s *Store, results []string) (string, []string) {
 	skip := map[string]bool{"created_at": true, "modified_at": true, "seen_at": true, "at": true}
 	var out []string
 	for _, table := range []string{"record", "contact", "activity", "activityparty", "provenance", "base", "fieldstate",
-		"journal", "outbox", "recordkey", "duplicate", "attachment", "blob", "blobchunk", "sqlite_sequence"} {
+		"journal", "outbox", "recordkey", "duplicate", "attachment", "blob", "blobchunk", "extra", "sqlite_sequence"} {
 		order := " ORDER BY rowid"
-		if table == "base" || table == "fieldstate" || table == "duplicate" || table == "blobchunk" {
+		if table == "base" || table == "fieldstate" || table == "duplicate" || table == "blobchunk" || table == "extra" {
 			order = ""
 		}
 		rows, err := s.db.Query(`SELECT * FROM ` + table + order)
