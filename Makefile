@@ -8,7 +8,7 @@ GOVULNDB    ?= https://vuln.go.dev
 GOPST_DATA   = $(shell $(GO) list -m -f '{{.Dir}}' github.com/mooijtech/go-pst/v6)/data
 DEMO_DB     ?= .tmp/demo/crm.db
 
-.PHONY: man build test vet staticcheck govulncheck tidy demo bench clean upstream upstream-install upstream-start upstream-stop
+.PHONY: man build test vet staticcheck govulncheck cross tidy demo bench clean upstream upstream-install upstream-start upstream-stop
 
 # SAP CAP test server (upstream-cap/), a real OData v4 server for the push /
 # pull integration tests. Test-time only. Its pid, URL and log go to .tmp/.
@@ -48,6 +48,14 @@ govulncheck:
 		printf '%s\n' "$$out"; exit $$rc; \
 	fi
 
+# crmbridge runs on Linux, macOS and FreeBSD (README): every package must
+# type-check for each, so a Linux-only field or flag (Stat_t.Ctim,
+# MAP_NORESERVE) fails here, not on a user's Mac. The first run compiles
+# SQLite for each system (a few minutes); later runs come from the cache.
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	GOOS=freebsd GOARCH=amd64 $(GO) vet ./...
+
 # go.mod and go.sum must be what go mod tidy makes them.
 tidy:
 	$(GO) mod tidy -diff
@@ -58,7 +66,7 @@ tidy:
 # fail; otherwise the CAP integration tests skip. Tests that bound
 # allocations (names ending in Allocs) skip under the race detector, whose
 # sync.Pool drops objects at random, and run once more without it.
-test: tidy vet staticcheck govulncheck
+test: tidy vet staticcheck govulncheck cross
 	test -z "$$(gofmt -l . | grep -v '^.tmp/')" || { gofmt -l . ; echo 'gofmt: files above need formatting'; exit 1; }
 	@cap_url=""; started=""; \
 	if [ -n "$$CRMBRIDGE_CAP_URL" ]; then \

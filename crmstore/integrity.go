@@ -213,7 +213,7 @@ func fingerprintOf(path string) (fingerprint, bool) {
 		return fingerprint{}, false
 	}
 	return fingerprint{Dev: uint64(st.Dev), Ino: st.Ino, Size: fi.Size(),
-		Mtime: fi.ModTime().UnixNano(), Ctime: st.Ctim.Nano()}, true
+		Mtime: fi.ModTime().UnixNano(), Ctime: statCtime(st)}, true
 }
 
 // isVerified reports whether the store file is in the state last

@@ -73,7 +73,7 @@ type pageArena struct {
 // mapping is MAP_NORESERVE: untouched slots cost no memory.
 func newPageArena(bytes int) (*pageArena, error) {
 	n := bytes / pageBlockSize
-	m, err := unix.Mmap(-1, 0, n*pageBlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+	m, err := unix.Mmap(-1, 0, n*pageBlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|mapNoReserve)
 	if err != nil {
 		return nil, err
 	}
