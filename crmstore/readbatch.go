@@ -232,11 +232,9 @@ func (sn *Snapshot) fillSide(chunk map[string]*View, allIDs, attIDs, extIDs []st
 	// them skips the query.
 	var acts, lists, scheduled bool
 	for e := range byEntity {
-		acts = acts || e.IsActivity()
-		lists = lists || e == crm.List
-		scheduled = scheduled || e == crm.Appointment || e == crm.Task
+		p, m, s := sideTables(e)
+		acts, lists, scheduled = acts || p, lists || m, scheduled || s
 	}
-	// (sideRows is the same test for one entity: fillScanned.)
 	if acts {
 		if err := parties("parties", `SELECT activity_id, role, address, name, status, COALESCE(contact_id, '') FROM activityparty WHERE activity_id IN `+in+` ORDER BY activity_id, ord`,
 			func(v *View) *[]crm.Party { return &v.Parties }); err != nil {
@@ -332,11 +330,19 @@ func (sn *Snapshot) fillSide(chunk map[string]*View, allIDs, attIDs, extIDs []st
 	return nil
 }
 
+// sideTables says which tables fillSide reads for every record of entity
+// e: parties (activities), members (lists), a schedule (appointments and
+// tasks). Attachments, extras and bookkeeping it reads only for the ids it
+// is given.
+func sideTables(e crm.Entity) (parties, members, schedule bool) {
+	return e.IsActivity(), e == crm.List, e == crm.Appointment || e == crm.Task
+}
+
 // sideRows reports whether fillSide reads rows of other tables for every
-// record of entity e (parties, members, a schedule), besides attachments,
-// extras and bookkeeping, which it reads only for the ids it is given.
+// record of entity e (sideTables).
 func sideRows(e crm.Entity) bool {
-	return e.IsActivity() || e == crm.List || e == crm.Appointment || e == crm.Task
+	p, m, s := sideTables(e)
+	return p || m || s
 }
 
 // packGroup is how many columns one packed text holds: concat takes at
